@@ -1,0 +1,28 @@
+#pragma once
+// Producing signatures: a fresh SignedData over content (an office key in the drop-folder
+// adapter, tests, benchmarks), and the gateway's proxy co-signature beside an existing signer.
+
+#include <optional>
+
+#include "mapping/cms/credential.hpp"
+#include "mapping/cms/ossl.hpp"
+#include "mapping/cms/result.hpp"
+
+namespace kakehashi::mapping::cms {
+
+struct SignOptions {
+  bool detached = true;
+};
+
+// SignedData over `content` (SHA-256; RSA PKCS#1 v1.5 or ECDSA per the key), with signed
+// attributes contentType, messageDigest and signingTime.
+Result<Bytes> sign(ByteView content, const Credential& signer, const SignOptions& options = {});
+
+// Adds `cosigner`'s SignerInfo beside the existing ones, reusing the sender's messageDigest so
+// the content is not re-hashed into a new structure and no existing SignerInfo is touched. The
+// content (embedded, or `detached_content`) is first checked against the sender's digest: the
+// gateway never attests to content that does not match. Attached stays attached.
+Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> detached_content,
+                           const Credential& cosigner);
+
+}  // namespace kakehashi::mapping::cms
