@@ -1,0 +1,447 @@
+#include "mapping/careplan/file_checks.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "mapping/careplan/check_digit.hpp"
+#include "mapping/careplan/csv_reader.hpp"
+#include "mapping/careplan/finding_codes.hpp"
+#include "mapping/careplan/layout.hpp"
+#include "mapping/careplan/ms932.hpp"
+
+namespace kakehashi::mapping {
+namespace {
+
+// Columns that name an office of the file name: the sender's own number (更新業者コード and the
+// like) or, in actuals, the care manager the file goes to.
+enum class OfficeSide { kSender, kRecipient };
+struct OfficeColumn {
+  FileKind kind;
+  int no;
+  OfficeSide side;
+};
+constexpr std::array<OfficeColumn, 13> kOfficeColumns{{
+    {FileKind::UPHOSOKU, 60, OfficeSide::kSender},
+    {FileKind::UPHOSOKU, 61, OfficeSide::kSender},
+    {FileKind::UP1KYO, 13, OfficeSide::kSender},
+    {FileKind::UP1KYO, 27, OfficeSide::kSender},
+    {FileKind::UP2KYO, 21, OfficeSide::kSender},
+    {FileKind::UPPLAN, 6, OfficeSide::kSender},
+    {FileKind::UPPLAN, 24, OfficeSide::kSender},
+    {FileKind::UPSIKYU, 35, OfficeSide::kSender},
+    {FileKind::UPSIKYU, 36, OfficeSide::kSender},
+    {FileKind::UPJSK, 6, OfficeSide::kRecipient},
+    {FileKind::UPJSK, 20, OfficeSide::kSender},
+    {FileKind::UPJSK, 24, OfficeSide::kSender},
+    {FileKind::DLTJSK, 5, OfficeSide::kSender},
+}};
+
+// The field that carries the service month of a record, for kinds that have one.
+int month_field(FileKind kind) {
+  switch (kind) {
+    case FileKind::UPPLAN:
+    case FileKind::UPJSK:
+    case FileKind::UPSIKYU: return 5;
+    case FileKind::UPHOSOKU: return 63;
+    case FileKind::DLTPLAN:
+    case FileKind::DLTJSK: return 4;
+    default: return 0;
+  }
+}
+
+// Field numbers whose values the unit checks need, per kind.
+const std::vector<int>& kept_fields(FileKind kind) {
+  static const auto table = [] {
+    std::array<std::vector<int>, kCsvKindCount> t;
+    for (const auto& rule : CarePlanStandard::get().link_rules()) {
+      for (const auto& [k, fields] : rule.keys) {
+        auto& v = t[static_cast<std::size_t>(k)];
+        v.insert(v.end(), fields.begin(), fields.end());
+      }
+    }
+    t[static_cast<std::size_t>(FileKind::UPPLAN)].push_back(20);
+    t[static_cast<std::size_t>(FileKind::UPSIKYU)].push_back(7);
+    t[static_cast<std::size_t>(FileKind::UPSIKYU)].push_back(9);
+    t[static_cast<std::size_t>(FileKind::UPKIHON)].push_back(62);
+    for (auto& v : t) {
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+    }
+    return t;
+  }();
+  return table[static_cast<std::size_t>(kind)];
+}
+
+bool digits_only(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int num(std::string_view s) {
+  int v = 0;
+  for (char c : s) v = v * 10 + (c - '0');
+  return v;
+}
+
+bool real_date8(std::string_view s) {
+  if (s.size() != 8 || !digits_only(s)) return false;
+  const int y = num(s.substr(0, 4)), m = num(s.substr(4, 2)), d = num(s.substr(6, 2));
+  static constexpr std::array<int, 12> kDays{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1800 || m < 1 || m > 12 || d < 1) return false;
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return d <= kDays[static_cast<std::size_t>(m - 1)] + ((m == 2 && leap) ? 1 : 0);
+}
+
+bool real_month6(std::string_view s) {
+  if (s.size() != 6 || !digits_only(s)) return false;
+  const int m = num(s.substr(4, 2));
+  return num(s.substr(0, 4)) >= 1800 && m >= 1 && m <= 12;
+}
+
+bool upper_alnum(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); });
+}
+
+bool integer(std::string_view s) { return digits_only(s); }
+
+class FileChecker {
+ public:
+  FileChecker(const CarePlanFileName& name, std::string_view file, Findings& out)
+      : name_(name),
+        file_(file),
+        out_(out),
+        std_(CarePlanStandard::get()),
+        layout_(std_.layout(name.kind)),
+        kept_(kept_fields(name.kind)) {
+    facts_.file = std::string(file);
+    facts_.kind = name.kind;
+    facts_.fields = kept_;
+  }
+
+  FileFacts run(std::string_view bytes) {
+    CsvReader reader(bytes);
+    CsvRecord record;
+    CsvSyntaxError error;
+    std::size_t records = 0;
+    while (reader.next(record, error)) {
+      ++records;
+      if (error.line != 0) {
+        add(codes::kCsvQuote, error.line, static_cast<int>(error.field_no), error.message);
+        continue;
+      }
+      check_record(record);
+    }
+    if (records == 0) add(codes::kCsvNoRecords, 0, 0, "the file holds no records");
+    const unsigned endings = reader.line_endings();
+    if (endings != 0 && (endings & (endings - 1)) != 0) {
+      add(codes::kCsvLineEndingMixed, 0, 0,
+          "records end with different line endings (CRLF, LF, CR) in one file",
+          Severity::kWarning);
+    }
+    if (suppressed_ > 0) {
+      Finding f;
+      f.code = std::string(codes::kFindingsTruncated);
+      f.severity = Severity::kWarning;
+      f.file = std::string(file_);
+      f.message = std::to_string(suppressed_) + " more findings in this file were not listed";
+      out_.push_back(std::move(f));
+    }
+    return std::move(facts_);
+  }
+
+ private:
+  void add(std::string_view code, std::size_t line, int field_no, std::string message,
+           Severity severity = Severity::kError) {
+    if (count_ >= kMaxFindingsPerFile) {
+      ++suppressed_;
+      return;
+    }
+    ++count_;
+    Finding f;
+    f.code = std::string(code);
+    f.severity = severity;
+    f.file = std::string(file_);
+    f.line = line;
+    f.field_no = field_no;
+    if (field_no > 0 && static_cast<std::size_t>(field_no) <= layout_.field_count)
+      f.field = layout_.field(field_no).name_ja;
+    f.message = std::move(message);
+    out_.push_back(std::move(f));
+  }
+
+  void check_record(const CsvRecord& r) {
+    if (r.fields.size() != layout_.field_count) {
+      add(codes::kCsvFieldCount, r.line, 0,
+          "record has " + std::to_string(r.fields.size()) + " fields; " +
+              std::string(file_kind_name(name_.kind)) + " records have " +
+              std::to_string(layout_.field_count));
+      return;
+    }
+    for (std::size_t i = 0; i < r.fields.size(); ++i) check_field(r, layout_.fields[i], r.fields[i]);
+    check_version(r);
+    check_record_context(r);
+    RecordFacts facts;
+    facts.line = r.line;
+    facts.values.reserve(kept_.size());
+    for (int no : kept_) facts.values.emplace_back(r.fields[static_cast<std::size_t>(no - 1)].value);
+    facts_.records.push_back(std::move(facts));
+  }
+
+  void check_field(const CsvRecord& r, const FieldSpec& spec, const CsvField& field) {
+    const std::string_view v = field.value;
+    const Ms932Scan scan = scan_ms932(v);
+    if (scan.problem != Ms932Problem::kNone) {
+      const char* what = scan.problem == Ms932Problem::kGaiji
+                             ? "contains a user-defined character (外字, 0xF040-0xF9FC), which "
+                               "the standard forbids"
+                         : scan.problem == Ms932Problem::kControl
+                             ? "contains a control character"
+                             : "is not valid MS932 (Shift_JIS) text";
+      add(scan.problem == Ms932Problem::kGaiji ? codes::kCsvGaiji : codes::kCsvEncoding, r.line,
+          spec.no, std::string("value ") + what + " at byte " + std::to_string(scan.offset + 1) +
+                       " of the field");
+      return;
+    }
+    if (v.empty()) {
+      if (spec.required.value_or(false))
+        add(codes::kFieldRequired, r.line, spec.no, "required field is empty");
+      return;
+    }
+    if (!spec.free_text && (v.find('\n') != std::string_view::npos ||
+                            v.find('\r') != std::string_view::npos)) {
+      add(codes::kFieldFormat, r.line, spec.no, "line break in a field that is not free text");
+      return;
+    }
+    if (std::find(spec.special_values.begin(), spec.special_values.end(), v) !=
+        spec.special_values.end())
+      return;  // e.g. 00000000 / 000000 / 9999999999; their context is checked per record
+    if (spec.max_length && scan.characters > static_cast<std::size_t>(*spec.max_length)) {
+      const bool wide_amount = name_.kind == FileKind::UPSIKYU && spec.kind == FieldKind::kNumber &&
+                               integer(v);
+      add(wide_amount ? codes::kFieldAmountWide : codes::kFieldTooLong, r.line, spec.no,
+          std::to_string(scan.characters) + " characters; at most " +
+              std::to_string(*spec.max_length) + " allowed",
+          wide_amount ? Severity::kWarning : Severity::kError);
+      if (!wide_amount) return;
+    }
+    switch (spec.kind) {
+      case FieldKind::kVersion:
+        return;  // checked per record and per file in check_version
+      case FieldKind::kDate8:
+        if (!real_date8(v)) add(codes::kFieldDate, r.line, spec.no, "not a real date (YYYYMMDD)");
+        return;
+      case FieldKind::kMonth6:
+        if (!real_month6(v)) add(codes::kFieldMonth, r.line, spec.no, "not a real month (YYYYMM)");
+        return;
+      case FieldKind::kTime4: {
+        const bool ok = spec.pattern ? spec.pattern->matches(v) : v.size() == 4 && digits_only(v);
+        if (!ok || (v.substr(0, 2) == "24" && v != "2400")) {
+          add(codes::kFieldTime, r.line, spec.no,
+              spec.special_values.empty() ? "not a time of day (HHMM)"
+                                          : "not a time of day (HHMM) or 9999");
+        }
+        return;
+      }
+      case FieldKind::kFlags31:
+        if (v.size() != 31 || v.find_first_not_of("01") != std::string_view::npos)
+          add(codes::kFieldFlags31, r.line, spec.no,
+              "must be 31 characters of 0 and 1 (one per day), or empty");
+        return;
+      case FieldKind::kCode:
+        if (std::find(spec.codes.begin(), spec.codes.end(), v) == spec.codes.end())
+          add(codes::kFieldCode, r.line, spec.no, "value is not in the field's code table");
+        return;
+      case FieldKind::kNumber:
+        if (spec.pattern ? !spec.pattern->matches(v) : !integer(v))
+          add(codes::kFieldFormat, r.line, spec.no,
+              spec.pattern ? "does not have the required number format"
+                           : "must be an integer in ASCII digits");
+        return;
+      case FieldKind::kDigits:
+      case FieldKind::kAlnum:
+      case FieldKind::kText:
+        break;
+    }
+    if (spec.pattern) {
+      if (!spec.pattern->matches(v)) {
+        add(codes::kFieldFormat, r.line, spec.no, format_message(spec));
+        return;
+      }
+    } else if (spec.kind == FieldKind::kAlnum && !upper_alnum(v)) {
+      add(codes::kFieldFormat, r.line, spec.no, "must be upper-case letters and digits");
+      return;
+    } else if (spec.kind == FieldKind::kDigits && !digits_only(v)) {
+      add(codes::kFieldFormat, r.line, spec.no, "must be digits");
+      return;
+    }
+    check_role(r, spec, v);
+  }
+
+  static std::string format_message(const FieldSpec& spec) {
+    switch (spec.role) {
+      case FieldRole::kOfficeNumber:
+        return "not an office number (10 characters, a letter only at position 3)";
+      case FieldRole::kInsurerNumber: return "not an insurer number (6 digits)";
+      case FieldRole::kServiceType: return "not a service type code (2 characters)";
+      case FieldRole::kServiceCode: return "not a service code (6 characters)";
+      default: return "does not match the field's format " + spec.pattern->source();
+    }
+  }
+
+  void check_role(const CsvRecord& r, const FieldSpec& spec, std::string_view v) {
+    switch (spec.role) {
+      case FieldRole::kOfficeNumber:
+        if (!is_valid_office_number(v))
+          add(codes::kFieldOfficeCheckDigit, r.line, spec.no,
+              "office number fails its check digit");
+        return;
+      case FieldRole::kInsurerNumber:
+        if (!is_valid_insurer_number(v))
+          add(codes::kFieldInsurerCheckDigit, r.line, spec.no,
+              "insurer number fails its check digit");
+        return;
+      case FieldRole::kServiceType:
+        check_service_type(r, spec, v, "service type");
+        return;
+      case FieldRole::kServiceCode:
+        if (name_.kind == FileKind::UPSIKYU && v == "999999") return;  // grand total row
+        check_service_type(r, spec, v.substr(0, 2), "service type of the service code");
+        return;
+      case FieldRole::kUnused:
+        add(codes::kFieldUnused, r.line, spec.no, "field is not used by the standard; leave it empty",
+            Severity::kWarning);
+        return;
+      case FieldRole::kNone: return;
+    }
+  }
+
+  void check_service_type(const CsvRecord& r, const FieldSpec& spec, std::string_view type,
+                          const char* what) {
+    if (!std_.is_known_service_type(type)) {
+      add(codes::kFieldServiceType, r.line, spec.no, std::string(what) + " is not a known code");
+      return;
+    }
+    // UPHOSOKU lists limits per service type; any known type may appear there.
+    if (name_.kind != FileKind::UPHOSOKU && !std_.is_in_link_scope(type)) {
+      add(codes::kFieldServiceTypeScope, r.line, spec.no,
+          std::string(what) + " is outside the scope of care-plan data linkage");
+    }
+  }
+
+  void check_version(const CsvRecord& r) {
+    const std::string_view v = r.fields[0].value;
+    if (v.empty()) return;  // FIELD_REQUIRED already
+    if (!std_.is_known_version(v)) {
+      if (!unknown_version_reported_) {
+        add(codes::kCsvVersionUnknown, r.line, 1,
+            "CSV version " + std::string(v) + " is not a version of the standard");
+        unknown_version_reported_ = true;
+      }
+      return;
+    }
+    if (first_version_.empty()) {
+      first_version_ = std::string(v);
+    } else if (v != first_version_ && !mixed_reported_) {
+      add(codes::kCsvVersionMixed, r.line, 1,
+          "CSV version differs from the file's first record (" + first_version_ + ")");
+      mixed_reported_ = true;
+    }
+    const int mf = month_field(name_.kind);
+    if (mf == 0 || version_month_reported_) return;
+    const std::string_view month = r.fields[static_cast<std::size_t>(mf - 1)].value;
+    if (!real_month6(month)) return;
+    const auto allowed = std_.versions_for_month(month);
+    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : " or ") + std::string(a);
+      add(codes::kCsvVersionForMonth, r.line, 1,
+          "CSV version " + std::string(v) + " is not the one in force for service month " +
+              std::string(month) + (list.empty() ? std::string(" (none is)") : " (" + list + ")"));
+      version_month_reported_ = true;
+    }
+  }
+
+  // The record against its file name: month, offices, and special values that depend on the
+  // unit (UPHOSOKU with tables 1-3 or with tables 6/7).
+  void check_record_context(const CsvRecord& r) {
+    const auto field = [&](int no) { return r.fields[static_cast<std::size_t>(no - 1)].value; };
+    const int mf = month_field(name_.kind);
+    if (mf != 0 && !name_.month.empty() && !field(mf).empty() && field(mf) != name_.month) {
+      add(codes::kRowMonth, r.line, mf, "month differs from the month in the file name (" +
+                                            name_.month + ")");
+    }
+    if (name_.kind == FileKind::UPHOSOKU) {
+      const std::string_view plan_date = field(4);
+      if (name_.month == "000000") {
+        if (plan_date == "00000000")
+          add(codes::kFieldSpecialValue, r.line, 4,
+              "00000000 belongs to a table 6/7 unit; with tables 1-3 the plan date is required");
+      } else if (!plan_date.empty() && plan_date != "00000000") {
+        add(codes::kFieldSpecialValue, r.line, 4,
+            "must be 00000000 when UPHOSOKU travels with tables 6/7 (month in the file name)");
+      }
+    }
+    if (name_.kind == FileKind::UPSIKYU) {
+      if (!field(34).empty() && field(34) != "9999999999")
+        add(codes::kFieldSpecialValue, r.line, 34, "must be 9999999999 when filled");
+      const bool total_code = field(9) == "999999";
+      const bool total_office = field(7) == "9999999999";
+      if (total_code != total_office)
+        add(codes::kFieldSpecialValue, r.line, total_code ? 7 : 9,
+            "the grand-total row has サービス事業所コード 9999999999 and サービスコード 999999 "
+            "together");
+    }
+    for (const auto& col : kOfficeColumns) {
+      if (col.kind != name_.kind) continue;
+      const std::string_view v = field(col.no);
+      if (v.empty()) continue;
+      const std::string& expected =
+          col.side == OfficeSide::kSender ? name_.from.office_no : name_.to.office_no;
+      if (v != expected) {
+        add(codes::kRowOffice, r.line, col.no,
+            col.side == OfficeSide::kSender
+                ? "must be the sending office named in the file name (" + expected + ")"
+                : "must be the receiving office named in the file name (" + expected + ")");
+      }
+    }
+  }
+
+  const CarePlanFileName& name_;
+  std::string_view file_;
+  Findings& out_;
+  const CarePlanStandard& std_;
+  const FileLayout& layout_;
+  const std::vector<int>& kept_;
+  FileFacts facts_;
+  std::size_t count_ = 0;
+  std::size_t suppressed_ = 0;
+  std::string first_version_;
+  bool unknown_version_reported_ = false;
+  bool mixed_reported_ = false;
+  bool version_month_reported_ = false;
+};
+
+}  // namespace
+
+std::string_view FileFacts::value(const RecordFacts& record, int no) const {
+  const auto it = std::lower_bound(fields.begin(), fields.end(), no);
+  if (it == fields.end() || *it != no) return {};
+  return record.values[static_cast<std::size_t>(it - fields.begin())];
+}
+
+std::string FileFacts::key(const RecordFacts& record, const std::vector<int>& key_fields) const {
+  std::string k;
+  for (int no : key_fields) {
+    k.append(value(record, no));
+    k.push_back('\x1f');
+  }
+  return k;
+}
+
+FileFacts check_csv_file(const CarePlanFileName& name, std::string_view file_name,
+                         std::string_view bytes, Findings& out) {
+  FileChecker checker(name, file_name, out);
+  return checker.run(bytes);
+}
+
+}  // namespace kakehashi::mapping

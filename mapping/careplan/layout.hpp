@@ -1,0 +1,92 @@
+#pragma once
+// The care-plan standard as data: record layouts of the 17 CSV kinds, CSV versions, service-type
+// scope and code tables, loaded once from the layouts.json compiled into the library.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mapping/careplan/file_name.hpp"
+#include "mapping/careplan/pattern.hpp"
+#include "mapping/careplan/send_unit.hpp"
+
+namespace kakehashi::mapping {
+
+enum class FieldKind : std::uint8_t {
+  kVersion, kCode, kDigits, kDate8, kMonth6, kTime4, kText, kNumber, kFlags31, kAlnum
+};
+
+// What a field means beyond its format, for the checks that need it.
+enum class FieldRole : std::uint8_t {
+  kNone,
+  kOfficeNumber,   // an office-number pattern: check digit applies
+  kInsurerNumber,  // 保険者番号: check digit applies
+  kServiceType,    // a 2-character サービス種類コード
+  kServiceCode,    // a 6-character サービスコード whose first two characters are the type
+  kUnused,         // 識別子 (※使用しない)
+};
+
+struct FieldSpec {
+  int no = 0;
+  std::string name_ja;
+  FieldKind kind = FieldKind::kText;
+  std::optional<int> max_length;   // characters
+  std::optional<bool> required;    // true: ○, false: no mark, nullopt: unreadable in the annex
+  bool free_text = false;
+  std::optional<Pattern> pattern;
+  std::vector<std::string> codes;           // allowed values (kCode)
+  std::vector<std::string> special_values;  // values that bypass the format (e.g. 00000000)
+  FieldRole role = FieldRole::kNone;
+};
+
+struct FileLayout {
+  FileKind kind = FileKind::UPPLAN;
+  std::string description_ja;
+  std::size_t field_count = 0;
+  std::vector<FieldSpec> fields;  // fields[i].no == i + 1
+  const FieldSpec& field(int no) const { return fields[static_cast<std::size_t>(no - 1)]; }
+};
+
+struct CsvVersion {
+  std::string value;       // e.g. 202407
+  std::string valid_from;  // first service month it applies to
+};
+
+// One link rule: the records of `parent` and of each child kind agree on these key fields.
+struct LinkRule {
+  std::string unit;  // e.g. "plan (K1)"
+  FileKind parent;
+  std::vector<std::pair<FileKind, std::vector<int>>> keys;  // parent first
+};
+
+class CarePlanStandard {
+ public:
+  // The standard compiled into this binary (parsed on first use, immutable afterwards).
+  static const CarePlanStandard& get();
+
+  const FileLayout& layout(FileKind kind) const;
+  std::span<const CsvVersion> csv_versions() const { return versions_; }
+  bool is_known_version(std::string_view value) const;
+  // Versions in force for a service month (YYYYMM): those with the latest valid_from <= month.
+  std::vector<std::string_view> versions_for_month(std::string_view month) const;
+
+  bool is_known_service_type(std::string_view type) const;
+  bool is_in_link_scope(std::string_view type) const;  // 居宅, 予防 or 総合事業 in scope
+  bool is_care_management_type(std::string_view type) const;  // 43, 46, AF
+  // 予防 / 総合事業 types (and 46, AF): a hint for telling P units from K units.
+  bool is_preventive_type(std::string_view type) const;
+  std::span<const UnitCombination> combinations() const { return combinations_; }
+  std::span<const LinkRule> link_rules() const { return link_rules_; }
+
+ private:
+  CarePlanStandard();
+  std::vector<FileLayout> layouts_;  // indexed by FileKind
+  std::vector<CsvVersion> versions_;
+  std::vector<std::string> in_scope_, out_of_scope_, care_management_, preventive_;
+  std::vector<UnitCombination> combinations_;
+  std::vector<LinkRule> link_rules_;
+};
+
+}  // namespace kakehashi::mapping
