@@ -1,0 +1,10 @@
+#pragma once
+// `kakehashi verify`: verify a signed file against a trust domain and show its signer.
+
+#include "gateway/cli/command.hpp"
+
+namespace kakehashi::cli {
+
+Command verify_command();
+
+}  // namespace kakehashi::cli
