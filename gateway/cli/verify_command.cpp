@@ -29,7 +29,8 @@ constexpr const char* kHelp =
     "  --trust DOMAIN_DIR  trust domain: domain.conf, anchors, crls/ (required)\n"
     "  --content FILE      the signed content, for a detached signature\n"
     "  --office NUMBER     also require that the signer's certificate names this office\n"
-    "  --signer INDEX      which SignerInfo to check (0 = sender, 1 = first co-signer)\n"
+    "  --signer INDEX      which SignerInfo to check (default: the first that verifies\n"
+    "                      against the domain, e.g. the sender's beside a proxy co-signature)\n"
     "  --json              machine-readable output\n"
     "\n"
     "Exit status: 0 valid, 1 invalid (reason shown), 2 usage or I/O error.\n";
@@ -72,6 +73,8 @@ void print_json(std::ostream& out, const Verdict& v) {
   w.Bool(r.attached);
   w.Key("signer_count");
   w.Uint64(r.signer_count);
+  w.Key("signer_index");
+  w.Uint64(r.signer_index);
   w.Key("signer");
   if (r.signer) {
     w.StartObject();
@@ -128,7 +131,7 @@ void print_text(std::ostream& out, const Verdict& v) {
   out << "  revocation:   " << cms::to_string(r.crl) << " (policy " << cms::to_string(r.crl_policy)
       << ")\n"
       << "  form:         " << (r.attached ? "attached" : "detached") << ", " << r.signer_count
-      << " signer(s)\n";
+      << " signer(s), checked #" << r.signer_index << "\n";
   if (v.claimed_office) {
     out << "  claimed:      " << *v.claimed_office << (v.office_ok ? " (matches)" : " (MISMATCH)")
         << "\n";

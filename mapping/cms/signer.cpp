@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 
+#include <algorithm>
+
 #include "mapping/cms/der_layout.hpp"
 #include "mapping/cms/signed_attributes.hpp"
 
@@ -72,7 +74,11 @@ Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> det
   for (const auto& c : cosigner.chain) CMS_add1_cert(cms.get(), c.get());
   Bytes der = to_der(cms.get());
   const auto after = signer_info_bytes(der);
-  if (after.size() != before.size() + 1 || !std::equal(before.begin(), before.end(), after.begin())) {
+  // DER sorts the SignerInfo SET, so the new one may land anywhere; each old one must survive.
+  const bool intact = std::all_of(before.begin(), before.end(), [&after](const Bytes& b) {
+    return std::find(after.begin(), after.end(), b) != after.end();
+  });
+  if (after.size() != before.size() + 1 || !intact) {
     return Error{ErrorCode::kSignerInfoChanged, "re-encoding would alter an existing SignerInfo"};
   }
   return der;

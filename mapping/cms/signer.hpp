@@ -19,7 +19,8 @@ struct SignOptions {
 Result<Bytes> sign(ByteView content, const Credential& signer, const SignOptions& options = {});
 
 // Adds `cosigner`'s SignerInfo beside the existing ones, reusing the sender's messageDigest so
-// the content is not re-hashed into a new structure and no existing SignerInfo is touched. The
+// no existing SignerInfo is touched (DER orders the SignerInfo SET by encoding, so the new
+// one may sort before the sender's). The
 // content (embedded, or `detached_content`) is first checked against the sender's digest: the
 // gateway never attests to content that does not match. Attached stays attached.
 Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> detached_content,

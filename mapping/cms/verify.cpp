@@ -156,11 +156,13 @@ std::optional<Bytes> embedded_content(ByteView cms_der) {
   return Bytes(data, data + ASN1_STRING_length(*pos));
 }
 
-Verification verify_signed_data(ByteView cms_der, std::optional<ByteView> detached_content,
-                                 const TrustDomain& domain, const VerifyOptions& options) {
+namespace {
+
+Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_content,
+                        const TrustDomain& domain, std::time_t at, std::size_t index) {
   Verification v;
+  v.signer_index = index;
   v.crl_policy = domain.crl_policy;
-  const std::time_t at = options.at.value_or(std::time(nullptr));
   ERR_clear_error();
 
   CmsPtr cms = parse_cms_der(cms_der);
@@ -187,12 +189,12 @@ Verification verify_signed_data(ByteView cms_der, std::optional<ByteView> detach
 
   STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
   v.signer_count = infos == nullptr ? 0 : static_cast<std::size_t>(sk_CMS_SignerInfo_num(infos));
-  if (options.signer_index >= v.signer_count) {
+  if (index >= v.signer_count) {
     return fail(v, VerifyFailure::kMalformed,
-                "no SignerInfo #" + std::to_string(options.signer_index) + " (message has " +
+                "no SignerInfo #" + std::to_string(index) + " (message has " +
                     std::to_string(v.signer_count) + ")");
   }
-  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, static_cast<int>(options.signer_index));
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, static_cast<int>(index));
 
   CertStackPtr certs(CMS_get1_certs(cms.get()));
   X509* signer_cert = nullptr;
@@ -280,6 +282,26 @@ Verification verify_signed_data(ByteView cms_der, std::optional<ByteView> detach
   if (revocation != VerifyFailure::kNone) return fail(v, revocation, v.detail);
   v.failure = VerifyFailure::kNone;
   return v;
+}
+
+}  // namespace
+
+Verification verify_signed_data(ByteView cms_der, std::optional<ByteView> detached_content,
+                                 const TrustDomain& domain, const VerifyOptions& options) {
+  const std::time_t at = options.at.value_or(std::time(nullptr));
+  if (options.signer_index) {
+    return verify_one(cms_der, detached_content, domain, at, *options.signer_index);
+  }
+  Verification first = verify_one(cms_der, detached_content, domain, at, 0);
+  if (first.valid() || first.signer_count < 2) return first;
+  std::optional<Verification> chained;
+  if (first.failure != VerifyFailure::kUnknownCa) chained = first;
+  for (std::size_t i = 1; i < first.signer_count; ++i) {
+    Verification v = verify_one(cms_der, detached_content, domain, at, i);
+    if (v.valid()) return v;
+    if (!chained && v.failure != VerifyFailure::kUnknownCa) chained = std::move(v);
+  }
+  return chained ? std::move(*chained) : first;
 }
 
 }  // namespace kakehashi::mapping::cms

@@ -54,6 +54,7 @@ struct Verification {
   CrlPolicy crl_policy = CrlPolicy::kHardFail;
   CrlOutcome crl = CrlOutcome::kNotChecked;
   std::size_t signer_count = 0;
+  std::size_t signer_index = 0;  // which SignerInfo this verdict is about
   bool attached = false;
 
   bool valid() const { return failure == VerifyFailure::kNone; }
@@ -61,7 +62,10 @@ struct Verification {
 
 struct VerifyOptions {
   std::optional<std::time_t> at;  // verification time; default now
-  std::size_t signer_index = 0;   // which SignerInfo: 0 is the sender, co-signers follow
+  // Which SignerInfo to check. Unset: the first one that verifies against the domain (DER sorts
+  // the SignerInfo SET, so a co-signer may come before the sender); when none does, the first
+  // one that chains to the domain, else SignerInfo 0 — so the reason shown is the telling one.
+  std::optional<std::size_t> signer_index;
 };
 
 // detached_content: the content for a detached signature; for an attached one it must be absent
