@@ -1,0 +1,84 @@
+// kakehashi_gen: writes generated care-plan send units into a directory, one file per name.
+//   kakehashi_gen DIR [--seed N] [--units N] [--all]
+// --all writes one unit of every combination; --units N writes N units of a month-end mix.
+
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "tests/careplan_gen/generator.hpp"
+
+namespace {
+
+int usage() {
+  std::cerr << "usage: kakehashi_gen DIR [--seed N] [--units N] [--all]\n";
+  return 2;
+}
+
+void write_unit(const std::filesystem::path& dir, const kakehashi::testing::GeneratedUnit& unit) {
+  for (const auto& file : unit.files) {
+    std::ofstream out(dir / file.name, std::ios::binary | std::ios::trunc);
+    out.write(file.bytes.data(), static_cast<std::streamsize>(file.bytes.size()));
+    if (!out) throw std::runtime_error("cannot write " + (dir / file.name).string());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::filesystem::path dir;
+  std::uint64_t seed = 1;
+  long units = 0;
+  bool all = false;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg == "--all") {
+        all = true;
+      } else if ((arg == "--seed" || arg == "--units") && i + 1 < argc) {
+        const std::string value = argv[++i];
+        std::size_t used = 0;
+        const unsigned long long n = std::stoull(value, &used);
+        if (used != value.size()) return usage();
+        if (arg == "--seed") {
+          seed = n;
+        } else {
+          units = static_cast<long>(n);
+        }
+      } else if (!arg.empty() && arg[0] != '-' && dir.empty()) {
+        dir = arg;
+      } else {
+        return usage();
+      }
+    }
+    if (dir.empty()) return usage();
+    if (!all && units == 0) units = 10;
+    std::filesystem::create_directories(dir);
+    kakehashi::testing::UnitGenerator generator(seed);
+    std::size_t files = 0;
+    long written = 0;
+    if (all) {
+      for (const auto& unit : generator.one_of_each()) {
+        write_unit(dir, unit);
+        files += unit.files.size();
+        ++written;
+      }
+    }
+    for (long i = 0; i < units; ++i) {
+      const auto unit = generator.make_mixed();
+      write_unit(dir, unit);
+      files += unit.files.size();
+      ++written;
+    }
+    std::cout << written << " units, " << files << " files in " << dir.string() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "kakehashi_gen: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
