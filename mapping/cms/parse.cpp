@@ -40,8 +40,8 @@ Result<X509Ptr> parse_certificate(ByteView bytes) {
   auto certs = parse_certificates(bytes);
   if (!certs) return certs.error();
   if (certs.value().size() != 1) {
-    return Error{ErrorCode::kMalformed, "expected one certificate, found " +
-                                            std::to_string(certs.value().size())};
+    return Error{ErrorCode::kMalformed,
+                 "expected one certificate, found " + std::to_string(certs.value().size())};
   }
   return std::move(certs.value().front());
 }

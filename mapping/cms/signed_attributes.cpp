@@ -42,7 +42,8 @@ Result<bool> check_message_digest(CMS_SignerInfo* si, ByteView content) {
   const auto* expected = ASN1_STRING_get0_data(signed_md);
   if (static_cast<unsigned int>(ASN1_STRING_length(signed_md)) != len ||
       !std::equal(digest, digest + len, expected)) {
-    return Error{ErrorCode::kContentMismatch, "content digest differs from the signed messageDigest"};
+    return Error{ErrorCode::kContentMismatch,
+                 "content digest differs from the signed messageDigest"};
   }
   return true;
 }

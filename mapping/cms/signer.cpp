@@ -28,8 +28,8 @@ Result<Bytes> sign(ByteView content, const Credential& signer, const SignOptions
   auto chain = chain_stack(signer);
   if (!in || !chain) return Error{ErrorCode::kInvalidArgument, "content too large"};
   const unsigned flags = CMS_BINARY | CMS_NOSMIMECAP | (options.detached ? CMS_DETACHED : 0u);
-  CmsPtr cms(CMS_sign(signer.certificate.get(), signer.private_key.get(), chain.get(), in.get(),
-                      flags));
+  CmsPtr cms(
+      CMS_sign(signer.certificate.get(), signer.private_key.get(), chain.get(), in.get(), flags));
   if (!cms) return Error{ErrorCode::kCryptoFailure, "CMS_sign: " + take_openssl_errors()};
   Bytes der = to_der(cms.get());
   if (der.empty()) return Error{ErrorCode::kCryptoFailure, "encoding: " + take_openssl_errors()};
@@ -53,7 +53,8 @@ Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> det
   ByteView content;
   ASN1_OCTET_STRING** pos = CMS_get0_content(cms.get());
   if (pos != nullptr && *pos != nullptr) {
-    content = ByteView(ASN1_STRING_get0_data(*pos), static_cast<std::size_t>(ASN1_STRING_length(*pos)));
+    content =
+        ByteView(ASN1_STRING_get0_data(*pos), static_cast<std::size_t>(ASN1_STRING_length(*pos)));
   } else if (detached_content) {
     content = *detached_content;
   } else {

@@ -12,9 +12,9 @@
 namespace kakehashi::mapping::cms {
 
 struct SignerIdentity {
-  std::string subject;  // RFC 2253
-  std::string issuer;   // RFC 2253
-  std::string serial;   // upper-case hex
+  std::string subject;                       // RFC 2253
+  std::string issuer;                        // RFC 2253
+  std::string serial;                        // upper-case hex
   std::optional<std::string> office_number;  // per the trust domain's OfficeRule
   std::time_t not_before = 0;
   std::time_t not_after = 0;

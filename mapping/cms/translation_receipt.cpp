@@ -93,7 +93,8 @@ std::string sha256_hex(ByteView bytes) {
 
 Result<std::string> receipt_text(const TranslationReceipt& r) {
   if (!is_line_safe(r.transfer_id) || !is_hex64(r.inbound_sha256) || !is_hex64(r.outbound_sha256)) {
-    return Error{ErrorCode::kInvalidArgument, "receipt needs a transfer id and two SHA-256 digests"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "receipt needs a transfer id and two SHA-256 digests"};
   }
   std::string text(kMagic);
   text += "\nTransfer: " + r.transfer_id + "\nCreated: " + format_time(r.created) +
@@ -131,9 +132,9 @@ Result<TranslationReceipt> verify_receipt(ByteView receipt_der, X509* gateway_ce
   // NOINTERN: the signer must be the given certificate, not one carried in the message.
   const unsigned flags = CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN;
   if (!out || CMS_verify(cms.get(), certs.get(), nullptr, nullptr, out.get(), flags) != 1) {
-    return Error{ErrorCode::kBadSignature,
-                 "receipt signature does not verify with the gateway certificate: " +
-                     take_openssl_errors()};
+    return Error{
+        ErrorCode::kBadSignature,
+        "receipt signature does not verify with the gateway certificate: " + take_openssl_errors()};
   }
   const Bytes body = bio_bytes(out.get());
   return parse_text(std::string(body.begin(), body.end()));

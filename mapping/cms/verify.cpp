@@ -11,33 +11,54 @@ namespace kakehashi::mapping::cms {
 
 std::string_view to_string(VerifyFailure failure) {
   switch (failure) {
-    case VerifyFailure::kNone: return "ok";
-    case VerifyFailure::kMalformed: return "malformed";
-    case VerifyFailure::kContentMissing: return "content-missing";
-    case VerifyFailure::kSignerCertMissing: return "signer-certificate-missing";
-    case VerifyFailure::kBadSignature: return "bad-signature";
-    case VerifyFailure::kContentMismatch: return "content-mismatch";
-    case VerifyFailure::kUnknownCa: return "unknown-ca";
-    case VerifyFailure::kAnchorNotAccepted: return "anchor-not-accepted";
-    case VerifyFailure::kExpired: return "expired";
-    case VerifyFailure::kNotYetValid: return "not-yet-valid";
-    case VerifyFailure::kChainInvalid: return "chain-invalid";
-    case VerifyFailure::kWrongKeyUsage: return "wrong-key-usage";
-    case VerifyFailure::kRevoked: return "revoked";
-    case VerifyFailure::kCrlMissing: return "crl-missing";
-    case VerifyFailure::kCrlStale: return "crl-stale";
+    case VerifyFailure::kNone:
+      return "ok";
+    case VerifyFailure::kMalformed:
+      return "malformed";
+    case VerifyFailure::kContentMissing:
+      return "content-missing";
+    case VerifyFailure::kSignerCertMissing:
+      return "signer-certificate-missing";
+    case VerifyFailure::kBadSignature:
+      return "bad-signature";
+    case VerifyFailure::kContentMismatch:
+      return "content-mismatch";
+    case VerifyFailure::kUnknownCa:
+      return "unknown-ca";
+    case VerifyFailure::kAnchorNotAccepted:
+      return "anchor-not-accepted";
+    case VerifyFailure::kExpired:
+      return "expired";
+    case VerifyFailure::kNotYetValid:
+      return "not-yet-valid";
+    case VerifyFailure::kChainInvalid:
+      return "chain-invalid";
+    case VerifyFailure::kWrongKeyUsage:
+      return "wrong-key-usage";
+    case VerifyFailure::kRevoked:
+      return "revoked";
+    case VerifyFailure::kCrlMissing:
+      return "crl-missing";
+    case VerifyFailure::kCrlStale:
+      return "crl-stale";
   }
   return "unknown";
 }
 
 std::string_view to_string(CrlOutcome outcome) {
   switch (outcome) {
-    case CrlOutcome::kNotChecked: return "not-checked";
-    case CrlOutcome::kCurrent: return "current";
-    case CrlOutcome::kStaleAccepted: return "stale-accepted";
-    case CrlOutcome::kStale: return "stale";
-    case CrlOutcome::kMissing: return "missing";
-    case CrlOutcome::kRevoked: return "revoked";
+    case CrlOutcome::kNotChecked:
+      return "not-checked";
+    case CrlOutcome::kCurrent:
+      return "current";
+    case CrlOutcome::kStaleAccepted:
+      return "stale-accepted";
+    case CrlOutcome::kStale:
+      return "stale";
+    case CrlOutcome::kMissing:
+      return "missing";
+    case CrlOutcome::kRevoked:
+      return "revoked";
   }
   return "unknown";
 }
@@ -56,18 +77,23 @@ Verification fail(Verification v, VerifyFailure reason, std::string detail) {
 
 VerifyFailure map_chain_error(int err) {
   switch (err) {
-    case X509_V_ERR_CERT_HAS_EXPIRED: return VerifyFailure::kExpired;
-    case X509_V_ERR_CERT_NOT_YET_VALID: return VerifyFailure::kNotYetValid;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return VerifyFailure::kExpired;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return VerifyFailure::kNotYetValid;
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_CERT_UNTRUSTED: return VerifyFailure::kUnknownCa;
+    case X509_V_ERR_CERT_UNTRUSTED:
+      return VerifyFailure::kUnknownCa;
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
     case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
-    case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: return VerifyFailure::kBadSignature;
-    default: return VerifyFailure::kChainInvalid;
+    case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+      return VerifyFailure::kBadSignature;
+    default:
+      return VerifyFailure::kChainInvalid;
   }
 }
 
@@ -90,9 +116,8 @@ X509_CRL* find_crl(const TrustDomain& domain, X509* issuer) {
       continue;
     }
     if (issuer_key == nullptr || X509_CRL_verify(crl.get(), issuer_key) != 1) continue;
-    if (best == nullptr ||
-        ASN1_TIME_compare(X509_CRL_get0_lastUpdate(crl.get()), X509_CRL_get0_lastUpdate(best)) >
-            0) {
+    if (best == nullptr || ASN1_TIME_compare(X509_CRL_get0_lastUpdate(crl.get()),
+                                             X509_CRL_get0_lastUpdate(best)) > 0) {
       best = crl.get();
     }
   }
@@ -109,8 +134,8 @@ std::string format_time(std::time_t t) {
 }
 
 // Revocation of the leaf under the domain's policy; kNone when acceptable.
-VerifyFailure check_revocation(Verification& v, const TrustDomain& domain, X509* leaf,
-                               X509* issuer, std::time_t at) {
+VerifyFailure check_revocation(Verification& v, const TrustDomain& domain, X509* leaf, X509* issuer,
+                               std::time_t at) {
   X509_CRL* crl = find_crl(domain, issuer);
   if (crl == nullptr) {
     v.crl = CrlOutcome::kMissing;
@@ -175,7 +200,8 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
   ASN1_OCTET_STRING** pos = CMS_get0_content(cms.get());
   if (pos != nullptr && *pos != nullptr) {
     v.attached = true;
-    content = ByteView(ASN1_STRING_get0_data(*pos), static_cast<std::size_t>(ASN1_STRING_length(*pos)));
+    content =
+        ByteView(ASN1_STRING_get0_data(*pos), static_cast<std::size_t>(ASN1_STRING_length(*pos)));
     if (detached_content && !std::equal(content.begin(), content.end(), detached_content->begin(),
                                         detached_content->end())) {
       return fail(v, VerifyFailure::kContentMismatch,
@@ -221,9 +247,10 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
   }
   const auto digest_check = check_message_digest(si, content);
   if (!digest_check.ok()) {
-    return fail(v, digest_check.error().code == ErrorCode::kContentMismatch
-                       ? VerifyFailure::kContentMismatch
-                       : VerifyFailure::kMalformed,
+    return fail(v,
+                digest_check.error().code == ErrorCode::kContentMismatch
+                    ? VerifyFailure::kContentMismatch
+                    : VerifyFailure::kMalformed,
                 digest_check.error().detail);
   }
 
@@ -236,19 +263,21 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
   for (int i = 0; certs && i < sk_X509_num(certs.get()); ++i) {
     sk_X509_push(untrusted.get(), share(sk_X509_value(certs.get(), i)).release());
   }
-  for (const auto& c : domain.intermediates) sk_X509_push(untrusted.get(), share(c.get()).release());
+  for (const auto& c : domain.intermediates)
+    sk_X509_push(untrusted.get(), share(c.get()).release());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!store || !untrusted || !ctx ||
       X509_STORE_CTX_init(ctx.get(), store.get(), signer_cert, untrusted.get()) != 1) {
-    return fail(v, VerifyFailure::kChainInvalid, "cannot set up chain check: " + take_openssl_errors());
+    return fail(v, VerifyFailure::kChainInvalid,
+                "cannot set up chain check: " + take_openssl_errors());
   }
   X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), at);
   if (X509_verify_cert(ctx.get()) != 1) {
     const int err = X509_STORE_CTX_get_error(ctx.get());
     const int depth = X509_STORE_CTX_get_error_depth(ctx.get());
     VerifyFailure reason = map_chain_error(err);
-    std::string detail = std::string(X509_verify_cert_error_string(err)) + " (depth " +
-                         std::to_string(depth) + ")";
+    std::string detail =
+        std::string(X509_verify_cert_error_string(err)) + " (depth " + std::to_string(depth) + ")";
     if (reason == VerifyFailure::kUnknownCa) {
       // Distinguish "never trusted" from "trusted once, now outside its window".
       STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
@@ -258,8 +287,8 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
       for (const auto& a : domain.anchors) {
         if (!a.accepts(at) && X509_check_issued(a.certificate.get(), top) == X509_V_OK) {
           reason = VerifyFailure::kAnchorNotAccepted;
-          detail = "issuing CA is outside its acceptance window in trust domain '" +
-                   domain.name + "'";
+          detail =
+              "issuing CA is outside its acceptance window in trust domain '" + domain.name + "'";
         }
       }
     }
@@ -287,7 +316,7 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
 }  // namespace
 
 Verification verify_signed_data(ByteView cms_der, std::optional<ByteView> detached_content,
-                                 const TrustDomain& domain, const VerifyOptions& options) {
+                                const TrustDomain& domain, const VerifyOptions& options) {
   const std::time_t at = options.at.value_or(std::time(nullptr));
   if (options.signer_index) {
     return verify_one(cms_der, detached_content, domain, at, *options.signer_index);

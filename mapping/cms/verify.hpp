@@ -71,7 +71,7 @@ struct VerifyOptions {
 // detached_content: the content for a detached signature; for an attached one it must be absent
 // or equal to the embedded content.
 Verification verify_signed_data(ByteView cms_der, std::optional<ByteView> detached_content,
-                                 const TrustDomain& domain, const VerifyOptions& options = {});
+                                const TrustDomain& domain, const VerifyOptions& options = {});
 
 // The content embedded in attached SignedData (nullopt when detached or malformed).
 std::optional<Bytes> embedded_content(ByteView cms_der);

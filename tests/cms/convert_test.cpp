@@ -17,7 +17,8 @@ BOOST_AUTO_TEST_SUITE(convert)
 BOOST_AUTO_TEST_CASE(detached_to_attached_and_back_keeps_signer_info) {
   const auto content = t::sample_content();
   const auto regional = t::domain("regional");
-  for (const std::string prefix : {"offices/regional/3271500013", "offices/regional/3271500013-ec"}) {
+  for (const std::string prefix :
+       {"offices/regional/3271500013", "offices/regional/3271500013-ec"}) {
     BOOST_TEST_CONTEXT(prefix) {
       auto detached = cms::sign(content, t::credential(prefix), {.detached = true});
       BOOST_TEST_REQUIRE(detached.ok());
@@ -77,7 +78,8 @@ BOOST_AUTO_TEST_CASE(openssl_cli_signature_converts) {
   BOOST_TEST(cms::verify_signed_data(attached, std::nullopt, national).valid());
   auto detached = cms::detach_content(attached);
   BOOST_TEST_REQUIRE(detached.ok());
-  BOOST_TEST(cms::signer_info_bytes(detached.value().signature) == cms::signer_info_bytes(attached));
+  BOOST_TEST(cms::signer_info_bytes(detached.value().signature) ==
+             cms::signer_info_bytes(attached));
   const auto v =
       cms::verify_signed_data(detached.value().signature, cms::ByteView(content), national);
   BOOST_TEST(v.valid(), v.detail);
@@ -139,8 +141,8 @@ BOOST_AUTO_TEST_CASE(cosigning_refuses_content_that_does_not_match) {
              cms::ErrorCode::kContentMissing);
   auto ok = cms::add_cosigner(detached.value(), cms::ByteView(content), proxy);
   BOOST_TEST_REQUIRE(ok.ok());
-  BOOST_TEST(cms::verify_signed_data(ok.value(), cms::ByteView(content), t::domain("national"))
-                 .valid());
+  BOOST_TEST(
+      cms::verify_signed_data(ok.value(), cms::ByteView(content), t::domain("national")).valid());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -42,10 +42,10 @@ BOOST_AUTO_TEST_CASE(openssl_cli_decrypts_our_envelopes) {
       BOOST_TEST_REQUIRE(env.ok());
       t::write_file(dir / "env.der", env.value());
       const auto base = (t::pki_dir() / who).string();
-      const auto r = t::run("openssl cms -decrypt -binary -inform DER -in " +
-                            t::quote((dir / "env.der").string()) + " -recip " +
-                            t::quote(base + ".cert.pem") + " -inkey " + t::quote(base + ".key.pem") +
-                            " -out " + t::quote((dir / "plain").string()));
+      const auto r = t::run(
+          "openssl cms -decrypt -binary -inform DER -in " + t::quote((dir / "env.der").string()) +
+          " -recip " + t::quote(base + ".cert.pem") + " -inkey " + t::quote(base + ".key.pem") +
+          " -out " + t::quote((dir / "plain").string()));
       BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
       BOOST_TEST(t::read_bytes(dir / "plain") == content);
       const auto info = t::run("openssl cms -cmsout -print -inform DER -in " +

@@ -29,8 +29,9 @@ class GpgsmHome {
       const auto eq = fpr.output.find('=');
       BOOST_TEST_REQUIRE(eq != std::string::npos);
       std::string hex = fpr.output.substr(eq + 1);
-      hex.erase(std::remove_if(hex.begin(), hex.end(), [](char c) { return c == ':' || c == '\n'; }),
-                hex.end());
+      hex.erase(
+          std::remove_if(hex.begin(), hex.end(), [](char c) { return c == ':' || c == '\n'; }),
+          hex.end());
       trust << hex << " S relax\n";
     }
   }
@@ -72,7 +73,8 @@ BOOST_AUTO_TEST_CASE(independent_verifier_accepts_converted_and_cosigned_signatu
   r = home.gpgsm("--verify " + t::quote((dir / "attached.p7m").string()));
   BOOST_TEST(r.exit_code == 0, r.output);
 
-  auto cosigned = cms::add_cosigner(attached.value(), std::nullopt, t::credential("gateway/proxy-rsa"));
+  auto cosigned =
+      cms::add_cosigner(attached.value(), std::nullopt, t::credential("gateway/proxy-rsa"));
   BOOST_TEST_REQUIRE(cosigned.ok());
   t::write_file(dir / "cosigned.p7m", cosigned.value());
   r = home.gpgsm("--verify " + t::quote((dir / "cosigned.p7m").string()));
@@ -81,7 +83,8 @@ BOOST_AUTO_TEST_CASE(independent_verifier_accepts_converted_and_cosigned_signatu
   BOOST_TEST(r.output.find("Kakehashi gateway proxy") != std::string::npos, r.output);
 
   // National → regional: attached office signature detached again.
-  auto national = cms::sign(content, t::credential("offices/national/1371100452"), {.detached = false});
+  auto national =
+      cms::sign(content, t::credential("offices/national/1371100452"), {.detached = false});
   BOOST_TEST_REQUIRE(national.ok());
   auto split = cms::detach_content(national.value());
   BOOST_TEST_REQUIRE(split.ok());

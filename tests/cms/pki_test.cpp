@@ -40,17 +40,17 @@ BOOST_AUTO_TEST_CASE(key_files_readable_by_others_are_refused) {
   BOOST_TEST_REQUIRE(::chmod(key.c_str(), 0400) == 0);
   BOOST_TEST(kakehashi::pki::load_private_key(key) != nullptr);
   // A key that does not belong to the certificate is refused.
-  BOOST_CHECK_THROW(kakehashi::pki::load_credential(t::pki_dir() / "gateway/proxy-ec.cert.pem", key),
-                    PkiError);
+  BOOST_CHECK_THROW(
+      kakehashi::pki::load_credential(t::pki_dir() / "gateway/proxy-ec.cert.pem", key), PkiError);
   BOOST_CHECK_THROW(kakehashi::pki::load_private_key(dir / "missing.pem"), PkiError);
 }
 
 BOOST_AUTO_TEST_CASE(pki_script_layout_and_modes) {
   const auto& p = t::pki_dir();
-  for (const auto* f : {"gateway/proxy-rsa.key.pem", "gateway/proxy-ec.key.pem",
-                        "gateway/member-rsa.key.pem", "gateway/member-ec.key.pem",
-                        "ca/national-ca/key.pem", "offices/national/1370100016.key.pem",
-                        "tls/gateway-national-server-rsa.key.pem"}) {
+  for (const auto* f :
+       {"gateway/proxy-rsa.key.pem", "gateway/proxy-ec.key.pem", "gateway/member-rsa.key.pem",
+        "gateway/member-ec.key.pem", "ca/national-ca/key.pem",
+        "offices/national/1370100016.key.pem", "tls/gateway-national-server-rsa.key.pem"}) {
     struct stat st {};
     BOOST_TEST_REQUIRE(::stat((p / f).c_str(), &st) == 0, f);
     BOOST_TEST((st.st_mode & 0777) == 0600u, f);
@@ -97,8 +97,9 @@ BOOST_AUTO_TEST_CASE(trust_domain_loading) {
   BOOST_CHECK_THROW(kakehashi::pki::load_trust_domain(dir), PkiError);
   write_conf("office_rule = regex CN no-group\nanchor = anchors/ca.pem\n");
   BOOST_CHECK_THROW(kakehashi::pki::load_trust_domain(dir), PkiError);
-  write_conf("crl_policy = soft-fail\ncrl_max_age = 3600\n"
-             "office_rule = regex CN ^Office ([0-9]{10})$\nanchor = anchors/ca.pem\n");
+  write_conf(
+      "crl_policy = soft-fail\ncrl_max_age = 3600\n"
+      "office_rule = regex CN ^Office ([0-9]{10})$\nanchor = anchors/ca.pem\n");
   const auto d = kakehashi::pki::load_trust_domain(dir);
   BOOST_TEST(d.crl_max_age.count() == 3600);
   BOOST_TEST(d.office_rule.pattern == "^Office ([0-9]{10})$");

@@ -32,10 +32,14 @@ BOOST_AUTO_TEST_CASE(text_format_is_stable) {
              "Kakehashi-Translation-Receipt: 1\n"
              "Transfer: T-20250325-0001\n"
              "Created: 2025-03-25T01:48:05Z\n"
-             "Inbound-Envelope-SHA256: " + cms::sha256_hex(t::to_bytes("inbound")) + "\n"
-             "File-SHA256: " + cms::sha256_hex(t::sample_content()) +
+             "Inbound-Envelope-SHA256: " +
+                 cms::sha256_hex(t::to_bytes("inbound")) +
+                 "\n"
+                 "File-SHA256: " +
+                 cms::sha256_hex(t::sample_content()) +
                  " UPPLAN_202504_3271500013_43_1371100452_11_20250325104805.CSV\n"
-             "Outbound-Envelope-SHA256: " + cms::sha256_hex(t::to_bytes("outbound")) + "\n");
+                 "Outbound-Envelope-SHA256: " +
+                 cms::sha256_hex(t::to_bytes("outbound")) + "\n");
   BOOST_TEST(cms::sha256_hex({}) ==
              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   auto bad = sample_receipt();

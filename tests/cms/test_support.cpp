@@ -41,7 +41,9 @@ PkiHolder& holder() {
 
 }  // namespace
 
-const std::filesystem::path& pki_dir() { return holder().pki; }
+const std::filesystem::path& pki_dir() {
+  return holder().pki;
+}
 
 std::filesystem::path scratch_dir(const std::string& name) {
   const auto dir = holder().root / name;
@@ -51,7 +53,8 @@ std::filesystem::path scratch_dir(const std::string& name) {
 }
 
 mapping::cms::Credential credential(const std::string& prefix) {
-  return pki::load_credential(pki_dir() / (prefix + ".cert.pem"), pki_dir() / (prefix + ".key.pem"));
+  return pki::load_credential(pki_dir() / (prefix + ".cert.pem"),
+                              pki_dir() / (prefix + ".key.pem"));
 }
 
 mapping::cms::X509Ptr certificate(const std::string& prefix) {
@@ -62,15 +65,20 @@ mapping::cms::TrustDomain domain(const std::string& name) {
   return pki::load_trust_domain(pki_dir() / name);
 }
 
-mapping::cms::Bytes to_bytes(const std::string& s) { return mapping::cms::Bytes(s.begin(), s.end()); }
+mapping::cms::Bytes to_bytes(const std::string& s) {
+  return mapping::cms::Bytes(s.begin(), s.end());
+}
 
 void write_file(const std::filesystem::path& path, mapping::cms::ByteView bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-mapping::cms::Bytes read_bytes(const std::filesystem::path& path) { return pki::read_file(path); }
+mapping::cms::Bytes read_bytes(const std::filesystem::path& path) {
+  return pki::read_file(path);
+}
 
 std::string quote(const std::string& arg) {
   std::string out = "'";
@@ -98,7 +106,8 @@ RunResult run(const std::string& command_line) {
 
 mapping::cms::Bytes sample_content() {
   // "利用者,介護" in MS932 plus ASCII fields, CRLF endings: bytes that must survive untouched.
-  mapping::cms::Bytes b = {0x97, 0x98, 0x97, 0x70, 0x8E, 0xD2, ',', 0x89, 0xEE, 0x8C, 0xEC, '\r', '\n'};
+  mapping::cms::Bytes b = {0x97, 0x98, 0x97, 0x70, 0x8E, 0xD2, ',',
+                           0x89, 0xEE, 0x8C, 0xEC, '\r', '\n'};
   const std::string rest = "1,3271500013,43,202504,\"x\"\r\n2,1371100452,11,202504,\"y\"\r\n";
   b.insert(b.end(), rest.begin(), rest.end());
   return b;

@@ -51,10 +51,18 @@ mapping::cms::Bytes sample_content();
 
 // Printers so Boost.Test can show enums and byte strings in failure messages.
 namespace kakehashi::mapping::cms {
-inline std::ostream& operator<<(std::ostream& o, ErrorCode c) { return o << to_string(c); }
-inline std::ostream& operator<<(std::ostream& o, VerifyFailure f) { return o << to_string(f); }
-inline std::ostream& operator<<(std::ostream& o, CrlOutcome c) { return o << to_string(c); }
-inline std::ostream& operator<<(std::ostream& o, CrlPolicy p) { return o << to_string(p); }
+inline std::ostream& operator<<(std::ostream& o, ErrorCode c) {
+  return o << to_string(c);
+}
+inline std::ostream& operator<<(std::ostream& o, VerifyFailure f) {
+  return o << to_string(f);
+}
+inline std::ostream& operator<<(std::ostream& o, CrlOutcome c) {
+  return o << to_string(c);
+}
+inline std::ostream& operator<<(std::ostream& o, CrlPolicy p) {
+  return o << to_string(p);
+}
 }  // namespace kakehashi::mapping::cms
 
 namespace std {

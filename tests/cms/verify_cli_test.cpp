@@ -63,10 +63,10 @@ BOOST_AUTO_TEST_CASE(exit_codes_and_output) {
   BOOST_TEST(run_verify(trust + " " + good_file).exit_code == 1);
   // Usage and I/O errors.
   BOOST_TEST(run_verify(with_content + good_file).exit_code == 2);  // no --trust
-  BOOST_TEST(run_verify(trust).exit_code == 2);                       // no FILE
+  BOOST_TEST(run_verify(trust).exit_code == 2);                     // no FILE
   BOOST_TEST(run_verify(trust + " " + t::quote((dir / "missing.p7s").string())).exit_code == 2);
-  BOOST_TEST(run_verify(" --trust " + t::quote(dir.string()) + with_content + good_file).exit_code ==
-             2);
+  BOOST_TEST(
+      run_verify(" --trust " + t::quote(dir.string()) + with_content + good_file).exit_code == 2);
   BOOST_TEST(run_verify("--bogus" + trust + " " + good_file).exit_code == 2);
   r = run_verify("--help");
   BOOST_TEST(r.exit_code == 0);

@@ -10,10 +10,10 @@
 #include "tests/cms/test_support.hpp"
 
 namespace cms = kakehashi::mapping::cms;
+using cms::VerifyFailure;
 using kakehashi::test::credential;
 using kakehashi::test::domain;
 using kakehashi::test::sample_content;
-using cms::VerifyFailure;
 
 namespace {
 
@@ -35,7 +35,8 @@ BOOST_AUTO_TEST_SUITE(verify)
 BOOST_AUTO_TEST_CASE(valid_signatures_name_the_signer_and_office) {
   const auto content = sample_content();
   const auto regional = domain("regional");
-  for (const std::string prefix : {"offices/regional/3271500013", "offices/regional/3271500013-ec"}) {
+  for (const std::string prefix :
+       {"offices/regional/3271500013", "offices/regional/3271500013-ec"}) {
     for (bool detached : {true, false}) {
       BOOST_TEST_CONTEXT(prefix << (detached ? " detached" : " attached")) {
         const auto sig = sign_with(prefix, content, detached);
@@ -79,7 +80,8 @@ BOOST_AUTO_TEST_CASE(each_certificate_defect_has_its_reason) {
       BOOST_TEST(v.signer.has_value());
     }
   }
-  const auto revoked = verify_detached(sign_with("cases/revoked", content, true), content, regional);
+  const auto revoked =
+      verify_detached(sign_with("cases/revoked", content, true), content, regional);
   BOOST_TEST(revoked.crl == cms::CrlOutcome::kRevoked);
   // A TLS client certificate (clientAuth only) must not sign care plans.
   auto tls = kakehashi::pki::load_credential(
@@ -144,8 +146,9 @@ BOOST_AUTO_TEST_CASE(content_and_structure_failures) {
   auto truncated = sig;
   truncated.pop_back();
   BOOST_TEST(verify_detached(truncated, content, regional).failure == VerifyFailure::kMalformed);
-  BOOST_TEST(verify_detached(sig, content, regional, {.at = std::nullopt, .signer_index = 1})
-                 .failure == VerifyFailure::kMalformed);
+  BOOST_TEST(
+      verify_detached(sig, content, regional, {.at = std::nullopt, .signer_index = 1}).failure ==
+      VerifyFailure::kMalformed);
 }
 
 // One flipped bit anywhere in the content, the signature value, the signed attributes or the
@@ -153,7 +156,8 @@ BOOST_AUTO_TEST_CASE(content_and_structure_failures) {
 BOOST_AUTO_TEST_CASE(any_single_byte_tamper_is_caught) {
   const auto content = sample_content();
   const auto regional = domain("regional");
-  for (const std::string prefix : {"offices/regional/3271500047", "offices/regional/3271500013-ec"}) {
+  for (const std::string prefix :
+       {"offices/regional/3271500047", "offices/regional/3271500013-ec"}) {
     const auto sig = sign_with(prefix, content, false);
     const auto layout = cms::locate_signed_data(sig);
     BOOST_TEST_REQUIRE(layout.has_value());
@@ -174,7 +178,8 @@ BOOST_AUTO_TEST_CASE(any_single_byte_tamper_is_caught) {
         auto tampered = sig;
         tampered[i] ^= 0x01;
         const auto v = cms::verify_signed_data(tampered, std::nullopt, regional);
-        if (v.valid()) BOOST_ERROR(prefix << ": tamper of " << what << " byte " << i << " not caught");
+        if (v.valid())
+          BOOST_ERROR(prefix << ": tamper of " << what << " byte " << i << " not caught");
         ++checked;
       }
     }
@@ -203,12 +208,14 @@ BOOST_AUTO_TEST_CASE(rollover_overlap_and_after) {
   // nextUpdate by then, so a soft-fail policy keeps the test about anchors, not revocation.
   regional.crl_policy = cms::CrlPolicy::kSoftFail;
   regional.crl_max_age = std::chrono::hours(24 * 365);
-  const cms::VerifyOptions later{.at = std::time(nullptr) + 60 * 24 * 3600, .signer_index = std::nullopt};
+  const cms::VerifyOptions later{.at = std::time(nullptr) + 60 * 24 * 3600,
+                                 .signer_index = std::nullopt};
   BOOST_TEST(verify_detached(new_sig, content, regional, later).valid());
   const auto v = verify_detached(old_sig, content, regional, later);
   BOOST_TEST(v.failure == VerifyFailure::kAnchorNotAccepted);
   // Before the new anchor's window opens, it is not accepted either.
-  const cms::VerifyOptions earlier{.at = std::time(nullptr) - 3 * 24 * 3600, .signer_index = std::nullopt};
+  const cms::VerifyOptions earlier{.at = std::time(nullptr) - 3 * 24 * 3600,
+                                   .signer_index = std::nullopt};
   BOOST_TEST(verify_detached(new_sig, content, regional, earlier).failure != VerifyFailure::kNone);
 }
 
@@ -216,14 +223,14 @@ BOOST_AUTO_TEST_CASE(office_rule_by_regex) {
   const auto content = sample_content();
   auto regional = domain("regional");
   regional.office_rule = {cms::OfficeRule::Kind::kRegex, "CN", "^Office ([0-9A-Z]{10})$"};
-  const auto v = verify_detached(sign_with("offices/regional/3271500054", content, true), content,
-                                 regional);
+  const auto v =
+      verify_detached(sign_with("offices/regional/3271500054", content, true), content, regional);
   BOOST_TEST(v.valid());
   BOOST_TEST(v.signer->office_number.value_or("") == "3271500054");
   regional.office_rule = {cms::OfficeRule::Kind::kRegex, "OU", "^Office ([0-9]{10})$"};
-  BOOST_TEST(!verify_detached(sign_with("offices/regional/3271500054", content, true), content,
-                              regional)
-                  .signer->office_number.has_value());
+  BOOST_TEST(
+      !verify_detached(sign_with("offices/regional/3271500054", content, true), content, regional)
+           .signer->office_number.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
