@@ -31,11 +31,20 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
+// Position values for every byte: -1 where the character is not allowed (hot path: a table).
+constexpr std::array<signed char, 256> kPositionValues = [] {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int d = 0; d < 10; ++d) t[static_cast<std::size_t>('0' + d)] = static_cast<signed char>(d);
+  for (std::size_t i = 0; i < kOfficeLetters.size(); ++i)
+    t[static_cast<unsigned char>(kOfficeLetters[i])] = static_cast<signed char>(10 + i);
+  return t;
+}();
+
 std::optional<int> office_position_value(char c) {
-  if (is_digit(c)) return c - '0';
-  const auto pos = kOfficeLetters.find(c);
-  if (pos == std::string_view::npos) return std::nullopt;
-  return 10 + static_cast<int>(pos);
+  const int v = kPositionValues[static_cast<unsigned char>(c)];
+  if (v < 0) return std::nullopt;
+  return v;
 }
 
 bool has_office_number_shape(std::string_view number) {

@@ -192,14 +192,14 @@ class FileChecker {
     const Ms932Scan scan = scan_ms932(v);
     if (scan.problem != Ms932Problem::kNone) {
       const char* what = scan.problem == Ms932Problem::kGaiji
-                             ? "contains a user-defined character (外字, 0xF040-0xF9FC), which "
+                             ? "value holds a user-defined character (外字, 0xF040-0xF9FC), which "
                                "the standard forbids"
                          : scan.problem == Ms932Problem::kControl
-                             ? "contains a control character"
-                             : "is not valid MS932 (Shift_JIS) text";
+                             ? "value holds a control character"
+                             : "value is not valid MS932 (Shift_JIS) text";
       add(scan.problem == Ms932Problem::kGaiji ? codes::kCsvGaiji : codes::kCsvEncoding, r.line,
-          spec.no, std::string("value ") + what + " at byte " + std::to_string(scan.offset + 1) +
-                       " of the field");
+          spec.no, std::string(what) + " (byte " + std::to_string(scan.offset + 1) +
+                       " of the field)");
       return;
     }
     if (v.empty()) {
@@ -331,6 +331,13 @@ class FileChecker {
   void check_version(const CsvRecord& r) {
     const std::string_view v = r.fields[0].value;
     if (v.empty()) return;  // FIELD_REQUIRED already
+    const int mf = month_field(name_.kind);
+    const std::string_view month =
+        mf == 0 ? std::string_view{} : r.fields[static_cast<std::size_t>(mf - 1)].value;
+    // Records of one file nearly always repeat version and month: check each pair once.
+    if (v == last_version_ && month == last_month_) return;
+    last_version_.assign(v);
+    last_month_.assign(month);
     if (!std_.is_known_version(v)) {
       if (!unknown_version_reported_) {
         add(codes::kCsvVersionUnknown, r.line, 1,
@@ -346,10 +353,7 @@ class FileChecker {
           "CSV version differs from the file's first record (" + first_version_ + ")");
       mixed_reported_ = true;
     }
-    const int mf = month_field(name_.kind);
-    if (mf == 0 || version_month_reported_) return;
-    const std::string_view month = r.fields[static_cast<std::size_t>(mf - 1)].value;
-    if (!real_month6(month)) return;
+    if (mf == 0 || version_month_reported_ || !real_month6(month)) return;
     const auto allowed = std_.versions_for_month(month);
     if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
       std::string list;
@@ -366,7 +370,9 @@ class FileChecker {
   void check_record_context(const CsvRecord& r) {
     const auto field = [&](int no) { return r.fields[static_cast<std::size_t>(no - 1)].value; };
     const int mf = month_field(name_.kind);
-    if (mf != 0 && !name_.month.empty() && !field(mf).empty() && field(mf) != name_.month) {
+    // A malformed value already has its own finding; comparing it with the name adds nothing.
+    if (mf != 0 && !name_.month.empty() && (real_month6(field(mf)) || field(mf) == "000000") &&
+        field(mf) != name_.month) {
       add(codes::kRowMonth, r.line, mf, "month differs from the month in the file name (" +
                                             name_.month + ")");
     }
@@ -394,7 +400,7 @@ class FileChecker {
     for (const auto& col : kOfficeColumns) {
       if (col.kind != name_.kind) continue;
       const std::string_view v = field(col.no);
-      if (v.empty()) continue;
+      if (!has_office_number_shape(v)) continue;
       const std::string& expected =
           col.side == OfficeSide::kSender ? name_.from.office_no : name_.to.office_no;
       if (v != expected) {
@@ -416,6 +422,8 @@ class FileChecker {
   std::size_t count_ = 0;
   std::size_t suppressed_ = 0;
   std::string first_version_;
+  std::string last_version_;
+  std::string last_month_;
   bool unknown_version_reported_ = false;
   bool mixed_reported_ = false;
   bool version_month_reported_ = false;

@@ -28,7 +28,6 @@ std::span<const CodeInfo> catalogue() {
       CodeInfo{kUnitTooLarge, "the files of one unit together exceed the configured limit"},
       CodeInfo{kUnitIncomplete, "a file the unit's combination requires is missing"},
       CodeInfo{kUnitExtraFile, "a file does not belong in the unit's combination"},
-      CodeInfo{kUnitUnknownCombination, "the unit's files match no combination of the standard"},
       CodeInfo{kUnitNoCarePlanFile, "attachments without any care-plan file"},
       CodeInfo{kUnitMonthMismatch, "files of one unit name different months"},
       CodeInfo{kCsvEncoding, "bytes that are not valid MS932, or a control character"},

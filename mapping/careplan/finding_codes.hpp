@@ -28,7 +28,6 @@ inline constexpr std::string_view kUnitTooLarge = "UNIT_TOO_LARGE";
 // Send units
 inline constexpr std::string_view kUnitIncomplete = "UNIT_INCOMPLETE";
 inline constexpr std::string_view kUnitExtraFile = "UNIT_EXTRA_FILE";
-inline constexpr std::string_view kUnitUnknownCombination = "UNIT_UNKNOWN_COMBINATION";
 inline constexpr std::string_view kUnitNoCarePlanFile = "UNIT_NO_CARE_PLAN_FILE";
 inline constexpr std::string_view kUnitMonthMismatch = "UNIT_MONTH_MISMATCH";
 

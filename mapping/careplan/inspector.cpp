@@ -178,11 +178,8 @@ class UnitInspector {
         best = &c;
       }
     }
-    if (best == nullptr) {
-      add(finding(codes::kUnitUnknownCombination, "",
-                  "the files of this unit match no combination of the standard"));
-      return;
-    }
+    // Every kind belongs to some combination, so a candidate always exists.
+    if (best == nullptr) return;
     if (best_cost > 1) {
       const UnitFile& any = *by_kind.begin()->second.front();
       for (FileKind k : best->required) {

@@ -51,6 +51,11 @@ Ms932Scan scan_ms932(std::string_view bytes) {
   std::size_t i = 0;
   while (i < n) {
     const unsigned char c = p[i];
+    if (c >= 0x20 && c < 0x7F) {  // printable ASCII, the common case
+      ++i;
+      ++scan.characters;
+      continue;
+    }
     if (c < 0x80) {
       if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') {
         scan.problem = Ms932Problem::kControl;

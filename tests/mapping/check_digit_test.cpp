@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE kakehashi_mapping
 #include <boost/test/unit_test.hpp>
 
 #include "mapping/careplan/check_digit.hpp"
