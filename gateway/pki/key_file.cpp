@@ -53,7 +53,7 @@ cms::Bytes read_file(const std::filesystem::path& path) {
 cms::EvpPkeyPtr load_private_key(const std::filesystem::path& path) {
   // Permissions are checked on the descriptor that is read, so the file cannot be swapped between
   // the check and the read.
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     throw PkiError("cannot open private key " + path.string() + ": " + std::strerror(errno));
   }

@@ -59,28 +59,37 @@ BOOST_AUTO_TEST_CASE(independent_verifier_accepts_converted_and_cosigned_signatu
   const auto content = t::sample_content();
   t::write_file(dir / "plan.csv", content);
 
-  // Regional → national: detached office signature, attached, then proxy co-signed.
-  auto detached = cms::sign(content, t::credential("offices/regional/3271500013"), {});
-  BOOST_TEST_REQUIRE(detached.ok());
-  t::write_file(dir / "regional.p7s", detached.value());
-  auto r = home.gpgsm("--verify " + t::quote((dir / "regional.p7s").string()) + " " +
-                      t::quote((dir / "plan.csv").string()));
-  BOOST_TEST(r.exit_code == 0, r.output);
+  // Regional → national: detached office signature, attached, then proxy co-signed; with
+  // RSA-2048 and with P-256 keys.
+  const std::pair<const char*, const char*> signers[] = {
+      {"offices/regional/3271500013", "gateway/proxy-rsa"},
+      {"offices/regional/3271500013-ec", "gateway/proxy-ec"},
+  };
+  t::RunResult r;
+  for (const auto& [office, proxy] : signers) {
+    BOOST_TEST_CONTEXT(office << " + " << proxy) {
+      auto detached = cms::sign(content, t::credential(office), {});
+      BOOST_TEST_REQUIRE(detached.ok());
+      t::write_file(dir / "regional.p7s", detached.value());
+      r = home.gpgsm("--verify " + t::quote((dir / "regional.p7s").string()) + " " +
+                     t::quote((dir / "plan.csv").string()));
+      BOOST_TEST(r.exit_code == 0, r.output);
 
-  auto attached = cms::attach_content(detached.value(), content);
-  BOOST_TEST_REQUIRE(attached.ok());
-  t::write_file(dir / "attached.p7m", attached.value());
-  r = home.gpgsm("--verify " + t::quote((dir / "attached.p7m").string()));
-  BOOST_TEST(r.exit_code == 0, r.output);
+      auto attached = cms::attach_content(detached.value(), content);
+      BOOST_TEST_REQUIRE(attached.ok());
+      t::write_file(dir / "attached.p7m", attached.value());
+      r = home.gpgsm("--verify " + t::quote((dir / "attached.p7m").string()));
+      BOOST_TEST(r.exit_code == 0, r.output);
 
-  auto cosigned =
-      cms::add_cosigner(attached.value(), std::nullopt, t::credential("gateway/proxy-rsa"));
-  BOOST_TEST_REQUIRE(cosigned.ok());
-  t::write_file(dir / "cosigned.p7m", cosigned.value());
-  r = home.gpgsm("--verify " + t::quote((dir / "cosigned.p7m").string()));
-  BOOST_TEST(r.exit_code == 0, r.output);
-  BOOST_TEST(r.output.find("Office 3271500013") != std::string::npos, r.output);
-  BOOST_TEST(r.output.find("Kakehashi gateway proxy") != std::string::npos, r.output);
+      auto cosigned = cms::add_cosigner(attached.value(), std::nullopt, t::credential(proxy));
+      BOOST_TEST_REQUIRE(cosigned.ok());
+      t::write_file(dir / "cosigned.p7m", cosigned.value());
+      r = home.gpgsm("--verify " + t::quote((dir / "cosigned.p7m").string()));
+      BOOST_TEST(r.exit_code == 0, r.output);
+      BOOST_TEST(r.output.find("Office 3271500013") != std::string::npos, r.output);
+      BOOST_TEST(r.output.find("Kakehashi gateway proxy") != std::string::npos, r.output);
+    }
+  }
 
   // National → regional: attached office signature detached again.
   auto national =
