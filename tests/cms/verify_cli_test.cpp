@@ -59,6 +59,13 @@ BOOST_AUTO_TEST_CASE(exit_codes_and_output) {
   r = run_verify(trust + " --office 3271500013" + with_content + good_file);
   BOOST_TEST(r.exit_code == 0, r.output);
 
+  // PEM input is accepted as well as DER.
+  r = t::run("openssl cms -cmsout -inform DER -outform PEM -in " + good_file + " -out " +
+             t::quote((dir / "good.pem").string()));
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
+  r = run_verify(trust + with_content + t::quote((dir / "good.pem").string()));
+  BOOST_TEST(r.exit_code == 0, r.output);
+
   // Missing content for a detached signature: invalid, not a usage error.
   BOOST_TEST(run_verify(trust + " " + good_file).exit_code == 1);
   // Usage and I/O errors.

@@ -151,6 +151,23 @@ BOOST_AUTO_TEST_CASE(content_and_structure_failures) {
       VerifyFailure::kMalformed);
 }
 
+// A signature made without embedding the signer's certificate cannot be checked.
+BOOST_AUTO_TEST_CASE(signer_certificate_missing) {
+  namespace t = kakehashi::test;
+  const auto dir = t::scratch_dir("nocerts");
+  const auto content = sample_content();
+  t::write_file(dir / "plan.csv", content);
+  const auto office = (t::pki_dir() / "offices/regional/3271500013").string();
+  const auto r =
+      t::run("openssl cms -sign -binary -nocerts -outform DER -in " +
+             t::quote((dir / "plan.csv").string()) + " -signer " + t::quote(office + ".cert.pem") +
+             " -inkey " + t::quote(office + ".key.pem") + " -out " +
+             t::quote((dir / "plan.p7s").string()));
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
+  const auto v = verify_detached(t::read_bytes(dir / "plan.p7s"), content, domain("regional"));
+  BOOST_TEST(v.failure == VerifyFailure::kSignerCertMissing);
+}
+
 // One flipped bit anywhere in the content, the signature value, the signed attributes or the
 // signer's certificate must be caught.
 BOOST_AUTO_TEST_CASE(any_single_byte_tamper_is_caught) {
