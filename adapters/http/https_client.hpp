@@ -1,0 +1,47 @@
+#pragma once
+// An asynchronous HTTPS client with mutual TLS for the adapters: keep-alive connections to one
+// peer (a small pool), a timeout per request, and errors as error_code, never exceptions.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "adapters/http/asio.hpp"
+#include "adapters/http/message.hpp"
+#include "adapters/http/tls_config.hpp"
+
+namespace kakehashi::http {
+
+struct ClientOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  TlsConfig tls;
+  std::chrono::milliseconds timeout{15000};   // whole request: connect, handshake, write, read
+  std::size_t max_connections = 4;            // kept alive and reused
+  std::size_t max_body_bytes = 64ull * 1024 * 1024;
+};
+
+class HttpsClient {
+ public:
+  using Callback = std::function<void(boost::system::error_code, Response)>;
+
+  HttpsClient(boost::asio::any_io_executor executor, ClientOptions options);
+  ~HttpsClient();
+  HttpsClient(const HttpsClient&) = delete;
+  HttpsClient& operator=(const HttpsClient&) = delete;
+
+  // Sends one request. `done` runs on the client's executor exactly once, with an error code
+  // for transport failures (connect refused, TLS failure, timeout, reset, malformed HTTP) and
+  // with the response otherwise, whatever its status.
+  void request(Request request, Callback done);
+  // Closes idle connections and fails queued requests with operation_aborted.
+  void close();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace kakehashi::http

@@ -1,0 +1,55 @@
+#pragma once
+// An HTTPS server with mutual TLS on loopback, for the stand-in networks and the gateway's own
+// listeners: one strand per connection, keep-alive, body and header limits, timeouts, and fault
+// switches so that clients' error paths can be tested for real.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "adapters/http/asio.hpp"
+#include "adapters/http/message.hpp"
+#include "adapters/http/tls_config.hpp"
+
+namespace kakehashi::http {
+
+// Called for each request; must call `respond` exactly once (from any thread).
+using Handler = std::function<void(Request request, std::function<void(Response)> respond)>;
+
+struct ServerOptions {
+  std::size_t max_body_bytes = 64ull * 1024 * 1024;
+  std::chrono::milliseconds read_timeout{30000};
+};
+
+// Faults a test can switch on at run time (all off by default). Thread-safe.
+struct ServerFaults {
+  std::atomic<bool> refuse_tls{false};       // close each new connection before the handshake
+  std::atomic<int> drop_responses{0};        // the next N responses: send half, then close
+  std::atomic<int> delay_ms{0};              // wait this long before each response
+};
+
+class HttpsServer {
+ public:
+  HttpsServer(boost::asio::io_context& io, const TlsConfig& tls, Handler handler,
+              ServerOptions options = {});
+  ~HttpsServer();
+  HttpsServer(const HttpsServer&) = delete;
+  HttpsServer& operator=(const HttpsServer&) = delete;
+
+  // Binds and starts accepting; returns the port (pass 0 for any free port). Throws on failure.
+  std::uint16_t listen(const std::string& address = "127.0.0.1", std::uint16_t port = 0);
+  // Stops accepting and closes open connections.
+  void stop();
+
+  ServerFaults& faults() { return *faults_; }
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<ServerFaults> faults_;
+};
+
+}  // namespace kakehashi::http

@@ -1,0 +1,132 @@
+#pragma once
+// The adapter interface the engine owns: how a network (national, regional, drop folder) hands
+// inbound send units and receipts to the engine, and how the engine sends units and receipts out.
+// Adapters see only this header, their context, and `mapping`; never the store or the router.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "mapping/careplan/file_name.hpp"
+
+namespace kakehashi::gateway {
+
+using mapping::OfficeRef;
+
+// One file of a send unit as it travels: the exact bytes and the sender's CMS SignedData.
+struct SignedFile {
+  std::string name;        // file name of the standard (or attachment convention)
+  std::string media_type;  // text/csv, application/pdf, image/jpeg, ...
+  std::string content;     // exact bytes; empty when `cms` is attached and not yet opened
+  std::string cms;         // DER CMS SignedData, detached over `content` or with it attached
+  bool attached = false;   // true: `cms` embeds the content (national form)
+};
+
+// A unit handed to the engine by an adapter.
+struct InboundUnit {
+  std::string source_id;   // the item's identity on its network (transmission id, message id,
+                           // folder unit key): duplicate suppression keys on (adapter, source_id)
+  OfficeRef sender;
+  OfficeRef recipient;
+  std::string sender_facility;  // regional: the member facility that sent it ("" elsewhere)
+  std::string subject;
+  std::string message;     // the cover note
+  std::vector<SignedFile> files;
+  std::string cursor;      // opaque position to persist with the durable accept
+};
+
+// A unit the engine asks an adapter to deliver.
+struct OutboundUnit {
+  std::string idempotency_key;  // derived from the source identity; replays return the first answer
+  OfficeRef sender;
+  OfficeRef recipient;
+  std::string unit_kind;        // combination id of the standard (K2, P1, ...)
+  std::string subject;
+  std::string message;
+  std::vector<SignedFile> files;
+};
+
+enum class ReceiptState { kDelivered, kRead, kRejected };
+
+// A receipt from a network about an item (sent there by the gateway, or received from there).
+struct InboundReceipt {
+  std::string remote_id;   // the id the network gave the item when the gateway sent it
+  ReceiptState state = ReceiptState::kDelivered;
+  std::string reason;      // for kRejected
+  std::string cursor;      // opaque position to persist with the receipt
+};
+
+// A receipt the engine asks an adapter to give its network about an item received from it.
+struct OutboundReceipt {
+  std::string source_id;   // the item as the network named it when the gateway received it
+  ReceiptState state = ReceiptState::kDelivered;
+  std::string reason;      // plain text for the sender (kRejected): finding codes and fields
+  std::string idempotency_key;
+};
+
+// The outcome of a call to a network.
+struct SendResult {
+  enum class Status {
+    kAccepted,   // the network took it (a replay of the same key also lands here)
+    kRejected,   // permanent refusal: the network says no and retrying will not help
+    kRetry,      // transient: outage, 429/503, timeout, reset; try again later
+  };
+  Status status = Status::kRetry;
+  std::string remote_id;   // kAccepted: the network's id for the item
+  std::string error_code;  // kRejected / kRetry: the network's code or a local one
+  std::string message;     // human-readable detail (never payload)
+  std::optional<std::chrono::seconds> retry_after;  // honoured by the engine's breaker
+};
+
+struct DirectoryEntry {
+  OfficeRef office;
+  std::string name;
+  std::string kana;
+  std::string facility_id;     // regional facility holding the office ("" on the national side)
+  std::string prefecture;
+  std::string status;          // ACTIVE, SUSPENDED, CLOSED
+  std::string updated_at;      // as the network gives it
+  bool published_by_gateway = false;  // the network marks it as the gateway's own publication
+};
+
+struct DirectoryResult {
+  SendResult status;                 // kAccepted when `entries` is complete
+  std::vector<DirectoryEntry> entries;
+  std::string next_changed_since;    // for incremental syncs, where supported
+};
+
+// Where inbound work goes. The adapter must not acknowledge its source before `done(true)`.
+class AdapterSink {
+ public:
+  virtual ~AdapterSink() = default;
+  virtual void on_unit(InboundUnit unit, std::function<void(bool accepted)> done) = 0;
+  virtual void on_receipt(InboundReceipt receipt, std::function<void(bool accepted)> done) = 0;
+};
+
+struct AdapterContext {
+  boost::asio::any_io_executor executor;  // the one io_context's executor
+  AdapterSink* sink = nullptr;
+  std::string name;                       // the adapter instance's name in the config
+  std::string unit_cursor;                // last persisted cursors (empty: from the start)
+  std::string receipt_cursor;
+};
+
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  virtual void start() = 0;
+  // Stops polling and accepting work; `drained` runs once every in-flight call has completed.
+  virtual void stop(std::function<void()> drained) = 0;
+  virtual void send(OutboundUnit unit, std::function<void(SendResult)> done) = 0;
+  virtual void send_receipt(OutboundReceipt receipt, std::function<void(SendResult)> done) = 0;
+  virtual void fetch_directory(std::string changed_since,
+                               std::function<void(DirectoryResult)> done) = 0;
+};
+
+}  // namespace kakehashi::gateway
