@@ -22,6 +22,11 @@ using Handler = std::function<void(Request request, std::function<void(Response)
 struct ServerOptions {
   std::size_t max_body_bytes = 64ull * 1024 * 1024;
   std::chrono::milliseconds read_timeout{30000};
+  // Added: where connection failures go (not the harmless ones: eof, truncation, aborts).
+  // Empty: one line on std::clog. Called from the connection's strand; must be thread-safe.
+  std::function<void(const std::string& what)> on_error;
+  // Added: limit on the request line and headers together.
+  std::size_t max_header_bytes = 64 * 1024;
 };
 
 // Faults a test can switch on at run time (all off by default). Thread-safe.
@@ -41,7 +46,8 @@ class HttpsServer {
 
   // Binds and starts accepting; returns the port (pass 0 for any free port). Throws on failure.
   std::uint16_t listen(const std::string& address = "127.0.0.1", std::uint16_t port = 0);
-  // Stops accepting and closes open connections.
+  // Stops accepting and closes open connections. Asynchronous: the closes run on the
+  // io_context; requests in flight see their connection closed and are never answered.
   void stop();
 
   ServerFaults& faults() { return *faults_; }
