@@ -1,0 +1,595 @@
+#include "gateway/store/store.hpp"
+
+#include <map>
+
+namespace kakehashi::gateway::store {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+std::string schema(Dialect d) {
+  const std::string id = d == Dialect::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
+                                               : "BIGSERIAL PRIMARY KEY";
+  const std::string blob = d == Dialect::kSqlite ? "BLOB" : "BYTEA";
+  return R"(
+CREATE TABLE IF NOT EXISTS kh_transfers (
+  id )" + id + R"(,
+  source_adapter TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  dest_adapter TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  sender_office TEXT NOT NULL, sender_type TEXT NOT NULL,
+  recipient_office TEXT NOT NULL, recipient_type TEXT NOT NULL,
+  sequence TEXT NOT NULL,
+  unit_kind TEXT NOT NULL,
+  subject_key TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  remote_id TEXT,
+  idempotency_key TEXT NOT NULL,
+  receipt_state TEXT,
+  reason TEXT,
+  last_error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  finished_at BIGINT,
+  payload )" + blob + R"(,
+  UNIQUE (source_adapter, source_id)
+);
+CREATE INDEX IF NOT EXISTS kh_transfers_due ON kh_transfers (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS kh_transfers_pair ON kh_transfers
+  (sender_office, recipient_office, dest_adapter, state, sequence);
+CREATE INDEX IF NOT EXISTS kh_transfers_remote ON kh_transfers (dest_adapter, remote_id);
+CREATE INDEX IF NOT EXISTS kh_transfers_created ON kh_transfers (created_at);
+CREATE TABLE IF NOT EXISTS kh_notices (
+  id )" + id + R"(,
+  transfer_id BIGINT NOT NULL,
+  adapter TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kh_notices_due ON kh_notices (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS kh_cursors (
+  adapter TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (adapter, kind)
+);
+CREATE TABLE IF NOT EXISTS kh_events (
+  id )" + id + R"(,
+  transfer_id BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kh_events_transfer ON kh_events (transfer_id, id);
+CREATE TABLE IF NOT EXISTS kh_leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kh_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)";
+}
+
+const char* kTransferColumns =
+    "id, source_adapter, source_id, dest_adapter, direction, sender_office, sender_type, "
+    "recipient_office, recipient_type, sequence, unit_kind, subject_key, state, attempts, "
+    "next_attempt_at, remote_id, idempotency_key, receipt_state, reason, last_error, created_at, "
+    "updated_at, finished_at, payload IS NOT NULL";
+
+std::int64_t to_i64(const std::optional<std::string>& v) {
+  return v ? std::stoll(*v) : 0;
+}
+std::string to_s(const std::optional<std::string>& v) { return v.value_or(""); }
+
+bool truthy(const std::optional<std::string>& v) {
+  return v && (*v == "1" || *v == "t" || *v == "true");
+}
+
+Transfer transfer_from(const SqlRow& r) {
+  Transfer t;
+  t.id = to_i64(r[0]);
+  t.source_adapter = to_s(r[1]);
+  t.source_id = to_s(r[2]);
+  t.dest_adapter = to_s(r[3]);
+  t.direction = to_s(r[4]);
+  t.sender_office = to_s(r[5]);
+  t.sender_type = to_s(r[6]);
+  t.recipient_office = to_s(r[7]);
+  t.recipient_type = to_s(r[8]);
+  t.sequence = to_s(r[9]);
+  t.unit_kind = to_s(r[10]);
+  t.subject_key = to_s(r[11]);
+  t.state = to_s(r[12]);
+  t.attempts = to_i64(r[13]);
+  t.next_attempt_at = to_i64(r[14]);
+  t.remote_id = to_s(r[15]);
+  t.idempotency_key = to_s(r[16]);
+  t.receipt_state = to_s(r[17]);
+  t.reason = to_s(r[18]);
+  t.last_error = to_s(r[19]);
+  t.created_at = to_i64(r[20]);
+  t.updated_at = to_i64(r[21]);
+  t.finished_at = to_i64(r[22]);
+  t.has_payload = truthy(r[23]);
+  return t;
+}
+
+std::string placeholders(std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += i == 0 ? "?" : ", ?";
+  return s;
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<SqlConnection> connection) : db_(std::move(connection)) {}
+Store::~Store() = default;
+
+Dialect Store::dialect() const { return db_->dialect(); }
+
+template <typename Fn>
+auto Store::transaction(Fn&& fn) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      db_->begin();
+      if constexpr (std::is_void_v<decltype(fn())>) {
+        fn();
+        db_->commit();
+        return;
+      } else {
+        auto result = fn();
+        db_->commit();
+        return result;
+      }
+    } catch (const SqlError& e) {
+      db_->rollback();
+      if (!e.transient || attempt >= 5) throw;
+    }
+  }
+}
+
+void Store::migrate() {
+  if (db_->dialect() == Dialect::kPostgres) {
+    // Several instances may start together: serialise schema creation.
+    transaction([&] {
+      db_->query("SELECT pg_advisory_xact_lock(727274)");
+      db_->execute_script(schema(Dialect::kPostgres));
+      db_->query("INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 {std::to_string(kSchemaVersion)});
+    });
+    return;
+  }
+  transaction([&] {
+    db_->execute_script(schema(Dialect::kSqlite));
+    db_->query("INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
+               "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+               {std::to_string(kSchemaVersion)});
+  });
+}
+
+AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpdate>& cursor,
+                            std::int64_t now) {
+  return transaction([&] {
+    AcceptOutcome out;
+    const auto existing = db_->query(
+        "SELECT id, state FROM kh_transfers WHERE source_adapter = ? AND source_id = ?",
+        {t.source_adapter, t.source_id});
+    if (!existing.empty()) {
+      out.id = to_i64(existing[0][0]);
+      out.state = to_s(existing[0][1]);
+      out.duplicate = true;
+      db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                 {out.id, now, std::string("duplicate"),
+                  std::string("the source offered the same item again; first outcome stands")});
+    } else {
+      const bool finished = t.state != kAccepted;
+      const auto rows = db_->query(
+          "INSERT INTO kh_transfers (source_adapter, source_id, dest_adapter, direction, "
+          "sender_office, sender_type, recipient_office, recipient_type, sequence, unit_kind, "
+          "subject_key, state, attempts, next_attempt_at, idempotency_key, reason, created_at, "
+          "updated_at, finished_at, payload) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+          {t.source_adapter, t.source_id, t.dest_adapter, t.direction, t.sender_office,
+           t.sender_type, t.recipient_office, t.recipient_type, t.sequence, t.unit_kind,
+           t.subject_key, t.state, now, t.idempotency_key,
+           t.reason.empty() ? SqlValue{} : SqlValue{t.reason}, now, now,
+           finished ? SqlValue{now} : SqlValue{}, Blob{t.payload}});
+      out.id = to_i64(rows.at(0)[0]);
+      out.state = t.state;
+      db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                 {out.id, now, std::string(finished ? "refused" : "accepted"), t.event_detail});
+      if (t.state == kRejected) {
+        db_->query(
+            "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
+            "idempotency_key, status, next_attempt_at, created_at, updated_at) "
+            "VALUES (?, ?, ?, 'rejected', ?, ?, 'pending', ?, ?, ?)",
+            {out.id, t.source_adapter, t.source_id, t.reason,
+             "kh-notice-" + std::to_string(out.id) + "-rejected", now, now, now});
+      }
+    }
+    if (cursor) {
+      db_->query(
+          "INSERT INTO kh_cursors (adapter, kind, value, updated_at) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (adapter, kind) DO UPDATE SET value = excluded.value, "
+          "updated_at = excluded.updated_at",
+          {cursor->adapter, cursor->kind, cursor->value, now});
+    }
+    return out;
+  });
+}
+
+void Store::save_cursor(const CursorUpdate& c, std::int64_t now) {
+  db_->query(
+      "INSERT INTO kh_cursors (adapter, kind, value, updated_at) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (adapter, kind) DO UPDATE SET value = excluded.value, "
+      "updated_at = excluded.updated_at",
+      {c.adapter, c.kind, c.value, now});
+}
+
+std::optional<std::string> Store::load_cursor(const std::string& adapter, const std::string& kind) {
+  const auto rows =
+      db_->query("SELECT value FROM kh_cursors WHERE adapter = ? AND kind = ?", {adapter, kind});
+  if (rows.empty()) return std::nullopt;
+  return to_s(rows[0][0]);
+}
+
+std::vector<Transfer> Store::claim_transfers(const std::string& owner, std::int64_t now,
+                                             std::int64_t lease_ms, std::size_t limit,
+                                             const std::vector<std::string>& paused) {
+  return transaction([&]() -> std::vector<Transfer> {
+    std::vector<Transfer> out;
+    // Superseding a pair's head makes the next unit of that pair the head: claim again then.
+    for (int round = 0; round < 8 && out.size() < limit; ++round) {
+      const std::size_t superseded = claim_round(owner, now, lease_ms, limit - out.size(), paused, out);
+      if (superseded == 0) break;
+    }
+    return out;
+  });
+}
+
+std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::int64_t lease_ms,
+                               std::size_t limit, const std::vector<std::string>& paused,
+                               std::vector<Transfer>& out) {
+  std::string sql =
+      "UPDATE kh_transfers SET lease_owner = ?, lease_until = ? WHERE id IN ("
+      "SELECT t.id FROM kh_transfers t WHERE t.state = 'accepted' AND t.next_attempt_at <= ? "
+      "AND t.lease_until <= ? ";
+  std::vector<SqlValue> params{owner, now + lease_ms, now, now};
+  if (!paused.empty()) {
+    sql += "AND t.dest_adapter NOT IN (" + placeholders(paused.size()) + ") ";
+    for (const auto& p : paused) params.emplace_back(p);
+  }
+  sql +=
+      "AND NOT EXISTS (SELECT 1 FROM kh_transfers o WHERE o.sender_office = t.sender_office "
+      "AND o.recipient_office = t.recipient_office AND o.dest_adapter = t.dest_adapter "
+      "AND o.state = 'accepted' AND o.sequence < t.sequence) "
+      "ORDER BY t.next_attempt_at, t.id LIMIT ?";
+  params.emplace_back(static_cast<std::int64_t>(limit));
+  if (db_->dialect() == Dialect::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
+  sql += ") RETURNING " + std::string(kTransferColumns) + ", payload";
+  const auto rows = db_->query(sql, params);
+  std::size_t superseded = 0;
+  for (const auto& r : rows) {
+    Transfer t = transfer_from(r);
+    if (r[24]) t.payload = decode_blob(db_->dialect(), *r[24]);
+    // A newer unit with the same subject already went out: this one must never follow it.
+    if (!t.subject_key.empty()) {
+      const auto newer = db_->query(
+          "SELECT id FROM kh_transfers WHERE state = 'delivered' AND dest_adapter = ? "
+          "AND sender_office = ? AND recipient_office = ? AND subject_key = ? AND sequence > ? "
+          "LIMIT 1",
+          {t.dest_adapter, t.sender_office, t.recipient_office, t.subject_key, t.sequence});
+      if (!newer.empty()) {
+        db_->query("UPDATE kh_transfers SET state = 'superseded', lease_owner = NULL, "
+                   "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ?",
+                   {now, now, t.id});
+        db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                   {t.id, now, std::string("superseded"),
+                    "transfer " + to_s(newer[0][0]) + " with the same subject and a later "
+                    "sequence was delivered first"});
+        ++superseded;
+        continue;
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  return superseded;
+}
+
+void Store::mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
+                           const std::string& detail, std::int64_t now) {
+  transaction([&] {
+    db_->query("UPDATE kh_transfers SET state = 'delivered', remote_id = ?, lease_owner = NULL, "
+               "lease_until = 0, attempts = attempts + 1, finished_at = ?, updated_at = ?, "
+               "last_error = NULL WHERE id = ? AND state = 'accepted' AND lease_owner = ?",
+               {remote_id, now, now, id, owner});
+    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+               {id, now, std::string("delivered"), detail});
+  });
+}
+
+void Store::retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
+                        const std::string& error, std::int64_t now) {
+  transaction([&] {
+    db_->query("UPDATE kh_transfers SET attempts = attempts + 1, next_attempt_at = ?, "
+               "lease_owner = NULL, lease_until = 0, last_error = ?, updated_at = ? "
+               "WHERE id = ? AND lease_owner = ?",
+               {next_attempt_at, error, now, id, owner});
+    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+               {id, now, std::string("attempt-failed"), error});
+  });
+}
+
+void Store::release(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
+                    const std::string& why, std::int64_t now) {
+  db_->query("UPDATE kh_transfers SET next_attempt_at = ?, lease_owner = NULL, lease_until = 0, "
+             "last_error = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
+             {next_attempt_at, why, now, id, owner});
+}
+
+void Store::park(std::int64_t id, const std::string& reason, const std::string& actor,
+                 std::int64_t now) {
+  transaction([&] {
+    db_->query("UPDATE kh_transfers SET state = 'parked', reason = ?, lease_owner = NULL, "
+               "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'accepted'",
+               {reason, now, now, id});
+    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+               {id, now, std::string("parked"), actor + ": " + reason});
+  });
+}
+
+void Store::reject_at_destination(std::int64_t id, const std::string& reason, std::int64_t now) {
+  transaction([&] {
+    const auto rows = db_->query(
+        "UPDATE kh_transfers SET state = 'rejected', reason = ?, lease_owner = NULL, "
+        "lease_until = 0, attempts = attempts + 1, finished_at = ?, updated_at = ? "
+        "WHERE id = ? AND state = 'accepted' RETURNING source_adapter, source_id",
+        {reason, now, now, id});
+    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+               {id, now, std::string("rejected-by-destination"), reason});
+    if (!rows.empty()) {
+      db_->query("INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
+                 "idempotency_key, status, next_attempt_at, created_at, updated_at) "
+                 "VALUES (?, ?, ?, 'rejected', ?, ?, 'pending', ?, ?, ?) "
+                 "ON CONFLICT (idempotency_key) DO NOTHING",
+                 {id, to_s(rows[0][0]), to_s(rows[0][1]), reason,
+                  "kh-notice-" + std::to_string(id) + "-rejected", now, now, now});
+    }
+  });
+}
+
+bool Store::redrive(std::int64_t id, const std::string& actor, std::int64_t now) {
+  return transaction([&] {
+    const auto rows = db_->query(
+        "UPDATE kh_transfers SET state = 'accepted', attempts = 0, next_attempt_at = ?, "
+        "finished_at = NULL, updated_at = ? WHERE id = ? AND state = 'parked' RETURNING id",
+        {now, now, id});
+    if (rows.empty()) return false;
+    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+               {id, now, std::string("redriven"), actor});
+    return true;
+  });
+}
+
+std::optional<std::int64_t> Store::record_receipt(const std::string& dest_adapter,
+                                                  const std::string& remote_id,
+                                                  const std::string& state,
+                                                  const std::string& reason,
+                                                  const std::optional<CursorUpdate>& cursor,
+                                                  std::int64_t now) {
+  return transaction([&]() -> std::optional<std::int64_t> {
+    std::optional<std::int64_t> result;
+    const auto rows = db_->query(
+        "SELECT id, source_adapter, source_id, receipt_state FROM kh_transfers "
+        "WHERE dest_adapter = ? AND remote_id = ?",
+        {dest_adapter, remote_id});
+    if (!rows.empty()) {
+      const std::int64_t id = to_i64(rows[0][0]);
+      result = id;
+      const std::string previous = to_s(rows[0][3]);
+      // read after delivered is news; the same state twice is not.
+      if (previous != state) {
+        db_->query("UPDATE kh_transfers SET receipt_state = ?, updated_at = ? WHERE id = ?",
+                   {state, now, id});
+        db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                   {id, now, "receipt-" + state, reason});
+        db_->query("INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
+                   "idempotency_key, status, next_attempt_at, created_at, updated_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) "
+                   "ON CONFLICT (idempotency_key) DO NOTHING",
+                   {id, to_s(rows[0][1]), to_s(rows[0][2]), state, reason,
+                    "kh-notice-" + std::to_string(id) + "-" + state, now, now, now});
+      }
+    }
+    if (cursor) {
+      db_->query(
+          "INSERT INTO kh_cursors (adapter, kind, value, updated_at) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (adapter, kind) DO UPDATE SET value = excluded.value, "
+          "updated_at = excluded.updated_at",
+          {cursor->adapter, cursor->kind, cursor->value, now});
+    }
+    return result;
+  });
+}
+
+std::vector<Notice> Store::claim_notices(const std::string& owner, std::int64_t now,
+                                         std::int64_t lease_ms, std::size_t limit) {
+  return transaction([&] {
+    std::string sql =
+        "UPDATE kh_notices SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM "
+        "kh_notices WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ? "
+        "ORDER BY id LIMIT ?";
+    if (db_->dialect() == Dialect::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
+    sql += ") RETURNING id, transfer_id, adapter, source_id, state, reason, idempotency_key, "
+           "attempts";
+    const auto rows =
+        db_->query(sql, {owner, now + lease_ms, now, now, static_cast<std::int64_t>(limit)});
+    std::vector<Notice> out;
+    for (const auto& r : rows) {
+      Notice n;
+      n.id = to_i64(r[0]);
+      n.transfer_id = to_i64(r[1]);
+      n.adapter = to_s(r[2]);
+      n.source_id = to_s(r[3]);
+      n.state = to_s(r[4]);
+      n.reason = to_s(r[5]);
+      n.idempotency_key = to_s(r[6]);
+      n.attempts = to_i64(r[7]);
+      out.push_back(std::move(n));
+    }
+    return out;
+  });
+}
+
+void Store::notice_sent(std::int64_t id, std::int64_t now) {
+  transaction([&] {
+    const auto rows = db_->query(
+        "UPDATE kh_notices SET status = 'sent', lease_owner = NULL, lease_until = 0, "
+        "attempts = attempts + 1, updated_at = ? WHERE id = ? RETURNING transfer_id, state",
+        {now, id});
+    if (!rows.empty()) {
+      db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                 {to_i64(rows[0][0]), now, "notice-sent-" + to_s(rows[0][1]),
+                  std::string("the source network was told")});
+    }
+  });
+}
+
+void Store::notice_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error,
+                         std::int64_t now) {
+  db_->query("UPDATE kh_notices SET attempts = attempts + 1, next_attempt_at = ?, "
+             "lease_owner = NULL, lease_until = 0, last_error = ?, updated_at = ? WHERE id = ?",
+             {next_attempt_at, error, now, id});
+}
+
+bool Store::try_lease(const std::string& name, const std::string& owner, std::int64_t now,
+                      std::int64_t ttl_ms) {
+  return transaction([&] {
+    const auto rows = db_->query(
+        "INSERT INTO kh_leases (name, owner, until_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_at = excluded.until_at "
+        "WHERE kh_leases.owner = excluded.owner OR kh_leases.until_at <= ? RETURNING owner",
+        {name, owner, now + ttl_ms, now});
+    return !rows.empty();
+  });
+}
+
+std::vector<Transfer> Store::list(const TransferFilter& f) {
+  std::string sql = "SELECT " + std::string(kTransferColumns) +
+                    " FROM kh_transfers WHERE created_at >= ? AND created_at < ?";
+  std::vector<SqlValue> params{f.from, f.to};
+  if (f.state) {
+    sql += " AND state = ?";
+    params.emplace_back(*f.state);
+  }
+  if (f.office) {
+    sql += " AND (sender_office = ? OR recipient_office = ?)";
+    params.emplace_back(*f.office);
+    params.emplace_back(*f.office);
+  }
+  if (f.direction) {
+    sql += " AND direction = ?";
+    params.emplace_back(*f.direction);
+  }
+  sql += " ORDER BY id LIMIT ?";
+  params.emplace_back(static_cast<std::int64_t>(f.limit));
+  std::vector<Transfer> out;
+  for (const auto& r : db_->query(sql, params)) out.push_back(transfer_from(r));
+  return out;
+}
+
+std::optional<Transfer> Store::get(std::int64_t id, bool with_payload) {
+  const auto rows = db_->query("SELECT " + std::string(kTransferColumns) +
+                                   ", payload FROM kh_transfers WHERE id = ?",
+                               {id});
+  if (rows.empty()) return std::nullopt;
+  Transfer t = transfer_from(rows[0]);
+  if (with_payload && rows[0][24]) t.payload = decode_blob(db_->dialect(), *rows[0][24]);
+  return t;
+}
+
+std::vector<Event> Store::events(std::int64_t transfer_id) {
+  std::vector<Event> out;
+  for (const auto& r :
+       db_->query("SELECT id, transfer_id, at, kind, detail FROM kh_events WHERE transfer_id = ? "
+                  "ORDER BY id",
+                  {transfer_id})) {
+    out.push_back({to_i64(r[0]), to_i64(r[1]), to_i64(r[2]), to_s(r[3]), to_s(r[4])});
+  }
+  return out;
+}
+
+void Store::add_event(std::int64_t transfer_id, const std::string& kind, const std::string& detail,
+                      std::int64_t now) {
+  db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+             {transfer_id, now, kind, detail});
+}
+
+std::vector<ReportRow> Store::report(std::int64_t from, std::int64_t to) {
+  std::map<std::string, ReportRow> rows;
+  for (const auto& r : db_->query(
+           "SELECT direction, state, COUNT(*), SUM(CASE WHEN receipt_state IS NOT NULL THEN 1 "
+           "ELSE 0 END) FROM kh_transfers WHERE created_at >= ? AND created_at < ? "
+           "GROUP BY direction, state",
+           {from, to})) {
+    auto& row = rows[to_s(r[0])];
+    row.direction = to_s(r[0]);
+    const std::string state = to_s(r[1]);
+    const std::int64_t n = to_i64(r[2]);
+    row.in += n;
+    if (state == kDelivered) {
+      row.delivered += n;
+      row.receipts += to_i64(r[3]);
+    } else if (state == kRejected) {
+      row.rejected += n;
+    } else if (state == kParked) {
+      row.parked += n;
+    } else if (state == kSuperseded) {
+      row.superseded += n;
+    } else {
+      row.in_flight += n;
+    }
+  }
+  for (const auto& r : db_->query(
+           "SELECT t.direction, COUNT(*) FROM kh_notices n JOIN kh_transfers t ON t.id = "
+           "n.transfer_id WHERE n.status = 'pending' AND t.created_at >= ? AND t.created_at < ? "
+           "GROUP BY t.direction",
+           {from, to})) {
+    auto& row = rows[to_s(r[0])];
+    row.direction = to_s(r[0]);
+    row.notices_pending = to_i64(r[1]);
+  }
+  std::vector<ReportRow> out;
+  for (auto& [k, v] : rows) out.push_back(v);
+  return out;
+}
+
+std::int64_t Store::purge_payloads(std::int64_t before) {
+  const auto rows = db_->query(
+      "UPDATE kh_transfers SET payload = NULL WHERE payload IS NOT NULL AND state <> 'accepted' "
+      "AND finished_at IS NOT NULL AND finished_at < ? RETURNING id",
+      {before});
+  return static_cast<std::int64_t>(rows.size());
+}
+
+}  // namespace kakehashi::gateway::store

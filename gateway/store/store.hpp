@@ -1,0 +1,175 @@
+#pragma once
+// The relay's durable state: transfers (one per accepted send unit), notices (receipts and
+// rejections owed to a source network), adapter cursors, history events and work leases.
+// Blocking: call it from worker threads, never from the network thread. One implementation over
+// SqlConnection serves SQLite and PostgreSQL with the same statements.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/store/sql_connection.hpp"
+
+namespace kakehashi::gateway::store {
+
+// Transfer states. kAccepted is the only non-terminal one.
+inline constexpr const char* kAccepted = "accepted";
+inline constexpr const char* kDelivered = "delivered";
+inline constexpr const char* kRejected = "rejected";
+inline constexpr const char* kParked = "parked";
+inline constexpr const char* kSuperseded = "superseded";
+
+struct NewTransfer {
+  std::string source_adapter;
+  std::string source_id;
+  std::string dest_adapter;      // "" when refused at admission
+  std::string direction;         // "<source network>-><dest network>"
+  std::string sender_office, sender_type, recipient_office, recipient_type;
+  std::string sequence;          // the unit's 14-digit sequence
+  std::string unit_kind;         // K2, P1, ... ("" when unknown)
+  std::string subject_key;       // what a newer unit replaces (kind + month), for superseding
+  std::string state = kAccepted; // kAccepted, or kRejected when refused at admission
+  std::string reason;            // refusal reason (finding codes and fields; never payload)
+  std::string idempotency_key;
+  std::string payload;           // encrypted unit
+  std::string event_detail;      // the intake event's detail (checks, signers; no payload)
+};
+
+struct CursorUpdate {
+  std::string adapter;
+  std::string kind;  // "units" or "receipts"
+  std::string value;
+};
+
+struct AcceptOutcome {
+  std::int64_t id = 0;
+  bool duplicate = false;  // the source item was accepted before: first outcome stands
+  std::string state;
+};
+
+struct Transfer {
+  std::int64_t id = 0;
+  std::string source_adapter, source_id, dest_adapter, direction;
+  std::string sender_office, sender_type, recipient_office, recipient_type;
+  std::string sequence, unit_kind, subject_key, state;
+  std::int64_t attempts = 0;
+  std::int64_t next_attempt_at = 0;
+  std::string remote_id, idempotency_key, receipt_state, reason, last_error;
+  std::int64_t created_at = 0, updated_at = 0, finished_at = 0;
+  bool has_payload = false;
+  std::string payload;  // filled by claim and get(id, with_payload)
+};
+
+struct Notice {
+  std::int64_t id = 0;
+  std::int64_t transfer_id = 0;
+  std::string adapter;    // the source network to tell
+  std::string source_id;  // the item as that network named it
+  std::string state;      // delivered, read, rejected
+  std::string reason;
+  std::string idempotency_key;
+  std::int64_t attempts = 0;
+};
+
+struct Event {
+  std::int64_t id = 0;
+  std::int64_t transfer_id = 0;
+  std::int64_t at = 0;
+  std::string kind;
+  std::string detail;
+};
+
+struct TransferFilter {
+  std::optional<std::string> state;
+  std::optional<std::string> office;  // sender or recipient
+  std::optional<std::string> direction;
+  std::int64_t from = 0;              // created_at range, ms since epoch
+  std::int64_t to = INT64_MAX;
+  std::size_t limit = 100;
+};
+
+struct ReportRow {
+  std::string direction;
+  std::int64_t in = 0, delivered = 0, rejected = 0, parked = 0, superseded = 0, in_flight = 0;
+  std::int64_t receipts = 0;  // delivered transfers whose destination confirmed (receipt)
+  std::int64_t notices_pending = 0;
+};
+
+class Store {
+ public:
+  explicit Store(std::unique_ptr<SqlConnection> connection);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Creates or upgrades the schema (idempotent, safe with several instances).
+  void migrate();
+  Dialect dialect() const;
+
+  // Durable accept of one inbound unit, with the source cursor, in one transaction. A refused
+  // unit (state kRejected) also gets its rejection notice to the source in the same transaction.
+  AcceptOutcome accept(const NewTransfer& transfer, const std::optional<CursorUpdate>& cursor,
+                       std::int64_t now);
+  void save_cursor(const CursorUpdate& cursor, std::int64_t now);
+  std::optional<std::string> load_cursor(const std::string& adapter, const std::string& kind);
+
+  // Leases up to `limit` due transfers (with payload) for delivery. Only the oldest accepted
+  // transfer of each (sender, recipient, destination) is eligible, so units go out in sequence
+  // order; an accepted transfer older than a delivered one with the same subject is marked
+  // superseded first. `destinations` limits the claim to these adapters (empty: all).
+  std::vector<Transfer> claim_transfers(const std::string& owner, std::int64_t now,
+                                        std::int64_t lease_ms, std::size_t limit,
+                                        const std::vector<std::string>& paused_destinations);
+  void mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
+                      const std::string& detail, std::int64_t now);
+  // A failed attempt: counted, rescheduled.
+  void retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
+                   const std::string& error, std::int64_t now);
+  // Put back without counting an attempt (circuit open, shutdown, maintenance).
+  void release(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
+               const std::string& why, std::int64_t now);
+  void park(std::int64_t id, const std::string& reason, const std::string& actor, std::int64_t now);
+  // The destination refused the unit for good: rejected, with a notice to the source.
+  void reject_at_destination(std::int64_t id, const std::string& reason, std::int64_t now);
+  // Operator re-drive of a parked transfer. Returns false when it is not parked.
+  bool redrive(std::int64_t id, const std::string& actor, std::int64_t now);
+
+  // A receipt from the destination network about a delivered transfer, with the cursor.
+  // Returns the transfer id, or nullopt when no transfer has that remote id.
+  std::optional<std::int64_t> record_receipt(const std::string& dest_adapter,
+                                             const std::string& remote_id,
+                                             const std::string& state, const std::string& reason,
+                                             const std::optional<CursorUpdate>& cursor,
+                                             std::int64_t now);
+
+  std::vector<Notice> claim_notices(const std::string& owner, std::int64_t now,
+                                    std::int64_t lease_ms, std::size_t limit);
+  void notice_sent(std::int64_t id, std::int64_t now);
+  void notice_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error,
+                    std::int64_t now);
+
+  // A named lease (e.g. "poll:national"), so one instance at a time polls each inbox.
+  bool try_lease(const std::string& name, const std::string& owner, std::int64_t now,
+                 std::int64_t ttl_ms);
+
+  std::vector<Transfer> list(const TransferFilter& filter);
+  std::optional<Transfer> get(std::int64_t id, bool with_payload = false);
+  std::vector<Event> events(std::int64_t transfer_id);
+  void add_event(std::int64_t transfer_id, const std::string& kind, const std::string& detail,
+                 std::int64_t now);
+  std::vector<ReportRow> report(std::int64_t from, std::int64_t to);
+  // Drops payloads of finished transfers older than `before`; metadata stays. Returns how many.
+  std::int64_t purge_payloads(std::int64_t before);
+
+ private:
+  template <typename Fn>
+  auto transaction(Fn&& fn);
+  std::size_t claim_round(const std::string& owner, std::int64_t now, std::int64_t lease_ms,
+                          std::size_t limit, const std::vector<std::string>& paused,
+                          std::vector<Transfer>& out);
+  std::unique_ptr<SqlConnection> db_;
+};
+
+}  // namespace kakehashi::gateway::store

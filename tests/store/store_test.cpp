@@ -1,0 +1,311 @@
+// The store's behaviour suite. The same cases run against SQLite (a temp file) and, when
+// KAKEHASHI_TEST_BACKEND=postgres (ctest runs that under pg_virtualenv), against PostgreSQL.
+
+#define BOOST_TEST_MODULE kakehashi_store
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <unistd.h>
+
+#include "gateway/store/store.hpp"
+
+using namespace kakehashi::gateway::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool postgres() {
+  const char* b = std::getenv("KAKEHASHI_TEST_BACKEND");
+  return b != nullptr && std::string(b) == "postgres";
+}
+
+// A fresh database per test case: a new SQLite file, or a new PostgreSQL schema-less database.
+struct Db {
+  Db() {
+    static int counter = 0;
+    ++counter;
+    if (postgres()) {
+      auto admin = open_postgres("");
+      name = "kh_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter);
+      admin->execute_script("DROP DATABASE IF EXISTS " + name);
+      admin->execute_script("CREATE DATABASE " + name);
+      dsn = "dbname=" + name;
+    } else {
+      dir = fs::temp_directory_path() / ("kh-store-" + std::to_string(::getpid()) + "-" +
+                                         std::to_string(counter));
+      fs::create_directories(dir);
+      dsn = (dir / "store.db").string();
+    }
+  }
+  ~Db() {
+    if (!dir.empty()) fs::remove_all(dir);
+  }
+  std::unique_ptr<Store> open() const {
+    auto s = std::make_unique<Store>(postgres() ? open_postgres(dsn) : open_sqlite(dsn));
+    s->migrate();
+    return s;
+  }
+  std::string name, dsn;
+  fs::path dir;
+};
+
+NewTransfer unit(const std::string& source_id, const std::string& sequence,
+                 const std::string& recipient = "1371100452", const std::string& subject = "K2:202506") {
+  NewTransfer t;
+  t.source_adapter = "regional";
+  t.source_id = source_id;
+  t.dest_adapter = "national";
+  t.direction = "regional->national";
+  t.sender_office = "3271500013";
+  t.sender_type = "43";
+  t.recipient_office = recipient;
+  t.recipient_type = "11";
+  t.sequence = sequence;
+  t.unit_kind = "K2";
+  t.subject_key = subject;
+  t.idempotency_key = "kh-" + source_id;
+  t.payload = std::string("payload\0\xFF\x01 of ", 13) + source_id;
+  t.event_detail = "checks passed";
+  return t;
+}
+
+std::set<std::string> sources(const std::vector<Transfer>& ts) {
+  std::set<std::string> s;
+  for (const auto& t : ts) s.insert(t.source_id);
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(migrate_is_idempotent) {
+  Db db;
+  auto s = db.open();
+  s->migrate();
+  s->migrate();
+  BOOST_TEST(s->list({}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(accept_once_with_cursor_and_duplicates_keep_the_first_outcome) {
+  Db db;
+  auto s = db.open();
+  const auto a = s->accept(unit("m1", "20250601100000"), CursorUpdate{"regional", "units", "7"}, 1000);
+  BOOST_TEST(!a.duplicate);
+  BOOST_TEST(a.state == kAccepted);
+  BOOST_TEST(*s->load_cursor("regional", "units") == "7");
+  auto refused = unit("m1", "20250601100000");
+  refused.state = kRejected;
+  const auto b = s->accept(refused, CursorUpdate{"regional", "units", "8"}, 2000);
+  BOOST_TEST(b.duplicate);
+  BOOST_TEST(b.id == a.id);
+  BOOST_TEST(b.state == kAccepted);
+  BOOST_TEST(*s->load_cursor("regional", "units") == "8");
+  const auto t = s->get(a.id, true);
+  BOOST_TEST_REQUIRE(t.has_value());
+  BOOST_TEST(t->payload == unit("m1", "").payload);
+  BOOST_TEST(s->list({}).size() == 1u);
+  BOOST_TEST(s->events(a.id).size() == 2u);  // accepted, duplicate
+}
+
+BOOST_AUTO_TEST_CASE(refusal_owes_the_source_a_notice) {
+  Db db;
+  auto s = db.open();
+  auto t = unit("bad", "20250601100000");
+  t.state = kRejected;
+  t.dest_adapter = "";
+  t.reason = "FIELD_DATE UPPLAN line 2 サービス利用日";
+  s->accept(t, std::nullopt, 1000);
+  BOOST_TEST(s->claim_transfers("a", 2000, 60000, 10, {}).empty());
+  auto notices = s->claim_notices("a", 2000, 60000, 10);
+  BOOST_TEST_REQUIRE(notices.size() == 1u);
+  BOOST_TEST(notices[0].state == "rejected");
+  BOOST_TEST(notices[0].adapter == "regional");
+  BOOST_TEST(notices[0].source_id == "bad");
+  BOOST_TEST(notices[0].reason == t.reason);
+  BOOST_TEST(s->claim_notices("b", 2000, 60000, 10).empty());  // leased
+  s->notice_retry(notices[0].id, 5000, "peer down", 2100);
+  BOOST_TEST(s->claim_notices("b", 4000, 60000, 10).empty());  // not due yet
+  notices = s->claim_notices("b", 5000, 60000, 10);
+  BOOST_TEST_REQUIRE(notices.size() == 1u);
+  BOOST_TEST(notices[0].attempts == 1);
+  s->notice_sent(notices[0].id, 5100);
+  BOOST_TEST(s->claim_notices("c", 999999999, 60000, 10).empty());
+}
+
+BOOST_AUTO_TEST_CASE(units_of_a_pair_go_out_in_sequence_order) {
+  Db db;
+  auto s = db.open();
+  s->accept(unit("c", "20250601100003"), std::nullopt, 1000);
+  s->accept(unit("a", "20250601100001"), std::nullopt, 1000);
+  s->accept(unit("b", "20250601100002"), std::nullopt, 1000);
+  s->accept(unit("x", "20250601100009", "1371100460"), std::nullopt, 1000);
+  auto claimed = s->claim_transfers("o", 2000, 60000, 10, {});
+  BOOST_TEST((sources(claimed) == std::set<std::string>{"a", "x"}));
+  BOOST_TEST(s->claim_transfers("o", 2000, 60000, 10, {}).empty());  // heads are leased
+  for (const auto& t : claimed) s->mark_delivered(t.id, "o", "r-" + t.source_id, "ok", 2100);
+  claimed = s->claim_transfers("o", 2200, 60000, 10, {});
+  BOOST_TEST((sources(claimed) == std::set<std::string>{"b"}));
+}
+
+BOOST_AUTO_TEST_CASE(leases_expire_and_are_taken_over) {
+  Db db;
+  auto s = db.open();
+  s->accept(unit("a", "20250601100001"), std::nullopt, 1000);
+  BOOST_TEST(s->claim_transfers("dead", 2000, 5000, 10, {}).size() == 1u);
+  BOOST_TEST(s->claim_transfers("alive", 6999, 5000, 10, {}).empty());
+  const auto taken = s->claim_transfers("alive", 7000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(taken.size() == 1u);
+  // The dead owner's late answer must not overwrite the new owner's work.
+  s->mark_delivered(taken[0].id, "dead", "r-dead", "late", 7100);
+  BOOST_TEST(s->get(taken[0].id)->state == kAccepted);
+  s->mark_delivered(taken[0].id, "alive", "r-alive", "ok", 7200);
+  BOOST_TEST(s->get(taken[0].id)->remote_id == "r-alive");
+}
+
+BOOST_AUTO_TEST_CASE(retries_count_attempts_and_release_does_not) {
+  Db db;
+  auto s = db.open();
+  const auto id = s->accept(unit("a", "20250601100001"), std::nullopt, 1000).id;
+  s->claim_transfers("o", 1000, 60000, 10, {});
+  s->retry_later(id, "o", 5000, "503 maintenance", 1100);
+  BOOST_TEST(s->get(id)->attempts == 1);
+  BOOST_TEST(s->claim_transfers("o", 4999, 60000, 10, {}).empty());
+  BOOST_TEST(s->claim_transfers("o", 5000, 60000, 10, {}).size() == 1u);
+  s->release(id, "o", 9000, "circuit open", 5100);
+  BOOST_TEST(s->get(id)->attempts == 1);
+  BOOST_TEST(s->claim_transfers("o", 9000, 60000, 10, {"national"}).empty());  // paused
+  BOOST_TEST(s->claim_transfers("o", 9000, 60000, 10, {"regional"}).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_older_unit_never_follows_a_newer_one_with_the_same_subject) {
+  Db db;
+  auto s = db.open();
+  s->accept(unit("new", "20250601100009"), std::nullopt, 1000);
+  auto c = s->claim_transfers("o", 1000, 60000, 10, {});
+  s->mark_delivered(c.at(0).id, "o", "r1", "ok", 1100);
+  const auto old_id = s->accept(unit("old", "20250601100001"), std::nullopt, 1200).id;
+  const auto other_id = s->accept(unit("other", "20250601100002", "1371100452", "K2:202507"),
+                                  std::nullopt, 1200).id;
+  c = s->claim_transfers("o", 1300, 60000, 10, {});
+  BOOST_TEST((sources(c) == std::set<std::string>{"other"}));
+  BOOST_TEST(s->get(old_id)->state == kSuperseded);
+  BOOST_TEST(s->get(other_id)->state == kAccepted);
+}
+
+BOOST_AUTO_TEST_CASE(parked_units_never_block_and_can_be_redriven) {
+  Db db;
+  auto s = db.open();
+  const auto a = s->accept(unit("a", "20250601100001"), std::nullopt, 1000).id;
+  s->accept(unit("b", "20250601100002", "1371100452", "K1:"), std::nullopt, 1000);
+  s->claim_transfers("o", 1000, 60000, 10, {});
+  s->park(a, "failed 8 times: 503", "engine", 1100);
+  BOOST_TEST(s->get(a)->state == kParked);
+  auto c = s->claim_transfers("o", 1200, 60000, 10, {});
+  BOOST_TEST((sources(c) == std::set<std::string>{"b"}));
+  BOOST_TEST(!s->redrive(c.at(0).id, "op", 1300));  // not parked
+  BOOST_TEST(s->redrive(a, "operator alice", 1300));
+  BOOST_TEST(s->get(a)->state == kAccepted);
+  BOOST_TEST(s->get(a)->attempts == 0);
+}
+
+BOOST_AUTO_TEST_CASE(receipts_and_destination_refusals_reach_the_source) {
+  Db db;
+  auto s = db.open();
+  const auto a = s->accept(unit("a", "20250601100001"), std::nullopt, 1000).id;
+  const auto b = s->accept(unit("b", "20250601100002", "1371100460"), std::nullopt, 1000).id;
+  s->claim_transfers("o", 1000, 60000, 10, {});
+  s->mark_delivered(a, "o", "T-1", "ok", 1100);
+  s->reject_at_destination(b, "RECIPIENT_SUSPENDED", 1100);
+  BOOST_TEST(s->get(b)->state == kRejected);
+  BOOST_TEST(*s->record_receipt("national", "T-1", "delivered", "", CursorUpdate{"national", "receipts", "c1"}, 1200) == a);
+  BOOST_TEST(*s->record_receipt("national", "T-1", "delivered", "", std::nullopt, 1300) == a);  // repeat
+  BOOST_TEST(!s->record_receipt("national", "T-404", "delivered", "", CursorUpdate{"national", "receipts", "c2"}, 1300));
+  BOOST_TEST(*s->load_cursor("national", "receipts") == "c2");
+  BOOST_TEST(s->get(a)->receipt_state == "delivered");
+  const auto notices = s->claim_notices("o", 2000, 60000, 10);
+  BOOST_TEST(notices.size() == 2u);  // one receipt (not two) and one rejection
+}
+
+BOOST_AUTO_TEST_CASE(the_report_balances) {
+  Db db;
+  auto s = db.open();
+  for (int i = 0; i < 6; ++i)
+    s->accept(unit("u" + std::to_string(i), "2025060110000" + std::to_string(i),
+                   "137110045" + std::to_string(i)), std::nullopt, 1000);
+  auto bad = unit("bad", "20250601100009");
+  bad.state = kRejected;
+  s->accept(bad, std::nullopt, 1000);
+  auto c = s->claim_transfers("o", 1000, 60000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 6u);
+  s->mark_delivered(c[0].id, "o", "r0", "ok", 1100);
+  s->mark_delivered(c[1].id, "o", "r1", "ok", 1100);
+  s->park(c[2].id, "x", "engine", 1100);
+  s->reject_at_destination(c[3].id, "y", 1100);
+  s->record_receipt("national", "r0", "read", "", std::nullopt, 1200);
+  const auto rows = s->report(0, INT64_MAX);
+  BOOST_TEST_REQUIRE(rows.size() == 1u);
+  const auto& r = rows[0];
+  BOOST_TEST(r.in == 7);
+  BOOST_TEST(r.delivered == 2);
+  BOOST_TEST(r.rejected == 2);
+  BOOST_TEST(r.parked == 1);
+  BOOST_TEST(r.in_flight == 2);
+  BOOST_TEST(r.receipts == 1);
+  BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight);
+}
+
+BOOST_AUTO_TEST_CASE(payloads_are_purged_but_metadata_stays) {
+  Db db;
+  auto s = db.open();
+  const auto a = s->accept(unit("a", "20250601100001"), std::nullopt, 1000).id;
+  const auto b = s->accept(unit("b", "20250601100002", "1371100460"), std::nullopt, 1000).id;
+  s->claim_transfers("o", 1000, 60000, 10, {});
+  s->mark_delivered(a, "o", "r", "ok", 1100);
+  BOOST_TEST(s->purge_payloads(1101) == 1);
+  BOOST_TEST(!s->get(a)->has_payload);
+  BOOST_TEST(s->get(a)->state == kDelivered);
+  BOOST_TEST(s->get(b)->has_payload);  // in flight: kept
+}
+
+BOOST_AUTO_TEST_CASE(named_leases_are_exclusive_until_they_expire) {
+  Db db;
+  auto s = db.open();
+  BOOST_TEST(s->try_lease("poll:national", "i1", 1000, 5000));
+  BOOST_TEST(!s->try_lease("poll:national", "i2", 2000, 5000));
+  BOOST_TEST(s->try_lease("poll:national", "i1", 2000, 5000));  // renewal
+  BOOST_TEST(s->try_lease("poll:regional", "i2", 2000, 5000));
+  BOOST_TEST(s->try_lease("poll:national", "i2", 7001, 5000));  // i1 died
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_claimers_never_share_a_transfer) {
+  Db db;
+  {
+    auto s = db.open();
+    for (int i = 0; i < 200; ++i)
+      s->accept(unit("u" + std::to_string(i), "20250601100000", "13711" + std::to_string(10000 + i)),
+                std::nullopt, 1000);
+  }
+  std::atomic<int> total{0};
+  std::mutex m;
+  std::set<std::int64_t> seen;
+  bool overlap = false;
+  auto worker = [&](const std::string& owner) {
+    auto s = db.open();
+    while (true) {
+      const auto c = s->claim_transfers(owner, 2000, 600000, 7, {});
+      if (c.empty()) break;
+      std::lock_guard lock(m);
+      for (const auto& t : c) overlap |= !seen.insert(t.id).second;
+      total += static_cast<int>(c.size());
+    }
+  };
+  std::thread t1(worker, "one"), t2(worker, "two");
+  t1.join();
+  t2.join();
+  BOOST_TEST(!overlap);
+  BOOST_TEST(total.load() == 200);
+}
