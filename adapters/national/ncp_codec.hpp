@@ -1,0 +1,38 @@
+#pragma once
+// Small encodings shared by the NCP API's two sides (adapter and stand-in): base64, opaque
+// cursors, error bodies, timestamps. Pure functions; no I/O.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kakehashi::national {
+
+std::string base64_encode(std::string_view bytes);
+// nullopt on any character outside the alphabet or bad padding.
+std::optional<std::string> base64_decode(std::string_view text);
+
+// Opaque cursor for a position in an ordered list: "<scope>:<n>" in base64, so clients cannot
+// lean on its shape.
+std::string make_cursor(std::string_view scope, std::int64_t position);
+std::optional<std::int64_t> read_cursor(std::string_view scope, std::string_view cursor);
+
+// `{"error":{"code","message","details"}}`; details_json must be a JSON object text.
+std::string error_body(std::string_view code, std::string_view message,
+                       std::string_view details_json = "{}");
+
+// The error code in an error body, or "" when the body is not one.
+std::string error_code_of(std::string_view body);
+
+// UTC time as 2025-03-25T01:48:05.123Z from milliseconds since the epoch.
+std::string iso_time(std::int64_t epoch_ms);
+
+// Percent-encoding of a query or path component (unreserved characters kept).
+std::string url_encode(std::string_view text);
+std::string url_decode(std::string_view text);
+
+// Value of `key` in the query part of `target` ("" when absent).
+std::string query_param(std::string_view target, std::string_view key);
+
+}  // namespace kakehashi::national
