@@ -1,7 +1,9 @@
 #include "adapters/folder/inbox_writer.hpp"
 
 #include <algorithm>
-#include <fstream>
+#include <cstdint>
+#include <sstream>
+#include <set>
 
 #include "adapters/folder/folder_files.hpp"
 #include "mapping/careplan/file_name.hpp"
@@ -77,15 +79,27 @@ std::error_code InboxWriter::recover() {
     }
     // Covers a crash between the rename and the ledger line.
     const std::string key = read_marker(entry.path() / kIdempotencyKeyFile);
-    if (!key.empty()) keys_.insert(key);
+    if (!key.empty()) keys_[key] = name;
   }
   if (ec) return ec;
-  std::ifstream ledger(root_ / kLedgerFile);
+  std::string ledger_bytes;
+  std::uint64_t ledger_size = 0;
+  if (fs::exists(root_ / kLedgerFile)) {
+    if (auto rec = read_file_prefix(root_ / kLedgerFile, UINT64_MAX, ledger_bytes, ledger_size)) {
+      return rec;
+    }
+  }
+  // A crash mid-append leaves a line without its newline: end it, so the next line stands alone.
+  if (!ledger_bytes.empty() && ledger_bytes.back() != '\n') {
+    if (auto aec = append_line_synced(root_ / kLedgerFile, "")) return aec;
+  }
+  std::istringstream ledger(ledger_bytes);
   std::string line;
   while (std::getline(ledger, line)) {
     if (line.rfind("inbound ", 0) != 0) continue;
     const auto end = line.find(' ', 8);
-    keys_.insert(unhex(line.substr(8, end == std::string::npos ? std::string::npos : end - 8)));
+    if (end == std::string::npos) continue;  // a line cut short by a crash
+    keys_[unhex(line.substr(8, end - 8))] = line.substr(end + 1);
   }
   return {};
 }
@@ -94,8 +108,8 @@ gateway::SendResult InboxWriter::write(const gateway::OutboundUnit& unit) {
   if (unit.idempotency_key.empty()) {
     return outcome(Status::kRejected, "idempotency-key-missing", "a unit needs an idempotency key");
   }
-  if (keys_.contains(unit.idempotency_key)) {
-    return outcome(Status::kAccepted, "replay", "already written to the inbox");
+  if (const auto it = keys_.find(unit.idempotency_key); it != keys_.end()) {
+    return outcome(Status::kAccepted, "inbox/" + it->second, "already written to the inbox");
   }
   return write_new(unit);
 }
@@ -154,7 +168,7 @@ gateway::SendResult InboxWriter::write_new(const gateway::OutboundUnit& unit) {
                                         "inbound " + hex(unit.idempotency_key) + " " + name)) {
         return outcome(Status::kRetry, "io-error", lec.message());
       }
-      keys_.insert(unit.idempotency_key);
+      keys_[unit.idempotency_key] = name;
       return outcome(Status::kAccepted, "inbox/" + name, "already written to the inbox");
     }
   }
@@ -184,7 +198,7 @@ gateway::SendResult InboxWriter::write_new(const gateway::OutboundUnit& unit) {
   fs::rename(temp, inbox_ / name, ec);
   if (ec) return fail(ec);
   if (auto sec = fsync_directory(inbox_)) return outcome(Status::kRetry, "io-error", sec.message());
-  keys_.insert(unit.idempotency_key);  // the folder with its marker already makes a replay a no-op
+  keys_[unit.idempotency_key] = name;  // the folder with its marker already makes a replay a no-op
   if (auto lec = append_line_synced(root_ / kLedgerFile,
                                     "inbound " + hex(unit.idempotency_key) + " " + name)) {
     return outcome(Status::kRetry, "io-error", lec.message());

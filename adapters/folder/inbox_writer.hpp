@@ -6,7 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <set>
+#include <map>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -38,7 +38,7 @@ class InboxWriter {
   std::filesystem::path root_, inbox_;
   std::vector<mapping::OfficeRef> offices_;
   std::uint64_t max_file_bytes_, max_unit_bytes_;
-  std::set<std::string> keys_;         // idempotency keys already in inbox/ (or taken from it)
+  std::map<std::string, std::string> keys_;  // idempotency key -> inbox folder it was written to
   std::uint64_t temp_counter_ = 0;
 };
 

@@ -164,7 +164,8 @@ ScanResult OutboxScanner::scan(std::chrono::steady_clock::time_point now) {
   std::map<std::string, std::uint64_t> present;
   for (const auto& entry : fs::directory_iterator(outbox_, ec)) {
     std::error_code entry_ec;
-    if (!entry.is_regular_file(entry_ec)) continue;
+    // Only regular files: a symlink could make the gateway send a file the office never wrote.
+    if (entry.symlink_status(entry_ec).type() != fs::file_type::regular) continue;
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.front() == '.') continue;  // hidden: temporary names of exporters
     const auto size = entry.file_size(entry_ec);

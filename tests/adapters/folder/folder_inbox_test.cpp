@@ -191,6 +191,22 @@ BOOST_AUTO_TEST_CASE(config_section_is_parsed_with_key_paths) {
   BOOST_TEST(errors.size() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(ledger_line_cut_by_a_crash_does_not_swallow_the_next) {
+  const GeneratedUnit unit = UnitGenerator(25).make("K2");
+  FolderBench b(scratch_dir("ledger"), {recipient_of(unit)});
+  fs::create_directories(b.root);
+  write_file(b.root / adapters::folder::kLedgerFile, "inbound 6b2d");  // cut short, no newline
+  b.start();
+  BOOST_TEST((send(b, outbound(unit, "key-9", false)).status == Status::kAccepted));
+  b.stop_and_drain();
+  fs::remove_all(b.root / "inbox" / (sequence_of(unit) + "_" + sender_of(unit).office_no));
+  b.make_adapter();
+  b.start();
+  BOOST_TEST((send(b, outbound(unit, "key-9", false)).status == Status::kAccepted));
+  BOOST_TEST(list_names(b.root / "inbox").empty());  // remembered: not written again
+  b.stop_and_drain();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace kakehashi::testing::folder

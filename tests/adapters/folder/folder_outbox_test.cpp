@@ -302,6 +302,42 @@ BOOST_AUTO_TEST_CASE(receipts_land_in_the_sent_folder) {
   b.stop_and_drain();
 }
 
+BOOST_AUTO_TEST_CASE(limits_timeouts_and_unknown_names_are_rejected) {
+  // Three refusals in one folder: a file over the size limit, a unit that stays incomplete past
+  // the waiting time, and a file whose name is not of the standard. A symlink is never taken.
+  UnitGenerator gen(18);
+  const GeneratedUnit big = gen.make("K2");
+  const GeneratedUnit partial_unit = gen.make("K2");
+  FolderBench b(scratch_dir("limits"), {sender_of(big), sender_of(partial_unit)});
+  std::size_t largest = 0;
+  for (const auto& f : big.files) largest = std::max(largest, f.bytes.size());
+  b.config.max_file_bytes = largest - 1;
+  b.config.incomplete_timeout = std::chrono::milliseconds(0);
+  b.put(big);
+  GeneratedUnit partial = partial_unit;
+  partial.files.pop_back();
+  b.put(partial);
+  write_file(b.root / "outbox" / "notes-for-tomorrow.txt", "hello");
+  write_file(b.root / "secret.CSV", "not for the network");
+  fs::create_symlink(b.root / "secret.CSV", b.root / "outbox" / partial_unit.files.back().name);
+  b.start();
+
+  const fs::path big_reason = b.root / "rejected" / sequence_of(big) / "REASON.txt";
+  const fs::path partial_reason = b.root / "rejected" / sequence_of(partial_unit) / "REASON.txt";
+  const fs::path unknown_reason = b.root / "rejected" / "unrecognised" / "REASON.txt";
+  BOOST_TEST_REQUIRE(b.run_until([&] {
+    return fs::exists(big_reason) && fs::exists(partial_reason) && fs::exists(unknown_reason);
+  }));
+  BOOST_TEST(read_file(big_reason).find(mapping::codes::kFileTooLarge) != std::string::npos);
+  BOOST_TEST(read_file(partial_reason).find(adapters::folder::kIncompleteTimeout) !=
+             std::string::npos);
+  BOOST_TEST(read_file(unknown_reason).find(mapping::codes::kNameUnrecognised) != std::string::npos);
+  BOOST_TEST(b.sink.unit_count() == 0u);
+  // The symlink stays where it is, untouched and unsent.
+  BOOST_TEST(fs::is_symlink(b.root / "outbox" / partial_unit.files.back().name));
+  b.stop_and_drain();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace kakehashi::testing::folder
