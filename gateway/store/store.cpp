@@ -223,7 +223,8 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
             "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
             "idempotency_key, status, next_attempt_at, created_at, updated_at) "
             "VALUES (?, ?, ?, 'rejected', ?, ?, 'pending', ?, ?, ?)",
-            {out.id, t.source_adapter, t.source_id, t.reason,
+            {out.id, t.source_adapter, t.source_id,
+             t.notice_text.empty() ? t.reason : t.notice_text,
              "kh-notice-" + std::to_string(out.id) + "-rejected", now, now, now});
       }
     }
@@ -358,7 +359,8 @@ void Store::park(std::int64_t id, const std::string& reason, const std::string& 
   });
 }
 
-void Store::reject_at_destination(std::int64_t id, const std::string& reason, std::int64_t now) {
+void Store::reject_at_destination(std::int64_t id, const std::string& reason,
+                                  const std::string& notice_text, std::int64_t now) {
   transaction([&] {
     const auto rows = db_->query(
         "UPDATE kh_transfers SET state = 'rejected', reason = ?, lease_owner = NULL, "
@@ -372,7 +374,7 @@ void Store::reject_at_destination(std::int64_t id, const std::string& reason, st
                  "idempotency_key, status, next_attempt_at, created_at, updated_at) "
                  "VALUES (?, ?, ?, 'rejected', ?, ?, 'pending', ?, ?, ?) "
                  "ON CONFLICT (idempotency_key) DO NOTHING",
-                 {id, to_s(rows[0][0]), to_s(rows[0][1]), reason,
+                 {id, to_s(rows[0][0]), to_s(rows[0][1]), notice_text.empty() ? reason : notice_text,
                   "kh-notice-" + std::to_string(id) + "-rejected", now, now, now});
     }
   });

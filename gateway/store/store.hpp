@@ -32,6 +32,7 @@ struct NewTransfer {
   std::string subject_key;       // what a newer unit replaces (kind + month), for superseding
   std::string state = kAccepted; // kAccepted, or kRejected when refused at admission
   std::string reason;            // refusal reason (finding codes and fields; never payload)
+  std::string notice_text;       // what the sender is told when refused ("" = reason)
   std::string idempotency_key;
   std::string payload;           // encrypted unit
   std::string event_detail;      // the intake event's detail (checks, signers; no payload)
@@ -132,7 +133,8 @@ class Store {
                const std::string& why, std::int64_t now);
   void park(std::int64_t id, const std::string& reason, const std::string& actor, std::int64_t now);
   // The destination refused the unit for good: rejected, with a notice to the source.
-  void reject_at_destination(std::int64_t id, const std::string& reason, std::int64_t now);
+  void reject_at_destination(std::int64_t id, const std::string& reason,
+                             const std::string& notice_text, std::int64_t now);
   // Operator re-drive of a parked transfer. Returns false when it is not parked.
   bool redrive(std::int64_t id, const std::string& actor, std::int64_t now);
 

@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(receipts_and_destination_refusals_reach_the_source) {
   const auto b = s->accept(unit("b", "20250601100002", "1371100460"), std::nullopt, 1000).id;
   s->claim_transfers("o", 1000, 60000, 10, {});
   s->mark_delivered(a, "o", "T-1", "ok", 1100);
-  s->reject_at_destination(b, "RECIPIENT_SUSPENDED", 1100);
+  s->reject_at_destination(b, "RECIPIENT_SUSPENDED", "", 1100);
   BOOST_TEST(s->get(b)->state == kRejected);
   BOOST_TEST(*s->record_receipt("national", "T-1", "delivered", "", CursorUpdate{"national", "receipts", "c1"}, 1200) == a);
   BOOST_TEST(*s->record_receipt("national", "T-1", "delivered", "", std::nullopt, 1300) == a);  // repeat
@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(the_report_balances) {
   s->mark_delivered(c[0].id, "o", "r0", "ok", 1100);
   s->mark_delivered(c[1].id, "o", "r1", "ok", 1100);
   s->park(c[2].id, "x", "engine", 1100);
-  s->reject_at_destination(c[3].id, "y", 1100);
+  s->reject_at_destination(c[3].id, "y", "", 1100);
   s->record_receipt("national", "r0", "read", "", std::nullopt, 1200);
   const auto rows = s->report(0, INT64_MAX);
   BOOST_TEST_REQUIRE(rows.size() == 1u);

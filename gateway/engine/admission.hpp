@@ -1,0 +1,40 @@
+#pragma once
+// Admission: everything checked before a unit is accepted — names, combination and CSV layouts
+// (mapping::inspect), signatures and the signer's office, the envelope against the file names,
+// the sending facility's right to speak for the office, and the route to the recipient.
+// Pure apart from the clock: bytes and snapshots in, a decision out.
+
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "gateway/adapter/adapter.hpp"
+#include "gateway/engine/refusal.hpp"
+#include "gateway/engine/router.hpp"
+#include "mapping/careplan/inspector.hpp"
+#include "mapping/cms/trust_domain.hpp"
+
+namespace kakehashi::gateway::engine {
+
+struct AdmissionResult {
+  bool accepted = false;
+  InboundUnit unit;          // canonical: every file with content and a detached signature
+  std::string dest_adapter;  // when accepted
+  std::string unit_kind;     // combination id (K2, P1, ...) or "" when unknown
+  std::string sequence;      // from the file names ("" when unreadable)
+  std::string subject_key;   // kind, month and users: what a newer unit replaces
+  std::vector<Refusal> refusals;
+  std::string detail;        // for the intake event: signers, kind, route (no payload)
+};
+
+struct AdmissionContext {
+  std::string source_adapter;
+  const mapping::cms::TrustDomain* trust = nullptr;  // the source network's trust domain
+  const Router* router = nullptr;
+  mapping::InspectOptions inspect;
+  std::time_t now = 0;
+};
+
+AdmissionResult admit(InboundUnit unit, const AdmissionContext& context);
+
+}  // namespace kakehashi::gateway::engine

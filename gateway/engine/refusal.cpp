@@ -1,0 +1,112 @@
+#include "gateway/engine/refusal.hpp"
+
+#include <map>
+#include <string_view>
+
+namespace kakehashi::gateway::engine {
+namespace {
+
+// Plain Japanese for each code, as care staff would read it on the rejection notice.
+const std::map<std::string_view, std::string_view>& phrases() {
+  static const std::map<std::string_view, std::string_view> kPhrases{
+      {"NAME_UNRECOGNISED", "ファイル名が標準仕様の形式ではありません"},
+      {"NAME_OFFICE_CHECK_DIGIT", "ファイル名の事業所番号のチェックデジットが正しくありません"},
+      {"NAME_SERVICE_TYPE", "ファイル名のサービス種類コードが不明か、連携対象外です"},
+      {"NAME_DIRECTION", "ファイル名のサービス種類コードが送信の向きと合いません"},
+      {"NAME_SAME_OFFICE", "送信元と送信先が同じ事業所です"},
+      {"NAME_SEQUENCE", "ファイル名のファイル連番（年月日時分秒）が実在しない日時です"},
+      {"NAME_MONTH", "ファイル名の対象年月が正しくありません"},
+      {"NAME_DUPLICATE", "同じ名前のファイルが重複しています"},
+      {"FILE_TOO_LARGE", "ファイルが大きすぎます"},
+      {"FILE_EMPTY", "ファイルが空です"},
+      {"ATTACHMENT_CONTENT", "添付ファイルの中身が拡張子と一致しません"},
+      {"UNIT_TOO_LARGE", "送信単位全体が大きすぎます"},
+      {"UNIT_INCOMPLETE", "送信単位に必要なファイルが足りません"},
+      {"UNIT_EXTRA_FILE", "この送信単位に含められないファイルがあります"},
+      {"UNIT_NO_CARE_PLAN_FILE", "添付ファイルだけでは送信できません"},
+      {"UNIT_MONTH_MISMATCH", "送信単位の中でファイルの対象年月が一致しません"},
+      {"CSV_ENCODING", "文字コードがMS932（シフトJIS）として正しくありません"},
+      {"CSV_GAIJI", "外字が使われています（使用できません）"},
+      {"CSV_QUOTE", "ダブルクォートの囲み方が正しくありません"},
+      {"CSV_NO_RECORDS", "データが1件もありません"},
+      {"CSV_FIELD_COUNT", "項目数がレイアウトと一致しません"},
+      {"CSV_VERSION_UNKNOWN", "CSVバージョンが標準仕様の値ではありません"},
+      {"CSV_VERSION_FOR_MONTH", "CSVバージョンが対象年月に適用される版ではありません"},
+      {"CSV_VERSION_MIXED", "1つのファイルに異なるCSVバージョンが混在しています"},
+      {"FIELD_REQUIRED", "必須項目が空です"},
+      {"FIELD_TOO_LONG", "項目の桁数（文字数）が上限を超えています"},
+      {"FIELD_FORMAT", "項目の形式が正しくありません"},
+      {"FIELD_DATE", "実在しない日付です（YYYYMMDD）"},
+      {"FIELD_MONTH", "実在しない年月です（YYYYMM）"},
+      {"FIELD_TIME", "時刻の形式が正しくありません（HHMM）"},
+      {"FIELD_FLAGS31", "日割対象日は0と1の31文字で指定してください"},
+      {"FIELD_CODE", "コード表にない値です"},
+      {"FIELD_OFFICE_CHECK_DIGIT", "事業所番号のチェックデジットが正しくありません"},
+      {"FIELD_INSURER_CHECK_DIGIT", "保険者番号のチェックデジットが正しくありません"},
+      {"FIELD_SERVICE_TYPE", "サービス種類コードが不明です"},
+      {"FIELD_SERVICE_TYPE_SCOPE", "連携対象外のサービス種類です"},
+      {"FIELD_SPECIAL_VALUE", "特別な値（00000000、9999999999など）の使い方が正しくありません"},
+      {"ROW_MONTH_MISMATCH", "対象年月がファイル名の年月と一致しません"},
+      {"ROW_OFFICE_MISMATCH", "事業所番号がファイル名の事業所と一致しません"},
+      {"ROW_NOT_FOR_RECIPIENT", "送信先の事業所がサービスを提供しない利用者が含まれています"},
+      {"LINK_MISSING", "対応するデータが同じ送信単位の別ファイルにありません"},
+      {"LINK_ORPHAN", "親となるデータが同じ送信単位にありません"},
+      {"LINK_DUPLICATE_KEY", "同じ利用者・日付のデータが重複しています"},
+      {"LINK_IMAGE", "家族構成の画像ファイルが送信単位にありません"},
+      {"SIKYU_TOTAL_MISSING", "第7表に合計行（サービスコード999999）がありません"},
+      {"SIGNATURE_INVALID", "電子署名を検証できません"},
+      {"SIGNER_NOT_SENDER", "電子署名の証明書が送信元の事業所のものではありません"},
+      {"ENVELOPE_MISMATCH", "送信情報とファイル名の事業所が一致しません"},
+      {"SENDER_NOT_AUTHORIZED", "この事業所として送信する権限がありません"},
+      {"RECIPIENT_UNKNOWN", "送信先の事業所が見つかりません"},
+      {"RECIPIENT_NOT_ACTIVE", "送信先の事業所は現在受け付けていません（休止・廃止）"},
+      {"RECIPIENT_SAME_NETWORK", "送信先は同じネットワーク内の事業所です（ゲートウェイを経由しません）"},
+      {"DESTINATION_REFUSED", "送信先のネットワークが受け付けませんでした"},
+      {"UNIT_EMPTY", "ファイルが含まれていません"},
+  };
+  return kPhrases;
+}
+
+}  // namespace
+
+Refusal refusal_from(const mapping::Finding& f) {
+  return {f.code, f.file, f.line, f.field_no, f.field, f.message};
+}
+
+std::string refusal_text_ja(const std::vector<Refusal>& refusals) {
+  std::string text = "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を受け付けませんでした。"
+                     "次の点を修正して、もう一度送信してください。\n";
+  for (const auto& r : refusals) {
+    const auto it = phrases().find(r.code);
+    text += "・";
+    if (!r.file.empty()) {
+      text += r.file;
+      if (r.line > 0) text += " " + std::to_string(r.line) + "行目";
+      if (!r.field.empty() && r.field != "ファイル名") {
+        text += " 「" + r.field + "」";
+        if (r.field_no > 0) text += "（" + std::to_string(r.field_no) + "番目の項目）";
+      }
+      text += "：";
+    }
+    text += it != phrases().end() ? std::string(it->second) : std::string("受け付けられません");
+    text += " [" + r.code + "]\n";
+  }
+  return text;
+}
+
+std::string refusal_summary(const std::vector<Refusal>& refusals) {
+  std::string s;
+  for (const auto& r : refusals) {
+    if (!s.empty()) s += "; ";
+    s += r.code;
+    if (!r.file.empty()) {
+      s += " " + r.file;
+      if (r.line > 0) s += ":" + std::to_string(r.line);
+      if (r.field_no > 0) s += "#" + std::to_string(r.field_no);
+    }
+    if (!r.detail.empty()) s += " (" + r.detail + ")";
+  }
+  return s;
+}
+
+}  // namespace kakehashi::gateway::engine

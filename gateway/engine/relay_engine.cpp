@@ -1,0 +1,608 @@
+#include "gateway/engine/relay_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include <boost/asio/post.hpp>
+
+#include "gateway/engine/admission.hpp"
+#include "gateway/engine/log.hpp"
+#include "mapping/cms/translation_receipt.hpp"
+
+namespace kakehashi::gateway::engine {
+namespace {
+
+std::string receipt_state_name(ReceiptState s) {
+  switch (s) {
+    case ReceiptState::kDelivered: return "delivered";
+    case ReceiptState::kRead: return "read";
+    case ReceiptState::kRejected: return "rejected";
+  }
+  return "delivered";
+}
+
+ReceiptState receipt_state_from(const std::string& s) {
+  if (s == "read") return ReceiptState::kRead;
+  if (s == "rejected") return ReceiptState::kRejected;
+  return ReceiptState::kDelivered;
+}
+
+std::string base64(const std::string& in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+}  // namespace
+
+// Each adapter gets its own sink, so the engine knows which network a unit came from.
+class NetworkSink final : public AdapterSink {
+ public:
+  NetworkSink(Engine& engine, std::string name) : engine_(engine), name_(std::move(name)) {}
+  void on_unit(InboundUnit unit, std::function<void(bool)> done) override {
+    engine_.on_unit(name_, std::move(unit), std::move(done));
+  }
+  void on_receipt(InboundReceipt receipt, std::function<void(bool)> done) override {
+    engine_.on_receipt(name_, std::move(receipt), std::move(done));
+  }
+
+ private:
+  Engine& engine_;
+  std::string name_;
+};
+
+struct Engine::Network {
+  NetworkBinding binding;
+  std::unique_ptr<NetworkSink> sink;
+  std::unique_ptr<Adapter> adapter;
+  bool directory_loaded = false;
+};
+
+struct Engine::Prepared {
+  store::Transfer transfer;
+  std::optional<Translation> translation;
+  std::string failure;  // why it cannot be delivered at all (parked)
+};
+
+Engine::Engine(boost::asio::io_context& io, EngineOptions options, StoreFactory stores,
+               PayloadCipher cipher, std::shared_ptr<const mapping::cms::Credential> receipt_signer,
+               std::vector<std::string> route_preference, Clock clock)
+    : io_(io),
+      options_(std::move(options)),
+      stores_(std::move(stores)),
+      cipher_(std::move(cipher)),
+      receipt_signer_(std::move(receipt_signer)),
+      router_(std::move(route_preference)),
+      clock_(clock ? std::move(clock)
+                   : Clock([] {
+                       return std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+                     })),
+      pool_(options_.workers),
+      tick_timer_(io) {}
+
+Engine::~Engine() {
+  *alive_ = false;
+  tick_timer_.cancel();
+  pool_.join();
+}
+
+store::Store& Engine::worker_store() {
+  thread_local std::map<const Engine*, std::unique_ptr<store::Store>> stores;
+  auto& s = stores[this];
+  if (!s) s = stores_();
+  return *s;
+}
+
+template <typename Work, typename Then>
+void Engine::on_worker(Work work, Then then) {
+  using Result = decltype(work(std::declval<store::Store&>()));
+  boost::asio::post(pool_, [this, alive = alive_, work = std::move(work),
+                            then = std::move(then)]() mutable {
+    Result result{};
+    bool ok = true;
+    std::string error;
+    try {
+      result = work(worker_store());
+    } catch (const store::SqlError& e) {
+      ok = false;
+      error = e.message;
+    } catch (const std::exception& e) {
+      ok = false;
+      error = e.what();
+    }
+    if (!ok) log(LogLevel::kError, "worker-failed", {{"error", error}});
+    boost::asio::post(io_, [alive, ok, result = std::move(result), then = std::move(then)]() mutable {
+      if (*alive) then(ok, std::move(result));
+    });
+  });
+}
+
+void Engine::add_network(NetworkBinding binding) {
+  auto n = std::make_unique<Network>();
+  const std::string name = binding.name;
+  n->binding = std::move(binding);
+  networks_[name] = std::move(n);
+}
+
+void Engine::start() {
+  if (started_) return;
+  started_ = true;
+  {
+    auto s = stores_();
+    s->migrate();
+    for (auto& [name, n] : networks_) {
+      AdapterContext ctx;
+      ctx.executor = io_.get_executor();
+      n->sink = std::make_unique<NetworkSink>(*this, name);
+      ctx.sink = n->sink.get();
+      ctx.name = name;
+      ctx.unit_cursor = s->load_cursor(name, "units").value_or("");
+      ctx.receipt_cursor = s->load_cursor(name, "receipts").value_or("");
+      n->adapter = n->binding.make_adapter(ctx);
+    }
+  }
+  for (auto& [name, n] : networks_) n->adapter->start();
+  log(LogLevel::kInfo, "engine-started",
+      {{"instance", options_.instance_id}, {"networks", std::to_string(networks_.size())}});
+  refresh_directories();
+  schedule_tick();
+}
+
+void Engine::refresh_directories(std::function<void()> done) {
+  last_directory_refresh_ = std::chrono::steady_clock::now();
+  auto remaining = std::make_shared<std::size_t>(networks_.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  if (networks_.empty() && *finished) (*finished)();
+  for (auto& [name, n] : networks_) {
+    Network* net = n.get();
+    net->adapter->fetch_directory(
+        "", [this, alive = alive_, net, remaining, finished](DirectoryResult r) {
+          if (!*alive) return;
+          if (r.status.status == SendResult::Status::kAccepted) {
+            router_.update(net->binding.name, r.entries);
+            net->directory_loaded = true;
+            log(LogLevel::kInfo, "directory-loaded",
+                {{"network", net->binding.name}, {"entries", std::to_string(r.entries.size())}});
+          } else {
+            log(LogLevel::kWarning, "directory-failed",
+                {{"network", net->binding.name}, {"error", r.status.error_code + " " + r.status.message}});
+          }
+          if (--*remaining == 0 && *finished) (*finished)();
+        });
+  }
+}
+
+void Engine::schedule_tick() {
+  tick_timer_.expires_after(options_.tick);
+  tick_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive || stopping_) return;
+    const auto steady = std::chrono::steady_clock::now();
+    bool all_loaded = true;
+    for (auto& [name, n] : networks_) all_loaded &= n->directory_loaded;
+    const auto refresh_every = all_loaded ? options_.directory_refresh : std::chrono::milliseconds(5000);
+    if (steady - last_directory_refresh_ >= refresh_every) refresh_directories();
+    if (steady - last_purge_ >= std::chrono::minutes(10)) {
+      last_purge_ = steady;
+      const std::int64_t before = now() - options_.retention.count();
+      on_worker([before](store::Store& s) { return s.purge_payloads(before); },
+                [](bool ok, std::int64_t n) {
+                  if (ok && n > 0) log(LogLevel::kInfo, "payloads-purged", {{"count", std::to_string(n)}});
+                });
+    }
+    pump_transfers();
+    pump_notices();
+    schedule_tick();
+  });
+}
+
+// ---- intake ----------------------------------------------------------------------------------
+
+void Engine::on_unit(const std::string& network, InboundUnit unit, std::function<void(bool)> done) {
+  const auto it = networks_.find(network);
+  if (stopping_ || it == networks_.end()) {
+    done(false);
+    return;
+  }
+  // Routing needs every directory at least once; until then the source keeps the unit.
+  std::vector<std::string> names;
+  for (auto& [name, n] : networks_) names.push_back(name);
+  if (!router_.ready(names)) {
+    done(false);
+    return;
+  }
+  ++intake_in_flight_;
+  const auto trust = it->second->binding.trust;
+  const std::string cursor = unit.cursor;
+  struct Outcome {
+    store::AcceptOutcome accept;
+    bool refused = false;
+    std::string summary;
+  };
+  on_worker(
+      [this, network, trust, cursor, unit = std::move(unit)](store::Store& s) mutable {
+        AdmissionContext ctx;
+        ctx.source_adapter = network;
+        ctx.trust = trust.get();
+        ctx.router = &router_;
+        ctx.inspect = options_.inspect;
+        ctx.now = static_cast<std::time_t>(now() / 1000);
+        const std::string source_id = unit.source_id;
+        auto decision = admit(std::move(unit), ctx);
+        store::NewTransfer t;
+        t.source_adapter = network;
+        t.source_id = source_id;
+        t.dest_adapter = decision.dest_adapter;
+        t.direction = network + "->" + (decision.accepted ? decision.dest_adapter : std::string("refused"));
+        t.sender_office = decision.unit.sender.office_no;
+        t.sender_type = decision.unit.sender.service_type;
+        t.recipient_office = decision.unit.recipient.office_no;
+        t.recipient_type = decision.unit.recipient.service_type;
+        t.sequence = decision.sequence;
+        t.unit_kind = decision.unit_kind;
+        t.subject_key = decision.subject_key;
+        t.state = decision.accepted ? store::kAccepted : store::kRejected;
+        t.reason = decision.accepted ? "" : refusal_summary(decision.refusals);
+        t.notice_text = decision.accepted ? "" : refusal_text_ja(decision.refusals);
+        t.idempotency_key = idempotency_key_for(network, source_id);
+        t.payload = cipher_.seal(serialize_unit(decision.unit));
+        t.event_detail = decision.detail;
+        std::optional<store::CursorUpdate> c;
+        if (!cursor.empty()) c = store::CursorUpdate{network, "units", cursor};
+        Outcome out;
+        out.accept = s.accept(t, c, now());
+        out.refused = !decision.accepted;
+        out.summary = t.reason;
+        return out;
+      },
+      [this, network, done = std::move(done)](bool ok, Outcome out) {
+        --intake_in_flight_;
+        if (!ok) {
+          done(false);  // not durable: the source keeps it and offers it again
+          maybe_finish_stop();
+          return;
+        }
+        if (out.accept.duplicate) {
+          ++counters_.duplicates;
+          log(LogLevel::kInfo, "unit-duplicate",
+              {{"network", network}, {"transfer", std::to_string(out.accept.id)}, {"state", out.accept.state}});
+        } else if (out.refused) {
+          ++counters_.refused;
+          log(LogLevel::kInfo, "unit-refused",
+              {{"network", network}, {"transfer", std::to_string(out.accept.id)}, {"reason", out.summary}});
+        } else {
+          ++counters_.accepted;
+          log(LogLevel::kInfo, "unit-accepted",
+              {{"network", network}, {"transfer", std::to_string(out.accept.id)}});
+        }
+        done(true);
+        pump_transfers();
+        pump_notices();
+        maybe_finish_stop();
+      });
+}
+
+void Engine::on_receipt(const std::string& network, InboundReceipt receipt,
+                        std::function<void(bool)> done) {
+  if (stopping_ || networks_.count(network) == 0) {
+    done(false);
+    return;
+  }
+  ++intake_in_flight_;
+  on_worker(
+      [this, network, receipt = std::move(receipt)](store::Store& s) {
+        std::optional<store::CursorUpdate> c;
+        if (!receipt.cursor.empty()) c = store::CursorUpdate{network, "receipts", receipt.cursor};
+        const auto id = s.record_receipt(network, receipt.remote_id,
+                                         receipt_state_name(receipt.state), receipt.reason, c, now());
+        return id.value_or(0);
+      },
+      [this, network, done = std::move(done)](bool ok, std::int64_t id) {
+        --intake_in_flight_;
+        if (ok) {
+          ++counters_.receipts;
+          if (id == 0) log(LogLevel::kWarning, "receipt-unknown-item", {{"network", network}});
+        }
+        done(ok);
+        if (ok) pump_notices();
+        maybe_finish_stop();
+      });
+}
+
+// ---- delivery ---------------------------------------------------------------------------------
+
+std::vector<std::string> Engine::paused_destinations() const {
+  std::vector<std::string> paused;
+  const auto t = now();
+  for (const auto& [name, b] : breakers_) {
+    if (b.open_until > t) paused.push_back(name);
+  }
+  return paused;
+}
+
+std::int64_t Engine::backoff(std::int64_t attempts) const {
+  const double base = static_cast<double>(options_.backoff_initial.count());
+  const double cap = static_cast<double>(options_.backoff_max.count());
+  const double exp = std::min(cap, base * std::pow(2.0, static_cast<double>(std::min<std::int64_t>(attempts, 30))));
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);  // spreads retries of a burst
+  return static_cast<std::int64_t>(exp * jitter(rng));
+}
+
+void Engine::pump_transfers() {
+  if (claiming_ || stopping_ || in_flight_ >= options_.max_in_flight) return;
+  claiming_ = true;
+  const std::size_t room = options_.max_in_flight - in_flight_;
+  auto paused = paused_destinations();
+  on_worker(
+      [this, room, paused](store::Store& s) {
+        std::vector<Prepared> prepared;
+        const auto claimed = s.claim_transfers(options_.instance_id, now(), options_.lease.count(),
+                                               room, paused);
+        for (const auto& t : claimed) {
+          Prepared p;
+          p.transfer = t;
+          p.transfer.payload.clear();
+          const auto plain = cipher_.open(t.payload);
+          const auto unit = plain ? deserialize_unit(*plain) : std::nullopt;
+          const auto net = networks_.find(t.dest_adapter);
+          if (!unit) {
+            p.failure = "stored payload cannot be opened (key changed or data damaged)";
+          } else if (net == networks_.end()) {
+            p.failure = "destination network " + t.dest_adapter + " is not configured";
+          } else {
+            auto tr = translate(*unit, net->second->binding.outbound_form, std::to_string(t.id),
+                                t.idempotency_key, t.unit_kind, net->second->binding.cosigner.get(),
+                                *receipt_signer_, static_cast<std::time_t>(now() / 1000));
+            if (auto* ok = std::get_if<Translation>(&tr)) {
+              p.translation = std::move(*ok);
+            } else {
+              p.failure = "translation failed: " + std::get<TranslationError>(tr).message;
+            }
+          }
+          if (!p.failure.empty()) s.park(t.id, p.failure, "engine", now());
+          prepared.push_back(std::move(p));
+        }
+        return prepared;
+      },
+      [this, room](bool ok, std::vector<Prepared> prepared) {
+        claiming_ = false;
+        if (!ok) return;
+        const bool full = prepared.size() >= room;
+        for (auto& p : prepared) {
+          if (!p.failure.empty()) {
+            ++counters_.parked;
+            log(LogLevel::kError, "transfer-parked",
+                {{"transfer", std::to_string(p.transfer.id)}, {"reason", p.failure}});
+            continue;
+          }
+          deliver(std::move(p));
+        }
+        if (full) pump_transfers();
+        maybe_finish_stop();
+      });
+}
+
+void Engine::deliver(Prepared p) {
+  auto& net = *networks_.at(p.transfer.dest_adapter);
+  ++in_flight_;
+  OutboundUnit out = p.translation->unit;
+  auto shared = std::make_shared<Prepared>(std::move(p));
+  net.adapter->send(std::move(out), [this, alive = alive_, shared](SendResult r) {
+    if (!*alive) return;
+    finish_delivery(*shared, std::move(r));
+  });
+}
+
+void Engine::finish_delivery(const Prepared& p, SendResult r) {
+  const auto& t = p.transfer;
+  auto& breaker = breakers_[t.dest_adapter];
+  const std::int64_t at = now();
+  enum class Action { kDelivered, kRefused, kRetry, kRelease, kPark };
+  Action action = Action::kRetry;
+  std::int64_t next = at;
+  std::string error = r.error_code + (r.message.empty() ? "" : ": " + r.message);
+  switch (r.status) {
+    case SendResult::Status::kAccepted:
+      breaker = {};
+      action = Action::kDelivered;
+      break;
+    case SendResult::Status::kRejected:
+      breaker.failures = 0;
+      action = Action::kRefused;
+      break;
+    case SendResult::Status::kRetry:
+      ++breaker.failures;
+      if (r.retry_after) {
+        // Maintenance or rate limit: pause the whole network, do not burn an attempt.
+        breaker.open_until = std::max(breaker.open_until, at + r.retry_after->count() * 1000);
+        action = Action::kRelease;
+        next = breaker.open_until;
+      } else if (breaker.open_until > at) {
+        action = Action::kRelease;
+        next = breaker.open_until;
+      } else {
+        if (breaker.failures >= options_.breaker_failures) {
+          breaker.open_until = at + options_.breaker_cooldown.count();
+          log(LogLevel::kWarning, "circuit-open",
+              {{"network", t.dest_adapter}, {"until_ms", std::to_string(breaker.open_until)}});
+        }
+        if (t.attempts + 1 >= options_.max_attempts) {
+          action = Action::kPark;
+        } else {
+          action = Action::kRetry;
+          next = at + backoff(t.attempts);
+        }
+      }
+      break;
+  }
+  on_worker(
+      [this, t, action, next, error, at, remote = r.remote_id,
+       receipt = p.translation ? p.translation->receipt_der : std::string(),
+       digests = p.translation ? p.translation->inbound_sha256 + " -> " + p.translation->outbound_sha256
+                               : std::string()](store::Store& s) {
+        switch (action) {
+          case Action::kDelivered:
+            s.mark_delivered(t.id, options_.instance_id, remote,
+                             "to " + t.dest_adapter + " as " + remote + "; envelope " + digests, at);
+            s.add_event(t.id, "translation-receipt", base64(receipt), at);
+            break;
+          case Action::kRefused: {
+            Refusal refusal;
+            refusal.code = refusal_codes::kDestinationRefused;
+            refusal.detail = error;
+            s.reject_at_destination(t.id, refusal_summary({refusal}),
+                                    refusal_text_ja({refusal}) + "（" + error + "）\n", at);
+            break;
+          }
+          case Action::kRetry:
+            s.retry_later(t.id, options_.instance_id, next, error, at);
+            break;
+          case Action::kRelease:
+            s.release(t.id, options_.instance_id, next, "paused: " + error, at);
+            break;
+          case Action::kPark:
+            s.retry_later(t.id, options_.instance_id, next, error, at);
+            s.park(t.id, "failed " + std::to_string(t.attempts + 1) + " times; last: " + error,
+                   "engine", at);
+            break;
+        }
+        return 0;
+      },
+      [this, t, action, error](bool, int) {
+        --in_flight_;
+        switch (action) {
+          case Action::kDelivered:
+            ++counters_.delivered;
+            log(LogLevel::kInfo, "transfer-delivered",
+                {{"transfer", std::to_string(t.id)}, {"network", t.dest_adapter}});
+            break;
+          case Action::kRefused:
+            ++counters_.destination_refused;
+            log(LogLevel::kWarning, "transfer-refused-by-destination",
+                {{"transfer", std::to_string(t.id)}, {"error", error}});
+            break;
+          case Action::kRetry:
+            ++counters_.retries;
+            break;
+          case Action::kRelease:
+            ++counters_.released;
+            break;
+          case Action::kPark:
+            ++counters_.parked;
+            log(LogLevel::kError, "transfer-parked",
+                {{"transfer", std::to_string(t.id)}, {"reason", error}});
+            break;
+        }
+        pump_transfers();
+        pump_notices();
+        maybe_finish_stop();
+      });
+}
+
+// ---- receipts and rejections back to the sender ---------------------------------------------
+
+void Engine::pump_notices() {
+  if (claiming_notices_ || stopping_ || notices_in_flight_ >= options_.max_in_flight) return;
+  claiming_notices_ = true;
+  const std::size_t room = options_.max_in_flight - notices_in_flight_;
+  on_worker(
+      [this, room](store::Store& s) {
+        return s.claim_notices(options_.instance_id, now(), options_.lease.count(), room);
+      },
+      [this](bool ok, std::vector<store::Notice> notices) {
+        claiming_notices_ = false;
+        if (!ok) return;
+        for (auto& n : notices) {
+          const auto net = networks_.find(n.adapter);
+          if (net == networks_.end()) continue;
+          ++notices_in_flight_;
+          OutboundReceipt r;
+          r.source_id = n.source_id;
+          r.state = receipt_state_from(n.state);
+          r.reason = n.reason;
+          r.idempotency_key = n.idempotency_key;
+          net->second->adapter->send_receipt(
+              std::move(r), [this, alive = alive_, n](SendResult result) {
+                if (!*alive) return;
+                const bool done = result.status != SendResult::Status::kRetry;
+                const std::int64_t next =
+                    now() + (result.retry_after ? result.retry_after->count() * 1000 : backoff(n.attempts));
+                const std::string error = result.error_code + " " + result.message;
+                on_worker(
+                    [this, n, done, next, error](store::Store& s) {
+                      if (done) {
+                        s.notice_sent(n.id, now());
+                      } else {
+                        s.notice_retry(n.id, next, error, now());
+                      }
+                      return 0;
+                    },
+                    [this, done](bool, int) {
+                      --notices_in_flight_;
+                      if (done) ++counters_.notices_sent;
+                      pump_notices();
+                      maybe_finish_stop();
+                    });
+              });
+        }
+        maybe_finish_stop();
+      });
+}
+
+// ---- stop -------------------------------------------------------------------------------------
+
+void Engine::stop(std::function<void()> stopped) {
+  if (stopping_) return;
+  stopping_ = true;
+  stopped_ = std::move(stopped);
+  tick_timer_.cancel();
+  log(LogLevel::kInfo, "engine-stopping", {{"in_flight", std::to_string(in_flight_)}});
+  maybe_finish_stop();
+}
+
+void Engine::maybe_finish_stop() {
+  if (!stopping_ || !stopped_) return;
+  if (in_flight_ > 0 || notices_in_flight_ > 0 || intake_in_flight_ > 0 || claiming_ ||
+      claiming_notices_)
+    return;
+  auto stopped = std::move(stopped_);
+  stopped_ = nullptr;
+  auto remaining = std::make_shared<std::size_t>(networks_.size());
+  auto done = std::make_shared<std::function<void()>>(std::move(stopped));
+  if (networks_.empty()) {
+    (*done)();
+    return;
+  }
+  for (auto& [name, n] : networks_) {
+    n->adapter->stop([this, remaining, done] {
+      if (--*remaining == 0) {
+        log(LogLevel::kInfo, "engine-stopped", {{"delivered", std::to_string(counters_.delivered)}});
+        (*done)();
+      }
+    });
+  }
+}
+
+}  // namespace kakehashi::gateway::engine

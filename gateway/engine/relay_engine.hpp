@@ -1,0 +1,135 @@
+#pragma once
+// The relay engine: takes units from every adapter (intake → admission → durable accept → ack),
+// delivers them to the destination network (route → translate → deliver → confirm) with retry,
+// backoff, a circuit breaker per network and parking, and sends receipts and rejections back to
+// the sender's network. All network calls run on the one io_context; admission, crypto and store
+// work run on a worker pool, each worker with its own store connection.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "gateway/adapter/adapter.hpp"
+#include "gateway/engine/router.hpp"
+#include "gateway/engine/translator.hpp"
+#include "gateway/engine/unit_codec.hpp"
+#include "gateway/store/store.hpp"
+#include "mapping/careplan/inspector.hpp"
+#include "mapping/cms/credential.hpp"
+#include "mapping/cms/trust_domain.hpp"
+
+namespace kakehashi::gateway::engine {
+
+struct EngineOptions {
+  std::string instance_id = "kakehashi";
+  std::size_t workers = 2;
+  std::size_t max_in_flight = 64;
+  std::int64_t max_attempts = 8;
+  std::chrono::milliseconds backoff_initial{1000};
+  std::chrono::milliseconds backoff_max{300000};
+  std::int64_t breaker_failures = 5;
+  std::chrono::milliseconds breaker_cooldown{30000};
+  std::chrono::milliseconds lease{300000};
+  std::chrono::milliseconds tick{250};
+  std::chrono::milliseconds directory_refresh{300000};
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 30)};
+  mapping::InspectOptions inspect;
+};
+
+// One network the engine talks to through an adapter.
+struct NetworkBinding {
+  std::string name;  // the adapter instance name (config key)
+  std::function<std::unique_ptr<Adapter>(AdapterContext)> make_adapter;
+  EnvelopeForm outbound_form = EnvelopeForm::kDetached;
+  std::shared_ptr<const mapping::cms::TrustDomain> trust;    // verifies what this network sends
+  std::shared_ptr<const mapping::cms::Credential> cosigner;  // proxy co-signature (attached form)
+};
+
+using StoreFactory = std::function<std::unique_ptr<store::Store>()>;
+using Clock = std::function<std::int64_t()>;  // milliseconds since the epoch
+
+// Counters for progress displays and tests (read on the io thread or after stop).
+struct EngineCounters {
+  std::int64_t accepted = 0, refused = 0, duplicates = 0, delivered = 0, destination_refused = 0;
+  std::int64_t retries = 0, released = 0, parked = 0, receipts = 0, notices_sent = 0;
+};
+
+class Engine {
+ public:
+  Engine(boost::asio::io_context& io, EngineOptions options, StoreFactory stores,
+         PayloadCipher cipher, std::shared_ptr<const mapping::cms::Credential> receipt_signer,
+         std::vector<std::string> route_preference, Clock clock = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void add_network(NetworkBinding binding);  // before start()
+  void start();
+  // Stops intake, lets in-flight deliveries finish, stops every adapter, then calls `stopped`.
+  void stop(std::function<void()> stopped);
+
+  // What each adapter's sink forwards to (on the io thread), with the adapter's name.
+  void on_unit(const std::string& network, InboundUnit unit, std::function<void(bool)> done);
+  void on_receipt(const std::string& network, InboundReceipt receipt,
+                  std::function<void(bool)> done);
+
+  const EngineCounters& counters() const { return counters_; }
+  Router& router() { return router_; }
+  // Refreshes every directory now (also runs periodically); `done` when all have answered.
+  void refresh_directories(std::function<void()> done = {});
+
+ private:
+  struct Network;
+  struct Breaker {
+    std::int64_t failures = 0;
+    std::int64_t open_until = 0;
+  };
+  struct Prepared;
+
+  std::int64_t now() const { return clock_(); }
+  store::Store& worker_store();
+  template <typename Work, typename Then>
+  void on_worker(Work work, Then then);
+  void schedule_tick();
+  void pump_transfers();
+  void pump_notices();
+  void deliver(Prepared prepared);
+  void finish_delivery(const Prepared& prepared, SendResult result);
+  std::vector<std::string> paused_destinations() const;
+  std::int64_t backoff(std::int64_t attempts) const;
+  void maybe_finish_stop();
+
+  boost::asio::io_context& io_;
+  EngineOptions options_;
+  StoreFactory stores_;
+  PayloadCipher cipher_;
+  std::shared_ptr<const mapping::cms::Credential> receipt_signer_;
+  Router router_;
+  Clock clock_;
+  boost::asio::thread_pool pool_;
+  boost::asio::steady_timer tick_timer_;
+  std::map<std::string, std::unique_ptr<Network>> networks_;
+  std::map<std::string, Breaker> breakers_;
+  EngineCounters counters_;
+  std::size_t in_flight_ = 0;
+  std::size_t notices_in_flight_ = 0;
+  std::size_t intake_in_flight_ = 0;
+  bool claiming_ = false;
+  bool claiming_notices_ = false;
+  bool started_ = false;
+  bool stopping_ = false;
+  std::function<void()> stopped_;
+  std::chrono::steady_clock::time_point last_directory_refresh_{};
+  std::chrono::steady_clock::time_point last_purge_{};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace kakehashi::gateway::engine

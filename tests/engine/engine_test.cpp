@@ -1,0 +1,524 @@
+// The relay engine against in-memory networks, with faults injected: refusals reach the sender
+// with their reasons, duplicates are delivered once, order holds per office pair, outages pause
+// without burning attempts, failing units park without blocking others, a crash between any two
+// steps loses nothing and delivers nothing twice, and the conservation report balances.
+
+#define BOOST_TEST_MODULE kakehashi_engine
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <unistd.h>
+
+#include "gateway/engine/relay_engine.hpp"
+#include "gateway/pki/key_file.hpp"
+#include "gateway/pki/trust_domain_loader.hpp"
+#include "mapping/cms/signer.hpp"
+#include "mapping/cms/verify.hpp"
+#include "tests/careplan_gen/generator.hpp"
+#include "tests/engine/fake_network.hpp"
+
+using namespace kakehashi;
+using namespace kakehashi::gateway;
+namespace fs = std::filesystem;
+namespace cms = kakehashi::mapping::cms;
+
+namespace {
+
+constexpr const char* kRegionalManager = "3271500013";  // care manager office, regional
+constexpr const char* kRegionalService = "3271500021";
+constexpr const char* kNationalManager = "1370100016";
+constexpr const char* kNationalService = "1371100452";
+
+struct Pki {
+  fs::path dir;
+  std::shared_ptr<const cms::TrustDomain> regional, national;
+  std::shared_ptr<const cms::Credential> proxy;
+  Pki() {
+    dir = fs::temp_directory_path() / ("kh-engine-pki-" + std::to_string(::getpid()));
+    const std::string cmd = std::string("bash ") + KAKEHASHI_PKI_SCRIPT + " " + dir.string() + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
+    regional = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "regional"));
+    national = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "national"));
+    proxy = std::make_shared<cms::Credential>(
+        pki::load_credential(dir / "gateway/proxy-rsa.cert.pem", dir / "gateway/proxy-rsa.key.pem"));
+  }
+  ~Pki() { fs::remove_all(dir); }
+  cms::Credential office(const std::string& network, const std::string& number) const {
+    const auto base = dir / "offices" / network / number;
+    return pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+  }
+};
+
+const Pki& test_pki() {
+  static Pki p;
+  return p;
+}
+
+store::TransferFilter state_filter(const char* state) {
+  store::TransferFilter f;
+  f.state = state;
+  return f;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
+  return s;
+}
+
+std::string bytes_str(const cms::Bytes& b) { return {b.begin(), b.end()}; }
+cms::ByteView view(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// A generated unit moved onto real offices of the development PKI and signed by the sender.
+struct Made {
+  InboundUnit unit;
+  std::string recipient_type;
+};
+
+Made make_unit(std::uint64_t seed, const std::string& combo, const std::string& from,
+               const std::string& to, bool from_national, const std::string& month = "") {
+  testing::UnitGenerator gen(seed);
+  testing::UnitParams params;
+  params.users = 2;
+  if (!month.empty()) params.service_month = month;
+  auto g = gen.make(combo, params);
+  // The first file name tells the generated offices: ..._<from>_<ft>_<to>_<tt>_<seq>.CSV
+  const std::string& n = g.files.front().name;
+  const auto stem = n.substr(0, n.rfind('.'));
+  std::vector<std::string> segs;
+  for (std::size_t p = 0, q; p <= stem.size(); p = q + 1) {
+    q = stem.find('_', p);
+    if (q == std::string::npos) q = stem.size();
+    segs.push_back(stem.substr(p, q - p));
+  }
+  const auto k = segs.size();
+  const std::string gfrom = segs[k - 5], gto = segs[k - 3];
+  Made m;
+  m.recipient_type = segs[k - 2];
+  auto& u = m.unit;
+  u.sender = {from, segs[k - 4]};
+  u.recipient = {to, segs[k - 2]};
+  u.subject = "plan";
+  u.message = "よろしくお願いします";
+  const auto cred = test_pki().office(from_national ? "national" : "regional", from);
+  for (auto& f : g.files) {
+    SignedFile s;
+    s.name = replace_all(replace_all(f.name, gfrom, from), gto, to);
+    s.content = replace_all(replace_all(f.bytes, gfrom, from), gto, to);
+    s.media_type = "text/csv";
+    const auto sig = cms::sign(view(s.content), cred, {.detached = !from_national});
+    BOOST_REQUIRE(sig.ok());
+    s.cms = bytes_str(sig.value());
+    s.attached = from_national;
+    if (from_national) s.content.clear();
+    u.files.push_back(std::move(s));
+  }
+  u.source_id = (from_national ? "T-" : "M-") + std::to_string(seed) + "-" + combo;
+  return m;
+}
+
+DirectoryEntry entry(const std::string& office, const std::string& type, const std::string& status = "ACTIVE") {
+  DirectoryEntry e;
+  e.office = {office, type};
+  e.name = "事業所 " + office;
+  e.status = status;
+  return e;
+}
+
+// One engine with a regional and a national fake network, on a temp store, with a clock the
+// test moves by hand.
+struct Rig {
+  fs::path dir;
+  boost::asio::io_context io;
+  testing::FakeNetwork regional, national;
+  // Real time to start with (a few seconds on, so certificates made this second are valid),
+  // then moved by hand.
+  std::int64_t clock = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count() + 5000;
+  engine::EngineOptions options;
+  std::unique_ptr<engine::Engine> engine;
+  std::function<std::unique_ptr<store::SqlConnection>()> connect;
+
+  Rig() {
+    test_pki();  // made before the clock is read: its certificates must be valid "now"
+    clock = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch()).count() + 5000;
+    static int n = 0;
+    dir = fs::temp_directory_path() / ("kh-engine-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
+    fs::create_directories(dir);
+    connect = [this] { return store::open_sqlite((dir / "store.db").string(), false); };
+    options.tick = std::chrono::milliseconds(5);
+    options.backoff_initial = std::chrono::milliseconds(1000);
+    options.max_attempts = 4;
+    options.breaker_failures = 100;
+    for (const auto& t : {"11", "13", "15", "17", "78", "43", "46", "A2", "A6", "63", "67"}) {
+      regional.directory.push_back(entry(kRegionalManager, t));
+      regional.directory.push_back(entry(kRegionalService, t));
+      national.directory.push_back(entry(kNationalManager, t));
+      national.directory.push_back(entry(kNationalService, t));
+    }
+  }
+  ~Rig() {
+    engine.reset();
+    fs::remove_all(dir);
+  }
+
+  void start() {
+    engine = std::make_unique<engine::Engine>(
+        io, options, [this] { return std::make_unique<store::Store>(connect()); },
+        engine::PayloadCipher(std::string(32, 'k')), test_pki().proxy,
+        std::vector<std::string>{"national", "regional"}, [this] { return clock; });
+    engine::NetworkBinding r;
+    r.name = "regional";
+    r.make_adapter = [this](AdapterContext c) { return regional.make_adapter(c); };
+    r.outbound_form = engine::EnvelopeForm::kDetached;
+    r.trust = test_pki().regional;
+    engine->add_network(std::move(r));
+    engine::NetworkBinding nb;
+    nb.name = "national";
+    nb.make_adapter = [this](AdapterContext c) { return national.make_adapter(c); };
+    nb.outbound_form = engine::EnvelopeForm::kAttachedCosigned;
+    nb.trust = test_pki().national;
+    nb.cosigner = test_pki().proxy;
+    engine->add_network(std::move(nb));
+    engine->start();
+    run_until([this] { return engine->router().ready({"regional", "national"}); });
+  }
+
+  // Runs the io_context until `done` holds (a deadline turns a hang into a failure).
+  void run_until(const std::function<bool()>& done, std::chrono::seconds limit = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    io.restart();
+    while (!done()) {
+      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting");
+      io.run_for(std::chrono::milliseconds(5));
+    }
+  }
+  // Runs until the engine has nothing left it could do now.
+  void settle() {
+    auto s = store();
+    run_until([&] {
+      const auto rows = s->report(0, INT64_MAX);
+      std::int64_t in_flight = 0, notices = 0;
+      for (const auto& r : rows) {
+        in_flight += r.in_flight;
+        notices += r.notices_pending;
+      }
+      return (in_flight == 0 || due_later(*s)) && notices == 0;
+    });
+  }
+  // True when nothing can move before the clock advances: the head (oldest accepted unit) of
+  // every office pair waits for a later attempt time.
+  bool due_later(store::Store& s) {
+    std::map<std::string, store::Transfer> heads;
+    for (const auto& t : s.list(state_filter(store::kAccepted))) {
+      const auto key = t.sender_office + t.recipient_office + t.dest_adapter;
+      const auto it = heads.find(key);
+      if (it == heads.end() || t.sequence < it->second.sequence) heads[key] = t;
+    }
+    for (const auto& [k, t] : heads)
+      if (t.next_attempt_at <= clock) return false;
+    return true;
+  }
+  std::unique_ptr<store::Store> store() { return std::make_unique<store::Store>(connect()); }
+  void crash() { engine.reset(); }  // no stop(): as if killed
+};
+
+std::string sender_signature_bytes_ok(const OutboundUnit& out, const cms::TrustDomain& sender_domain) {
+  for (const auto& f : out.files) {
+    const auto v = cms::verify_signed_data(view(f.cms), f.attached ? std::nullopt : std::optional(view(f.content)),
+                                           sender_domain, {});
+    if (!v.valid()) return f.name + ": " + std::string(cms::to_string(v.failure)) + " " + v.detail;
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(regional_to_national_with_receipt_back) {
+  Rig rig;
+  rig.start();
+  auto m = make_unit(1, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  const auto& out = rig.national.deliveries[0].unit;
+  BOOST_TEST(out.files.size() == m.unit.files.size());
+  for (std::size_t i = 0; i < out.files.size(); ++i) {
+    BOOST_TEST(out.files[i].attached);
+    BOOST_TEST(out.files[i].name == m.unit.files[i].name);
+  }
+  // The sender's signature still verifies against the regional CA, now attached and co-signed;
+  // and the proxy's co-signature verifies against the national CA.
+  BOOST_TEST(sender_signature_bytes_ok(out, *test_pki().regional) == "");
+  BOOST_TEST(sender_signature_bytes_ok(out, *test_pki().national) == "");
+  rig.national.emit_receipt("R1", ReceiptState::kRead);
+  rig.run_until([&] { return rig.regional.receipts_received.size() == 1; });
+  BOOST_TEST(rig.regional.receipts_received[0].source_id == m.unit.source_id);
+  BOOST_TEST((rig.regional.receipts_received[0].state == ReceiptState::kRead));
+  auto s = rig.store();
+  const auto t = s->list({});
+  BOOST_TEST_REQUIRE(t.size() == 1u);
+  BOOST_TEST(t[0].state == store::kDelivered);
+  BOOST_TEST(t[0].receipt_state == "read");
+  BOOST_TEST(*s->load_cursor("regional", "units") == "c1");
+  bool has_receipt = false;
+  for (const auto& e : s->events(t[0].id)) has_receipt |= e.kind == "translation-receipt" && e.detail.size() > 100;
+  BOOST_TEST(has_receipt);
+}
+
+BOOST_AUTO_TEST_CASE(national_to_regional_is_detached_and_untouched) {
+  Rig rig;
+  rig.start();
+  auto m = make_unit(2, "K5", kNationalService, kRegionalManager, true);
+  rig.national.offer(m.unit);
+  rig.run_until([&] { return rig.regional.deliveries.size() == 1; });
+  const auto& out = rig.regional.deliveries[0].unit;
+  for (const auto& f : out.files) BOOST_TEST(!f.attached);
+  BOOST_TEST(sender_signature_bytes_ok(out, *test_pki().national) == "");
+}
+
+BOOST_AUTO_TEST_CASE(refusals_reach_the_sender_with_their_reasons) {
+  Rig rig;
+  rig.start();
+  // A broken CSV (an unreal date), a bad signature (one byte changed after signing), an
+  // unknown recipient, and a signer who is not the sender.
+  auto broken = make_unit(3, "K5", kRegionalService, kNationalManager, false);
+  {
+    auto& f = broken.unit.files[0];
+    const auto pos = f.content.find(",202505,");  // 対象年月 of the first record
+    BOOST_REQUIRE(pos != std::string::npos);
+    f.content.replace(pos, 8, ",202513,");
+    f.cms = bytes_str(cms::sign(view(f.content), test_pki().office("regional", kRegionalService), {}).value());
+    broken.unit.source_id = "broken";
+  }
+  auto tampered = make_unit(4, "K5", kRegionalService, kNationalManager, false);
+  tampered.unit.files[0].content.back() ^= 1;
+  tampered.unit.source_id = "tampered";
+  auto unknown = make_unit(5, "K3", kRegionalManager, "1371100460", false);
+  unknown.unit.source_id = "unknown";
+  auto impostor = make_unit(6, "K3", kRegionalManager, kNationalService, false);
+  for (auto& f : impostor.unit.files)
+    f.cms = bytes_str(cms::sign(view(f.content), test_pki().office("regional", kRegionalService), {}).value());
+  impostor.unit.source_id = "impostor";
+  for (auto* m : {&broken, &tampered, &unknown, &impostor}) rig.regional.offer(m->unit);
+  rig.run_until([&] { return rig.regional.receipts_received.size() == 4; });
+  BOOST_TEST(rig.national.deliveries.empty());
+  std::map<std::string, std::string> reasons;
+  for (const auto& r : rig.regional.receipts_received) {
+    BOOST_TEST((r.state == ReceiptState::kRejected));
+    reasons[r.source_id] = r.reason;
+  }
+  BOOST_TEST(reasons["broken"].find("[FIELD_MONTH]") != std::string::npos, reasons["broken"]);
+  BOOST_TEST(reasons["broken"].find("対象年月") != std::string::npos, reasons["broken"]);
+  BOOST_TEST(reasons["broken"].find("行目") != std::string::npos);
+  BOOST_TEST(reasons["tampered"].find("[SIGNATURE_INVALID]") != std::string::npos, reasons["tampered"]);
+  BOOST_TEST(reasons["unknown"].find("[RECIPIENT_UNKNOWN]") != std::string::npos, reasons["unknown"]);
+  BOOST_TEST(reasons["impostor"].find("[SIGNER_NOT_SENDER]") != std::string::npos, reasons["impostor"]);
+  const auto rows = rig.store()->report(0, INT64_MAX);
+  std::int64_t rejected = 0;
+  for (const auto& r : rows) rejected += r.rejected;
+  BOOST_TEST(rejected == 4);
+}
+
+BOOST_AUTO_TEST_CASE(duplicates_are_delivered_once) {
+  Rig rig;
+  rig.start();
+  auto m = make_unit(7, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.regional.offer(m.unit);  // listed twice by the source
+  rig.run_until([&] { return rig.regional.answered_offers == 2 && rig.national.deliveries.size() == 1; });
+  rig.regional.offer(m.unit);  // and once more after delivery
+  rig.run_until([&] { return rig.regional.answered_offers == 3; });
+  rig.settle();
+  BOOST_TEST(rig.national.deliveries.size() == 1u);
+  BOOST_TEST(rig.engine->counters().duplicates == 2);
+}
+
+BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
+  Rig rig;
+  rig.options.max_in_flight = 8;
+  rig.start();
+  std::vector<std::string> sequences;
+  // Three units for one pair, offered newest first; the first delivery attempt fails.
+  std::vector<Made> units;
+  for (std::uint64_t seed : {10u, 11u, 12u}) units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false, "20250" + std::to_string(seed - 5)));
+  rig.national.script({SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt});
+  for (auto it = units.rbegin(); it != units.rend(); ++it) rig.regional.offer(it->unit);
+  rig.run_until([&] { return rig.regional.answered_offers == 3; });
+  // Each step of the clock lets the head of the pair move: a delivery or a counted retry.
+  const auto progress = [&] { return rig.engine->counters().delivered + rig.engine->counters().retries; };
+  while (rig.national.deliveries.size() < 3) {
+    const auto before = progress();
+    rig.clock += 5000;
+    rig.run_until([&] { return progress() > before; });
+  }
+  std::vector<std::string> got;
+  for (const auto& d : rig.national.deliveries) got.push_back(d.unit.files[0].name.substr(d.unit.files[0].name.size() - 18, 14));
+  BOOST_TEST(std::is_sorted(got.begin(), got.end()));
+}
+
+BOOST_AUTO_TEST_CASE(maintenance_pauses_without_burning_attempts) {
+  Rig rig;
+  rig.start();
+  SendResult maintenance{SendResult::Status::kRetry, "", "MAINTENANCE", "503", std::chrono::seconds(600)};
+  rig.national.script(maintenance);
+  auto m = make_unit(20, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.national.send_calls.size() == 1 && rig.engine->counters().released == 1; });
+  // While the window lasts nothing is attempted, however often the engine ticks.
+  rig.clock += 300'000;
+  rig.run_until([&] { return rig.engine->counters().released == 1; });
+  BOOST_TEST(rig.national.send_calls.begin()->second == 1);
+  BOOST_TEST(rig.store()->list({})[0].attempts == 0);
+  rig.clock += 301'000;
+  rig.run_until([&] { return rig.engine->counters().delivered == 1; });
+  BOOST_TEST(rig.store()->list({})[0].attempts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_redriven) {
+  Rig rig;
+  rig.options.max_attempts = 3;
+  rig.start();
+  for (int i = 0; i < 3; ++i)
+    rig.national.script({SendResult::Status::kRetry, "", "HTTP_500", "server error", std::nullopt});
+  auto stuck = make_unit(30, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(stuck.unit);
+  for (int i = 0; i < 3; ++i) {
+    rig.run_until([&] { return rig.national.send_calls.begin() != rig.national.send_calls.end() &&
+                               rig.national.send_calls.begin()->second == i + 1 &&
+                               (rig.engine->counters().retries + rig.engine->counters().parked) == i + 1; });
+    rig.clock += 10'000;
+  }
+  auto s = rig.store();
+  const auto parked = s->list(state_filter(store::kParked));
+  BOOST_TEST_REQUIRE(parked.size() == 1u);
+  BOOST_TEST(parked[0].reason.find("failed 3 times") != std::string::npos);
+  // Another pair still flows.
+  auto other = make_unit(31, "K5", kRegionalService, kNationalManager, false);
+  rig.regional.offer(other.unit);
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  BOOST_TEST(s->redrive(parked[0].id, "operator test", rig.clock));
+  rig.run_until([&] { return rig.national.deliveries.size() == 2; });
+}
+
+BOOST_AUTO_TEST_CASE(a_destination_refusal_goes_back_to_the_sender) {
+  Rig rig;
+  rig.start();
+  rig.national.script({SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "suspended", std::nullopt});
+  auto m = make_unit(40, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.regional.receipts_received.size() == 1; });
+  BOOST_TEST(rig.regional.receipts_received[0].reason.find("RECIPIENT_SUSPENDED") != std::string::npos);
+  BOOST_TEST(rig.store()->list({})[0].state == store::kRejected);
+}
+
+BOOST_AUTO_TEST_CASE(a_crash_after_sending_before_recording_delivers_once) {
+  Rig rig;
+  rig.options.lease = std::chrono::milliseconds(60'000);
+  rig.start();
+  auto m = make_unit(50, "K2", kRegionalManager, kNationalService, false);
+  rig.national.hang_next_send();
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.national.send_calls.size() == 1; });
+  // The network took the unit but the answer is lost: the gateway dies.
+  {
+    testing::FakeNetwork::Delivery d;
+    d.unit.idempotency_key = rig.national.send_calls.begin()->first;
+    d.remote_id = "R-before-crash";
+    rig.national.deliveries.push_back(d);
+  }
+  rig.crash();
+  rig.clock += 61'000;  // the dead instance's lease runs out
+  rig.start();
+  rig.run_until([&] { return rig.national.send_calls.begin()->second == 2; });
+  rig.settle();
+  BOOST_TEST(rig.national.deliveries.size() == 1u);  // replayed key: the first delivery stands
+  BOOST_TEST(rig.store()->list({})[0].remote_id == "R-before-crash");
+}
+
+BOOST_AUTO_TEST_CASE(store_failures_never_lose_a_unit) {
+  // Every 7th statement fails: units not durably accepted are refused to the source and offered
+  // again; in the end each is delivered exactly once.
+  struct Flaky : store::SqlConnection {
+    std::unique_ptr<store::SqlConnection> inner;
+    std::shared_ptr<int> counter;
+    store::Dialect dialect() const override { return inner->dialect(); }
+    std::vector<store::SqlRow> query(std::string_view sql, const std::vector<store::SqlValue>& p) override {
+      if (++*counter % 7 == 0 && sql.rfind("INSERT INTO kh_transfers", 0) == 0)
+        throw store::SqlError{"injected failure", false};
+      return inner->query(sql, p);
+    }
+    void execute_script(std::string_view sql) override { inner->execute_script(sql); }
+    void begin() override { inner->begin(); }
+    void commit() override { inner->commit(); }
+    void rollback() override { inner->rollback(); }
+  };
+  Rig rig;
+  auto counter = std::make_shared<int>(0);
+  rig.connect = [&rig, counter]() -> std::unique_ptr<store::SqlConnection> {
+    auto f = std::make_unique<Flaky>();
+    f->inner = store::open_sqlite((rig.dir / "store.db").string(), false);
+    f->counter = counter;
+    return f;
+  };
+  rig.start();
+  std::vector<Made> units;
+  for (std::uint64_t i = 0; i < 12; ++i) {
+    units.push_back(make_unit(60 + i, "K5", kRegionalService, kNationalManager, false));
+    units.back().unit.source_id = "flaky-" + std::to_string(i);
+    rig.regional.offer(units.back().unit);
+  }
+  for (int round = 0; round < 20 && !rig.regional.pending.empty(); ++round) {
+    rig.run_until([&] { return rig.regional.answered_offers >= 12; });
+    rig.regional.answered_offers = 0;
+    const auto left = rig.regional.pending.size();
+    rig.regional.reoffer_pending();
+    if (left > 0) rig.run_until([&] { return rig.regional.answered_offers >= left; });
+    rig.regional.answered_offers = 12;
+  }
+  BOOST_TEST(rig.regional.pending.empty());
+  rig.run_until([&] { return rig.national.deliveries.size() == 12; });
+  rig.settle();
+  BOOST_TEST(rig.national.deliveries.size() == 12u);
+  std::set<std::string> keys;
+  for (const auto& d : rig.national.deliveries) keys.insert(d.unit.idempotency_key);
+  BOOST_TEST(keys.size() == 12u);
+}
+
+BOOST_AUTO_TEST_CASE(the_conservation_report_balances_after_a_mixed_run) {
+  Rig rig;
+  rig.options.max_attempts = 2;
+  rig.start();
+  rig.national.script({SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "", std::nullopt});
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    auto m = make_unit(80 + i, i % 2 ? "K5" : "K2", i % 2 ? kRegionalService : kRegionalManager,
+                       i % 2 ? kNationalManager : kNationalService, false, "20250" + std::to_string(5 + i % 4));
+    m.unit.source_id = "mix-" + std::to_string(i);
+    if (i == 3) m.unit.files[0].content[5] ^= 1;  // bad signature
+    rig.regional.offer(m.unit);
+    auto n = make_unit(90 + i, "K5", kNationalService, kRegionalManager, true, "20250" + std::to_string(5 + i % 4));
+    n.unit.source_id = "nat-" + std::to_string(i);
+    rig.national.offer(n.unit);
+  }
+  rig.run_until([&] { return rig.regional.answered_offers == 8 && rig.national.answered_offers == 8; });
+  for (int i = 0; i < 5; ++i) {
+    rig.clock += 10'000;
+    rig.settle();
+  }
+  const auto rows = rig.store()->report(0, INT64_MAX);
+  std::int64_t in = 0, accounted = 0;
+  for (const auto& r : rows) {
+    BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight, r.direction);
+    in += r.in;
+    accounted += r.delivered + r.rejected + r.parked + r.superseded;
+  }
+  BOOST_TEST(in == 16);
+  BOOST_TEST(accounted == 16);
+}
