@@ -34,9 +34,14 @@ class HttpsClient {
 
   // Sends one request. `done` runs on the client's executor exactly once, with an error code
   // for transport failures (connect refused, TLS failure, timeout, reset, malformed HTTP) and
-  // with the response otherwise, whatever its status.
+  // with the response otherwise, whatever its status. A timeout is
+  // boost::asio::error::timed_out; a body over max_body_bytes is beast::http::error::body_limit.
+  // Only a request that fails on a reused connection before any response byte (the server
+  // closed it while idle) is retried, once, on a fresh connection.
   void request(Request request, Callback done);
-  // Closes idle connections and fails queued requests with operation_aborted.
+  // Closes idle connections and fails queued requests with operation_aborted. Requests in
+  // flight finish, and their connections are then closed; later requests open new ones.
+  // The destructor does the same and also ends requests in flight with operation_aborted.
   void close();
 
  private:

@@ -113,6 +113,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
   net::io_context& io;
   std::shared_ptr<ServerShared> shared;
   tcp::acceptor acceptor;  // used only on its own strand once listening
+  std::atomic<std::uint64_t> accepted{0};
 
   std::mutex mutex;  // guards sessions and stopped
   std::vector<std::weak_ptr<Session>> sessions;
@@ -185,6 +186,10 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::get_lowest_layer(stream_).expires_never();  // the handler may take its time
 
     auto& message = parser_->get();
+    // Belt and braces: Beast 1.74 lets some bodies past the parser's limit (see the client).
+    if (message.body().size() > server_->options.max_body_bytes) {
+      return send_error(413, "request body too large");
+    }
     keep_alive_ = message.keep_alive();
     Request request;
     request.method = std::string(message.method_string());
@@ -325,6 +330,7 @@ void HttpsServer::Impl::on_accept(error_code ec, tcp::socket socket) {
   if (ec) {
     shared->fail(ec, "accept");  // e.g. out of descriptors: keep accepting, others are unaffected
   } else {
+    ++accepted;
     auto session = std::make_shared<Session>(shared, std::move(socket));
     bool start = false;
     {
@@ -378,5 +384,7 @@ std::uint16_t HttpsServer::listen(const std::string& address, std::uint16_t port
 }
 
 void HttpsServer::stop() { impl_->stop(); }
+
+std::uint64_t HttpsServer::accepted_connections() const { return impl_->accepted.load(); }
 
 }  // namespace kakehashi::http

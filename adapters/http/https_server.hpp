@@ -51,6 +51,8 @@ class HttpsServer {
   void stop();
 
   ServerFaults& faults() { return *faults_; }
+  // Added: TCP connections accepted so far (tests check keep-alive reuse with it). Thread-safe.
+  std::uint64_t accepted_connections() const;
 
  private:
   struct Impl;
