@@ -3,6 +3,7 @@
 
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/command.hpp"
+#include "gateway/cli/daemon_commands.hpp"
 #include "gateway/cli/inspect_command.hpp"
 #include "gateway/cli/verify_command.hpp"
 
@@ -11,7 +12,10 @@ namespace kakehashi::cli {
 std::vector<Command> all_commands() {
   // Listed explicitly (no self-registration): add a line here for each new subcommand.
   return {
+      run_command(),
+      config_command(),
       inspect_command(),
+      relay_command(),
       verify_command(),
   };
 }

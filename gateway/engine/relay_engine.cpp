@@ -217,6 +217,21 @@ void Engine::schedule_tick() {
   });
 }
 
+void Engine::reload_credentials(const std::string& network,
+                                std::shared_ptr<const mapping::cms::TrustDomain> trust,
+                                std::shared_ptr<const mapping::cms::Credential> cosigner) {
+  const auto it = networks_.find(network);
+  if (it == networks_.end()) return;
+  std::lock_guard lock(credentials_mutex_);
+  if (trust) it->second->binding.trust = std::move(trust);
+  if (cosigner) it->second->binding.cosigner = std::move(cosigner);
+}
+
+void Engine::reload_receipt_signer(std::shared_ptr<const mapping::cms::Credential> signer) {
+  std::lock_guard lock(credentials_mutex_);
+  receipt_signer_ = std::move(signer);
+}
+
 // ---- intake ----------------------------------------------------------------------------------
 
 void Engine::on_unit(const std::string& network, InboundUnit unit, std::function<void(bool)> done) {
@@ -233,7 +248,11 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
     return;
   }
   ++intake_in_flight_;
-  const auto trust = it->second->binding.trust;
+  std::shared_ptr<const mapping::cms::TrustDomain> trust;
+  {
+    std::lock_guard lock(credentials_mutex_);
+    trust = it->second->binding.trust;
+  }
   const std::string cursor = unit.cursor;
   struct Outcome {
     store::AcceptOutcome accept;
@@ -355,8 +374,15 @@ void Engine::pump_transfers() {
   claiming_ = true;
   const std::size_t room = options_.max_in_flight - in_flight_;
   auto paused = paused_destinations();
+  std::map<std::string, std::shared_ptr<const mapping::cms::Credential>> cosigners;
+  std::shared_ptr<const mapping::cms::Credential> receipt_signer;
+  {
+    std::lock_guard lock(credentials_mutex_);
+    for (auto& [name, n] : networks_) cosigners[name] = n->binding.cosigner;
+    receipt_signer = receipt_signer_;
+  }
   on_worker(
-      [this, room, paused](store::Store& s) {
+      [this, room, paused, cosigners, receipt_signer](store::Store& s) {
         std::vector<Prepared> prepared;
         const auto claimed = s.claim_transfers(options_.instance_id, now(), options_.lease.count(),
                                                room, paused);
@@ -373,8 +399,8 @@ void Engine::pump_transfers() {
             p.failure = "destination network " + t.dest_adapter + " is not configured";
           } else {
             auto tr = translate(*unit, net->second->binding.outbound_form, std::to_string(t.id),
-                                t.idempotency_key, t.unit_kind, net->second->binding.cosigner.get(),
-                                *receipt_signer_, static_cast<std::time_t>(now() / 1000));
+                                t.idempotency_key, t.unit_kind, cosigners.at(t.dest_adapter).get(),
+                                *receipt_signer, static_cast<std::time_t>(now() / 1000));
             if (auto* ok = std::get_if<Translation>(&tr)) {
               p.translation = std::move(*ok);
             } else {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,12 @@ class Engine {
   void on_receipt(const std::string& network, InboundReceipt receipt,
                   std::function<void(bool)> done);
 
+  // Swaps a network's trust domain and co-signing credential (SIGHUP: certificates rolled over).
+  void reload_credentials(const std::string& network,
+                          std::shared_ptr<const mapping::cms::TrustDomain> trust,
+                          std::shared_ptr<const mapping::cms::Credential> cosigner);
+  void reload_receipt_signer(std::shared_ptr<const mapping::cms::Credential> signer);
+
   const EngineCounters& counters() const { return counters_; }
   Router& router() { return router_; }
   // Refreshes every directory now (also runs periodically); `done` when all have answered.
@@ -129,6 +136,7 @@ class Engine {
   std::function<void()> stopped_;
   std::chrono::steady_clock::time_point last_directory_refresh_{};
   std::chrono::steady_clock::time_point last_purge_{};
+  std::mutex credentials_mutex_;  // bindings' trust/cosigner and receipt_signer_ (SIGHUP swaps)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

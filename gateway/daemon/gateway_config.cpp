@@ -1,0 +1,164 @@
+#include "gateway/daemon/gateway_config.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <rapidjson/error/en.h>
+
+#include "gateway/daemon/adapter_registry.hpp"
+
+namespace kakehashi::gateway::daemon {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<CredentialPaths> credential(const ConfigNode& node, bool required) {
+  if (!node.present()) {
+    if (required) node.error("", "missing (certificate_file and key_file are required)");
+    return std::nullopt;
+  }
+  node.reject_unknown({"certificate_file", "key_file"});
+  CredentialPaths c{node.string("certificate_file"), node.string("key_file")};
+  for (const auto* p : {&c.certificate_file, &c.key_file}) {
+    if (!p->empty() && !fs::exists(*p))
+      node.error(p == &c.certificate_file ? "certificate_file" : "key_file", "file not found: " + *p);
+  }
+  return c;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "kakehashi";
+  return buf;
+}
+
+}  // namespace
+
+LoadedConfig load_gateway_config(const std::string& path) {
+  LoadedConfig out;
+  auto& c = out.config;
+  c.file = path;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    out.errors.push_back({path, "cannot read the config file"});
+    return out;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag>(text.data(), text.size());
+  if (doc.HasParseError()) {
+    // Line of the error, for a person looking at the file.
+    const auto offset = doc.GetErrorOffset();
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min(offset, text.size())), '\n');
+    out.errors.push_back({path + ":" + std::to_string(line),
+                          std::string("not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError())});
+    return out;
+  }
+  if (!doc.IsObject()) {
+    out.errors.push_back({"", "the config must be a JSON object"});
+    return out;
+  }
+  ConfigNode root(&doc, "", &out.errors);
+  root.reject_unknown({"instance", "store", "payload_key_file", "receipt_signer", "relay", "limits",
+                       "routing", "networks", "log_level"});
+  c.instance_id = root.string("instance", hostname() + "-" + std::to_string(::getpid()));
+
+  const auto store = root.child("store");
+  if (!store.present()) root.error("store", "missing (type sqlite with a path, or postgres with a dsn)");
+  store.reject_unknown({"type", "path", "dsn", "synchronous"});
+  c.store.type = store.string("type", std::string("sqlite"));
+  if (c.store.type == "sqlite") {
+    c.store.path = store.string("path");
+    const auto sync = store.string("synchronous", std::string("full"));
+    if (sync != "full" && sync != "normal") store.error("synchronous", "must be \"full\" or \"normal\"");
+    c.store.synchronous_full = sync == "full";
+  } else if (c.store.type == "postgres") {
+    c.store.dsn = store.string("dsn", std::string());
+  } else {
+    store.error("type", "must be \"sqlite\" or \"postgres\"");
+  }
+
+  c.payload_key_file = root.string("payload_key_file");
+  if (auto r = credential(root.child("receipt_signer"), true)) c.receipt_signer = *r;
+
+  const auto relay = root.child("relay");
+  relay.reject_unknown({"workers", "max_in_flight", "max_attempts", "backoff_initial", "backoff_max",
+                        "breaker_failures", "breaker_cooldown", "lease", "tick", "directory_refresh",
+                        "retention"});
+  auto& e = c.engine;
+  e.workers = static_cast<std::size_t>(relay.integer("workers", 2, 1, 64));
+  e.max_in_flight = static_cast<std::size_t>(relay.integer("max_in_flight", 64, 1, 10000));
+  e.max_attempts = relay.integer("max_attempts", 8, 1, 1000);
+  e.backoff_initial = relay.duration("backoff_initial", std::chrono::milliseconds(1000));
+  e.backoff_max = relay.duration("backoff_max", std::chrono::minutes(5));
+  e.breaker_failures = relay.integer("breaker_failures", 5, 1, 1000);
+  e.breaker_cooldown = relay.duration("breaker_cooldown", std::chrono::seconds(30));
+  e.lease = relay.duration("lease", std::chrono::minutes(5));
+  e.tick = relay.duration("tick", std::chrono::milliseconds(250));
+  e.directory_refresh = relay.duration("directory_refresh", std::chrono::minutes(5));
+  e.retention = relay.duration("retention", std::chrono::hours(24 * 30));
+  if (e.backoff_max < e.backoff_initial) relay.error("backoff_max", "must not be less than backoff_initial");
+
+  const auto limits = root.child("limits");
+  limits.reject_unknown({"max_file_bytes", "max_unit_bytes"});
+  e.inspect.max_file_bytes = static_cast<std::uint64_t>(
+      limits.integer("max_file_bytes", 10ll * 1024 * 1024, 1024, 1ll << 34));
+  e.inspect.max_unit_bytes = static_cast<std::uint64_t>(
+      limits.integer("max_unit_bytes", 100ll * 1024 * 1024, 1024, 1ll << 36));
+  c.engine.instance_id = c.instance_id;
+
+  const auto networks = root.child("networks");
+  if (networks.keys().empty()) root.error("networks", "missing (at least two networks to relay between)");
+  for (const auto& name : networks.keys()) {
+    const auto n = networks.child(name);
+    n.reject_unknown({"type", "trust_domain", "cosign", "settings"});
+    NetworkConfig net;
+    net.name = name;
+    net.type = n.string("type");
+    net.trust_domain = n.string("trust_domain");
+    if (!net.trust_domain.empty() && !fs::is_directory(net.trust_domain))
+      n.error("trust_domain", "not a directory: " + net.trust_domain);
+    const auto* type = find_adapter_type(net.type);
+    if (!net.type.empty() && type == nullptr) {
+      std::string known;
+      for (const auto& t : adapter_types()) known += (known.empty() ? "" : ", ") + t.type;
+      n.error("type", "unknown adapter type (known: " + known + ")");
+    }
+    net.cosign = credential(n.child("cosign"), type != nullptr && type->needs_cosigner);
+    // Keep a copy of the settings for the adapter, and let its parser check them now.
+    net.settings = std::make_shared<rapidjson::Document>();
+    const auto& net_value = doc["networks"].FindMember(name.c_str())->value;
+    if (net_value.IsObject() && net_value.HasMember("settings") && net_value["settings"].IsObject()) {
+      net.settings->CopyFrom(net_value["settings"], net.settings->GetAllocator());
+    } else {
+      net.settings->SetObject();
+    }
+    if (type != nullptr) {
+      ConfigNode settings(net.settings.get(), "networks." + name + ".settings", &out.errors);
+      try {
+        (void)type->prepare(settings);
+      } catch (const std::exception& ex) {
+        settings.error("", ex.what());
+      }
+    }
+    c.networks.push_back(std::move(net));
+  }
+  c.route_preference = root.child("routing").strings("preference");
+  root.child("routing").reject_unknown({"preference"});
+  for (const auto& p : c.route_preference) {
+    const bool known = std::any_of(c.networks.begin(), c.networks.end(),
+                                   [&](const NetworkConfig& n) { return n.name == p; });
+    if (!known) root.error("routing.preference", "names no configured network: " + p);
+  }
+  return out;
+}
+
+std::unique_ptr<store::Store> open_store(const StoreConfig& config) {
+  if (config.type == "postgres") return std::make_unique<store::Store>(store::open_postgres(config.dsn));
+  return std::make_unique<store::Store>(store::open_sqlite(config.path, config.synchronous_full));
+}
+
+}  // namespace kakehashi::gateway::daemon
