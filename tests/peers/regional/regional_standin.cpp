@@ -175,6 +175,7 @@ struct Faults {
   bool maintenance = false;
   int malformed_responses = 0;
   int duplicate_listings = 0;
+  int pending_drops = 0;
 };
 
 }  // namespace
@@ -266,6 +267,10 @@ struct RegionalStandin::Impl {
     try {
       const std::string path = req.target.substr(0, req.target.find('?'));
       if (path.rfind("/admin/v1/", 0) == 0) return admin(req, path);
+      if (faults.pending_drops > 0) {
+        server->faults().drop_responses += faults.pending_drops;
+        faults.pending_drops = 0;
+      }
       if (faults.fail_count > 0) {
         --faults.fail_count;
         return injected(faults.fail_status);
@@ -715,7 +720,8 @@ struct RegionalStandin::Impl {
           faults.maintenance = doc["maintenance"].GetBool();
         }
         if (doc.HasMember("drop_responses") && doc["drop_responses"].IsInt()) {
-          server->faults().drop_responses = doc["drop_responses"].GetInt();
+          // Armed by the next network request, so that this answer itself is not the one cut.
+          faults.pending_drops = doc["drop_responses"].GetInt();
         }
         if (doc.HasMember("delay_ms") && doc["delay_ms"].IsInt()) {
           server->faults().delay_ms = doc["delay_ms"].GetInt();
@@ -739,7 +745,7 @@ struct RegionalStandin::Impl {
       w.Key("duplicate_listings");
       w.Int(faults.duplicate_listings);
       w.Key("drop_responses");
-      w.Int(server->faults().drop_responses.load());
+      w.Int(server->faults().drop_responses.load() + faults.pending_drops);
       w.Key("delay_ms");
       w.Int(server->faults().delay_ms.load());
       w.EndObject();

@@ -1,0 +1,911 @@
+// The regional network over real TLS on loopback: the stand-in (members, signatures, mailboxes,
+// receipts, directory, faults, restart), the office client, and the adapter against it.
+
+#define BOOST_TEST_MODULE regional
+#include <boost/test/unit_test.hpp>
+
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+#include "adapters/http/asio.hpp"
+#include "adapters/regional/regional_adapter.hpp"
+#include "adapters/regional/rhn_wire.hpp"
+#include "gateway/pki/key_file.hpp"
+#include "gateway/pki/trust_domain_loader.hpp"
+#include "mapping/cms/signer.hpp"
+#include "mapping/cms/verify.hpp"
+#include "tests/careplan_gen/generator.hpp"
+#include "tests/peers/regional/office_client.hpp"
+#include "tests/peers/regional/regional_standin.hpp"
+
+// Printers so Boost.Test can show these values in failure messages.
+namespace kakehashi::mapping {
+inline std::ostream& boost_test_print_type(std::ostream& o, const OfficeRef& r) {
+  return o << r.office_no << "/" << r.service_type;
+}
+}  // namespace kakehashi::mapping
+namespace kakehashi::gateway {
+inline std::ostream& boost_test_print_type(std::ostream& o, SendResult::Status s) {
+  return o << static_cast<int>(s);
+}
+}  // namespace kakehashi::gateway
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using namespace kakehashi;
+using namespace kakehashi::regional;
+using gateway::SendResult;
+
+namespace {
+
+std::string run(const std::string& cmd, int* exit_code = nullptr) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) throw std::runtime_error("popen failed");
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  if (exit_code != nullptr) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// The development PKI (deploy/pki.sh) plus two more member certificates, made once per run.
+struct Env {
+  fs::path root;
+  fs::path pki;
+  Env() {
+    std::string tmpl = (fs::temp_directory_path() / "kakehashi-regional-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    root = tmpl;
+    pki = root / "pki";
+    int rc = 0;
+    const auto out = run(std::string("'") + KAKEHASHI_PKI_SCRIPT + "' '" + pki.string() + "'", &rc);
+    if (rc != 0) throw std::runtime_error("deploy/pki.sh failed: " + out);
+    for (const char* cn : {"regional-facility-b", "regional-stranger"}) issue_member(cn);
+  }
+  ~Env() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+  // A TLS client certificate from the regional CA with the given CN (members are CNs).
+  void issue_member(const std::string& cn) {
+    const auto base = (pki / "members" / cn).string();
+    fs::create_directories(pki / "members");
+    const auto ca = pki / "ca" / "regional-ca";
+    int rc = 0;
+    const auto out = run(
+        "set -e; cd '" + (pki / "members").string() + "'; umask 077; " +
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" + base +
+        ".key.pem' 2>/dev/null; openssl req -new -key '" + base + ".key.pem' -subj '/C=JP/O=Regional Care Network (dev)/CN=" +
+        cn + "' -out '" + base + ".csr'; openssl x509 -req -in '" + base + ".csr' -CA '" +
+        (ca / "cert.pem").string() + "' -CAkey '" + (ca / "key.pem").string() +
+        "' -CAcreateserial -CAserial members.srl -days 30 -extfile '" +
+        (pki / "ca" / "extensions.cnf").string() + "' -extensions tls_client -out '" + base +
+        ".cert.pem' 2>/dev/null",
+        &rc);
+    if (rc != 0) throw std::runtime_error("cannot issue member certificate: " + out);
+  }
+};
+
+Env& env() {
+  static Env e;
+  return e;
+}
+
+constexpr const char* kSeed = R"({
+  "members": [
+    {"cn": "regional-standin-client", "facility_id": "F-A"},
+    {"cn": "regional-facility-b", "facility_id": "F-B"},
+    {"cn": "kakehashi-gateway-regional-client", "facility_id": "KAKEHASHI-GW", "gateway": true}
+  ],
+  "facilities": [
+    {"facility_id": "F-A", "name": "Matsue care", "kana": "マツエ", "prefecture": "32", "offices": [
+      {"office_no": "3271500013", "service_type": "43", "name": "A care managers", "status": "ACTIVE"},
+      {"office_no": "3271500021", "service_type": "11", "name": "A home help", "status": "ACTIVE"}]},
+    {"facility_id": "F-B", "name": "Izumo care", "prefecture": "32", "offices": [
+      {"office_no": "3271500039", "service_type": "43", "name": "B care managers", "status": "ACTIVE"},
+      {"office_no": "3271500047", "service_type": "11", "name": "B home help", "status": "ACTIVE"},
+      {"office_no": "3271500054", "service_type": "13", "name": "B nursing", "status": "SUSPENDED"}]}
+  ]})";
+
+const mapping::OfficeRef kA43{"3271500013", "43"};
+const mapping::OfficeRef kA11{"3271500021", "11"};
+const mapping::OfficeRef kB43{"3271500039", "43"};
+const mapping::OfficeRef kB11{"3271500047", "11"};
+const mapping::OfficeRef kB13{"3271500054", "13"};
+const mapping::OfficeRef kNational11{"1371100452", "11"};
+const mapping::OfficeRef kNational43{"1370100016", "43"};
+
+// A stand-in with a fresh state file (or a given one, to test restarts).
+struct Standin {
+  fs::path state;
+  std::unique_ptr<standin::RegionalStandin> server;
+  std::uint16_t port = 0;
+
+  explicit Standin(const std::string& name, std::size_t max_message_bytes = 64u << 20) {
+    state = env().root / (name + ".sqlite");
+    fs::remove(state);
+    open(max_message_bytes);
+  }
+  void open(std::size_t max_message_bytes = 64u << 20) {
+    const auto seed = env().root / "seed.json";
+    std::ofstream(seed) << kSeed;
+    standin::StandinOptions o;
+    o.pki_dir = env().pki;
+    o.state_file = state;
+    o.seed_directory = seed;
+    o.max_message_bytes = max_message_bytes;
+    server = std::make_unique<standin::RegionalStandin>(o);
+    port = server->start();
+  }
+  void restart() {
+    server->stop();
+    server.reset();
+    open();
+  }
+};
+
+http::TlsConfig member_tls(const std::string& who) {
+  http::TlsConfig t;
+  t.ca_file = (env().pki / "tls/regional-ca.pem").string();
+  fs::path base;
+  if (who == "A") base = env().pki / "tls/regional-standin-client";
+  if (who == "B") base = env().pki / "members/regional-facility-b";
+  if (who == "stranger") base = env().pki / "members/regional-stranger";
+  if (who == "gateway") base = env().pki / "tls/gateway-regional-client-ec";
+  if (who == "national") base = env().pki / "tls/national-standin-client";
+  t.cert_file = base.string() + ".cert.pem";
+  t.key_file = base.string() + ".key.pem";
+  return t;
+}
+
+std::unique_ptr<office::OfficeClient> client(const Standin& s, const std::string& who) {
+  office::OfficeClientOptions o;
+  o.port = s.port;
+  o.tls = member_tls(who);
+  o.timeout = std::chrono::milliseconds(10000);
+  return std::make_unique<office::OfficeClient>(o);
+}
+
+mapping::cms::Credential office_key(const std::string& network, const std::string& office_no) {
+  const auto base = env().pki / "offices" / network / office_no;
+  return pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+}
+
+// A generated K2 unit whose file names are re-addressed from `from` to `to`.
+std::vector<office::OfficeFile> unit_files(std::uint64_t seed, const mapping::OfficeRef& from,
+                                           const mapping::OfficeRef& to) {
+  testing::UnitGenerator gen(seed);
+  auto unit = gen.make("K2");
+  std::vector<office::OfficeFile> out;
+  for (auto& f : unit.files) {
+    auto parsed = mapping::parse_file_name(f.name);
+    if (!parsed.name) throw std::runtime_error("generator name does not parse: " + f.name);
+    parsed.name->from = from;
+    parsed.name->to = to;
+    out.push_back({parsed.name->build(), f.bytes});
+  }
+  return out;
+}
+
+RhnMessage message_from_a(const std::string& id, const mapping::OfficeRef& to,
+                          std::uint64_t seed = 1) {
+  return office::build_message(id, {"F-A", kA43}, to, unit_files(seed, kA43, to),
+                               office_key("regional", kA43.office_no), "plan 2025-05", "cover");
+}
+
+std::string error_code(const http::Response& r) {
+  return r.status >= 200 && r.status < 300 ? "" : decode_error(r.status, r.body).code;
+}
+
+// Sink recording what the adapter hands over; accepts unless told otherwise.
+struct RecordingSink : gateway::AdapterSink {
+  std::vector<gateway::InboundUnit> units;
+  std::vector<gateway::InboundReceipt> receipts;
+  bool accept = true;
+  void on_unit(gateway::InboundUnit unit, std::function<void(bool)> done) override {
+    units.push_back(std::move(unit));
+    done(accept);
+  }
+  void on_receipt(gateway::InboundReceipt receipt, std::function<void(bool)> done) override {
+    receipts.push_back(std::move(receipt));
+    done(accept);
+  }
+};
+
+bool run_until(asio::io_context& io, const std::function<bool()>& pred,
+               std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+RegionalAdapterConfig adapter_config(const Standin& s) {
+  RegionalAdapterConfig c;
+  c.port = s.port;
+  c.tls = member_tls("gateway");
+  c.facility_id = "KAKEHASHI-GW";
+  c.poll_interval = std::chrono::milliseconds(50);
+  c.timeout = std::chrono::milliseconds(10000);
+  return c;
+}
+
+// An adapter on a fresh io_context with a recording sink.
+struct AdapterRig {
+  asio::io_context io;
+  RecordingSink sink;
+  std::unique_ptr<RegionalAdapter> adapter;
+  explicit AdapterRig(RegionalAdapterConfig config, std::string unit_cursor = "") {
+    gateway::AdapterContext ctx;
+    ctx.executor = io.get_executor();
+    ctx.sink = &sink;
+    ctx.name = "regional";
+    ctx.unit_cursor = std::move(unit_cursor);
+    adapter = std::make_unique<RegionalAdapter>(std::move(config), ctx);
+  }
+  ~AdapterRig() {
+    bool drained = false;
+    adapter->stop([&drained] { drained = true; });
+    run_until(io, [&] { return drained; });
+    adapter.reset();
+    io.restart();
+    io.poll();
+  }
+  SendResult send(gateway::OutboundUnit unit) {
+    std::optional<SendResult> result;
+    adapter->send(std::move(unit), [&result](SendResult r) { result = std::move(r); });
+    BOOST_REQUIRE(run_until(io, [&] { return result.has_value(); }));
+    return *result;
+  }
+  SendResult receipt(gateway::OutboundReceipt r) {
+    std::optional<SendResult> result;
+    adapter->send_receipt(std::move(r), [&result](SendResult x) { result = std::move(x); });
+    BOOST_REQUIRE(run_until(io, [&] { return result.has_value(); }));
+    return *result;
+  }
+  SendResult publish(std::vector<gateway::DirectoryEntry> entries) {
+    std::optional<SendResult> result;
+    adapter->publish_directory(std::move(entries),
+                               [&result](SendResult x) { result = std::move(x); });
+    BOOST_REQUIRE(run_until(io, [&] { return result.has_value(); }));
+    return *result;
+  }
+  gateway::DirectoryResult directory() {
+    std::optional<gateway::DirectoryResult> result;
+    adapter->fetch_directory("", [&result](gateway::DirectoryResult x) { result = std::move(x); });
+    BOOST_REQUIRE(run_until(io, [&] { return result.has_value(); }));
+    return *result;
+  }
+};
+
+gateway::DirectoryEntry national_entry(const mapping::OfficeRef& o, std::string status = "ACTIVE") {
+  gateway::DirectoryEntry e;
+  e.office = o;
+  e.name = "National office " + o.office_no;
+  e.prefecture = "13";
+  e.status = std::move(status);
+  return e;
+}
+
+// A unit from a national office, signed by that office (detached), for the gateway to relay.
+gateway::OutboundUnit national_unit(const std::string& key, const mapping::OfficeRef& to,
+                                    std::uint64_t seed = 7) {
+  gateway::OutboundUnit u;
+  u.idempotency_key = key;
+  u.sender = kNational11;
+  u.recipient = to;
+  u.unit_kind = "K5";
+  u.subject = "actuals";
+  u.message = "from the national side";
+  const auto signer = office_key("national", kNational11.office_no);
+  for (auto& f : unit_files(seed, kNational11, to)) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(f.bytes.data());
+    auto sig = mapping::cms::sign({p, f.bytes.size()}, signer, {.detached = true});
+    BOOST_REQUIRE(sig.ok());
+    gateway::SignedFile file;
+    file.name = f.name;
+    file.content = f.bytes;
+    file.cms.assign(sig.value().begin(), sig.value().end());
+    u.files.push_back(std::move(file));
+  }
+  return u;
+}
+
+int deliveries(office::OfficeClient& c, const std::string& message_id, std::int64_t* attempts) {
+  auto r = c.call("GET", "/admin/v1/deliveries?message_id=" + message_id);
+  BOOST_REQUIRE_EQUAL(r.status, 200);
+  const std::regex att("\"attempts\":([0-9]+)");
+  int count = 0;
+  for (std::sregex_iterator it(r.body.begin(), r.body.end(), att), end; it != end; ++it) {
+    ++count;
+    if (attempts != nullptr) *attempts = std::stoll((*it)[1]);
+  }
+  return count;
+}
+
+// A raw TLS exchange with custom client settings: the first bytes of the answer, or "" when
+// the server refused (handshake or read failed).
+std::string raw_exchange(std::uint16_t port, const std::function<void(asio::ssl::context&)>& setup) {
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file((env().pki / "tls/regional-ca.pem").string());
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  setup(ctx);
+  asio::ssl::stream<asio::ip::tcp::socket> stream(io, ctx);
+  boost::system::error_code ec;
+  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  if (ec) return "";
+  stream.handshake(asio::ssl::stream_base::client, ec);
+  if (ec) return "";
+  const std::string req = "GET /rhn/v1/directory HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  asio::write(stream, asio::buffer(req), ec);
+  if (ec) return "";
+  char buf[64];
+  const auto n = stream.read_some(asio::buffer(buf), ec);
+  if (ec) return "";
+  return std::string(buf, n);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(standin)
+
+BOOST_AUTO_TEST_CASE(members_are_authenticated_by_client_certificate) {
+  Standin s("auth");
+  auto a = client(s, "A");
+  BOOST_TEST(a->directory().status == 200);
+  auto stranger = client(s, "stranger");
+  BOOST_TEST(error_code(stranger->directory()) == "UNKNOWN_MEMBER");
+  // A certificate from the national CA never gets past the handshake.
+  auto national = client(s, "national");
+  BOOST_TEST(national->directory().status == 0);
+  // The baseline exchange works, so the refusals below are the server's doing.
+  const auto ok = raw_exchange(s.port, [](asio::ssl::context& c) {
+    c.use_certificate_chain_file((env().pki / "tls/regional-standin-client.cert.pem").string());
+    c.use_private_key_file((env().pki / "tls/regional-standin-client.key.pem").string(),
+                           asio::ssl::context::pem);
+  });
+  BOOST_TEST(ok.rfind("HTTP/1.1 200", 0) == 0);
+  BOOST_TEST(raw_exchange(s.port, [](asio::ssl::context&) {}).empty());  // no client certificate
+  const auto tls11 = raw_exchange(s.port, [](asio::ssl::context& c) {
+    c.use_certificate_chain_file((env().pki / "tls/regional-standin-client.cert.pem").string());
+    c.use_private_key_file((env().pki / "tls/regional-standin-client.key.pem").string(),
+                           asio::ssl::context::pem);
+    SSL_CTX_set_security_level(c.native_handle(), 0);
+    SSL_CTX_set_min_proto_version(c.native_handle(), TLS1_1_VERSION);
+    SSL_CTX_set_max_proto_version(c.native_handle(), TLS1_1_VERSION);
+  });
+  BOOST_TEST(tls11.empty());
+  s.server->server_faults().refuse_tls = true;
+  BOOST_TEST(client(s, "A")->directory().status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(office_send_reaches_the_recipient_mailbox_with_read_receipt) {
+  Standin s("send");
+  auto a = client(s, "A");
+  auto b = client(s, "B");
+  const auto msg = message_from_a("a-1", kB11);
+  auto sent = a->send(msg);
+  BOOST_REQUIRE_EQUAL(sent.status, 201);
+  auto answer = decode_send_answer(sent.body);
+  BOOST_REQUIRE(answer);
+  // Not in the sender's mailbox, in the recipient's.
+  BOOST_TEST(decode_mailbox_page(a->mailbox().body)->items.empty());
+  auto page = decode_mailbox_page(b->mailbox().body);
+  BOOST_REQUIRE(page);
+  BOOST_REQUIRE_EQUAL(page->items.size(), 1u);
+  BOOST_TEST(page->items[0].id == answer->id);
+  BOOST_TEST(page->items[0].sequence == 1);
+  BOOST_TEST(page->items[0].state == "UNREAD");
+  // Only the recipient may fetch; documents come back byte for byte and still verify.
+  BOOST_TEST(error_code(a->fetch(answer->id)) == "NOT_FOUND");
+  auto item = decode_mailbox_item(b->fetch(answer->id).body);
+  BOOST_REQUIRE(item);
+  BOOST_REQUIRE_EQUAL(item->documents.size(), msg.documents.size());
+  const auto domain = pki::load_trust_domain(env().pki / "regional");
+  for (std::size_t i = 0; i < msg.documents.size(); ++i) {
+    BOOST_TEST(item->documents[i].content == msg.documents[i].content);
+    BOOST_TEST(item->documents[i].signature == msg.documents[i].signature);
+    const auto& d = item->documents[i];
+    const auto v = mapping::cms::verify_signed_data(
+        {reinterpret_cast<const std::uint8_t*>(d.signature.data()), d.signature.size()},
+        mapping::cms::ByteView{reinterpret_cast<const std::uint8_t*>(d.content.data()),
+                               d.content.size()},
+        domain);
+    BOOST_TEST(v.valid());
+  }
+  BOOST_TEST(item->from.facility_id == "F-A");
+  // Read receipt flows back to the sender.
+  BOOST_TEST(b->read(answer->id).status == 200);
+  BOOST_TEST(b->read(answer->id).status == 200);  // reading twice answers the same
+  auto receipts = decode_receipt_page(a->receipts().body);
+  BOOST_REQUIRE(receipts);
+  BOOST_REQUIRE_EQUAL(receipts->items.size(), 1u);
+  BOOST_TEST(receipts->items[0].id == answer->id);
+  BOOST_TEST(receipts->items[0].state == "READ");
+  BOOST_TEST(decode_receipt_page(a->receipts(receipts->next_since).body)->items.empty());
+  // A second message gets the next sequence; `since` resumes after the first.
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("a-2", kB11, 2)).status, 201);
+  auto next = decode_mailbox_page(b->mailbox(page->next_since).body);
+  BOOST_REQUIRE_EQUAL(next->items.size(), 1u);
+  BOOST_TEST(next->items[0].sequence == 2);
+  // limit pages with `more`.
+  auto first = decode_mailbox_page(b->mailbox(0, 1).body);
+  BOOST_TEST(first->items.size() == 1u);
+  BOOST_TEST(first->more);
+}
+
+BOOST_AUTO_TEST_CASE(idempotent_replay_and_conflict) {
+  Standin s("idem");
+  auto a = client(s, "A");
+  const auto msg = message_from_a("a-idem", kB11);
+  auto first = a->send(msg);
+  BOOST_REQUIRE_EQUAL(first.status, 201);
+  auto again = a->send(msg);
+  BOOST_TEST(again.status == 201);
+  BOOST_TEST(again.body == first.body);
+  BOOST_REQUIRE(again.header("idempotent-replay") != nullptr);
+  auto changed = msg;
+  changed.subject = "something else";
+  BOOST_TEST(error_code(a->send(changed)) == "IDEMPOTENCY_CONFLICT");
+  std::int64_t attempts = 0;
+  BOOST_TEST(deliveries(*a, "a-idem", &attempts) == 1);
+  BOOST_TEST(attempts == 3);
+  BOOST_TEST(decode_mailbox_page(client(s, "B")->mailbox().body)->items.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(signatures_and_office_holding_are_enforced) {
+  Standin s("sig");
+  auto a = client(s, "A");
+  // Content changed after signing.
+  auto tampered = message_from_a("t-1", kB11);
+  tampered.documents[0].content[10] ^= 0x01;
+  auto r = a->send(tampered);
+  BOOST_TEST(error_code(r) == "SIGNATURE_INVALID");
+  BOOST_TEST(decode_error(r.status, r.body).reason == "content-mismatch");
+  // Signed by another office of the same facility.
+  auto other = office::build_message("t-2", {"F-A", kA43}, kB11, unit_files(1, kA43, kB11),
+                                     office_key("regional", kA11.office_no));
+  BOOST_TEST(error_code(a->send(other)) == "SIGNER_MISMATCH");
+  // Signed by a national office: not the regional domain.
+  auto foreign = office::build_message("t-3", {"F-A", kA43}, kB11, unit_files(1, kA43, kB11),
+                                       office_key("national", "1370100016"));
+  BOOST_TEST(error_code(a->send(foreign)) == "SIGNATURE_INVALID");
+  // An office of another facility, properly signed by that office.
+  auto not_held = office::build_message("t-4", {"F-A", kB43}, kB11, unit_files(1, kB43, kB11),
+                                        office_key("regional", kB43.office_no));
+  BOOST_TEST(error_code(a->send(not_held)) == "OFFICE_NOT_HELD");
+  // Claiming another facility's id.
+  auto wrong_facility = office::build_message("t-5", {"F-B", kB43}, kB11,
+                                              unit_files(1, kB43, kB11),
+                                              office_key("regional", kB43.office_no));
+  BOOST_TEST(error_code(a->send(wrong_facility)) == "OFFICE_NOT_HELD");
+  // The gateway may not speak for native offices either.
+  auto gw = client(s, "gateway");
+  auto as_native = office::build_message("t-6", {"KAKEHASHI-GW", kA43}, kB11,
+                                         unit_files(1, kA43, kB11),
+                                         office_key("regional", kA43.office_no));
+  BOOST_TEST(error_code(gw->send(as_native)) == "OFFICE_NOT_HELD");
+  // Nothing of the above was delivered; a refused key can be reused once corrected.
+  BOOST_TEST(deliveries(*a, "t-1", nullptr) == 0);
+  BOOST_TEST(a->send(message_from_a("t-1", kB11)).status == 201);
+}
+
+BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
+  // The codes of PROTOCOL.md §10, read from the document itself.
+  std::ifstream in(KAKEHASHI_PROTOCOL_MD);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const auto table = doc.substr(doc.find("## 10. Error codes"));
+  std::set<std::string> documented;
+  const std::regex row(R"(\n\| ([0-9]{3}) \| `([A-Z_]+)` \|)");
+  std::map<std::string, int> status_of;
+  for (std::sregex_iterator it(table.begin(), table.end(), row), end; it != end; ++it) {
+    documented.insert((*it)[2]);
+    status_of[(*it)[2]] = std::stoi((*it)[1]);
+  }
+  BOOST_REQUIRE_GE(documented.size(), 15u);
+
+  Standin s("codes", 2u << 20);
+  auto a = client(s, "A");
+  auto b = client(s, "B");
+  std::map<std::string, int> seen;
+  auto note = [&seen](const http::Response& r) {
+    if (r.status >= 400) seen[decode_error(r.status, r.body).code] = r.status;
+  };
+  note(a->call("POST", "/rhn/v1/messages", "not json"));
+  auto bad_name = message_from_a("c-1", kB11);
+  bad_name.documents[0].filename = "notes.txt";
+  bad_name.documents[0].media_type = "text/plain";
+  note(a->send(bad_name));
+  note(client(s, "stranger")->directory());
+  note(a->send(office::build_message("c-2", {"F-A", kB43}, kB11, unit_files(1, kB43, kB11),
+                                     office_key("regional", kB43.office_no))));
+  note(a->call("PUT", "/rhn/v1/directory/external", R"({"offices":[]})"));
+  note(a->fetch("m-999999999999"));
+  note(a->call("DELETE", "/rhn/v1/mailbox"));
+  auto msg = message_from_a("c-3", kB11);
+  auto sent = a->send(msg);
+  BOOST_REQUIRE_EQUAL(sent.status, 201);
+  msg.body = "changed";
+  note(a->send(msg));
+  const auto id = decode_send_answer(sent.body)->id;
+  BOOST_REQUIRE_EQUAL(b->read(id).status, 200);
+  note(b->reject(id, "too late"));
+  note(a->call("POST", "/rhn/v1/messages", std::string(3u << 20, 'x')));
+  auto tampered = message_from_a("c-4", kB11);
+  tampered.documents[0].content[5] ^= 0x20;
+  note(a->send(tampered));
+  note(a->send(office::build_message("c-5", {"F-A", kA43}, kB11, unit_files(1, kA43, kB11),
+                                     office_key("regional", kA11.office_no))));
+  note(a->send(message_from_a("c-6", {"3271500062", "15"})));
+  note(a->send(message_from_a("c-7", kB13)));
+  for (int status : {429, 503, 500}) {
+    const std::string body = R"({"fail_status":)" + std::to_string(status) +
+                             R"(,"fail_count":1,"retry_after":3})";
+    BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", body).status, 200);
+    auto r = a->directory();
+    note(r);
+    if (status != 500) {
+      BOOST_REQUIRE(r.header("retry-after") != nullptr);
+      BOOST_TEST(*r.header("retry-after") == "3");
+    }
+  }
+  for (const auto& code : documented) {
+    BOOST_TEST_CONTEXT(code) {
+      BOOST_TEST(seen.count(code) == 1u);
+      if (seen.count(code)) BOOST_TEST(seen[code] == status_of[code]);
+    }
+  }
+  for (const auto& [code, status] : seen) {
+    BOOST_TEST_CONTEXT(code) { BOOST_TEST(documented.count(code) == 1u); }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(maintenance_and_reject_receipts) {
+  Standin s("maint");
+  auto a = client(s, "A");
+  auto b = client(s, "B");
+  auto sent = a->send(message_from_a("m-1", kB11));
+  BOOST_REQUIRE_EQUAL(sent.status, 201);
+  const auto id = decode_send_answer(sent.body)->id;
+  BOOST_TEST(error_code(b->reject(id, "")) == "INVALID_REQUEST");
+  BOOST_TEST(b->reject(id, "E-CSV-COLUMNS line 3").status == 200);
+  BOOST_TEST(b->reject(id, "E-CSV-COLUMNS line 3").status == 200);
+  BOOST_TEST(error_code(b->reject(id, "another reason")) == "STATE_CONFLICT");
+  auto receipts = decode_receipt_page(a->receipts().body);
+  BOOST_REQUIRE_EQUAL(receipts->items.size(), 1u);
+  BOOST_TEST(receipts->items[0].state == "REJECTED");
+  BOOST_TEST(receipts->items[0].reason == "E-CSV-COLUMNS line 3");
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"maintenance":true,"retry_after":9})").status, 200);
+  auto r = a->mailbox();
+  BOOST_TEST(error_code(r) == "MAINTENANCE");
+  BOOST_TEST(error_code(a->mailbox()) == "MAINTENANCE");
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"maintenance":false})").status, 200);
+  BOOST_TEST(a->mailbox().status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(restart_keeps_state) {
+  Standin s("restart");
+  {
+    auto a = client(s, "A");
+    BOOST_REQUIRE_EQUAL(a->send(message_from_a("r-1", kB11)).status, 201);
+  }
+  s.restart();
+  auto a = client(s, "A");
+  auto b = client(s, "B");
+  auto page = decode_mailbox_page(b->mailbox().body);
+  BOOST_REQUIRE_EQUAL(page->items.size(), 1u);
+  // The key is still remembered, and sequences continue.
+  auto replay = a->send(message_from_a("r-1", kB11));
+  BOOST_TEST(replay.status == 201);
+  BOOST_TEST(replay.header("idempotent-replay") != nullptr);
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("r-2", kB11, 3)).status, 201);
+  page = decode_mailbox_page(b->mailbox().body);
+  BOOST_REQUIRE_EQUAL(page->items.size(), 2u);
+  BOOST_TEST(page->items[1].sequence == 2);
+}
+
+BOOST_AUTO_TEST_CASE(office_client_executable) {
+  Standin s("office_exe");
+  const auto files = env().root / "office_exe_files";
+  fs::create_directories(files);
+  std::string args;
+  for (const auto& f : unit_files(4, kA43, kB11)) {
+    std::ofstream(files / f.name, std::ios::binary) << f.bytes;
+    args += " '" + (files / f.name).string() + "'";
+  }
+  const std::string base = std::string("'") + KAKEHASHI_OFFICE_BIN + "' --port " +
+                           std::to_string(s.port) + " --pki '" + env().pki.string() + "' ";
+  int rc = -1;
+  auto out = run(base + "send --facility F-A --office 3271500013 --type 43 --to 3271500047:11 "
+                        "--message-id exe-1" + args, &rc);
+  BOOST_TEST(rc == 0, out);
+  auto answer = decode_send_answer(out);
+  BOOST_REQUIRE(answer);
+  const std::string as_b = " --cert '" + (env().pki / "members/regional-facility-b.cert.pem").string() +
+                           "' --key '" + (env().pki / "members/regional-facility-b.key.pem").string() + "' ";
+  out = run(base + as_b + "mailbox", &rc);
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(out.find(answer->id) != std::string::npos);
+  out = run(base + as_b + "fetch " + answer->id + " --out '" + (env().root / "office_exe_out").string() + "'", &rc);
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(fs::exists(env().root / "office_exe_out"));
+  out = run(base + as_b + "read " + answer->id, &rc);
+  BOOST_TEST(rc == 0);
+  out = run(base + "receipts", &rc);
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(out.find("\"READ\"") != std::string::npos);
+  out = run(base + "fetch " + answer->id, &rc);
+  BOOST_TEST(rc == 1);  // not the recipient: an error answer
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(adapter)
+
+BOOST_AUTO_TEST_CASE(config_is_parsed_with_key_paths) {
+  rapidjson::Document doc;
+  doc.Parse(R"({"port": 8443, "facility_id": "KAKEHASHI-GW", "poll_interval": "2s",
+               "tls": {"ca_file": "ca.pem", "cert_file": "c.pem", "key_file": "k.pem"},
+               "push": {"port": 9443, "tls": {"ca_file": "ca.pem", "cert_file": "s.pem", "key_file": "sk.pem"}}})");
+  std::vector<gateway::ConfigError> errors;
+  auto c = parse_regional_config(gateway::ConfigNode(&doc, "adapters.regional", &errors));
+  BOOST_TEST(errors.empty());
+  BOOST_TEST(c.port == 8443);
+  BOOST_TEST(c.poll_interval.count() == 2000);
+  BOOST_TEST(c.push.enabled);
+  BOOST_TEST(c.push.port == 9443);
+  rapidjson::Document bad;
+  bad.Parse(R"({"port": 0, "facility_id": "bad id!", "tls": {"ca_file": "x"}, "typo": 1})");
+  errors.clear();
+  parse_regional_config(gateway::ConfigNode(&bad, "adapters.regional", &errors));
+  std::set<std::string> paths;
+  for (const auto& e : errors) paths.insert(e.path);
+  BOOST_TEST(paths.count("adapters.regional.port") == 1u);
+  BOOST_TEST(paths.count("adapters.regional.facility_id") == 1u);
+  BOOST_TEST(paths.count("adapters.regional.tls.cert_file") == 1u);
+  BOOST_TEST(paths.count("adapters.regional.typo") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(publish_send_directory_and_receipts) {
+  Standin s("adapter_send");
+  AdapterRig rig(adapter_config(s));
+  // Before publishing, the gateway cannot speak for the national office.
+  auto refused = rig.send(national_unit("k-0", kA43));
+  BOOST_TEST(refused.status == SendResult::Status::kRejected);
+  BOOST_TEST(refused.error_code == "OFFICE_NOT_HELD");
+  auto published = rig.publish({national_entry(kNational11), national_entry(kNational43)});
+  BOOST_TEST(published.status == SendResult::Status::kAccepted);
+  auto dir = rig.directory();
+  BOOST_REQUIRE(dir.status.status == SendResult::Status::kAccepted);
+  int own = 0;
+  int native = 0;
+  for (const auto& e : dir.entries) {
+    if (e.published_by_gateway) {
+      ++own;
+      BOOST_TEST(e.facility_id == "KAKEHASHI-GW");
+    } else {
+      ++native;
+    }
+  }
+  BOOST_TEST(own == 2);
+  BOOST_TEST(native == 5);
+  const auto k1 = national_unit("k-1", kA43);  // signed once: a resend is byte-identical
+  auto sent = rig.send(k1);
+  BOOST_REQUIRE_MESSAGE(sent.status == SendResult::Status::kAccepted, sent.error_code + " " + sent.message);
+  BOOST_TEST(!sent.remote_id.empty());
+  auto replay = rig.send(k1);
+  BOOST_TEST(replay.status == SendResult::Status::kAccepted);
+  BOOST_TEST(replay.remote_id == sent.remote_id);
+  auto a = client(s, "A");
+  BOOST_TEST(deliveries(*a, "k-1", nullptr) == 1);
+  auto item = decode_mailbox_item(a->fetch(sent.remote_id).body);
+  BOOST_REQUIRE(item);
+  BOOST_TEST(item->from.office == kNational11);
+  // Recipient rules surface as rejections with the contract's code.
+  BOOST_TEST(rig.send(national_unit("k-2", kB13)).error_code == "RECIPIENT_INACTIVE");
+  // The office reads it: the adapter's receipt poll hands a read receipt to the engine.
+  BOOST_REQUIRE_EQUAL(a->read(sent.remote_id).status, 200);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return !rig.sink.receipts.empty(); }));
+  BOOST_TEST(rig.sink.receipts[0].remote_id == sent.remote_id);
+  BOOST_TEST((rig.sink.receipts[0].state == gateway::ReceiptState::kRead));
+  BOOST_TEST(rig.sink.receipts[0].cursor == "1");
+}
+
+BOOST_AUTO_TEST_CASE(mailbox_poll_hands_units_and_answers_receipts) {
+  Standin s("adapter_poll");
+  AdapterRig rig(adapter_config(s));
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  auto first = a->send(message_from_a("p-1", kNational11));
+  BOOST_REQUIRE_EQUAL(first.status, 201);
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("p-2", kNational11, 5)).status, 201);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  const auto& u = rig.sink.units[0];
+  BOOST_TEST(u.source_id == decode_send_answer(first.body)->id);
+  BOOST_TEST(u.sender_facility == "F-A");
+  BOOST_TEST(u.sender == kA43);
+  BOOST_TEST(u.recipient == kNational11);
+  BOOST_TEST(u.cursor == "1");
+  BOOST_TEST(rig.sink.units[1].cursor == "2");
+  BOOST_REQUIRE(!u.files.empty());
+  BOOST_TEST(!u.files[0].attached);
+  BOOST_TEST(!u.files[0].content.empty());
+  BOOST_TEST(!u.files[0].cms.empty());
+  // Receipts back to the sending office: read for one, a rejection with reason for the other.
+  gateway::OutboundReceipt read;
+  read.source_id = u.source_id;
+  read.state = gateway::ReceiptState::kRead;
+  BOOST_TEST(rig.receipt(read).status == SendResult::Status::kAccepted);
+  gateway::OutboundReceipt rejected;
+  rejected.source_id = rig.sink.units[1].source_id;
+  rejected.state = gateway::ReceiptState::kRejected;
+  rejected.reason = "E-UNIT-INCOMPLETE: UPPLAN missing";
+  BOOST_TEST(rig.receipt(rejected).status == SendResult::Status::kAccepted);
+  // Rejecting what was read is refused by the network.
+  read.state = gateway::ReceiptState::kRejected;
+  auto conflict = rig.receipt(read);
+  BOOST_TEST(conflict.status == SendResult::Status::kRejected);
+  BOOST_TEST(conflict.error_code == "STATE_CONFLICT");
+  auto receipts = decode_receipt_page(a->receipts().body);
+  BOOST_REQUIRE_EQUAL(receipts->items.size(), 2u);
+  BOOST_TEST(receipts->items[0].state == "READ");
+  BOOST_TEST(receipts->items[1].state == "REJECTED");
+  BOOST_TEST(receipts->items[1].reason == rejected.reason);
+  // Nothing more is handed over once the cursor passed both.
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("p-3", kNational11, 6)).status, 201);
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 3; }));
+  BOOST_TEST(rig.sink.units.size() == 3u);
+  BOOST_TEST(rig.sink.units[2].cursor == "3");
+}
+
+BOOST_AUTO_TEST_CASE(cursor_moves_only_after_accept_and_resumes) {
+  Standin s("adapter_cursor");
+  auto a = client(s, "A");
+  {
+    AdapterRig rig(adapter_config(s));
+    BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+    BOOST_REQUIRE_EQUAL(a->send(message_from_a("c-1", kNational11)).status, 201);
+    rig.sink.accept = false;
+    rig.adapter->start();
+    // Refused by the engine: handed over again on the next poll, never skipped.
+    BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+    BOOST_TEST(rig.sink.units[0].source_id == rig.sink.units[1].source_id);
+  }
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("c-2", kNational11, 8)).status, 201);
+  // A restarted adapter with the persisted cursor "1" starts after the first item.
+  AdapterRig rig(adapter_config(s), "1");
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return !rig.sink.units.empty(); }));
+  BOOST_TEST(rig.sink.units[0].cursor == "2");
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_listing_is_handed_over_with_the_same_source_id) {
+  Standin s("adapter_dup");
+  AdapterRig rig(adapter_config(s));
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"duplicate_listings":1})").status, 200);
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("d-1", kNational11)).status, 201);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  BOOST_TEST(rig.sink.units[0].source_id == rig.sink.units[1].source_id);
+  BOOST_TEST(rig.sink.units[0].cursor == rig.sink.units[1].cursor);
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_and_malformed_answers) {
+  Standin s("adapter_faults");
+  AdapterRig rig(adapter_config(s));
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"fail_status":429,"fail_count":1,"retry_after":7})").status, 200);
+  const auto f1 = national_unit("f-1", kA43);
+  const auto f2 = national_unit("f-2", kA43);
+  auto limited = rig.send(f1);
+  BOOST_TEST(limited.status == SendResult::Status::kRetry);
+  BOOST_TEST(limited.error_code == "RATE_LIMITED");
+  BOOST_REQUIRE(limited.retry_after.has_value());
+  BOOST_TEST(limited.retry_after->count() == 7);
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"maintenance":true,"retry_after":120})").status, 200);
+  auto maintenance = rig.send(f1);
+  BOOST_TEST(maintenance.status == SendResult::Status::kRetry);
+  BOOST_TEST(maintenance.error_code == "MAINTENANCE");
+  BOOST_TEST(maintenance.retry_after.value_or(std::chrono::seconds(0)).count() == 120);
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"maintenance":false,"malformed_responses":1})").status, 200);
+  auto malformed = rig.send(f1);
+  BOOST_TEST(malformed.status == SendResult::Status::kRetry);
+  BOOST_TEST(malformed.error_code == "MALFORMED_RESPONSE");
+  auto resent = rig.send(f1);
+  BOOST_TEST(resent.status == SendResult::Status::kAccepted);
+  BOOST_TEST(deliveries(*a, "f-1", nullptr) == 1);
+  // A malformed directory is an error, not a crash.
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"malformed_responses":1})").status, 200);
+  auto dir = rig.directory();
+  BOOST_TEST(dir.status.status == SendResult::Status::kRetry);
+  BOOST_TEST(dir.entries.empty());
+  // A connection dropped mid-answer is a transient transport error; the resend lands once.
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"drop_responses":1})").status, 200);
+  auto dropped = rig.send(f2);
+  BOOST_TEST(dropped.status == SendResult::Status::kRetry);
+  auto again = rig.send(f2);
+  BOOST_TEST(again.status == SendResult::Status::kAccepted);
+  BOOST_TEST(deliveries(*a, "f-2", nullptr) == 1);
+  // Peer gone (kept-alive connections closed, nothing listening): transient.
+  s.server->stop();
+  auto refused = rig.send(national_unit("f-3", kA43));
+  BOOST_TEST(refused.status == SendResult::Status::kRetry);
+  BOOST_TEST(refused.error_code == "TRANSPORT");
+}
+
+BOOST_AUTO_TEST_CASE(stop_drains_in_flight_calls_once) {
+  Standin s("adapter_stop");
+  AdapterRig rig(adapter_config(s));
+  rig.adapter->start();
+  std::optional<SendResult> result;
+  int drained = 0;
+  bool result_before_drain = false;
+  rig.adapter->send(national_unit("s-1", kA43), [&](SendResult r) { result = std::move(r); });
+  rig.adapter->stop([&] {
+    ++drained;
+    result_before_drain = result.has_value();
+  });
+  BOOST_REQUIRE(run_until(rig.io, [&] { return drained > 0; }));
+  BOOST_TEST(result_before_drain);
+  rig.io.restart();
+  rig.io.poll();
+  BOOST_TEST(drained == 1);
+  // After stop, calls answer at once with a transient error; start again works.
+  auto late = rig.send(national_unit("s-2", kA43));
+  BOOST_TEST(late.status == SendResult::Status::kRetry);
+  BOOST_TEST(late.error_code == "ADAPTER_STOPPED");
+  rig.adapter->start();
+  BOOST_TEST(rig.directory().status.status == SendResult::Status::kAccepted);
+}
+
+BOOST_AUTO_TEST_CASE(push_notice_triggers_a_poll) {
+  Standin s("adapter_push");
+  auto config = adapter_config(s);
+  config.poll_interval = std::chrono::hours(1);  // only a notice can bring the second message
+  config.push.enabled = true;
+  config.push.tls.ca_file = (env().pki / "tls/regional-ca.pem").string();
+  config.push.tls.cert_file = (env().pki / "tls/gateway-regional-server-ec.cert.pem").string();
+  config.push.tls.key_file = (env().pki / "tls/gateway-regional-server-ec.key.pem").string();
+  AdapterRig rig(config);
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("n-1", kNational11)).status, 201);
+  bool registered = false;
+  rig.adapter->on_push_registered([&](bool ok) { registered = ok; });
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return registered && rig.sink.units.size() == 1; }));
+  BOOST_TEST(rig.adapter->push_port() != 0);
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("n-2", kNational11, 9)).status, 201);
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() == 2; }));
+  BOOST_TEST(rig.sink.units[1].cursor == "2");
+  BOOST_TEST(s.server->notices_delivered() >= 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
