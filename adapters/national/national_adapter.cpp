@@ -354,7 +354,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
       self->logging_in_ = false;
       auto waiting = std::move(self->waiting_);
       self->waiting_.clear();
-      for (auto& w : waiting) w(failed);
+      for (auto& waiter : waiting) waiter(failed);
     });
   }
 
@@ -451,14 +451,14 @@ class Impl : public std::enable_shared_from_this<Impl> {
       std::optional<cms::Bytes> content;
       if (inner.ok()) content = cms::embedded_content(inner.value());
       if (!inner.ok() || !content) return self->schedule(self->config_.poll_interval);
-      InboxItem& item = items->front();
+      InboxItem& current = items->front();
       gateway::SignedFile f;
-      f.name = item.names[file];
+      f.name = current.names[file];
       f.media_type = media_type_of(f.name);
       f.content = to_string(*content);
       f.cms = to_string(inner.value());
       f.attached = true;
-      item.unit.files.push_back(std::move(f));
+      current.unit.files.push_back(std::move(f));
       self->download(items, file + 1, more);
     });
   }

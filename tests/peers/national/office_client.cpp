@@ -131,6 +131,17 @@ std::string OfficeClient::sign(const std::string& bytes) const {
 Answer OfficeClient::send(const mapping::OfficeRef& sender, const mapping::OfficeRef& recipient,
                           const std::string& unit_kind, const std::string& message,
                           const std::vector<PlainFile>& files, const std::string& idempotency_key) {
+  return post_unit(unit_body(sender, recipient, unit_kind, message, files), idempotency_key);
+}
+
+Answer OfficeClient::post_unit(const std::string& body, const std::string& idempotency_key) {
+  return call("POST", "/ncp/v1/transmissions", body, {{"idempotency-key", idempotency_key}});
+}
+
+std::string OfficeClient::unit_body(const mapping::OfficeRef& sender,
+                                    const mapping::OfficeRef& recipient,
+                                    const std::string& unit_kind, const std::string& message,
+                                    const std::vector<PlainFile>& files) const {
   rapidjson::StringBuffer b;
   Writer w(b);
   w.StartObject();
@@ -153,7 +164,7 @@ Answer OfficeClient::send(const mapping::OfficeRef& sender, const mapping::Offic
   }
   w.EndArray();
   w.EndObject();
-  return call("POST", "/ncp/v1/transmissions", b.GetString(), {{"idempotency-key", idempotency_key}});
+  return b.GetString();
 }
 
 Answer OfficeClient::inbox(const std::string& cursor, int limit) {

@@ -54,6 +54,12 @@ class OfficeClient {
   Answer send(const mapping::OfficeRef& sender, const mapping::OfficeRef& recipient,
               const std::string& unit_kind, const std::string& message,
               const std::vector<PlainFile>& files, const std::string& idempotency_key);
+  // The same in two steps, so that a replay can send byte-identical bodies (signatures carry a
+  // signing time, so signing again makes another body).
+  std::string unit_body(const mapping::OfficeRef& sender, const mapping::OfficeRef& recipient,
+                        const std::string& unit_kind, const std::string& message,
+                        const std::vector<PlainFile>& files) const;
+  Answer post_unit(const std::string& body, const std::string& idempotency_key);
   Answer inbox(const std::string& cursor = "", int limit = 50);
   // Downloads one file and decrypts it; `content` gets the signed bytes, `signed_data` the CMS.
   Answer fetch(const std::string& id, const std::string& name, std::string& content,

@@ -1,0 +1,551 @@
+// The national network end to end over mutual TLS on loopback: stand-in, office client, adapter.
+#define BOOST_TEST_DYN_LINK
+#define BOOST_TEST_MODULE national
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <rapidjson/document.h>
+
+#include "adapters/national/national_adapter.hpp"
+#include "adapters/national/ncp_codec.hpp"
+#include "gateway/pki/key_file.hpp"
+#include "mapping/careplan/file_name.hpp"
+#include "mapping/cms/signer.hpp"
+#include "tests/careplan_gen/generator.hpp"
+#include "tests/peers/national/national_standin.hpp"
+#include "tests/peers/national/office_client.hpp"
+
+namespace fs = std::filesystem;
+namespace cms = kakehashi::mapping::cms;
+using kakehashi::gateway::OfficeRef;
+using kakehashi::gateway::SendResult;
+using namespace kakehashi::standin;
+
+namespace {
+
+const std::string kOfficeA = "1370100016";  // national care manager office
+const std::string kOfficeB = "1371100452";  // national service office
+const std::string kRegional = "3271500013";  // regional office the proxy represents
+const std::string kUserA = "KJ000000000001";
+const std::string kUserB = "KJ000000000002";
+const std::string kProxy = "KJ900000000001";
+
+struct Pki {
+  fs::path root;
+  Pki() {
+    std::string tmpl = (fs::temp_directory_path() / "kakehashi-national-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    root = tmpl;
+    const std::string cmd = std::string(KAKEHASHI_PKI_SCRIPT) + " '" + (root / "pki").string() + "' >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
+  }
+  ~Pki() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+  std::string dir() const { return (root / "pki").string(); }
+};
+
+const Pki& pki() {
+  static Pki p;
+  return p;
+}
+
+// A generated unit moved onto the PKI's office numbers (names and contents alike: the numbers
+// are ASCII, so MS932 bytes stay valid).
+kakehashi::testing::GeneratedUnit retarget(kakehashi::testing::GeneratedUnit u, const std::string& from,
+                                           const std::string& to, std::string* to_type) {
+  const auto parsed = kakehashi::mapping::parse_file_name(u.files.front().name);
+  const std::string old_from = parsed.name->from.office_no;
+  const std::string old_to = parsed.name->to.office_no;
+  *to_type = parsed.name->to.service_type;
+  auto replace_all = [](std::string& s, const std::string& a, const std::string& b) {
+    for (std::size_t p = 0; (p = s.find(a, p)) != std::string::npos; p += b.size()) s.replace(p, a.size(), b);
+  };
+  for (auto& f : u.files) {
+    for (auto* s : {&f.name, &f.bytes}) {
+      replace_all(*s, old_from, from);
+      replace_all(*s, old_to, to);
+    }
+  }
+  return u;
+}
+
+std::vector<PlainFile> plain(const kakehashi::testing::GeneratedUnit& u) {
+  std::vector<PlainFile> out;
+  for (const auto& f : u.files) out.push_back({f.name, f.bytes});
+  return out;
+}
+
+rapidjson::Document parse(const std::string& body) {
+  rapidjson::Document d;
+  d.Parse(body.data(), body.size());
+  return d;
+}
+
+// The transmission id of a 201 answer (the test stops when it is anything else).
+std::string id_of(const Answer& a) {
+  BOOST_TEST_REQUIRE(a.status == 201, a.body);
+  const auto d = parse(a.body);
+  BOOST_TEST_REQUIRE((d.IsObject() && d.HasMember("transmission_id") && d["transmission_id"].IsString()));
+  return d["transmission_id"].GetString();
+}
+
+// The stand-in on its own thread, state in a file that outlives restarts.
+struct Standin {
+  explicit Standin(const std::string& state, std::uint16_t fixed_port = 0) {
+    auto o = options_from_pki(pki().dir(), state);
+    server = std::make_unique<NationalStandin>(io, o);
+    port = server->listen(fixed_port);
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Standin() {
+    server->stop();
+    work.reset();
+    io.stop();
+    thread.join();
+  }
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work{io.get_executor()};
+  std::unique_ptr<NationalStandin> server;
+  std::uint16_t port = 0;
+  std::thread thread;
+};
+
+struct Fixture {
+  Fixture() {
+    state = (pki().root / ("state-" + std::to_string(counter++) + ".sqlite")).string();
+    standin = std::make_unique<Standin>(state);
+    seed(*standin->server);
+  }
+  static void seed(NationalStandin& s) {
+    s.add_account(kUserA, "pw-a", "office", kOfficeA);
+    s.add_account(kUserB, "pw-b", "office", kOfficeB);
+    s.add_account(kProxy, "pw-proxy", "proxy");
+    for (const auto& no : {kOfficeA, kOfficeB, kRegional}) {
+      s.upsert_office({no, {"43", "11", "13", "15", "16", "17", "78", "46", "12", "14"}, "Office " + no, "", "13", "ACTIVE"});
+    }
+  }
+  OfficeClient office(const std::string& no, const std::string& user, const std::string& pw) {
+    return OfficeClient(office_options_from_pki(pki().dir(), no, standin->port, user, pw));
+  }
+  Answer admin(const std::string& method, const std::string& target, const std::string& body) {
+    auto c = office(kOfficeA, kUserA, "pw-a");
+    return c.raw({method, target, {{"authorization", "Admin admin"}, {"content-type", "application/json"}}, body, {}, {}});
+  }
+  static inline int counter = 0;
+  std::string state;
+  std::unique_ptr<Standin> standin;
+};
+
+// The engine side of the adapter in tests: records what it is handed, accepts it.
+struct RecordingSink : kakehashi::gateway::AdapterSink {
+  void on_unit(kakehashi::gateway::InboundUnit unit, std::function<void(bool)> done) override {
+    units.push_back(std::move(unit));
+    done(accept);
+  }
+  void on_receipt(kakehashi::gateway::InboundReceipt r, std::function<void(bool)> done) override {
+    receipts.push_back(std::move(r));
+    done(true);
+  }
+  std::vector<kakehashi::gateway::InboundUnit> units;
+  std::vector<kakehashi::gateway::InboundReceipt> receipts;
+  bool accept = true;
+};
+
+kakehashi::national::NationalAdapterConfig adapter_config(std::uint16_t port) {
+  kakehashi::national::NationalAdapterConfig c;
+  const std::string d = pki().dir();
+  c.port = port;
+  c.tls.ca_file = d + "/tls/national-ca.pem";
+  c.tls.cert_file = d + "/tls/gateway-national-client-rsa.cert.pem";
+  c.tls.key_file = d + "/tls/gateway-national-client-rsa.key.pem";
+  c.user_id = kProxy;
+  c.password_file = (pki().root / "proxy-password").string();
+  std::ofstream(c.password_file) << "pw-proxy\n";
+  c.document_cert_file = d + "/gateway/proxy-rsa.cert.pem";
+  c.document_key_file = d + "/gateway/proxy-rsa.key.pem";
+  c.poll_interval = std::chrono::milliseconds(50);
+  c.request_timeout = std::chrono::milliseconds(3000);
+  c.represented_offices = {{kRegional, "43"}};
+  return c;
+}
+
+template <class Pred>
+bool run_until(boost::asio::io_context& io, Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  io.restart();
+  while (!pred() && std::chrono::steady_clock::now() < end) io.run_one_for(std::chrono::milliseconds(100));
+  return pred();
+}
+
+struct AdapterRig {
+  explicit AdapterRig(std::uint16_t port, std::vector<OfficeRef> represented = {{kRegional, "43"}}) {
+    auto c = adapter_config(port);
+    c.represented_offices = std::move(represented);
+    kakehashi::gateway::AdapterContext ctx{io.get_executor(), &sink, "national", "", ""};
+    adapter = kakehashi::national::make_national_adapter(c, ctx);
+  }
+  ~AdapterRig() {
+    bool drained = false;
+    adapter->stop([&] { drained = true; });
+    run_until(io, [&] { return drained; });
+    adapter.reset();
+    io.restart();
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  SendResult send(kakehashi::gateway::OutboundUnit unit) {
+    std::optional<SendResult> r;
+    adapter->send(std::move(unit), [&](SendResult x) { r = std::move(x); });
+    run_until(io, [&] { return r.has_value(); });
+    BOOST_REQUIRE(r);
+    return *r;
+  }
+  boost::asio::io_context io;
+  RecordingSink sink;
+  std::unique_ptr<kakehashi::gateway::Adapter> adapter;
+};
+
+// A unit as the engine hands it over: sender's signature (regional office) plus the proxy's.
+kakehashi::gateway::OutboundUnit proxied_unit(std::uint64_t seed, const std::string& key,
+                                              std::string* to_type, bool cosign = true) {
+  auto u = retarget(kakehashi::testing::UnitGenerator(seed).make("K2"), kRegional, kOfficeA, to_type);
+  const std::string d = pki().dir();
+  auto office = kakehashi::pki::load_credential(d + "/offices/regional/" + kRegional + ".cert.pem",
+                                                d + "/offices/regional/" + kRegional + ".key.pem");
+  auto proxy = kakehashi::pki::load_credential(d + "/gateway/proxy-rsa.cert.pem", d + "/gateway/proxy-rsa.key.pem");
+  kakehashi::gateway::OutboundUnit out;
+  out.idempotency_key = key;
+  out.sender = {kRegional, "43"};
+  out.recipient = {kOfficeA, *to_type};
+  out.unit_kind = "K2";
+  out.message = "cover note";
+  for (const auto& f : u.files) {
+    cms::ByteView content(reinterpret_cast<const std::uint8_t*>(f.bytes.data()), f.bytes.size());
+    auto s = cms::sign(content, office, cms::SignOptions{false});
+    BOOST_REQUIRE(s.ok());
+    cms::Bytes der = s.value();
+    if (cosign) {
+      auto c = cms::add_cosigner(der, std::nullopt, proxy);
+      BOOST_REQUIRE(c.ok());
+      der = c.value();
+    }
+    out.files.push_back({f.name, "text/csv", f.bytes, std::string(der.begin(), der.end()), true});
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(national, Fixture)
+
+BOOST_AUTO_TEST_CASE(login_and_bad_password) {
+  auto good = office(kOfficeA, kUserA, "pw-a");
+  BOOST_TEST(good.login().status == 201);
+  auto bad = office(kOfficeA, kUserA, "wrong");
+  const Answer a = bad.login();
+  BOOST_TEST(a.status == 401);
+  BOOST_TEST(a.error_code == "login_failed");
+  auto malformed_user = office(kOfficeA, "KJ12", "pw");
+  BOOST_TEST(malformed_user.login().error_code == "invalid_request");
+}
+
+BOOST_AUTO_TEST_CASE(tls_without_or_with_foreign_certificate_is_refused) {
+  auto opts = office_options_from_pki(pki().dir(), kOfficeA, standin->port, kUserA, "pw-a");
+  opts.tls.cert_file.clear();
+  opts.tls.key_file.clear();
+  {
+    OfficeClient none(opts);
+    BOOST_TEST(static_cast<bool>(none.login().ec));
+  }
+  opts.tls.cert_file = pki().dir() + "/tls/regional-standin-client.cert.pem";
+  opts.tls.key_file = pki().dir() + "/tls/regional-standin-client.key.pem";
+  {
+    OfficeClient foreign(opts);
+    BOOST_TEST(static_cast<bool>(foreign.login().ec));
+  }
+  // TLS 1.1 offered by the client: the handshake fails.
+  boost::asio::io_context io;
+  boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_1_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_1_VERSION);
+  SSL_CTX_set_security_level(ctx.native_handle(), 0);
+  ctx.use_certificate_chain_file(pki().dir() + "/tls/national-standin-client.cert.pem");
+  ctx.use_private_key_file(pki().dir() + "/tls/national-standin-client.key.pem", boost::asio::ssl::context::pem);
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream(io, ctx);
+  stream.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), standin->port});
+  boost::system::error_code ec;
+  stream.handshake(boost::asio::ssl::stream_base::client, ec);
+  BOOST_TEST(static_cast<bool>(ec));
+}
+
+BOOST_AUTO_TEST_CASE(office_to_office_send_inbox_fetch_receipt_withdraw) {
+  std::string to_type;
+  const auto unit = retarget(kakehashi::testing::UnitGenerator(7).make("K2"), kOfficeA, kOfficeB, &to_type);
+  auto a = office(kOfficeA, kUserA, "pw-a");
+  const std::string body = a.unit_body({kOfficeA, "43"}, {kOfficeB, to_type}, "K2", "hello", plain(unit));
+  const std::string id = id_of(a.post_unit(body, "k-1"));
+  // Replay: the first answer again; same key, other body: conflict.
+  BOOST_TEST(id_of(a.post_unit(body, "k-1")) == id);
+  BOOST_TEST(a.send({kOfficeA, "43"}, {kOfficeB, to_type}, "K2", "other", plain(unit), "k-1").error_code ==
+             "idempotency_conflict");
+
+  auto b = office(kOfficeB, kUserB, "pw-b");
+  const Answer inbox = b.inbox();
+  BOOST_TEST_REQUIRE(inbox.ok());
+  auto d = parse(inbox.body);
+  BOOST_TEST_REQUIRE(d["items"].Size() == 1u);
+  BOOST_TEST(std::string(d["items"][0]["transmission_id"].GetString()) == id);
+  BOOST_TEST(parse(a.inbox().body)["items"].Size() == 0u);  // not for A
+  // Resuming from the item's cursor lists nothing new.
+  BOOST_TEST(parse(b.inbox(d["items"][0]["cursor"].GetString()).body)["items"].Size() == 0u);
+
+  std::string content, signed_data;
+  BOOST_TEST_REQUIRE(b.fetch(id, unit.files[0].name, content, signed_data).ok());
+  BOOST_TEST(content == unit.files[0].bytes);
+  BOOST_TEST(a.withdraw(id).error_code == "already_downloaded");
+  BOOST_TEST(b.receipt(id, "DOWNLOADED", "").ok());
+  BOOST_TEST(b.receipt(id, "REJECTED", "late").error_code == "receipt_conflict");
+  const auto up = parse(a.updates().body);
+  BOOST_TEST_REQUIRE(up["updates"].Size() == 1u);
+  BOOST_TEST(std::string(up["updates"][0]["state"].GetString()) == "DOWNLOADED");
+
+  const auto log = parse(admin("GET", "/admin/v1/deliveries", "").body);
+  BOOST_TEST_REQUIRE(log["deliveries"].Size() == 1u);  // exactly once despite the replay
+  BOOST_TEST(log["deliveries"][0]["replays"].GetInt() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
+  std::set<std::string> seen;
+  auto note = [&](const Answer& a) { if (!a.error_code.empty()) seen.insert(a.error_code); };
+  std::string to_type;
+  const auto unit = retarget(kakehashi::testing::UnitGenerator(11).make("K2"), kOfficeA, kOfficeB, &to_type);
+  auto a = office(kOfficeA, kUserA, "pw-a");
+  auto b = office(kOfficeB, kUserB, "pw-b");
+  const OfficeRef from{kOfficeA, "43"}, to{kOfficeB, to_type};
+  note(a.call("POST", "/ncp/v1/transmissions", "not json", {{"idempotency-key", "x"}}));
+  note(a.call("POST", "/ncp/v1/transmissions", "{}", {}));
+  note(office(kOfficeA, kUserA, "nope").login());
+  note(a.raw({"GET", "/ncp/v1/inbox", {}, {}, {}, {}}));
+  note(b.send(from, to, "K2", "", plain(unit), "s1"));  // B claims to be A
+  note(a.call("PUT", "/ncp/v1/proxy/offices", "{\"offices\":[]}"));
+  note(a.call("GET", "/ncp/v1/nothing", ""));
+  const Answer sent = a.send(from, to, "K2", "", plain(unit), "ok-1");
+  BOOST_TEST_REQUIRE(sent.status == 201, sent.body);
+  const std::string id = parse(sent.body)["transmission_id"].GetString();
+  note(a.send(from, to, "K2", "changed", plain(unit), "ok-1"));
+  note(b.receipt(id, "DOWNLOADED", ""));
+  note(b.receipt(id, "REJECTED", ""));
+  note(a.withdraw(id));
+  // withdrawn
+  std::string t2;
+  const auto unit2 = retarget(kakehashi::testing::UnitGenerator(12).make("K2"), kOfficeA, kOfficeB, &t2);
+  const Answer sent2 = a.send(from, {kOfficeB, t2}, "K2", "", plain(unit2), "ok-2");
+  const std::string id2 = id_of(sent2);
+  BOOST_TEST(a.withdraw(id2).ok());
+  std::string c, s;
+  note(b.fetch(id2, "x", c, s));
+  // Bad file name, incomplete unit, unsigned file, wrong signer, unknown and inactive recipient.
+  auto renamed = plain(unit);
+  renamed[0].name = "NOTASTANDARDNAME.CSV";
+  note(a.send(from, to, "K2", "", renamed, "e1"));
+  auto partial = plain(unit);
+  partial.pop_back();
+  note(a.send(from, to, "K2", "", partial, "e2"));
+  {
+    std::string body = "{\"sender\":{\"office_no\":\"" + kOfficeA + "\",\"service_type\":\"43\"},\"recipient\":{\"office_no\":\"" +
+                       kOfficeB + "\",\"service_type\":\"" + to_type + "\"},\"unit_kind\":\"K2\",\"files\":[";
+    std::string wrong = body;
+    for (std::size_t i = 0; i < unit.files.size(); ++i) {
+      body += std::string(i ? "," : "") + "{\"name\":\"" + unit.files[i].name + "\",\"signed_data\":\"" +
+              kakehashi::national::base64_encode("garbage") + "\"}";
+      auto other = office(kOfficeB, kUserB, "pw-b");  // signs with B's key: verifies, wrong office
+      wrong += std::string(i ? "," : "") + "{\"name\":\"" + unit.files[i].name + "\",\"signed_data\":\"" +
+               kakehashi::national::base64_encode(other.sign(unit.files[i].bytes)) + "\"}";
+    }
+    note(a.call("POST", "/ncp/v1/transmissions", body + "]}", {{"idempotency-key", "e3"}}));
+    note(a.call("POST", "/ncp/v1/transmissions", wrong + "]}", {{"idempotency-key", "e4"}}));
+  }
+  standin->server->upsert_office({kOfficeB, {"99"}, "B", "", "13", "SUSPENDED"});
+  note(a.send(from, to, "K2", "", plain(unit), "e5"));
+  standin->server->upsert_office({kOfficeB, {to_type}, "B", "", "13", "SUSPENDED"});
+  note(a.send(from, to, "K2", "", plain(unit), "e6"));
+  // Proxy-only errors.
+  auto proxy_opts = office_options_from_pki(pki().dir(), kOfficeA, standin->port, kProxy, "pw-proxy");
+  OfficeClient proxy(proxy_opts);
+  note(proxy.send(from, to, "K2", "", plain(unit), "p1"));  // not represented
+  // Certificate mismatch: A's token over another client certificate.
+  {
+    const Answer l = a.login();
+    BOOST_TEST_REQUIRE(l.ok());
+    auto other = proxy_opts;
+    other.tls.cert_file = pki().dir() + "/tls/gateway-national-client-ec.cert.pem";
+    other.tls.key_file = pki().dir() + "/tls/gateway-national-client-ec.key.pem";
+    OfficeClient c2(other);
+    const std::string token = parse(l.body)["token"].GetString();
+    note(c2.raw({"GET", "/ncp/v1/inbox", {{"authorization", "Bearer " + token}}, {}, {}, {}}));
+  }
+  // Payload too large: an attached signature over 10 MiB of content.
+  {
+    std::string big(10 * 1024 * 1024 + 1, 'x');
+    auto files = plain(unit);
+    files[0].bytes = big;
+    note(a.send(from, to, "K2", "", files, "big"));
+  }
+  // Faults: 429, 500, 503.
+  for (const auto& f : {"{\"status\":429,\"count\":1}", "{\"status\":500,\"count\":1}", "{\"status\":503,\"count\":1}"}) {
+    BOOST_TEST(admin("POST", "/admin/v1/faults", f).ok());
+    note(a.inbox());
+  }
+  BOOST_TEST(admin("POST", "/admin/v1/sessions/expire", "{}").ok());
+  note(a.inbox());
+  {
+    auto x = office(kOfficeA, kUserA, "pw-a");
+    note(x.raw({"GET", "/admin/v1/deliveries", {{"authorization", "Admin wrong"}}, {}, {}, {}}));
+  }
+  const std::set<std::string> documented = {
+      "invalid_request", "idempotency_key_required", "login_failed", "unauthenticated",
+      "session_expired", "certificate_mismatch", "forbidden", "sender_mismatch", "not_represented",
+      "not_found", "idempotency_conflict", "already_downloaded", "receipt_conflict", "withdrawn",
+      "payload_too_large", "invalid_file_name", "invalid_unit", "invalid_signature",
+      "signer_mismatch", "recipient_unknown", "recipient_inactive", "rate_limited",
+      "internal_error", "maintenance"};
+  for (const auto& code : documented) BOOST_TEST(seen.count(code) == 1u, "unreached: " << code);
+}
+
+BOOST_AUTO_TEST_CASE(adapter_send_poll_receipts_directory) {
+  standin->server->set_represented(kProxy, {{kRegional, "43"}});
+  AdapterRig rig(standin->port, {});
+  rig.adapter->start();
+  std::string to_type;
+  auto unit = proxied_unit(21, "u-21", &to_type);
+  const SendResult r = rig.send(unit);
+  BOOST_TEST_REQUIRE((r.status == SendResult::Status::kAccepted), r.error_code << " " << r.message);
+  BOOST_TEST(!r.remote_id.empty());
+  BOOST_TEST(rig.send(unit).remote_id == r.remote_id);  // replay
+  // Not co-signed by the proxy: rejected with the contract's code.
+  std::string t2;
+  const SendResult bad = rig.send(proxied_unit(22, "u-22", &t2, false));
+  BOOST_TEST((bad.status == SendResult::Status::kRejected));
+  BOOST_TEST(bad.error_code == "signer_mismatch");
+
+  // A national office sends to the represented office; the adapter delivers it to the sink.
+  std::string back_type;
+  auto back = retarget(kakehashi::testing::UnitGenerator(23).make("K2"), kOfficeA, kRegional, &back_type);
+  standin->server->set_represented(kProxy, {{kRegional, "43"}, {kRegional, back_type}});
+  auto a = office(kOfficeA, kUserA, "pw-a");
+  const Answer s = a.send({kOfficeA, "43"}, {kRegional, back_type}, "K2", "to regional", plain(back), "b-1");
+  BOOST_TEST_REQUIRE(s.status == 201, s.body);
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return !rig.sink.units.empty(); }));
+  const auto& in = rig.sink.units.front();
+  BOOST_TEST(in.files.size() == back.files.size());
+  BOOST_TEST(in.files[0].content == back.files[0].bytes);
+  BOOST_TEST(in.message == "to regional");
+
+  // The engine's receipt goes back to A's outbox.
+  std::optional<SendResult> rc;
+  rig.adapter->send_receipt({in.source_id, kakehashi::gateway::ReceiptState::kDelivered, "", "r-1"},
+                            [&](SendResult x) { rc = x; });
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return rc.has_value(); }));
+  BOOST_TEST((rc->status == SendResult::Status::kAccepted));
+  BOOST_TEST(parse(a.updates().body)["updates"].Size() == 1u);
+
+  // A's receipt for what the proxy sent comes to the sink.
+  auto ao = office(kOfficeA, kUserA, "pw-a");
+  BOOST_TEST(ao.receipt(r.remote_id, "REJECTED", "wrong month").ok());
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return !rig.sink.receipts.empty(); }));
+  BOOST_TEST(rig.sink.receipts[0].remote_id == r.remote_id);
+  BOOST_TEST((rig.sink.receipts[0].state == kakehashi::gateway::ReceiptState::kRejected));
+  BOOST_TEST(rig.sink.receipts[0].reason == "wrong month");
+
+  std::optional<kakehashi::gateway::DirectoryResult> dir;
+  rig.adapter->fetch_directory("", [&](kakehashi::gateway::DirectoryResult x) { dir = std::move(x); });
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return dir.has_value(); }));
+  BOOST_TEST((dir->status.status == SendResult::Status::kAccepted));
+  BOOST_TEST(dir->entries.size() >= 3u);
+  const std::string since = dir->next_changed_since;
+  standin->server->upsert_office({"1370100024", {"43"}, "New", "", "13", "CLOSED"});
+  dir.reset();
+  rig.adapter->fetch_directory(since, [&](kakehashi::gateway::DirectoryResult x) { dir = std::move(x); });
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return dir.has_value(); }));
+  BOOST_TEST(dir->entries.size() == 1u);
+  BOOST_TEST(dir->entries[0].status == "CLOSED");
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_malformed_and_session_expiry) {
+  standin->server->set_represented(kProxy, {{kRegional, "43"}});
+  AdapterRig rig(standin->port, {});
+  std::string to_type;
+  BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"status\":429,\"count\":1,\"retry_after\":7}").ok());
+  // The login is answered 429: kRetry with the server's Retry-After.
+  SendResult r = rig.send(proxied_unit(31, "f-31", &to_type));
+  BOOST_TEST((r.status == SendResult::Status::kRetry));
+  BOOST_TEST_REQUIRE(r.retry_after.has_value());
+  BOOST_TEST(r.retry_after->count() == 7);
+  BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"maintenance\":true,\"retry_after\":30}").ok());
+  r = rig.send(proxied_unit(31, "f-31", &to_type));
+  BOOST_TEST(r.error_code == "maintenance");
+  BOOST_TEST(r.retry_after->count() == 30);
+  BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"maintenance\":false}").ok());
+  r = rig.send(proxied_unit(31, "f-31", &to_type));
+  BOOST_TEST_REQUIRE((r.status == SendResult::Status::kAccepted), r.error_code);
+  // A malformed answer is an error, not a crash.
+  BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"malformed\":1}").ok());
+  r = rig.send(proxied_unit(32, "f-32", &to_type));
+  BOOST_TEST((r.status == SendResult::Status::kRetry));
+  BOOST_TEST(r.error_code == "malformed_response");
+  // A dropped connection is transient too, and the retry is answered from the idempotency log.
+  BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"drop\":1}").ok());
+  r = rig.send(proxied_unit(33, "f-33", &to_type));
+  BOOST_TEST((r.status == SendResult::Status::kRetry));
+  r = rig.send(proxied_unit(33, "f-33", &to_type));
+  BOOST_TEST((r.status == SendResult::Status::kAccepted));
+  // Session expiry: the adapter logs in again by itself.
+  BOOST_TEST(admin("POST", "/admin/v1/sessions/expire", "{}").ok());
+  r = rig.send(proxied_unit(34, "f-34", &to_type));
+  BOOST_TEST((r.status == SendResult::Status::kAccepted), r.error_code);
+  const auto log = parse(admin("GET", "/admin/v1/deliveries", "").body);
+  // 31, 32 (stored; only its answer was spoiled), 33 (once, despite the drop), 34.
+  BOOST_TEST(log["deliveries"].Size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_listing_is_handed_over_with_the_same_source_id) {
+  std::string t;
+  auto back = retarget(kakehashi::testing::UnitGenerator(41).make("K2"), kOfficeA, kRegional, &t);
+  standin->server->set_represented(kProxy, {{kRegional, t}});
+  auto a = office(kOfficeA, kUserA, "pw-a");
+  BOOST_TEST_REQUIRE(a.send({kOfficeA, "43"}, {kRegional, t}, "K2", "", plain(back), "d-1").status == 201);
+  BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"duplicate_inbox\":1}").ok());
+  AdapterRig rig(standin->port, {});
+  rig.adapter->start();
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  BOOST_TEST(rig.sink.units[0].source_id == rig.sink.units[1].source_id);
+}
+
+BOOST_AUTO_TEST_CASE(restart_keeps_state) {
+  std::string t;
+  const auto unit = retarget(kakehashi::testing::UnitGenerator(51).make("K2"), kOfficeA, kOfficeB, &t);
+  std::string id, body;
+  {
+    auto a = office(kOfficeA, kUserA, "pw-a");
+    body = a.unit_body({kOfficeA, "43"}, {kOfficeB, t}, "K2", "", plain(unit));
+    id = id_of(a.post_unit(body, "r-1"));
+  }
+  standin.reset();
+  standin = std::make_unique<Standin>(state);
+  auto b = office(kOfficeB, kUserB, "pw-b");
+  const auto d = parse(b.inbox().body);
+  BOOST_TEST_REQUIRE(d["items"].Size() == 1u);
+  BOOST_TEST(std::string(d["items"][0]["transmission_id"].GetString()) == id);
+  auto a = office(kOfficeA, kUserA, "pw-a");
+  BOOST_TEST(id_of(a.post_unit(body, "r-1")) == id);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
