@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -28,6 +29,7 @@
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/verify.hpp"
+#include "tests/adapters/behaviour/behaviour_suite.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/peers/regional/office_client.hpp"
 #include "tests/peers/regional/regional_standin.hpp"
@@ -142,7 +144,7 @@ struct Standin {
     fs::remove(state);
     open(max_message_bytes);
   }
-  void open(std::size_t max_message_bytes = 64u << 20) {
+  void open(std::size_t max_message_bytes = 64u << 20, std::uint16_t at_port = 0) {
     const auto seed = env().root / "seed.json";
     std::ofstream(seed) << kSeed;
     standin::StandinOptions o;
@@ -150,13 +152,16 @@ struct Standin {
     o.state_file = state;
     o.seed_directory = seed;
     o.max_message_bytes = max_message_bytes;
+    o.port = at_port;
     server = std::make_unique<standin::RegionalStandin>(o);
     port = server->start();
   }
-  void restart() {
+  // Stops (every connection closed) and serves the same state again, on the same port if asked.
+  void restart(bool same_port = false) {
+    const auto old_port = port;
     server->stop();
     server.reset();
-    open();
+    open(64u << 20, same_port ? old_port : 0);
   }
 };
 
@@ -364,6 +369,58 @@ std::string raw_exchange(std::uint16_t port, const std::function<void(asio::ssl:
   if (ec) return "";
   return std::string(buf, n);
 }
+
+// The shared adapter behaviour suite against the regional stand-in: the gateway member sends
+// units of a national office it published, signed by that office.
+class RegionalPeer final : public testing::BehaviourPeer {
+ public:
+  RegionalPeer() : standin_("behaviour") {
+    const std::string offices =
+        R"({"offices":[{"office_no":"1371100452","service_type":"11","status":"ACTIVE"}]})";
+    if (client(standin_, "gateway")->call("PUT", "/rhn/v1/directory/external", offices).status !=
+        200) {
+      throw std::runtime_error("cannot publish the external directory");
+    }
+  }
+  std::unique_ptr<gateway::Adapter> make_adapter(gateway::AdapterContext context) override {
+    auto config = adapter_config(standin_);
+    config.poll_interval = std::chrono::milliseconds(200);
+    return make_regional_adapter(std::move(config), std::move(context));
+  }
+  gateway::OutboundUnit sample_unit(const std::string& key) override {
+    // Signed once per key, so that a resend is byte-identical (as the engine's would be).
+    auto it = units_.find(key);
+    if (it == units_.end()) it = units_.emplace(key, national_unit(key, kA43)).first;
+    return it->second;
+  }
+  std::size_t delivered_count(const std::string& key) override {
+    return static_cast<std::size_t>(deliveries(*admin(), key, nullptr));
+  }
+  bool can_reset_connections() const override { return true; }
+  void reset_connections() override { standin_.restart(true); }
+  bool can_misbehave() const override { return true; }
+  void answer_malformed_next(int count) override {
+    fault(R"({"only":"POST /rhn/v1/messages","malformed_responses":)" + std::to_string(count) +
+          "}");
+  }
+  void answer_retry_after_next(int count, std::chrono::seconds after) override {
+    fault(R"({"only":"POST /rhn/v1/messages","fail_status":503,"fail_count":)" +
+          std::to_string(count) + R"(,"retry_after":)" + std::to_string(after.count()) + "}");
+  }
+
+ private:
+  std::unique_ptr<office::OfficeClient> admin() { return client(standin_, "A"); }
+  void fault(const std::string& body) {
+    if (admin()->call("POST", "/admin/v1/faults", body).status != 200) {
+      throw std::runtime_error("stand-in refused the fault");
+    }
+  }
+  Standin standin_;
+  std::map<std::string, gateway::OutboundUnit> units_;
+};
+
+const testing::BehaviourSuiteRegistrar kBehaviour("regional_behaviour",
+                                                  [] { return std::make_unique<RegionalPeer>(); });
 
 }  // namespace
 

@@ -176,6 +176,7 @@ struct Faults {
   int malformed_responses = 0;
   int duplicate_listings = 0;
   int pending_drops = 0;
+  std::string only;
 };
 
 }  // namespace
@@ -271,13 +272,16 @@ struct RegionalStandin::Impl {
         server->faults().drop_responses += faults.pending_drops;
         faults.pending_drops = 0;
       }
-      if (faults.fail_count > 0) {
+      // `only` narrows the injected answers to one call ("POST /rhn/v1/messages").
+      const bool targeted = faults.only.empty() || faults.only == req.method + " " + path;
+      if (faults.fail_count > 0 && targeted) {
         --faults.fail_count;
         return injected(faults.fail_status);
       }
       if (faults.maintenance) return injected(503);
       http::Response r = route(req, path);
-      if (r.status >= 200 && r.status < 300 && !r.body.empty() && faults.malformed_responses > 0) {
+      if (r.status >= 200 && r.status < 300 && !r.body.empty() && faults.malformed_responses > 0 &&
+          targeted) {
         --faults.malformed_responses;
         // Half a JSON object never parses.
         r.body = r.body.substr(0, r.body.size() / 2);
@@ -716,6 +720,7 @@ struct RegionalStandin::Impl {
         num("retry_after", faults.retry_after);
         num("malformed_responses", faults.malformed_responses);
         num("duplicate_listings", faults.duplicate_listings);
+        if (doc.HasMember("only") && doc["only"].IsString()) faults.only = doc["only"].GetString();
         if (doc.HasMember("maintenance") && doc["maintenance"].IsBool()) {
           faults.maintenance = doc["maintenance"].GetBool();
         }
@@ -738,6 +743,7 @@ struct RegionalStandin::Impl {
       w.Int(faults.fail_count);
       w.Key("retry_after");
       w.Int(faults.retry_after);
+      put(w, "only", faults.only);
       w.Key("maintenance");
       w.Bool(faults.maintenance);
       w.Key("malformed_responses");
