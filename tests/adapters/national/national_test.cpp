@@ -18,6 +18,7 @@
 #include "gateway/pki/key_file.hpp"
 #include "mapping/careplan/file_name.hpp"
 #include "mapping/cms/signer.hpp"
+#include "tests/adapters/behaviour/behaviour_suite.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/peers/national/national_standin.hpp"
 #include "tests/peers/national/office_client.hpp"
@@ -102,6 +103,7 @@ std::string id_of(const Answer& a) {
 struct Standin {
   explicit Standin(const std::string& state, std::uint16_t fixed_port = 0) {
     auto o = options_from_pki(pki().dir(), state);
+    o.max_file_bytes = 64 * 1024;  // reaching payload_too_large must not cost 10 MiB of signing
     server = std::make_unique<NationalStandin>(io, o);
     port = server->listen(fixed_port);
     thread = std::thread([this] { io.run(); });
@@ -241,6 +243,65 @@ kakehashi::gateway::OutboundUnit proxied_unit(std::uint64_t seed, const std::str
   }
   return out;
 }
+
+// The shared adapter behaviour suite against the national stand-in.
+class NationalPeer final : public kakehashi::testing::BehaviourPeer {
+ public:
+  NationalPeer() {
+    state_ = (pki().root / ("behaviour-" + std::to_string(Fixture::counter++) + ".sqlite")).string();
+    standin_ = std::make_unique<Standin>(state_);
+    port_ = standin_->port;
+    Fixture::seed(*standin_->server);
+    standin_->server->set_represented(kProxy, {{kRegional, "43"}});
+  }
+  std::unique_ptr<kakehashi::gateway::Adapter> make_adapter(kakehashi::gateway::AdapterContext context) override {
+    auto c = adapter_config(port_);
+    c.represented_offices.clear();
+    return kakehashi::national::make_national_adapter(c, std::move(context));
+  }
+  kakehashi::gateway::OutboundUnit sample_unit(const std::string& key) override {
+    // The same key must give the same bytes (signatures carry a signing time).
+    auto it = units_.find(key);
+    if (it != units_.end()) return it->second;
+    std::string to_type;
+    auto unit = proxied_unit(std::hash<std::string>{}(key), key, &to_type);
+    standin_->server->upsert_office({kOfficeA, {"43", to_type}, "A", "", "13", "ACTIVE"});
+    units_.emplace(key, unit);
+    return unit;
+  }
+  std::size_t delivered_count(const std::string& key) override {
+    const auto r = standin_->server->handle({"GET", "/admin/v1/deliveries", {{"authorization", "Admin admin"}}, {}, {}, {}});
+    const auto d = parse(r.body);
+    std::size_t n = 0;
+    for (const auto& e : d["deliveries"].GetArray()) n += std::string(e["idempotency_key"].GetString()) == key;
+    return n;
+  }
+  bool can_reset_connections() const override { return true; }
+  void reset_connections() override {
+    standin_.reset();
+    standin_ = std::make_unique<Standin>(state_, port_);
+  }
+  bool can_misbehave() const override { return true; }
+  void answer_malformed_next(int count) override { fault("{\"malformed\":" + std::to_string(count) + "}"); }
+  void answer_retry_after_next(int count, std::chrono::seconds after) override {
+    fault("{\"status\":503,\"count\":" + std::to_string(count) + ",\"retry_after\":" +
+          std::to_string(after.count()) + "}");
+  }
+
+ private:
+  void fault(const std::string& body) {
+    const auto r = standin_->server->handle({"POST", "/admin/v1/faults",
+                                             {{"authorization", "Admin admin"}}, body, {}, {}});
+    if (r.status != 200) throw std::runtime_error("fault control refused: " + r.body);
+  }
+  std::string state_;
+  std::unique_ptr<Standin> standin_;
+  std::uint16_t port_ = 0;
+  std::map<std::string, kakehashi::gateway::OutboundUnit> units_;
+};
+
+const kakehashi::testing::BehaviourSuiteRegistrar kBehaviour(
+    "national_behaviour", [] { return std::make_unique<NationalPeer>(); });
 
 }  // namespace
 
@@ -392,9 +453,9 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
     const std::string token = parse(l.body)["token"].GetString();
     note(c2.raw({"GET", "/ncp/v1/inbox", {{"authorization", "Bearer " + token}}, {}, {}, {}}));
   }
-  // Payload too large: an attached signature over 10 MiB of content.
+  // Payload too large: an attached signature over more than the stand-in's file limit.
   {
-    std::string big(10 * 1024 * 1024 + 1, 'x');
+    std::string big(64 * 1024 + 1, 'x');
     auto files = plain(unit);
     files[0].bytes = big;
     note(a.send(from, to, "K2", "", files, "big"));

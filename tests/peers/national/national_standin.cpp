@@ -38,7 +38,6 @@ using national::base64_encode;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::size_t kMaxFiles = 64;
-constexpr std::size_t kMaxFileBytes = 10ull * 1024 * 1024;
 constexpr std::size_t kMaxMessage = 2000;
 
 std::int64_t now_ms() {
@@ -598,8 +597,8 @@ struct NationalStandin::Impl {
         return error(422, "invalid_signature", "signed_data is not attached CMS SignedData",
                      details_of({{"file", f.name}, {"reason", "not-attached"}}));
       }
-      if (content->size() > kMaxFileBytes) {
-        return error(413, "payload_too_large", "file over 10 MiB", details_of({{"file", f.name}}));
+      if (content->size() > options.max_file_bytes) {
+        return error(413, "payload_too_large", "file over the size limit", details_of({{"file", f.name}}));
       }
       f.content = to_string(*content);
       if (auto bad = check_signatures(f, who, *sender)) return *bad;

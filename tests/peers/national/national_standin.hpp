@@ -22,6 +22,7 @@ struct StandinOptions {
   std::string proxied_domain_dir;      // trust domain of proxied senders (DIR/regional); optional
   std::string admin_token = "admin";
   std::chrono::seconds session_ttl{3600};
+  std::size_t max_file_bytes = 10ull * 1024 * 1024;  // per decoded file (PROTOCOL §6)
 };
 
 // Paths inside a development PKI made by deploy/pki.sh.

@@ -1,6 +1,6 @@
 // kakehashi-national-standin: the national system stand-in as a process (PROTOCOL.md §12).
 //   kakehashi-national-standin --pki DIR --state FILE.sqlite [--port N] [--admin-token T]
-//     [--session-ttl S] [--offices FILE.json] [--account USER:PASSWORD:office:NO|USER:PASSWORD:proxy]...
+//     [--session-ttl S] [--max-file-bytes N] [--offices FILE.json] [--account USER:PASSWORD:office:NO|USER:PASSWORD:proxy]...
 // Prints "port=NNNN" once listening; stops on SIGINT/SIGTERM.
 
 #include <cstdlib>
@@ -14,7 +14,7 @@ namespace {
 
 int usage() {
   std::cerr << "usage: kakehashi-national-standin --pki DIR --state FILE [--port N] "
-               "[--admin-token T] [--session-ttl S] [--offices FILE] [--account SPEC]... "
+               "[--admin-token T] [--session-ttl S] [--max-file-bytes N] [--offices FILE] [--account SPEC]... "
                "[--ca F --cert F --key F --national-domain D --proxied-domain D] [--tls12]\n";
   return 2;
 }
@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     else if (a == "--port") port = static_cast<std::uint16_t>(std::atoi(v.c_str()));
     else if (a == "--admin-token") token = v;
     else if (a == "--session-ttl") ttl = v;
+    else if (a == "--max-file-bytes") overrides.max_file_bytes = std::stoull(v);
     else if (a == "--offices") offices = v;
     else if (a == "--account") accounts.push_back(v);
     else if (a == "--ca") overrides.tls.ca_file = v;
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
     if (!overrides.national_domain_dir.empty()) o.national_domain_dir = overrides.national_domain_dir;
     if (!overrides.proxied_domain_dir.empty()) o.proxied_domain_dir = overrides.proxied_domain_dir;
     o.tls.allow_tls12 = tls12;
+    o.max_file_bytes = overrides.max_file_bytes;
     if (!token.empty()) o.admin_token = token;
     if (!ttl.empty()) o.session_ttl = std::chrono::seconds(std::atoi(ttl.c_str()));
     boost::asio::io_context io;
