@@ -4,7 +4,10 @@
 #define BOOST_TEST_MODULE regional
 #include <boost/test/unit_test.hpp>
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -715,6 +718,51 @@ BOOST_AUTO_TEST_CASE(office_client_executable) {
   BOOST_TEST(out.find("\"READ\"") != std::string::npos);
   out = run(base + "fetch " + answer->id, &rc);
   BOOST_TEST(rc == 1);  // not the recipient: an error answer
+}
+
+BOOST_AUTO_TEST_CASE(standin_executable_prints_port_and_serves) {
+  const auto seed = env().root / "exe-seed.json";
+  std::ofstream(seed) << kSeed;
+  const std::vector<std::string> args = {KAKEHASHI_STANDIN_BIN, "--pki", env().pki.string(),
+                                         "--state", (env().root / "exe.sqlite").string(),
+                                         "--seed-directory", seed.string()};
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int out[2];
+  BOOST_REQUIRE_EQUAL(pipe(out), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, KAKEHASHI_STANDIN_BIN, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  BOOST_REQUIRE_EQUAL(rc, 0);
+  FILE* f = fdopen(out[0], "r");
+  char line[64] = {0};
+  const bool got = fgets(line, sizeof line, f) != nullptr;
+  std::string first = got ? line : "";
+  int port = 0;
+  if (first.rfind("port=", 0) == 0) port = std::atoi(first.c_str() + 5);
+  if (port > 0) {
+    office::OfficeClientOptions o;
+    o.port = static_cast<std::uint16_t>(port);
+    o.tls = member_tls("A");
+    office::OfficeClient a(o);
+    auto dir = decode_directory(a.directory().body);
+    BOOST_REQUIRE(dir);
+    BOOST_TEST(dir->size() == 3u);  // F-A, F-B and the gateway's external facility
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  fclose(f);
+  BOOST_TEST(first.rfind("port=", 0) == 0, first);
+  BOOST_TEST(port > 0);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
