@@ -590,6 +590,63 @@ BOOST_AUTO_TEST_CASE(duplicate_listing_is_handed_over_with_the_same_source_id) {
   BOOST_TEST(rig.sink.units[0].source_id == rig.sink.units[1].source_id);
 }
 
+BOOST_AUTO_TEST_CASE(cursor_advances_only_after_accept_and_resumes) {
+  std::string t1, t2;
+  auto u1 = retarget(kakehashi::testing::UnitGenerator(61).make("K2"), kOfficeA, kRegional, &t1);
+  auto u2 = retarget(kakehashi::testing::UnitGenerator(62).make("K2"), kOfficeA, kRegional, &t2);
+  standin->server->set_represented(kProxy, {{kRegional, t1}, {kRegional, t2}});
+  auto a = office(kOfficeA, kUserA, "pw-a");
+  const std::string id1 = id_of(a.send({kOfficeA, "43"}, {kRegional, t1}, "K2", "", plain(u1), "c-1"));
+  std::string cursor1;
+  {
+    AdapterRig rig(standin->port, {});
+    rig.sink.accept = false;  // the engine could not commit: the same item must come again
+    rig.adapter->start();
+    BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+    BOOST_TEST(rig.sink.units[0].source_id == id1);
+    BOOST_TEST(rig.sink.units[1].source_id == id1);
+    cursor1 = rig.sink.units[0].cursor;
+  }
+  const std::string id2 = id_of(a.send({kOfficeA, "43"}, {kRegional, t2}, "K2", "", plain(u2), "c-2"));
+  // A restarted adapter resumes from the persisted cursor: the first unit is not handed again.
+  auto c = adapter_config(standin->port);
+  c.represented_offices.clear();
+  boost::asio::io_context io;
+  RecordingSink sink;
+  auto adapter = kakehashi::national::make_national_adapter(
+      c, {io.get_executor(), &sink, "national", cursor1, ""});
+  adapter->start();
+  BOOST_TEST_REQUIRE(run_until(io, [&] { return !sink.units.empty(); }));
+  BOOST_TEST(sink.units[0].source_id == id2);
+  // Withdraw through the adapter: refused once downloaded, accepted before.
+  auto* national = dynamic_cast<kakehashi::national::NationalAdapter*>(adapter.get());
+  BOOST_TEST_REQUIRE(national != nullptr);
+  std::optional<SendResult> w;
+  national->withdraw(id2, [&](SendResult r) { w = r; });
+  BOOST_TEST_REQUIRE(run_until(io, [&] { return w.has_value(); }));
+  BOOST_TEST(w->error_code == "forbidden");  // the proxy did not send it
+  bool drained = false;
+  int drained_calls = 0;
+  adapter->stop([&] { drained = true; ++drained_calls; });
+  BOOST_TEST_REQUIRE(run_until(io, [&] { return drained; }));
+  BOOST_TEST(drained_calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(adapter_withdraws_before_download) {
+  standin->server->set_represented(kProxy, {{kRegional, "43"}});
+  AdapterRig rig(standin->port, {});
+  std::string t;
+  const SendResult sent = rig.send(proxied_unit(71, "w-71", &t));
+  BOOST_TEST_REQUIRE((sent.status == SendResult::Status::kAccepted), sent.error_code);
+  auto* national = dynamic_cast<kakehashi::national::NationalAdapter*>(rig.adapter.get());
+  std::optional<SendResult> w;
+  national->withdraw(sent.remote_id, [&](SendResult r) { w = r; });
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return w.has_value(); }));
+  BOOST_TEST((w->status == SendResult::Status::kAccepted));
+  auto a = office(kOfficeA, kUserA, "pw-a");
+  BOOST_TEST(parse(a.inbox().body)["items"].Size() == 0u);  // withdrawn: not listed
+}
+
 BOOST_AUTO_TEST_CASE(restart_keeps_state) {
   std::string t;
   const auto unit = retarget(kakehashi::testing::UnitGenerator(51).make("K2"), kOfficeA, kOfficeB, &t);
