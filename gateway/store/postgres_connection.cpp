@@ -105,10 +105,13 @@ class PostgresConnection final : public SqlConnection {
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     std::string msg = PQresultErrorMessage(res);
     if (msg.empty()) msg = PQerrorMessage(conn_);
-    // 40001 serialization failure, 40P01 deadlock, 08xxx connection problems.
+    // 40001 serialization failure, 40P01 deadlock, 08xxx connection problems; 23505 unique
+    // violation: another instance inserted the same row first — running the transaction again
+    // sees it (e.g. the same inbox item accepted by two instances becomes a duplicate).
     const bool transient = PQstatus(conn_) != CONNECTION_OK ||
                            (state != nullptr && (std::strcmp(state, "40001") == 0 ||
                                                  std::strcmp(state, "40P01") == 0 ||
+                                                 std::strcmp(state, "23505") == 0 ||
                                                  std::strncmp(state, "08", 2) == 0));
     PQclear(res);
     throw SqlError{msg, transient};

@@ -59,6 +59,11 @@ const Pki& test_pki() {
   return p;
 }
 
+bool postgres() {
+  const char* b = std::getenv("KAKEHASHI_TEST_BACKEND");
+  return b != nullptr && std::string(b) == "postgres";
+}
+
 store::TransferFilter state_filter(const char* state) {
   store::TransferFilter f;
   f.state = state;
@@ -153,7 +158,16 @@ struct Rig {
     static int n = 0;
     dir = fs::temp_directory_path() / ("kh-engine-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
     fs::create_directories(dir);
-    connect = [this] { return store::open_sqlite((dir / "store.db").string(), false); };
+    if (postgres()) {
+      // A fresh database per rig on the pg_virtualenv cluster.
+      const std::string db = "kh_engine_" + std::to_string(::getpid()) + "_" + std::to_string(n);
+      auto admin = store::open_postgres("");
+      admin->execute_script("DROP DATABASE IF EXISTS " + db);
+      admin->execute_script("CREATE DATABASE " + db);
+      connect = [db] { return store::open_postgres("dbname=" + db); };
+    } else {
+      connect = [this] { return store::open_sqlite((dir / "store.db").string(), false); };
+    }
     options.tick = std::chrono::milliseconds(5);
     options.backoff_initial = std::chrono::milliseconds(1000);
     options.max_attempts = 4;
@@ -170,26 +184,32 @@ struct Rig {
     fs::remove_all(dir);
   }
 
-  void start() {
-    engine = std::make_unique<engine::Engine>(
-        io, options, [this] { return std::make_unique<store::Store>(connect()); },
+  void start() { engine = make_engine(regional, national, options); }
+
+  // An engine on this rig's store and clock, speaking to the given fake networks.
+  std::unique_ptr<engine::Engine> make_engine(testing::FakeNetwork& reg, testing::FakeNetwork& nat,
+                                              engine::EngineOptions opts) {
+    auto e = std::make_unique<engine::Engine>(
+        io, opts, [this] { return std::make_unique<store::Store>(connect()); },
         engine::PayloadCipher(std::string(32, 'k')), test_pki().proxy,
         std::vector<std::string>{"national", "regional"}, [this] { return clock; });
+    auto* engine_ptr = e.get();
     engine::NetworkBinding r;
     r.name = "regional";
-    r.make_adapter = [this](AdapterContext c) { return regional.make_adapter(c); };
+    r.make_adapter = [&reg](AdapterContext c) { return reg.make_adapter(c); };
     r.outbound_form = engine::EnvelopeForm::kDetached;
     r.trust = test_pki().regional;
-    engine->add_network(std::move(r));
+    e->add_network(std::move(r));
     engine::NetworkBinding nb;
     nb.name = "national";
-    nb.make_adapter = [this](AdapterContext c) { return national.make_adapter(c); };
+    nb.make_adapter = [&nat](AdapterContext c) { return nat.make_adapter(c); };
     nb.outbound_form = engine::EnvelopeForm::kAttachedCosigned;
     nb.trust = test_pki().national;
     nb.cosigner = test_pki().proxy;
-    engine->add_network(std::move(nb));
-    engine->start();
-    run_until([this] { return engine->router().ready({"regional", "national"}); });
+    e->add_network(std::move(nb));
+    e->start();
+    run_until([engine_ptr] { return engine_ptr->router().ready({"regional", "national"}); });
+    return e;
   }
 
   // Runs the io_context until `done` holds (a deadline turns a hang into a failure).
@@ -521,4 +541,60 @@ BOOST_AUTO_TEST_CASE(the_conservation_report_balances_after_a_mixed_run) {
   }
   BOOST_TEST(in == 16);
   BOOST_TEST(accounted == 16);
+}
+
+BOOST_AUTO_TEST_CASE(two_instances_share_one_store_without_duplicates) {
+  // Two gateway instances on one store (PostgreSQL in the pg_virtualenv run), both offered the
+  // same inbox. The first instance's national connection is stuck, so the second does the
+  // deliveries; then the first is killed, and the second takes over what it had leased once the
+  // leases expire. Each unit reaches the destination exactly once.
+  Rig rig;
+  rig.options.lease = std::chrono::milliseconds(60'000);
+  rig.options.max_in_flight = 2;
+  auto opts2 = rig.options;
+  opts2.instance_id = "second";
+  rig.national.hang_all_sends = true;
+  rig.start();
+  testing::FakeNetwork regional2, national2;
+  regional2.directory = rig.regional.directory;
+  national2.directory = rig.national.directory;
+  national2.delivery_log = &rig.national;  // the same national network
+  auto second = rig.make_engine(regional2, national2, opts2);
+  static const char* kSenders[] = {"3271500021", "3271500039", "3271500047"};
+  for (std::uint64_t i = 0; i < 16; ++i) {
+    auto m = make_unit(200 + i, "K5", kSenders[i % 3], i % 2 ? kNationalManager : kNationalService,
+                       false, "20250" + std::to_string(5 + i % 4));
+    m.unit.source_id = "shared-" + std::to_string(i);
+    rig.regional.offer(m.unit);
+    regional2.offer(m.unit);
+  }
+  rig.run_until([&] { return rig.regional.answered_offers == 16 && regional2.answered_offers == 16; });
+  BOOST_TEST(rig.regional.pending.empty());
+  BOOST_TEST(regional2.pending.empty());
+  // The two stuck units hold their office pairs (order per pair): the second instance delivers
+  // every unit of the other pairs.
+  rig.run_until([&] { return rig.national.send_calls.size() == 2; });
+  std::set<std::string> stuck_pairs;
+  std::size_t blocked = 0;
+  {
+    auto s = rig.store();
+    for (const auto& t : s->list({})) {
+      if (rig.national.send_calls.count(t.idempotency_key) != 0)
+        stuck_pairs.insert(t.sender_office + t.recipient_office);
+    }
+    for (const auto& t : s->list({})) blocked += stuck_pairs.count(t.sender_office + t.recipient_office);
+  }
+  BOOST_TEST(stuck_pairs.size() == 2u);
+  rig.run_until([&] { return second->counters().delivered == static_cast<std::int64_t>(16 - blocked); },
+                std::chrono::seconds(60));
+  BOOST_TEST(rig.national.deliveries.size() == 16 - blocked);
+  rig.crash();  // the first instance dies with two units leased and unanswered
+  rig.clock += 61'000;
+  rig.run_until([&] { return second->counters().delivered == 16; }, std::chrono::seconds(60));
+  std::set<std::string> keys;
+  for (const auto& d : rig.national.deliveries) keys.insert(d.unit.idempotency_key);
+  BOOST_TEST(rig.national.deliveries.size() == 16u);
+  BOOST_TEST(keys.size() == 16u);
+  BOOST_TEST(rig.store()->list({}).size() == 16u);
+  second.reset();
 }

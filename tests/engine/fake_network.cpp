@@ -16,7 +16,7 @@ class FakeAdapter final : public Adapter {
   }
   void send(OutboundUnit unit, std::function<void(SendResult)> done) override {
     ++net_.send_calls[unit.idempotency_key];
-    if (net_.hang_next_) {
+    if (net_.hang_next_ || net_.hang_all_sends) {
       net_.hang_next_ = false;
       net_.hung_.push_back(std::move(done));  // the answer never comes (crash mid-call)
       return;
@@ -31,15 +31,16 @@ class FakeAdapter final : public Adapter {
     }
     SendResult r;
     r.status = SendResult::Status::kAccepted;
-    for (const auto& d : net_.deliveries) {
+    auto& log = *net_.delivery_log;
+    for (const auto& d : log.deliveries) {
       if (d.unit.idempotency_key == unit.idempotency_key) {
         r.remote_id = d.remote_id;  // replay: the first answer, no second delivery
         done(r);
         return;
       }
     }
-    r.remote_id = "R" + std::to_string(net_.deliveries.size() + 1);
-    net_.deliveries.push_back({std::move(unit), r.remote_id});
+    r.remote_id = "R" + std::to_string(log.deliveries.size() + 1);
+    log.deliveries.push_back({std::move(unit), r.remote_id});
     done(r);
   }
   void send_receipt(OutboundReceipt receipt, std::function<void(SendResult)> done) override {

@@ -30,6 +30,8 @@ class FakeNetwork {
 
   void script(gateway::SendResult result) { script_.push_back(std::move(result)); }
   void hang_next_send() { hang_next_ = true; }
+  bool hang_all_sends = false;          // every answer is lost (a stuck connection)
+  FakeNetwork* delivery_log = this;     // where deliveries are recorded (shared by instances)
 
   std::vector<gateway::DirectoryEntry> directory;
   std::vector<Delivery> deliveries;                         // unique deliveries, in order
