@@ -965,6 +965,20 @@ BOOST_AUTO_TEST_CASE(retry_after_and_malformed_answers) {
   BOOST_TEST(refused.error_code == "TRANSPORT");
 }
 
+BOOST_AUTO_TEST_CASE(slow_answer_times_out_as_transient) {
+  Standin s("adapter_slow");
+  auto config = adapter_config(s);
+  config.timeout = std::chrono::milliseconds(300);
+  AdapterRig rig(config);
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"delay_ms":1500})").status, 200);
+  auto slow = rig.directory();
+  BOOST_TEST(slow.status.status == SendResult::Status::kRetry);
+  BOOST_TEST(slow.status.error_code == "TIMEOUT");
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"delay_ms":0})").status, 200);
+  BOOST_TEST(rig.directory().status.status == SendResult::Status::kAccepted);
+}
+
 BOOST_AUTO_TEST_CASE(stop_drains_in_flight_calls_once) {
   Standin s("adapter_stop");
   AdapterRig rig(adapter_config(s));

@@ -176,6 +176,7 @@ struct Faults {
   int malformed_responses = 0;
   int duplicate_listings = 0;
   int pending_drops = 0;
+  int pending_delay_ms = 0;
   std::string only;
 };
 
@@ -271,6 +272,10 @@ struct RegionalStandin::Impl {
       if (faults.pending_drops > 0) {
         server->faults().drop_responses += faults.pending_drops;
         faults.pending_drops = 0;
+      }
+      if (faults.pending_delay_ms > 0) {
+        server->faults().delay_ms = faults.pending_delay_ms;
+        faults.pending_delay_ms = 0;
       }
       // `only` narrows the injected answers to one call ("POST /rhn/v1/messages").
       const bool targeted = faults.only.empty() || faults.only == req.method + " " + path;
@@ -729,7 +734,9 @@ struct RegionalStandin::Impl {
           faults.pending_drops = doc["drop_responses"].GetInt();
         }
         if (doc.HasMember("delay_ms") && doc["delay_ms"].IsInt()) {
-          server->faults().delay_ms = doc["delay_ms"].GetInt();
+          // Like drops: armed by the next network request, so this answer is not slowed.
+          faults.pending_delay_ms = doc["delay_ms"].GetInt();
+          if (faults.pending_delay_ms == 0) server->faults().delay_ms = 0;
         }
       } else if (req.method != "GET") {
         return error(405, "METHOD_NOT_ALLOWED", "GET or POST");
@@ -753,7 +760,7 @@ struct RegionalStandin::Impl {
       w.Key("drop_responses");
       w.Int(server->faults().drop_responses.load() + faults.pending_drops);
       w.Key("delay_ms");
-      w.Int(server->faults().delay_ms.load());
+      w.Int(std::max(server->faults().delay_ms.load(), faults.pending_delay_ms));
       w.EndObject();
       return json(200, finish(sb));
     }
