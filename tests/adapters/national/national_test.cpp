@@ -11,6 +11,11 @@
 #include <set>
 #include <thread>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <rapidjson/document.h>
 
 #include "adapters/national/national_adapter.hpp"
@@ -645,6 +650,72 @@ BOOST_AUTO_TEST_CASE(adapter_withdraws_before_download) {
   BOOST_TEST((w->status == SendResult::Status::kAccepted));
   auto a = office(kOfficeA, kUserA, "pw-a");
   BOOST_TEST(parse(a.inbox().body)["items"].Size() == 0u);  // withdrawn: not listed
+}
+
+// The two executables as the quickstart uses them: the stand-in process prints its port, the
+// office client sends a directory as a unit, lists, fetches, and posts a receipt.
+BOOST_AUTO_TEST_CASE(standin_and_office_client_executables) {
+  const fs::path dir = pki().root / ("cli-" + std::to_string(counter++));
+  fs::create_directories(dir / "unit");
+  std::string t;
+  const auto unit = retarget(kakehashi::testing::UnitGenerator(81).make("K2"), kOfficeA, kOfficeB, &t);
+  for (const auto& f : unit.files) std::ofstream(dir / "unit" / f.name, std::ios::binary) << f.bytes;
+  std::ofstream(dir / "offices.json") << "{\"offices\":[{\"office_no\":\"" << kOfficeB
+                                     << "\",\"service_types\":[\"" << t
+                                     << "\"],\"name\":\"B\",\"status\":\"ACTIVE\"}]}";
+  int out[2];
+  BOOST_TEST_REQUIRE(pipe(out) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  const std::string cli_state = (dir / "state.sqlite").string(), offices = (dir / "offices.json").string();
+  const std::string acc_a = kUserA + ":pw-a:office:" + kOfficeA, acc_b = kUserB + ":pw-b:office:" + kOfficeB;
+  std::vector<std::string> args = {KAKEHASHI_STANDIN_BIN, "--pki", pki().dir(), "--state", cli_state,
+                                   "--offices", offices, "--account", acc_a, "--account", acc_b};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  BOOST_TEST_REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  std::string line;
+  for (char c; read(out[0], &c, 1) == 1 && c != '\n';) line += c;
+  close(out[0]);
+  BOOST_TEST_REQUIRE(line.rfind("port=", 0) == 0u, line);
+  const std::string port = line.substr(5);
+  auto office_cli = [&](const std::string& no, const std::string& user, const std::string& pw,
+                        const std::string& command, std::string* output) {
+    const std::string cmd = std::string(KAKEHASHI_OFFICE_BIN) + " --pki '" + pki().dir() + "' --port " + port +
+                            " --user " + user + " --password " + pw + " --office " + no + " " + command;
+    FILE* f = popen(cmd.c_str(), "r");
+    std::string text;
+    std::array<char, 4096> buf{};
+    for (std::size_t n; (n = fread(buf.data(), 1, buf.size(), f)) > 0;) text.append(buf.data(), n);
+    const int status = pclose(f);
+    if (output != nullptr) *output = text;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string text;
+  BOOST_TEST(office_cli(kOfficeA, kUserA, "pw-a", "send '" + (dir / "unit").string() + "' --key cli-1", &text) == 0, text);
+  const std::string id = parse(text)["transmission_id"].GetString();
+  BOOST_TEST(office_cli(kOfficeB, kUserB, "pw-b", "inbox", &text) == 0);
+  BOOST_TEST(text.find(id) != std::string::npos);
+  BOOST_TEST(office_cli(kOfficeB, kUserB, "pw-b", "fetch " + id + " '" + (dir / "got").string() + "'", &text) == 0, text);
+  for (const auto& f : unit.files) {
+    std::ifstream in(dir / "got" / f.name, std::ios::binary);
+    const std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST((got == f.bytes), f.name);
+  }
+  BOOST_TEST(office_cli(kOfficeB, kUserB, "pw-b", "receipt " + id + " DOWNLOADED", nullptr) == 0);
+  BOOST_TEST(office_cli(kOfficeA, kUserA, "pw-a", "updates", &text) == 0);
+  BOOST_TEST(text.find("DOWNLOADED") != std::string::npos);
+  BOOST_TEST(office_cli(kOfficeA, kUserA, "wrong", "inbox", &text) == 1);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
 
 BOOST_AUTO_TEST_CASE(restart_keeps_state) {
