@@ -1,23 +1,53 @@
 #!/usr/bin/env bash
-# Set everything up and run Kakehashi's main job against the bundled sample send units.
-# Until the relay engine lands, the main job is `kakehashi inspect`: it groups the bundled
-# sample files into send units, checks them against the care-plan standard and prints the result.
+# Kakehashi quickstart: install, build, create the development PKI, start both network stand-ins
+# and the gateway on SQLite, and play a realistic month of care-plan traffic through it
+# (tests/e2e/month_player.cpp). Exits with the month player's code: 0 only if every number adds up.
+# Idempotent: packages and the build are only redone when missing or changed; the PKI is kept;
+# every run starts with fresh state under build/quickstart/run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+started=$(date +%s)
 
 kakehashi_install_packages
 kakehashi_build "$KAKEHASHI_ROOT/build/release" RelWithDebInfo -DKAKEHASHI_BUILD_TESTS=ON
-bin="$KAKEHASHI_ROOT/build/release/gateway/kakehashi"
-samples="$KAKEHASHI_ROOT/tests/golden/samples"
+rel="$KAKEHASHI_ROOT/build/release"
+BIN_GATEWAY="$rel/gateway/kakehashi"
+BIN_NATIONAL="$rel/tests/peers/national/kakehashi-national-standin"
+BIN_REGIONAL="$rel/tests/peers/regional/kakehashi-regional-standin"
+BIN_MONTH="$rel/tests/e2e/kakehashi-month"
+source "$KAKEHASHI_ROOT/tests/e2e/e2e_lib.sh"
 
 echo
-echo "== kakehashi inspect over the bundled valid sample units ($samples/valid)"
-"$bin" inspect "$samples/valid"
+echo "== kakehashi inspect over the bundled sample units (the checks every unit goes through)"
+"$BIN_GATEWAY" inspect "$KAKEHASHI_ROOT/tests/golden/samples/valid" | tail -n 3
+
+QS="$KAKEHASHI_ROOT/build/quickstart"
+PKI="$QS/pki"
+WORK="$QS/run"
+trap e2e_cleanup EXIT
 echo
-echo "== kakehashi inspect over bundled samples with deliberate faults ($samples/faulty)"
+echo "== development PKI in $PKI; fresh state in $WORK"
+e2e_prepare "$WORK" "$PKI"
+e2e_start_standins "$WORK" "$PKI"
+echo "   national stand-in on 127.0.0.1:$NATIONAL_PORT, regional stand-in on 127.0.0.1:$REGIONAL_PORT"
+e2e_write_config "$WORK" "$PKI"
+echo "   gateway config $WORK/kakehashi.json (from config/kakehashi.example.json)"
+e2e_start_gateway "$WORK"
+echo "   kakehashi run started (pid $GATEWAY_PID, JSON-line log $WORK/gateway.log)"
+echo
 set +e
-"$bin" inspect "$samples/faulty"
+"$BIN_MONTH" --national-port "$NATIONAL_PORT" --regional-port "$REGIONAL_PORT" --pki "$PKI" \
+  --config "$WORK/kakehashi.json" --kakehashi "$BIN_GATEWAY" --regional-state "$WORK/regional.sqlite" \
+  --scenario month --deadline 120
 rc=$?
 set -e
-echo "(exit code $rc: 1 means some units were refused, as expected for the faulty samples)"
-[ "$rc" -eq 1 ]
+echo
+echo "== stopping (SIGTERM drains the gateway)"
+e2e_stop "$GATEWAY_PID" 60 || { echo "   the gateway did not exit cleanly (see $WORK/gateway.log)"; rc=1; }
+e2e_stop "$NATIONAL_PID" 20 || true
+e2e_stop "$REGIONAL_PID" 20 || true
+echo "   relay report from the stopped gateway's store:"
+"$BIN_GATEWAY" relay report --config "$WORK/kakehashi.json" | sed 's/^/   /' || rc=1
+echo
+echo "quickstart finished in $(( $(date +%s) - started )) s with exit code $rc"
+exit "$rc"

@@ -1,0 +1,99 @@
+# Shared by tests/e2e/run_month.sh, tests/e2e/crash_test.sh and deploy/quickstart.sh: start both
+# stand-ins (seeded with the offices of tests/e2e/*.json), write a gateway config from
+# config/kakehashi.example.json, start/stop/kill the gateway, and stop everything on exit.
+# Source it, set BIN_GATEWAY BIN_NATIONAL BIN_REGIONAL, then call the functions in order.
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+E2E_ROOT="$(cd "$E2E_DIR/../.." && pwd)"
+E2E_PIDS=()
+E2E_PROXY_USER=KJ900000000001
+
+# e2e_wait_port FILE PID NAME: the port a process printed as "port=N" (30 s at most).
+e2e_wait_port() {
+  local file="$1" pid="$2" name="$3" i
+  for i in $(seq 1 300); do
+    if grep -q '^port=' "$file" 2>/dev/null; then
+      sed -n 's/^port=\([0-9]*\).*/\1/p' "$file" | head -1
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited before listening; its log:" >&2
+      cat "$file" "${file%.out}.log" >&2 2>/dev/null || true
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "$name did not print its port" >&2
+  return 1
+}
+
+# e2e_start_standins WORK PKI: sets NATIONAL_PORT, REGIONAL_PORT, NATIONAL_PID, REGIONAL_PID.
+e2e_start_standins() {
+  local work="$1" pki="$2"
+  local accounts=(--account "$E2E_PROXY_USER:$(cat "$work/national-proxy.password"):proxy")
+  local i=1 no
+  for no in 1370100016 1370100024 1370100032 1371100452 1371100460 1371100478; do
+    accounts+=(--account "$(printf 'KJ1000000000%02d' "$i"):month-$no:office:$no")
+    i=$((i + 1))
+  done
+  "$BIN_NATIONAL" --pki "$pki" --state "$work/national.sqlite" --offices "$E2E_DIR/national_offices.json" \
+    "${accounts[@]}" >"$work/national.out" 2>"$work/national.log" &
+  NATIONAL_PID=$!
+  E2E_PIDS+=("$NATIONAL_PID")
+  "$BIN_REGIONAL" --pki "$pki" --state "$work/regional.sqlite" \
+    --seed-directory "$E2E_DIR/regional_directory.json" >"$work/regional.out" 2>"$work/regional.log" &
+  REGIONAL_PID=$!
+  E2E_PIDS+=("$REGIONAL_PID")
+  NATIONAL_PORT="$(e2e_wait_port "$work/national.out" "$NATIONAL_PID" national-standin)"
+  REGIONAL_PORT="$(e2e_wait_port "$work/regional.out" "$REGIONAL_PID" regional-standin)"
+}
+
+# e2e_prepare WORK PKI: fresh state directory, the proxy's password, the PKI (kept between runs).
+e2e_prepare() {
+  local work="$1" pki="$2"
+  rm -rf "$work"
+  mkdir -p "$work"
+  if [ ! -f "$pki/tls/national-ca.pem" ] || [ ! -f "$pki/offices/regional/3271500062.cert.pem" ]; then
+    bash "$E2E_ROOT/deploy/pki.sh" "$pki" >/dev/null
+  fi
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$work/national-proxy.password")
+}
+
+# e2e_write_config WORK PKI: WORK/kakehashi.json from the documented template.
+e2e_write_config() {
+  local work="$1" pki="$2"
+  sed -e "s|@PKI@|$pki|g" -e "s|@RUN@|$work|g" -e "s|@NATIONAL_PORT@|$NATIONAL_PORT|g" \
+    -e "s|@REGIONAL_PORT@|$REGIONAL_PORT|g" "$E2E_ROOT/config/kakehashi.example.json" >"$work/kakehashi.json"
+  "$BIN_GATEWAY" config check "$work/kakehashi.json" >/dev/null
+}
+
+# e2e_start_gateway WORK: sets GATEWAY_PID; JSON-line logs appended to WORK/gateway.log.
+e2e_start_gateway() {
+  local work="$1"
+  "$BIN_GATEWAY" run --config "$work/kakehashi.json" >>"$work/gateway.out" 2>>"$work/gateway.log" &
+  GATEWAY_PID=$!
+  E2E_PIDS+=("$GATEWAY_PID")
+}
+
+# e2e_stop PID [SECONDS]: SIGTERM, wait (then SIGKILL if it does not stop in time). Returns its status.
+e2e_stop() {
+  local pid="$1" limit="${2:-60}" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 $((limit * 10))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "process $pid did not stop within ${limit}s of SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null
+}
+
+# Stops whatever this script started and is still running (registered as an EXIT trap).
+e2e_cleanup() {
+  local pid
+  for pid in "${E2E_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then e2e_stop "$pid" 20 || true; fi
+  done
+}
