@@ -921,6 +921,35 @@ BOOST_AUTO_TEST_CASE(duplicate_listing_is_handed_over_with_the_same_source_id) {
   BOOST_TEST(rig.sink.units[0].cursor == rig.sink.units[1].cursor);
 }
 
+BOOST_AUTO_TEST_CASE(malformed_and_failing_polls_are_retried) {
+  Standin s("adapter_poll_faults");
+  AdapterRig rig(adapter_config(s));
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("pf-1", kNational11)).status, 201);
+  // The first two listings come back unparsable: the poll retries on its timer.
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"only":"GET /rhn/v1/mailbox","malformed_responses":2})").status, 200);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return !rig.sink.units.empty(); }));
+  BOOST_TEST(rig.sink.units.size() == 1u);
+  // The adapter runs only inside run_until, so the fault is in place before it fetches pf-2.
+  auto second = a->send(message_from_a("pf-2", kNational11, 3));
+  BOOST_REQUIRE_EQUAL(second.status, 201);
+  const std::string id = decode_send_answer(second.body)->id;
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"only":"GET /rhn/v1/messages/)" + id + R"(","malformed_responses":1})").status, 200);
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  BOOST_TEST(rig.sink.units.size() == 2u);
+  BOOST_TEST(rig.sink.units[1].source_id == id);
+  BOOST_TEST(rig.sink.units[1].cursor == "2");
+  std::int64_t faults_left = -1;
+  auto state = a->call("GET", "/admin/v1/faults");
+  std::smatch m;
+  if (std::regex_search(state.body, m, std::regex("\"malformed_responses\":([0-9]+)"))) {
+    faults_left = std::stoll(m[1]);
+  }
+  BOOST_TEST(faults_left == 0);  // the malformed fetch happened and was retried
+}
+
 BOOST_AUTO_TEST_CASE(retry_after_and_malformed_answers) {
   Standin s("adapter_faults");
   AdapterRig rig(adapter_config(s));
