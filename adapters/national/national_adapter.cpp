@@ -112,6 +112,17 @@ std::string read_secret(const std::string& path) {
   return line;
 }
 
+// AdapterContext::may_poll (several instances, one polls): honoured when the engine's header
+// has it, so this adapter builds against either version of the header.
+template <class Context>
+bool may_poll_now(const Context& c) {
+  if constexpr (requires { c.may_poll; }) {
+    return !c.may_poll || c.may_poll();
+  } else {
+    return true;
+  }
+}
+
 struct InboxItem {
   std::string id;
   std::string cursor;
@@ -382,6 +393,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
 
   void poll() {
     if (stopping_) return;
+    if (!may_poll_now(context_)) return schedule(config_.poll_interval);
     poll_inbox();
   }
 

@@ -197,7 +197,10 @@ struct AdapterRig {
   explicit AdapterRig(std::uint16_t port, std::vector<OfficeRef> represented = {{kRegional, "43"}}) {
     auto c = adapter_config(port);
     c.represented_offices = std::move(represented);
-    kakehashi::gateway::AdapterContext ctx{io.get_executor(), &sink, "national", "", ""};
+    kakehashi::gateway::AdapterContext ctx;
+    ctx.executor = io.get_executor();
+    ctx.sink = &sink;
+    ctx.name = "national";
     adapter = kakehashi::national::make_national_adapter(c, ctx);
   }
   ~AdapterRig() {
@@ -619,8 +622,12 @@ BOOST_AUTO_TEST_CASE(cursor_advances_only_after_accept_and_resumes) {
   c.represented_offices.clear();
   boost::asio::io_context io;
   RecordingSink sink;
-  auto adapter = kakehashi::national::make_national_adapter(
-      c, {io.get_executor(), &sink, "national", cursor1, ""});
+  kakehashi::gateway::AdapterContext ctx;
+  ctx.executor = io.get_executor();
+  ctx.sink = &sink;
+  ctx.name = "national";
+  ctx.unit_cursor = cursor1;
+  auto adapter = kakehashi::national::make_national_adapter(c, ctx);
   adapter->start();
   BOOST_TEST_REQUIRE(run_until(io, [&] { return !sink.units.empty(); }));
   BOOST_TEST(sink.units[0].source_id == id2);
