@@ -161,6 +161,10 @@ class FolderAdapter final : public gateway::Adapter {
     timer_.expires_after(config_.scan_interval);
     timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
       if (alive.expired() || ec || !running_ || stopping_) return;
+      if (context_.may_poll && !context_.may_poll()) {
+        arm_timer();  // another instance holds this folder's poll lease
+        return;
+      }
       run_scan();
     });
   }

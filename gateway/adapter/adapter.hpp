@@ -115,6 +115,9 @@ struct AdapterContext {
   std::string name;                       // the adapter instance's name in the config
   std::string unit_cursor;                // last persisted cursors (empty: from the start)
   std::string receipt_cursor;
+  // Whether this instance may poll its network's inbox now (several instances share one store:
+  // one polls each inbox at a time). Empty means yes. Adapters ask before each poll.
+  std::function<bool()> may_poll;
 };
 
 class Adapter {

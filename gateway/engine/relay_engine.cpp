@@ -1,6 +1,7 @@
 #include "gateway/engine/relay_engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <random>
 
@@ -73,6 +74,8 @@ class NetworkSink final : public AdapterSink {
 
 struct Engine::Network {
   NetworkBinding binding;
+  // Set while this instance holds the network's poll lease (renewed on ticks).
+  std::shared_ptr<std::atomic<bool>> may_poll = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<NetworkSink> sink;
   std::unique_ptr<Adapter> adapter;
   bool directory_loaded = false;
@@ -160,8 +163,11 @@ void Engine::start() {
       ctx.name = name;
       ctx.unit_cursor = s->load_cursor(name, "units").value_or("");
       ctx.receipt_cursor = s->load_cursor(name, "receipts").value_or("");
+      ctx.may_poll = [flag = n->may_poll] { return flag->load(); };
       n->adapter = n->binding.make_adapter(ctx);
+      n->may_poll->store(s->try_lease("poll:" + name, options_.instance_id, now(), options_.lease.count()));
     }
+    last_lease_renewal_ms_ = now();
   }
   for (auto& [name, n] : networks_) n->adapter->start();
   log(LogLevel::kInfo, "engine-started",
@@ -211,10 +217,28 @@ void Engine::schedule_tick() {
                   if (ok && n > 0) log(LogLevel::kInfo, "payloads-purged", {{"count", std::to_string(n)}});
                 });
     }
+    if (now() - last_lease_renewal_ms_ >= options_.lease.count() / 4) {
+      last_lease_renewal_ms_ = now();
+      renew_poll_leases();
+    }
     pump_transfers();
     pump_notices();
     schedule_tick();
   });
+}
+
+// One instance at a time polls each network's inbox; the lease is renewed well before it ends
+// and taken over when its holder stops renewing (dies).
+void Engine::renew_poll_leases() {
+  std::vector<std::pair<std::string, std::shared_ptr<std::atomic<bool>>>> flags;
+  for (auto& [name, n] : networks_) flags.emplace_back(name, n->may_poll);
+  on_worker(
+      [this, flags](store::Store& s) {
+        for (const auto& [name, flag] : flags)
+          flag->store(s.try_lease("poll:" + name, options_.instance_id, now(), options_.lease.count()));
+        return 0;
+      },
+      [](bool, int) {});
 }
 
 void Engine::reload_credentials(const std::string& network,

@@ -113,6 +113,7 @@ class Engine {
   std::vector<std::string> paused_destinations() const;
   std::int64_t backoff(std::int64_t attempts) const;
   void maybe_finish_stop();
+  void renew_poll_leases();
 
   boost::asio::io_context& io_;
   EngineOptions options_;
@@ -136,6 +137,7 @@ class Engine {
   std::function<void()> stopped_;
   std::chrono::steady_clock::time_point last_directory_refresh_{};
   std::chrono::steady_clock::time_point last_purge_{};
+  std::int64_t last_lease_renewal_ms_ = 0;
   std::mutex credentials_mutex_;  // bindings' trust/cosigner and receipt_signer_ (SIGHUP swaps)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

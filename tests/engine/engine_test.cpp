@@ -569,6 +569,10 @@ BOOST_AUTO_TEST_CASE(two_instances_share_one_store_without_duplicates) {
     regional2.offer(m.unit);
   }
   rig.run_until([&] { return rig.regional.answered_offers == 16 && regional2.answered_offers == 16; });
+  // One instance at a time may poll each inbox: the first holds the lease.
+  BOOST_TEST(rig.regional.context.may_poll());
+  BOOST_TEST(!regional2.context.may_poll());
+  BOOST_TEST(!national2.context.may_poll());
   BOOST_TEST(rig.regional.pending.empty());
   BOOST_TEST(regional2.pending.empty());
   // The two stuck units hold their office pairs (order per pair): the second instance delivers
@@ -591,6 +595,7 @@ BOOST_AUTO_TEST_CASE(two_instances_share_one_store_without_duplicates) {
   rig.crash();  // the first instance dies with two units leased and unanswered
   rig.clock += 61'000;
   rig.run_until([&] { return second->counters().delivered == 16; }, std::chrono::seconds(60));
+  rig.run_until([&] { return regional2.context.may_poll() && national2.context.may_poll(); });
   std::set<std::string> keys;
   for (const auto& d : rig.national.deliveries) keys.insert(d.unit.idempotency_key);
   BOOST_TEST(rig.national.deliveries.size() == 16u);
