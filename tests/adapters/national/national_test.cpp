@@ -726,6 +726,33 @@ BOOST_AUTO_TEST_CASE(standin_and_office_client_executables) {
   BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
 
+BOOST_AUTO_TEST_CASE(config_parsing_reports_key_paths) {
+  const char* good = R"({"host":"127.0.0.1","port":8443,"user_id":"KJ900000000001",
+    "password_file":"/p","document_cert_file":"/c","document_key_file":"/k","poll_interval":"2s",
+    "tls":{"ca_file":"/ca","cert_file":"/tc","key_file":"/tk"},
+    "represented_offices":[{"office_no":"3271500013","service_type":"43"}]})";
+  rapidjson::Document d;
+  d.Parse(good);
+  std::vector<kakehashi::gateway::ConfigError> errors;
+  const auto c = kakehashi::national::parse_national_config({&d, "adapters.national", &errors});
+  BOOST_TEST(errors.empty());
+  BOOST_TEST(c.port == 8443);
+  BOOST_TEST(c.poll_interval.count() == 2000);
+  BOOST_TEST_REQUIRE(c.represented_offices.size() == 1u);
+  BOOST_TEST(c.represented_offices[0].office_no == "3271500013");
+  const char* bad = R"({"port":0,"user_id":"KJ1","tls":{"ca_file":"/ca","colour":1},"typo":true})";
+  d.Parse(bad);
+  errors.clear();
+  (void)kakehashi::national::parse_national_config({&d, "adapters.national", &errors});
+  std::set<std::string> paths;
+  for (const auto& e : errors) paths.insert(e.path);
+  for (const char* p : {"adapters.national.typo", "adapters.national.port", "adapters.national.user_id",
+                        "adapters.national.tls.colour", "adapters.national.tls.cert_file",
+                        "adapters.national.password_file"}) {
+    BOOST_TEST(paths.count(p) == 1u, "no error at " << p);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(restart_keeps_state) {
   std::string t;
   const auto unit = retarget(kakehashi::testing::UnitGenerator(51).make("K2"), kOfficeA, kOfficeB, &t);

@@ -1,5 +1,6 @@
 #include "tests/peers/national/national_standin.hpp"
 
+#include <algorithm>
 #include <array>
 #include <fstream>
 #include <functional>
@@ -39,6 +40,8 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::size_t kMaxFiles = 64;
 constexpr std::size_t kMaxMessage = 2000;
+// Internal marker from handle() to serve(): cut this response short. Never sent.
+constexpr const char* kDropHeader = "x-kakehashi-standin-drop";
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -218,8 +221,11 @@ struct NationalStandin::Impl {
 
   void serve(http::Request req, const std::function<void(http::Response)>& respond) {
     http::Response r = handle(req);
-    if (r.status == 0) {  // a counted drop: the server sends half of this one, then closes
-      r.status = 200;
+    // A counted drop (PROTOCOL §12): the server sends half of this response, then closes.
+    const auto marker = std::find_if(r.headers.begin(), r.headers.end(),
+                                     [](const auto& h) { return h.first == kDropHeader; });
+    if (marker != r.headers.end()) {
+      r.headers.erase(marker);
       server.faults().drop_responses.store(1);
     }
     respond(std::move(r));
@@ -241,7 +247,7 @@ struct NationalStandin::Impl {
       }
       if (drops > 0) {
         --drops;
-        r.status = 0;
+        r.headers.emplace_back(kDropHeader, "1");
       }
       return r;
     } catch (const std::exception& e) {
