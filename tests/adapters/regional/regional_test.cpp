@@ -427,6 +427,67 @@ const testing::BehaviourSuiteRegistrar kBehaviour("regional_behaviour",
 
 }  // namespace
 
+BOOST_AUTO_TEST_SUITE(wire)
+
+BOOST_AUTO_TEST_CASE(base64_is_strict_and_round_trips) {
+  const std::string bytes("\x00\xff\x10" "abc\x80", 7);
+  for (std::size_t n = 0; n <= bytes.size(); ++n) {
+    const auto text = base64_encode(bytes.substr(0, n));
+    const auto back = base64_decode(text);
+    BOOST_REQUIRE(back.has_value());
+    BOOST_TEST(*back == bytes.substr(0, n));
+  }
+  BOOST_TEST(base64_encode("ab") == "YWI=");
+  for (const char* bad : {"YWI", "YW=I", "Y===", "YWI*", "YW I", "=YWI", "YWI=YWI="}) {
+    BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!base64_decode(bad).has_value()); }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(message_decoding_names_the_offending_field) {
+  RhnMessage m;
+  m.message_id = "k-1";
+  m.from = {"F-A", kA43};
+  m.to = kB11;
+  m.documents.push_back({"UPPLAN_202505_3271500013_43_3271500047_11_20250325104805.CSV",
+                         "text/csv", "a,b\r\n", "sig"});
+  const auto good = encode_message(m);
+  BOOST_TEST(std::holds_alternative<RhnMessage>(decode_message(good)));
+  auto field_of = [](const std::string& json) {
+    auto r = decode_message(json);
+    const auto* e = std::get_if<RhnError>(&r);
+    return e == nullptr ? std::string("accepted") : e->code + " " + e->field;
+  };
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string json = good;
+    json.replace(json.find(from), from.size(), to);
+    return json;
+  };
+  BOOST_TEST(field_of("[]") == "INVALID_REQUEST ");
+  BOOST_TEST(field_of(with("\"k-1\"", "\"k 1\"")) == "INVALID_REQUEST message_id");
+  BOOST_TEST(field_of(with("\"3271500013\"", "\"327150001\"")) == "INVALID_REQUEST from.office_no");
+  BOOST_TEST(field_of(with("\"careplan\"", "\"mail\"")) == "INVALID_REQUEST service");
+  BOOST_TEST(field_of(with("\"text/csv\"", "\"application/zip\"")) ==
+             "INVALID_DOCUMENT documents[0].media_type");
+  BOOST_TEST(field_of(with("\"c2ln\"", "\"c2l\"")) == "INVALID_DOCUMENT documents[0].signature");
+  BOOST_TEST(field_of(with("_3271500047_11_", "_3271500039_43_")) ==
+             "INVALID_DOCUMENT documents[0].filename");
+  BOOST_TEST(field_of(good.substr(0, good.size() / 2)) == "INVALID_REQUEST ");
+}
+
+BOOST_AUTO_TEST_CASE(pages_reject_what_is_not_the_contract) {
+  BOOST_TEST(decode_mailbox_page(R"({"items":[],"next_since":0,"more":false})").has_value());
+  BOOST_TEST(!decode_mailbox_page(R"({"items":{},"next_since":0})").has_value());
+  BOOST_TEST(!decode_mailbox_page(R"({"items":[{"sequence":-1,"id":"m","from":{},"to":{}}],"next_since":0})").has_value());
+  BOOST_TEST(!decode_mailbox_page("{\"items\":[").has_value());
+  BOOST_TEST(!decode_receipt_page(R"({"items":[{"sequence":1,"id":"m","state":"LOST"}],"next_since":1})").has_value());
+  BOOST_TEST(!decode_directory(R"({"facilities":[{"facility_id":"F","offices":[{"office_no":1}]}]})").has_value());
+  BOOST_TEST(!decode_send_answer(R"({"id":""})").has_value());
+  const auto e = decode_error(502, "<html>bad gateway</html>");
+  BOOST_TEST(e.code == "HTTP_502");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(standin)
 
 BOOST_AUTO_TEST_CASE(members_are_authenticated_by_client_certificate) {
