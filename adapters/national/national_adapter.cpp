@@ -29,7 +29,9 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 cms::ByteView view(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-std::string to_string(const cms::Bytes& b) { return {b.begin(), b.end()}; }
+std::string to_string(const cms::Bytes& b) {
+  return {b.begin(), b.end()};
+}
 
 void put(Writer& w, const char* key, std::string_view value) {
   w.Key(key);
@@ -166,13 +168,14 @@ class Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void stop(std::function<void()> drained) {
-    boost::asio::dispatch(strand_, [self = shared_from_this(), drained = std::move(drained)]() mutable {
-      self->stopping_ = true;
-      self->running_ = false;
-      self->drained_ = std::move(drained);
-      self->timer_.cancel();
-      self->maybe_drained();
-    });
+    boost::asio::dispatch(strand_,
+                          [self = shared_from_this(), drained = std::move(drained)]() mutable {
+                            self->stopping_ = true;
+                            self->running_ = false;
+                            self->drained_ = std::move(drained);
+                            self->timer_.cancel();
+                            self->maybe_drained();
+                          });
   }
 
   void shutdown() {
@@ -187,7 +190,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
   void send(gateway::OutboundUnit unit, std::function<void(SendResult)> done) {
     boost::asio::dispatch(strand_, [self = shared_from_this(), unit = std::move(unit),
                                     done = std::move(done)]() mutable {
-      if (self->stopping_) return self->post(std::move(done), retry("stopping", "adapter stopping"));
+      if (self->stopping_)
+        return self->post(std::move(done), retry("stopping", "adapter stopping"));
       rapidjson::StringBuffer b;
       Writer w(b);
       w.StartObject();
@@ -217,33 +221,44 @@ class Impl : public std::enable_shared_from_this<Impl> {
       }
       w.EndArray();
       w.EndObject();
-      http::Request req{"POST", "/ncp/v1/transmissions", {{"idempotency-key", unit.idempotency_key}},
-                        b.GetString(), {}, {}};
-      self->call(std::move(req), [done = std::move(done)](SendResult r, const http::Response& resp) {
-        if (r.status == SendResult::Status::kAccepted) {
-          rapidjson::Document d;
-          d.Parse(resp.body.data(), resp.body.size());
-          r.remote_id = d.HasParseError() ? std::string() : str(d, "transmission_id");
-          if (r.remote_id.empty()) r = retry("malformed_response", "no transmission_id in the answer");
-        }
-        done(std::move(r));
-      });
+      http::Request req{"POST",
+                        "/ncp/v1/transmissions",
+                        {{"idempotency-key", unit.idempotency_key}},
+                        b.GetString(),
+                        {},
+                        {}};
+      self->call(std::move(req),
+                 [done = std::move(done)](SendResult r, const http::Response& resp) {
+                   if (r.status == SendResult::Status::kAccepted) {
+                     rapidjson::Document d;
+                     d.Parse(resp.body.data(), resp.body.size());
+                     r.remote_id = d.HasParseError() ? std::string() : str(d, "transmission_id");
+                     if (r.remote_id.empty())
+                       r = retry("malformed_response", "no transmission_id in the answer");
+                   }
+                   done(std::move(r));
+                 });
     });
   }
 
   void send_receipt(gateway::OutboundReceipt receipt, std::function<void(SendResult)> done) {
     boost::asio::dispatch(strand_, [self = shared_from_this(), receipt = std::move(receipt),
                                     done = std::move(done)]() mutable {
-      if (self->stopping_) return self->post(std::move(done), retry("stopping", "adapter stopping"));
+      if (self->stopping_)
+        return self->post(std::move(done), retry("stopping", "adapter stopping"));
       rapidjson::StringBuffer b;
       Writer w(b);
       w.StartObject();
-      put(w, "state", receipt.state == gateway::ReceiptState::kRejected ? "REJECTED" : "DOWNLOADED");
+      put(w, "state",
+          receipt.state == gateway::ReceiptState::kRejected ? "REJECTED" : "DOWNLOADED");
       put(w, "reason", receipt.reason);
       w.EndObject();
-      http::Request req{"POST", "/ncp/v1/transmissions/" + url_encode(receipt.source_id) + "/receipt",
-                        {}, b.GetString(), {}, {}};
-      if (!receipt.idempotency_key.empty()) req.headers.emplace_back("idempotency-key", receipt.idempotency_key);
+      http::Request req{
+          "POST", "/ncp/v1/transmissions/" + url_encode(receipt.source_id) + "/receipt",
+          {},     b.GetString(),
+          {},     {}};
+      if (!receipt.idempotency_key.empty())
+        req.headers.emplace_back("idempotency-key", receipt.idempotency_key);
       self->call(std::move(req), [done = std::move(done)](SendResult r, const http::Response&) {
         done(std::move(r));
       });
@@ -276,19 +291,20 @@ class Impl : public std::enable_shared_from_this<Impl> {
     w.EndArray();
     w.EndObject();
     http::Request req{"PUT", "/ncp/v1/proxy/offices", {}, b.GetString(), {}, {}};
-    call(std::move(req), [done = std::move(done)](SendResult r, const http::Response&) {
-      done(std::move(r));
-    });
+    call(std::move(req),
+         [done = std::move(done)](SendResult r, const http::Response&) { done(std::move(r)); });
   }
 
-  void declare_represented(std::vector<gateway::OfficeRef> offices, std::function<void(SendResult)> done) {
+  void declare_represented(std::vector<gateway::OfficeRef> offices,
+                           std::function<void(SendResult)> done) {
     boost::asio::dispatch(strand_, [self = shared_from_this(), offices = std::move(offices),
                                     done = std::move(done)]() mutable {
       self->declare(std::move(offices), std::move(done));
     });
   }
 
-  void fetch_directory(std::string changed_since, std::function<void(gateway::DirectoryResult)> done) {
+  void fetch_directory(std::string changed_since,
+                       std::function<void(gateway::DirectoryResult)> done) {
     boost::asio::dispatch(strand_, [self = shared_from_this(), since = std::move(changed_since),
                                     done = std::move(done)]() mutable {
       auto result = std::make_shared<gateway::DirectoryResult>();
@@ -300,13 +316,15 @@ class Impl : public std::enable_shared_from_this<Impl> {
   // ---- calls ----------------------------------------------------------------------------
 
   void post(std::function<void(SendResult)> done, SendResult r) {
-    boost::asio::post(strand_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    boost::asio::post(strand_,
+                      [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
   }
 
   // One API call with the session token; a 401 leads to one fresh login and one repeat.
   void call(http::Request req, Done done) {
     ++in_flight_;
-    auto finish = [self = shared_from_this(), done = std::move(done)](SendResult r, const http::Response& resp) {
+    auto finish = [self = shared_from_this(), done = std::move(done)](SendResult r,
+                                                                      const http::Response& resp) {
       done(std::move(r), resp);
       --self->in_flight_;
       self->maybe_drained();
@@ -322,15 +340,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
       http::Request sent = req;
       sent.headers.emplace_back("authorization", "Bearer " + used);
       if (!sent.body.empty()) sent.headers.emplace_back("content-type", "application/json");
-      self->client_.request(std::move(sent), [self, req = std::move(req), may_relogin, used,
-                                              done = std::move(done)](boost::system::error_code ec,
-                                                                      http::Response resp) mutable {
-        if (!ec && resp.status == 401 && may_relogin) {
-          if (self->token_ == used) self->token_.clear();  // expired: log in again, once
-          return self->attempt(std::move(req), false, std::move(done));
-        }
-        done(classify(ec, resp), resp);
-      });
+      self->client_.request(std::move(sent),
+                            [self, req = std::move(req), may_relogin, used, done = std::move(done)](
+                                boost::system::error_code ec, http::Response resp) mutable {
+                              if (!ec && resp.status == 401 && may_relogin) {
+                                if (self->token_ == used)
+                                  self->token_.clear();  // expired: log in again, once
+                                return self->attempt(std::move(req), false, std::move(done));
+                              }
+                              done(classify(ec, resp), resp);
+                            });
     });
   }
 
@@ -346,27 +365,29 @@ class Impl : public std::enable_shared_from_this<Impl> {
     put(w, "password", password_);
     put(w, "encryption_certificate", base64_encode(document_cert_der_));
     w.EndObject();
-    http::Request req{"POST", "/ncp/v1/sessions", {{"content-type", "application/json"}},
-                      b.GetString(), {}, {}};
-    client_.request(std::move(req), [self = shared_from_this()](boost::system::error_code ec,
-                                                                http::Response resp) {
-      std::optional<SendResult> failed;
-      SendResult r = classify(ec, resp);
-      if (r.status == SendResult::Status::kAccepted) {
-        rapidjson::Document d;
-        d.Parse(resp.body.data(), resp.body.size());
-        self->token_ = d.HasParseError() ? std::string() : str(d, "token");
-        if (self->token_.empty()) failed = retry("malformed_response", "login answer without a token");
-      } else {
-        // Bad credentials are our configuration, not the unit's fault: never reject a unit for it.
-        r.status = SendResult::Status::kRetry;
-        failed = r;
-      }
-      self->logging_in_ = false;
-      auto waiting = std::move(self->waiting_);
-      self->waiting_.clear();
-      for (auto& waiter : waiting) waiter(failed);
-    });
+    http::Request req{
+        "POST", "/ncp/v1/sessions", {{"content-type", "application/json"}}, b.GetString(), {}, {}};
+    client_.request(std::move(req),
+                    [self = shared_from_this()](boost::system::error_code ec, http::Response resp) {
+                      std::optional<SendResult> failed;
+                      SendResult r = classify(ec, resp);
+                      if (r.status == SendResult::Status::kAccepted) {
+                        rapidjson::Document d;
+                        d.Parse(resp.body.data(), resp.body.size());
+                        self->token_ = d.HasParseError() ? std::string() : str(d, "token");
+                        if (self->token_.empty())
+                          failed = retry("malformed_response", "login answer without a token");
+                      } else {
+                        // Bad credentials are our configuration, not the unit's fault: never reject
+                        // a unit for it.
+                        r.status = SendResult::Status::kRetry;
+                        failed = r;
+                      }
+                      self->logging_in_ = false;
+                      auto waiting = std::move(self->waiting_);
+                      self->waiting_.clear();
+                      for (auto& waiter : waiting) waiter(failed);
+                    });
   }
 
   void maybe_drained() {
@@ -387,7 +408,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
   }
 
   std::chrono::milliseconds pause_after(const SendResult& r) const {
-    if (r.retry_after) return std::max<std::chrono::milliseconds>(*r.retry_after, config_.poll_interval);
+    if (r.retry_after)
+      return std::max<std::chrono::milliseconds>(*r.retry_after, config_.poll_interval);
     return config_.poll_interval;
   }
 
@@ -398,8 +420,13 @@ class Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void poll_inbox() {
-    http::Request req{"GET", "/ncp/v1/inbox?cursor=" + url_encode(unit_cursor_) +
-                                 "&limit=" + std::to_string(config_.page_limit), {}, {}, {}, {}};
+    http::Request req{"GET",
+                      "/ncp/v1/inbox?cursor=" + url_encode(unit_cursor_) +
+                          "&limit=" + std::to_string(config_.page_limit),
+                      {},
+                      {},
+                      {},
+                      {}};
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
       if (r.status != SendResult::Status::kAccepted) return self->schedule(self->pause_after(r));
@@ -415,13 +442,15 @@ class Impl : public std::enable_shared_from_this<Impl> {
   bool parse_inbox(const std::string& body, std::deque<InboxItem>& items, bool& more) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("items") || !d["items"].IsArray()) return false;
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("items") || !d["items"].IsArray())
+      return false;
     more = d.HasMember("has_more") && d["has_more"].IsBool() && d["has_more"].GetBool();
     for (const auto& v : d["items"].GetArray()) {
       InboxItem item;
       item.id = str(v, "transmission_id");
       item.cursor = str(v, "cursor");
-      if (item.id.empty() || item.cursor.empty() || !v.HasMember("files") || !v["files"].IsArray()) return false;
+      if (item.id.empty() || item.cursor.empty() || !v.HasMember("files") || !v["files"].IsArray())
+        return false;
       item.unit.source_id = item.id;
       item.unit.sender = office(v, "sender");
       item.unit.recipient = office(v, "recipient");
@@ -447,32 +476,38 @@ class Impl : public std::enable_shared_from_this<Impl> {
   void download(std::shared_ptr<std::deque<InboxItem>> items, std::size_t file, bool more) {
     InboxItem& item = items->front();
     if (file == item.names.size()) return hand_over(items, more);
-    http::Request req{"GET", "/ncp/v1/transmissions/" + url_encode(item.id) + "/files/" +
-                                 url_encode(item.names[file]), {}, {}, {}, {}};
-    call(std::move(req), [self = shared_from_this(), items, file, more](SendResult r,
-                                                                        const http::Response& resp) {
-      if (self->stopping_) return;
-      if (r.status == SendResult::Status::kRejected &&
-          (r.error_code == "withdrawn" || r.error_code == "not_found")) {
-        items->pop_front();  // withdrawn since it was listed: nothing to deliver
-        return self->next_item(items, more);
-      }
-      if (r.status != SendResult::Status::kAccepted) return self->schedule(self->pause_after(r));
-      // Decrypting a few files is quick enough to do on the executor (PROTOCOL/README).
-      auto inner = cms::decrypt(view(resp.body), self->credential_);
-      std::optional<cms::Bytes> content;
-      if (inner.ok()) content = cms::embedded_content(inner.value());
-      if (!inner.ok() || !content) return self->schedule(self->config_.poll_interval);
-      InboxItem& current = items->front();
-      gateway::SignedFile f;
-      f.name = current.names[file];
-      f.media_type = media_type_of(f.name);
-      f.content = to_string(*content);
-      f.cms = to_string(inner.value());
-      f.attached = true;
-      current.unit.files.push_back(std::move(f));
-      self->download(items, file + 1, more);
-    });
+    http::Request req{
+        "GET",
+        "/ncp/v1/transmissions/" + url_encode(item.id) + "/files/" + url_encode(item.names[file]),
+        {},
+        {},
+        {},
+        {}};
+    call(std::move(req),
+         [self = shared_from_this(), items, file, more](SendResult r, const http::Response& resp) {
+           if (self->stopping_) return;
+           if (r.status == SendResult::Status::kRejected &&
+               (r.error_code == "withdrawn" || r.error_code == "not_found")) {
+             items->pop_front();  // withdrawn since it was listed: nothing to deliver
+             return self->next_item(items, more);
+           }
+           if (r.status != SendResult::Status::kAccepted)
+             return self->schedule(self->pause_after(r));
+           // Decrypting a few files is quick enough to do on the executor (PROTOCOL/README).
+           auto inner = cms::decrypt(view(resp.body), self->credential_);
+           std::optional<cms::Bytes> content;
+           if (inner.ok()) content = cms::embedded_content(inner.value());
+           if (!inner.ok() || !content) return self->schedule(self->config_.poll_interval);
+           InboxItem& current = items->front();
+           gateway::SignedFile f;
+           f.name = current.names[file];
+           f.media_type = media_type_of(f.name);
+           f.content = to_string(*content);
+           f.cms = to_string(inner.value());
+           f.attached = true;
+           current.unit.files.push_back(std::move(f));
+           self->download(items, file + 1, more);
+         });
   }
 
   void hand_over(std::shared_ptr<std::deque<InboxItem>> items, bool more) {
@@ -480,27 +515,33 @@ class Impl : public std::enable_shared_from_this<Impl> {
     items->pop_front();
     const std::string cursor = item.cursor;
     ++sink_pending_;
-    context_.sink->on_unit(std::move(item.unit), [self = shared_from_this(), items, more,
-                                                  cursor](bool accepted) {
-      boost::asio::dispatch(self->strand_, [self, items, more, cursor, accepted] {
-        --self->sink_pending_;
-        if (accepted) self->unit_cursor_ = cursor;
-        if (self->stopping_) return self->maybe_drained();
-        if (!accepted) return self->schedule(self->config_.poll_interval);
-        self->next_item(items, more);
-      });
-    });
+    context_.sink->on_unit(
+        std::move(item.unit), [self = shared_from_this(), items, more, cursor](bool accepted) {
+          boost::asio::dispatch(self->strand_, [self, items, more, cursor, accepted] {
+            --self->sink_pending_;
+            if (accepted) self->unit_cursor_ = cursor;
+            if (self->stopping_) return self->maybe_drained();
+            if (!accepted) return self->schedule(self->config_.poll_interval);
+            self->next_item(items, more);
+          });
+        });
   }
 
   void poll_updates() {
-    http::Request req{"GET", "/ncp/v1/outbox/updates?cursor=" + url_encode(receipt_cursor_) +
-                                 "&limit=" + std::to_string(config_.page_limit), {}, {}, {}, {}};
+    http::Request req{"GET",
+                      "/ncp/v1/outbox/updates?cursor=" + url_encode(receipt_cursor_) +
+                          "&limit=" + std::to_string(config_.page_limit),
+                      {},
+                      {},
+                      {},
+                      {}};
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
       if (r.status != SendResult::Status::kAccepted) return self->schedule(self->pause_after(r));
       rapidjson::Document d;
       d.Parse(resp.body.data(), resp.body.size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("updates") || !d["updates"].IsArray()) {
+      if (d.HasParseError() || !d.IsObject() || !d.HasMember("updates") ||
+          !d["updates"].IsArray()) {
         return self->schedule(self->config_.poll_interval);
       }
       auto receipts = std::make_shared<std::deque<gateway::InboundReceipt>>();
@@ -509,14 +550,17 @@ class Impl : public std::enable_shared_from_this<Impl> {
         rc.remote_id = str(u, "transmission_id");
         rc.cursor = str(u, "cursor");
         const std::string state = str(u, "state");
-        rc.state = state == "REJECTED" ? gateway::ReceiptState::kRejected : gateway::ReceiptState::kDelivered;
+        rc.state = state == "REJECTED" ? gateway::ReceiptState::kRejected
+                                       : gateway::ReceiptState::kDelivered;
         rc.reason = str(u, "reason");
-        if (rc.remote_id.empty() || rc.cursor.empty() || (state != "REJECTED" && state != "DOWNLOADED")) {
+        if (rc.remote_id.empty() || rc.cursor.empty() ||
+            (state != "REJECTED" && state != "DOWNLOADED")) {
           return self->schedule(self->config_.poll_interval);
         }
         receipts->push_back(std::move(rc));
       }
-      const bool more = d.HasMember("has_more") && d["has_more"].IsBool() && d["has_more"].GetBool();
+      const bool more =
+          d.HasMember("has_more") && d["has_more"].IsBool() && d["has_more"].GetBool();
       self->next_receipt(receipts, more);
     });
   }
@@ -528,16 +572,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
     receipts->pop_front();
     const std::string cursor = rc.cursor;
     ++sink_pending_;
-    context_.sink->on_receipt(std::move(rc), [self = shared_from_this(), receipts, more,
-                                              cursor](bool accepted) {
-      boost::asio::dispatch(self->strand_, [self, receipts, more, cursor, accepted] {
-        --self->sink_pending_;
-        if (accepted) self->receipt_cursor_ = cursor;
-        if (self->stopping_) return self->maybe_drained();
-        if (!accepted) return self->schedule(self->config_.poll_interval);
-        self->next_receipt(receipts, more);
-      });
-    });
+    context_.sink->on_receipt(
+        std::move(rc), [self = shared_from_this(), receipts, more, cursor](bool accepted) {
+          boost::asio::dispatch(self->strand_, [self, receipts, more, cursor, accepted] {
+            --self->sink_pending_;
+            if (accepted) self->receipt_cursor_ = cursor;
+            if (self->stopping_) return self->maybe_drained();
+            if (!accepted) return self->schedule(self->config_.poll_interval);
+            self->next_receipt(receipts, more);
+          });
+        });
   }
 
   // ---- office master --------------------------------------------------------------------
@@ -545,8 +589,13 @@ class Impl : public std::enable_shared_from_this<Impl> {
   void directory_page(std::string since, std::string cursor,
                       std::shared_ptr<gateway::DirectoryResult> result,
                       std::function<void(gateway::DirectoryResult)> done) {
-    http::Request req{"GET", "/ncp/v1/offices?changed_since=" + url_encode(since) + "&cursor=" +
-                                 url_encode(cursor), {}, {}, {}, {}};
+    http::Request req{
+        "GET",
+        "/ncp/v1/offices?changed_since=" + url_encode(since) + "&cursor=" + url_encode(cursor),
+        {},
+        {},
+        {},
+        {}};
     call(std::move(req), [self = shared_from_this(), since, result, done = std::move(done)](
                              SendResult r, const http::Response& resp) mutable {
       if (r.status != SendResult::Status::kAccepted) {
@@ -556,7 +605,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
       }
       rapidjson::Document d;
       d.Parse(resp.body.data(), resp.body.size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("offices") || !d["offices"].IsArray()) {
+      if (d.HasParseError() || !d.IsObject() || !d.HasMember("offices") ||
+          !d["offices"].IsArray()) {
         result->status = retry("malformed_response", "office master answer is not the contract's");
         result->entries.clear();
         return done(std::move(*result));
@@ -576,7 +626,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
           result->entries.push_back(std::move(e));
         }
       }
-      const bool more = d.HasMember("has_more") && d["has_more"].IsBool() && d["has_more"].GetBool();
+      const bool more =
+          d.HasMember("has_more") && d["has_more"].IsBool() && d["has_more"].GetBool();
       if (more) return self->directory_page(since, str(d, "next_cursor"), result, std::move(done));
       result->status.status = SendResult::Status::kAccepted;
       done(std::move(*result));
@@ -613,7 +664,8 @@ class NationalAdapterImpl final : public NationalAdapter {
   void send(gateway::OutboundUnit unit, std::function<void(SendResult)> done) override {
     impl_->send(std::move(unit), std::move(done));
   }
-  void send_receipt(gateway::OutboundReceipt receipt, std::function<void(SendResult)> done) override {
+  void send_receipt(gateway::OutboundReceipt receipt,
+                    std::function<void(SendResult)> done) override {
     impl_->send_receipt(std::move(receipt), std::move(done));
   }
   void fetch_directory(std::string changed_since,
@@ -672,7 +724,8 @@ std::unique_ptr<gateway::Adapter> make_national_adapter(NationalAdapterConfig co
                                                         gateway::AdapterContext context) {
   if (context.sink == nullptr) throw std::invalid_argument("national adapter: no sink");
   std::string password = read_secret(config.password_file);
-  cms::Credential credential = pki::load_credential(config.document_cert_file, config.document_key_file);
+  cms::Credential credential =
+      pki::load_credential(config.document_cert_file, config.document_key_file);
   // The document certificate goes to the server in DER (PROTOCOL §3).
   unsigned char* der = nullptr;
   const int n = i2d_X509(credential.certificate.get(), &der);

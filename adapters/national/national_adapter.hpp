@@ -18,10 +18,10 @@ namespace kakehashi::national {
 struct NationalAdapterConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
-  http::TlsConfig tls;                 // national CA, the proxy's TLS client certificate and key
-  std::string user_id;                 // KJ + 12 digits
-  std::string password_file;           // secret: a path, never the password itself
-  std::string document_cert_file;      // the proxy's document certificate (co-signs, decrypts)
+  http::TlsConfig tls;             // national CA, the proxy's TLS client certificate and key
+  std::string user_id;             // KJ + 12 digits
+  std::string password_file;       // secret: a path, never the password itself
+  std::string document_cert_file;  // the proxy's document certificate (co-signs, decrypts)
   std::string document_key_file;
   std::chrono::milliseconds poll_interval{5000};
   std::chrono::milliseconds request_timeout{15000};
@@ -38,7 +38,8 @@ class NationalAdapter : public gateway::Adapter {
  public:
   // DELETE /ncp/v1/transmissions/{id}: withdraw before download (409 already_downloaded →
   // kRejected).
-  virtual void withdraw(std::string transmission_id, std::function<void(gateway::SendResult)> done) = 0;
+  virtual void withdraw(std::string transmission_id,
+                        std::function<void(gateway::SendResult)> done) = 0;
   // PUT /ncp/v1/proxy/offices: replaces the offices the proxy represents.
   virtual void declare_represented(std::vector<gateway::OfficeRef> offices,
                                    std::function<void(gateway::SendResult)> done) = 0;
@@ -47,6 +48,6 @@ class NationalAdapter : public gateway::Adapter {
 // Loads the password and the document credential (throws at startup on a bad file). The object
 // is a NationalAdapter: dynamic_cast to reach withdraw and declare_represented.
 std::unique_ptr<gateway::Adapter> make_national_adapter(NationalAdapterConfig config,
-                                                       gateway::AdapterContext context);
+                                                        gateway::AdapterContext context);
 
 }  // namespace kakehashi::national

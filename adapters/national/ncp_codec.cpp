@@ -68,10 +68,9 @@ std::optional<std::string> base64_decode(std::string_view text) {
       s[j] = sextet(c);
       if (s[j] < 0) return std::nullopt;
     }
-    const std::uint32_t v = (static_cast<std::uint32_t>(s[0]) << 18) |
-                            (static_cast<std::uint32_t>(s[1]) << 12) |
-                            (static_cast<std::uint32_t>(s[2]) << 6) |
-                            static_cast<std::uint32_t>(s[3]);
+    const std::uint32_t v =
+        (static_cast<std::uint32_t>(s[0]) << 18) | (static_cast<std::uint32_t>(s[1]) << 12) |
+        (static_cast<std::uint32_t>(s[2]) << 6) | static_cast<std::uint32_t>(s[3]);
     out += static_cast<char>((v >> 16) & 0xFF);
     if (pad < 2) out += static_cast<char>((v >> 8) & 0xFF);
     if (pad < 1) out += static_cast<char>(v & 0xFF);

@@ -36,8 +36,8 @@ using namespace kakehashi::standin;
 
 namespace {
 
-const std::string kOfficeA = "1370100016";  // national care manager office
-const std::string kOfficeB = "1371100452";  // national service office
+const std::string kOfficeA = "1370100016";   // national care manager office
+const std::string kOfficeB = "1371100452";   // national service office
 const std::string kRegional = "3271500013";  // regional office the proxy represents
 const std::string kUserA = "KJ000000000001";
 const std::string kUserB = "KJ000000000002";
@@ -49,7 +49,8 @@ struct Pki {
     std::string tmpl = (fs::temp_directory_path() / "kakehashi-national-XXXXXX").string();
     if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
     root = tmpl;
-    const std::string cmd = std::string(KAKEHASHI_PKI_SCRIPT) + " '" + (root / "pki").string() + "' >/dev/null 2>&1";
+    const std::string cmd =
+        std::string(KAKEHASHI_PKI_SCRIPT) + " '" + (root / "pki").string() + "' >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
   }
   ~Pki() {
@@ -66,14 +67,16 @@ const Pki& pki() {
 
 // A generated unit moved onto the PKI's office numbers (names and contents alike: the numbers
 // are ASCII, so MS932 bytes stay valid).
-kakehashi::testing::GeneratedUnit retarget(kakehashi::testing::GeneratedUnit u, const std::string& from,
-                                           const std::string& to, std::string* to_type) {
+kakehashi::testing::GeneratedUnit retarget(kakehashi::testing::GeneratedUnit u,
+                                           const std::string& from, const std::string& to,
+                                           std::string* to_type) {
   const auto parsed = kakehashi::mapping::parse_file_name(u.files.front().name);
   const std::string old_from = parsed.name->from.office_no;
   const std::string old_to = parsed.name->to.office_no;
   *to_type = parsed.name->to.service_type;
   auto replace_all = [](std::string& s, const std::string& a, const std::string& b) {
-    for (std::size_t p = 0; (p = s.find(a, p)) != std::string::npos; p += b.size()) s.replace(p, a.size(), b);
+    for (std::size_t p = 0; (p = s.find(a, p)) != std::string::npos; p += b.size())
+      s.replace(p, a.size(), b);
   };
   for (auto& f : u.files) {
     for (auto* s : {&f.name, &f.bytes}) {
@@ -100,7 +103,8 @@ rapidjson::Document parse(const std::string& body) {
 std::string id_of(const Answer& a) {
   BOOST_TEST_REQUIRE(a.status == 201, a.body);
   const auto d = parse(a.body);
-  BOOST_TEST_REQUIRE((d.IsObject() && d.HasMember("transmission_id") && d["transmission_id"].IsString()));
+  BOOST_TEST_REQUIRE(
+      (d.IsObject() && d.HasMember("transmission_id") && d["transmission_id"].IsString()));
   return d["transmission_id"].GetString();
 }
 
@@ -120,7 +124,8 @@ struct Standin {
     thread.join();
   }
   boost::asio::io_context io;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work{io.get_executor()};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work{
+      io.get_executor()};
   std::unique_ptr<NationalStandin> server;
   std::uint16_t port = 0;
   std::thread thread;
@@ -137,7 +142,12 @@ struct Fixture {
     s.add_account(kUserB, "pw-b", "office", kOfficeB);
     s.add_account(kProxy, "pw-proxy", "proxy");
     for (const auto& no : {kOfficeA, kOfficeB, kRegional}) {
-      s.upsert_office({no, {"43", "11", "13", "15", "16", "17", "78", "46", "12", "14"}, "Office " + no, "", "13", "ACTIVE"});
+      s.upsert_office({no,
+                       {"43", "11", "13", "15", "16", "17", "78", "46", "12", "14"},
+                       "Office " + no,
+                       "",
+                       "13",
+                       "ACTIVE"});
     }
   }
   OfficeClient office(const std::string& no, const std::string& user, const std::string& pw) {
@@ -145,7 +155,12 @@ struct Fixture {
   }
   Answer admin(const std::string& method, const std::string& target, const std::string& body) {
     auto c = office(kOfficeA, kUserA, "pw-a");
-    return c.raw({method, target, {{"authorization", "Admin admin"}, {"content-type", "application/json"}}, body, {}, {}});
+    return c.raw({method,
+                  target,
+                  {{"authorization", "Admin admin"}, {"content-type", "application/json"}},
+                  body,
+                  {},
+                  {}});
   }
   static inline int counter = 0;
   std::string state;
@@ -186,15 +201,18 @@ kakehashi::national::NationalAdapterConfig adapter_config(std::uint16_t port) {
 }
 
 template <class Pred>
-bool run_until(boost::asio::io_context& io, Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
+bool run_until(boost::asio::io_context& io, Pred pred,
+               std::chrono::seconds limit = std::chrono::seconds(20)) {
   const auto end = std::chrono::steady_clock::now() + limit;
   io.restart();
-  while (!pred() && std::chrono::steady_clock::now() < end) io.run_one_for(std::chrono::milliseconds(100));
+  while (!pred() && std::chrono::steady_clock::now() < end)
+    io.run_one_for(std::chrono::milliseconds(100));
   return pred();
 }
 
 struct AdapterRig {
-  explicit AdapterRig(std::uint16_t port, std::vector<OfficeRef> represented = {{kRegional, "43"}}) {
+  explicit AdapterRig(std::uint16_t port,
+                      std::vector<OfficeRef> represented = {{kRegional, "43"}}) {
     auto c = adapter_config(port);
     c.represented_offices = std::move(represented);
     kakehashi::gateway::AdapterContext ctx;
@@ -226,11 +244,13 @@ struct AdapterRig {
 // A unit as the engine hands it over: sender's signature (regional office) plus the proxy's.
 kakehashi::gateway::OutboundUnit proxied_unit(std::uint64_t seed, const std::string& key,
                                               std::string* to_type, bool cosign = true) {
-  auto u = retarget(kakehashi::testing::UnitGenerator(seed).make("K2"), kRegional, kOfficeA, to_type);
+  auto u =
+      retarget(kakehashi::testing::UnitGenerator(seed).make("K2"), kRegional, kOfficeA, to_type);
   const std::string d = pki().dir();
   auto office = kakehashi::pki::load_credential(d + "/offices/regional/" + kRegional + ".cert.pem",
                                                 d + "/offices/regional/" + kRegional + ".key.pem");
-  auto proxy = kakehashi::pki::load_credential(d + "/gateway/proxy-rsa.cert.pem", d + "/gateway/proxy-rsa.key.pem");
+  auto proxy = kakehashi::pki::load_credential(d + "/gateway/proxy-rsa.cert.pem",
+                                               d + "/gateway/proxy-rsa.key.pem");
   kakehashi::gateway::OutboundUnit out;
   out.idempotency_key = key;
   out.sender = {kRegional, "43"};
@@ -256,13 +276,15 @@ kakehashi::gateway::OutboundUnit proxied_unit(std::uint64_t seed, const std::str
 class NationalPeer final : public kakehashi::testing::BehaviourPeer {
  public:
   NationalPeer() {
-    state_ = (pki().root / ("behaviour-" + std::to_string(Fixture::counter++) + ".sqlite")).string();
+    state_ =
+        (pki().root / ("behaviour-" + std::to_string(Fixture::counter++) + ".sqlite")).string();
     standin_ = std::make_unique<Standin>(state_);
     port_ = standin_->port;
     Fixture::seed(*standin_->server);
     standin_->server->set_represented(kProxy, {{kRegional, "43"}});
   }
-  std::unique_ptr<kakehashi::gateway::Adapter> make_adapter(kakehashi::gateway::AdapterContext context) override {
+  std::unique_ptr<kakehashi::gateway::Adapter> make_adapter(
+      kakehashi::gateway::AdapterContext context) override {
     auto c = adapter_config(port_);
     c.represented_offices.clear();
     return kakehashi::national::make_national_adapter(c, std::move(context));
@@ -278,10 +300,12 @@ class NationalPeer final : public kakehashi::testing::BehaviourPeer {
     return unit;
   }
   std::size_t delivered_count(const std::string& key) override {
-    const auto r = standin_->server->handle({"GET", "/admin/v1/deliveries", {{"authorization", "Admin admin"}}, {}, {}, {}});
+    const auto r = standin_->server->handle(
+        {"GET", "/admin/v1/deliveries", {{"authorization", "Admin admin"}}, {}, {}, {}});
     const auto d = parse(r.body);
     std::size_t n = 0;
-    for (const auto& e : d["deliveries"].GetArray()) n += std::string(e["idempotency_key"].GetString()) == key;
+    for (const auto& e : d["deliveries"].GetArray())
+      n += std::string(e["idempotency_key"].GetString()) == key;
     return n;
   }
   bool can_reset_connections() const override { return true; }
@@ -290,16 +314,18 @@ class NationalPeer final : public kakehashi::testing::BehaviourPeer {
     standin_ = std::make_unique<Standin>(state_, port_);
   }
   bool can_misbehave() const override { return true; }
-  void answer_malformed_next(int count) override { fault("{\"malformed\":" + std::to_string(count) + "}"); }
+  void answer_malformed_next(int count) override {
+    fault("{\"malformed\":" + std::to_string(count) + "}");
+  }
   void answer_retry_after_next(int count, std::chrono::seconds after) override {
-    fault("{\"status\":503,\"count\":" + std::to_string(count) + ",\"retry_after\":" +
-          std::to_string(after.count()) + "}");
+    fault("{\"status\":503,\"count\":" + std::to_string(count) +
+          ",\"retry_after\":" + std::to_string(after.count()) + "}");
   }
 
  private:
   void fault(const std::string& body) {
-    const auto r = standin_->server->handle({"POST", "/admin/v1/faults",
-                                             {{"authorization", "Admin admin"}}, body, {}, {}});
+    const auto r = standin_->server->handle(
+        {"POST", "/admin/v1/faults", {{"authorization", "Admin admin"}}, body, {}, {}});
     if (r.status != 200) throw std::runtime_error("fault control refused: " + r.body);
   }
   std::string state_;
@@ -308,8 +334,9 @@ class NationalPeer final : public kakehashi::testing::BehaviourPeer {
   std::map<std::string, kakehashi::gateway::OutboundUnit> units_;
 };
 
-const kakehashi::testing::BehaviourSuiteRegistrar kBehaviour(
-    "national_behaviour", [] { return std::make_unique<NationalPeer>(); });
+const kakehashi::testing::BehaviourSuiteRegistrar kBehaviour("national_behaviour", [] {
+  return std::make_unique<NationalPeer>();
+});
 
 }  // namespace
 
@@ -347,7 +374,8 @@ BOOST_AUTO_TEST_CASE(tls_without_or_with_foreign_certificate_is_refused) {
   SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_1_VERSION);
   SSL_CTX_set_security_level(ctx.native_handle(), 0);
   ctx.use_certificate_chain_file(pki().dir() + "/tls/national-standin-client.cert.pem");
-  ctx.use_private_key_file(pki().dir() + "/tls/national-standin-client.key.pem", boost::asio::ssl::context::pem);
+  ctx.use_private_key_file(pki().dir() + "/tls/national-standin-client.key.pem",
+                           boost::asio::ssl::context::pem);
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream(io, ctx);
   stream.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), standin->port});
   boost::system::error_code ec;
@@ -357,14 +385,17 @@ BOOST_AUTO_TEST_CASE(tls_without_or_with_foreign_certificate_is_refused) {
 
 BOOST_AUTO_TEST_CASE(office_to_office_send_inbox_fetch_receipt_withdraw) {
   std::string to_type;
-  const auto unit = retarget(kakehashi::testing::UnitGenerator(7).make("K2"), kOfficeA, kOfficeB, &to_type);
+  const auto unit =
+      retarget(kakehashi::testing::UnitGenerator(7).make("K2"), kOfficeA, kOfficeB, &to_type);
   auto a = office(kOfficeA, kUserA, "pw-a");
-  const std::string body = a.unit_body({kOfficeA, "43"}, {kOfficeB, to_type}, "K2", "hello", plain(unit));
+  const std::string body =
+      a.unit_body({kOfficeA, "43"}, {kOfficeB, to_type}, "K2", "hello", plain(unit));
   const std::string id = id_of(a.post_unit(body, "k-1"));
   // Replay: the first answer again; same key, other body: conflict.
   BOOST_TEST(id_of(a.post_unit(body, "k-1")) == id);
-  BOOST_TEST(a.send({kOfficeA, "43"}, {kOfficeB, to_type}, "K2", "other", plain(unit), "k-1").error_code ==
-             "idempotency_conflict");
+  BOOST_TEST(
+      a.send({kOfficeA, "43"}, {kOfficeB, to_type}, "K2", "other", plain(unit), "k-1").error_code ==
+      "idempotency_conflict");
 
   auto b = office(kOfficeB, kUserB, "pw-b");
   const Answer inbox = b.inbox();
@@ -393,9 +424,12 @@ BOOST_AUTO_TEST_CASE(office_to_office_send_inbox_fetch_receipt_withdraw) {
 
 BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
   std::set<std::string> seen;
-  auto note = [&](const Answer& a) { if (!a.error_code.empty()) seen.insert(a.error_code); };
+  auto note = [&](const Answer& a) {
+    if (!a.error_code.empty()) seen.insert(a.error_code);
+  };
   std::string to_type;
-  const auto unit = retarget(kakehashi::testing::UnitGenerator(11).make("K2"), kOfficeA, kOfficeB, &to_type);
+  const auto unit =
+      retarget(kakehashi::testing::UnitGenerator(11).make("K2"), kOfficeA, kOfficeB, &to_type);
   auto a = office(kOfficeA, kUserA, "pw-a");
   auto b = office(kOfficeB, kUserB, "pw-b");
   const OfficeRef from{kOfficeA, "43"}, to{kOfficeB, to_type};
@@ -415,7 +449,8 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
   note(a.withdraw(id));
   // withdrawn
   std::string t2;
-  const auto unit2 = retarget(kakehashi::testing::UnitGenerator(12).make("K2"), kOfficeA, kOfficeB, &t2);
+  const auto unit2 =
+      retarget(kakehashi::testing::UnitGenerator(12).make("K2"), kOfficeA, kOfficeB, &t2);
   const Answer sent2 = a.send(from, {kOfficeB, t2}, "K2", "", plain(unit2), "ok-2");
   const std::string id2 = id_of(sent2);
   BOOST_TEST(a.withdraw(id2).ok());
@@ -429,14 +464,16 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
   partial.pop_back();
   note(a.send(from, to, "K2", "", partial, "e2"));
   {
-    std::string body = "{\"sender\":{\"office_no\":\"" + kOfficeA + "\",\"service_type\":\"43\"},\"recipient\":{\"office_no\":\"" +
-                       kOfficeB + "\",\"service_type\":\"" + to_type + "\"},\"unit_kind\":\"K2\",\"files\":[";
+    std::string body = "{\"sender\":{\"office_no\":\"" + kOfficeA +
+                       "\",\"service_type\":\"43\"},\"recipient\":{\"office_no\":\"" + kOfficeB +
+                       "\",\"service_type\":\"" + to_type + "\"},\"unit_kind\":\"K2\",\"files\":[";
     std::string wrong = body;
     for (std::size_t i = 0; i < unit.files.size(); ++i) {
-      body += std::string(i ? "," : "") + "{\"name\":\"" + unit.files[i].name + "\",\"signed_data\":\"" +
-              kakehashi::national::base64_encode("garbage") + "\"}";
+      body += std::string(i ? "," : "") + "{\"name\":\"" + unit.files[i].name +
+              "\",\"signed_data\":\"" + kakehashi::national::base64_encode("garbage") + "\"}";
       auto other = office(kOfficeB, kUserB, "pw-b");  // signs with B's key: verifies, wrong office
-      wrong += std::string(i ? "," : "") + "{\"name\":\"" + unit.files[i].name + "\",\"signed_data\":\"" +
+      wrong += std::string(i ? "," : "") + "{\"name\":\"" + unit.files[i].name +
+               "\",\"signed_data\":\"" +
                kakehashi::national::base64_encode(other.sign(unit.files[i].bytes)) + "\"}";
     }
     note(a.call("POST", "/ncp/v1/transmissions", body + "]}", {{"idempotency-key", "e3"}}));
@@ -447,7 +484,8 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
   standin->server->upsert_office({kOfficeB, {to_type}, "B", "", "13", "SUSPENDED"});
   note(a.send(from, to, "K2", "", plain(unit), "e6"));
   // Proxy-only errors.
-  auto proxy_opts = office_options_from_pki(pki().dir(), kOfficeA, standin->port, kProxy, "pw-proxy");
+  auto proxy_opts =
+      office_options_from_pki(pki().dir(), kOfficeA, standin->port, kProxy, "pw-proxy");
   OfficeClient proxy(proxy_opts);
   note(proxy.send(from, to, "K2", "", plain(unit), "p1"));  // not represented
   // Certificate mismatch: A's token over another client certificate.
@@ -469,7 +507,8 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
     note(a.send(from, to, "K2", "", files, "big"));
   }
   // Faults: 429, 500, 503.
-  for (const auto& f : {"{\"status\":429,\"count\":1}", "{\"status\":500,\"count\":1}", "{\"status\":503,\"count\":1}"}) {
+  for (const auto& f : {"{\"status\":429,\"count\":1}", "{\"status\":500,\"count\":1}",
+                        "{\"status\":503,\"count\":1}"}) {
     BOOST_TEST(admin("POST", "/admin/v1/faults", f).ok());
     note(a.inbox());
   }
@@ -479,13 +518,30 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
     auto x = office(kOfficeA, kUserA, "pw-a");
     note(x.raw({"GET", "/admin/v1/deliveries", {{"authorization", "Admin wrong"}}, {}, {}, {}}));
   }
-  const std::set<std::string> documented = {
-      "invalid_request", "idempotency_key_required", "login_failed", "unauthenticated",
-      "session_expired", "certificate_mismatch", "forbidden", "sender_mismatch", "not_represented",
-      "not_found", "idempotency_conflict", "already_downloaded", "receipt_conflict", "withdrawn",
-      "payload_too_large", "invalid_file_name", "invalid_unit", "invalid_signature",
-      "signer_mismatch", "recipient_unknown", "recipient_inactive", "rate_limited",
-      "internal_error", "maintenance"};
+  const std::set<std::string> documented = {"invalid_request",
+                                            "idempotency_key_required",
+                                            "login_failed",
+                                            "unauthenticated",
+                                            "session_expired",
+                                            "certificate_mismatch",
+                                            "forbidden",
+                                            "sender_mismatch",
+                                            "not_represented",
+                                            "not_found",
+                                            "idempotency_conflict",
+                                            "already_downloaded",
+                                            "receipt_conflict",
+                                            "withdrawn",
+                                            "payload_too_large",
+                                            "invalid_file_name",
+                                            "invalid_unit",
+                                            "invalid_signature",
+                                            "signer_mismatch",
+                                            "recipient_unknown",
+                                            "recipient_inactive",
+                                            "rate_limited",
+                                            "internal_error",
+                                            "maintenance"};
   for (const auto& code : documented) BOOST_TEST(seen.count(code) == 1u, "unreached: " << code);
 }
 
@@ -507,10 +563,12 @@ BOOST_AUTO_TEST_CASE(adapter_send_poll_receipts_directory) {
 
   // A national office sends to the represented office; the adapter delivers it to the sink.
   std::string back_type;
-  auto back = retarget(kakehashi::testing::UnitGenerator(23).make("K2"), kOfficeA, kRegional, &back_type);
+  auto back =
+      retarget(kakehashi::testing::UnitGenerator(23).make("K2"), kOfficeA, kRegional, &back_type);
   standin->server->set_represented(kProxy, {{kRegional, "43"}, {kRegional, back_type}});
   auto a = office(kOfficeA, kUserA, "pw-a");
-  const Answer s = a.send({kOfficeA, "43"}, {kRegional, back_type}, "K2", "to regional", plain(back), "b-1");
+  const Answer s =
+      a.send({kOfficeA, "43"}, {kRegional, back_type}, "K2", "to regional", plain(back), "b-1");
   BOOST_TEST_REQUIRE(s.status == 201, s.body);
   BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return !rig.sink.units.empty(); }));
   const auto& in = rig.sink.units.front();
@@ -535,14 +593,16 @@ BOOST_AUTO_TEST_CASE(adapter_send_poll_receipts_directory) {
   BOOST_TEST(rig.sink.receipts[0].reason == "wrong month");
 
   std::optional<kakehashi::gateway::DirectoryResult> dir;
-  rig.adapter->fetch_directory("", [&](kakehashi::gateway::DirectoryResult x) { dir = std::move(x); });
+  rig.adapter->fetch_directory("",
+                               [&](kakehashi::gateway::DirectoryResult x) { dir = std::move(x); });
   BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return dir.has_value(); }));
   BOOST_TEST((dir->status.status == SendResult::Status::kAccepted));
   BOOST_TEST(dir->entries.size() >= 3u);
   const std::string since = dir->next_changed_since;
   standin->server->upsert_office({"1370100024", {"43"}, "New", "", "13", "CLOSED"});
   dir.reset();
-  rig.adapter->fetch_directory(since, [&](kakehashi::gateway::DirectoryResult x) { dir = std::move(x); });
+  rig.adapter->fetch_directory(since,
+                               [&](kakehashi::gateway::DirectoryResult x) { dir = std::move(x); });
   BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return dir.has_value(); }));
   BOOST_TEST(dir->entries.size() == 1u);
   BOOST_TEST(dir->entries[0].status == "CLOSED");
@@ -552,7 +612,8 @@ BOOST_AUTO_TEST_CASE(retry_after_malformed_and_session_expiry) {
   standin->server->set_represented(kProxy, {{kRegional, "43"}});
   AdapterRig rig(standin->port, {});
   std::string to_type;
-  BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"status\":429,\"count\":1,\"retry_after\":7}").ok());
+  BOOST_TEST(
+      admin("POST", "/admin/v1/faults", "{\"status\":429,\"count\":1,\"retry_after\":7}").ok());
   // The login is answered 429: kRetry with the server's Retry-After.
   SendResult r = rig.send(proxied_unit(31, "f-31", &to_type));
   BOOST_TEST((r.status == SendResult::Status::kRetry));
@@ -591,7 +652,8 @@ BOOST_AUTO_TEST_CASE(duplicate_listing_is_handed_over_with_the_same_source_id) {
   auto back = retarget(kakehashi::testing::UnitGenerator(41).make("K2"), kOfficeA, kRegional, &t);
   standin->server->set_represented(kProxy, {{kRegional, t}});
   auto a = office(kOfficeA, kUserA, "pw-a");
-  BOOST_TEST_REQUIRE(a.send({kOfficeA, "43"}, {kRegional, t}, "K2", "", plain(back), "d-1").status == 201);
+  BOOST_TEST_REQUIRE(
+      a.send({kOfficeA, "43"}, {kRegional, t}, "K2", "", plain(back), "d-1").status == 201);
   BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"duplicate_inbox\":1}").ok());
   AdapterRig rig(standin->port, {});
   rig.adapter->start();
@@ -605,7 +667,8 @@ BOOST_AUTO_TEST_CASE(cursor_advances_only_after_accept_and_resumes) {
   auto u2 = retarget(kakehashi::testing::UnitGenerator(62).make("K2"), kOfficeA, kRegional, &t2);
   standin->server->set_represented(kProxy, {{kRegional, t1}, {kRegional, t2}});
   auto a = office(kOfficeA, kUserA, "pw-a");
-  const std::string id1 = id_of(a.send({kOfficeA, "43"}, {kRegional, t1}, "K2", "", plain(u1), "c-1"));
+  const std::string id1 =
+      id_of(a.send({kOfficeA, "43"}, {kRegional, t1}, "K2", "", plain(u1), "c-1"));
   std::string cursor1;
   {
     AdapterRig rig(standin->port, {});
@@ -616,7 +679,8 @@ BOOST_AUTO_TEST_CASE(cursor_advances_only_after_accept_and_resumes) {
     BOOST_TEST(rig.sink.units[1].source_id == id1);
     cursor1 = rig.sink.units[0].cursor;
   }
-  const std::string id2 = id_of(a.send({kOfficeA, "43"}, {kRegional, t2}, "K2", "", plain(u2), "c-2"));
+  const std::string id2 =
+      id_of(a.send({kOfficeA, "43"}, {kRegional, t2}, "K2", "", plain(u2), "c-2"));
   // A restarted adapter resumes from the persisted cursor: the first unit is not handed again.
   auto c = adapter_config(standin->port);
   c.represented_offices.clear();
@@ -640,7 +704,10 @@ BOOST_AUTO_TEST_CASE(cursor_advances_only_after_accept_and_resumes) {
   BOOST_TEST(w->error_code == "forbidden");  // the proxy did not send it
   bool drained = false;
   int drained_calls = 0;
-  adapter->stop([&] { drained = true; ++drained_calls; });
+  adapter->stop([&] {
+    drained = true;
+    ++drained_calls;
+  });
   BOOST_TEST_REQUIRE(run_until(io, [&] { return drained; }));
   BOOST_TEST(drained_calls == 1);
 }
@@ -666,21 +733,26 @@ BOOST_AUTO_TEST_CASE(standin_and_office_client_executables) {
   const fs::path dir = pki().root / ("cli-" + std::to_string(counter++));
   fs::create_directories(dir / "unit");
   std::string t;
-  const auto unit = retarget(kakehashi::testing::UnitGenerator(81).make("K2"), kOfficeA, kOfficeB, &t);
-  for (const auto& f : unit.files) std::ofstream(dir / "unit" / f.name, std::ios::binary) << f.bytes;
-  std::ofstream(dir / "offices.json") << "{\"offices\":[{\"office_no\":\"" << kOfficeB
-                                     << "\",\"service_types\":[\"" << t
-                                     << "\"],\"name\":\"B\",\"status\":\"ACTIVE\"}]}";
+  const auto unit =
+      retarget(kakehashi::testing::UnitGenerator(81).make("K2"), kOfficeA, kOfficeB, &t);
+  for (const auto& f : unit.files)
+    std::ofstream(dir / "unit" / f.name, std::ios::binary) << f.bytes;
+  std::ofstream(dir / "offices.json")
+      << "{\"offices\":[{\"office_no\":\"" << kOfficeB << "\",\"service_types\":[\"" << t
+      << "\"],\"name\":\"B\",\"status\":\"ACTIVE\"}]}";
   int out[2];
   BOOST_TEST_REQUIRE(pipe(out) == 0);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_addclose(&actions, out[0]);
-  const std::string cli_state = (dir / "state.sqlite").string(), offices = (dir / "offices.json").string();
-  const std::string acc_a = kUserA + ":pw-a:office:" + kOfficeA, acc_b = kUserB + ":pw-b:office:" + kOfficeB;
-  std::vector<std::string> args = {KAKEHASHI_STANDIN_BIN, "--pki", pki().dir(), "--state", cli_state,
-                                   "--offices", offices, "--account", acc_a, "--account", acc_b};
+  const std::string cli_state = (dir / "state.sqlite").string(),
+                    offices = (dir / "offices.json").string();
+  const std::string acc_a = kUserA + ":pw-a:office:" + kOfficeA,
+                    acc_b = kUserB + ":pw-b:office:" + kOfficeB;
+  std::vector<std::string> args = {
+      KAKEHASHI_STANDIN_BIN, "--pki", pki().dir(), "--state", cli_state, "--offices", offices,
+      "--account",           acc_a,   "--account", acc_b};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -695,8 +767,9 @@ BOOST_AUTO_TEST_CASE(standin_and_office_client_executables) {
   const std::string port = line.substr(5);
   auto office_cli = [&](const std::string& no, const std::string& user, const std::string& pw,
                         const std::string& command, std::string* output) {
-    const std::string cmd = std::string(KAKEHASHI_OFFICE_BIN) + " --pki '" + pki().dir() + "' --port " + port +
-                            " --user " + user + " --password " + pw + " --office " + no + " " + command;
+    const std::string cmd = std::string(KAKEHASHI_OFFICE_BIN) + " --pki '" + pki().dir() +
+                            "' --port " + port + " --user " + user + " --password " + pw +
+                            " --office " + no + " " + command;
     FILE* f = popen(cmd.c_str(), "r");
     std::string text;
     std::array<char, 4096> buf{};
@@ -706,11 +779,15 @@ BOOST_AUTO_TEST_CASE(standin_and_office_client_executables) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   };
   std::string text;
-  BOOST_TEST(office_cli(kOfficeA, kUserA, "pw-a", "send '" + (dir / "unit").string() + "' --key cli-1", &text) == 0, text);
+  BOOST_TEST(office_cli(kOfficeA, kUserA, "pw-a",
+                        "send '" + (dir / "unit").string() + "' --key cli-1", &text) == 0,
+             text);
   const std::string id = parse(text)["transmission_id"].GetString();
   BOOST_TEST(office_cli(kOfficeB, kUserB, "pw-b", "inbox", &text) == 0);
   BOOST_TEST(text.find(id) != std::string::npos);
-  BOOST_TEST(office_cli(kOfficeB, kUserB, "pw-b", "fetch " + id + " '" + (dir / "got").string() + "'", &text) == 0, text);
+  BOOST_TEST(office_cli(kOfficeB, kUserB, "pw-b",
+                        "fetch " + id + " '" + (dir / "got").string() + "'", &text) == 0,
+             text);
   for (const auto& f : unit.files) {
     std::ifstream in(dir / "got" / f.name, std::ios::binary);
     const std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -746,16 +823,17 @@ BOOST_AUTO_TEST_CASE(config_parsing_reports_key_paths) {
   (void)kakehashi::national::parse_national_config({&d, "adapters.national", &errors});
   std::set<std::string> paths;
   for (const auto& e : errors) paths.insert(e.path);
-  for (const char* p : {"adapters.national.typo", "adapters.national.port", "adapters.national.user_id",
-                        "adapters.national.tls.colour", "adapters.national.tls.cert_file",
-                        "adapters.national.password_file"}) {
+  for (const char* p : {"adapters.national.typo", "adapters.national.port",
+                        "adapters.national.user_id", "adapters.national.tls.colour",
+                        "adapters.national.tls.cert_file", "adapters.national.password_file"}) {
     BOOST_TEST(paths.count(p) == 1u, "no error at " << p);
   }
 }
 
 BOOST_AUTO_TEST_CASE(restart_keeps_state) {
   std::string t;
-  const auto unit = retarget(kakehashi::testing::UnitGenerator(51).make("K2"), kOfficeA, kOfficeB, &t);
+  const auto unit =
+      retarget(kakehashi::testing::UnitGenerator(51).make("K2"), kOfficeA, kOfficeB, &t);
   std::string id, body;
   {
     auto a = office(kOfficeA, kUserA, "pw-a");

@@ -9,9 +9,9 @@
 #include <optional>
 #include <regex>
 #include <set>
-#include <variant>
 #include <sstream>
 #include <stdexcept>
+#include <variant>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -77,7 +77,9 @@ std::string random_token() {
 cms::ByteView view(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-std::string to_string(const cms::Bytes& b) { return {b.begin(), b.end()}; }
+std::string to_string(const cms::Bytes& b) {
+  return {b.begin(), b.end()};
+}
 
 void put(Writer& w, std::string_view key, std::string_view value) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
@@ -187,9 +189,10 @@ struct NationalStandin::Impl {
         db(options.state_file),
         national(pki::load_trust_domain(options.national_domain_dir)),
         ca_certs(pki::load_certificates(options.tls.ca_file)),
-        server(io, options.tls, [this](http::Request req, std::function<void(http::Response)> respond) {
-          serve(std::move(req), std::move(respond));
-        }) {
+        server(io, options.tls,
+               [this](http::Request req, std::function<void(http::Response)> respond) {
+                 serve(std::move(req), std::move(respond));
+               }) {
     if (!options.proxied_domain_dir.empty()) {
       proxied = pki::load_trust_domain(options.proxied_domain_dir);
     }
@@ -267,7 +270,8 @@ struct NationalStandin::Impl {
                                : fault_status == 503 ? "maintenance"
                                                      : "internal_error";
       auto r = error(fault_status, code, "injected by the test controls");
-      if (fault_status != 500) r.headers.emplace_back("retry-after", std::to_string(fault_retry_after));
+      if (fault_status != 500)
+        r.headers.emplace_back("retry-after", std::to_string(fault_retry_after));
       return r;
     }
     return std::nullopt;
@@ -285,7 +289,8 @@ struct NationalStandin::Impl {
       return http::Response{204, {}, {}};
     }
     if (n == 4 && p[2] == "proxy" && p[3] == "offices") {
-      if (who.kind != "proxy") return error(403, "forbidden", "only proxy agents represent offices");
+      if (who.kind != "proxy")
+        return error(403, "forbidden", "only proxy agents represent offices");
       if (m == "PUT") return put_represented(who.user_id, req.body);
       if (m == "GET") return represented_body(who.user_id);
     }
@@ -327,7 +332,8 @@ struct NationalStandin::Impl {
   http::Response login(const http::Request& req) {
     rapidjson::Document d;
     d.Parse(req.body.data(), req.body.size());
-    if (d.HasParseError() || !d.IsObject()) return error(400, "invalid_request", "body is not a JSON object");
+    if (d.HasParseError() || !d.IsObject())
+      return error(400, "invalid_request", "body is not a JSON object");
     const std::string user = string_field(d, "user_id");
     const std::string password = string_field(d, "password");
     static const std::regex kUser("^KJ[0-9]{12}$");
@@ -343,9 +349,11 @@ struct NationalStandin::Impl {
     const std::string enc = string_field(d, "encryption_certificate");
     if (!enc.empty()) {
       const auto der = base64_decode(enc);
-      auto cert = der ? cms::parse_certificate(view(*der)) : cms::Result<cms::X509Ptr>(cms::Error{cms::ErrorCode::kMalformed, "base64"});
+      auto cert = der ? cms::parse_certificate(view(*der))
+                      : cms::Result<cms::X509Ptr>(cms::Error{cms::ErrorCode::kMalformed, "base64"});
       if (!cert.ok() || !issued_by_national_ca(cert.value().get())) {
-        return error(400, "invalid_request", "encryption_certificate is not a national CA certificate",
+        return error(400, "invalid_request",
+                     "encryption_certificate is not a national CA certificate",
                      details_of({{"field", "encryption_certificate"}}));
       }
       document_cert = *der;
@@ -360,8 +368,12 @@ struct NationalStandin::Impl {
     const std::string token = random_token();
     const std::int64_t expires = now_ms() + options.session_ttl.count() * 1000;
     db.prepare("INSERT INTO sessions VALUES(?,?,?,?,?)")
-        .bind(1, token).bind(2, user).bind(3, sha256_hex(req.peer_cert_der))
-        .bind_blob(4, document_cert).bind(5, expires).run();
+        .bind(1, token)
+        .bind(2, user)
+        .bind(3, sha256_hex(req.peer_cert_der))
+        .bind_blob(4, document_cert)
+        .bind(5, expires)
+        .run();
     rapidjson::StringBuffer b;
     Writer w(b);
     w.StartObject();
@@ -401,7 +413,10 @@ struct NationalStandin::Impl {
     db.prepare("DELETE FROM represented WHERE user_id=?").bind(1, user).run();
     for (const auto& o : offices) {
       db.prepare("INSERT OR IGNORE INTO represented VALUES(?,?,?)")
-          .bind(1, user).bind(2, o.office_no).bind(3, o.service_type).run();
+          .bind(1, user)
+          .bind(2, o.office_no)
+          .bind(3, o.service_type)
+          .run();
     }
     db.exec("COMMIT");
   }
@@ -435,8 +450,8 @@ struct NationalStandin::Impl {
     w.StartObject();
     w.Key("offices");
     w.StartArray();
-    auto st = db.prepare(
-        "SELECT office_no, service_type FROM represented WHERE user_id=? ORDER BY 1, 2");
+    auto st =
+        db.prepare("SELECT office_no, service_type FROM represented WHERE user_id=? ORDER BY 1, 2");
     st.bind(1, user);
     while (st.step()) {
       w.StartObject();
@@ -450,8 +465,8 @@ struct NationalStandin::Impl {
   }
 
   bool represents(const std::string& user, const mapping::OfficeRef& o) {
-    auto st = db.prepare(
-        "SELECT 1 FROM represented WHERE user_id=? AND office_no=? AND service_type=?");
+    auto st =
+        db.prepare("SELECT 1 FROM represented WHERE user_id=? AND office_no=? AND service_type=?");
     st.bind(1, user).bind(2, o.office_no).bind(3, o.service_type);
     return st.step();
   }
@@ -470,7 +485,8 @@ struct NationalStandin::Impl {
       return error(400, "idempotency_key_required", "Idempotency-Key: 1-128 of [A-Za-z0-9._:-]");
     }
     const std::string body_hash = sha256_hex(req.body);
-    auto st = db.prepare("SELECT body_hash, status, response FROM idempotency WHERE user_id=? AND key=?");
+    auto st =
+        db.prepare("SELECT body_hash, status, response FROM idempotency WHERE user_id=? AND key=?");
     st.bind(1, who.user_id).bind(2, *key);
     if (st.step()) {
       if (st.text(0) != body_hash) {
@@ -478,7 +494,9 @@ struct NationalStandin::Impl {
                      details_of({{"idempotency_key", *key}}));
       }
       db.prepare("UPDATE idempotency SET replays = replays + 1 WHERE user_id=? AND key=?")
-          .bind(1, who.user_id).bind(2, *key).run();
+          .bind(1, who.user_id)
+          .bind(2, *key)
+          .run();
       http::Response r = json_response(static_cast<int>(st.integer(1)), st.text(2));
       r.headers.emplace_back("idempotent-replay", "true");
       return r;
@@ -487,9 +505,15 @@ struct NationalStandin::Impl {
     try {
       http::Response r = accept(req.body, who, *key);
       if (r.status != 401 && r.status != 429 && r.status < 500) {
-        db.prepare("INSERT INTO idempotency(user_id, key, body_hash, status, response) VALUES(?,?,?,?,?)")
-            .bind(1, who.user_id).bind(2, *key).bind(3, body_hash)
-            .bind(4, std::int64_t{r.status}).bind(5, r.body).run();
+        db.prepare(
+              "INSERT INTO idempotency(user_id, key, body_hash, status, response) "
+              "VALUES(?,?,?,?,?)")
+            .bind(1, who.user_id)
+            .bind(2, *key)
+            .bind(3, body_hash)
+            .bind(4, std::int64_t{r.status})
+            .bind(5, r.body)
+            .run();
       }
       db.exec("COMMIT");
       return r;
@@ -517,27 +541,33 @@ struct NationalStandin::Impl {
                      details_of({{"file", f.name}, {"reason", cms::to_string(first.failure)}}));
       }
       for (std::size_t i = 0; i < count; ++i) {
-        const auto v = cms::verify_signed_data(view(f.signed_data), std::nullopt, national, {std::nullopt, i});
-        if (v.valid() && v.signer && cms::signer_holds_office(*v.signer, sender.office_no)) return std::nullopt;
+        const auto v =
+            cms::verify_signed_data(view(f.signed_data), std::nullopt, national, {std::nullopt, i});
+        if (v.valid() && v.signer && cms::signer_holds_office(*v.signer, sender.office_no))
+          return std::nullopt;
       }
       return error(422, "signer_mismatch", "no signature of the sender office", file);
     }
-    // Proxy: its own co-signature (document certificate) plus the sender's under the proxied domain.
+    // Proxy: its own co-signature (document certificate) plus the sender's under the proxied
+    // domain.
     auto doc = cms::parse_certificate(view(who.document_cert_der));
-    if (!doc.ok()) return error(422, "signer_mismatch", "no document certificate for the proxy", file);
+    if (!doc.ok())
+      return error(422, "signer_mismatch", "no document certificate for the proxy", file);
     const auto proxy_id = cms::describe_signer(doc.value().get(), national.office_rule);
     bool proxy_signed = false;
     bool sender_signed = false;
     cms::VerifyFailure failure = first.failure;
     for (std::size_t i = 0; i < count; ++i) {
-      const auto v = cms::verify_signed_data(view(f.signed_data), std::nullopt, national, {std::nullopt, i});
+      const auto v =
+          cms::verify_signed_data(view(f.signed_data), std::nullopt, national, {std::nullopt, i});
       if (v.valid() && v.signer && v.signer->serial == proxy_id.serial &&
           v.signer->issuer == proxy_id.issuer) {
         proxy_signed = true;
         continue;
       }
       if (!proxied) continue;
-      const auto s = cms::verify_signed_data(view(f.signed_data), std::nullopt, *proxied, {std::nullopt, i});
+      const auto s =
+          cms::verify_signed_data(view(f.signed_data), std::nullopt, *proxied, {std::nullopt, i});
       if (s.valid() && s.signer && cms::signer_holds_office(*s.signer, sender.office_no)) {
         sender_signed = true;
       } else if (!s.valid() && s.failure != cms::VerifyFailure::kUnknownCa) {
@@ -549,24 +579,29 @@ struct NationalStandin::Impl {
       return error(422, "invalid_signature", "signature does not verify",
                    details_of({{"file", f.name}, {"reason", cms::to_string(failure)}}));
     }
-    return error(422, "signer_mismatch",
-                 proxy_signed ? "no signature of the sender office" : "no co-signature of the proxy",
-                 file);
+    return error(
+        422, "signer_mismatch",
+        proxy_signed ? "no signature of the sender office" : "no co-signature of the proxy", file);
   }
 
   http::Response accept(const std::string& body, const Principal& who, const std::string& key) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
-    if (d.HasParseError() || !d.IsObject()) return error(400, "invalid_request", "body is not a JSON object");
+    if (d.HasParseError() || !d.IsObject())
+      return error(400, "invalid_request", "body is not a JSON object");
     const auto sender = office_ref(d, "sender");
     const auto recipient = office_ref(d, "recipient");
     if (!sender || !recipient) {
-      return error(400, "invalid_request", "sender and recipient need office_no (10) and service_type (2)");
+      return error(400, "invalid_request",
+                   "sender and recipient need office_no (10) and service_type (2)");
     }
     const std::string unit_kind = string_field(d, "unit_kind");
     const std::string message = string_field(d, "message");
-    if (unit_kind.empty() || unit_kind.size() > 8) return error(400, "invalid_request", "unit_kind missing", details_of({{"field", "unit_kind"}}));
-    if (message.size() > kMaxMessage * 3) return error(400, "invalid_request", "message too long", details_of({{"field", "message"}}));
+    if (unit_kind.empty() || unit_kind.size() > 8)
+      return error(400, "invalid_request", "unit_kind missing",
+                   details_of({{"field", "unit_kind"}}));
+    if (message.size() > kMaxMessage * 3)
+      return error(400, "invalid_request", "message too long", details_of({{"field", "message"}}));
     if (!d.HasMember("files") || !d["files"].IsArray() || d["files"].Empty() ||
         d["files"].Size() > kMaxFiles) {
       return error(400, "invalid_request", "files: 1-64 entries", details_of({{"field", "files"}}));
@@ -576,7 +611,8 @@ struct NationalStandin::Impl {
     for (const auto& f : d["files"].GetArray()) {
       IncomingFile in{string_field(f, "name"), {}, {}};
       const auto der = base64_decode(string_field(f, "signed_data"));
-      if (in.name.empty() || in.name.size() > 255 || !der || der->empty() || !names.insert(in.name).second) {
+      if (in.name.empty() || in.name.size() > 255 || !der || der->empty() ||
+          !names.insert(in.name).second) {
         return error(400, "invalid_request", "each file needs a unique name and base64 signed_data",
                      details_of({{"field", "files"}}));
       }
@@ -593,7 +629,8 @@ struct NationalStandin::Impl {
     for (const auto& f : files) {
       const auto parsed = mapping::parse_file_name(f.name);
       if (!parsed.name || parsed.name->from != *sender || parsed.name->to != *recipient) {
-        return error(422, "invalid_file_name", "file name unknown or not for this sender and recipient",
+        return error(422, "invalid_file_name",
+                     "file name unknown or not for this sender and recipient",
                      details_of({{"file", f.name}}));
       }
     }
@@ -604,7 +641,8 @@ struct NationalStandin::Impl {
                      details_of({{"file", f.name}, {"reason", "not-attached"}}));
       }
       if (content->size() > options.max_file_bytes) {
-        return error(413, "payload_too_large", "file over the size limit", details_of({{"file", f.name}}));
+        return error(413, "payload_too_large", "file over the size limit",
+                     details_of({{"file", f.name}}));
       }
       f.content = to_string(*content);
       if (auto bad = check_signatures(f, who, *sender)) return *bad;
@@ -626,10 +664,12 @@ struct NationalStandin::Impl {
         }
       }
       w.EndArray();
-      put(w, "unit_kind", report.units.size() == 1 && report.units[0].combination
-                              ? report.units[0].combination->id : std::string());
+      put(w, "unit_kind",
+          report.units.size() == 1 && report.units[0].combination ? report.units[0].combination->id
+                                                                  : std::string());
       w.EndObject();
-      return error(422, "invalid_unit", "the files are not one complete unit of unit_kind", b.GetString());
+      return error(422, "invalid_unit", "the files are not one complete unit of unit_kind",
+                   b.GetString());
     }
     sequence = report.units[0].key ? report.units[0].key->sequence : std::string();
     auto master = db.prepare("SELECT service_types, status FROM offices WHERE office_no=?");
@@ -644,12 +684,21 @@ struct NationalStandin::Impl {
                    details_of({{"office_no", recipient->office_no}, {"status", master.text(1)}}));
     }
     const std::string accepted_at = national::iso_time(now_ms());
-    db.prepare("INSERT INTO transmissions(sender_user, sender_office, sender_type, recipient_office, "
-               "recipient_type, unit_kind, sequence, message, state, reason, idempotency_key, "
-               "accepted_at) VALUES(?,?,?,?,?,?,?,?,'WAITING','',?,?)")
-        .bind(1, who.user_id).bind(2, sender->office_no).bind(3, sender->service_type)
-        .bind(4, recipient->office_no).bind(5, recipient->service_type).bind(6, unit_kind)
-        .bind(7, sequence).bind(8, message).bind(9, key).bind(10, accepted_at).run();
+    db.prepare(
+          "INSERT INTO transmissions(sender_user, sender_office, sender_type, recipient_office, "
+          "recipient_type, unit_kind, sequence, message, state, reason, idempotency_key, "
+          "accepted_at) VALUES(?,?,?,?,?,?,?,?,'WAITING','',?,?)")
+        .bind(1, who.user_id)
+        .bind(2, sender->office_no)
+        .bind(3, sender->service_type)
+        .bind(4, recipient->office_no)
+        .bind(5, recipient->service_type)
+        .bind(6, unit_kind)
+        .bind(7, sequence)
+        .bind(8, message)
+        .bind(9, key)
+        .bind(10, accepted_at)
+        .run();
     const std::int64_t seq = db.last_insert_id();
     std::array<char, 24> idbuf{};
     std::snprintf(idbuf.data(), idbuf.size(), "T%012lld", static_cast<long long>(seq));
@@ -658,8 +707,12 @@ struct NationalStandin::Impl {
     std::int64_t idx = 0;
     for (const auto& f : files) {
       db.prepare("INSERT INTO files VALUES(?,?,?,?,?)")
-          .bind(1, id).bind(2, idx++).bind(3, f.name).bind_blob(4, f.signed_data)
-          .bind(5, static_cast<std::int64_t>(f.content.size())).run();
+          .bind(1, id)
+          .bind(2, idx++)
+          .bind(3, f.name)
+          .bind_blob(4, f.signed_data)
+          .bind(5, static_cast<std::int64_t>(f.content.size()))
+          .run();
     }
     rapidjson::StringBuffer b;
     Writer w(b);
@@ -685,8 +738,8 @@ struct NationalStandin::Impl {
       "unit_kind, message, state, accepted_at, downloads";
 
   static Row read_row(const Statement& st) {
-    return Row{st.integer(0), st.text(1), st.text(2), st.text(3), st.text(4), st.text(5),
-               st.text(6), st.text(7), st.text(8), st.text(9), st.text(10), st.integer(11)};
+    return Row{st.integer(0), st.text(1), st.text(2), st.text(3), st.text(4),  st.text(5),
+               st.text(6),    st.text(7), st.text(8), st.text(9), st.text(10), st.integer(11)};
   }
 
   std::optional<Row> find(const std::string& id) {
@@ -724,7 +777,8 @@ struct NationalStandin::Impl {
   http::Response show(const Principal& who, const std::string& id) {
     const auto row = find(id);
     if (!row) return error(404, "not_found", "no such transmission");
-    if (row->sender_user != who.user_id && !receives_for(who, row->recipient_office, row->recipient_type)) {
+    if (row->sender_user != who.user_id &&
+        !receives_for(who, row->recipient_office, row->recipient_type)) {
       return error(403, "forbidden", "neither sender nor recipient");
     }
     rapidjson::StringBuffer b;
@@ -803,7 +857,8 @@ struct NationalStandin::Impl {
     const std::string state = d.HasParseError() ? std::string() : string_field(d, "state");
     const std::string reason = d.HasParseError() ? std::string() : string_field(d, "reason");
     if (state != "DOWNLOADED" && state != "REJECTED") {
-      return error(400, "invalid_request", "state: DOWNLOADED or REJECTED", details_of({{"field", "state"}}));
+      return error(400, "invalid_request", "state: DOWNLOADED or REJECTED",
+                   details_of({{"field", "state"}}));
     }
     if (reason.size() > kMaxMessage * 3) return error(400, "invalid_request", "reason too long");
     const auto row = find(id);
@@ -819,9 +874,16 @@ struct NationalStandin::Impl {
     if (row->state == "WAITING") {
       db.exec("BEGIN");
       db.prepare("UPDATE transmissions SET state=?, reason=? WHERE id=?")
-          .bind(1, state).bind(2, reason).bind(3, id).run();
+          .bind(1, state)
+          .bind(2, reason)
+          .bind(3, id)
+          .run();
       db.prepare("INSERT INTO updates(transmission_id, state, reason, at) VALUES(?,?,?,?)")
-          .bind(1, id).bind(2, state).bind(3, reason).bind(4, national::iso_time(now_ms())).run();
+          .bind(1, id)
+          .bind(2, state)
+          .bind(3, reason)
+          .bind(4, national::iso_time(now_ms()))
+          .run();
       db.exec("COMMIT");
     }
     rapidjson::StringBuffer b;
@@ -875,7 +937,8 @@ struct NationalStandin::Impl {
   http::Response withdraw(const Principal& who, const std::string& id) {
     const auto row = find(id);
     if (!row) return error(404, "not_found", "no such transmission");
-    if (row->sender_user != who.user_id) return error(403, "forbidden", "only the sender withdraws");
+    if (row->sender_user != who.user_id)
+      return error(403, "forbidden", "only the sender withdraws");
     if (row->state != "WITHDRAWN") {
       if (row->downloads > 0 || row->state != "WAITING") {
         return error(409, "already_downloaded", "the recipient has downloaded it");
@@ -897,8 +960,14 @@ struct NationalStandin::Impl {
     std::string types;
     for (const auto& t : o.service_types) types += (types.empty() ? "" : ",") + t;
     db.prepare("INSERT OR REPLACE INTO offices VALUES(?,?,?,?,?,?,?)")
-        .bind(1, o.office_no).bind(2, types).bind(3, o.name).bind(4, o.kana)
-        .bind(5, o.prefecture).bind(6, o.status).bind(7, national::iso_time(now_ms())).run();
+        .bind(1, o.office_no)
+        .bind(2, types)
+        .bind(3, o.name)
+        .bind(4, o.kana)
+        .bind(5, o.prefecture)
+        .bind(6, o.status)
+        .bind(7, national::iso_time(now_ms()))
+        .run();
   }
 
   static std::optional<std::vector<OfficeRecord>> parse_office_records(const rapidjson::Value& d) {
@@ -906,11 +975,12 @@ struct NationalStandin::Impl {
     std::vector<OfficeRecord> out;
     static const std::regex kNo("^[0-9A-Z]{10}$");
     for (const auto& v : d["offices"].GetArray()) {
-      OfficeRecord o{string_field(v, "office_no"), {}, string_field(v, "name"),
-                     string_field(v, "kana"), string_field(v, "prefecture"),
-                     string_field(v, "status")};
+      OfficeRecord o{string_field(v, "office_no"),  {},
+                     string_field(v, "name"),       string_field(v, "kana"),
+                     string_field(v, "prefecture"), string_field(v, "status")};
       if (!std::regex_match(o.office_no, kNo)) return std::nullopt;
-      if (o.status != "ACTIVE" && o.status != "SUSPENDED" && o.status != "CLOSED") return std::nullopt;
+      if (o.status != "ACTIVE" && o.status != "SUSPENDED" && o.status != "CLOSED")
+        return std::nullopt;
       if (!v.HasMember("service_types") || !v["service_types"].IsArray()) return std::nullopt;
       for (const auto& t : v["service_types"].GetArray()) {
         if (!t.IsString() || t.GetStringLength() != 2) return std::nullopt;
@@ -974,8 +1044,11 @@ struct NationalStandin::Impl {
   void add_account(const std::string& user, const std::string& password, const std::string& kind,
                    const std::string& office_no) {
     db.prepare("INSERT OR REPLACE INTO accounts VALUES(?,?,?,?)")
-        .bind(1, user).bind(2, sha256_hex(user + ":" + password)).bind(3, kind)
-        .bind(4, office_no).run();
+        .bind(1, user)
+        .bind(2, sha256_hex(user + ":" + password))
+        .bind(3, kind)
+        .bind(4, office_no)
+        .run();
   }
 
   http::Response admin(const http::Request& req, const std::vector<std::string>& p) {
@@ -986,15 +1059,16 @@ struct NationalStandin::Impl {
     rapidjson::Document d;
     if (req.method != "GET") {
       d.Parse(req.body.data(), req.body.size());
-      if (d.HasParseError() || !d.IsObject()) return error(400, "invalid_request", "body is not a JSON object");
+      if (d.HasParseError() || !d.IsObject())
+        return error(400, "invalid_request", "body is not a JSON object");
     }
     const std::string what = p.size() >= 3 ? p[2] : "";
     const std::string sub = p.size() >= 4 ? p[3] : "";
     if (what == "accounts" && req.method == "POST") {
       const std::string kind = string_field(d, "kind");
       static const std::regex kUser("^KJ[0-9]{12}$");
-      if (!std::regex_match(string_field(d, "user_id"), kUser) || string_field(d, "password").empty() ||
-          (kind != "office" && kind != "proxy") ||
+      if (!std::regex_match(string_field(d, "user_id"), kUser) ||
+          string_field(d, "password").empty() || (kind != "office" && kind != "proxy") ||
           (kind == "office" && string_field(d, "office_no").size() != 10)) {
         return error(400, "invalid_request", "user_id, password, kind office|proxy, office_no");
       }
@@ -1010,7 +1084,8 @@ struct NationalStandin::Impl {
     }
     if (what == "proxy-offices" && req.method == "PUT") {
       const auto list = parse_offices_list(d);
-      if (!list || string_field(d, "user_id").empty()) return error(400, "invalid_request", "user_id and offices");
+      if (!list || string_field(d, "user_id").empty())
+        return error(400, "invalid_request", "user_id and offices");
       set_represented(string_field(d, "user_id"), *list);
       return json_response(200, "{}");
     }
@@ -1031,7 +1106,8 @@ struct NationalStandin::Impl {
   http::Response set_faults(const rapidjson::Document& d) {
     if (d.HasMember("status")) {
       const int s = int_field(d, "status", 0);
-      if (s != 429 && s != 500 && s != 503) return error(400, "invalid_request", "status: 429, 500 or 503");
+      if (s != 429 && s != 500 && s != 503)
+        return error(400, "invalid_request", "status: 429, 500 or 503");
       fault_status = s;
       fault_count = int_field(d, "count", 1);
       fault_retry_after = int_field(d, "retry_after", 1);
@@ -1102,13 +1178,17 @@ struct NationalStandin::Impl {
 NationalStandin::NationalStandin(boost::asio::io_context& io, StandinOptions options)
     : impl_(std::make_unique<Impl>(io, std::move(options))) {}
 
-NationalStandin::~NationalStandin() { impl_->server.stop(); }
+NationalStandin::~NationalStandin() {
+  impl_->server.stop();
+}
 
 std::uint16_t NationalStandin::listen(std::uint16_t port) {
   return impl_->server.listen("127.0.0.1", port);
 }
 
-void NationalStandin::stop() { impl_->server.stop(); }
+void NationalStandin::stop() {
+  impl_->server.stop();
+}
 
 http::Response NationalStandin::handle(const http::Request& request) {
   return impl_->handle(request);
@@ -1145,6 +1225,8 @@ void NationalStandin::load_offices_file(const std::string& path) {
   for (const auto& o : *list) impl_->upsert_office(o);
 }
 
-http::ServerFaults& NationalStandin::faults() { return impl_->server.faults(); }
+http::ServerFaults& NationalStandin::faults() {
+  return impl_->server.faults();
+}
 
 }  // namespace kakehashi::standin

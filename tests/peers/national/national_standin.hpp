@@ -16,10 +16,10 @@
 namespace kakehashi::standin {
 
 struct StandinOptions {
-  http::TlsConfig tls;                 // server certificate; ca_file = the national CA
-  std::string state_file;              // SQLite file; created when missing
-  std::string national_domain_dir;     // trust domain of national signatures (DIR/national)
-  std::string proxied_domain_dir;      // trust domain of proxied senders (DIR/regional); optional
+  http::TlsConfig tls;              // server certificate; ca_file = the national CA
+  std::string state_file;           // SQLite file; created when missing
+  std::string national_domain_dir;  // trust domain of national signatures (DIR/national)
+  std::string proxied_domain_dir;   // trust domain of proxied senders (DIR/regional); optional
   std::string admin_token = "admin";
   std::chrono::seconds session_ttl{3600};
   std::size_t max_file_bytes = 10ull * 1024 * 1024;  // per decoded file (PROTOCOL §6)
@@ -53,8 +53,8 @@ class NationalStandin {
   http::Response handle(const http::Request& request);
 
   // Set-up without HTTP (the same effects as the admin endpoints).
-  void add_account(const std::string& user_id, const std::string& password,
-                   const std::string& kind, const std::string& office_no = "");
+  void add_account(const std::string& user_id, const std::string& password, const std::string& kind,
+                   const std::string& office_no = "");
   void upsert_office(const OfficeRecord& office);
   void set_represented(const std::string& user_id, const std::vector<mapping::OfficeRef>& offices);
   // Seeds the office master from a JSON file shaped like PUT /admin/v1/offices.

@@ -23,7 +23,9 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 cms::ByteView view(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-std::string to_string(const cms::Bytes& b) { return {b.begin(), b.end()}; }
+std::string to_string(const cms::Bytes& b) {
+  return {b.begin(), b.end()};
+}
 
 void put(Writer& w, const char* key, std::string_view v) {
   w.Key(key);
@@ -32,8 +34,9 @@ void put(Writer& w, const char* key, std::string_view v) {
 
 }  // namespace
 
-OfficeClientOptions office_options_from_pki(const std::string& pki_dir, const std::string& office_no,
-                                            std::uint16_t port, const std::string& user_id,
+OfficeClientOptions office_options_from_pki(const std::string& pki_dir,
+                                            const std::string& office_no, std::uint16_t port,
+                                            const std::string& user_id,
                                             const std::string& password) {
   OfficeClientOptions o;
   o.port = port;
@@ -51,9 +54,9 @@ struct OfficeClient::Impl {
   explicit Impl(OfficeClientOptions o)
       : options(std::move(o)),
         credential(pki::load_credential(options.office_cert_file, options.office_key_file)),
-        client(io.get_executor(), http::ClientOptions{options.host, options.port, options.tls,
-                                                      std::chrono::milliseconds(15000), 2,
-                                                      64ull * 1024 * 1024}) {}
+        client(io.get_executor(),
+               http::ClientOptions{options.host, options.port, options.tls,
+                                   std::chrono::milliseconds(15000), 2, 64ull * 1024 * 1024}) {}
 
   Answer run(http::Request req) {
     Answer a;
@@ -84,7 +87,9 @@ OfficeClient::~OfficeClient() {
   impl_->io.run();
 }
 
-Answer OfficeClient::raw(http::Request request) { return impl_->run(std::move(request)); }
+Answer OfficeClient::raw(http::Request request) {
+  return impl_->run(std::move(request));
+}
 
 Answer OfficeClient::login() {
   unsigned char* der = nullptr;
@@ -98,8 +103,8 @@ Answer OfficeClient::login() {
   put(w, "password", impl_->options.password);
   put(w, "encryption_certificate", national::base64_encode(cert));
   w.EndObject();
-  Answer a = raw({"POST", "/ncp/v1/sessions", {{"content-type", "application/json"}},
-                  b.GetString(), {}, {}});
+  Answer a = raw(
+      {"POST", "/ncp/v1/sessions", {{"content-type", "application/json"}}, b.GetString(), {}, {}});
   if (a.ok()) {
     rapidjson::Document d;
     d.Parse(a.body.data(), a.body.size());
@@ -168,14 +173,18 @@ std::string OfficeClient::unit_body(const mapping::OfficeRef& sender,
 }
 
 Answer OfficeClient::inbox(const std::string& cursor, int limit) {
-  return call("GET", "/ncp/v1/inbox?cursor=" + national::url_encode(cursor) + "&limit=" +
-                         std::to_string(limit), "");
+  return call(
+      "GET",
+      "/ncp/v1/inbox?cursor=" + national::url_encode(cursor) + "&limit=" + std::to_string(limit),
+      "");
 }
 
 Answer OfficeClient::fetch(const std::string& id, const std::string& name, std::string& content,
                            std::string& signed_data) {
-  Answer a = call("GET", "/ncp/v1/transmissions/" + national::url_encode(id) + "/files/" +
-                             national::url_encode(name), "");
+  Answer a = call(
+      "GET",
+      "/ncp/v1/transmissions/" + national::url_encode(id) + "/files/" + national::url_encode(name),
+      "");
   if (!a.ok()) return a;
   auto inner = cms::decrypt(view(a.body), impl_->credential);
   if (!inner.ok()) {
@@ -197,7 +206,8 @@ Answer OfficeClient::receipt(const std::string& id, const std::string& state,
   put(w, "state", state);
   put(w, "reason", reason);
   w.EndObject();
-  return call("POST", "/ncp/v1/transmissions/" + national::url_encode(id) + "/receipt", b.GetString());
+  return call("POST", "/ncp/v1/transmissions/" + national::url_encode(id) + "/receipt",
+              b.GetString());
 }
 
 Answer OfficeClient::updates(const std::string& cursor) {

@@ -17,7 +17,7 @@ namespace kakehashi::standin {
 struct OfficeClientOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
-  http::TlsConfig tls;          // national CA and a TLS client certificate of the national CA
+  http::TlsConfig tls;  // national CA and a TLS client certificate of the national CA
   std::string user_id;
   std::string password;
   std::string office_cert_file;  // the office's signing certificate (also its document certificate)
@@ -25,15 +25,16 @@ struct OfficeClientOptions {
 };
 
 // Options for office NUMBER of a development PKI (TLS client: tls/national-standin-client).
-OfficeClientOptions office_options_from_pki(const std::string& pki_dir, const std::string& office_no,
-                                            std::uint16_t port, const std::string& user_id,
+OfficeClientOptions office_options_from_pki(const std::string& pki_dir,
+                                            const std::string& office_no, std::uint16_t port,
+                                            const std::string& user_id,
                                             const std::string& password);
 
 struct Answer {
   boost::system::error_code ec;  // transport failure
   int status = 0;
   std::string body;
-  std::string error_code;        // from an error body
+  std::string error_code;  // from an error body
   bool ok() const { return !ec && status >= 200 && status < 300; }
 };
 

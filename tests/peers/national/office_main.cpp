@@ -35,8 +35,10 @@ int report(const Answer& a) {
     std::cerr << "transport error: " << a.ec.message() << "\n";
     return 2;
   }
-  if (!a.body.empty() && a.body.front() == '{') std::cout << a.body << "\n";
-  else std::cout << "status " << a.status << "\n";
+  if (!a.body.empty() && a.body.front() == '{')
+    std::cout << a.body << "\n";
+  else
+    std::cout << "status " << a.status << "\n";
   return a.ok() ? 0 : 1;
 }
 
@@ -58,12 +60,17 @@ int main(int argc, char** argv) {
     if ((a == "--pki" || a == "--port" || a == "--user" || a == "--password" || a == "--office") &&
         i + 1 < args.size()) {
       const std::string& v = args[++i];
-      (a == "--pki" ? pki : a == "--port" ? port : a == "--user" ? user : a == "--password" ? password : office) = v;
+      (a == "--pki"        ? pki
+       : a == "--port"     ? port
+       : a == "--user"     ? user
+       : a == "--password" ? password
+                           : office) = v;
     } else {
       rest.push_back(a);
     }
   }
-  if (pki.empty() || port.empty() || user.empty() || password.empty() || office.empty() || rest.empty()) {
+  if (pki.empty() || port.empty() || user.empty() || password.empty() || office.empty() ||
+      rest.empty()) {
     return usage();
   }
   try {
@@ -73,25 +80,33 @@ int main(int argc, char** argv) {
     if (cmd == "send" && rest.size() >= 2) {
       std::string key, message;
       for (std::size_t i = 2; i + 1 < rest.size(); i += 2) {
-        if (rest[i] == "--key") key = rest[i + 1];
-        else if (rest[i] == "--message") message = rest[i + 1];
-        else return usage();
+        if (rest[i] == "--key")
+          key = rest[i + 1];
+        else if (rest[i] == "--message")
+          message = rest[i + 1];
+        else
+          return usage();
       }
       std::vector<kakehashi::standin::PlainFile> files;
       for (const auto& e : fs::directory_iterator(rest[1])) {
-        if (e.is_regular_file()) files.push_back({e.path().filename().string(), read_all(e.path())});
+        if (e.is_regular_file())
+          files.push_back({e.path().filename().string(), read_all(e.path())});
       }
-      std::sort(files.begin(), files.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
+      std::sort(files.begin(), files.end(),
+                [](const auto& x, const auto& y) { return x.name < y.name; });
       std::vector<kakehashi::mapping::InputFile> inputs;
       for (const auto& f : files) inputs.push_back({f.name, f.bytes, f.bytes.size()});
       const auto report_ = kakehashi::mapping::inspect(inputs);
-      if (report_.units.size() != 1 || !report_.units[0].key || report_.units[0].combination == nullptr) {
+      if (report_.units.size() != 1 || !report_.units[0].key ||
+          report_.units[0].combination == nullptr) {
         std::cerr << "the directory must hold exactly one send unit\n";
         return 2;
       }
       const auto& unit = report_.units[0];
-      if (key.empty()) key = unit.key->from.office_no + "-" + unit.key->to.office_no + "-" + unit.key->sequence;
-      return report(client.send(unit.key->from, unit.key->to, unit.combination->id, message, files, key));
+      if (key.empty())
+        key = unit.key->from.office_no + "-" + unit.key->to.office_no + "-" + unit.key->sequence;
+      return report(
+          client.send(unit.key->from, unit.key->to, unit.combination->id, message, files, key));
     }
     if (cmd == "inbox") return report(client.inbox(rest.size() > 1 ? rest[1] : ""));
     if (cmd == "updates") return report(client.updates(rest.size() > 1 ? rest[1] : ""));
@@ -116,7 +131,8 @@ int main(int argc, char** argv) {
         const Answer a = client.fetch(rest[1], name.string(), content, signed_data);
         if (!a.ok() || a.status == 0) return report(a);
         std::ofstream(fs::path(rest[2]) / name, std::ios::binary) << content;
-        std::ofstream(fs::path(rest[2]) / (name.string() + ".p7m"), std::ios::binary) << signed_data;
+        std::ofstream(fs::path(rest[2]) / (name.string() + ".p7m"), std::ios::binary)
+            << signed_data;
         std::cout << "fetched " << name.string() << "\n";
       }
       return 0;

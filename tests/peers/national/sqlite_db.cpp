@@ -13,7 +13,9 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Statement& Statement::bind(int index, std::string_view text) {
   sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
@@ -40,10 +42,13 @@ bool Statement::step() {
 std::string Statement::text(int column) const {
   const void* p = sqlite3_column_blob(stmt_, column);
   const int n = sqlite3_column_bytes(stmt_, column);
-  return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), static_cast<std::size_t>(n));
+  return p == nullptr ? std::string()
+                      : std::string(static_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 
-std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+std::int64_t Statement::integer(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
 
 bool Statement::null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
@@ -58,7 +63,9 @@ SqliteDb::SqliteDb(const std::string& path) {
   exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+SqliteDb::~SqliteDb() {
+  sqlite3_close(db_);
+}
 
 void SqliteDb::exec(std::string_view sql) {
   char* err = nullptr;
@@ -70,7 +77,11 @@ void SqliteDb::exec(std::string_view sql) {
   }
 }
 
-std::int64_t SqliteDb::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
-int SqliteDb::changes() const { return sqlite3_changes(db_); }
+std::int64_t SqliteDb::last_insert_id() const {
+  return sqlite3_last_insert_rowid(db_);
+}
+int SqliteDb::changes() const {
+  return sqlite3_changes(db_);
+}
 
 }  // namespace kakehashi::standin

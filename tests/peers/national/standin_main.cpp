@@ -1,6 +1,7 @@
 // kakehashi-national-standin: the national system stand-in as a process (PROTOCOL.md §12).
 //   kakehashi-national-standin --pki DIR --state FILE.sqlite [--port N] [--admin-token T]
-//     [--session-ttl S] [--max-file-bytes N] [--offices FILE.json] [--account USER:PASSWORD:office:NO|USER:PASSWORD:proxy]...
+//     [--session-ttl S] [--max-file-bytes N] [--offices FILE.json] [--account
+//     USER:PASSWORD:office:NO|USER:PASSWORD:proxy]...
 // Prints "port=NNNN" once listening; stops on SIGINT/SIGTERM.
 
 #include <cstdlib>
@@ -14,7 +15,8 @@ namespace {
 
 int usage() {
   std::cerr << "usage: kakehashi-national-standin --pki DIR --state FILE [--port N] "
-               "[--admin-token T] [--session-ttl S] [--max-file-bytes N] [--offices FILE] [--account SPEC]... "
+               "[--admin-token T] [--session-ttl S] [--max-file-bytes N] [--offices FILE] "
+               "[--account SPEC]... "
                "[--ca F --cert F --key F --national-domain D --proxied-domain D] [--tls12]\n";
   return 2;
 }
@@ -39,20 +41,34 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= args.size()) return usage();
     const std::string& v = args[++i];
-    if (a == "--pki") pki = v;
-    else if (a == "--state") state = v;
-    else if (a == "--port") port = static_cast<std::uint16_t>(std::atoi(v.c_str()));
-    else if (a == "--admin-token") token = v;
-    else if (a == "--session-ttl") ttl = v;
-    else if (a == "--max-file-bytes") overrides.max_file_bytes = std::stoull(v);
-    else if (a == "--offices") offices = v;
-    else if (a == "--account") accounts.push_back(v);
-    else if (a == "--ca") overrides.tls.ca_file = v;
-    else if (a == "--cert") overrides.tls.cert_file = v;
-    else if (a == "--key") overrides.tls.key_file = v;
-    else if (a == "--national-domain") overrides.national_domain_dir = v;
-    else if (a == "--proxied-domain") overrides.proxied_domain_dir = v;
-    else return usage();
+    if (a == "--pki")
+      pki = v;
+    else if (a == "--state")
+      state = v;
+    else if (a == "--port")
+      port = static_cast<std::uint16_t>(std::atoi(v.c_str()));
+    else if (a == "--admin-token")
+      token = v;
+    else if (a == "--session-ttl")
+      ttl = v;
+    else if (a == "--max-file-bytes")
+      overrides.max_file_bytes = std::stoull(v);
+    else if (a == "--offices")
+      offices = v;
+    else if (a == "--account")
+      accounts.push_back(v);
+    else if (a == "--ca")
+      overrides.tls.ca_file = v;
+    else if (a == "--cert")
+      overrides.tls.cert_file = v;
+    else if (a == "--key")
+      overrides.tls.key_file = v;
+    else if (a == "--national-domain")
+      overrides.national_domain_dir = v;
+    else if (a == "--proxied-domain")
+      overrides.proxied_domain_dir = v;
+    else
+      return usage();
   }
   if (state.empty() || (pki.empty() && overrides.tls.cert_file.empty())) return usage();
   try {
@@ -61,7 +77,8 @@ int main(int argc, char** argv) {
     if (!overrides.tls.ca_file.empty()) o.tls.ca_file = overrides.tls.ca_file;
     if (!overrides.tls.cert_file.empty()) o.tls.cert_file = overrides.tls.cert_file;
     if (!overrides.tls.key_file.empty()) o.tls.key_file = overrides.tls.key_file;
-    if (!overrides.national_domain_dir.empty()) o.national_domain_dir = overrides.national_domain_dir;
+    if (!overrides.national_domain_dir.empty())
+      o.national_domain_dir = overrides.national_domain_dir;
     if (!overrides.proxied_domain_dir.empty()) o.proxied_domain_dir = overrides.proxied_domain_dir;
     o.tls.allow_tls12 = tls12;
     o.max_file_bytes = overrides.max_file_bytes;
