@@ -295,14 +295,14 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     mailbox_again = false;
     const std::string target = "/rhn/v1/mailbox?since=" + std::to_string(unit_cursor) +
                                "&limit=" + std::to_string(config.page_size);
-    call("GET", target, "", [self = shared_from_this()](boost::system::error_code ec,
-                                                         http::Response r) {
-      if (ec || r.status != 200) return self->mailbox_done(false);
-      auto page = decode_mailbox_page(r.body);
-      if (!page) return self->mailbox_done(false);
-      auto items = std::make_shared<std::vector<RhnMailboxItem>>(std::move(page->items));
-      self->next_item(items, 0, page->more);
-    });
+    call("GET", target, "",
+         [self = shared_from_this()](boost::system::error_code ec, http::Response r) {
+           if (ec || r.status != 200) return self->mailbox_done(false);
+           auto page = decode_mailbox_page(r.body);
+           if (!page) return self->mailbox_done(false);
+           auto items = std::make_shared<std::vector<RhnMailboxItem>>(std::move(page->items));
+           self->next_item(items, 0, page->more);
+         });
   }
 
   void mailbox_done(bool more) {
@@ -310,8 +310,7 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     if (running && (more || mailbox_again)) poll_mailbox();
   }
 
-  void next_item(std::shared_ptr<std::vector<RhnMailboxItem>> items, std::size_t index,
-                 bool more) {
+  void next_item(std::shared_ptr<std::vector<RhnMailboxItem>> items, std::size_t index, bool more) {
     if (!running) return mailbox_done(false);
     if (index >= items->size()) return mailbox_done(more);
     const std::string id = (*items)[index].id;
@@ -361,14 +360,14 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     receipts_again = false;
     const std::string target = "/rhn/v1/receipts?since=" + std::to_string(receipt_cursor) +
                                "&limit=" + std::to_string(config.page_size);
-    call("GET", target, "", [self = shared_from_this()](boost::system::error_code ec,
-                                                         http::Response r) {
-      if (ec || r.status != 200) return self->receipts_done(false);
-      auto page = decode_receipt_page(r.body);
-      if (!page) return self->receipts_done(false);
-      auto items = std::make_shared<std::vector<RhnReceipt>>(std::move(page->items));
-      self->next_receipt(items, 0, page->more);
-    });
+    call("GET", target, "",
+         [self = shared_from_this()](boost::system::error_code ec, http::Response r) {
+           if (ec || r.status != 200) return self->receipts_done(false);
+           auto page = decode_receipt_page(r.body);
+           if (!page) return self->receipts_done(false);
+           auto items = std::make_shared<std::vector<RhnReceipt>>(std::move(page->items));
+           self->next_receipt(items, 0, page->more);
+         });
   }
 
   void receipts_done(bool more) {
@@ -376,31 +375,30 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     if (running && (more || receipts_again)) poll_receipts();
   }
 
-  void next_receipt(std::shared_ptr<std::vector<RhnReceipt>> items, std::size_t index,
-                    bool more) {
+  void next_receipt(std::shared_ptr<std::vector<RhnReceipt>> items, std::size_t index, bool more) {
     if (!running) return receipts_done(false);
     if (index >= items->size()) return receipts_done(more);
     const auto& item = (*items)[index];
     gateway::InboundReceipt receipt;
     receipt.remote_id = item.id;
-    receipt.state = item.state == "READ" ? gateway::ReceiptState::kRead
-                                         : gateway::ReceiptState::kRejected;
+    receipt.state =
+        item.state == "READ" ? gateway::ReceiptState::kRead : gateway::ReceiptState::kRejected;
     receipt.reason = item.reason;
     receipt.cursor = std::to_string(item.sequence);
     const std::int64_t sequence = item.sequence;
     begin();
-    ctx.sink->on_receipt(std::move(receipt), [self = shared_from_this(), items, index, more,
-                                              sequence](bool accepted) {
-      asio::post(self->strand, [self, items, index, more, sequence, accepted] {
-        if (accepted) {
-          self->receipt_cursor = std::max(self->receipt_cursor, sequence);
-          self->next_receipt(items, index + 1, more);
-        } else {
-          self->receipts_done(false);
-        }
-        self->end();
-      });
-    });
+    ctx.sink->on_receipt(std::move(receipt),
+                         [self = shared_from_this(), items, index, more, sequence](bool accepted) {
+                           asio::post(self->strand, [self, items, index, more, sequence, accepted] {
+                             if (accepted) {
+                               self->receipt_cursor = std::max(self->receipt_cursor, sequence);
+                               self->next_receipt(items, index + 1, more);
+                             } else {
+                               self->receipts_done(false);
+                             }
+                             self->end();
+                           });
+                         });
   }
 
   // --- outbound calls
@@ -575,10 +573,9 @@ void RegionalAdapter::start() {
 }
 
 void RegionalAdapter::stop(std::function<void()> drained) {
-  asio::dispatch(impl_->strand,
-                 [impl = impl_, drained = std::move(drained)]() mutable {
-                   impl->stop(std::move(drained));
-                 });
+  asio::dispatch(impl_->strand, [impl = impl_, drained = std::move(drained)]() mutable {
+    impl->stop(std::move(drained));
+  });
 }
 
 void RegionalAdapter::send(gateway::OutboundUnit unit,
@@ -617,7 +614,9 @@ void RegionalAdapter::poll_now() {
   asio::dispatch(impl_->strand, [impl = impl_] { impl->poll(); });
 }
 
-std::uint16_t RegionalAdapter::push_port() const { return impl_->push_port.load(); }
+std::uint16_t RegionalAdapter::push_port() const {
+  return impl_->push_port.load();
+}
 
 void RegionalAdapter::on_push_registered(std::function<void(bool ok)> on_ready) {
   asio::dispatch(impl_->strand, [impl = impl_, on_ready = std::move(on_ready)]() mutable {

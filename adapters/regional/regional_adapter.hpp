@@ -20,7 +20,7 @@ namespace kakehashi::regional {
 struct RegionalPushConfig {
   bool enabled = false;
   std::string listen_address = "127.0.0.1";
-  std::uint16_t port = 0;                 // 0: any free port
+  std::uint16_t port = 0;                   // 0: any free port
   std::string callback_host = "127.0.0.1";  // host named in the registered callback URL
   std::string path = "/rhn/notice";
   http::TlsConfig tls;  // server certificate; ca_file: the CA of the network's client certificate

@@ -193,8 +193,8 @@ bool valid_status(std::string_view status) {
 }
 
 bool allowed_media_type(std::string_view media_type) {
-  static const std::set<std::string_view> kAllowed = {
-      "text/csv", "application/pdf", "image/jpeg", "image/png", "image/gif", "text/plain"};
+  static const std::set<std::string_view> kAllowed = {"text/csv",  "application/pdf", "image/jpeg",
+                                                      "image/png", "image/gif",       "text/plain"};
   return kAllowed.count(media_type) != 0;
 }
 

@@ -139,7 +139,8 @@ std::string encode_message(const RhnMessage& message);
 std::variant<RhnMessage, RhnError> decode_message(std::string_view json, bool check_names = true);
 
 std::string encode_error(const RhnError& error);
-// The error of a non-2xx answer; a body that is not the contract's shape gives code "HTTP_<status>".
+// The error of a non-2xx answer; a body that is not the contract's shape gives code
+// "HTTP_<status>".
 RhnError decode_error(int status, std::string_view body);
 
 // Strict parsers of 2xx answers: nullopt when the body is not the documented shape.

@@ -93,16 +93,17 @@ struct Env {
     fs::create_directories(pki / "members");
     const auto ca = pki / "ca" / "regional-ca";
     int rc = 0;
-    const auto out = run(
-        "set -e; cd '" + (pki / "members").string() + "'; umask 077; " +
-        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" + base +
-        ".key.pem' 2>/dev/null; openssl req -new -key '" + base + ".key.pem' -subj '/C=JP/O=Regional Care Network (dev)/CN=" +
-        cn + "' -out '" + base + ".csr'; openssl x509 -req -in '" + base + ".csr' -CA '" +
-        (ca / "cert.pem").string() + "' -CAkey '" + (ca / "key.pem").string() +
-        "' -CAcreateserial -CAserial members.srl -days 30 -extfile '" +
-        (pki / "ca" / "extensions.cnf").string() + "' -extensions tls_client -out '" + base +
-        ".cert.pem' 2>/dev/null",
-        &rc);
+    const auto out =
+        run("set -e; cd '" + (pki / "members").string() + "'; umask 077; " +
+                "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" + base +
+                ".key.pem' 2>/dev/null; openssl req -new -key '" + base +
+                ".key.pem' -subj '/C=JP/O=Regional Care Network (dev)/CN=" + cn + "' -out '" +
+                base + ".csr'; openssl x509 -req -in '" + base + ".csr' -CA '" +
+                (ca / "cert.pem").string() + "' -CAkey '" + (ca / "key.pem").string() +
+                "' -CAcreateserial -CAserial members.srl -days 30 -extfile '" +
+                (pki / "ca" / "extensions.cnf").string() + "' -extensions tls_client -out '" +
+                base + ".cert.pem' 2>/dev/null",
+            &rc);
     if (rc != 0) throw std::runtime_error("cannot issue member certificate: " + out);
   }
 };
@@ -352,7 +353,8 @@ int deliveries(office::OfficeClient& c, const std::string& message_id, std::int6
 
 // A raw TLS exchange with custom client settings: the first bytes of the answer, or "" when
 // the server refused (handshake or read failed).
-std::string raw_exchange(std::uint16_t port, const std::function<void(asio::ssl::context&)>& setup) {
+std::string raw_exchange(std::uint16_t port,
+                         const std::function<void(asio::ssl::context&)>& setup) {
   asio::io_context io;
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   ctx.load_verify_file((env().pki / "tls/regional-ca.pem").string());
@@ -430,7 +432,10 @@ const testing::BehaviourSuiteRegistrar kBehaviour("regional_behaviour",
 BOOST_AUTO_TEST_SUITE(wire)
 
 BOOST_AUTO_TEST_CASE(base64_is_strict_and_round_trips) {
-  const std::string bytes("\x00\xff\x10" "abc\x80", 7);
+  const std::string bytes(
+      "\x00\xff\x10"
+      "abc\x80",
+      7);
   for (std::size_t n = 0; n <= bytes.size(); ++n) {
     const auto text = base64_encode(bytes.substr(0, n));
     const auto back = base64_decode(text);
@@ -439,7 +444,9 @@ BOOST_AUTO_TEST_CASE(base64_is_strict_and_round_trips) {
   }
   BOOST_TEST(base64_encode("ab") == "YWI=");
   for (const char* bad : {"YWI", "YW=I", "Y===", "YWI*", "YW I", "=YWI", "YWI=YWI="}) {
-    BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!base64_decode(bad).has_value()); }
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_TEST(!base64_decode(bad).has_value());
+    }
   }
 }
 
@@ -448,8 +455,8 @@ BOOST_AUTO_TEST_CASE(message_decoding_names_the_offending_field) {
   m.message_id = "k-1";
   m.from = {"F-A", kA43};
   m.to = kB11;
-  m.documents.push_back({"UPPLAN_202505_3271500013_43_3271500047_11_20250325104805.CSV",
-                         "text/csv", "a,b\r\n", "sig"});
+  m.documents.push_back({"UPPLAN_202505_3271500013_43_3271500047_11_20250325104805.CSV", "text/csv",
+                         "a,b\r\n", "sig"});
   const auto good = encode_message(m);
   BOOST_TEST(std::holds_alternative<RhnMessage>(decode_message(good)));
   auto field_of = [](const std::string& json) {
@@ -477,10 +484,16 @@ BOOST_AUTO_TEST_CASE(message_decoding_names_the_offending_field) {
 BOOST_AUTO_TEST_CASE(pages_reject_what_is_not_the_contract) {
   BOOST_TEST(decode_mailbox_page(R"({"items":[],"next_since":0,"more":false})").has_value());
   BOOST_TEST(!decode_mailbox_page(R"({"items":{},"next_since":0})").has_value());
-  BOOST_TEST(!decode_mailbox_page(R"({"items":[{"sequence":-1,"id":"m","from":{},"to":{}}],"next_since":0})").has_value());
+  BOOST_TEST(!decode_mailbox_page(
+                  R"({"items":[{"sequence":-1,"id":"m","from":{},"to":{}}],"next_since":0})")
+                  .has_value());
   BOOST_TEST(!decode_mailbox_page("{\"items\":[").has_value());
-  BOOST_TEST(!decode_receipt_page(R"({"items":[{"sequence":1,"id":"m","state":"LOST"}],"next_since":1})").has_value());
-  BOOST_TEST(!decode_directory(R"({"facilities":[{"facility_id":"F","offices":[{"office_no":1}]}]})").has_value());
+  BOOST_TEST(
+      !decode_receipt_page(R"({"items":[{"sequence":1,"id":"m","state":"LOST"}],"next_since":1})")
+           .has_value());
+  BOOST_TEST(
+      !decode_directory(R"({"facilities":[{"facility_id":"F","offices":[{"office_no":1}]}]})")
+           .has_value());
   BOOST_TEST(!decode_send_answer(R"({"id":""})").has_value());
   const auto e = decode_error(502, "<html>bad gateway</html>");
   BOOST_TEST(e.code == "HTTP_502");
@@ -616,15 +629,14 @@ BOOST_AUTO_TEST_CASE(signatures_and_office_holding_are_enforced) {
                                         office_key("regional", kB43.office_no));
   BOOST_TEST(error_code(a->send(not_held)) == "OFFICE_NOT_HELD");
   // Claiming another facility's id.
-  auto wrong_facility = office::build_message("t-5", {"F-B", kB43}, kB11,
-                                              unit_files(1, kB43, kB11),
+  auto wrong_facility = office::build_message("t-5", {"F-B", kB43}, kB11, unit_files(1, kB43, kB11),
                                               office_key("regional", kB43.office_no));
   BOOST_TEST(error_code(a->send(wrong_facility)) == "OFFICE_NOT_HELD");
   // The gateway may not speak for native offices either.
   auto gw = client(s, "gateway");
-  auto as_native = office::build_message("t-6", {"KAKEHASHI-GW", kA43}, kB11,
-                                         unit_files(1, kA43, kB11),
-                                         office_key("regional", kA43.office_no));
+  auto as_native =
+      office::build_message("t-6", {"KAKEHASHI-GW", kA43}, kB11, unit_files(1, kA43, kB11),
+                            office_key("regional", kA43.office_no));
   BOOST_TEST(error_code(gw->send(as_native)) == "OFFICE_NOT_HELD");
   // Nothing of the above was delivered; a refused key can be reused once corrected.
   BOOST_TEST(deliveries(*a, "t-1", nullptr) == 0);
@@ -682,8 +694,8 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
   note(a->send(message_from_a("c-6", {"3271500062", "15"})));
   note(a->send(message_from_a("c-7", kB13)));
   for (int status : {429, 503, 500}) {
-    const std::string body = R"({"fail_status":)" + std::to_string(status) +
-                             R"(,"fail_count":1,"retry_after":3})";
+    const std::string body =
+        R"({"fail_status":)" + std::to_string(status) + R"(,"fail_count":1,"retry_after":3})";
     BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", body).status, 200);
     auto r = a->directory();
     note(r);
@@ -699,7 +711,9 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
     }
   }
   for (const auto& [code, status] : seen) {
-    BOOST_TEST_CONTEXT(code) { BOOST_TEST(documented.count(code) == 1u); }
+    BOOST_TEST_CONTEXT(code) {
+      BOOST_TEST(documented.count(code) == 1u);
+    }
   }
 }
 
@@ -718,7 +732,8 @@ BOOST_AUTO_TEST_CASE(maintenance_and_reject_receipts) {
   BOOST_REQUIRE_EQUAL(receipts->items.size(), 1u);
   BOOST_TEST(receipts->items[0].state == "REJECTED");
   BOOST_TEST(receipts->items[0].reason == "E-CSV-COLUMNS line 3");
-  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"maintenance":true,"retry_after":9})").status, 200);
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults", R"({"maintenance":true,"retry_after":9})").status, 200);
   auto r = a->mailbox();
   BOOST_TEST(error_code(r) == "MAINTENANCE");
   BOOST_TEST(error_code(a->mailbox()) == "MAINTENANCE");
@@ -760,17 +775,23 @@ BOOST_AUTO_TEST_CASE(office_client_executable) {
   const std::string base = std::string("'") + KAKEHASHI_OFFICE_BIN + "' --port " +
                            std::to_string(s.port) + " --pki '" + env().pki.string() + "' ";
   int rc = -1;
-  auto out = run(base + "send --facility F-A --office 3271500013 --type 43 --to 3271500047:11 "
-                        "--message-id exe-1" + args, &rc);
+  auto out = run(base +
+                     "send --facility F-A --office 3271500013 --type 43 --to 3271500047:11 "
+                     "--message-id exe-1" +
+                     args,
+                 &rc);
   BOOST_TEST(rc == 0, out);
   auto answer = decode_send_answer(out);
   BOOST_REQUIRE(answer);
-  const std::string as_b = " --cert '" + (env().pki / "members/regional-facility-b.cert.pem").string() +
-                           "' --key '" + (env().pki / "members/regional-facility-b.key.pem").string() + "' ";
+  const std::string as_b =
+      " --cert '" + (env().pki / "members/regional-facility-b.cert.pem").string() + "' --key '" +
+      (env().pki / "members/regional-facility-b.key.pem").string() + "' ";
   out = run(base + as_b + "mailbox", &rc);
   BOOST_TEST(rc == 0);
   BOOST_TEST(out.find(answer->id) != std::string::npos);
-  out = run(base + as_b + "fetch " + answer->id + " --out '" + (env().root / "office_exe_out").string() + "'", &rc);
+  out = run(base + as_b + "fetch " + answer->id + " --out '" +
+                (env().root / "office_exe_out").string() + "'",
+            &rc);
   BOOST_TEST(rc == 0);
   BOOST_TEST(fs::exists(env().root / "office_exe_out"));
   out = run(base + as_b + "read " + answer->id, &rc);
@@ -785,9 +806,13 @@ BOOST_AUTO_TEST_CASE(office_client_executable) {
 BOOST_AUTO_TEST_CASE(standin_executable_prints_port_and_serves) {
   const auto seed = env().root / "exe-seed.json";
   std::ofstream(seed) << kSeed;
-  const std::vector<std::string> args = {KAKEHASHI_STANDIN_BIN, "--pki", env().pki.string(),
-                                         "--state", (env().root / "exe.sqlite").string(),
-                                         "--seed-directory", seed.string()};
+  const std::vector<std::string> args = {KAKEHASHI_STANDIN_BIN,
+                                         "--pki",
+                                         env().pki.string(),
+                                         "--state",
+                                         (env().root / "exe.sqlite").string(),
+                                         "--seed-directory",
+                                         seed.string()};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -880,7 +905,8 @@ BOOST_AUTO_TEST_CASE(publish_send_directory_and_receipts) {
   BOOST_TEST(native == 5);
   const auto k1 = national_unit("k-1", kA43);  // signed once: a resend is byte-identical
   auto sent = rig.send(k1);
-  BOOST_REQUIRE_MESSAGE(sent.status == SendResult::Status::kAccepted, sent.error_code + " " + sent.message);
+  BOOST_REQUIRE_MESSAGE(sent.status == SendResult::Status::kAccepted,
+                        sent.error_code + " " + sent.message);
   BOOST_TEST(!sent.remote_id.empty());
   auto replay = rig.send(k1);
   BOOST_TEST(replay.status == SendResult::Status::kAccepted);
@@ -954,7 +980,8 @@ BOOST_AUTO_TEST_CASE(cursor_moves_only_after_accept_and_resumes) {
   auto a = client(s, "A");
   {
     AdapterRig rig(adapter_config(s));
-    BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+    BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status ==
+                  SendResult::Status::kAccepted);
     BOOST_REQUIRE_EQUAL(a->send(message_from_a("c-1", kNational11)).status, 201);
     rig.sink.accept = false;
     rig.adapter->start();
@@ -975,7 +1002,8 @@ BOOST_AUTO_TEST_CASE(duplicate_listing_is_handed_over_with_the_same_source_id) {
   AdapterRig rig(adapter_config(s));
   BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
   auto a = client(s, "A");
-  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"duplicate_listings":1})").status, 200);
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"duplicate_listings":1})").status,
+                      200);
   BOOST_REQUIRE_EQUAL(a->send(message_from_a("d-1", kNational11)).status, 201);
   rig.adapter->start();
   BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
@@ -990,7 +1018,10 @@ BOOST_AUTO_TEST_CASE(malformed_and_failing_polls_are_retried) {
   auto a = client(s, "A");
   BOOST_REQUIRE_EQUAL(a->send(message_from_a("pf-1", kNational11)).status, 201);
   // The first two listings come back unparsable: the poll retries on its timer.
-  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"only":"GET /rhn/v1/mailbox","malformed_responses":2})").status, 200);
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults",
+                              R"({"only":"GET /rhn/v1/mailbox","malformed_responses":2})")
+                          .status,
+                      200);
   rig.adapter->start();
   BOOST_REQUIRE(run_until(rig.io, [&] { return !rig.sink.units.empty(); }));
   BOOST_TEST(rig.sink.units.size() == 1u);
@@ -998,7 +1029,11 @@ BOOST_AUTO_TEST_CASE(malformed_and_failing_polls_are_retried) {
   auto second = a->send(message_from_a("pf-2", kNational11, 3));
   BOOST_REQUIRE_EQUAL(second.status, 201);
   const std::string id = decode_send_answer(second.body)->id;
-  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"only":"GET /rhn/v1/messages/)" + id + R"(","malformed_responses":1})").status, 200);
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults",
+              R"({"only":"GET /rhn/v1/messages/)" + id + R"(","malformed_responses":1})")
+          .status,
+      200);
   BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
   BOOST_TEST(rig.sink.units.size() == 2u);
   BOOST_TEST(rig.sink.units[1].source_id == id);
@@ -1017,7 +1052,10 @@ BOOST_AUTO_TEST_CASE(retry_after_and_malformed_answers) {
   AdapterRig rig(adapter_config(s));
   BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
   auto a = client(s, "A");
-  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"fail_status":429,"fail_count":1,"retry_after":7})").status, 200);
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults", R"({"fail_status":429,"fail_count":1,"retry_after":7})")
+          .status,
+      200);
   const auto f1 = national_unit("f-1", kA43);
   const auto f2 = national_unit("f-2", kA43);
   auto limited = rig.send(f1);
@@ -1025,12 +1063,16 @@ BOOST_AUTO_TEST_CASE(retry_after_and_malformed_answers) {
   BOOST_TEST(limited.error_code == "RATE_LIMITED");
   BOOST_REQUIRE(limited.retry_after.has_value());
   BOOST_TEST(limited.retry_after->count() == 7);
-  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"maintenance":true,"retry_after":120})").status, 200);
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults", R"({"maintenance":true,"retry_after":120})").status, 200);
   auto maintenance = rig.send(f1);
   BOOST_TEST(maintenance.status == SendResult::Status::kRetry);
   BOOST_TEST(maintenance.error_code == "MAINTENANCE");
   BOOST_TEST(maintenance.retry_after.value_or(std::chrono::seconds(0)).count() == 120);
-  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"maintenance":false,"malformed_responses":1})").status, 200);
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults", R"({"maintenance":false,"malformed_responses":1})")
+          .status,
+      200);
   auto malformed = rig.send(f1);
   BOOST_TEST(malformed.status == SendResult::Status::kRetry);
   BOOST_TEST(malformed.error_code == "MALFORMED_RESPONSE");
@@ -1038,7 +1080,8 @@ BOOST_AUTO_TEST_CASE(retry_after_and_malformed_answers) {
   BOOST_TEST(resent.status == SendResult::Status::kAccepted);
   BOOST_TEST(deliveries(*a, "f-1", nullptr) == 1);
   // A malformed directory is an error, not a crash.
-  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"malformed_responses":1})").status, 200);
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults", R"({"malformed_responses":1})").status,
+                      200);
   auto dir = rig.directory();
   BOOST_TEST(dir.status.status == SendResult::Status::kRetry);
   BOOST_TEST(dir.entries.empty());

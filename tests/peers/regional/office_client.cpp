@@ -23,7 +23,8 @@ RhnMessage build_message(const std::string& message_id, const RhnSender& from,
   for (const auto& f : files) {
     const auto* p = reinterpret_cast<const std::uint8_t*>(f.bytes.data());
     auto signature = mapping::cms::sign({p, f.bytes.size()}, signer, {.detached = true});
-    if (!signature) throw std::runtime_error("cannot sign " + f.name + ": " + signature.error().detail);
+    if (!signature)
+      throw std::runtime_error("cannot sign " + f.name + ": " + signature.error().detail);
     RhnDocument d;
     d.filename = f.name;
     d.media_type = media_type_for(f.name);
@@ -94,7 +95,8 @@ http::Response OfficeClient::reject(const std::string& id, const std::string& re
   w.Key("reason");
   w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
   w.EndObject();
-  return call("POST", "/rhn/v1/messages/" + id + "/reject", std::string(sb.GetString(), sb.GetSize()));
+  return call("POST", "/rhn/v1/messages/" + id + "/reject",
+              std::string(sb.GetString(), sb.GetSize()));
 }
 
 }  // namespace kakehashi::regional::office

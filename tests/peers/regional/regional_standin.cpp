@@ -58,8 +58,8 @@ std::string common_name(const std::string& der) {
   X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
   if (cert == nullptr) return "";
   char buf[256] = {0};
-  const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
-                                          sizeof buf);
+  const int n =
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
   X509_free(cert);
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
@@ -69,7 +69,9 @@ void put(Writer& w, const char* key, std::string_view v) {
   w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
-std::string finish(rapidjson::StringBuffer& sb) { return std::string(sb.GetString(), sb.GetSize()); }
+std::string finish(rapidjson::StringBuffer& sb) {
+  return std::string(sb.GetString(), sb.GetSize());
+}
 
 http::Response json(int status, std::string body) {
   http::Response r;
@@ -91,7 +93,9 @@ http::Response error(int status, std::string code, std::string message, std::str
   return json(status, encode_error(e));
 }
 
-http::Response error(const RhnError& e) { return json(e.status, encode_error(e)); }
+http::Response error(const RhnError& e) {
+  return json(e.status, encode_error(e));
+}
 
 void write_item(Writer& w, const StoredMessage& m, bool full) {
   w.StartObject();
@@ -319,8 +323,18 @@ struct RegionalStandin::Impl {
     const auto& m = req.method;
     std::string id;
     std::string action;
-    enum class R { kMessages, kMailbox, kMessage, kRead, kReject, kReceipts, kDirectory,
-                   kExternal, kCallback, kNone } which = R::kNone;
+    enum class R {
+      kMessages,
+      kMailbox,
+      kMessage,
+      kRead,
+      kReject,
+      kReceipts,
+      kDirectory,
+      kExternal,
+      kCallback,
+      kNone
+    } which = R::kNone;
     const std::string kMsg = "/rhn/v1/messages/";
     if (path == "/rhn/v1/messages") {
       which = R::kMessages;
@@ -353,16 +367,26 @@ struct RegionalStandin::Impl {
     if (!method_ok) return error(405, "METHOD_NOT_ALLOWED", m + " not allowed here");
     if (!member) return error(403, "UNKNOWN_MEMBER", "the client certificate is not a member's");
     switch (which) {
-      case R::kMessages: return post_message(*member, req.body);
-      case R::kMailbox: return mailbox(*member, req.target);
-      case R::kMessage: return get_message(*member, id);
-      case R::kRead: return mark(*member, id, "READ", "");
-      case R::kReject: return reject(*member, id, req.body);
-      case R::kReceipts: return receipts(*member, req.target);
-      case R::kDirectory: return directory();
-      case R::kExternal: return put_external(*member, req.body);
-      case R::kCallback: return callback(*member, m, req.body);
-      case R::kNone: break;
+      case R::kMessages:
+        return post_message(*member, req.body);
+      case R::kMailbox:
+        return mailbox(*member, req.target);
+      case R::kMessage:
+        return get_message(*member, id);
+      case R::kRead:
+        return mark(*member, id, "READ", "");
+      case R::kReject:
+        return reject(*member, id, req.body);
+      case R::kReceipts:
+        return receipts(*member, req.target);
+      case R::kDirectory:
+        return directory();
+      case R::kExternal:
+        return put_external(*member, req.body);
+      case R::kCallback:
+        return callback(*member, m, req.body);
+      case R::kNone:
+        break;
     }
     return error(404, "NOT_FOUND", "no such resource");
   }
@@ -378,8 +402,8 @@ struct RegionalStandin::Impl {
     if (auto first = store->message_by_key(member.cn, msg.message_id)) {
       store->count_attempt(member.cn, msg.message_id);
       if (first->body_sha256 != digest) {
-        return error(409, "IDEMPOTENCY_CONFLICT",
-                     "message_id already used with a different body", "message_id");
+        return error(409, "IDEMPOTENCY_CONFLICT", "message_id already used with a different body",
+                     "message_id");
       }
       auto r = json(first->response_status, first->response_body);
       r.headers.emplace_back("idempotent-replay", "true");
@@ -394,8 +418,8 @@ struct RegionalStandin::Impl {
       return error(403, "OFFICE_NOT_HELD", "the facility does not hold an active from office",
                    "from.office_no");
     }
-    const mapping::cms::TrustDomain* domain = member.gateway ? (proxied ? &*proxied : nullptr)
-                                                             : &regional;
+    const mapping::cms::TrustDomain* domain =
+        member.gateway ? (proxied ? &*proxied : nullptr) : &regional;
     for (std::size_t i = 0; i < msg.documents.size(); ++i) {
       const auto& d = msg.documents[i];
       const std::string field = "documents[" + std::to_string(i) + "].signature";
@@ -419,8 +443,7 @@ struct RegionalStandin::Impl {
     const auto recipient = store->recipient(msg.to);
     if (!recipient) return error(422, "RECIPIENT_UNKNOWN", "no such office", "to");
     if (recipient->status != "ACTIVE") {
-      return error(422, "RECIPIENT_INACTIVE", "the recipient office is " + recipient->status,
-                   "to");
+      return error(422, "RECIPIENT_INACTIVE", "the recipient office is " + recipient->status, "to");
     }
     StoredMessage stored;
     stored.sender = member.cn;
@@ -810,7 +833,9 @@ RegionalStandin::RegionalStandin(StandinOptions options)
       server_options);
 }
 
-RegionalStandin::~RegionalStandin() { stop(); }
+RegionalStandin::~RegionalStandin() {
+  stop();
+}
 
 std::uint16_t RegionalStandin::start() {
   port_ = impl_->server->listen(impl_->options.address, impl_->options.port);
@@ -829,6 +854,8 @@ void RegionalStandin::stop() {
   impl_->thread.join();
 }
 
-http::ServerFaults& RegionalStandin::server_faults() { return impl_->server->faults(); }
+http::ServerFaults& RegionalStandin::server_faults() {
+  return impl_->server->faults();
+}
 
 }  // namespace kakehashi::regional::standin

@@ -33,24 +33,42 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
         return argv[++i];
       };
-      if (a == "--state") o.state_file = next();
-      else if (a == "--pki") o.pki_dir = next();
-      else if (a == "--port") o.port = static_cast<std::uint16_t>(std::stoi(next()));
-      else if (a == "--address") o.address = next();
-      else if (a == "--seed-directory") o.seed_directory = next();
-      else if (a == "--cert") o.tls.cert_file = next();
-      else if (a == "--key") o.tls.key_file = next();
-      else if (a == "--ca") o.tls.ca_file = next();
-      else if (a == "--push-cert") o.push_tls.cert_file = next();
-      else if (a == "--push-key") o.push_tls.key_file = next();
-      else if (a == "--push-ca") o.push_tls.ca_file = next();
-      else if (a == "--regional-domain") o.regional_domain = next();
-      else if (a == "--proxied-domain") o.proxied_domain = next();
-      else if (a == "--allow-tls12") o.tls.allow_tls12 = true;
-      else if (a == "--max-message-bytes") o.max_message_bytes = std::stoull(next());
-      else if (a == "--refuse-tls") refuse_tls = true;
-      else if (a == "--delay-ms") delay_ms = std::stoi(next());
-      else return usage();
+      if (a == "--state")
+        o.state_file = next();
+      else if (a == "--pki")
+        o.pki_dir = next();
+      else if (a == "--port")
+        o.port = static_cast<std::uint16_t>(std::stoi(next()));
+      else if (a == "--address")
+        o.address = next();
+      else if (a == "--seed-directory")
+        o.seed_directory = next();
+      else if (a == "--cert")
+        o.tls.cert_file = next();
+      else if (a == "--key")
+        o.tls.key_file = next();
+      else if (a == "--ca")
+        o.tls.ca_file = next();
+      else if (a == "--push-cert")
+        o.push_tls.cert_file = next();
+      else if (a == "--push-key")
+        o.push_tls.key_file = next();
+      else if (a == "--push-ca")
+        o.push_tls.ca_file = next();
+      else if (a == "--regional-domain")
+        o.regional_domain = next();
+      else if (a == "--proxied-domain")
+        o.proxied_domain = next();
+      else if (a == "--allow-tls12")
+        o.tls.allow_tls12 = true;
+      else if (a == "--max-message-bytes")
+        o.max_message_bytes = std::stoull(next());
+      else if (a == "--refuse-tls")
+        refuse_tls = true;
+      else if (a == "--delay-ms")
+        delay_ms = std::stoi(next());
+      else
+        return usage();
     }
     if (o.state_file.empty()) return usage();
   } catch (const std::exception& e) {

@@ -38,8 +38,9 @@ class Stmt {
   std::string text(int c) const {
     const auto* p = sqlite3_column_text(stmt_, c);
     const int n = sqlite3_column_bytes(stmt_, c);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p),
-                                                      static_cast<std::size_t>(n));
+    return p == nullptr
+               ? std::string()
+               : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
   }
   std::int64_t integer(int c) const { return sqlite3_column_int64(stmt_, c); }
 
@@ -121,7 +122,9 @@ StandinStore::StandinStore(const std::filesystem::path& file) {
   )");
 }
 
-StandinStore::~StandinStore() { sqlite3_close(db_); }
+StandinStore::~StandinStore() {
+  sqlite3_close(db_);
+}
 
 void StandinStore::exec(const char* sql) {
   char* err = nullptr;

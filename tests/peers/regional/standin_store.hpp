@@ -16,7 +16,7 @@ struct sqlite3;
 namespace kakehashi::regional::standin {
 
 struct Member {
-  std::string cn;            // client certificate subject CN
+  std::string cn;  // client certificate subject CN
   std::string facility_id;
   bool gateway = false;      // a gateway member: its facility is external
   std::string callback_url;  // push notices ("" = none)
@@ -37,7 +37,7 @@ struct StoredMessage {
   std::string body_sha256;
   int response_status = 0;
   std::string response_body;
-  std::string recipient;   // member cn
+  std::string recipient;  // member cn
   std::int64_t sequence = 0;
   RhnSender from;
   mapping::OfficeRef to;
@@ -75,8 +75,7 @@ class StandinStore {
   void replace_offices(std::string_view facility_id, const std::vector<RhnOffice>& offices,
                        std::string_view now);
 
-  std::optional<StoredMessage> message_by_key(std::string_view sender,
-                                              std::string_view message_id);
+  std::optional<StoredMessage> message_by_key(std::string_view sender, std::string_view message_id);
   void count_attempt(std::string_view sender, std::string_view message_id);
   // Assigns id and mailbox sequence; `m.response_body` is computed by `answer` from the id.
   StoredMessage insert_message(StoredMessage m, std::string (*answer)(const StoredMessage&));
@@ -87,8 +86,7 @@ class StandinStore {
   // Sets the message's state and appends a receipt for its sender.
   void set_state(const StoredMessage& m, std::string_view state, std::string_view reason,
                  std::string_view at);
-  std::vector<RhnReceipt> receipts(std::string_view member, std::int64_t since,
-                                   std::int64_t limit);
+  std::vector<RhnReceipt> receipts(std::string_view member, std::int64_t since, std::int64_t limit);
   std::vector<StoredMessage> deliveries(std::optional<std::string> message_id);
 
  private:
