@@ -5,6 +5,7 @@
 #include "gateway/cli/command.hpp"
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/cli/inspect_command.hpp"
+#include "gateway/cli/registry_command.hpp"
 #include "gateway/cli/verify_command.hpp"
 
 namespace kakehashi::cli {
@@ -16,6 +17,7 @@ std::vector<Command> all_commands() {
       config_command(),
       inspect_command(),
       relay_command(),
+      registry_command(),
       verify_command(),
   };
 }

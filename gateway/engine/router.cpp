@@ -1,92 +1,120 @@
 #include "gateway/engine/router.hpp"
 
-#include <algorithm>
+#include <mutex>
 
 namespace kakehashi::gateway::engine {
 
-Router::Router(std::vector<std::string> preference) : preference_(std::move(preference)) {}
+namespace reg = mapping::registry;
 
-std::shared_ptr<const Router::Snapshot> Router::snapshot() const {
-  std::lock_guard lock(mutex_);
-  return snapshot_;
+reg::SourceEntry to_source_entry(const DirectoryEntry& e) {
+  reg::SourceEntry s;
+  s.key = {e.office.office_no, e.office.service_type};
+  s.name = e.name;
+  s.kana = e.kana;
+  s.facility_id = e.facility_id;
+  s.prefecture = e.prefecture;
+  s.status = reg::parse_status(e.status);
+  s.updated_at = e.updated_at;
+  s.published_by_gateway = e.published_by_gateway;
+  return s;
 }
 
+DirectoryEntry to_directory_entry(const reg::SourceEntry& s) {
+  DirectoryEntry e;
+  e.office = {s.key.office_no, s.key.service_type};
+  e.name = s.name;
+  e.kana = s.kana;
+  e.facility_id = s.facility_id;
+  e.prefecture = s.prefecture;
+  e.status = std::string(reg::to_string(s.status));
+  e.updated_at = s.updated_at;
+  e.published_by_gateway = s.published_by_gateway;
+  return e;
+}
+
+Router::Router(std::vector<std::string> preference) : registry_(reg::Policy{std::move(preference), {}}) {}
+
 void Router::update(const std::string& adapter, const std::vector<DirectoryEntry>& entries) {
-  auto next = std::make_shared<Snapshot>(*snapshot());
-  auto& table = (*next)[adapter];
-  table.clear();
-  for (const auto& e : entries) table[key(e.office)] = e;
-  std::lock_guard lock(mutex_);
-  snapshot_ = std::move(next);
+  std::vector<reg::SourceEntry> converted;
+  converted.reserve(entries.size());
+  for (const auto& e : entries) converted.push_back(to_source_entry(e));
+  std::unique_lock lock(mutex_);
+  (void)registry_.replace(adapter, converted);
+}
+
+void Router::set_policy(reg::Policy policy) {
+  std::unique_lock lock(mutex_);
+  (void)registry_.set_policy(std::move(policy));
+}
+
+void Router::set_published(const std::string& adapter, const std::vector<reg::OfficeKey>& offices) {
+  std::unique_lock lock(mutex_);
+  (void)registry_.set_published(adapter, offices);
 }
 
 bool Router::ready(const std::vector<std::string>& adapters) const {
-  const auto s = snapshot();
-  return std::all_of(adapters.begin(), adapters.end(),
-                     [&](const std::string& a) { return s->count(a) != 0; });
+  std::shared_lock lock(mutex_);
+  for (const auto& a : adapters) {
+    if (!registry_.has_network(a)) return false;
+  }
+  return true;
 }
 
 RouteDecision Router::resolve(const OfficeRef& recipient, const std::string& source) const {
-  const auto s = snapshot();
-  std::vector<std::string> order = preference_;
-  for (const auto& [name, table] : *s) {
-    if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+  reg::Route route;
+  {
+    std::shared_lock lock(mutex_);
+    route = registry_.route({recipient.office_no, recipient.service_type}, source);
   }
-  std::optional<DirectoryEntry> inactive;
-  bool native_to_source = false;
-  for (const auto& name : order) {
-    const auto t = s->find(name);
-    if (t == s->end()) continue;
-    const auto e = t->second.find(key(recipient));
-    if (e == t->second.end() || e->second.published_by_gateway) continue;
-    if (name == source) {
-      native_to_source = true;
-      continue;
-    }
-    if (e->second.status == "ACTIVE") return {name, std::nullopt};
-    inactive = e->second;
-  }
+  if (route.network) return {route.network, std::nullopt};
   Refusal r;
   r.field = "送信先事業所";
-  if (inactive) {
-    r.code = refusal_codes::kRecipientNotActive;
-    r.detail = "recipient " + key(recipient) + " is " + inactive->status;
-  } else if (native_to_source) {
-    r.code = refusal_codes::kRecipientSameNetwork;
-    r.detail = "recipient " + key(recipient) + " is on the sender's own network";
-  } else {
-    r.code = refusal_codes::kRecipientUnknown;
-    r.detail = "recipient " + key(recipient) + " is in no directory the gateway reaches";
+  r.detail = route.detail;
+  switch (route.refusal) {
+    case reg::RouteRefusal::kClosed:
+    case reg::RouteRefusal::kSuspended: r.code = refusal_codes::kRecipientNotActive; break;
+    case reg::RouteRefusal::kSameNetwork: r.code = refusal_codes::kRecipientSameNetwork; break;
+    case reg::RouteRefusal::kInvalidCheckDigit: r.code = route_codes::kRecipientInvalidNumber; break;
+    case reg::RouteRefusal::kOutOfLinkScope: r.code = route_codes::kRecipientOutOfScope; break;
+    // A loop is, for the sender, an office the gateway cannot reach.
+    case reg::RouteRefusal::kLoop:
+    case reg::RouteRefusal::kUnknown:
+    case reg::RouteRefusal::kNone: r.code = refusal_codes::kRecipientUnknown; break;
   }
   return {std::nullopt, r};
 }
 
 bool Router::facility_holds(const std::string& adapter, const std::string& facility,
                             const OfficeRef& office) const {
-  const auto s = snapshot();
-  const auto t = s->find(adapter);
-  if (t == s->end()) return false;
-  const bool any_facility = std::any_of(t->second.begin(), t->second.end(), [](const auto& kv) {
-    return !kv.second.facility_id.empty();
-  });
-  if (!any_facility) return true;
-  const auto e = t->second.find(key(office));
-  return e != t->second.end() && !e->second.published_by_gateway && e->second.facility_id == facility;
+  std::shared_lock lock(mutex_);
+  if (!registry_.has_network(adapter)) return false;
+  if (!registry_.lists_facilities(adapter)) return true;
+  return registry_.authorize_sender(adapter, facility, {office.office_no, office.service_type}).allowed;
+}
+
+reg::SenderCheck Router::authorize_sender(const std::string& adapter, const std::string& facility,
+                                          const OfficeRef& office) const {
+  std::shared_lock lock(mutex_);
+  return registry_.authorize_sender(adapter, facility, {office.office_no, office.service_type});
 }
 
 std::optional<DirectoryEntry> Router::lookup(const std::string& adapter, const OfficeRef& office) const {
-  const auto s = snapshot();
-  const auto t = s->find(adapter);
-  if (t == s->end()) return std::nullopt;
-  const auto e = t->second.find(key(office));
-  if (e == t->second.end()) return std::nullopt;
-  return e->second;
+  std::shared_lock lock(mutex_);
+  const auto* table = registry_.source(adapter);
+  if (!table) return std::nullopt;
+  const auto it = table->find({office.office_no, office.service_type});
+  if (it == table->end()) return std::nullopt;
+  return to_directory_entry(it->second);
+}
+
+std::optional<reg::Office> Router::office(const OfficeRef& office) const {
+  std::shared_lock lock(mutex_);
+  return registry_.find({office.office_no, office.service_type});
 }
 
 std::size_t Router::size(const std::string& adapter) const {
-  const auto s = snapshot();
-  const auto t = s->find(adapter);
-  return t == s->end() ? 0 : t->second.size();
+  std::shared_lock lock(mutex_);
+  return registry_.size(adapter);
 }
 
 }  // namespace kakehashi::gateway::engine

@@ -1,49 +1,63 @@
 #pragma once
-// Where a recipient lives: one directory snapshot per adapter (the national office master, the
-// regional directory, a folder's own offices), and the routing decision made from them. Entries
-// the gateway published itself are never taken as native (no relay loops). The full registry
-// reconciliation (conflicts, overrides, sync history) builds on this.
+// Where a recipient lives, for the engine: the office registry (mapping/registry) fed with each
+// adapter's directory listing, behind a reader-writer lock so admission workers resolve while
+// the engine refreshes. Entries the gateway published itself are never taken as native (no relay
+// loops); an office on several networks goes to one, by preference and per-office overrides.
 
-#include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/engine/refusal.hpp"
+#include "mapping/registry/registry.hpp"
 
 namespace kakehashi::gateway::engine {
+
+// Codes the router adds beside refusal.hpp's for recipients it can never route.
+namespace route_codes {
+inline constexpr const char* kRecipientInvalidNumber = "RECIPIENT_INVALID_OFFICE_NO";
+inline constexpr const char* kRecipientOutOfScope = "RECIPIENT_OUT_OF_SCOPE";
+}  // namespace route_codes
 
 struct RouteDecision {
   std::optional<std::string> adapter;  // the destination, when routable
   std::optional<Refusal> refusal;      // why not, otherwise
 };
 
+// DirectoryEntry (adapter API) ↔ registry entry.
+mapping::registry::SourceEntry to_source_entry(const DirectoryEntry& e);
+DirectoryEntry to_directory_entry(const mapping::registry::SourceEntry& e);
+
 class Router {
  public:
   // Adapter names in order of preference, for an office present on several networks.
   explicit Router(std::vector<std::string> preference);
 
+  // A network's complete directory listing (replaces the previous one).
   void update(const std::string& adapter, const std::vector<DirectoryEntry>& entries);
-  bool ready(const std::vector<std::string>& adapters) const;  // every snapshot loaded at least once
+  // Preference and per-office overrides (config/registry-overrides.json).
+  void set_policy(mapping::registry::Policy policy);
+  // The offices the gateway published to `adapter`: seen there again, they are its own echoes.
+  void set_published(const std::string& adapter, const std::vector<mapping::registry::OfficeKey>& offices);
+
+  bool ready(const std::vector<std::string>& adapters) const;  // every listing loaded at least once
   RouteDecision resolve(const OfficeRef& recipient, const std::string& source_adapter) const;
-  // Whether a facility of `adapter` holds the office (regional sender authorization). True when
-  // the adapter's directory names no facilities at all (nothing to check against).
+  // Whether a facility of `adapter` holds the office, active (regional sender authorization).
+  // True when the adapter's directory names no facilities at all (nothing to check against).
   bool facility_holds(const std::string& adapter, const std::string& facility,
                       const OfficeRef& office) const;
+  // A sender without a facility (national): an active office native to `adapter`.
+  mapping::registry::SenderCheck authorize_sender(const std::string& adapter, const std::string& facility,
+                                                  const OfficeRef& office) const;
   std::optional<DirectoryEntry> lookup(const std::string& adapter, const OfficeRef& office) const;
+  std::optional<mapping::registry::Office> office(const OfficeRef& office) const;
   std::size_t size(const std::string& adapter) const;
 
  private:
-  using Snapshot = std::map<std::string, std::map<std::string, DirectoryEntry>>;  // adapter → key
-  std::shared_ptr<const Snapshot> snapshot() const;
-  static std::string key(const OfficeRef& o) { return o.office_no + "/" + o.service_type; }
-
-  std::vector<std::string> preference_;
-  mutable std::mutex mutex_;
-  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();
+  mutable std::shared_mutex mutex_;
+  mapping::registry::Registry registry_;
 };
 
 }  // namespace kakehashi::gateway::engine

@@ -1,0 +1,10 @@
+#pragma once
+// `kakehashi registry sync|show|conflicts|diff`: the office registry from the operator's side.
+
+#include "gateway/cli/command.hpp"
+
+namespace kakehashi::cli {
+
+Command registry_command();
+
+}  // namespace kakehashi::cli
