@@ -188,7 +188,7 @@ BOOST_AUTO_TEST_CASE(second_sync_is_incremental_and_echoes_are_recognised) {
   rig.sync();
   // Regional now lists what the gateway published to it, flagged as the gateway's facility.
   for (const auto& e : rig.to_regional.last) {
-    auto d = to_directory_entry(e);
+    auto d = engine::to_directory_entry(e);
     d.facility_id = "KAKEHASHI-GW";
     rig.regional.listing.push_back(d);
   }

@@ -3,10 +3,11 @@
 // (the check digit computed), and a deliberately broken one.
 
 #include <cstdio>
+#include <ostream>
 #include <string>
 
 #include "mapping/careplan/check_digit.hpp"
-#include "mapping/registry/office.hpp"
+#include "mapping/registry/registry.hpp"
 
 namespace kakehashi::testing {
 
@@ -40,3 +41,12 @@ inline mapping::registry::SourceEntry entry(const std::string& no, const std::st
 }
 
 }  // namespace kakehashi::testing
+
+// Printable enums, for Boost.Test's messages (found by argument-dependent lookup).
+namespace kakehashi::mapping::registry {
+inline std::ostream& operator<<(std::ostream& os, RouteRefusal r) { return os << to_string(r); }
+inline std::ostream& operator<<(std::ostream& os, EntryProblem p) { return os << to_string(p); }
+inline std::ostream& operator<<(std::ostream& os, ChangeKind k) { return os << to_string(k); }
+inline std::ostream& operator<<(std::ostream& os, ConflictKind k) { return os << to_string(k); }
+inline std::ostream& operator<<(std::ostream& os, OfficeStatus s) { return os << to_string(s); }
+}  // namespace kakehashi::mapping::registry
