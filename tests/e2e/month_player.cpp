@@ -94,7 +94,6 @@ struct Options {
 
 enum class Net { kNational, kRegional };
 
-std::string direction(Net from) { return from == Net::kRegional ? "regional→national" : "national→regional"; }
 
 // One send unit the player sends, and what became of it.
 struct Unit {
@@ -823,9 +822,13 @@ class Player {
     for (const auto& [what, n] : rejections) std::cout << "    " << n << " × " << what << "\n";
     for (const auto& u : units_) {
       if (!u.valid() && !u.reason.empty()) {
-        auto reason = u.reason;
-        std::replace(reason.begin(), reason.end(), '\n', ' ');
-        std::cout << "      " << u.label << ": " << reason.substr(0, 240) << "\n";
+        // The finding line of the notice (・… [CODE]) as the sender's staff read it.
+        const auto code = u.reason.find("[" + u.expect_code + "]");
+        if (code == std::string::npos) continue;
+        auto begin = u.reason.rfind("・", code);
+        begin = begin == std::string::npos ? 0 : begin;
+        std::cout << "      " << u.label << ": "
+                  << u.reason.substr(begin, code + u.expect_code.size() + 2 - begin) << "\n";
       }
     }
     std::cout << "  parked: " << r.parked << "\n"
