@@ -2,6 +2,7 @@
 #include <ostream>
 
 #include "gateway/cli/args.hpp"
+#include "gateway/cli/audit_command.hpp"
 #include "gateway/cli/command.hpp"
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/cli/inspect_command.hpp"
@@ -14,6 +15,7 @@ std::vector<Command> all_commands() {
   // Listed explicitly (no self-registration): add a line here for each new subcommand.
   return {
       run_command(),
+      audit_command(),
       config_command(),
       inspect_command(),
       relay_command(),

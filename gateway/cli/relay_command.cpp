@@ -28,11 +28,13 @@ constexpr const char* kRelayHelp = R"(Usage: kakehashi relay COMMAND --config FI
 
   list   [--state S] [--office N] [--direction D] [--from T] [--to T] [--limit N] [--json]
   show   ID [--json]            one transfer with its whole history
-  retry  ID [--actor NAME]      re-drive a parked transfer
+  retry  ID [--actor NAME]      re-drive a parked transfer (not for the auditor role)
   park   ID [--reason TEXT] [--actor NAME]   park a transfer that is still in flight
   report [--from T] [--to T] [--json]       conservation: in = delivered + rejected + parked
                                             + superseded + in flight, per direction
 
+--role auditor (or audit.role in the config) allows list, show and report only. Operators'
+commands are recorded in the audit log with their actor (--actor, default cli:$USER).
 Times T are ISO dates or date-times in UTC (2025-06-01 or 2025-06-01T09:00:00Z). States:
 accepted (in flight), delivered, rejected, parked, superseded.
 Exit status: 0 ok, 1 not found / not allowed / report does not balance, 2 usage or store error.
@@ -122,21 +124,39 @@ int relay(std::span<const std::string> argv, CommandIo io) {
   const std::string sub = argv[0];
   const Args args(argv.subspan(1), {"--json"},
                   {"--config", "--state", "--office", "--direction", "--from", "--to", "--limit",
-                   "--actor", "--reason"});
+                   "--actor", "--reason", "--role"});
   const auto file = args.option("--config");
   if (!file) throw UsageError{"--config FILE is required"};
   auto loaded = load_config_or_report(*file, io);
   if (!loaded.ok()) return kExitUsage;
+  // The auditor role (config audit.role or --role) reads and exports; it changes nothing, not
+  // even the log. Operators' commands are recorded in the audit log: who, when, what.
+  const bool auditor = loaded.config.store.audit.role == "auditor" || args.option("--role") == "auditor";
+  if (auditor && (sub == "retry" || sub == "park")) {
+    io.err << "kakehashi relay " << sub << ": not allowed for the auditor role (read and export only)\n";
+    return kExitRejected;
+  }
+  std::string command = "relay";
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--config" || argv[i].rfind("--config=", 0) == 0) {
+      i += argv[i] == "--config" ? 1 : 0;
+      continue;
+    }
+    command += " " + argv[i];
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
   std::unique_ptr<store::Store> s;
   try {
     s = daemon::open_store(loaded.config.store);
-    s->migrate();
+    if (!auditor) {
+      s->migrate();
+      s->record_operator_command(actor_of(args), command, now);
+    }
   } catch (const store::SqlError& e) {
     io.err << "kakehashi relay: store: " << e.message << "\n";
     return kExitUsage;
   }
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
   const bool json = args.flag("--json");
   rapidjson::OStreamWrapper os(io.out);
   rapidjson::PrettyWriter<rapidjson::OStreamWrapper> w(os);

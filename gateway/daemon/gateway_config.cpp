@@ -8,7 +8,9 @@
 
 #include <rapidjson/error/en.h>
 
+#include "gateway/audit/checkpoint.hpp"
 #include "gateway/daemon/adapter_registry.hpp"
+#include "gateway/pki/key_file.hpp"
 
 namespace kakehashi::gateway::daemon {
 namespace fs = std::filesystem;
@@ -63,7 +65,7 @@ LoadedConfig load_gateway_config(const std::string& path) {
   }
   ConfigNode root(&doc, "", &out.errors);
   root.reject_unknown({"instance", "store", "payload_key_file", "receipt_signer", "relay", "limits",
-                       "routing", "networks", "log_level"});
+                       "routing", "networks", "log_level", "audit"});
   c.instance_id = root.string("instance", hostname() + "-" + std::to_string(::getpid()));
 
   const auto store = root.child("store");
@@ -83,6 +85,17 @@ LoadedConfig load_gateway_config(const std::string& path) {
 
   c.payload_key_file = root.string("payload_key_file");
   if (auto r = credential(root.child("receipt_signer"), true)) c.receipt_signer = *r;
+  const auto audit = root.child("audit");
+  audit.reject_unknown({"hmac_key_file", "checkpoint_every_records", "checkpoint_every", "signer", "role"});
+  auto& a = c.store.audit;
+  a.hmac_key_file = audit.string("hmac_key_file", std::string());
+  if (!a.hmac_key_file.empty() && !fs::exists(a.hmac_key_file)) audit.error("hmac_key_file", "file not found: " + a.hmac_key_file);
+  a.checkpoint_every_records = audit.integer("checkpoint_every_records", 1000, 1, 100000000);
+  a.checkpoint_every_ms = audit.duration("checkpoint_every", std::chrono::hours(1)).count();
+  a.signer = credential(audit.child("signer"), false).value_or(c.receipt_signer);
+  a.role = audit.string("role", std::string("operator"));
+  if (a.role != "operator" && a.role != "auditor") audit.error("role", "must be \"operator\" or \"auditor\"");
+  a.actor = "gateway:" + c.instance_id;
 
   const auto relay = root.child("relay");
   relay.reject_unknown({"workers", "max_in_flight", "max_attempts", "backoff_initial", "backoff_max",
@@ -157,8 +170,27 @@ LoadedConfig load_gateway_config(const std::string& path) {
 }
 
 std::unique_ptr<store::Store> open_store(const StoreConfig& config) {
-  if (config.type == "postgres") return std::make_unique<store::Store>(store::open_postgres(config.dsn));
-  return std::make_unique<store::Store>(store::open_sqlite(config.path, config.synchronous_full));
+  store::AuditOptions audit;
+  audit.actor = config.audit.actor.empty() ? std::string("gateway") : config.audit.actor;
+  if (!config.audit.hmac_key_file.empty()) {
+    const auto key = pki::read_file(config.audit.hmac_key_file);
+    audit.insured_key.assign(key.begin(), key.end());
+  }
+  audit.checkpoint_every_records = config.audit.checkpoint_every_records;
+  audit.checkpoint_every_ms = config.audit.checkpoint_every_ms;
+  if (!config.audit.signer.certificate_file.empty() && !config.audit.signer.key_file.empty()) {
+    auto signer = std::make_shared<const mapping::cms::Credential>(
+        pki::load_credential(config.audit.signer.certificate_file, config.audit.signer.key_file));
+    audit.sign_checkpoint = [signer](const audit::Checkpoint& c) -> std::optional<std::string> {
+      auto signature = audit::sign_checkpoint(c, *signer);
+      if (!signature) return std::nullopt;
+      return std::move(signature).value();
+    };
+  }
+  if (config.type == "postgres")
+    return std::make_unique<store::Store>(store::open_postgres(config.dsn), std::move(audit));
+  return std::make_unique<store::Store>(store::open_sqlite(config.path, config.synchronous_full),
+                                        std::move(audit));
 }
 
 }  // namespace kakehashi::gateway::daemon

@@ -15,16 +15,27 @@
 
 namespace kakehashi::gateway::daemon {
 
+struct CredentialPaths {
+  std::string certificate_file;
+  std::string key_file;
+};
+
+// The "audit" section: how the store keeps its audit log (gateway/audit, store.hpp).
+struct AuditSettings {
+  std::string hmac_key_file;  // key for insured-number hashes ("" = numbers only counted)
+  std::int64_t checkpoint_every_records = 1000;
+  std::int64_t checkpoint_every_ms = 3600 * 1000;
+  CredentialPaths signer;     // signs checkpoints; default: receipt_signer
+  std::string role = "operator";  // operator | auditor (auditor: read and export only)
+  std::string actor;          // "gateway:<instance>"
+};
+
 struct StoreConfig {
   std::string type = "sqlite";  // sqlite | postgres
   std::string path;             // sqlite file
   std::string dsn;              // postgres connection string ("" = libpq environment)
   bool synchronous_full = true; // sqlite: fsync each commit (FULL) or per checkpoint (NORMAL)
-};
-
-struct CredentialPaths {
-  std::string certificate_file;
-  std::string key_file;
+  AuditSettings audit;
 };
 
 struct NetworkConfig {
@@ -56,7 +67,7 @@ struct LoadedConfig {
 // Parses the file; adapter settings are also validated by each adapter type's own parser.
 LoadedConfig load_gateway_config(const std::string& path);
 
-// The store the config names (a new connection each call).
+// The store the config names (a new connection each call), keeping the audit log as configured.
 std::unique_ptr<store::Store> open_store(const StoreConfig& config);
 
 }  // namespace kakehashi::gateway::daemon

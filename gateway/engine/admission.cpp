@@ -51,6 +51,13 @@ std::string users_digest(const InboundUnit& unit) {
 AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   AdmissionResult result;
   auto& refusals = result.refusals;
+  // Each admission check and its outcome, for the audit record.
+  std::string checks;
+  std::size_t refused_before = 0;
+  const auto check = [&](const char* name) {
+    checks += std::string(checks.empty() ? "" : ", ") + name + (refusals.size() == refused_before ? " ok" : " refused");
+    refused_before = refusals.size();
+  };
   if (unit.files.empty()) {
     refusals.push_back(unit_refusal(refusal_codes::kNoFiles, "the message carries no files"));
     result.unit = std::move(unit);
@@ -73,6 +80,7 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
     }
   }
 
+  check("envelope");
   // 2. The care-plan standard.
   std::vector<mapping::InputFile> inputs;
   for (const auto& f : unit.files) inputs.push_back({f.name, f.content, f.content.size()});
@@ -100,6 +108,7 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
     }
   }
 
+  check("standard");
   // 3. Signatures: each file signed by a certificate of the source network naming the sender.
   std::set<std::string> signers;
   for (const auto& f : unit.files) {
@@ -126,6 +135,7 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
                    std::string(cms::to_string(v.crl_policy)) + ")");
   }
 
+  check("signatures");
   // 4. The sending facility may speak for the office (regional members).
   if (!unit.sender_facility.empty() &&
       !ctx.router->facility_holds(ctx.source_adapter, unit.sender_facility, unit.sender)) {
@@ -134,9 +144,11 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
                                         unit.sender.office_no));
   }
 
+  check("sender-authorized");
   // 5. The route.
   const auto route = ctx.router->resolve(unit.recipient, ctx.source_adapter);
   if (route.refusal) refusals.push_back(*route.refusal);
+  check("route");
 
   std::string month;
   for (const auto& f : unit.files) {
@@ -147,6 +159,7 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   result.detail = "kind " + (result.unit_kind.empty() ? std::string("?") : result.unit_kind) +
                   ", " + std::to_string(unit.files.size()) + " files";
   for (const auto& s : signers) result.detail += "; signer " + s;
+  result.detail += "; checks " + checks;
   if (refusals.empty()) {
     result.accepted = true;
     result.dest_adapter = *route.adapter;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "gateway/audit/insured.hpp"
 #include "gateway/engine/admission.hpp"
 #include "gateway/engine/log.hpp"
 #include "mapping/cms/translation_receipt.hpp"
@@ -311,6 +312,8 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
         t.idempotency_key = idempotency_key_for(network, source_id);
         t.payload = cipher_.seal(serialize_unit(decision.unit));
         t.event_detail = decision.detail;
+        for (const auto& f : decision.unit.files)  // the store records keyed hashes only
+          audit::collect_insured_numbers(f.name, f.content, t.insured_numbers);
         std::optional<store::CursorUpdate> c;
         if (!cursor.empty()) c = store::CursorUpdate{network, "units", cursor};
         Outcome out;

@@ -1,11 +1,15 @@
 #include "gateway/store/store.hpp"
 
 #include <map>
+#include <sstream>
+
+#include "gateway/audit/insured.hpp"
 
 namespace kakehashi::gateway::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: kh_events is the hash-chained audit log
+constexpr const char* kHeadKey = "audit_head";
 
 std::string schema(Dialect d) {
   const std::string id = d == Dialect::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -37,6 +41,7 @@ CREATE TABLE IF NOT EXISTS kh_transfers (
   updated_at BIGINT NOT NULL,
   finished_at BIGINT,
   payload )" + blob + R"(,
+  outbound )" + blob + R"(,
   UNIQUE (source_adapter, source_id)
 );
 CREATE INDEX IF NOT EXISTS kh_transfers_due ON kh_transfers (state, next_attempt_at);
@@ -74,9 +79,20 @@ CREATE TABLE IF NOT EXISTS kh_events (
   transfer_id BIGINT NOT NULL,
   at BIGINT NOT NULL,
   kind TEXT NOT NULL,
-  detail TEXT NOT NULL
+  detail TEXT NOT NULL,
+  seq BIGINT,
+  actor TEXT,
+  prev_hash TEXT,
+  hash TEXT
 );
 CREATE INDEX IF NOT EXISTS kh_events_transfer ON kh_events (transfer_id, id);
+CREATE TABLE IF NOT EXISTS kh_audit_checkpoints (
+  number BIGINT PRIMARY KEY,
+  seq BIGINT NOT NULL,
+  hash TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  signature TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kh_leases (
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
@@ -141,7 +157,8 @@ std::string placeholders(std::size_t n) {
 
 }  // namespace
 
-Store::Store(std::unique_ptr<SqlConnection> connection) : db_(std::move(connection)) {}
+Store::Store(std::unique_ptr<SqlConnection> connection, AuditOptions audit)
+    : db_(std::move(connection)), audit_(std::move(audit)) {}
 Store::~Store() = default;
 
 Dialect Store::dialect() const { return db_->dialect(); }
@@ -173,6 +190,7 @@ void Store::migrate() {
     transaction([&] {
       db_->query("SELECT pg_advisory_xact_lock(727274)");
       db_->execute_script(schema(Dialect::kPostgres));
+      migrate_audit();
       db_->query("INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                  {std::to_string(kSchemaVersion)});
@@ -181,6 +199,7 @@ void Store::migrate() {
   }
   transaction([&] {
     db_->execute_script(schema(Dialect::kSqlite));
+    migrate_audit();
     db_->query("INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                {std::to_string(kSchemaVersion)});
@@ -198,9 +217,7 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
       out.id = to_i64(existing[0][0]);
       out.state = to_s(existing[0][1]);
       out.duplicate = true;
-      db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                 {out.id, now, std::string("duplicate"),
-                  std::string("the source offered the same item again; first outcome stands")});
+      append_event(out.id, std::string("duplicate"), std::string("the source offered the same item again; first outcome stands"), audit_.actor, now);
     } else {
       const bool finished = t.state != kAccepted;
       const auto rows = db_->query(
@@ -216,8 +233,20 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
            finished ? SqlValue{now} : SqlValue{}, Blob{t.payload}});
       out.id = to_i64(rows.at(0)[0]);
       out.state = t.state;
-      db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                 {out.id, now, std::string(finished ? "refused" : "accepted"), t.event_detail});
+      std::string detail = t.event_detail;
+      if (!t.insured_numbers.empty()) {
+        // Keyed hashes only: an auditor given a number finds it with `audit hash-insured`.
+        if (audit_.insured_key.empty()) {
+          detail += "; insured numbers " + std::to_string(t.insured_numbers.size()) +
+                    " (not recorded: no audit key)";
+        } else {
+          detail += "; insured";
+          for (const auto& n : t.insured_numbers)
+            detail += " " + audit::insured_hash(audit_.insured_key, n);
+        }
+      }
+      append_event(out.id, std::string(finished ? "refused" : "accepted"), detail, audit_.actor,
+                   now);
       if (t.state == kRejected) {
         db_->query(
             "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
@@ -287,12 +316,13 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
       "ORDER BY t.next_attempt_at, t.id LIMIT ?";
   params.emplace_back(static_cast<std::int64_t>(limit));
   if (db_->dialect() == Dialect::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
-  sql += ") RETURNING " + std::string(kTransferColumns) + ", payload";
+  sql += ") RETURNING " + std::string(kTransferColumns) + ", payload, outbound";
   const auto rows = db_->query(sql, params);
   std::size_t superseded = 0;
   for (const auto& r : rows) {
     Transfer t = transfer_from(r);
     if (r[24]) t.payload = decode_blob(db_->dialect(), *r[24]);
+    if (r[25]) t.outbound = decode_blob(db_->dialect(), *r[25]);
     // A newer unit with the same subject already went out: this one must never follow it.
     if (!t.subject_key.empty()) {
       const auto newer = db_->query(
@@ -304,10 +334,7 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
         db_->query("UPDATE kh_transfers SET state = 'superseded', lease_owner = NULL, "
                    "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ?",
                    {now, now, t.id});
-        db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                   {t.id, now, std::string("superseded"),
-                    "transfer " + to_s(newer[0][0]) + " with the same subject and a later "
-                    "sequence was delivered first"});
+        append_event(t.id, std::string("superseded"), "transfer " + to_s(newer[0][0]) + " with the same subject and a later " "sequence was delivered first", audit_.actor, now);
         ++superseded;
         continue;
       }
@@ -324,9 +351,12 @@ void Store::mark_delivered(std::int64_t id, const std::string& owner, const std:
                "lease_until = 0, attempts = attempts + 1, finished_at = ?, updated_at = ?, "
                "last_error = NULL WHERE id = ? AND state = 'accepted' AND lease_owner = ?",
                {remote_id, now, now, id, owner});
-    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-               {id, now, std::string("delivered"), detail});
+    append_event(id, std::string("delivered"), detail, audit_.actor, now);
   });
+}
+
+void Store::save_outbound(std::int64_t id, const std::string& sealed) {
+  db_->query("UPDATE kh_transfers SET outbound = ? WHERE id = ? AND outbound IS NULL", {Blob{sealed}, id});
 }
 
 void Store::retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
@@ -336,8 +366,7 @@ void Store::retry_later(std::int64_t id, const std::string& owner, std::int64_t 
                "lease_owner = NULL, lease_until = 0, last_error = ?, updated_at = ? "
                "WHERE id = ? AND lease_owner = ?",
                {next_attempt_at, error, now, id, owner});
-    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-               {id, now, std::string("attempt-failed"), error});
+    append_event(id, std::string("attempt-failed"), error, audit_.actor, now);
   });
 }
 
@@ -354,8 +383,7 @@ void Store::park(std::int64_t id, const std::string& reason, const std::string& 
     db_->query("UPDATE kh_transfers SET state = 'parked', reason = ?, lease_owner = NULL, "
                "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'accepted'",
                {reason, now, now, id});
-    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-               {id, now, std::string("parked"), actor + ": " + reason});
+    append_event(id, std::string("parked"), actor + ": " + reason, actor, now);
   });
 }
 
@@ -367,8 +395,7 @@ void Store::reject_at_destination(std::int64_t id, const std::string& reason,
         "lease_until = 0, attempts = attempts + 1, finished_at = ?, updated_at = ? "
         "WHERE id = ? AND state = 'accepted' RETURNING source_adapter, source_id",
         {reason, now, now, id});
-    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-               {id, now, std::string("rejected-by-destination"), reason});
+    append_event(id, std::string("rejected-by-destination"), reason, audit_.actor, now);
     if (!rows.empty()) {
       db_->query("INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
                  "idempotency_key, status, next_attempt_at, created_at, updated_at) "
@@ -387,8 +414,7 @@ bool Store::redrive(std::int64_t id, const std::string& actor, std::int64_t now)
         "finished_at = NULL, updated_at = ? WHERE id = ? AND state = 'parked' RETURNING id",
         {now, now, id});
     if (rows.empty()) return false;
-    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-               {id, now, std::string("redriven"), actor});
+    append_event(id, std::string("redriven"), actor, actor, now);
     return true;
   });
 }
@@ -413,8 +439,7 @@ std::optional<std::int64_t> Store::record_receipt(const std::string& dest_adapte
       if (previous != state) {
         db_->query("UPDATE kh_transfers SET receipt_state = ?, updated_at = ? WHERE id = ?",
                    {state, now, id});
-        db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                   {id, now, "receipt-" + state, reason});
+        append_event(id, "receipt-" + state, reason, audit_.actor, now);
         db_->query("INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
                    "idempotency_key, status, next_attempt_at, created_at, updated_at) "
                    "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) "
@@ -470,9 +495,7 @@ void Store::notice_sent(std::int64_t id, std::int64_t now) {
         "attempts = attempts + 1, updated_at = ? WHERE id = ? RETURNING transfer_id, state",
         {now, id});
     if (!rows.empty()) {
-      db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                 {to_i64(rows[0][0]), now, "notice-sent-" + to_s(rows[0][1]),
-                  std::string("the source network was told")});
+      append_event(to_i64(rows[0][0]), "notice-sent-" + to_s(rows[0][1]), std::string("the source network was told"), audit_.actor, now);
     }
   });
 }
@@ -533,18 +556,17 @@ std::optional<Transfer> Store::get(std::int64_t id, bool with_payload) {
 std::vector<Event> Store::events(std::int64_t transfer_id) {
   std::vector<Event> out;
   for (const auto& r :
-       db_->query("SELECT id, transfer_id, at, kind, detail FROM kh_events WHERE transfer_id = ? "
-                  "ORDER BY id",
+       db_->query("SELECT id, transfer_id, at, kind, detail, actor FROM kh_events "
+                  "WHERE transfer_id = ? ORDER BY id",
                   {transfer_id})) {
-    out.push_back({to_i64(r[0]), to_i64(r[1]), to_i64(r[2]), to_s(r[3]), to_s(r[4])});
+    out.push_back({to_i64(r[0]), to_i64(r[1]), to_i64(r[2]), to_s(r[3]), to_s(r[4]), to_s(r[5])});
   }
   return out;
 }
 
 void Store::add_event(std::int64_t transfer_id, const std::string& kind, const std::string& detail,
                       std::int64_t now) {
-  db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-             {transfer_id, now, kind, detail});
+  transaction([&] { append_event(transfer_id, kind, detail, audit_.actor, now); });
 }
 
 std::vector<ReportRow> Store::report(std::int64_t from, std::int64_t to) {
@@ -588,10 +610,212 @@ std::vector<ReportRow> Store::report(std::int64_t from, std::int64_t to) {
 
 std::int64_t Store::purge_payloads(std::int64_t before) {
   const auto rows = db_->query(
-      "UPDATE kh_transfers SET payload = NULL WHERE payload IS NOT NULL AND state <> 'accepted' "
+      "UPDATE kh_transfers SET payload = NULL, outbound = NULL WHERE payload IS NOT NULL AND state <> 'accepted' "
       "AND finished_at IS NOT NULL AND finished_at < ? RETURNING id",
       {before});
   return static_cast<std::int64_t>(rows.size());
+}
+
+// The chain head row: last position and hash, and the last checkpoint's number, position and
+// time. Every record updates it, so on PostgreSQL its row lock is what serialises the chain.
+struct Store::Head {
+  std::int64_t seq = 0;
+  std::string hash{audit::kGenesisHash};
+  std::int64_t cp_number = 0, cp_seq = 0, cp_at = 0;
+};
+
+Store::Head Store::lock_head() {
+  const auto rows = db_->query(db_->dialect() == Dialect::kPostgres
+                                   ? "SELECT value FROM kh_meta WHERE key = ? FOR UPDATE"
+                                   : "SELECT value FROM kh_meta WHERE key = ?",
+                               {std::string(kHeadKey)});
+  Head h;
+  if (rows.empty()) throw SqlError{"the audit chain head is missing: run migrate", false};
+  std::istringstream is(to_s(rows[0][0]));
+  is >> h.seq >> h.hash >> h.cp_number >> h.cp_seq >> h.cp_at;
+  if (is.fail()) throw SqlError{"the audit chain head is unreadable", false};
+  return h;
+}
+
+void Store::save_head(const Head& h) {
+  db_->query("UPDATE kh_meta SET value = ? WHERE key = ?",
+             {std::to_string(h.seq) + " " + h.hash + " " + std::to_string(h.cp_number) + " " +
+                  std::to_string(h.cp_seq) + " " + std::to_string(h.cp_at),
+              std::string(kHeadKey)});
+}
+
+void Store::migrate_audit() {
+  // Stores made before the audit log: add the chain columns, then chain the existing rows in
+  // id order so the whole history verifies from record 1.
+  if (db_->dialect() == Dialect::kPostgres) {
+    db_->execute_script(
+        "ALTER TABLE kh_events ADD COLUMN IF NOT EXISTS seq BIGINT;"
+        "ALTER TABLE kh_events ADD COLUMN IF NOT EXISTS actor TEXT;"
+        "ALTER TABLE kh_events ADD COLUMN IF NOT EXISTS prev_hash TEXT;"
+        "ALTER TABLE kh_events ADD COLUMN IF NOT EXISTS hash TEXT;");
+  } else {
+    std::set<std::string> have;
+    for (const auto& r : db_->query("SELECT name FROM pragma_table_info('kh_events')"))
+      have.insert(to_s(r[0]));
+    for (const char* c : {"seq BIGINT", "actor TEXT", "prev_hash TEXT", "hash TEXT"}) {
+      const std::string col(c);
+      if (have.count(col.substr(0, col.find(' '))) == 0)
+        db_->execute_script("ALTER TABLE kh_events ADD COLUMN " + col);
+    }
+  }
+  db_->execute_script("CREATE INDEX IF NOT EXISTS kh_events_at ON kh_events (at)");
+  if (!db_->query("SELECT value FROM kh_meta WHERE key = ?", {std::string(kHeadKey)}).empty())
+    return;
+  Head h;
+  for (const auto& r : db_->query(
+           "SELECT id, transfer_id, at, kind, detail FROM kh_events ORDER BY id")) {
+    audit::AuditRecord rec;
+    rec.transfer_id = to_i64(r[1]);
+    rec.at = to_i64(r[2]);
+    rec.kind = to_s(r[3]);
+    rec.detail = to_s(r[4]);
+    rec.actor = audit_.actor;
+    const std::string hash = audit::record_hash(h.seq + 1, h.hash, rec);
+    db_->query("UPDATE kh_events SET seq = ?, actor = ?, prev_hash = ?, hash = ? WHERE id = ?",
+               {h.seq + 1, rec.actor, h.hash, hash, to_i64(r[0])});
+    ++h.seq;
+    h.hash = hash;
+  }
+  db_->query("INSERT INTO kh_meta (key, value) VALUES (?, '') ON CONFLICT (key) DO NOTHING",
+             {std::string(kHeadKey)});
+  save_head(h);
+}
+
+void Store::append_event(std::int64_t transfer_id, const std::string& kind,
+                         const std::string& detail, const std::string& actor, std::int64_t now) {
+  if (!audit_.chained) {
+    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail, actor) VALUES (?, ?, ?, ?, ?)",
+               {transfer_id, now, kind, detail, actor});
+    return;
+  }
+  Head h = lock_head();
+  audit::AuditRecord rec;
+  rec.transfer_id = transfer_id;
+  rec.at = now;
+  rec.kind = kind;
+  rec.actor = actor;
+  rec.detail = detail;
+  const std::int64_t seq = h.seq + 1;
+  const std::string hash = audit::record_hash(seq, h.hash, rec);
+  db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail, seq, actor, prev_hash, hash) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             {transfer_id, now, kind, detail, seq, actor, h.hash, hash});
+  h.seq = seq;
+  h.hash = hash;
+  if (h.cp_at == 0) h.cp_at = now;  // the time trigger counts from the first record
+  if (audit_.sign_checkpoint && (h.seq - h.cp_seq >= audit_.checkpoint_every_records ||
+                                 now - h.cp_at >= audit_.checkpoint_every_ms)) {
+    write_checkpoint(h, now);
+  }
+  save_head(h);
+}
+
+void Store::write_checkpoint(Head& h, std::int64_t now) {
+  audit::Checkpoint c;
+  c.number = h.cp_number + 1;
+  c.seq = h.seq;
+  c.hash = h.hash;
+  c.at = now;
+  auto signature = audit_.sign_checkpoint(c);
+  // A signing failure leaves the records chained but unsealed; the next record tries again and
+  // `audit verify` reports how many records follow the last checkpoint.
+  if (!signature) return;
+  db_->query("INSERT INTO kh_audit_checkpoints (number, seq, hash, at, signature) "
+             "VALUES (?, ?, ?, ?, ?)",
+             {c.number, c.seq, c.hash, c.at, *signature});
+  h.cp_number = c.number;
+  h.cp_seq = c.seq;
+  h.cp_at = now;
+}
+
+void Store::record_operator_command(const std::string& actor, const std::string& command,
+                                    std::int64_t now) {
+  transaction([&] { append_event(0, "operator-command", command, actor, now); });
+}
+
+bool Store::checkpoint(std::int64_t now) {
+  if (!audit_.sign_checkpoint || !audit_.chained) return false;
+  return transaction([&] {
+    Head h = lock_head();
+    if (h.seq == h.cp_seq) return false;
+    const std::int64_t before = h.cp_number;
+    write_checkpoint(h, now);
+    if (h.cp_number == before) return false;
+    save_head(h);
+    return true;
+  });
+}
+
+namespace {
+
+audit::AuditRecord record_from(const SqlRow& r) {
+  audit::AuditRecord rec;
+  rec.id = to_i64(r[0]);
+  if (r[1]) rec.seq = to_i64(r[1]);
+  rec.transfer_id = to_i64(r[2]);
+  rec.at = to_i64(r[3]);
+  rec.kind = to_s(r[4]);
+  rec.actor = to_s(r[5]);
+  rec.detail = to_s(r[6]);
+  rec.prev_hash = to_s(r[7]);
+  rec.hash = to_s(r[8]);
+  return rec;
+}
+
+}  // namespace
+
+std::vector<audit::AuditRecord> Store::audit_records() {
+  std::vector<audit::AuditRecord> out;
+  for (const auto& r : db_->query("SELECT id, seq, transfer_id, at, kind, actor, detail, "
+                                  "prev_hash, hash FROM kh_events ORDER BY id"))
+    out.push_back(record_from(r));
+  return out;
+}
+
+std::vector<audit::Checkpoint> Store::audit_checkpoints() {
+  std::vector<audit::Checkpoint> out;
+  for (const auto& r : db_->query(
+           "SELECT number, seq, hash, at, signature FROM kh_audit_checkpoints ORDER BY number")) {
+    out.push_back({to_i64(r[0]), to_i64(r[1]), to_s(r[2]), to_i64(r[3]), to_s(r[4])});
+  }
+  return out;
+}
+
+std::optional<audit::ChainHead> Store::audit_head() {
+  const auto rows = db_->query("SELECT value FROM kh_meta WHERE key = ?", {std::string(kHeadKey)});
+  if (rows.empty()) return std::nullopt;
+  audit::ChainHead h;
+  std::istringstream is(to_s(rows[0][0]));
+  is >> h.seq >> h.hash;
+  if (is.fail()) return audit::ChainHead{INT64_MAX, "unreadable"};
+  return h;
+}
+
+std::vector<audit::ExportRow> Store::audit_export(const AuditQuery& q) {
+  std::string sql =
+      "SELECT e.id, e.seq, e.transfer_id, e.at, e.kind, e.actor, e.detail, e.prev_hash, e.hash, "
+      "t.sender_office, t.recipient_office FROM kh_events e "
+      "LEFT JOIN kh_transfers t ON t.id = e.transfer_id WHERE e.at >= ? AND e.at < ?";
+  std::vector<SqlValue> params{q.from, q.to};
+  if (q.office) {
+    sql += " AND (t.sender_office = ? OR t.recipient_office = ?)";
+    params.emplace_back(*q.office);
+    params.emplace_back(*q.office);
+  }
+  if (q.transfer_id) {
+    sql += " AND e.transfer_id = ?";
+    params.emplace_back(*q.transfer_id);
+  }
+  sql += " ORDER BY e.seq, e.id";
+  std::vector<audit::ExportRow> out;
+  for (const auto& r : db_->query(sql, params))
+    out.push_back({record_from(r), to_s(r[9]), to_s(r[10])});
+  return out;
 }
 
 }  // namespace kakehashi::gateway::store

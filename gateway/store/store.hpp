@@ -2,14 +2,21 @@
 // The relay's durable state: transfers (one per accepted send unit), notices (receipts and
 // rejections owed to a source network), adapter cursors, history events and work leases.
 // Blocking: call it from worker threads, never from the network thread. One implementation over
-// SqlConnection serves SQLite and PostgreSQL with the same statements.
+// SqlConnection serves SQLite and PostgreSQL with the same statements. Every state change writes
+// its kh_events record in the same transaction; kh_events is the audit log: append-only, one
+// hash chain serialised on the head row in kh_meta, sealed by signed checkpoints.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "gateway/audit/checkpoint.hpp"
+#include "gateway/audit/exporter.hpp"
+#include "gateway/audit/verifier.hpp"
 #include "gateway/store/sql_connection.hpp"
 
 namespace kakehashi::gateway::store {
@@ -36,6 +43,28 @@ struct NewTransfer {
   std::string idempotency_key;
   std::string payload;           // encrypted unit
   std::string event_detail;      // the intake event's detail (checks, signers; no payload)
+  // The unit's insured numbers, in clear in memory only: the intake record gets their keyed
+  // hashes (AuditOptions::insured_key), never the numbers.
+  std::set<std::string> insured_numbers;
+};
+
+// How the store keeps its audit log.
+struct AuditOptions {
+  bool chained = true;      // hash-chain every record (off only to measure what chaining costs)
+  std::string actor = "gateway";  // who the gateway's own records name
+  std::string insured_key;  // HMAC key for insured numbers; empty: only their count is recorded
+  // Signs a checkpoint (base64 DER CMS); nullopt when signing failed. Unset: no checkpoints.
+  std::function<std::optional<std::string>(const audit::Checkpoint&)> sign_checkpoint;
+  std::int64_t checkpoint_every_records = 1000;
+  std::int64_t checkpoint_every_ms = 3600 * 1000;
+};
+
+// Which records an audit export holds. Time bounds are on the record's `at`.
+struct AuditQuery {
+  std::int64_t from = 0;
+  std::int64_t to = INT64_MAX;
+  std::optional<std::string> office;  // sender or recipient of the record's transfer
+  std::optional<std::int64_t> transfer_id;
 };
 
 struct CursorUpdate {
@@ -61,6 +90,7 @@ struct Transfer {
   std::int64_t created_at = 0, updated_at = 0, finished_at = 0;
   bool has_payload = false;
   std::string payload;  // filled by claim and get(id, with_payload)
+  std::string outbound; // filled by claim: the translation as first sent (sealed), if any
 };
 
 struct Notice {
@@ -80,6 +110,7 @@ struct Event {
   std::int64_t at = 0;
   std::string kind;
   std::string detail;
+  std::string actor;
 };
 
 struct TransferFilter {
@@ -100,7 +131,7 @@ struct ReportRow {
 
 class Store {
  public:
-  explicit Store(std::unique_ptr<SqlConnection> connection);
+  explicit Store(std::unique_ptr<SqlConnection> connection, AuditOptions audit = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -125,6 +156,9 @@ class Store {
                                         const std::vector<std::string>& paused_destinations);
   void mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
                       const std::string& detail, std::int64_t now);
+  // Keeps the translated unit as first sent (sealed), so every retry resends the same bytes:
+  // networks compare a replayed idempotency key's body with the first one.
+  void save_outbound(std::int64_t id, const std::string& sealed);
   // A failed attempt: counted, rescheduled.
   void retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
                    const std::string& error, std::int64_t now);
@@ -165,13 +199,34 @@ class Store {
   // Drops payloads of finished transfers older than `before`; metadata stays. Returns how many.
   std::int64_t purge_payloads(std::int64_t before);
 
+  // Audit log. An operator command (who, what) about no single transfer, e.g. `relay list`.
+  void record_operator_command(const std::string& actor, const std::string& command,
+                               std::int64_t now);
+  // Signs a checkpoint now when records were added since the last one (needs a signer).
+  // Returns whether one was written.
+  bool checkpoint(std::int64_t now);
+  // Read-only: what `audit verify` and `audit export` read. Never migrate a store to verify it.
+  std::vector<audit::AuditRecord> audit_records();  // every record, in row id order
+  std::vector<audit::Checkpoint> audit_checkpoints();
+  std::optional<audit::ChainHead> audit_head();
+  std::vector<audit::ExportRow> audit_export(const AuditQuery& query);
+
  private:
   template <typename Fn>
   auto transaction(Fn&& fn);
   std::size_t claim_round(const std::string& owner, std::int64_t now, std::int64_t lease_ms,
                           std::size_t limit, const std::vector<std::string>& paused,
                           std::vector<Transfer>& out);
+  struct Head;
+  // Inside a transaction: appends one record to the chain (and a checkpoint when one is due).
+  void append_event(std::int64_t transfer_id, const std::string& kind, const std::string& detail,
+                    const std::string& actor, std::int64_t now);
+  Head lock_head();
+  void save_head(const Head& head);
+  void write_checkpoint(Head& head, std::int64_t now);
+  void migrate_audit();
   std::unique_ptr<SqlConnection> db_;
+  AuditOptions audit_;
 };
 
 }  // namespace kakehashi::gateway::store

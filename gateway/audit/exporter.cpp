@@ -1,0 +1,84 @@
+#include "gateway/audit/exporter.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <ostream>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace kakehashi::gateway::audit {
+namespace {
+
+std::vector<std::string> values(const ExportRow& row) {
+  const auto& r = row.record;
+  return {r.seq ? std::to_string(*r.seq) : std::string(), iso_time(r.at), std::to_string(r.at),
+          std::to_string(r.transfer_id), r.kind, r.actor, row.sender_office, row.recipient_office,
+          r.detail, r.prev_hash, r.hash};
+}
+
+void csv_field(std::ostream& out, const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) {
+    out << v;
+    return;
+  }
+  out << '"';
+  for (char c : v) {
+    if (c == '"') out << '"';
+    out << c;
+  }
+  out << '"';
+}
+
+}  // namespace
+
+std::string iso_time(std::int64_t ms) {
+  const std::time_t s = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+void write_csv(const std::vector<ExportRow>& rows, std::ostream& out) {
+  bool first = true;
+  for (const char* c : kExportColumns) {
+    out << (first ? "" : ",") << c;
+    first = false;
+  }
+  out << "\r\n";
+  for (const auto& row : rows) {
+    first = true;
+    for (const auto& v : values(row)) {
+      if (!first) out << ',';
+      csv_field(out, v);
+      first = false;
+    }
+    out << "\r\n";
+  }
+}
+
+void write_jsonl(const std::vector<ExportRow>& rows, std::ostream& out) {
+  for (const auto& row : rows) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    const auto v = values(row);
+    w.StartObject();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      w.Key(kExportColumns[i]);
+      // Numbers stay numbers for machines; the rest are strings.
+      if ((i == 0 && !v[i].empty()) || i == 2 || i == 3) {
+        w.Int64(std::stoll(v[i]));
+      } else {
+        w.String(v[i].c_str(), static_cast<rapidjson::SizeType>(v[i].size()));
+      }
+    }
+    w.EndObject();
+    out << buf.GetString() << "\n";
+  }
+}
+
+}  // namespace kakehashi::gateway::audit

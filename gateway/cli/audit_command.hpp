@@ -1,0 +1,11 @@
+#pragma once
+// `kakehashi audit verify|export|hash-insured|checkpoint`: the auditor's view of the audit log,
+// verifiable offline from the store and the gateway certificate.
+
+#include "gateway/cli/command.hpp"
+
+namespace kakehashi::cli {
+
+Command audit_command();
+
+}  // namespace kakehashi::cli
