@@ -67,6 +67,27 @@ const std::map<std::string_view, std::string_view>& phrases() {
   return kPhrases;
 }
 
+// Why a signature failed, in words an office can act on (the verifier's reason is the first
+// token of the refusal's detail).
+std::string signature_hint(const std::string& detail) {
+  static const std::map<std::string_view, std::string_view> kHints{
+      {"expired", "署名した証明書の有効期限が切れています"},
+      {"not-yet-valid", "署名した証明書はまだ有効期間に入っていません"},
+      {"revoked", "署名した証明書は失効しています"},
+      {"unknown-ca", "署名した証明書の発行元が信頼されていません"},
+      {"anchor-not-accepted", "署名した証明書の発行元（旧認証局）は受け付け期間を過ぎています"},
+      {"content-mismatch", "ファイルの内容が署名と一致しません（署名後の変更または破損）"},
+      {"bad-signature", "署名値が正しくありません"},
+      {"wrong-key-usage", "この証明書は電子署名に使えません"},
+      {"crl-missing", "証明書の失効情報を確認できません"},
+      {"crl-stale", "証明書の失効情報が古く、確認できません"},
+      {"malformed", "署名データの形式が正しくありません"},
+  };
+  const auto colon = detail.find(':');
+  const auto it = kHints.find(std::string_view(detail).substr(0, colon));
+  return it == kHints.end() ? std::string() : "（" + std::string(it->second) + "）";
+}
+
 }  // namespace
 
 Refusal refusal_from(const mapping::Finding& f) {
@@ -89,6 +110,7 @@ std::string refusal_text_ja(const std::vector<Refusal>& refusals) {
       text += "：";
     }
     text += it != phrases().end() ? std::string(it->second) : std::string("受け付けられません");
+    if (r.code == refusal_codes::kSignatureInvalid) text += signature_hint(r.detail);
     text += " [" + r.code + "]\n";
   }
   return text;

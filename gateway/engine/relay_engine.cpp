@@ -417,6 +417,17 @@ void Engine::pump_transfers() {
           Prepared p;
           p.transfer = t;
           p.transfer.payload.clear();
+          // A retry resends the translation made for the first attempt, byte for byte.
+          if (!t.outbound.empty()) {
+            const auto sealed = cipher_.open(t.outbound);
+            const auto sent = sealed ? deserialize_translation(*sealed) : std::nullopt;
+            if (sent) {
+              p.translation = Translation{sent->unit, sent->receipt_der, sent->inbound_sha256,
+                                          sent->outbound_sha256};
+              prepared.push_back(std::move(p));
+              continue;
+            }
+          }
           const auto plain = cipher_.open(t.payload);
           const auto unit = plain ? deserialize_unit(*plain) : std::nullopt;
           const auto net = networks_.find(t.dest_adapter);
@@ -430,6 +441,9 @@ void Engine::pump_transfers() {
                                 *receipt_signer, static_cast<std::time_t>(now() / 1000));
             if (auto* ok = std::get_if<Translation>(&tr)) {
               p.translation = std::move(*ok);
+              s.save_outbound(t.id, cipher_.seal(serialize_translation(
+                                        {p.translation->unit, p.translation->receipt_der,
+                                         p.translation->inbound_sha256, p.translation->outbound_sha256})));
             } else {
               p.failure = "translation failed: " + std::get<TranslationError>(tr).message;
             }

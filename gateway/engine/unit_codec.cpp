@@ -88,6 +88,49 @@ std::optional<InboundUnit> deserialize_unit(std::string_view bytes) {
   return u;
 }
 
+std::string serialize_translation(const SentTranslation& t) {
+  std::string out("KHT1");
+  const auto& u = t.unit;
+  for (const auto* s : {&u.idempotency_key, &u.sender.office_no, &u.sender.service_type,
+                        &u.recipient.office_no, &u.recipient.service_type, &u.unit_kind, &u.subject,
+                        &u.message, &t.receipt_der, &t.inbound_sha256, &t.outbound_sha256})
+    put(out, *s);
+  put(out, std::to_string(u.files.size()));
+  for (const auto& f : u.files) {
+    put(out, f.name);
+    put(out, f.media_type);
+    put(out, f.content);
+    put(out, f.cms);
+    put(out, f.attached ? "1" : "0");
+  }
+  return out;
+}
+
+std::optional<SentTranslation> deserialize_translation(std::string_view bytes) {
+  if (bytes.substr(0, 4) != "KHT1") return std::nullopt;
+  Reader r{bytes.substr(4)};
+  SentTranslation t;
+  auto& u = t.unit;
+  for (auto* s : {&u.idempotency_key, &u.sender.office_no, &u.sender.service_type,
+                  &u.recipient.office_no, &u.recipient.service_type, &u.unit_kind, &u.subject,
+                  &u.message, &t.receipt_der, &t.inbound_sha256, &t.outbound_sha256})
+    *s = r.get();
+  const std::string count = r.get();
+  if (!r.ok || count.empty() || count.size() > 6) return std::nullopt;
+  const auto n = std::stoul(count);
+  for (std::size_t i = 0; i < n && r.ok; ++i) {
+    SignedFile f;
+    f.name = r.get();
+    f.media_type = r.get();
+    f.content = r.get();
+    f.cms = r.get();
+    f.attached = r.get() == "1";
+    u.files.push_back(std::move(f));
+  }
+  if (!r.ok || !r.in.empty()) return std::nullopt;
+  return t;
+}
+
 PayloadCipher::PayloadCipher(std::string key) : key_(std::move(key)) {
   if (key_.size() != 32) throw std::runtime_error("payload key must be 32 bytes");
 }

@@ -12,6 +12,16 @@ namespace kakehashi::gateway::engine {
 std::string serialize_unit(const InboundUnit& unit);
 std::optional<InboundUnit> deserialize_unit(std::string_view bytes);
 
+// The translated unit as first sent, with its translation receipt, kept so that a retry resends
+// exactly the same bytes.
+struct SentTranslation {
+  OutboundUnit unit;
+  std::string receipt_der;
+  std::string inbound_sha256, outbound_sha256;
+};
+std::string serialize_translation(const SentTranslation& t);
+std::optional<SentTranslation> deserialize_translation(std::string_view bytes);
+
 class PayloadCipher {
  public:
   // The key file holds 32 random bytes, raw or as 64 hex characters; it must not be readable by

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -459,6 +460,11 @@ BOOST_AUTO_TEST_CASE(a_crash_after_sending_before_recording_delivers_once) {
   rig.start();
   rig.run_until([&] { return rig.national.send_calls.begin()->second == 2; });
   rig.settle();
+  // The resend carried exactly the bytes of the first attempt (networks compare replayed keys'
+  // bodies), although the proxy co-signature is made with a fresh signing time each time.
+  BOOST_TEST_REQUIRE(rig.national.sent_units.size() == 2u);
+  for (std::size_t i = 0; i < rig.national.sent_units[0].files.size(); ++i)
+    BOOST_TEST(rig.national.sent_units[0].files[i].cms == rig.national.sent_units[1].files[i].cms);
   BOOST_TEST(rig.national.deliveries.size() == 1u);  // replayed key: the first delivery stands
   BOOST_TEST(rig.store()->list({})[0].remote_id == "R-before-crash");
 }
@@ -602,4 +608,80 @@ BOOST_AUTO_TEST_CASE(two_instances_share_one_store_without_duplicates) {
   BOOST_TEST(keys.size() == 16u);
   BOOST_TEST(rig.store()->list({}).size() == 16u);
   second.reset();
+}
+
+BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
+  Rig rig;
+  // A facility structure on the regional side, a suspended national office, and the offices
+  // whose certificates are expired or revoked in the development PKI.
+  for (auto& e : rig.regional.directory) e.facility_id = e.office.office_no == kRegionalManager ? "F-1" : "F-2";
+  for (const auto& t : {"43", "17"}) {
+    rig.national.directory.push_back(entry("1371100460", t, "SUSPENDED"));
+    auto expired = entry("3271500070", t);
+    expired.facility_id = "F-3";
+    rig.regional.directory.push_back(expired);
+    auto revoked = entry("3271500096", t);
+    revoked.facility_id = "F-3";
+    rig.regional.directory.push_back(revoked);
+  }
+  rig.start();
+  struct Case {
+    std::string name, code, hint;
+    InboundUnit unit;
+  };
+  std::vector<Case> cases;
+  auto add = [&](std::string name, std::string code, std::string hint, InboundUnit u) {
+    u.source_id = name;
+    cases.push_back({std::move(name), std::move(code), std::move(hint), std::move(u)});
+  };
+  {
+    auto m = make_unit(300, "K5", kRegionalService, kNationalManager, false);
+    m.unit.recipient.office_no = kNationalService;  // the envelope says otherwise than the names
+    add("envelope", "ENVELOPE_MISMATCH", "", m.unit);
+  }
+  {
+    auto m = make_unit(301, "K3", kRegionalManager, kNationalService, false);
+    m.unit.sender_facility = "F-2";  // not the facility holding the office
+    add("facility", "SENDER_NOT_AUTHORIZED", "", m.unit);
+  }
+  {
+    auto m = make_unit(302, "K5", kRegionalService, "1371100460", false);
+    add("suspended", "RECIPIENT_NOT_ACTIVE", "", m.unit);
+  }
+  {
+    auto m = make_unit(303, "K5", kRegionalService, kRegionalManager, false);
+    add("same-network", "RECIPIENT_SAME_NETWORK", "", m.unit);
+  }
+  {
+    InboundUnit u;
+    u.sender = {kRegionalManager, "43"};
+    u.recipient = {kNationalService, "11"};
+    add("empty", "UNIT_EMPTY", "", u);
+  }
+  // The generator's offices are rewritten to these, so the signer certificate names the sender.
+  const auto signed_by = [&](std::uint64_t seed, const std::string& office, const std::string& cert) {
+    auto m = make_unit(seed, "K5", kRegionalService, kNationalManager, false);
+    const auto base = test_pki().dir / "cases" / cert;
+    const auto cred = pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+    m.unit.sender.office_no = office;
+    for (auto& f : m.unit.files) {
+      f.name = replace_all(f.name, kRegionalService, office);
+      f.content = replace_all(f.content, kRegionalService, office);
+      f.cms = bytes_str(cms::sign(view(f.content), cred, {}).value());
+    }
+    return m.unit;
+  };
+  add("expired", "SIGNATURE_INVALID", "有効期限が切れて", signed_by(304, "3271500070", "expired"));
+  add("revoked", "SIGNATURE_INVALID", "失効しています", signed_by(305, "3271500096", "revoked"));
+  for (const auto& c : cases) rig.regional.offer(c.unit);
+  rig.run_until([&] { return rig.regional.receipts_received.size() == cases.size(); });
+  BOOST_TEST(rig.national.deliveries.empty());
+  for (const auto& c : cases) {
+    const auto it = std::find_if(rig.regional.receipts_received.begin(), rig.regional.receipts_received.end(),
+                                 [&](const OutboundReceipt& r) { return r.source_id == c.name; });
+    BOOST_TEST_REQUIRE((it != rig.regional.receipts_received.end()), c.name);
+    BOOST_TEST((it->state == ReceiptState::kRejected), c.name);
+    BOOST_TEST(it->reason.find("[" + c.code + "]") != std::string::npos, c.name << ": " << it->reason);
+    if (!c.hint.empty()) BOOST_TEST(it->reason.find(c.hint) != std::string::npos, c.name << ": " << it->reason);
+  }
 }

@@ -16,6 +16,7 @@ class FakeAdapter final : public Adapter {
   }
   void send(OutboundUnit unit, std::function<void(SendResult)> done) override {
     ++net_.send_calls[unit.idempotency_key];
+    net_.sent_units.push_back(unit);
     if (net_.hang_next_ || net_.hang_all_sends) {
       net_.hang_next_ = false;
       net_.hung_.push_back(std::move(done));  // the answer never comes (crash mid-call)

@@ -36,6 +36,7 @@ class FakeNetwork {
   std::vector<gateway::DirectoryEntry> directory;
   std::vector<Delivery> deliveries;                         // unique deliveries, in order
   std::map<std::string, int> send_calls;                    // per idempotency key
+  std::vector<gateway::OutboundUnit> sent_units;            // every send, as sent
   std::vector<gateway::OutboundReceipt> receipts_received;  // notices from the engine
   std::map<std::string, int> accepted_offers;               // source_id -> times accepted
   std::vector<gateway::InboundUnit> pending;                // offered, not yet accepted
