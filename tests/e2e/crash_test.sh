@@ -7,7 +7,7 @@
 #                 [--units 5000] [--kills 20] [--pki DIR] [--deadline SECONDS] [--seed N]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
-WORK="" PKI="" UNITS=5000 KILLS=20 DEADLINE=900 SEED=$RANDOM
+WORK="" PKI="" UNITS=5000 KILLS=20 DEADLINE=600 SEED=$RANDOM
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) WORK="$2" ;; --pki) PKI="$2" ;; --units) UNITS="$2" ;; --kills) KILLS="$2" ;;

@@ -113,7 +113,8 @@ struct Unit {
   std::string key() const { return from.office_no + ">" + to.office_no + "@" + sequence; }
   bool valid() const { return expect_code.empty(); }
   bool settled() const {
-    if (valid()) return arrivals >= 1 && (receipt == "READ" || receipt == "DOWNLOADED");
+    // A valid unit rejected back to its sender is settled too (wrongly: verification says so).
+    if (valid()) return receipt == "REJECTED" || (arrivals >= 1 && (receipt == "READ" || receipt == "DOWNLOADED"));
     return receipt == "REJECTED";
   }
 };
@@ -777,7 +778,14 @@ class Player {
         if (u.arrivals != 1) problems.push_back(u.label + " " + u.key() + " arrived " + std::to_string(u.arrivals) + " times");
         if (regional && u.receipt == "READ") ++rn_receipts;
         else if (!regional && u.receipt == "DOWNLOADED") ++nr_receipts;
-        else problems.push_back(u.label + " " + u.key() + ": sender has no receipt (" + u.receipt + ")");
+        else if (u.receipt == "REJECTED") {
+          auto reason = u.reason.substr(u.reason.rfind("・") == std::string::npos ? 0 : u.reason.rfind("・"));
+          std::replace(reason.begin(), reason.end(), '\n', ' ');
+          problems.push_back(u.label + " " + u.key() + " (valid, arrived " + std::to_string(u.arrivals) +
+                             "x) was rejected back to its sender: " + reason);
+        } else {
+          problems.push_back(u.label + " " + u.key() + ": sender has no receipt (" + u.receipt + ")");
+        }
         if (regional) {
           const auto it = log.find(u.key());
           if (it == log.end() || it->second != 1) problems.push_back(u.key() + ": national delivery log shows " + std::to_string(it == log.end() ? 0 : it->second));
