@@ -59,8 +59,60 @@ std::size_t Diff::count(ChangeKind kind) const {
                                                 [&](const Change& c) { return c.kind == kind; }));
 }
 
+namespace {
+
+// `next` happened after `prev` to the same office within one sync: one change for both.
+void merge_into(Change& prev, Change next) {
+  const auto find = [](std::vector<FieldChange>& fields, const std::string& name) {
+    return std::find_if(fields.begin(), fields.end(), [&](const FieldChange& f) { return f.field == name; });
+  };
+  if (next.kind == ChangeKind::kRemoved) {
+    if (prev.kind == ChangeKind::kAdded) {
+      prev.fields.clear();  // came and went: no change at all
+      prev.kind = ChangeKind::kChanged;
+    } else {
+      prev.kind = ChangeKind::kRemoved;
+      prev.fields = std::move(next.fields);
+    }
+    return;
+  }
+  if (prev.kind == ChangeKind::kRemoved) {  // went and came back: what differs now
+    prev.kind = ChangeKind::kChanged;
+    for (auto& f : next.fields) {
+      const auto was = find(prev.fields, f.field);
+      f.before = was == prev.fields.end() ? "" : was->before;
+    }
+    prev.fields = std::move(next.fields);
+  } else {
+    for (auto& f : next.fields) {
+      const auto was = find(prev.fields, f.field);
+      if (was != prev.fields.end()) {
+        was->after = f.after;
+      } else if (prev.kind == ChangeKind::kChanged) {
+        prev.fields.push_back(std::move(f));
+      }
+    }
+  }
+  if (prev.kind == ChangeKind::kChanged) {
+    std::erase_if(prev.fields, [](const FieldChange& f) { return f.before == f.after; });
+  }
+}
+
+}  // namespace
+
 void Diff::append(Diff other) {
-  for (auto& c : other.changes) changes.push_back(std::move(c));
+  std::map<OfficeKey, std::size_t> at;
+  for (std::size_t i = 0; i < changes.size(); ++i) at.emplace(changes[i].key, i);
+  for (auto& c : other.changes) {
+    const auto it = at.find(c.key);
+    if (it == at.end()) {
+      at.emplace(c.key, changes.size());
+      changes.push_back(std::move(c));
+    } else {
+      merge_into(changes[it->second], std::move(c));
+    }
+  }
+  std::erase_if(changes, [](const Change& c) { return c.kind == ChangeKind::kChanged && c.fields.empty(); });
   std::stable_sort(changes.begin(), changes.end(),
                    [](const Change& a, const Change& b) { return a.key < b.key; });
 }

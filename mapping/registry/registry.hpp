@@ -148,9 +148,8 @@ class Registry {
   std::vector<SourceEntry> publication_for(const std::string& target, bool active_only) const;
 
  private:
-  struct Record {
+  struct Record {  // what listing and publishing need without rebuilding the office
     std::string home;
-    std::string home_reason;
     bool conflicted = false;
   };
   using Table = std::unordered_map<OfficeKey, SourceEntry, OfficeKeyHash>;

@@ -406,3 +406,25 @@ BOOST_AUTO_TEST_CASE(policy_file_table) {
   BOOST_TEST(ok.policy.preference == (std::vector<std::string>{"regional", "national"}));
   BOOST_TEST(ok.policy.overrides.at({"3200000013", "43"}).network == "national");
 }
+
+BOOST_AUTO_TEST_CASE(one_sync_reports_one_change_per_office) {
+  // Two listings applied in one sync: an office added by the first and changed by the second is
+  // one "added" with its final values; changed twice back to the start is no change.
+  Registry r({{"regional", "national"}, {}});
+  Diff d = r.replace("regional", {entry(kA, "43", "まつえ", OfficeStatus::kActive, "F-1")});
+  d.append(r.replace("national", {entry(kA, "43", "まつえ")}));
+  BOOST_REQUIRE(d.changes.size() == 1u);
+  BOOST_TEST(d.changes[0].kind == ChangeKind::kAdded);
+  const auto networks = std::find_if(d.changes[0].fields.begin(), d.changes[0].fields.end(),
+                                     [](const FieldChange& f) { return f.field == "networks"; });
+  BOOST_TEST(networks->after == "national:native regional:native");
+
+  Diff back = r.upsert("national", {entry(kA, "43", "まつえ", OfficeStatus::kClosed)});
+  back.append(r.upsert("national", {entry(kA, "43", "まつえ")}));
+  BOOST_TEST(back.changes.empty());
+
+  Diff gone = r.replace("regional", {});
+  gone.append(r.replace("national", {}));
+  BOOST_REQUIRE(gone.changes.size() == 1u);
+  BOOST_TEST(gone.changes[0].kind == ChangeKind::kRemoved);
+}
