@@ -779,7 +779,8 @@ class Player {
         if (regional && u.receipt == "READ") ++rn_receipts;
         else if (!regional && u.receipt == "DOWNLOADED") ++nr_receipts;
         else if (u.receipt == "REJECTED") {
-          auto reason = u.reason.substr(u.reason.rfind("・") == std::string::npos ? 0 : u.reason.rfind("・"));
+          const auto last_line = u.reason.find_last_of('\n', u.reason.size() > 1 ? u.reason.size() - 2 : 0);
+          auto reason = u.reason.substr(last_line == std::string::npos ? 0 : last_line + 1);
           std::replace(reason.begin(), reason.end(), '\n', ' ');
           problems.push_back(u.label + " " + u.key() + " (valid, arrived " + std::to_string(u.arrivals) +
                              "x) was rejected back to its sender: " + reason);
@@ -833,8 +834,8 @@ class Player {
         // The finding line of the notice (・… [CODE]) as the sender's staff read it.
         const auto code = u.reason.find("[" + u.expect_code + "]");
         if (code == std::string::npos) continue;
-        auto begin = u.reason.rfind("・", code);
-        begin = begin == std::string::npos ? 0 : begin;
+        auto begin = u.reason.rfind('\n', code);
+        begin = begin == std::string::npos ? 0 : begin + 1;
         std::cout << "      " << u.label << ": "
                   << u.reason.substr(begin, code + u.expect_code.size() + 2 - begin) << "\n";
       }
