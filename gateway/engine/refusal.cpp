@@ -60,6 +60,8 @@ const std::map<std::string_view, std::string_view>& phrases() {
       {"SENDER_NOT_AUTHORIZED", "この事業所として送信する権限がありません"},
       {"RECIPIENT_UNKNOWN", "送信先の事業所が見つかりません"},
       {"RECIPIENT_NOT_ACTIVE", "送信先の事業所は現在受け付けていません（休止・廃止）"},
+      {"RECIPIENT_INVALID_OFFICE_NO", "送信先の事業所番号のチェックデジットが正しくありません"},
+      {"RECIPIENT_OUT_OF_SCOPE", "送信先のサービス種類はケアプランデータ連携の対象外です"},
       {"RECIPIENT_SAME_NETWORK", "送信先は同じネットワーク内の事業所です（ゲートウェイを経由しません）"},
       {"DESTINATION_REFUSED", "送信先のネットワークが受け付けませんでした"},
       {"UNIT_EMPTY", "ファイルが含まれていません"},
