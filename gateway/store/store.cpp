@@ -645,23 +645,21 @@ void Store::save_head(const Head& h) {
 }
 
 void Store::migrate_audit() {
-  // Stores made before the audit log: add the chain columns, then chain the existing rows in
-  // id order so the whole history verifies from record 1.
-  if (db_->dialect() == Dialect::kPostgres) {
-    db_->execute_script(
-        "ALTER TABLE kh_events ADD COLUMN IF NOT EXISTS seq BIGINT;"
-        "ALTER TABLE kh_events ADD COLUMN IF NOT EXISTS actor TEXT;"
-        "ALTER TABLE kh_events ADD COLUMN IF NOT EXISTS prev_hash TEXT;"
-        "ALTER TABLE kh_events ADD COLUMN IF NOT EXISTS hash TEXT;");
-  } else {
-    std::set<std::string> have;
-    for (const auto& r : db_->query("SELECT name FROM pragma_table_info('kh_events')"))
-      have.insert(to_s(r[0]));
-    for (const char* c : {"seq BIGINT", "actor TEXT", "prev_hash TEXT", "hash TEXT"}) {
-      const std::string col(c);
-      if (have.count(col.substr(0, col.find(' '))) == 0)
-        db_->execute_script("ALTER TABLE kh_events ADD COLUMN " + col);
+  // Stores made before schema 2: add the newer columns, then chain the existing events in id
+  // order so the whole history verifies from record 1.
+  const std::string blob = db_->dialect() == Dialect::kSqlite ? "BLOB" : "BYTEA";
+  const std::vector<std::pair<std::string, std::string>> columns{
+      {"kh_events", "seq BIGINT"},      {"kh_events", "actor TEXT"},
+      {"kh_events", "prev_hash TEXT"},  {"kh_events", "hash TEXT"},
+      {"kh_transfers", "outbound " + blob}};
+  for (const auto& [table, column] : columns) {
+    if (db_->dialect() == Dialect::kPostgres) {
+      db_->execute_script("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + column);
+      continue;
     }
+    const auto have = db_->query("SELECT 1 FROM pragma_table_info('" + table + "') WHERE name = ?",
+                                 {column.substr(0, column.find(' '))});
+    if (have.empty()) db_->execute_script("ALTER TABLE " + table + " ADD COLUMN " + column);
   }
   db_->execute_script("CREATE INDEX IF NOT EXISTS kh_events_at ON kh_events (at)");
   if (!db_->query("SELECT value FROM kh_meta WHERE key = ?", {std::string(kHeadKey)}).empty())
