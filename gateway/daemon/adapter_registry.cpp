@@ -2,6 +2,7 @@
 
 #include "adapters/folder/folder_adapter.hpp"
 #include "adapters/national/national_adapter.hpp"
+#include "adapters/regional/regional_adapter.hpp"
 
 namespace kakehashi::gateway::daemon {
 
@@ -11,6 +12,11 @@ const std::vector<AdapterType>& adapter_types() {
        [](const ConfigNode& settings) -> AdapterMaker {
          auto config = national::parse_national_config(settings);
          return [config](AdapterContext ctx) { return national::make_national_adapter(config, ctx); };
+       }},
+      {"regional", engine::EnvelopeForm::kDetached, false,
+       [](const ConfigNode& settings) -> AdapterMaker {
+         auto config = regional::parse_regional_config(settings);
+         return [config](AdapterContext ctx) { return regional::make_regional_adapter(config, ctx); };
        }},
       {"folder", engine::EnvelopeForm::kDetached, false,
        [](const ConfigNode& settings) -> AdapterMaker {
