@@ -38,7 +38,8 @@ std::string at_row(const AuditRecord& rec) {
 
 VerifyReport verify_chain(const std::vector<AuditRecord>& records,
                           const std::vector<Checkpoint>& checkpoints,
-                          const std::optional<ChainHead>& head, X509* gateway_certificate) {
+                          const std::optional<ChainHead>& head, X509* gateway_certificate,
+                          std::int64_t known_seq) {
   VerifyReport r;
   r.records = records.size();
   r.checkpoints = checkpoints.size();
@@ -127,6 +128,11 @@ VerifyReport verify_chain(const std::vector<AuditRecord>& records,
   }
   r.checkpoint = 0;
 
+  if (known_seq > r.last_seq) {
+    return broken(r, Breakage::kTruncated, 0, r.last_seq + 1,
+                  "an earlier verification saw record " + std::to_string(known_seq) +
+                      " but the log ends at record " + std::to_string(r.last_seq));
+  }
   if (head) {
     if (head->seq > r.last_seq) {
       return broken(r, Breakage::kTruncated, 0, r.last_seq + 1,

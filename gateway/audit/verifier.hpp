@@ -51,9 +51,12 @@ struct VerifyReport {
 };
 
 // records: every row of the log in storage (row id) order. checkpoints: by number.
-// gateway_certificate may be null only when there are no checkpoints to check.
+// gateway_certificate may be null only when there are no checkpoints to check. known_seq: a
+// position an auditor saw in an earlier run (`verify --json` last_seq); a log that now ends
+// before it was truncated, even if whoever truncated it also rewrote the head.
 VerifyReport verify_chain(const std::vector<AuditRecord>& records,
                           const std::vector<Checkpoint>& checkpoints,
-                          const std::optional<ChainHead>& head, X509* gateway_certificate);
+                          const std::optional<ChainHead>& head, X509* gateway_certificate,
+                          std::int64_t known_seq = 0);
 
 }  // namespace kakehashi::gateway::audit

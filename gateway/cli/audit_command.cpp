@@ -26,10 +26,12 @@ namespace {
 constexpr const char* kAuditHelp = R"(Usage: kakehashi audit COMMAND [options]
 
   verify [--json] (--config FILE | --store FILE.sqlite | --dsn DSN) [--cert gateway.cert.pem]
+         [--known-seq N]
       Proves the audit chain intact, offline: every record's hash, every link, every signed
       checkpoint (with the gateway certificate alone) and the chain head. Otherwise names the
       first broken record and how: changed, deleted, inserted, reordered, truncated,
-      checkpoint-forged, checkpoint-deleted. Never writes to the store.
+      checkpoint-forged, checkpoint-deleted. --known-seq: the last_seq of an earlier run; a log
+      that now ends before it is reported truncated. Never writes to the store.
   export --format csv|jsonl [--from T] [--to T] [--office N] [--transfer ID] [--output FILE]
          (--config FILE | --store FILE.sqlite | --dsn DSN)
       Records of a period, an office (sender or recipient) or one transfer's whole lineage
@@ -112,7 +114,15 @@ int verify(const Args& args, CommandIo io) {
   } else if (!checkpoints.empty()) {
     throw UsageError{"the log has signed checkpoints: give --cert gateway.cert.pem to check them"};
   }
-  const auto r = audit::verify_chain(records, checkpoints, head, cert.get());
+  std::int64_t known_seq = 0;
+  if (auto v = args.option("--known-seq")) {
+    try {
+      known_seq = std::stoll(*v);
+    } catch (...) {
+      throw UsageError{"--known-seq needs a record position"};
+    }
+  }
+  const auto r = audit::verify_chain(records, checkpoints, head, cert.get(), known_seq);
   const std::int64_t unsealed = r.last_seq - r.last_checkpoint_seq;
   if (args.flag("--json")) {
     rapidjson::OStreamWrapper os(io.out);
@@ -250,7 +260,8 @@ int audit_main(std::span<const std::string> argv, CommandIo io) {
   const std::string sub = argv[0];
   const Args args(argv.subspan(1), {"--json"},
                   {"--config", "--store", "--dsn", "--cert", "--format", "--from", "--to",
-                   "--office", "--transfer", "--output", "--key-file", "--role"});
+                   "--office", "--transfer", "--output", "--key-file", "--role",
+                   "--known-seq"});
   if (sub == "verify") return verify(args, io);
   if (sub == "export") return export_records(args, io);
   if (sub == "hash-insured") return hash_insured(args, io);

@@ -327,6 +327,22 @@ BOOST_AUTO_TEST_CASE(truncation_into_sealed_records_is_caught_even_with_the_head
   expect_broken(db, "truncated", 7);
 }
 
+BOOST_AUTO_TEST_CASE(tail_truncation_with_the_head_rewritten_is_caught_with_a_known_seq) {
+  Db db;
+  populate(*db.open());
+  const auto records = db.open()->audit_records();
+  db.sql("DELETE FROM kh_events WHERE seq > 9");
+  db.sql("UPDATE kh_meta SET value = '9 " + records[8].hash + " 2 8 0' WHERE key = 'audit_head'");
+  // Consistent on its own (the limit of any unsealed tail) ...
+  BOOST_TEST(verify_cli(db, 0)["intact"].GetBool());
+  // ... but not with what the auditor saw in an earlier run.
+  std::vector<std::string> args{"audit", "verify", "--cert", db.cert(), "--known-seq", "11"};
+  for (const auto& a : db.where()) args.push_back(a);
+  const auto r = run(args);
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.out.find("BROKEN (truncated)") == 0u, r.out);
+}
+
 BOOST_AUTO_TEST_CASE(forged_checkpoints_are_caught) {
   Db db;
   populate(*db.open());
