@@ -89,6 +89,19 @@ Command run_command() {
         b.trust = std::make_shared<mapping::cms::TrustDomain>(pki::load_trust_domain(net.trust_domain));
         if (net.cosign) b.cosigner = load_cred(*net.cosign);
         engine.add_network(std::move(b));
+        // The offices this gateway declares as represented on the national side are its own
+        // publication there: never native national offices (no relay loops).
+        if (net.type == "national" && net.settings->IsObject() &&
+            net.settings->HasMember("represented_offices") &&
+            (*net.settings)["represented_offices"].IsArray()) {
+          std::vector<mapping::registry::OfficeKey> published;
+          for (const auto& o : (*net.settings)["represented_offices"].GetArray()) {
+            if (o.IsObject() && o.HasMember("office_no") && o.HasMember("service_type") &&
+                o["office_no"].IsString() && o["service_type"].IsString())
+              published.push_back({o["office_no"].GetString(), o["service_type"].GetString()});
+          }
+          engine.router().set_published(net.name, published);
+        }
       }
       boost::asio::signal_set stop_signals(io_context, SIGTERM, SIGINT);
       boost::asio::signal_set reload_signal(io_context, SIGHUP);
