@@ -46,6 +46,34 @@ struct Reader {
 
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
+void put_files(std::string& out, const std::vector<SignedFile>& files) {
+  put(out, std::to_string(files.size()));
+  for (const auto& f : files) {
+    put(out, f.name);
+    put(out, f.media_type);
+    put(out, f.content);
+    put(out, f.cms);
+    put(out, f.attached ? "1" : "0");
+  }
+}
+
+// Reads what put_files wrote and requires the input to end there.
+bool get_files(Reader& r, std::vector<SignedFile>& files) {
+  const std::string count = r.get();
+  if (!r.ok || count.empty() || count.size() > 6) return false;
+  const auto n = std::stoul(count);
+  for (std::size_t i = 0; i < n && r.ok; ++i) {
+    SignedFile f;
+    f.name = r.get();
+    f.media_type = r.get();
+    f.content = r.get();
+    f.cms = r.get();
+    f.attached = r.get() == "1";
+    files.push_back(std::move(f));
+  }
+  return r.ok && r.in.empty();
+}
+
 }  // namespace
 
 std::string serialize_unit(const InboundUnit& u) {
@@ -54,14 +82,7 @@ std::string serialize_unit(const InboundUnit& u) {
                         &u.recipient.office_no, &u.recipient.service_type, &u.sender_facility,
                         &u.subject, &u.message})
     put(out, *s);
-  put(out, std::to_string(u.files.size()));
-  for (const auto& f : u.files) {
-    put(out, f.name);
-    put(out, f.media_type);
-    put(out, f.content);
-    put(out, f.cms);
-    put(out, f.attached ? "1" : "0");
-  }
+  put_files(out, u.files);
   return out;
 }
 
@@ -72,19 +93,7 @@ std::optional<InboundUnit> deserialize_unit(std::string_view bytes) {
   for (auto* s : {&u.source_id, &u.sender.office_no, &u.sender.service_type, &u.recipient.office_no,
                   &u.recipient.service_type, &u.sender_facility, &u.subject, &u.message})
     *s = r.get();
-  const std::string count = r.get();
-  if (!r.ok || count.empty() || count.size() > 6) return std::nullopt;
-  const auto n = std::stoul(count);
-  for (std::size_t i = 0; i < n && r.ok; ++i) {
-    SignedFile f;
-    f.name = r.get();
-    f.media_type = r.get();
-    f.content = r.get();
-    f.cms = r.get();
-    f.attached = r.get() == "1";
-    u.files.push_back(std::move(f));
-  }
-  if (!r.ok || !r.in.empty()) return std::nullopt;
+  if (!get_files(r, u.files)) return std::nullopt;
   return u;
 }
 
@@ -95,14 +104,7 @@ std::string serialize_translation(const SentTranslation& t) {
                         &u.recipient.office_no, &u.recipient.service_type, &u.unit_kind, &u.subject,
                         &u.message, &t.receipt_der, &t.inbound_sha256, &t.outbound_sha256})
     put(out, *s);
-  put(out, std::to_string(u.files.size()));
-  for (const auto& f : u.files) {
-    put(out, f.name);
-    put(out, f.media_type);
-    put(out, f.content);
-    put(out, f.cms);
-    put(out, f.attached ? "1" : "0");
-  }
+  put_files(out, u.files);
   return out;
 }
 
@@ -115,19 +117,7 @@ std::optional<SentTranslation> deserialize_translation(std::string_view bytes) {
                   &u.recipient.office_no, &u.recipient.service_type, &u.unit_kind, &u.subject,
                   &u.message, &t.receipt_der, &t.inbound_sha256, &t.outbound_sha256})
     *s = r.get();
-  const std::string count = r.get();
-  if (!r.ok || count.empty() || count.size() > 6) return std::nullopt;
-  const auto n = std::stoul(count);
-  for (std::size_t i = 0; i < n && r.ok; ++i) {
-    SignedFile f;
-    f.name = r.get();
-    f.media_type = r.get();
-    f.content = r.get();
-    f.cms = r.get();
-    f.attached = r.get() == "1";
-    u.files.push_back(std::move(f));
-  }
-  if (!r.ok || !r.in.empty()) return std::nullopt;
+  if (!get_files(r, u.files)) return std::nullopt;
   return t;
 }
 
