@@ -8,16 +8,18 @@
 namespace kakehashi::gateway::store {
 namespace {
 
-constexpr int kSchemaVersion = 2;  // 2: kh_events is the hash-chained audit log
+// 2: kh_events is the hash-chained audit log; 3: kh_early_receipts
+constexpr int kSchemaVersion = 3;
 constexpr const char* kHeadKey = "audit_head";
 
 std::string schema(Dialect d) {
-  const std::string id = d == Dialect::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
-                                               : "BIGSERIAL PRIMARY KEY";
+  const std::string id =
+      d == Dialect::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
   const std::string blob = d == Dialect::kSqlite ? "BLOB" : "BYTEA";
   return R"(
 CREATE TABLE IF NOT EXISTS kh_transfers (
-  id )" + id + R"(,
+  id )" + id +
+         R"(,
   source_adapter TEXT NOT NULL,
   source_id TEXT NOT NULL,
   dest_adapter TEXT NOT NULL,
@@ -40,8 +42,10 @@ CREATE TABLE IF NOT EXISTS kh_transfers (
   created_at BIGINT NOT NULL,
   updated_at BIGINT NOT NULL,
   finished_at BIGINT,
-  payload )" + blob + R"(,
-  outbound )" + blob + R"(,
+  payload )" +
+         blob + R"(,
+  outbound )" +
+         blob + R"(,
   UNIQUE (source_adapter, source_id)
 );
 CREATE INDEX IF NOT EXISTS kh_transfers_due ON kh_transfers (state, next_attempt_at);
@@ -50,7 +54,8 @@ CREATE INDEX IF NOT EXISTS kh_transfers_pair ON kh_transfers
 CREATE INDEX IF NOT EXISTS kh_transfers_remote ON kh_transfers (dest_adapter, remote_id);
 CREATE INDEX IF NOT EXISTS kh_transfers_created ON kh_transfers (created_at);
 CREATE TABLE IF NOT EXISTS kh_notices (
-  id )" + id + R"(,
+  id )" + id +
+         R"(,
   transfer_id BIGINT NOT NULL,
   adapter TEXT NOT NULL,
   source_id TEXT NOT NULL,
@@ -75,7 +80,8 @@ CREATE TABLE IF NOT EXISTS kh_cursors (
   PRIMARY KEY (adapter, kind)
 );
 CREATE TABLE IF NOT EXISTS kh_events (
-  id )" + id + R"(,
+  id )" + id +
+         R"(,
   transfer_id BIGINT NOT NULL,
   at BIGINT NOT NULL,
   kind TEXT NOT NULL,
@@ -92,6 +98,14 @@ CREATE TABLE IF NOT EXISTS kh_audit_checkpoints (
   hash TEXT NOT NULL,
   at BIGINT NOT NULL,
   signature TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kh_early_receipts (
+  dest_adapter TEXT NOT NULL,
+  remote_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (dest_adapter, remote_id, state)
 );
 CREATE TABLE IF NOT EXISTS kh_leases (
   name TEXT PRIMARY KEY,
@@ -114,7 +128,9 @@ const char* kTransferColumns =
 std::int64_t to_i64(const std::optional<std::string>& v) {
   return v ? std::stoll(*v) : 0;
 }
-std::string to_s(const std::optional<std::string>& v) { return v.value_or(""); }
+std::string to_s(const std::optional<std::string>& v) {
+  return v.value_or("");
+}
 
 bool truthy(const std::optional<std::string>& v) {
   return v && (*v == "1" || *v == "t" || *v == "true");
@@ -161,7 +177,9 @@ Store::Store(std::unique_ptr<SqlConnection> connection, AuditOptions audit)
     : db_(std::move(connection)), audit_(std::move(audit)) {}
 Store::~Store() = default;
 
-Dialect Store::dialect() const { return db_->dialect(); }
+Dialect Store::dialect() const {
+  return db_->dialect();
+}
 
 template <typename Fn>
 auto Store::transaction(Fn&& fn) {
@@ -191,18 +209,20 @@ void Store::migrate() {
       db_->query("SELECT pg_advisory_xact_lock(727274)");
       db_->execute_script(schema(Dialect::kPostgres));
       migrate_audit();
-      db_->query("INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
-                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                 {std::to_string(kSchemaVersion)});
+      db_->query(
+          "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          {std::to_string(kSchemaVersion)});
     });
     return;
   }
   transaction([&] {
     db_->execute_script(schema(Dialect::kSqlite));
     migrate_audit();
-    db_->query("INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
-               "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-               {std::to_string(kSchemaVersion)});
+    db_->query(
+        "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        {std::to_string(kSchemaVersion)});
   });
 }
 
@@ -210,14 +230,16 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
                             std::int64_t now) {
   return transaction([&] {
     AcceptOutcome out;
-    const auto existing = db_->query(
-        "SELECT id, state FROM kh_transfers WHERE source_adapter = ? AND source_id = ?",
-        {t.source_adapter, t.source_id});
+    const auto existing =
+        db_->query("SELECT id, state FROM kh_transfers WHERE source_adapter = ? AND source_id = ?",
+                   {t.source_adapter, t.source_id});
     if (!existing.empty()) {
       out.id = to_i64(existing[0][0]);
       out.state = to_s(existing[0][1]);
       out.duplicate = true;
-      append_event(out.id, std::string("duplicate"), std::string("the source offered the same item again; first outcome stands"), audit_.actor, now);
+      append_event(out.id, std::string("duplicate"),
+                   std::string("the source offered the same item again; first outcome stands"),
+                   audit_.actor, now);
     } else {
       const bool finished = t.state != kAccepted;
       const auto rows = db_->query(
@@ -290,7 +312,8 @@ std::vector<Transfer> Store::claim_transfers(const std::string& owner, std::int6
     std::vector<Transfer> out;
     // Superseding a pair's head makes the next unit of that pair the head: claim again then.
     for (int round = 0; round < 8 && out.size() < limit; ++round) {
-      const std::size_t superseded = claim_round(owner, now, lease_ms, limit - out.size(), paused, out);
+      const std::size_t superseded =
+          claim_round(owner, now, lease_ms, limit - out.size(), paused, out);
       if (superseded == 0) break;
     }
     return out;
@@ -331,10 +354,15 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
           "LIMIT 1",
           {t.dest_adapter, t.sender_office, t.recipient_office, t.subject_key, t.sequence});
       if (!newer.empty()) {
-        db_->query("UPDATE kh_transfers SET state = 'superseded', lease_owner = NULL, "
-                   "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ?",
-                   {now, now, t.id});
-        append_event(t.id, std::string("superseded"), "transfer " + to_s(newer[0][0]) + " with the same subject and a later " "sequence was delivered first", audit_.actor, now);
+        db_->query(
+            "UPDATE kh_transfers SET state = 'superseded', lease_owner = NULL, "
+            "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ?",
+            {now, now, t.id});
+        append_event(t.id, std::string("superseded"),
+                     "transfer " + to_s(newer[0][0]) +
+                         " with the same subject and a later "
+                         "sequence was delivered first",
+                     audit_.actor, now);
         ++superseded;
         continue;
       }
@@ -347,42 +375,48 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
 void Store::mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
                            const std::string& detail, std::int64_t now) {
   transaction([&] {
-    db_->query("UPDATE kh_transfers SET state = 'delivered', remote_id = ?, lease_owner = NULL, "
-               "lease_until = 0, attempts = attempts + 1, finished_at = ?, updated_at = ?, "
-               "last_error = NULL WHERE id = ? AND state = 'accepted' AND lease_owner = ?",
-               {remote_id, now, now, id, owner});
+    db_->query(
+        "UPDATE kh_transfers SET state = 'delivered', remote_id = ?, lease_owner = NULL, "
+        "lease_until = 0, attempts = attempts + 1, finished_at = ?, updated_at = ?, "
+        "last_error = NULL WHERE id = ? AND state = 'accepted' AND lease_owner = ?",
+        {remote_id, now, now, id, owner});
     append_event(id, std::string("delivered"), detail, audit_.actor, now);
+    apply_early_receipts(id, now);
   });
 }
 
 void Store::save_outbound(std::int64_t id, const std::string& sealed) {
-  db_->query("UPDATE kh_transfers SET outbound = ? WHERE id = ? AND outbound IS NULL", {Blob{sealed}, id});
+  db_->query("UPDATE kh_transfers SET outbound = ? WHERE id = ? AND outbound IS NULL",
+             {Blob{sealed}, id});
 }
 
 void Store::retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
                         const std::string& error, std::int64_t now) {
   transaction([&] {
-    db_->query("UPDATE kh_transfers SET attempts = attempts + 1, next_attempt_at = ?, "
-               "lease_owner = NULL, lease_until = 0, last_error = ?, updated_at = ? "
-               "WHERE id = ? AND lease_owner = ?",
-               {next_attempt_at, error, now, id, owner});
+    db_->query(
+        "UPDATE kh_transfers SET attempts = attempts + 1, next_attempt_at = ?, "
+        "lease_owner = NULL, lease_until = 0, last_error = ?, updated_at = ? "
+        "WHERE id = ? AND lease_owner = ?",
+        {next_attempt_at, error, now, id, owner});
     append_event(id, std::string("attempt-failed"), error, audit_.actor, now);
   });
 }
 
 void Store::release(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
                     const std::string& why, std::int64_t now) {
-  db_->query("UPDATE kh_transfers SET next_attempt_at = ?, lease_owner = NULL, lease_until = 0, "
-             "last_error = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
-             {next_attempt_at, why, now, id, owner});
+  db_->query(
+      "UPDATE kh_transfers SET next_attempt_at = ?, lease_owner = NULL, lease_until = 0, "
+      "last_error = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
+      {next_attempt_at, why, now, id, owner});
 }
 
 void Store::park(std::int64_t id, const std::string& reason, const std::string& actor,
                  std::int64_t now) {
   transaction([&] {
-    db_->query("UPDATE kh_transfers SET state = 'parked', reason = ?, lease_owner = NULL, "
-               "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'accepted'",
-               {reason, now, now, id});
+    db_->query(
+        "UPDATE kh_transfers SET state = 'parked', reason = ?, lease_owner = NULL, "
+        "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'accepted'",
+        {reason, now, now, id});
     append_event(id, std::string("parked"), actor + ": " + reason, actor, now);
   });
 }
@@ -397,12 +431,13 @@ void Store::reject_at_destination(std::int64_t id, const std::string& reason,
         {reason, now, now, id});
     append_event(id, std::string("rejected-by-destination"), reason, audit_.actor, now);
     if (!rows.empty()) {
-      db_->query("INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
-                 "idempotency_key, status, next_attempt_at, created_at, updated_at) "
-                 "VALUES (?, ?, ?, 'rejected', ?, ?, 'pending', ?, ?, ?) "
-                 "ON CONFLICT (idempotency_key) DO NOTHING",
-                 {id, to_s(rows[0][0]), to_s(rows[0][1]), notice_text.empty() ? reason : notice_text,
-                  "kh-notice-" + std::to_string(id) + "-rejected", now, now, now});
+      db_->query(
+          "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
+          "idempotency_key, status, next_attempt_at, created_at, updated_at) "
+          "VALUES (?, ?, ?, 'rejected', ?, ?, 'pending', ?, ?, ?) "
+          "ON CONFLICT (idempotency_key) DO NOTHING",
+          {id, to_s(rows[0][0]), to_s(rows[0][1]), notice_text.empty() ? reason : notice_text,
+           "kh-notice-" + std::to_string(id) + "-rejected", now, now, now});
     }
   });
 }
@@ -419,34 +454,25 @@ bool Store::redrive(std::int64_t id, const std::string& actor, std::int64_t now)
   });
 }
 
-std::optional<std::int64_t> Store::record_receipt(const std::string& dest_adapter,
-                                                  const std::string& remote_id,
-                                                  const std::string& state,
-                                                  const std::string& reason,
-                                                  const std::optional<CursorUpdate>& cursor,
-                                                  std::int64_t now) {
+std::optional<std::int64_t> Store::record_receipt(
+    const std::string& dest_adapter, const std::string& remote_id, const std::string& state,
+    const std::string& reason, const std::optional<CursorUpdate>& cursor, std::int64_t now) {
   return transaction([&]() -> std::optional<std::int64_t> {
     std::optional<std::int64_t> result;
-    const auto rows = db_->query(
-        "SELECT id, source_adapter, source_id, receipt_state FROM kh_transfers "
-        "WHERE dest_adapter = ? AND remote_id = ?",
-        {dest_adapter, remote_id});
+    const auto rows =
+        db_->query("SELECT id FROM kh_transfers WHERE dest_adapter = ? AND remote_id = ?",
+                   {dest_adapter, remote_id});
     if (!rows.empty()) {
-      const std::int64_t id = to_i64(rows[0][0]);
-      result = id;
-      const std::string previous = to_s(rows[0][3]);
-      // read after delivered is news; the same state twice is not.
-      if (previous != state) {
-        db_->query("UPDATE kh_transfers SET receipt_state = ?, updated_at = ? WHERE id = ?",
-                   {state, now, id});
-        append_event(id, "receipt-" + state, reason, audit_.actor, now);
-        db_->query("INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
-                   "idempotency_key, status, next_attempt_at, created_at, updated_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) "
-                   "ON CONFLICT (idempotency_key) DO NOTHING",
-                   {id, to_s(rows[0][1]), to_s(rows[0][2]), state, reason,
-                    "kh-notice-" + std::to_string(id) + "-" + state, now, now, now});
-      }
+      result = to_i64(rows[0][0]);
+      apply_receipt(*result, state, reason, now);
+    } else {
+      // The network may report a receipt before this gateway has recorded the delivery's remote
+      // id (a crash between the network's answer and the commit, then a redelivery answered with
+      // the first result). Kept here, it is applied when the delivery is recorded; never lost.
+      db_->query(
+          "INSERT INTO kh_early_receipts (dest_adapter, remote_id, state, reason, "
+          "received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+          {dest_adapter, remote_id, state, reason, now});
     }
     if (cursor) {
       db_->query(
@@ -459,6 +485,40 @@ std::optional<std::int64_t> Store::record_receipt(const std::string& dest_adapte
   });
 }
 
+void Store::apply_receipt(std::int64_t id, const std::string& state, const std::string& reason,
+                          std::int64_t now) {
+  const auto rows = db_->query(
+      "SELECT source_adapter, source_id, receipt_state FROM kh_transfers WHERE id = ?", {id});
+  if (rows.empty()) return;
+  // read after delivered is news; the same state twice, or delivered after read, is not.
+  const std::string previous = to_s(rows[0][2]);
+  if (previous == state || (previous == "read" && state == "delivered")) return;
+  db_->query("UPDATE kh_transfers SET receipt_state = ?, updated_at = ? WHERE id = ?",
+             {state, now, id});
+  append_event(id, "receipt-" + state, reason, audit_.actor, now);
+  db_->query(
+      "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
+      "idempotency_key, status, next_attempt_at, created_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) "
+      "ON CONFLICT (idempotency_key) DO NOTHING",
+      {id, to_s(rows[0][0]), to_s(rows[0][1]), state, reason,
+       "kh-notice-" + std::to_string(id) + "-" + state, now, now, now});
+}
+
+void Store::apply_early_receipts(std::int64_t id, std::int64_t now) {
+  const auto rows = db_->query(
+      "SELECT e.dest_adapter, e.remote_id, e.state, e.reason FROM kh_early_receipts e "
+      "JOIN kh_transfers t ON t.dest_adapter = e.dest_adapter AND t.remote_id = e.remote_id "
+      "WHERE t.id = ? ORDER BY e.received_at, e.state",
+      {id});
+  for (const auto& r : rows) {
+    apply_receipt(id, to_s(r[2]), to_s(r[3]), now);
+    db_->query(
+        "DELETE FROM kh_early_receipts WHERE dest_adapter = ? AND remote_id = ? AND state = ?",
+        {to_s(r[0]), to_s(r[1]), to_s(r[2])});
+  }
+}
+
 std::vector<Notice> Store::claim_notices(const std::string& owner, std::int64_t now,
                                          std::int64_t lease_ms, std::size_t limit) {
   return transaction([&] {
@@ -467,8 +527,9 @@ std::vector<Notice> Store::claim_notices(const std::string& owner, std::int64_t 
         "kh_notices WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ? "
         "ORDER BY id LIMIT ?";
     if (db_->dialect() == Dialect::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
-    sql += ") RETURNING id, transfer_id, adapter, source_id, state, reason, idempotency_key, "
-           "attempts";
+    sql +=
+        ") RETURNING id, transfer_id, adapter, source_id, state, reason, idempotency_key, "
+        "attempts";
     const auto rows =
         db_->query(sql, {owner, now + lease_ms, now, now, static_cast<std::int64_t>(limit)});
     std::vector<Notice> out;
@@ -495,16 +556,18 @@ void Store::notice_sent(std::int64_t id, std::int64_t now) {
         "attempts = attempts + 1, updated_at = ? WHERE id = ? RETURNING transfer_id, state",
         {now, id});
     if (!rows.empty()) {
-      append_event(to_i64(rows[0][0]), "notice-sent-" + to_s(rows[0][1]), std::string("the source network was told"), audit_.actor, now);
+      append_event(to_i64(rows[0][0]), "notice-sent-" + to_s(rows[0][1]),
+                   std::string("the source network was told"), audit_.actor, now);
     }
   });
 }
 
 void Store::notice_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error,
                          std::int64_t now) {
-  db_->query("UPDATE kh_notices SET attempts = attempts + 1, next_attempt_at = ?, "
-             "lease_owner = NULL, lease_until = 0, last_error = ?, updated_at = ? WHERE id = ?",
-             {next_attempt_at, error, now, id});
+  db_->query(
+      "UPDATE kh_notices SET attempts = attempts + 1, next_attempt_at = ?, "
+      "lease_owner = NULL, lease_until = 0, last_error = ?, updated_at = ? WHERE id = ?",
+      {next_attempt_at, error, now, id});
 }
 
 bool Store::try_lease(const std::string& name, const std::string& owner, std::int64_t now,
@@ -536,17 +599,61 @@ std::vector<Transfer> Store::list(const TransferFilter& f) {
     sql += " AND direction = ?";
     params.emplace_back(*f.direction);
   }
-  sql += " ORDER BY id LIMIT ?";
+  if (f.kind) {
+    sql += " AND unit_kind = ?";
+    params.emplace_back(*f.kind);
+  }
+  sql += f.newest_first ? " ORDER BY id DESC LIMIT ? OFFSET ?" : " ORDER BY id LIMIT ? OFFSET ?";
   params.emplace_back(static_cast<std::int64_t>(f.limit));
+  params.emplace_back(static_cast<std::int64_t>(f.offset));
   std::vector<Transfer> out;
   for (const auto& r : db_->query(sql, params)) out.push_back(transfer_from(r));
   return out;
 }
 
+std::vector<StateCount> Store::state_counts(std::int64_t since) {
+  std::vector<StateCount> out;
+  for (const auto& r : db_->query(
+           "SELECT direction, state, CASE WHEN dest_adapter = '' THEN 1 ELSE 0 END, COUNT(*) "
+           "FROM kh_transfers WHERE created_at >= ? GROUP BY direction, state, "
+           "CASE WHEN dest_adapter = '' THEN 1 ELSE 0 END ORDER BY direction, state",
+           {since})) {
+    out.push_back({to_s(r[0]), to_s(r[1]), to_i64(r[2]) != 0, to_i64(r[3])});
+  }
+  return out;
+}
+
+std::vector<HourCount> Store::hourly_counts(std::int64_t since) {
+  std::map<std::pair<std::string, std::int64_t>, HourCount> by;
+  const auto add = [&](const char* sql, bool in) {
+    for (const auto& r : db_->query(sql, {since, since})) {
+      const std::int64_t hour = since + to_i64(r[1]) * 3600000;
+      auto& h = by[{to_s(r[0]), hour}];
+      h.direction = to_s(r[0]);
+      h.hour_start = hour;
+      (in ? h.in : h.out) += to_i64(r[2]);
+    }
+  };
+  add("SELECT direction, (created_at - ?) / 3600000 AS h, COUNT(*) FROM kh_transfers "
+      "WHERE created_at >= ? GROUP BY direction, h",
+      true);
+  add("SELECT direction, (finished_at - ?) / 3600000 AS h, COUNT(*) FROM kh_transfers "
+      "WHERE finished_at >= ? AND state IN ('delivered', 'rejected') GROUP BY direction, h",
+      false);
+  std::vector<HourCount> out;
+  for (auto& [k, v] : by) out.push_back(std::move(v));
+  return out;
+}
+
+std::optional<std::int64_t> Store::last_checkpoint_at() {
+  const auto rows = db_->query("SELECT MAX(at) FROM kh_audit_checkpoints");
+  if (rows.empty() || !rows[0][0]) return std::nullopt;
+  return to_i64(rows[0][0]);
+}
+
 std::optional<Transfer> Store::get(std::int64_t id, bool with_payload) {
-  const auto rows = db_->query("SELECT " + std::string(kTransferColumns) +
-                                   ", payload FROM kh_transfers WHERE id = ?",
-                               {id});
+  const auto rows = db_->query(
+      "SELECT " + std::string(kTransferColumns) + ", payload FROM kh_transfers WHERE id = ?", {id});
   if (rows.empty()) return std::nullopt;
   Transfer t = transfer_from(rows[0]);
   if (with_payload && rows[0][24]) t.payload = decode_blob(db_->dialect(), *rows[0][24]);
@@ -555,10 +662,9 @@ std::optional<Transfer> Store::get(std::int64_t id, bool with_payload) {
 
 std::vector<Event> Store::events(std::int64_t transfer_id) {
   std::vector<Event> out;
-  for (const auto& r :
-       db_->query("SELECT id, transfer_id, at, kind, detail, actor FROM kh_events "
-                  "WHERE transfer_id = ? ORDER BY id",
-                  {transfer_id})) {
+  for (const auto& r : db_->query("SELECT id, transfer_id, at, kind, detail, actor FROM kh_events "
+                                  "WHERE transfer_id = ? ORDER BY id",
+                                  {transfer_id})) {
     out.push_back({to_i64(r[0]), to_i64(r[1]), to_i64(r[2]), to_s(r[3]), to_s(r[4]), to_s(r[5])});
   }
   return out;
@@ -610,9 +716,12 @@ std::vector<ReportRow> Store::report(std::int64_t from, std::int64_t to) {
 
 std::int64_t Store::purge_payloads(std::int64_t before) {
   const auto rows = db_->query(
-      "UPDATE kh_transfers SET payload = NULL, outbound = NULL WHERE payload IS NOT NULL AND state <> 'accepted' "
+      "UPDATE kh_transfers SET payload = NULL, outbound = NULL WHERE payload IS NOT NULL AND state "
+      "<> 'accepted' "
       "AND finished_at IS NOT NULL AND finished_at < ? RETURNING id",
       {before});
+  // Receipts about items this gateway never delivered (or long finished) are not kept forever.
+  db_->query("DELETE FROM kh_early_receipts WHERE received_at < ?", {before});
   return static_cast<std::int64_t>(rows.size());
 }
 
@@ -649,8 +758,10 @@ void Store::migrate_audit() {
   // order so the whole history verifies from record 1.
   const std::string blob = db_->dialect() == Dialect::kSqlite ? "BLOB" : "BYTEA";
   const std::vector<std::pair<std::string, std::string>> columns{
-      {"kh_events", "seq BIGINT"},      {"kh_events", "actor TEXT"},
-      {"kh_events", "prev_hash TEXT"},  {"kh_events", "hash TEXT"},
+      {"kh_events", "seq BIGINT"},
+      {"kh_events", "actor TEXT"},
+      {"kh_events", "prev_hash TEXT"},
+      {"kh_events", "hash TEXT"},
       {"kh_transfers", "outbound " + blob}};
   for (const auto& [table, column] : columns) {
     if (db_->dialect() == Dialect::kPostgres) {
@@ -665,8 +776,8 @@ void Store::migrate_audit() {
   if (!db_->query("SELECT value FROM kh_meta WHERE key = ?", {std::string(kHeadKey)}).empty())
     return;
   Head h;
-  for (const auto& r : db_->query(
-           "SELECT id, transfer_id, at, kind, detail FROM kh_events ORDER BY id")) {
+  for (const auto& r :
+       db_->query("SELECT id, transfer_id, at, kind, detail FROM kh_events ORDER BY id")) {
     audit::AuditRecord rec;
     rec.transfer_id = to_i64(r[1]);
     rec.at = to_i64(r[2]);
@@ -687,8 +798,9 @@ void Store::migrate_audit() {
 void Store::append_event(std::int64_t transfer_id, const std::string& kind,
                          const std::string& detail, const std::string& actor, std::int64_t now) {
   if (!audit_.chained) {
-    db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail, actor) VALUES (?, ?, ?, ?, ?)",
-               {transfer_id, now, kind, detail, actor});
+    db_->query(
+        "INSERT INTO kh_events (transfer_id, at, kind, detail, actor) VALUES (?, ?, ?, ?, ?)",
+        {transfer_id, now, kind, detail, actor});
     return;
   }
   Head h = lock_head();
@@ -700,9 +812,10 @@ void Store::append_event(std::int64_t transfer_id, const std::string& kind,
   rec.detail = detail;
   const std::int64_t seq = h.seq + 1;
   const std::string hash = audit::record_hash(seq, h.hash, rec);
-  db_->query("INSERT INTO kh_events (transfer_id, at, kind, detail, seq, actor, prev_hash, hash) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-             {transfer_id, now, kind, detail, seq, actor, h.hash, hash});
+  db_->query(
+      "INSERT INTO kh_events (transfer_id, at, kind, detail, seq, actor, prev_hash, hash) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      {transfer_id, now, kind, detail, seq, actor, h.hash, hash});
   h.seq = seq;
   h.hash = hash;
   if (h.cp_at == 0) h.cp_at = now;  // the time trigger counts from the first record
@@ -723,9 +836,10 @@ void Store::write_checkpoint(Head& h, std::int64_t now) {
   // A signing failure leaves the records chained but unsealed; the next record tries again and
   // `audit verify` reports how many records follow the last checkpoint.
   if (!signature) return;
-  db_->query("INSERT INTO kh_audit_checkpoints (number, seq, hash, at, signature) "
-             "VALUES (?, ?, ?, ?, ?)",
-             {c.number, c.seq, c.hash, c.at, *signature});
+  db_->query(
+      "INSERT INTO kh_audit_checkpoints (number, seq, hash, at, signature) "
+      "VALUES (?, ?, ?, ?, ?)",
+      {c.number, c.seq, c.hash, c.at, *signature});
   h.cp_number = c.number;
   h.cp_seq = c.seq;
   h.cp_at = now;

@@ -31,18 +31,18 @@ inline constexpr const char* kSuperseded = "superseded";
 struct NewTransfer {
   std::string source_adapter;
   std::string source_id;
-  std::string dest_adapter;      // "" when refused at admission
-  std::string direction;         // "<source network>-><dest network>"
+  std::string dest_adapter;  // "" when refused at admission
+  std::string direction;     // "<source network>-><dest network>"
   std::string sender_office, sender_type, recipient_office, recipient_type;
-  std::string sequence;          // the unit's 14-digit sequence
-  std::string unit_kind;         // K2, P1, ... ("" when unknown)
-  std::string subject_key;       // what a newer unit replaces (kind + month), for superseding
-  std::string state = kAccepted; // kAccepted, or kRejected when refused at admission
-  std::string reason;            // refusal reason (finding codes and fields; never payload)
-  std::string notice_text;       // what the sender is told when refused ("" = reason)
+  std::string sequence;           // the unit's 14-digit sequence
+  std::string unit_kind;          // K2, P1, ... ("" when unknown)
+  std::string subject_key;        // what a newer unit replaces (kind + month), for superseding
+  std::string state = kAccepted;  // kAccepted, or kRejected when refused at admission
+  std::string reason;             // refusal reason (finding codes and fields; never payload)
+  std::string notice_text;        // what the sender is told when refused ("" = reason)
   std::string idempotency_key;
-  std::string payload;           // encrypted unit
-  std::string event_detail;      // the intake event's detail (checks, signers; no payload)
+  std::string payload;       // encrypted unit
+  std::string event_detail;  // the intake event's detail (checks, signers; no payload)
   // The unit's insured numbers, in clear in memory only: the intake record gets their keyed
   // hashes (AuditOptions::insured_key), never the numbers.
   std::set<std::string> insured_numbers;
@@ -50,7 +50,7 @@ struct NewTransfer {
 
 // How the store keeps its audit log.
 struct AuditOptions {
-  bool chained = true;      // hash-chain every record (off only to measure what chaining costs)
+  bool chained = true;  // hash-chain every record (off only to measure what chaining costs)
   std::string actor = "gateway";  // who the gateway's own records name
   std::string insured_key;  // HMAC key for insured numbers; empty: only their count is recorded
   // Signs a checkpoint (base64 DER CMS); nullopt when signing failed. Unset: no checkpoints.
@@ -89,8 +89,8 @@ struct Transfer {
   std::string remote_id, idempotency_key, receipt_state, reason, last_error;
   std::int64_t created_at = 0, updated_at = 0, finished_at = 0;
   bool has_payload = false;
-  std::string payload;  // filled by claim and get(id, with_payload)
-  std::string outbound; // filled by claim: the translation as first sent (sealed), if any
+  std::string payload;   // filled by claim and get(id, with_payload)
+  std::string outbound;  // filled by claim: the translation as first sent (sealed), if any
 };
 
 struct Notice {
@@ -117,9 +117,25 @@ struct TransferFilter {
   std::optional<std::string> state;
   std::optional<std::string> office;  // sender or recipient
   std::optional<std::string> direction;
-  std::int64_t from = 0;              // created_at range, ms since epoch
+  std::int64_t from = 0;  // created_at range, ms since epoch
   std::int64_t to = INT64_MAX;
   std::size_t limit = 100;
+  std::optional<std::string> kind;  // unit kind (K2, P1, ...)
+  std::size_t offset = 0;
+  bool newest_first = false;  // ORDER BY id DESC
+};
+
+// Read-only aggregates for the admin listener (metrics, dashboard).
+struct StateCount {
+  std::string direction, state;
+  bool refused_at_intake = false;  // rejected before routing (no destination)
+  std::int64_t count = 0;
+};
+struct HourCount {
+  std::string direction;
+  std::int64_t hour_start = 0;  // ms since the epoch
+  std::int64_t in = 0;          // created in that hour
+  std::int64_t out = 0;         // finished delivered or rejected in that hour
 };
 
 struct ReportRow {
@@ -173,10 +189,11 @@ class Store {
   bool redrive(std::int64_t id, const std::string& actor, std::int64_t now);
 
   // A receipt from the destination network about a delivered transfer, with the cursor.
-  // Returns the transfer id, or nullopt when no transfer has that remote id.
+  // Returns the transfer id, or nullopt when no transfer has that remote id yet (the receipt is
+  // then kept and applied when a delivery with that remote id is recorded).
   std::optional<std::int64_t> record_receipt(const std::string& dest_adapter,
-                                             const std::string& remote_id,
-                                             const std::string& state, const std::string& reason,
+                                             const std::string& remote_id, const std::string& state,
+                                             const std::string& reason,
                                              const std::optional<CursorUpdate>& cursor,
                                              std::int64_t now);
 
@@ -196,6 +213,11 @@ class Store {
   void add_event(std::int64_t transfer_id, const std::string& kind, const std::string& detail,
                  std::int64_t now);
   std::vector<ReportRow> report(std::int64_t from, std::int64_t to);
+  // Transfers created at or after `since`, counted by direction and state.
+  std::vector<StateCount> state_counts(std::int64_t since = 0);
+  // Per direction and hour (aligned on `since`) from `since` on.
+  std::vector<HourCount> hourly_counts(std::int64_t since);
+  std::optional<std::int64_t> last_checkpoint_at();  // the newest signed checkpoint's time
   // Drops payloads of finished transfers older than `before`; metadata stays. Returns how many.
   std::int64_t purge_payloads(std::int64_t before);
 
@@ -222,6 +244,10 @@ class Store {
   void append_event(std::int64_t transfer_id, const std::string& kind, const std::string& detail,
                     const std::string& actor, std::int64_t now);
   Head lock_head();
+  // Inside a transaction: a receipt's state change, its audit record and the notice to the sender.
+  void apply_receipt(std::int64_t id, const std::string& state, const std::string& reason,
+                     std::int64_t now);
+  void apply_early_receipts(std::int64_t id, std::int64_t now);
   void save_head(const Head& head);
   void write_checkpoint(Head& head, std::int64_t now);
   void migrate_audit();

@@ -36,8 +36,8 @@ struct Db {
       admin->execute_script("CREATE DATABASE " + name);
       dsn = "dbname=" + name;
     } else {
-      dir = fs::temp_directory_path() / ("kh-store-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(counter));
+      dir = fs::temp_directory_path() /
+            ("kh-store-" + std::to_string(::getpid()) + "-" + std::to_string(counter));
       fs::create_directories(dir);
       dsn = (dir / "store.db").string();
     }
@@ -55,7 +55,8 @@ struct Db {
 };
 
 NewTransfer unit(const std::string& source_id, const std::string& sequence,
-                 const std::string& recipient = "1371100452", const std::string& subject = "K2:202506") {
+                 const std::string& recipient = "1371100452",
+                 const std::string& subject = "K2:202506") {
   NewTransfer t;
   t.source_adapter = "regional";
   t.source_id = source_id;
@@ -93,7 +94,8 @@ BOOST_AUTO_TEST_CASE(migrate_is_idempotent) {
 BOOST_AUTO_TEST_CASE(accept_once_with_cursor_and_duplicates_keep_the_first_outcome) {
   Db db;
   auto s = db.open();
-  const auto a = s->accept(unit("m1", "20250601100000"), CursorUpdate{"regional", "units", "7"}, 1000);
+  const auto a =
+      s->accept(unit("m1", "20250601100000"), CursorUpdate{"regional", "units", "7"}, 1000);
   BOOST_TEST(!a.duplicate);
   BOOST_TEST(a.state == kAccepted);
   BOOST_TEST(*s->load_cursor("regional", "units") == "7");
@@ -188,8 +190,8 @@ BOOST_AUTO_TEST_CASE(an_older_unit_never_follows_a_newer_one_with_the_same_subje
   auto c = s->claim_transfers("o", 1000, 60000, 10, {});
   s->mark_delivered(c.at(0).id, "o", "r1", "ok", 1100);
   const auto old_id = s->accept(unit("old", "20250601100001"), std::nullopt, 1200).id;
-  const auto other_id = s->accept(unit("other", "20250601100002", "1371100452", "K2:202507"),
-                                  std::nullopt, 1200).id;
+  const auto other_id =
+      s->accept(unit("other", "20250601100002", "1371100452", "K2:202507"), std::nullopt, 1200).id;
   c = s->claim_transfers("o", 1300, 60000, 10, {});
   BOOST_TEST((sources(c) == std::set<std::string>{"other"}));
   BOOST_TEST(s->get(old_id)->state == kSuperseded);
@@ -221,13 +223,46 @@ BOOST_AUTO_TEST_CASE(receipts_and_destination_refusals_reach_the_source) {
   s->mark_delivered(a, "o", "T-1", "ok", 1100);
   s->reject_at_destination(b, "RECIPIENT_SUSPENDED", "", 1100);
   BOOST_TEST(s->get(b)->state == kRejected);
-  BOOST_TEST(*s->record_receipt("national", "T-1", "delivered", "", CursorUpdate{"national", "receipts", "c1"}, 1200) == a);
-  BOOST_TEST(*s->record_receipt("national", "T-1", "delivered", "", std::nullopt, 1300) == a);  // repeat
-  BOOST_TEST(!s->record_receipt("national", "T-404", "delivered", "", CursorUpdate{"national", "receipts", "c2"}, 1300));
+  BOOST_TEST(*s->record_receipt("national", "T-1", "delivered", "",
+                                CursorUpdate{"national", "receipts", "c1"}, 1200) == a);
+  BOOST_TEST(*s->record_receipt("national", "T-1", "delivered", "", std::nullopt, 1300) ==
+             a);  // repeat
+  BOOST_TEST(!s->record_receipt("national", "T-404", "delivered", "",
+                                CursorUpdate{"national", "receipts", "c2"}, 1300));
   BOOST_TEST(*s->load_cursor("national", "receipts") == "c2");
   BOOST_TEST(s->get(a)->receipt_state == "delivered");
   const auto notices = s->claim_notices("o", 2000, 60000, 10);
   BOOST_TEST(notices.size() == 2u);  // one receipt (not two) and one rejection
+}
+
+// A network may report a receipt before the gateway has recorded the delivery's remote id (crash
+// between the network's answer and the commit; the redelivery gets the first answer). The receipt
+// is kept and applied, with its notice to the sender, when the delivery is recorded.
+BOOST_AUTO_TEST_CASE(a_receipt_before_the_delivery_is_recorded_is_not_lost) {
+  Db db;
+  auto s = db.open();
+  const auto a = s->accept(unit("a", "20250601100001"), std::nullopt, 1000).id;
+  s->claim_transfers("o", 1000, 60000, 10, {});
+  BOOST_TEST(!s->record_receipt("national", "T-7", "delivered", "",
+                                CursorUpdate{"national", "receipts", "c1"}, 1050));
+  BOOST_TEST(!s->record_receipt("national", "T-7", "read", "",
+                                CursorUpdate{"national", "receipts", "c2"}, 1060));
+  BOOST_TEST(!s->record_receipt("national", "T-7", "read", "", std::nullopt, 1070));  // repeated
+  BOOST_TEST(*s->load_cursor("national", "receipts") == "c2");
+  BOOST_TEST(s->get(a)->receipt_state.empty());
+  BOOST_TEST(s->claim_notices("o", 2000, 60000, 10).empty());
+  s->mark_delivered(a, "o", "T-7", "ok", 1100);
+  BOOST_TEST(s->get(a)->receipt_state == "read");
+  const auto notices = s->claim_notices("o", 2000, 60000, 10);
+  BOOST_TEST_REQUIRE(notices.size() == 2u);  // delivered, then read: in the order they came
+  BOOST_TEST(notices[0].state == "delivered");
+  BOOST_TEST(notices[1].state == "read");
+  // Applied once: a later repeat of the same receipt is not news.
+  BOOST_TEST(*s->record_receipt("national", "T-7", "read", "", std::nullopt, 1200) == a);
+  BOOST_TEST(s->claim_notices("o", 3000, 60000, 10).size() == 0u);
+  // A late "delivered" after "read" does not go backwards.
+  BOOST_TEST(*s->record_receipt("national", "T-7", "delivered", "", std::nullopt, 1300) == a);
+  BOOST_TEST(s->get(a)->receipt_state == "read");
 }
 
 BOOST_AUTO_TEST_CASE(the_report_balances) {
@@ -235,7 +270,8 @@ BOOST_AUTO_TEST_CASE(the_report_balances) {
   auto s = db.open();
   for (int i = 0; i < 6; ++i)
     s->accept(unit("u" + std::to_string(i), "2025060110000" + std::to_string(i),
-                   "137110045" + std::to_string(i)), std::nullopt, 1000);
+                   "137110045" + std::to_string(i)),
+              std::nullopt, 1000);
   auto bad = unit("bad", "20250601100009");
   bad.state = kRejected;
   s->accept(bad, std::nullopt, 1000);
@@ -286,8 +322,9 @@ BOOST_AUTO_TEST_CASE(concurrent_claimers_never_share_a_transfer) {
   {
     auto s = db.open();
     for (int i = 0; i < 200; ++i)
-      s->accept(unit("u" + std::to_string(i), "20250601100000", "13711" + std::to_string(10000 + i)),
-                std::nullopt, 1000);
+      s->accept(
+          unit("u" + std::to_string(i), "20250601100000", "13711" + std::to_string(10000 + i)),
+          std::nullopt, 1000);
   }
   std::atomic<int> total{0};
   std::mutex m;
