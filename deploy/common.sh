@@ -11,7 +11,10 @@ KAKEHASHI_PACKAGES=(
   libpoco-dev libboost-dev libboost-test-dev rapidjson-dev
   libsqlite3-dev sqlite3 libssl-dev openssl libpq-dev postgresql postgresql-common
   gpgsm gpg-agent ca-certificates
+  chromium fonts-ipafont-gothic nodejs
 )
+# npm: Debian's package, unless the installed nodejs bundles its own (NodeSource's conflicts with it).
+command -v npm >/dev/null 2>&1 || KAKEHASHI_PACKAGES+=(npm)
 
 kakehashi_install_packages() {
   local missing=()
