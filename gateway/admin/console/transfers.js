@@ -6,6 +6,7 @@ import { h, clear, fmtTime, officeCell, stateBadge, directionLabel, table, error
 
 const STATES = ['accepted', 'delivered', 'rejected', 'parked', 'superseded'];
 const KINDS = ['K1', 'K2', 'K3', 'K4', 'K5', 'K6', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9'];
+const DIRECTIONS = ['regional->national', 'national->regional', 'regional->refused', 'national->refused'];
 const PAGE = 50;
 
 export function transferColumns(extra) {
@@ -34,6 +35,9 @@ function searchView(main, ctx) {
   const state = h('select', { 'data-testid': 'search-state' },
     h('option', { value: '' }, t('state.any')),
     STATES.map((s) => h('option', { value: s, selected: p.state === s }, t('state.' + s))));
+  const direction = h('select', { 'data-testid': 'search-direction' },
+    h('option', { value: '' }, t('dir.any')),
+    DIRECTIONS.map((d) => h('option', { value: d, selected: p.direction === d }, t('dir.' + d))));
   const kind = h('select', { 'data-testid': 'search-kind' },
     h('option', { value: '' }, t('kind.any')),
     KINDS.map((k) => h('option', { value: k, selected: p.kind === k }, k)));
@@ -41,11 +45,11 @@ function searchView(main, ctx) {
     class: 'search', 'data-testid': 'search-form',
     onsubmit: (ev) => {
       ev.preventDefault();
-      ctx.navigate('transfers', [], { office: office.value.trim(), from: from.value, to: to.value, state: state.value, kind: kind.value });
+      ctx.navigate('transfers', [], { office: office.value.trim(), from: from.value, to: to.value, state: state.value, kind: kind.value, direction: direction.value });
     },
   },
   field(t('search.office'), office), field(t('search.from'), from), field(t('search.to'), to),
-  field(t('search.state'), state), field(t('search.kind'), kind),
+  field(t('search.state'), state), field(t('search.direction'), direction), field(t('search.kind'), kind),
   h('button', { type: 'submit', class: 'primary', 'data-testid': 'search-submit' }, t('search.submit')));
 
   const count = h('p', { class: 'muted', 'data-testid': 'search-count' }, t('loading'));
@@ -56,7 +60,7 @@ function searchView(main, ctx) {
 
   let alive = true;
   let items = [];
-  const query = { office: p.office, from: p.from, to: p.to, state: p.state, kind: p.kind, limit: PAGE };
+  const query = { office: p.office, from: p.from, to: p.to, state: p.state, kind: p.kind, direction: p.direction, limit: PAGE };
   const load = async (offset) => {
     try {
       const r = await api.transfers({ ...query, offset });
