@@ -13,6 +13,7 @@
 #include <rapidjson/writer.h>
 
 #include "adapters/http/https_client.hpp"
+#include "adapters/national/ncp_answers.hpp"
 #include "adapters/national/ncp_codec.hpp"
 #include "gateway/pki/key_file.hpp"
 #include "mapping/cms/content_converter.hpp"
@@ -44,17 +45,6 @@ void put_office(Writer& w, const char* key, const gateway::OfficeRef& o) {
   put(w, "office_no", o.office_no);
   put(w, "service_type", o.service_type);
   w.EndObject();
-}
-
-std::string str(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject()) return {};
-  const auto m = v.FindMember(key);
-  return m != v.MemberEnd() && m->value.IsString() ? m->value.GetString() : std::string();
-}
-
-gateway::OfficeRef office(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject() || !v.HasMember(key)) return {};
-  return {str(v[key], "office_no"), str(v[key], "service_type")};
 }
 
 std::string media_type_of(const std::string& name) {
@@ -125,12 +115,7 @@ bool may_poll_now(const Context& c) {
   }
 }
 
-struct InboxItem {
-  std::string id;
-  std::string cursor;
-  gateway::InboundUnit unit;
-  std::vector<std::string> names;
-};
+using InboxItem = NcpInboxItem;
 
 class Impl : public std::enable_shared_from_this<Impl> {
  public:
@@ -230,9 +215,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
       self->call(std::move(req),
                  [done = std::move(done)](SendResult r, const http::Response& resp) {
                    if (r.status == SendResult::Status::kAccepted) {
-                     rapidjson::Document d;
-                     d.Parse(resp.body.data(), resp.body.size());
-                     r.remote_id = d.HasParseError() ? std::string() : str(d, "transmission_id");
+                     r.remote_id = answer_string(resp.body, "transmission_id");
                      if (r.remote_id.empty())
                        r = retry("malformed_response", "no transmission_id in the answer");
                    }
@@ -372,9 +355,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
                       std::optional<SendResult> failed;
                       SendResult r = classify(ec, resp);
                       if (r.status == SendResult::Status::kAccepted) {
-                        rapidjson::Document d;
-                        d.Parse(resp.body.data(), resp.body.size());
-                        self->token_ = d.HasParseError() ? std::string() : str(d, "token");
+                        self->token_ = answer_string(resp.body, "token");
                         if (self->token_.empty())
                           failed = retry("malformed_response", "login answer without a token");
                       } else {
@@ -440,30 +421,10 @@ class Impl : public std::enable_shared_from_this<Impl> {
   }
 
   bool parse_inbox(const std::string& body, std::deque<InboxItem>& items, bool& more) {
-    rapidjson::Document d;
-    d.Parse(body.data(), body.size());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("items") || !d["items"].IsArray())
-      return false;
-    more = d.HasMember("has_more") && d["has_more"].IsBool() && d["has_more"].GetBool();
-    for (const auto& v : d["items"].GetArray()) {
-      InboxItem item;
-      item.id = str(v, "transmission_id");
-      item.cursor = str(v, "cursor");
-      if (item.id.empty() || item.cursor.empty() || !v.HasMember("files") || !v["files"].IsArray())
-        return false;
-      item.unit.source_id = item.id;
-      item.unit.sender = office(v, "sender");
-      item.unit.recipient = office(v, "recipient");
-      item.unit.subject = str(v, "unit_kind");
-      item.unit.message = str(v, "message");
-      item.unit.cursor = item.cursor;
-      for (const auto& f : v["files"].GetArray()) {
-        const std::string name = str(f, "name");
-        if (name.empty()) return false;
-        item.names.push_back(name);
-      }
-      items.push_back(std::move(item));
-    }
+    auto page = parse_inbox_page(body);
+    if (!page) return false;
+    more = page->more;
+    for (auto& item : page->items) items.push_back(std::move(item));
     return true;
   }
 
@@ -538,30 +499,12 @@ class Impl : public std::enable_shared_from_this<Impl> {
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
       if (r.status != SendResult::Status::kAccepted) return self->schedule(self->pause_after(r));
-      rapidjson::Document d;
-      d.Parse(resp.body.data(), resp.body.size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("updates") ||
-          !d["updates"].IsArray()) {
-        return self->schedule(self->config_.poll_interval);
-      }
-      auto receipts = std::make_shared<std::deque<gateway::InboundReceipt>>();
-      for (const auto& u : d["updates"].GetArray()) {
-        gateway::InboundReceipt rc;
-        rc.remote_id = str(u, "transmission_id");
-        rc.cursor = str(u, "cursor");
-        const std::string state = str(u, "state");
-        rc.state = state == "REJECTED" ? gateway::ReceiptState::kRejected
-                                       : gateway::ReceiptState::kDelivered;
-        rc.reason = str(u, "reason");
-        if (rc.remote_id.empty() || rc.cursor.empty() ||
-            (state != "REJECTED" && state != "DOWNLOADED")) {
-          return self->schedule(self->config_.poll_interval);
-        }
-        receipts->push_back(std::move(rc));
-      }
-      const bool more =
-          d.HasMember("has_more") && d["has_more"].IsBool() && d["has_more"].GetBool();
-      self->next_receipt(receipts, more);
+      auto page = parse_updates_page(resp.body);
+      if (!page) return self->schedule(self->config_.poll_interval);
+      auto receipts = std::make_shared<std::deque<gateway::InboundReceipt>>(
+          std::make_move_iterator(page->receipts.begin()),
+          std::make_move_iterator(page->receipts.end()));
+      self->next_receipt(receipts, page->more);
     });
   }
 
@@ -603,32 +546,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
         result->entries.clear();
         return done(std::move(*result));
       }
-      rapidjson::Document d;
-      d.Parse(resp.body.data(), resp.body.size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("offices") ||
-          !d["offices"].IsArray()) {
+      auto page = parse_office_page(resp.body);
+      if (!page) {
         result->status = retry("malformed_response", "office master answer is not the contract's");
         result->entries.clear();
         return done(std::move(*result));
       }
-      if (result->next_changed_since.empty()) result->next_changed_since = str(d, "as_of");
-      for (const auto& o : d["offices"].GetArray()) {
-        if (!o.HasMember("service_types") || !o["service_types"].IsArray()) continue;
-        for (const auto& t : o["service_types"].GetArray()) {
-          if (!t.IsString()) continue;
-          gateway::DirectoryEntry e;
-          e.office = {str(o, "office_no"), t.GetString()};
-          e.name = str(o, "name");
-          e.kana = str(o, "kana");
-          e.prefecture = str(o, "prefecture");
-          e.status = str(o, "status");
-          e.updated_at = str(o, "updated_at");
-          result->entries.push_back(std::move(e));
-        }
-      }
-      const bool more =
-          d.HasMember("has_more") && d["has_more"].IsBool() && d["has_more"].GetBool();
-      if (more) return self->directory_page(since, str(d, "next_cursor"), result, std::move(done));
+      if (result->next_changed_since.empty()) result->next_changed_since = page->as_of;
+      for (auto& e : page->entries) result->entries.push_back(std::move(e));
+      if (page->more)
+        return self->directory_page(since, page->next_cursor, result, std::move(done));
       result->status.status = SendResult::Status::kAccepted;
       done(std::move(*result));
     });
