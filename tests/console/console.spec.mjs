@@ -163,9 +163,10 @@ async function main() {
       parked = await until('a transfer in flight to park', async () => {
         if (month.exitCode !== null) throw new Error('the month ended before a transfer could be parked');
         const list = JSON.parse((await kakehashi('relay', 'list', '--config', H.config, '--state', 'accepted', '--json')).toString('utf8'));
-        // Only a transfer whose delivery already failed (the month's national maintenance window
-        // queues some): one that is being delivered right now may well be delivered meanwhile.
-        for (const t of list.filter((x) => x.attempts > 0)) {
+        // Only a transfer whose delivery already failed or was put off (the month's national
+        // maintenance window queues some, with last_error set): one being delivered right now may
+        // well be delivered meanwhile.
+        for (const t of list.filter((x) => x.attempts > 0 || x.last_error)) {
           try {
             await kakehashi('relay', 'park', String(t.id), '--config', H.config, '--reason', 'console test', '--actor', 'console-test');
             return t;

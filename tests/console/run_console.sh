@@ -26,6 +26,8 @@ if [ -z "$WORK" ] || [ -z "$ARTIFACTS" ] || [ -z "$BIN_MONTH" ]; then
 fi
 PKI="${PKI:-$(dirname "$WORK")/console-pki}"
 NPM_DIR="${NPM_DIR:-$(dirname "$WORK")/npm}"
+mkdir -p "$WORK" "$PKI" "$ARTIFACTS" "$NPM_DIR"
+WORK="$(cd "$WORK" && pwd)" PKI="$(cd "$PKI" && pwd)" ARTIFACTS="$(cd "$ARTIFACTS" && pwd)" NPM_DIR="$(cd "$NPM_DIR" && pwd)"
 CHROMIUM="${KAKEHASHI_CHROMIUM:-/usr/bin/chromium}"
 for tool in node npm "$CHROMIUM"; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -35,7 +37,6 @@ for tool in node npm "$CHROMIUM"; do
 done
 
 # playwright-core from the lock file, outside the source tree; reinstalled only when the lock changes.
-mkdir -p "$NPM_DIR"
 if ! cmp -s "$HERE/package-lock.json" "$NPM_DIR/package-lock.json" || [ ! -d "$NPM_DIR/node_modules/playwright-core" ]; then
   cp "$HERE/package.json" "$HERE/package-lock.json" "$NPM_DIR/"
   (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error)
@@ -54,11 +55,22 @@ OPERATOR_TOKEN="op-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 AUDITOR_TOKEN="au-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 (umask 077; printf '# console test tokens\noperator %s console-operator\nauditor %s console-auditor\n' \
   "$OPERATOR_TOKEN" "$AUDITOR_TOKEN" >"$WORK/admin-tokens")
-ADMIN_CERT="$PKI/tls/gateway-national-server-ec.cert.pem"
-ADMIN_KEY="$PKI/tls/gateway-national-server-ec.key.pem"
-# The admin section goes first in the config object (the template's first line that is "{").
-sed -i "0,/^{\$/s||{\n  \"admin\": {\"listen\": \"127.0.0.1:$ADMIN_PORT\", \"tls\": {\"certificate_file\": \"$ADMIN_CERT\", \"key_file\": \"$ADMIN_KEY\"}, \"tokens_file\": \"$WORK/admin-tokens\"},|" \
-  "$WORK/kakehashi.json"
+ADMIN_CERT="$PKI/tls/admin-server.cert.pem" ADMIN_KEY="$PKI/tls/admin-server.key.pem"
+if [ ! -f "$ADMIN_CERT" ]; then
+  ADMIN_CERT="$PKI/tls/gateway-national-server-ec.cert.pem" ADMIN_KEY="$PKI/tls/gateway-national-server-ec.key.pem"
+fi
+# The test's own admin section (whatever the template has): the config without its comment lines,
+# parsed, given "admin", written back as plain JSON.
+ADMIN_PORT="$ADMIN_PORT" ADMIN_CERT="$ADMIN_CERT" ADMIN_KEY="$ADMIN_KEY" TOKENS="$WORK/admin-tokens" node -e '
+  const fs = require("fs");
+  const file = process.argv[1];
+  const text = fs.readFileSync(file, "utf8").split("\n").filter((l) => !/^\s*\/\//.test(l)).join("\n");
+  const c = JSON.parse(text);
+  const e = process.env;
+  c.admin = { listen: "127.0.0.1:" + e.ADMIN_PORT, tls: { certificate_file: e.ADMIN_CERT, key_file: e.ADMIN_KEY },
+              tokens_file: e.TOKENS };
+  fs.writeFileSync(file, JSON.stringify(c, null, 2) + "\n");
+' "$WORK/kakehashi.json"
 "$BIN_GATEWAY" config check "$WORK/kakehashi.json"
 e2e_start_gateway "$WORK"
 
