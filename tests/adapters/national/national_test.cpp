@@ -19,6 +19,7 @@
 #include <rapidjson/document.h>
 
 #include "adapters/national/national_adapter.hpp"
+#include "adapters/national/ncp_answers.hpp"
 #include "adapters/national/ncp_codec.hpp"
 #include "gateway/pki/key_file.hpp"
 #include "mapping/careplan/file_name.hpp"
@@ -848,6 +849,35 @@ BOOST_AUTO_TEST_CASE(restart_keeps_state) {
   BOOST_TEST(std::string(d["items"][0]["transmission_id"].GetString()) == id);
   auto a = office(kOfficeA, kUserA, "pw-a");
   BOOST_TEST(id_of(a.post_unit(body, "r-1")) == id);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The answer readers alone (adapters/national/ncp_answers), without a stand-in.
+BOOST_AUTO_TEST_SUITE(national_answers)
+
+// tests/fuzz finding: RapidJSON parses recursively, so "[[[[…" from a peer overflowed the stack.
+BOOST_AUTO_TEST_CASE(deeply_nested_bodies_are_refused_unparsed) {
+  using namespace kakehashi::national;
+  const std::string deep = "{\"items\":" + std::string(300000, '[');
+  BOOST_TEST(!parse_inbox_page(deep).has_value());
+  BOOST_TEST(!parse_updates_page(deep).has_value());
+  BOOST_TEST(!parse_office_page(deep).has_value());
+  BOOST_TEST(answer_string(deep, "token").empty());
+  BOOST_TEST(error_code_of("{\"error\":{\"code\":\"x\",\"details\":" + std::string(100, '[')) ==
+             "");
+  BOOST_TEST(error_code_of(R"({"error":{"code":"x[[[[","message":"","details":{}}})") == "x[[[[");
+  BOOST_TEST(parse_inbox_page(R"({"items":[],"has_more":false})").has_value());
+}
+
+// An office master entry that is not an object is skipped, not dereferenced.
+BOOST_AUTO_TEST_CASE(office_master_entries_that_are_not_objects_are_skipped) {
+  using namespace kakehashi::national;
+  const auto page = parse_office_page(
+      R"({"offices":[1,"x",{"office_no":"1370100016","service_types":["43",7]}],"has_more":false})");
+  BOOST_TEST_REQUIRE(page.has_value());
+  BOOST_TEST_REQUIRE(page->entries.size() == 1u);
+  BOOST_TEST(page->entries[0].office.service_type == "43");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

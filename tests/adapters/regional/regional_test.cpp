@@ -499,6 +499,19 @@ BOOST_AUTO_TEST_CASE(pages_reject_what_is_not_the_contract) {
   BOOST_TEST(e.code == "HTTP_502");
 }
 
+// tests/fuzz finding: RapidJSON parses recursively, so "[[[[…" from a peer overflowed the stack.
+BOOST_AUTO_TEST_CASE(deeply_nested_bodies_are_refused_unparsed) {
+  const std::string deep = "{\"facilities\":" + std::string(300000, '[');
+  BOOST_TEST(!decode_directory(deep).has_value());
+  BOOST_TEST(!decode_mailbox_page(deep).has_value());
+  BOOST_TEST(decode_error(500, deep).code == "HTTP_500");
+  BOOST_TEST(std::holds_alternative<RhnError>(decode_message(deep)));
+  // Brackets inside strings do not count.
+  BOOST_TEST(decode_send_answer("{\"id\":\"" + std::string(100, '[') +
+                                "\",\"message_id\":\"m\",\"accepted_at\":\"t\"}")
+                 .has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(standin)
