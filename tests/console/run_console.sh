@@ -39,7 +39,7 @@ done
 # playwright-core from the lock file, outside the source tree; reinstalled only when the lock changes.
 if ! cmp -s "$HERE/package-lock.json" "$NPM_DIR/package-lock.json" || [ ! -d "$NPM_DIR/node_modules/playwright-core" ]; then
   cp "$HERE/package.json" "$HERE/package-lock.json" "$NPM_DIR/"
-  (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$NPM_DIR" && npm_config_cache="$NPM_DIR/.cache" npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 trap e2e_cleanup EXIT
