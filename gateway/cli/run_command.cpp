@@ -2,7 +2,9 @@
 #include <ostream>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 
+#include "gateway/audit/checkpoint_scheduler.hpp"
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/daemon/adapter_registry.hpp"
@@ -10,6 +12,8 @@
 #include "gateway/engine/log.hpp"
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
+#include "gateway/registry/policy_file.hpp"
+#include "gateway/registry/registry_service.hpp"
 
 namespace kakehashi::cli {
 namespace fs = std::filesystem;
@@ -23,7 +27,9 @@ Runs the gateway: every network of the config relays to the others through the r
 (intake, admission, durable accept, routing, translation, delivery, receipts and rejections back).
 Relative paths in the config are relative to the config file's directory.
 Signals: SIGTERM or SIGINT drain in-flight work and exit 0; SIGHUP reloads trust domains and
-certificates (rollover without downtime). Logs are JSON lines on stderr.
+certificates (rollover without downtime) and routing.overrides_file. The office registry is
+synced at start and every relay.directory_refresh (recorded like `kakehashi registry sync`);
+audit checkpoints are also written every audit.checkpoint_every. Logs are JSON lines on stderr.
 A missing payload key file is created (mode 0600) on first start.
 Exit status: 0 after a clean stop, 2 for a config or startup error.
 )";
@@ -43,6 +49,26 @@ daemon::LoadedConfig enter_and_load(const std::string& path) {
 
 std::shared_ptr<const mapping::cms::Credential> load_cred(const daemon::CredentialPaths& p) {
   return std::make_shared<mapping::cms::Credential>(pki::load_credential(p.certificate_file, p.key_file));
+}
+
+// routing.overrides_file (throws with every problem when the file is invalid).
+mapping::registry::Policy load_routing_policy(const daemon::GatewayConfig& config) {
+  if (config.overrides_file.empty()) return {config.route_preference, {}};
+  std::vector<std::string> names;
+  for (const auto& n : config.networks) names.push_back(n.name);
+  auto file = registry::load_policy_file(config.overrides_file, names, config.route_preference);
+  if (!file.ok()) {
+    std::string all;
+    for (const auto& e : file.errors) all += (all.empty() ? "" : "; ") + e;
+    throw std::runtime_error("routing.overrides_file: " + config.overrides_file + ": " + all);
+  }
+  return std::move(file.policy);
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -75,7 +101,10 @@ Command run_command() {
       auto receipt_signer = load_cred(config.receipt_signer);
       boost::asio::io_context io_context;
       const auto store_config = config.store;
-      engine::Engine engine(io_context, config.engine,
+      // The registry service below feeds the router; the engine fetches no directory itself.
+      auto engine_options = config.engine;
+      engine_options.refresh_directories = false;
+      engine::Engine engine(io_context, engine_options,
                             [store_config] { return daemon::open_store(store_config); },
                             std::move(cipher), receipt_signer, config.route_preference);
       for (const auto& net : config.networks) {
@@ -90,7 +119,8 @@ Command run_command() {
         if (net.cosign) b.cosigner = load_cred(*net.cosign);
         engine.add_network(std::move(b));
         // The offices this gateway declares as represented on the national side are its own
-        // publication there: never native national offices (no relay loops).
+        // publication there: never native national offices (no relay loops). This seeds a new
+        // store; once the registry has published, its stored publication replaces the seed.
         if (net.type == "national" && net.settings->IsObject() &&
             net.settings->HasMember("represented_offices") &&
             (*net.settings)["represented_offices"].IsArray()) {
@@ -103,12 +133,36 @@ Command run_command() {
           engine.router().set_published(net.name, published);
         }
       }
+      engine.router().set_policy(load_routing_policy(config));
+      // The office registry (issue 6): synced at start and every relay.directory_refresh,
+      // recorded with its diff, published to each side; the router runs on it.
+      registry::RegistryServiceOptions registry_options;
+      registry_options.sync_every = config.engine.directory_refresh;
+      registry::RegistryService registry_service(
+          io_context, engine.router(),
+          [store_config]() -> std::unique_ptr<store::SqlConnection> {
+            if (store_config.type == "postgres") return store::open_postgres(store_config.dsn);
+            return store::open_sqlite(store_config.path, store_config.synchronous_full);
+          },
+          wall_ms, registry_options);
+      // Time-based audit checkpoints: the tail is sealed every audit.checkpoint_every even when
+      // no record arrives to trigger it (one store connection, on its own thread).
+      boost::asio::thread_pool audit_worker(1);
+      std::shared_ptr<store::Store> audit_store;
+      audit::CheckpointScheduler checkpoints(
+          io_context.get_executor(), audit_worker.get_executor(),
+          std::chrono::milliseconds(config.store.audit.checkpoint_every_ms), [&audit_store, store_config] {
+            if (!audit_store) audit_store = daemon::open_store(store_config);
+            return audit_store->checkpoint(wall_ms());
+          });
       boost::asio::signal_set stop_signals(io_context, SIGTERM, SIGINT);
       boost::asio::signal_set reload_signal(io_context, SIGHUP);
       stop_signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
         log(LogLevel::kInfo, "signal", {{"signal", std::to_string(sig)}, {"action", "drain and stop"}});
         reload_signal.cancel();
+        registry_service.stop();
+        checkpoints.stop();
         engine.stop([&] { io_context.stop(); });
       });
       std::function<void()> wait_reload = [&] {
@@ -126,12 +180,24 @@ Command run_command() {
           } catch (const std::exception& e) {
             log(LogLevel::kError, "credentials-reload-failed", {{"error", e.what()}});
           }
+          // The per-office overrides file; an invalid one keeps the policy in force.
+          try {
+            registry_service.set_policy(load_routing_policy(config));
+            log(LogLevel::kInfo, "routing-policy-reloaded", {{"file", config.overrides_file}});
+          } catch (const std::exception& e) {
+            log(LogLevel::kError, "routing-policy-reload-failed", {{"error", e.what()}});
+          }
           wait_reload();
         });
       };
       wait_reload();
       engine.start();
+      for (const auto& net : config.networks)
+        registry_service.add_network(registry::sync_network_for(net.name, engine.adapter(net.name)));
+      registry_service.start();
+      checkpoints.start();
       io_context.run();
+      audit_worker.join();
       return kExitOk;
     } catch (const std::exception& e) {
       io.err << "kakehashi run: " << e.what() << "\n";

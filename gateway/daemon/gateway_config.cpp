@@ -11,6 +11,7 @@
 #include "gateway/audit/checkpoint.hpp"
 #include "gateway/daemon/adapter_registry.hpp"
 #include "gateway/pki/key_file.hpp"
+#include "gateway/registry/policy_file.hpp"
 
 namespace kakehashi::gateway::daemon {
 namespace fs = std::filesystem;
@@ -160,11 +161,19 @@ LoadedConfig load_gateway_config(const std::string& path) {
     c.networks.push_back(std::move(net));
   }
   c.route_preference = root.child("routing").strings("preference");
-  root.child("routing").reject_unknown({"preference"});
+  root.child("routing").reject_unknown({"preference", "overrides_file"});
   for (const auto& p : c.route_preference) {
     const bool known = std::any_of(c.networks.begin(), c.networks.end(),
                                    [&](const NetworkConfig& n) { return n.name == p; });
     if (!known) root.error("routing.preference", "names no configured network: " + p);
+  }
+  c.overrides_file = root.child("routing").string("overrides_file", std::string());
+  if (!c.overrides_file.empty()) {
+    // Every problem inside the file, with its key path there.
+    std::vector<std::string> names;
+    for (const auto& n : c.networks) names.push_back(n.name);
+    for (const auto& problem : registry::load_policy_file(c.overrides_file, names, c.route_preference).errors)
+      root.error("routing.overrides_file", c.overrides_file + ": " + problem);
   }
   return out;
 }

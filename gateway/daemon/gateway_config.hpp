@@ -55,6 +55,9 @@ struct GatewayConfig {
   CredentialPaths receipt_signer;  // signs translation receipts
   engine::EngineOptions engine;
   std::vector<std::string> route_preference;
+  // routing.overrides_file: per-office overrides (config/registry-overrides.example.json);
+  // "" = none. Read at start and on SIGHUP.
+  std::string overrides_file;
   std::vector<NetworkConfig> networks;
 };
 

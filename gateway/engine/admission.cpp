@@ -17,7 +17,9 @@ namespace cms = mapping::cms;
 cms::ByteView view(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-std::string str(const cms::Bytes& b) { return {b.begin(), b.end()}; }
+std::string str(const cms::Bytes& b) {
+  return {b.begin(), b.end()};
+}
 
 Refusal unit_refusal(const char* code, std::string detail, std::string file = {}) {
   Refusal r;
@@ -38,7 +40,8 @@ std::string users_digest(const InboundUnit& unit) {
     mapping::CsvSyntaxError error;
     while (reader.next(record, error)) {
       if (error.line == 0 && record.fields.size() > 2)
-        users.insert(std::string(record.fields[1].value) + "/" + std::string(record.fields[2].value));
+        users.insert(std::string(record.fields[1].value) + "/" +
+                     std::string(record.fields[2].value));
     }
   }
   std::string all;
@@ -55,7 +58,8 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   std::string checks;
   std::size_t refused_before = 0;
   const auto check = [&](const char* name) {
-    checks += std::string(checks.empty() ? "" : ", ") + name + (refusals.size() == refused_before ? " ok" : " refused");
+    checks += std::string(checks.empty() ? "" : ", ") + name +
+              (refusals.size() == refused_before ? " ok" : " refused");
     refused_before = refusals.size();
   };
   if (unit.files.empty()) {
@@ -100,11 +104,13 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
     result.sequence = key.sequence;
     if (report.units[0].combination != nullptr) result.unit_kind = report.units[0].combination->id;
     const bool v3 = key.from.service_type.empty();
-    if (key.from.office_no != unit.sender.office_no || key.to.office_no != unit.recipient.office_no ||
+    if (key.from.office_no != unit.sender.office_no ||
+        key.to.office_no != unit.recipient.office_no ||
         (!v3 && (key.from.service_type != unit.sender.service_type ||
                  key.to.service_type != unit.recipient.service_type))) {
-      refusals.push_back(unit_refusal(refusal_codes::kEnvelopeMismatch,
-                                      "the message's sender or recipient differs from the file names"));
+      refusals.push_back(
+          unit_refusal(refusal_codes::kEnvelopeMismatch,
+                       "the message's sender or recipient differs from the file names"));
     }
   }
 
@@ -113,7 +119,8 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   std::set<std::string> signers;
   for (const auto& f : unit.files) {
     if (f.cms.empty()) {
-      refusals.push_back(unit_refusal(refusal_codes::kSignatureInvalid, "file is not signed", f.name));
+      refusals.push_back(
+          unit_refusal(refusal_codes::kSignatureInvalid, "file is not signed", f.name));
       continue;
     }
     cms::VerifyOptions options;
@@ -136,12 +143,17 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   }
 
   check("signatures");
-  // 4. The sending facility may speak for the office (regional members).
-  if (!unit.sender_facility.empty() &&
-      !ctx.router->facility_holds(ctx.source_adapter, unit.sender_facility, unit.sender)) {
-    refusals.push_back(unit_refusal(refusal_codes::kSenderNotAuthorized,
-                                    "facility " + unit.sender_facility + " does not hold office " +
-                                        unit.sender.office_no));
+  // 4. The sender may speak for the office: a regional facility only as the offices listed
+  // under it; a sender without a facility (national) only as an active office native to its
+  // network (its signing certificate naming it is step 3).
+  if (!unit.sender_facility.empty()) {
+    if (!ctx.router->facility_holds(ctx.source_adapter, unit.sender_facility, unit.sender)) {
+      refusals.push_back(unit_refusal(
+          refusal_codes::kSenderNotAuthorized,
+          "facility " + unit.sender_facility + " does not hold office " + unit.sender.office_no));
+    }
+  } else if (auto refusal = ctx.router->check_sender(ctx.source_adapter, unit.sender)) {
+    refusals.push_back(std::move(*refusal));
   }
 
   check("sender-authorized");
@@ -160,10 +172,13 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
                   ", " + std::to_string(unit.files.size()) + " files";
   for (const auto& s : signers) result.detail += "; signer " + s;
   result.detail += "; checks " + checks;
+  // The routing decision and the registry version it used (the sync id: `kakehashi registry
+  // diff --sync N` shows what that sync changed).
+  result.detail += "; route " + (route.adapter ? *route.adapter : std::string("refused")) +
+                   " (registry " + std::to_string(route.registry_version) + ")";
   if (refusals.empty()) {
     result.accepted = true;
     result.dest_adapter = *route.adapter;
-    result.detail += "; route " + result.dest_adapter;
   } else {
     result.detail += "; refused: " + refusal_summary(refusals);
   }

@@ -24,7 +24,7 @@ struct AdmissionResult {
   std::string sequence;      // from the file names ("" when unreadable)
   std::string subject_key;   // kind, month and users: what a newer unit replaces
   std::vector<Refusal> refusals;
-  std::string detail;        // for the intake event: signers, kind, route (no payload)
+  std::string detail;  // for the intake event: signers, kind, route (no payload)
 };
 
 struct AdmissionContext {

@@ -58,11 +58,14 @@ const std::map<std::string_view, std::string_view>& phrases() {
       {"SIGNER_NOT_SENDER", "電子署名の証明書が送信元の事業所のものではありません"},
       {"ENVELOPE_MISMATCH", "送信情報とファイル名の事業所が一致しません"},
       {"SENDER_NOT_AUTHORIZED", "この事業所として送信する権限がありません"},
+      {"SENDER_UNKNOWN", "送信元の事業所は、送信元のネットワークの事業所として登録されていません"},
+      {"SENDER_NOT_ACTIVE", "送信元の事業所は、送信元のネットワークで休止中または廃止されています"},
       {"RECIPIENT_UNKNOWN", "送信先の事業所が見つかりません"},
       {"RECIPIENT_NOT_ACTIVE", "送信先の事業所は現在受け付けていません（休止・廃止）"},
       {"RECIPIENT_INVALID_OFFICE_NO", "送信先の事業所番号のチェックデジットが正しくありません"},
       {"RECIPIENT_OUT_OF_SCOPE", "送信先のサービス種類はケアプランデータ連携の対象外です"},
-      {"RECIPIENT_SAME_NETWORK", "送信先は同じネットワーク内の事業所です（ゲートウェイを経由しません）"},
+      {"RECIPIENT_SAME_NETWORK",
+       "送信先は同じネットワーク内の事業所です（ゲートウェイを経由しません）"},
       {"DESTINATION_REFUSED", "送信先のネットワークが受け付けませんでした"},
       {"UNIT_EMPTY", "ファイルが含まれていません"},
   };
@@ -97,8 +100,9 @@ Refusal refusal_from(const mapping::Finding& f) {
 }
 
 std::string refusal_text_ja(const std::vector<Refusal>& refusals) {
-  std::string text = "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を受け付けませんでした。"
-                     "次の点を修正して、もう一度送信してください。\n";
+  std::string text =
+      "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を受け付けませんでした。"
+      "次の点を修正して、もう一度送信してください。\n";
   for (const auto& r : refusals) {
     const auto it = phrases().find(r.code);
     text += "・";

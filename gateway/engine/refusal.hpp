@@ -17,6 +17,9 @@ inline constexpr const char* kSignatureInvalid = "SIGNATURE_INVALID";
 inline constexpr const char* kSignerNotSender = "SIGNER_NOT_SENDER";
 inline constexpr const char* kEnvelopeMismatch = "ENVELOPE_MISMATCH";
 inline constexpr const char* kSenderNotAuthorized = "SENDER_NOT_AUTHORIZED";
+// A sender without a facility (national) that is not an active office native to its network.
+inline constexpr const char* kSenderUnknown = "SENDER_UNKNOWN";
+inline constexpr const char* kSenderNotActive = "SENDER_NOT_ACTIVE";
 inline constexpr const char* kRecipientUnknown = "RECIPIENT_UNKNOWN";
 inline constexpr const char* kRecipientNotActive = "RECIPIENT_NOT_ACTIVE";
 inline constexpr const char* kRecipientSameNetwork = "RECIPIENT_SAME_NETWORK";
@@ -26,11 +29,11 @@ inline constexpr const char* kNoFiles = "UNIT_EMPTY";
 
 struct Refusal {
   std::string code;
-  std::string file;      // "" for unit-level reasons
+  std::string file;  // "" for unit-level reasons
   std::size_t line = 0;
   int field_no = 0;
-  std::string field;     // the standard's field name
-  std::string detail;    // English detail for operators (no values)
+  std::string field;   // the standard's field name
+  std::string detail;  // English detail for operators (no values)
 };
 
 Refusal refusal_from(const mapping::Finding& finding);

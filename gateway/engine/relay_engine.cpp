@@ -173,8 +173,13 @@ void Engine::start() {
   for (auto& [name, n] : networks_) n->adapter->start();
   log(LogLevel::kInfo, "engine-started",
       {{"instance", options_.instance_id}, {"networks", std::to_string(networks_.size())}});
-  refresh_directories();
+  if (options_.refresh_directories) refresh_directories();
   schedule_tick();
+}
+
+Adapter* Engine::adapter(const std::string& network) {
+  const auto it = networks_.find(network);
+  return it == networks_.end() ? nullptr : it->second->adapter.get();
 }
 
 void Engine::refresh_directories(std::function<void()> done) {
@@ -209,7 +214,7 @@ void Engine::schedule_tick() {
     bool all_loaded = true;
     for (auto& [name, n] : networks_) all_loaded &= n->directory_loaded;
     const auto refresh_every = all_loaded ? options_.directory_refresh : std::chrono::milliseconds(5000);
-    if (steady - last_directory_refresh_ >= refresh_every) refresh_directories();
+    if (options_.refresh_directories && steady - last_directory_refresh_ >= refresh_every) refresh_directories();
     if (steady - last_purge_ >= std::chrono::minutes(10)) {
       last_purge_ = steady;
       const std::int64_t before = now() - options_.retention.count();

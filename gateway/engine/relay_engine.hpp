@@ -41,6 +41,9 @@ struct EngineOptions {
   std::chrono::milliseconds lease{300000};
   std::chrono::milliseconds tick{250};
   std::chrono::milliseconds directory_refresh{300000};
+  // false: the engine never fetches directories itself; a registry service (gateway/registry)
+  // feeds the router (`kakehashi run`).
+  bool refresh_directories = true;
   std::chrono::milliseconds retention{std::chrono::hours(24 * 30)};
   mapping::InspectOptions inspect;
 };
@@ -90,6 +93,8 @@ class Engine {
 
   const EngineCounters& counters() const { return counters_; }
   Router& router() { return router_; }
+  // A network's adapter once started (nullptr before start() or for an unknown name).
+  Adapter* adapter(const std::string& network);
   // Refreshes every directory now (also runs periodically); `done` when all have answered.
   void refresh_directories(std::function<void()> done = {});
 

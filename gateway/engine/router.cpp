@@ -32,7 +32,8 @@ DirectoryEntry to_directory_entry(const reg::SourceEntry& s) {
   return e;
 }
 
-Router::Router(std::vector<std::string> preference) : registry_(reg::Policy{std::move(preference), {}}) {}
+Router::Router(std::vector<std::string> preference)
+    : registry_(reg::Policy{std::move(preference), {}}) {}
 
 void Router::update(const std::string& adapter, const std::vector<DirectoryEntry>& entries) {
   std::vector<reg::SourceEntry> converted;
@@ -40,6 +41,27 @@ void Router::update(const std::string& adapter, const std::vector<DirectoryEntry
   for (const auto& e : entries) converted.push_back(to_source_entry(e));
   std::unique_lock lock(mutex_);
   (void)registry_.replace(adapter, converted);
+  loaded_.insert(adapter);
+}
+
+void Router::with_registry(const std::function<void(reg::Registry&)>& fn) {
+  std::unique_lock lock(mutex_);
+  fn(registry_);
+}
+
+void Router::mark_loaded(const std::string& adapter) {
+  std::unique_lock lock(mutex_);
+  loaded_.insert(adapter);
+}
+
+void Router::set_registry_version(std::int64_t version) {
+  std::unique_lock lock(mutex_);
+  registry_version_ = version;
+}
+
+std::int64_t Router::registry_version() const {
+  std::shared_lock lock(mutex_);
+  return registry_version_;
 }
 
 void Router::set_policy(reg::Policy policy) {
@@ -55,33 +77,45 @@ void Router::set_published(const std::string& adapter, const std::vector<reg::Of
 bool Router::ready(const std::vector<std::string>& adapters) const {
   std::shared_lock lock(mutex_);
   for (const auto& a : adapters) {
-    if (!registry_.has_network(a)) return false;
+    if (loaded_.count(a) == 0 || !registry_.has_network(a)) return false;
   }
   return true;
 }
 
 RouteDecision Router::resolve(const OfficeRef& recipient, const std::string& source) const {
   reg::Route route;
+  std::int64_t version = 0;
   {
     std::shared_lock lock(mutex_);
     route = registry_.route({recipient.office_no, recipient.service_type}, source);
+    version = registry_version_;
   }
-  if (route.network) return {route.network, std::nullopt};
+  if (route.network) return {route.network, std::nullopt, version};
   Refusal r;
   r.field = "送信先事業所";
   r.detail = route.detail;
   switch (route.refusal) {
     case reg::RouteRefusal::kClosed:
-    case reg::RouteRefusal::kSuspended: r.code = refusal_codes::kRecipientNotActive; break;
-    case reg::RouteRefusal::kSameNetwork: r.code = refusal_codes::kRecipientSameNetwork; break;
-    case reg::RouteRefusal::kInvalidCheckDigit: r.code = route_codes::kRecipientInvalidNumber; break;
-    case reg::RouteRefusal::kOutOfLinkScope: r.code = route_codes::kRecipientOutOfScope; break;
+    case reg::RouteRefusal::kSuspended:
+      r.code = refusal_codes::kRecipientNotActive;
+      break;
+    case reg::RouteRefusal::kSameNetwork:
+      r.code = refusal_codes::kRecipientSameNetwork;
+      break;
+    case reg::RouteRefusal::kInvalidCheckDigit:
+      r.code = route_codes::kRecipientInvalidNumber;
+      break;
+    case reg::RouteRefusal::kOutOfLinkScope:
+      r.code = route_codes::kRecipientOutOfScope;
+      break;
     // A loop is, for the sender, an office the gateway cannot reach.
     case reg::RouteRefusal::kLoop:
     case reg::RouteRefusal::kUnknown:
-    case reg::RouteRefusal::kNone: r.code = refusal_codes::kRecipientUnknown; break;
+    case reg::RouteRefusal::kNone:
+      r.code = refusal_codes::kRecipientUnknown;
+      break;
   }
-  return {std::nullopt, r};
+  return {std::nullopt, r, version};
 }
 
 bool Router::facility_holds(const std::string& adapter, const std::string& facility,
@@ -89,7 +123,8 @@ bool Router::facility_holds(const std::string& adapter, const std::string& facil
   std::shared_lock lock(mutex_);
   if (!registry_.has_network(adapter)) return false;
   if (!registry_.lists_facilities(adapter)) return true;
-  return registry_.authorize_sender(adapter, facility, {office.office_no, office.service_type}).allowed;
+  return registry_.authorize_sender(adapter, facility, {office.office_no, office.service_type})
+      .allowed;
 }
 
 reg::SenderCheck Router::authorize_sender(const std::string& adapter, const std::string& facility,
@@ -98,7 +133,32 @@ reg::SenderCheck Router::authorize_sender(const std::string& adapter, const std:
   return registry_.authorize_sender(adapter, facility, {office.office_no, office.service_type});
 }
 
-std::optional<DirectoryEntry> Router::lookup(const std::string& adapter, const OfficeRef& office) const {
+std::optional<Refusal> Router::check_sender(const std::string& adapter,
+                                            const OfficeRef& office) const {
+  const reg::OfficeKey key{office.office_no, office.service_type};
+  reg::SenderCheck check;
+  bool listed_native = false;
+  {
+    std::shared_lock lock(mutex_);
+    check = registry_.authorize_sender(adapter, "", key);
+    if (!check.allowed) {
+      // Listed there as a member, but not active: a different refusal from "not a member".
+      if (const auto o = registry_.find(key)) {
+        for (const auto& p : o->presences)
+          listed_native |= p.network == adapter && p.role == reg::Presence::Role::kNative;
+      }
+    }
+  }
+  if (check.allowed) return std::nullopt;
+  Refusal r;
+  r.code = listed_native ? refusal_codes::kSenderNotActive : refusal_codes::kSenderUnknown;
+  r.field = "送信元事業所";
+  r.detail = check.detail;
+  return r;
+}
+
+std::optional<DirectoryEntry> Router::lookup(const std::string& adapter,
+                                             const OfficeRef& office) const {
   std::shared_lock lock(mutex_);
   const auto* table = registry_.source(adapter);
   if (!table) return std::nullopt;

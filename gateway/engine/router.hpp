@@ -4,7 +4,10 @@
 // the engine refreshes. Entries the gateway published itself are never taken as native (no relay
 // loops); an office on several networks goes to one, by preference and per-office overrides.
 
+#include <cstdint>
+#include <functional>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -24,6 +27,7 @@ inline constexpr const char* kRecipientOutOfScope = "RECIPIENT_OUT_OF_SCOPE";
 struct RouteDecision {
   std::optional<std::string> adapter;  // the destination, when routable
   std::optional<Refusal> refusal;      // why not, otherwise
+  std::int64_t registry_version = 0;   // the registry sync the decision used (0: none recorded)
 };
 
 // DirectoryEntry (adapter API) ↔ registry entry.
@@ -35,12 +39,23 @@ class Router {
   // Adapter names in order of preference, for an office present on several networks.
   explicit Router(std::vector<std::string> preference);
 
-  // A network's complete directory listing (replaces the previous one).
+  // A network's complete directory listing (replaces the previous one); the network counts as
+  // loaded from now on.
   void update(const std::string& adapter, const std::vector<DirectoryEntry>& entries);
+  // The registry service (gateway/registry) works on the registry itself, under the write lock;
+  // `fn` must not call back into the router.
+  void with_registry(const std::function<void(mapping::registry::Registry&)>& fn);
+  // A network whose directory this process has fetched (what ready() waits for): a listing
+  // loaded from the store at start is routable only once the network answered once.
+  void mark_loaded(const std::string& adapter);
+  // The registry version (the last recorded sync's id) that routing decisions now use.
+  void set_registry_version(std::int64_t version);
+  std::int64_t registry_version() const;
   // Preference and per-office overrides (config/registry-overrides.json).
   void set_policy(mapping::registry::Policy policy);
   // The offices the gateway published to `adapter`: seen there again, they are its own echoes.
-  void set_published(const std::string& adapter, const std::vector<mapping::registry::OfficeKey>& offices);
+  void set_published(const std::string& adapter,
+                     const std::vector<mapping::registry::OfficeKey>& offices);
 
   bool ready(const std::vector<std::string>& adapters) const;  // every listing loaded at least once
   RouteDecision resolve(const OfficeRef& recipient, const std::string& source_adapter) const;
@@ -49,8 +64,13 @@ class Router {
   bool facility_holds(const std::string& adapter, const std::string& facility,
                       const OfficeRef& office) const;
   // A sender without a facility (national): an active office native to `adapter`.
-  mapping::registry::SenderCheck authorize_sender(const std::string& adapter, const std::string& facility,
+  mapping::registry::SenderCheck authorize_sender(const std::string& adapter,
+                                                  const std::string& facility,
                                                   const OfficeRef& office) const;
+  // Admission's sender check for a sender without a facility (the national network, folders):
+  // nullopt when the office is active and native to `adapter`, else a refusal
+  // (SENDER_UNKNOWN: not a member there, or only the gateway's own publication; SENDER_NOT_ACTIVE).
+  std::optional<Refusal> check_sender(const std::string& adapter, const OfficeRef& office) const;
   std::optional<DirectoryEntry> lookup(const std::string& adapter, const OfficeRef& office) const;
   std::optional<mapping::registry::Office> office(const OfficeRef& office) const;
   std::size_t size(const std::string& adapter) const;
@@ -58,6 +78,8 @@ class Router {
  private:
   mutable std::shared_mutex mutex_;
   mapping::registry::Registry registry_;
+  std::set<std::string> loaded_;
+  std::int64_t registry_version_ = 0;
 };
 
 }  // namespace kakehashi::gateway::engine

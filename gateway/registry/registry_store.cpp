@@ -28,8 +28,12 @@ CREATE TABLE IF NOT EXISTS kh_registry_change (
   PRIMARY KEY (sync_id, seq));
 )";
 
-std::string col(const store::SqlRow& row, std::size_t i) { return row.at(i).value_or(""); }
-std::int64_t num(const store::SqlRow& row, std::size_t i) { return std::stoll(row.at(i).value_or("0")); }
+std::string col(const store::SqlRow& row, std::size_t i) {
+  return row.at(i).value_or("");
+}
+std::int64_t num(const store::SqlRow& row, std::size_t i) {
+  return std::stoll(row.at(i).value_or("0"));
+}
 
 // Runs `work` in one transaction, rolled back if it throws.
 template <typename Work>
@@ -71,7 +75,9 @@ constexpr const char* kSyncColumns =
 
 }  // namespace
 
-void RegistryStore::migrate() { db_.execute_script(kSchema); }
+void RegistryStore::migrate() {
+  db_.execute_script(kSchema);
+}
 
 void RegistryStore::load(reg::Registry& registry) {
   std::map<std::string, std::vector<reg::SourceEntry>> listings;
@@ -90,7 +96,8 @@ void RegistryStore::load(reg::Registry& registry) {
     listings[col(r, 0)].push_back(std::move(e));
   }
   std::map<std::string, std::vector<reg::OfficeKey>> published;
-  for (const auto& r : db_.query("SELECT network, office_no, service_type FROM kh_registry_published")) {
+  for (const auto& r :
+       db_.query("SELECT network, office_no, service_type FROM kh_registry_published")) {
     published[col(r, 0)].push_back({col(r, 1), col(r, 2)});
   }
   // A network that answered once with an empty listing still counts as loaded.
@@ -100,29 +107,35 @@ void RegistryStore::load(reg::Registry& registry) {
 }
 
 std::optional<std::string> RegistryStore::cursor(const std::string& network) {
-  const auto rows = db_.query("SELECT changed_since FROM kh_registry_cursor WHERE network = ?", {network});
+  const auto rows =
+      db_.query("SELECT changed_since FROM kh_registry_cursor WHERE network = ?", {network});
   if (rows.empty() || col(rows[0], 0).empty()) return std::nullopt;
   return col(rows[0], 0);
 }
 
-std::int64_t RegistryStore::record_sync(SyncRecord record, const std::vector<ListingChange>& listings,
+std::int64_t RegistryStore::record_sync(SyncRecord record,
+                                        const std::vector<ListingChange>& listings,
                                         const reg::Diff& diff) {
   return in_transaction(db_, [&] {
     for (const auto& l : listings) {
       for (const auto& k : l.deletes) {
-        db_.query("DELETE FROM kh_registry_entry WHERE network = ? AND office_no = ? AND service_type = ?",
-                  {l.network, k.office_no, k.service_type});
+        db_.query(
+            "DELETE FROM kh_registry_entry WHERE network = ? AND office_no = ? AND service_type = "
+            "?",
+            {l.network, k.office_no, k.service_type});
       }
       for (const auto& e : l.upserts) {
         db_.query(
-            "INSERT INTO kh_registry_entry (network, office_no, service_type, name, kana, facility_id, "
+            "INSERT INTO kh_registry_entry (network, office_no, service_type, name, kana, "
+            "facility_id, "
             "prefecture, status, updated_at, published_by_gateway) VALUES (?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (network, office_no, service_type) DO UPDATE SET name = excluded.name, "
-            "kana = excluded.kana, facility_id = excluded.facility_id, prefecture = excluded.prefecture, "
+            "kana = excluded.kana, facility_id = excluded.facility_id, prefecture = "
+            "excluded.prefecture, "
             "status = excluded.status, updated_at = excluded.updated_at, "
             "published_by_gateway = excluded.published_by_gateway",
-            {l.network, e.key.office_no, e.key.service_type, e.name, e.kana, e.facility_id, e.prefecture,
-             std::string(reg::to_string(e.status)), e.updated_at,
+            {l.network, e.key.office_no, e.key.service_type, e.name, e.kana, e.facility_id,
+             e.prefecture, std::string(reg::to_string(e.status)), e.updated_at,
              std::int64_t{e.published_by_gateway ? 1 : 0}});
       }
       db_.query(
@@ -135,29 +148,34 @@ std::int64_t RegistryStore::record_sync(SyncRecord record, const std::vector<Lis
     record.added = static_cast<std::int64_t>(diff.count(reg::ChangeKind::kAdded));
     record.removed = static_cast<std::int64_t>(diff.count(reg::ChangeKind::kRemoved));
     record.changed = static_cast<std::int64_t>(diff.count(reg::ChangeKind::kChanged));
-    db_.query("INSERT INTO kh_registry_sync (id, mode, started_ms, finished_ms, networks, added, removed, "
-              "changed, conflicts, note) VALUES (?,?,?,?,?,?,?,?,?,?)",
-              {record.id, record.mode, record.started_ms, record.finished_ms, record.networks, record.added,
-               record.removed, record.changed, record.conflicts, record.note});
+    db_.query(
+        "INSERT INTO kh_registry_sync (id, mode, started_ms, finished_ms, networks, added, "
+        "removed, "
+        "changed, conflicts, note) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        {record.id, record.mode, record.started_ms, record.finished_ms, record.networks,
+         record.added, record.removed, record.changed, record.conflicts, record.note});
     std::int64_t seq = 0;
     for (const auto& c : diff.changes) {
       for (const auto& f : c.fields) {
-        db_.query("INSERT INTO kh_registry_change (sync_id, seq, kind, office_no, service_type, field, "
-                  "before_value, after_value) VALUES (?,?,?,?,?,?,?,?)",
-                  {record.id, ++seq, std::string(reg::to_string(c.kind)), c.key.office_no,
-                   c.key.service_type, f.field, f.before, f.after});
+        db_.query(
+            "INSERT INTO kh_registry_change (sync_id, seq, kind, office_no, service_type, field, "
+            "before_value, after_value) VALUES (?,?,?,?,?,?,?,?)",
+            {record.id, ++seq, std::string(reg::to_string(c.kind)), c.key.office_no,
+             c.key.service_type, f.field, f.before, f.after});
       }
     }
     return record.id;
   });
 }
 
-void RegistryStore::record_published(const std::string& network, const std::vector<reg::OfficeKey>& offices) {
+void RegistryStore::record_published(const std::string& network,
+                                     const std::vector<reg::OfficeKey>& offices) {
   in_transaction(db_, [&] {
     db_.query("DELETE FROM kh_registry_published WHERE network = ?", {network});
     for (const auto& k : offices) {
-      db_.query("INSERT INTO kh_registry_published (network, office_no, service_type) VALUES (?,?,?)",
-                {network, k.office_no, k.service_type});
+      db_.query(
+          "INSERT INTO kh_registry_published (network, office_no, service_type) VALUES (?,?,?)",
+          {network, k.office_no, k.service_type});
     }
   });
 }
@@ -180,7 +198,8 @@ std::optional<SyncRecord> RegistryStore::last_sync() {
 
 std::vector<SyncRecord> RegistryStore::recent_syncs(int limit) {
   std::vector<SyncRecord> out;
-  for (const auto& r : db_.query(std::string(kSyncColumns) + "ORDER BY id DESC LIMIT ?", {std::int64_t{limit}})) {
+  for (const auto& r :
+       db_.query(std::string(kSyncColumns) + "ORDER BY id DESC LIMIT ?", {std::int64_t{limit}})) {
     out.push_back(sync_from(r));
   }
   return out;
@@ -188,16 +207,18 @@ std::vector<SyncRecord> RegistryStore::recent_syncs(int limit) {
 
 reg::Diff RegistryStore::diff_of(std::int64_t sync_id) {
   reg::Diff diff;
-  for (const auto& r : db_.query("SELECT kind, office_no, service_type, field, before_value, after_value "
-                                 "FROM kh_registry_change WHERE sync_id = ? ORDER BY seq",
-                                 {sync_id})) {
+  for (const auto& r :
+       db_.query("SELECT kind, office_no, service_type, field, before_value, after_value "
+                 "FROM kh_registry_change WHERE sync_id = ? ORDER BY seq",
+                 {sync_id})) {
     const std::string kind = col(r, 0);
     const reg::OfficeKey key{col(r, 1), col(r, 2)};
     if (diff.changes.empty() || !(diff.changes.back().key == key)) {
       diff.changes.push_back({kind == "added"     ? reg::ChangeKind::kAdded
                               : kind == "removed" ? reg::ChangeKind::kRemoved
                                                   : reg::ChangeKind::kChanged,
-                              key, {}});
+                              key,
+                              {}});
     }
     diff.changes.back().fields.push_back({col(r, 3), col(r, 4), col(r, 5)});
   }

@@ -18,15 +18,22 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <rapidjson/document.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include "gateway/audit/checkpoint.hpp"
+#include "gateway/audit/checkpoint_scheduler.hpp"
 #include "gateway/audit/exporter.hpp"
 #include "gateway/audit/insured.hpp"
 #include "gateway/audit/verifier.hpp"
 #include "gateway/cli/command.hpp"
+#include "gateway/engine/admission.hpp"
+#include "gateway/engine/router.hpp"
 #include "gateway/store/store.hpp"
 
 using namespace kakehashi::gateway;
@@ -143,9 +150,10 @@ NewTransfer unit(const std::string& source_id, const std::string& sequence,
   t.subject_key = "K2:202506:" + source_id;
   t.idempotency_key = "kh-" + source_id;
   t.payload = "sealed";
-  t.event_detail = "kind K2, 3 files; signer CN=office serial 01 (current, hard-fail); checks "
-                   "envelope ok, standard ok, signatures ok, sender-authorized ok, route ok; "
-                   "route national";
+  t.event_detail =
+      "kind K2, 3 files; signer CN=office serial 01 (current, hard-fail); checks "
+      "envelope ok, standard ok, signatures ok, sender-authorized ok, route ok; "
+      "route national";
   t.insured_numbers = {kInsured, "H000000001"};
   return t;
 }
@@ -205,7 +213,8 @@ void expect_broken(const Db& db, const std::string& how, std::int64_t seq = -1) 
   const auto d = verify_cli(db, 1);
   BOOST_TEST(!d["intact"].GetBool());
   BOOST_TEST(std::string(d["result"].GetString()) == how, detail(d));
-  if (seq >= 0 && d.HasMember("record_seq")) BOOST_TEST(d["record_seq"].GetInt64() == seq, detail(d));
+  if (seq >= 0 && d.HasMember("record_seq"))
+    BOOST_TEST(d["record_seq"].GetInt64() == seq, detail(d));
 }
 
 std::int64_t scalar(const Db& db, const std::string& q) {
@@ -263,8 +272,9 @@ BOOST_AUTO_TEST_CASE(deleted_row_is_caught) {
 BOOST_AUTO_TEST_CASE(inserted_forged_row_is_caught) {
   Db db;
   populate(*db.open());
-  db.sql("INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (1, 1750000000500, "
-         "'delivered', 'forged')");
+  db.sql(
+      "INSERT INTO kh_events (transfer_id, at, kind, detail) VALUES (1, 1750000000500, "
+      "'delivered', 'forged')");
   expect_broken(db, "inserted");
 }
 
@@ -282,9 +292,11 @@ BOOST_AUTO_TEST_CASE(forged_row_with_a_valid_link_is_caught_by_the_head) {
   forged.detail = "ops:alice";
   const std::int64_t seq = *records.back().seq + 1;
   const std::string hash = audit::record_hash(seq, records.back().hash, forged);
-  db.sql("INSERT INTO kh_events (transfer_id, at, kind, detail, seq, actor, prev_hash, hash) "
-         "VALUES (1, " + std::to_string(forged.at) + ", 'redriven', 'ops:alice', " +
-         std::to_string(seq) + ", 'ops:alice', '" + records.back().hash + "', '" + hash + "')");
+  db.sql(
+      "INSERT INTO kh_events (transfer_id, at, kind, detail, seq, actor, prev_hash, hash) "
+      "VALUES (1, " +
+      std::to_string(forged.at) + ", 'redriven', 'ops:alice', " + std::to_string(seq) +
+      ", 'ops:alice', '" + records.back().hash + "', '" + hash + "')");
   expect_broken(db, "inserted", seq);
 }
 
@@ -292,9 +304,10 @@ BOOST_AUTO_TEST_CASE(forged_row_in_the_middle_is_caught) {
   Db db;
   populate(*db.open());
   // A second record claiming position 4, stored at the end.
-  db.sql("INSERT INTO kh_events (transfer_id, at, kind, detail, seq, actor, prev_hash, hash) "
-         "SELECT transfer_id, at, kind, detail, seq, actor, prev_hash, hash FROM kh_events "
-         "WHERE seq = 4");
+  db.sql(
+      "INSERT INTO kh_events (transfer_id, at, kind, detail, seq, actor, prev_hash, hash) "
+      "SELECT transfer_id, at, kind, detail, seq, actor, prev_hash, hash FROM kh_events "
+      "WHERE seq = 4");
   expect_broken(db, "inserted", 4);
 }
 
@@ -400,8 +413,8 @@ BOOST_AUTO_TEST_CASE(verify_without_certificate_refuses_to_guess) {
 BOOST_AUTO_TEST_CASE(no_insured_number_in_clear_and_the_auditor_can_find_it) {
   Db db;
   populate(*db.open());
-  const auto hashed = run({"audit", "hash-insured", kInsured, "--key-file",
-                           (db.dir / "audit.key").string()});
+  const auto hashed =
+      run({"audit", "hash-insured", kInsured, "--key-file", (db.dir / "audit.key").string()});
   BOOST_TEST_REQUIRE(hashed.code == 0, hashed.err);
   const std::string h = hashed.out.substr(0, hashed.out.size() - 1);
   BOOST_TEST(h == audit::insured_hash(kHmacKey, kInsured));
@@ -417,8 +430,7 @@ BOOST_AUTO_TEST_CASE(no_insured_number_in_clear_and_the_auditor_can_find_it) {
 BOOST_AUTO_TEST_CASE(insured_numbers_are_read_from_care_plan_csv_only) {
   std::set<std::string> numbers;
   audit::collect_insured_numbers("UPPLAN_202506_3271500013_43_1371100452_11_20250601100000.CSV",
-                                 "4.1,131011,H123456789,x\r\n4.1,131011,H000000002,y\r\n",
-                                 numbers);
+                                 "4.1,131011,H123456789,x\r\n4.1,131011,H000000002,y\r\n", numbers);
   audit::collect_insured_numbers("hokensho_3271500013_43_1371100452_11_20250601100000.pdf",
                                  "4.1,131011,H999,x\r\n", numbers);
   BOOST_TEST(numbers == (std::set<std::string>{"H000000002", "H123456789"}));
@@ -468,7 +480,8 @@ BOOST_AUTO_TEST_CASE(export_csv_and_jsonl_round_trip) {
     auto s = db.open();
     populate(*s);
     // Details with separators, quotes and line breaks survive both formats.
-    s->record_operator_command("ops:bob", "relay list --office \"3271500013\",\r\nnext", 1'750'000'001'000);
+    s->record_operator_command("ops:bob", "relay list --office \"3271500013\",\r\nnext",
+                               1'750'000'001'000);
   }
   const auto records = db.open()->audit_records();
   for (const std::string format : {"csv", "jsonl"}) {
@@ -599,9 +612,8 @@ void write_config(const Db& db, const std::string& role) {
   fs::create_directories(db.dir / "outbox");
   std::ofstream(db.dir / "payload.key") << "0123456789abcdef0123456789abcdef";
   ::chmod((db.dir / "payload.key").c_str(), 0600);
-  const std::string store = postgres()
-                                ? R"({"type": "postgres", "dsn": ")" + db.dsn + "\"}"
-                                : R"({"type": "sqlite", "path": ")" + db.dsn + "\"}";
+  const std::string store = postgres() ? R"({"type": "postgres", "dsn": ")" + db.dsn + "\"}"
+                                       : R"({"type": "sqlite", "path": ")" + db.dsn + "\"}";
   std::ofstream(db.dir / "gw.json") << R"({
   "instance": "audit-test",
   "store": )" << store << R"(,
@@ -656,4 +668,90 @@ BOOST_AUTO_TEST_CASE(auditor_role_cannot_retry_or_park_and_operators_are_recorde
   // The auditor verifies from the config (certificate from receipt_signer).
   const auto v = run({"audit", "verify", "--config", cfg});
   BOOST_TEST(v.code == 0, v.out << v.err);
+}
+
+// The running daemon's timer (audit.checkpoint_every): a tail that no new record would seal is
+// sealed on the timer, by a store connection of its own, off the timer's thread; a timer with
+// nothing new to seal writes nothing.
+BOOST_AUTO_TEST_CASE(the_daemon_timer_seals_a_quiet_tail) {
+  Db db;
+  auto s = db.open(1000, 3600000);  // neither the count nor the time is reached by the writes
+  std::int64_t now = 1'750'000'000'000;
+  s->accept(unit("t1", "20250601100000", "1371100452"), std::nullopt, now += 10);
+  s->accept(unit("t2", "20250601100001", "1370100016"), std::nullopt, now += 10);
+  BOOST_TEST(s->audit_checkpoints().empty());
+  BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 2);
+
+  boost::asio::io_context io;
+  boost::asio::thread_pool worker(1);
+  auto sealer = db.open(1000, 3600000);
+  audit::CheckpointScheduler timer(io.get_executor(), worker.get_executor(),
+                                   std::chrono::milliseconds(10),
+                                   [&] { return sealer->checkpoint(now + 1000); });
+  timer.start();
+  const auto run_until = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done()) {
+      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting");
+      io.restart();
+      io.run_for(std::chrono::milliseconds(5));
+    }
+  };
+  run_until([&] { return timer.written() == 1; });
+  const auto after_seal = timer.runs();
+  run_until([&] { return timer.runs() >= after_seal + 3; });
+  BOOST_TEST(timer.written() == 1);  // nothing new since: no second checkpoint
+  timer.stop();
+  worker.join();
+  const auto checkpoints = s->audit_checkpoints();
+  BOOST_TEST_REQUIRE(checkpoints.size() == 1u);
+  BOOST_TEST(checkpoints[0].seq == 2);
+  const auto d = verify_cli(db, 0);
+  BOOST_TEST(d["intact"].GetBool());
+  BOOST_TEST(d["unsealed_records"].GetInt64() == 0);
+}
+
+// The routing record names the registry version (the registry sync id) the decision used.
+BOOST_AUTO_TEST_CASE(the_routing_record_carries_the_registry_version) {
+  engine::Router router({"national", "regional"});
+  DirectoryEntry sender;
+  sender.office = {"3271500013", "43"};
+  sender.status = "ACTIVE";
+  DirectoryEntry recipient;
+  recipient.office = {"1371100452", "11"};
+  recipient.status = "ACTIVE";
+  router.update("regional", {sender});
+  router.update("national", {recipient});
+  router.set_registry_version(42);
+  // Unsigned, so refused; the route is decided and recorded all the same.
+  InboundUnit u;
+  u.sender = {"3271500013", "43"};
+  u.recipient = {"1371100452", "11"};
+  u.source_id = "rv-1";
+  SignedFile f;
+  f.name = "UPJSK_202505_1371100452_11_3271500013_43_20250526141202.CSV";
+  f.content = "x";
+  u.files.push_back(f);
+  engine::AdmissionContext ctx;
+  ctx.source_adapter = "regional";
+  ctx.router = &router;
+  const auto decision = engine::admit(u, ctx);
+  BOOST_TEST(!decision.accepted);
+  BOOST_TEST(decision.detail.find("route national (registry 42)") != std::string::npos,
+             decision.detail);
+  // A later sync moves the version; the next decision records the new one.
+  router.set_registry_version(43);
+  BOOST_TEST(engine::admit(u, ctx).detail.find("route national (registry 43)") !=
+             std::string::npos);
+
+  Db db;
+  auto s = db.open();
+  auto t = unit("rv-1", "20250526141202", "1371100452");
+  t.event_detail = decision.detail;
+  const auto accepted = s->accept(t, std::nullopt, 1'750'000'000'000);
+  bool found = false;
+  for (const auto& e : s->events(accepted.id))
+    found |= e.detail.find("(registry 42)") != std::string::npos;
+  BOOST_TEST(found);
+  BOOST_TEST(verify_cli(db, 0)["intact"].GetBool());
 }
