@@ -1,6 +1,6 @@
 // Registry: the reconciliation's conflicts and the last sync's changes.
 import { api } from './api.js';
-import { t } from './i18n.js';
+import { t, tv } from './i18n.js';
 import { h, clear, fmtTime, officeCell, table, errorBox } from './util.js';
 
 export function render(main) {
@@ -16,7 +16,7 @@ export function render(main) {
       if (!alive) return;
       clear(conflictsBox).appendChild(table('conflicts-table', [
         { label: t('col.office'), cell: (r) => officeCell(r.office_no, r.service_type, r.name) },
-        { label: t('col.problem'), cell: (r) => h('span', { class: 'mono' }, r.kind || '') },
+        { label: t('col.problem'), cell: (r) => h('span', { class: 'conflict', 'data-kind': r.kind, title: r.kind || '' }, tv('conflict', r.kind)) },
         { label: t('col.detail'), cell: (r) => r.detail || '' },
       ], c.conflicts || []));
       conflictsBox.setAttribute('data-loaded', 'true');
@@ -35,7 +35,7 @@ export function render(main) {
           sync.note ? h('span', { class: 'muted' }, ' ', sync.note) : null)
         : h('p', { class: 'muted', 'data-testid': 'sync-summary' }, t('registry.never'));
       clear(syncBox).append(head, h('h3', {}, t('registry.changes')), table('changes-table', [
-        { label: t('col.change'), cell: (r) => h('span', { class: 'badge change-' + r.kind }, r.kind) },
+        { label: t('col.change'), cell: (r) => h('span', { class: 'badge change-' + r.kind, 'data-kind': r.kind }, tv('change', r.kind)) },
         { label: t('col.office'), cell: (r) => officeCell(r.office_no, r.service_type, r.name) },
         { label: t('col.detail'), cell: (r) => r.detail || '' },
       ], s.changes || []));
