@@ -8,6 +8,7 @@
 #   DIR/ca/<name>/                                        CA keys and `openssl ca` state (keep private)
 #   DIR/gateway/                                          proxy (national) and member (regional) certs
 #   DIR/tls/                                              TLS server/client certs (SAN 127.0.0.1, localhost)
+#   DIR/admin/                                            admin listener tokens (tokens, *.token)
 #   DIR/offices/<network>/<office_no>.{key,cert}.pem      office signing certs (serialNumber = office no)
 #   DIR/cases/                                            expired, not yet valid, revoked, wrong key usage,
 #                                                         rollover old/new, stale CRL
@@ -237,6 +238,27 @@ for role in server client; do
   done
 done
 
+# Admin listener (the "admin" section of the gateway config): its server certificate, client
+# certificates for an operator and an auditor, and development bearer tokens: admin/tokens holds
+# their SHA-256 (mode 0600), admin/operator.token and admin/auditor.token the tokens themselves.
+make_ca admin-ca "/C=JP/O=Kakehashi/CN=Kakehashi admin CA (dev)"
+issue admin-ca "$DIR/tls/admin-server" ec tls_server "/C=JP/O=Kakehashi/CN=kakehashi-admin"
+for role in operator auditor; do
+  issue admin-ca "$DIR/tls/admin-$role-client" ec tls_client "/C=JP/O=Kakehashi/OU=Admin/CN=$role"
+done
+mkdir -p "$DIR/admin"
+if [ ! -f "$DIR/admin/tokens" ]; then
+  {
+    echo "# ROLE TOKEN-or-sha256:HEX NAME (development tokens made by deploy/pki.sh)"
+    for role in operator auditor; do
+      token="$(openssl rand -hex 24)"
+      echo "$token" >"$DIR/admin/$role.token"
+      echo "$role sha256:$(printf '%s' "$token" | openssl dgst -sha256 -r | cut -d' ' -f1) dev-$role"
+    done
+  } >"$DIR/admin/tokens.tmp"
+  mv "$DIR/admin/tokens.tmp" "$DIR/admin/tokens"
+fi
+
 # Office signing certificates (RSA-2048; the first office of each network also gets a P-256 one).
 for no in "${NATIONAL_OFFICES[@]}"; do
   issue national-ca "$DIR/offices/national/$no" rsa office_sign "$(office_subject "$NAT_ORG" "$no")"
@@ -293,5 +315,6 @@ copy_public "$DIR/regional/crls/regional-ca-g0.crl.pem" "$DIR/regional-stale/crl
 # Convenience bundles for TLS peers.
 copy_public "$DIR/ca/national-ca/cert.pem" "$DIR/tls/national-ca.pem"
 copy_public "$DIR/ca/regional-ca/cert.pem" "$DIR/tls/regional-ca.pem"
+copy_public "$DIR/ca/admin-ca/cert.pem" "$DIR/tls/admin-ca.pem"
 
 echo "development PKI ready in $DIR"

@@ -5,6 +5,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "gateway/audit/checkpoint_scheduler.hpp"
+#include "gateway/admin/run_admin.hpp"
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/daemon/adapter_registry.hpp"
@@ -155,12 +156,15 @@ Command run_command() {
             if (!audit_store) audit_store = daemon::open_store(store_config);
             return audit_store->checkpoint(wall_ms());
           });
+      // The admin listener (metrics, health, console), when the config has an admin section.
+      auto admin_server = admin::start_admin(io_context, config, engine, KAKEHASHI_VERSION);
       boost::asio::signal_set stop_signals(io_context, SIGTERM, SIGINT);
       boost::asio::signal_set reload_signal(io_context, SIGHUP);
       stop_signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
         log(LogLevel::kInfo, "signal", {{"signal", std::to_string(sig)}, {"action", "drain and stop"}});
         reload_signal.cancel();
+        if (admin_server) admin_server->stop();
         registry_service.stop();
         checkpoints.stop();
         engine.stop([&] { io_context.stop(); });

@@ -66,7 +66,7 @@ LoadedConfig load_gateway_config(const std::string& path) {
   }
   ConfigNode root(&doc, "", &out.errors);
   root.reject_unknown({"instance", "store", "payload_key_file", "receipt_signer", "relay", "limits",
-                       "routing", "networks", "log_level", "audit"});
+                       "routing", "networks", "log_level", "audit", "admin"});
   c.instance_id = root.string("instance", hostname() + "-" + std::to_string(::getpid()));
 
   const auto store = root.child("store");
@@ -175,6 +175,7 @@ LoadedConfig load_gateway_config(const std::string& path) {
     for (const auto& problem : registry::load_policy_file(c.overrides_file, names, c.route_preference).errors)
       root.error("routing.overrides_file", c.overrides_file + ": " + problem);
   }
+  c.admin = admin::parse_admin_config(root.child("admin"));
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include <rapidjson/document.h>
 
+#include "gateway/admin/admin_config.hpp"
 #include "gateway/config/config_node.hpp"
 #include "gateway/engine/relay_engine.hpp"
 
@@ -59,6 +60,7 @@ struct GatewayConfig {
   // "" = none. Read at start and on SIGHUP.
   std::string overrides_file;
   std::vector<NetworkConfig> networks;
+  admin::AdminConfig admin;  // the "admin" section: listener, roles, alerts (gateway/admin)
 };
 
 struct LoadedConfig {

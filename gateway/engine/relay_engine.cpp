@@ -383,6 +383,32 @@ void Engine::on_receipt(const std::string& network, InboundReceipt receipt,
 
 // ---- delivery ---------------------------------------------------------------------------------
 
+void LatencyHistogram::observe(double seconds) {
+  for (std::size_t i = 0; i < std::size(kBounds); ++i) {
+    if (seconds <= kBounds[i]) ++buckets[i];
+  }
+  ++count;
+  sum += seconds;
+}
+
+std::vector<NetworkStatus> Engine::network_status() const {
+  std::vector<NetworkStatus> out;
+  for (const auto& [name, n] : networks_) {
+    NetworkStatus s;
+    s.name = name;
+    if (const auto b = breakers_.find(name); b != breakers_.end()) {
+      s.failures = b->second.failures;
+      s.open_until = b->second.open_until > now() ? b->second.open_until : 0;
+      s.last_success = b->second.last_success;
+      s.last_failure = b->second.last_failure;
+      s.failing_since = b->second.failures > 0 ? b->second.failing_since : 0;
+    }
+    s.directory_loaded = router_.ready({name});
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<std::string> Engine::paused_destinations() const {
   std::vector<std::string> paused;
   const auto t = now();
@@ -497,14 +523,18 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
   std::string error = r.error_code + (r.message.empty() ? "" : ": " + r.message);
   switch (r.status) {
     case SendResult::Status::kAccepted:
-      breaker = {};
+      breaker = {.last_success = at, .last_failure = breaker.last_failure};
       action = Action::kDelivered;
+      latency_[t.direction].observe(static_cast<double>(at - t.created_at) / 1000.0);
       break;
     case SendResult::Status::kRejected:
       breaker.failures = 0;
+      breaker.last_success = at;
       action = Action::kRefused;
       break;
     case SendResult::Status::kRetry:
+      if (breaker.failures == 0) breaker.failing_since = at;
+      breaker.last_failure = at;
       ++breaker.failures;
       if (r.retry_after) {
         // Maintenance or rate limit: pause the whole network, do not burn an attempt.

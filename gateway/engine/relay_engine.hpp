@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,26 @@ struct EngineCounters {
   std::int64_t retries = 0, released = 0, parked = 0, receipts = 0, notices_sent = 0;
 };
 
+// One network as the admin listener sees it (read on the io thread).
+struct NetworkStatus {
+  std::string name;
+  std::int64_t failures = 0;        // consecutive failed deliveries
+  std::int64_t open_until = 0;      // breaker open (deliveries paused) until, ms; 0 = closed
+  std::int64_t last_success = 0;    // last time it answered a delivery, ms; 0 = never
+  std::int64_t last_failure = 0;
+  std::int64_t failing_since = 0;   // first failure since the last success; 0 = not failing
+  bool directory_loaded = false;
+};
+
+// Accept → delivered latency, cumulative buckets in seconds (Prometheus histogram).
+struct LatencyHistogram {
+  static constexpr double kBounds[] = {1, 5, 15, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600};
+  std::uint64_t buckets[std::size(kBounds)] = {};  // count of observations <= each bound
+  std::uint64_t count = 0;
+  double sum = 0;
+  void observe(double seconds);
+};
+
 class Engine {
  public:
   Engine(boost::asio::io_context& io, EngineOptions options, StoreFactory stores,
@@ -92,6 +113,10 @@ class Engine {
   void reload_receipt_signer(std::shared_ptr<const mapping::cms::Credential> signer);
 
   const EngineCounters& counters() const { return counters_; }
+  // For the admin listener (io thread): each network's breaker and reachability, and the relay
+  // latency per direction since start.
+  std::vector<NetworkStatus> network_status() const;
+  const std::map<std::string, LatencyHistogram>& latency() const { return latency_; }
   Router& router() { return router_; }
   // A network's adapter once started (nullptr before start() or for an unknown name).
   Adapter* adapter(const std::string& network);
@@ -103,6 +128,7 @@ class Engine {
   struct Breaker {
     std::int64_t failures = 0;
     std::int64_t open_until = 0;
+    std::int64_t last_success = 0, last_failure = 0, failing_since = 0;
   };
   struct Prepared;
 
@@ -132,6 +158,7 @@ class Engine {
   std::map<std::string, std::unique_ptr<Network>> networks_;
   std::map<std::string, Breaker> breakers_;
   EngineCounters counters_;
+  std::map<std::string, LatencyHistogram> latency_;
   std::size_t in_flight_ = 0;
   std::size_t notices_in_flight_ = 0;
   std::size_t intake_in_flight_ = 0;

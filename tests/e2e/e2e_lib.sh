@@ -53,7 +53,8 @@ e2e_prepare() {
   local work="$1" pki="$2"
   rm -rf "$work"
   mkdir -p "$work"
-  if [ ! -f "$pki/tls/national-ca.pem" ] || [ ! -f "$pki/offices/regional/3271500062.cert.pem" ]; then
+  if [ ! -f "$pki/tls/national-ca.pem" ] || [ ! -f "$pki/offices/regional/3271500062.cert.pem" ] ||
+    [ ! -f "$pki/admin/tokens" ]; then
     bash "$E2E_ROOT/deploy/pki.sh" "$pki" >/dev/null
   fi
   (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$work/national-proxy.password")

@@ -1,0 +1,333 @@
+#include "gateway/admin/admin_server.hpp"
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "adapters/http/https_server.hpp"
+#include "gateway/admin/access.hpp"
+#include "gateway/admin/api.hpp"
+#include "gateway/admin/console_assets.hpp"
+#include "gateway/engine/log.hpp"
+#include "gateway/registry/registry_store.hpp"
+
+namespace kakehashi::gateway::admin {
+namespace net = boost::asio;
+
+namespace {
+
+std::int64_t system_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void add_security_headers(http::Response& r) {
+  r.headers.emplace_back("x-content-type-options", "nosniff");
+  r.headers.emplace_back("x-frame-options", "DENY");
+  r.headers.emplace_back("referrer-policy", "no-referrer");
+  r.headers.emplace_back("content-security-policy", "default-src 'self'; frame-ancestors 'none'");
+  r.headers.emplace_back("strict-transport-security", "max-age=31536000");
+}
+
+// /api/transfers/{id} and /api/transfers/{id}/{action}; nullopt when the path is not one.
+struct TransferPath {
+  std::int64_t id = 0;
+  std::string action;  // "" for the transfer itself
+};
+std::optional<TransferPath> transfer_path(const std::string& path) {
+  constexpr std::string_view kPrefix = "/api/transfers/";
+  if (path.rfind(kPrefix, 0) != 0) return std::nullopt;
+  std::string rest = path.substr(kPrefix.size());
+  TransferPath out;
+  const auto slash = rest.find('/');
+  if (slash != std::string::npos) {
+    out.action = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (rest.empty() || rest.size() > 18 ||
+      !std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  out.id = std::stoll(rest);
+  return out;
+}
+
+}  // namespace
+
+struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
+  Impl(net::io_context& io_context, AdminConfig admin_config, AdminSources admin_sources)
+      : io(io_context),
+        config(std::move(admin_config)),
+        sources(std::move(admin_sources)),
+        pool(config.workers),
+        timer(io_context) {
+    if (!sources.clock) sources.clock = system_now;
+  }
+
+  net::io_context& io;
+  AdminConfig config;
+  AdminSources sources;
+  std::unique_ptr<AccessControl> access;
+  std::unique_ptr<http::HttpsServer> server;
+  net::thread_pool pool;
+  net::steady_timer timer;
+  bool stopped = false;
+  std::mutex threads_mutex;
+  std::map<std::thread::id, std::unique_ptr<ThreadState>> threads;
+  std::set<std::pair<std::string, std::string>> active_alerts;  // io thread
+
+  using Reply = std::function<void(http::Response)>;
+  using Work = std::function<http::Response(ApiContext&)>;
+
+  ThreadState& thread_state() {
+    std::lock_guard lock(threads_mutex);
+    auto& slot = threads[std::this_thread::get_id()];
+    if (!slot) slot = std::make_unique<ThreadState>();
+    return *slot;
+  }
+
+  void open_connections(ThreadState& ts) {
+    if (!ts.store) ts.store = sources.open_store();
+    if (!ts.registry_db && sources.open_registry_db) {
+      ts.registry_db = sources.open_registry_db();
+      try {
+        registry::RegistryStore(*ts.registry_db).migrate();
+      } catch (const store::SqlError&) {
+        // A read-only role cannot create tables; reads then fail and say so.
+      }
+    }
+  }
+
+  EngineSnapshot snapshot() const { return sources.engine ? sources.engine() : EngineSnapshot{}; }
+
+  // Runs `work` on the pool with this thread's connections; `reply` gets the response.
+  void on_pool(Work work, Reply reply, bool readiness = false) {
+    auto snap = std::make_shared<EngineSnapshot>(snapshot());
+    net::post(pool, [self = shared_from_this(), snap, work = std::move(work),
+                     reply = std::move(reply), readiness] {
+      auto& ts = self->thread_state();
+      try {
+        self->open_connections(ts);
+        ApiContext ctx{ts, self->sources, self->config, *snap, self->sources.clock()};
+        reply(work(ctx));
+      } catch (const ApiError& e) {
+        reply(error_response(e));
+      } catch (const store::SqlError& e) {
+        // Reconnect next time: the connection may be what failed.
+        ts = ThreadState{};
+        if (readiness) {
+          reply(json_response(503, "{\"ready\":false,\"reasons\":[\"store unreachable\"]}"));
+        } else {
+          log(LogLevel::kError, "admin-store-error", {{"error", e.message}});
+          reply(error_response({503, "unavailable", "the store is unavailable"}));
+        }
+      } catch (const std::exception& e) {
+        log(LogLevel::kError, "admin-handler-error", {{"error", e.what()}});
+        reply(error_response({500, "internal", "internal error"}));
+      }
+    });
+  }
+
+  void handle(http::Request req, Reply respond) {
+    Reply reply = [respond = std::move(respond)](http::Response r) {
+      add_security_headers(r);
+      respond(std::move(r));
+    };
+    const auto target = parse_target(req.target);
+    if (!target) return reply(error_response({400, "bad_request", "malformed request target"}));
+    const std::string& path = target->path;
+    const bool get = req.method == "GET";
+    if (path == "/healthz") {
+      if (!get) return reply(error_response({405, "method_not_allowed", "use GET"}));
+      return reply(json_response(200, "{\"status\":\"ok\"}"));
+    }
+    if (path == "/readyz") {
+      if (!get) return reply(error_response({405, "method_not_allowed", "use GET"}));
+      return on_pool([](ApiContext& ctx) { return readyz(ctx); }, std::move(reply), true);
+    }
+    const bool api = path == "/api" || path.rfind("/api/", 0) == 0;
+    if (!api && path != "/metrics") return serve_static(req, path, reply);
+
+    const auto who = access->authenticate(req);
+    if (!who)
+      return reply(error_response(
+          {401, "unauthorized", "a valid bearer token or client certificate is needed"}));
+    const Principal principal = *who;
+    const auto only_get = [&](Work work) {
+      if (!get) return reply(error_response({405, "method_not_allowed", "use GET"}));
+      on_pool(std::move(work), std::move(reply));
+    };
+    const auto& q = target->query;
+    if (path == "/metrics") return only_get([](ApiContext& ctx) { return metrics(ctx); });
+    if (path == "/api/session")
+      return only_get([principal](ApiContext& ctx) { return api_session(ctx, principal); });
+    if (path == "/api/dashboard")
+      return only_get([](ApiContext& ctx) { return api_dashboard(ctx); });
+    if (path == "/api/transfers")
+      return only_get([q](ApiContext& ctx) { return api_transfers(ctx, q); });
+    if (path == "/api/parked") return only_get([](ApiContext& ctx) { return api_parked(ctx); });
+    if (path == "/api/registry/conflicts")
+      return only_get([](ApiContext& ctx) { return api_registry_conflicts(ctx); });
+    if (path == "/api/registry/last-sync")
+      return only_get([](ApiContext& ctx) { return api_registry_last_sync(ctx); });
+    if (path == "/api/audit/verify")
+      return only_get([](ApiContext& ctx) { return api_audit_verify(ctx); });
+    if (path == "/api/audit/export")
+      return only_get([q](ApiContext& ctx) { return api_audit_export(ctx, q); });
+    if (const auto t = transfer_path(path)) {
+      if (t->action.empty()) {
+        const auto id = t->id;
+        return only_get([id](ApiContext& ctx) { return api_transfer(ctx, id); });
+      }
+      if (t->action == "retry" || t->action == "park") {
+        if (req.method != "POST")
+          return reply(error_response({405, "method_not_allowed", "use POST"}));
+        // Refused before any store work: the auditor never acts, not even in the log.
+        if (principal.role != Role::kOperator)
+          return reply(error_response(
+              {403, "forbidden", "the auditor role may read and export, not " + t->action}));
+        const auto id = t->id;
+        const auto action = t->action;
+        return on_pool([id, action, principal, body = std::move(req.body)](
+                           ApiContext& ctx) { return api_act(ctx, id, action, principal, body); },
+                       std::move(reply));
+      }
+    }
+    return reply(error_response({404, "not_found", "no such endpoint: " + path}));
+  }
+
+  void serve_static(const http::Request& req, const std::string& path, const Reply& reply) {
+    if (req.method != "GET") return reply(error_response({405, "method_not_allowed", "use GET"}));
+    const std::string name = path == "/" ? "index.html" : path.substr(1);
+    for (const auto& asset : console_assets()) {
+      if (asset.path == name) {
+        http::Response r;
+        r.headers = {{"content-type", std::string(asset.content_type)},
+                     {"cache-control", "no-cache"}};
+        r.body.assign(asset.data.data(), asset.data.size());
+        return reply(std::move(r));
+      }
+    }
+    http::Response r;
+    r.status = 404;
+    r.headers = {{"content-type", "text/plain; charset=utf-8"}};
+    r.body = "not found\n";
+    reply(std::move(r));
+  }
+
+  void check_alerts(std::function<void(std::vector<std::string>)> done) {
+    net::post(io, [self = shared_from_this(), done = std::move(done)]() mutable {
+      auto snap = std::make_shared<EngineSnapshot>(self->snapshot());
+      net::post(self->pool, [self, snap, done = std::move(done)]() mutable {
+        auto& ts = self->thread_state();
+        std::optional<std::vector<Alert>> alerts;
+        try {
+          self->open_connections(ts);
+          ApiContext ctx{ts, self->sources, self->config, *snap, self->sources.clock()};
+          alerts = evaluate_alerts(ctx);
+        } catch (const store::SqlError& e) {
+          ts = ThreadState{};
+          log(LogLevel::kError, "admin-alerts-failed", {{"error", e.message}});
+        } catch (const std::exception& e) {
+          log(LogLevel::kError, "admin-alerts-failed", {{"error", e.what()}});
+        }
+        net::post(self->io, [self, alerts = std::move(alerts), done = std::move(done)] {
+          std::vector<std::string> kinds;
+          if (alerts) self->log_transitions(*alerts);
+          for (const auto& a : self->active_alerts) kinds.push_back(a.first);
+          if (done) done(std::move(kinds));
+        });
+      });
+    });
+  }
+
+  // Alerts are logged when they start and when they clear, not on every check.
+  void log_transitions(const std::vector<Alert>& alerts) {
+    std::set<std::pair<std::string, std::string>> now;
+    for (const auto& a : alerts) {
+      now.insert({a.kind, a.subject});
+      if (!active_alerts.count({a.kind, a.subject}))
+        log(LogLevel::kWarning, "alert",
+            {{"alert", a.kind}, {"subject", a.subject}, {"detail", a.detail}});
+    }
+    for (const auto& a : active_alerts) {
+      if (!now.count(a))
+        log(LogLevel::kInfo, "alert-cleared", {{"alert", a.first}, {"subject", a.second}});
+    }
+    active_alerts = std::move(now);
+  }
+
+  void schedule_alerts() {
+    if (stopped) return;
+    timer.expires_after(config.alert_every);
+    timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped) return;
+      self->check_alerts({});
+      self->schedule_alerts();
+    });
+  }
+};
+
+AdminServer::AdminServer(net::io_context& io, AdminConfig config, AdminSources sources)
+    : impl_(std::make_shared<Impl>(io, std::move(config), std::move(sources))) {}
+
+AdminServer::~AdminServer() {
+  stop();
+}
+
+std::uint16_t AdminServer::start(std::optional<std::uint16_t> port_override) {
+  auto& c = impl_->config;
+  std::vector<TokenEntry> tokens;
+  if (!c.tokens_file.empty()) {
+    auto file = read_token_file(c.tokens_file);
+    if (!file.errors.empty()) throw std::runtime_error("admin.tokens_file: " + file.errors.front());
+    tokens = std::move(file.entries);
+  }
+  impl_->access =
+      std::make_unique<AccessControl>(std::move(tokens), c.operator_subjects, c.auditor_subjects);
+  http::TlsConfig tls;
+  tls.cert_file = c.certificate_file;
+  tls.key_file = c.key_file;
+  tls.ca_file = c.client_ca_file;
+  tls.allow_tls12 = c.allow_tls12;
+  tls.require_peer_cert = false;  // tokens work without one; a presented one must verify
+  http::ServerOptions options;
+  options.max_body_bytes = 64 * 1024;
+  options.max_header_bytes = 16 * 1024;
+  options.on_error = [](const std::string& what) {
+    log(LogLevel::kWarning, "admin-connection-error", {{"error", what}});
+  };
+  std::weak_ptr<Impl> weak = impl_;
+  impl_->server = std::make_unique<http::HttpsServer>(
+      impl_->io, tls,
+      [weak](http::Request request, std::function<void(http::Response)> respond) {
+        auto self = weak.lock();
+        if (!self) return respond(http::Response{503, {}, "stopping\n"});
+        self->handle(std::move(request), std::move(respond));
+      },
+      options);
+  const auto port = impl_->server->listen(c.address, port_override.value_or(c.port));
+  log(LogLevel::kInfo, "admin-listening", {{"address", c.address}, {"port", std::to_string(port)}});
+  impl_->schedule_alerts();
+  return port;
+}
+
+void AdminServer::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->timer.cancel();
+  if (impl_->server) impl_->server->stop();
+  impl_->pool.join();
+}
+
+void AdminServer::check_alerts(std::function<void(std::vector<std::string>)> done) {
+  impl_->check_alerts(std::move(done));
+}
+
+}  // namespace kakehashi::gateway::admin

@@ -1,0 +1,878 @@
+// The admin listener over real TLS on 127.0.0.1 (port 0), against a SQLite store holding a few
+// transfers: authentication (tokens, client certificates), roles, every endpoint, the audit
+// export compared with `kakehashi audit export`, and /metrics read by a strict parser of the
+// Prometheus text format.
+
+#define BOOST_TEST_MODULE kakehashi_admin
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <rapidjson/document.h>
+
+#include "adapters/http/asio.hpp"
+#include "gateway/admin/access.hpp"
+#include "gateway/admin/admin_config.hpp"
+#include "gateway/admin/admin_server.hpp"
+#include "gateway/admin/api.hpp"
+#include "gateway/admin/prometheus.hpp"
+#include "gateway/audit/exporter.hpp"
+#include "gateway/cli/command.hpp"
+#include "gateway/store/store.hpp"
+
+namespace fs = std::filesystem;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using namespace kakehashi::gateway;
+
+namespace {
+
+// ---- a strict Prometheus text-format (0.0.4) parser ---------------------------------------------
+
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+struct Exposition {
+  std::map<std::string, std::string> types;  // family -> type
+  std::map<std::string, std::string> help;
+  std::vector<Sample> samples;
+  std::vector<std::string> errors;
+
+  const Sample* find(const std::string& name,
+                     const std::map<std::string, std::string>& labels = {}) const {
+    for (const auto& s : samples) {
+      if (s.name != name) continue;
+      bool all = true;
+      for (const auto& [k, v] : labels) {
+        auto it = s.labels.find(k);
+        if (it == s.labels.end() || it->second != v) all = false;
+      }
+      if (all) return &s;
+    }
+    return nullptr;
+  }
+};
+
+bool metric_name(const std::string& n) {
+  return std::regex_match(n, std::regex("[a-zA-Z_:][a-zA-Z0-9_:]*"));
+}
+bool label_name(const std::string& n) {
+  return std::regex_match(n, std::regex("[a-zA-Z_][a-zA-Z0-9_]*"));
+}
+
+std::optional<double> parse_value(const std::string& v) {
+  if (v == "+Inf" || v == "Inf") return INFINITY;
+  if (v == "-Inf") return -INFINITY;
+  if (v == "NaN") return NAN;
+  if (!std::regex_match(v, std::regex("[-+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+)?")))
+    return std::nullopt;
+  return std::strtod(v.c_str(), nullptr);
+}
+
+// The family a sample belongs to, given the declared types.
+std::string family_of(const std::string& name, const std::map<std::string, std::string>& types) {
+  if (types.count(name)) return name;
+  for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+    const std::string s = suffix;
+    if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) {
+      const auto base = name.substr(0, name.size() - s.size());
+      auto it = types.find(base);
+      if (it != types.end() && (it->second == "histogram" || it->second == "summary")) return base;
+    }
+  }
+  return "";
+}
+
+Exposition parse_prometheus(const std::string& text) {
+  Exposition e;
+  auto err = [&](int line, const std::string& what) {
+    e.errors.push_back("line " + std::to_string(line) + ": " + what);
+  };
+  if (!text.empty() && text.back() != '\n') err(0, "does not end with a newline");
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  std::string current;           // the family whose samples are being read
+  std::set<std::string> closed;  // families whose block ended (no interleaving)
+  std::set<std::string> series;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      std::istringstream f(line.substr(1));
+      std::string kw, name;
+      f >> kw >> name;
+      if (kw != "HELP" && kw != "TYPE") continue;  // a plain comment
+      if (!metric_name(name)) err(n, "bad metric name in " + kw);
+      std::string rest;
+      std::getline(f, rest);
+      if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+      if (kw == "HELP") {
+        if (e.help.count(name)) err(n, "second HELP for " + name);
+        for (std::size_t i = 0; i < rest.size(); ++i) {
+          if (rest[i] == '\\' &&
+              (i + 1 >= rest.size() || (rest[i + 1] != '\\' && rest[i + 1] != 'n')))
+            err(n, "bad escape in HELP");
+          if (rest[i] == '\\') ++i;
+        }
+        e.help[name] = rest;
+      } else {
+        if (e.types.count(name)) err(n, "second TYPE for " + name);
+        static const std::set<std::string> kTypes{"counter", "gauge", "histogram", "summary",
+                                                  "untyped"};
+        if (!kTypes.count(rest)) err(n, "unknown type " + rest);
+        if (closed.count(name) || current == name) err(n, "TYPE after samples of " + name);
+        e.types[name] = rest;
+      }
+      continue;
+    }
+    Sample s;
+    std::size_t i = 0;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+    s.name = line.substr(0, i);
+    if (!metric_name(s.name)) err(n, "bad metric name '" + s.name + "'");
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      while (i < line.size() && line[i] != '}') {
+        std::size_t eq = line.find('=', i);
+        if (eq == std::string::npos) {
+          err(n, "label without =");
+          break;
+        }
+        const auto lname = line.substr(i, eq - i);
+        if (!label_name(lname)) err(n, "bad label name '" + lname + "'");
+        i = eq + 1;
+        if (i >= line.size() || line[i] != '"') {
+          err(n, "label value not quoted");
+          break;
+        }
+        ++i;
+        std::string value;
+        bool ended = false;
+        while (i < line.size()) {
+          const char c = line[i++];
+          if (c == '"') {
+            ended = true;
+            break;
+          }
+          if (c == '\\') {
+            if (i >= line.size()) break;
+            const char x = line[i++];
+            if (x == 'n') {
+              value += '\n';
+            } else if (x == '\\' || x == '"') {
+              value += x;
+            } else {
+              err(n, "bad escape in label value");
+            }
+          } else {
+            value += c;
+          }
+        }
+        if (!ended) {
+          err(n, "unterminated label value");
+          break;
+        }
+        if (s.labels.count(lname)) err(n, "duplicate label " + lname);
+        s.labels[lname] = value;
+        if (i < line.size() && line[i] == ',') ++i;
+      }
+      if (i >= line.size() || line[i] != '}') {
+        err(n, "labels not closed");
+        continue;
+      }
+      ++i;
+    }
+    if (i >= line.size() || line[i] != ' ') {
+      err(n, "no value");
+      continue;
+    }
+    std::istringstream vs(line.substr(i + 1));
+    std::string value, timestamp, extra;
+    vs >> value >> timestamp >> extra;
+    const auto v = parse_value(value);
+    if (!v) err(n, "bad value '" + value + "'");
+    if (!timestamp.empty() && !std::regex_match(timestamp, std::regex("-?[0-9]+")))
+      err(n, "bad timestamp");
+    if (!extra.empty()) err(n, "trailing text");
+    s.value = v.value_or(0);
+    const auto family = family_of(s.name, e.types);
+    if (family.empty()) {
+      err(n, "sample " + s.name + " without a TYPE");
+    } else {
+      if (family != current) {
+        if (closed.count(family)) err(n, "samples of " + family + " are not together");
+        if (!current.empty()) closed.insert(current);
+        current = family;
+      }
+      const auto& type = e.types[family];
+      if (type == "histogram" && s.name == family) err(n, "histogram sample without a suffix");
+      if (type == "histogram" && s.name == family + "_bucket" && !s.labels.count("le"))
+        err(n, "bucket without le");
+      if (type == "counter" && *v < 0) err(n, "negative counter");
+    }
+    std::string key = s.name;
+    for (const auto& [k, val] : s.labels) key += "|" + k + "=" + val;
+    if (!series.insert(key).second) err(n, "duplicate series " + key);
+    e.samples.push_back(std::move(s));
+  }
+  // Histograms: cumulative buckets, ascending le, +Inf equal to _count.
+  for (const auto& [family, type] : e.types) {
+    if (type != "histogram") continue;
+    std::map<std::string, std::vector<std::pair<double, double>>> buckets;  // labels w/o le
+    std::map<std::string, double> counts;
+    for (const auto& s : e.samples) {
+      auto labels = s.labels;
+      const auto le = labels.count("le") ? labels["le"] : "";
+      labels.erase("le");
+      std::string key;
+      for (const auto& [k, v] : labels) key += k + "=" + v + ",";
+      if (s.name == family + "_bucket")
+        buckets[key].push_back({parse_value(le).value_or(NAN), s.value});
+      if (s.name == family + "_count") counts[key] = s.value;
+    }
+    for (const auto& [key, bs] : buckets) {
+      for (std::size_t i = 1; i < bs.size(); ++i) {
+        if (!(bs[i].first > bs[i - 1].first)) e.errors.push_back(family + ": le not ascending");
+        if (bs[i].second < bs[i - 1].second)
+          e.errors.push_back(family + ": buckets not cumulative");
+      }
+      if (bs.empty() || !std::isinf(bs.back().first))
+        e.errors.push_back(family + ": no +Inf bucket");
+      if (!counts.count(key) || counts[key] != bs.back().second)
+        e.errors.push_back(family + ": +Inf != _count");
+    }
+  }
+  return e;
+}
+
+// ---- fixtures -----------------------------------------------------------------------------------
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string first_line(const fs::path& p) {
+  auto t = read_text(p);
+  return t.substr(0, t.find('\n'));
+}
+
+// The development PKI (deploy/pki.sh), made once for the whole run.
+const fs::path& pki() {
+  static const fs::path dir = [] {
+    const auto d = fs::temp_directory_path() / ("kh-admin-pki-" + std::to_string(::getpid()));
+    const std::string cmd =
+        std::string("bash ") + KAKEHASHI_PKI_SCRIPT + " " + d.string() + " >/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
+    return d;
+  }();
+  return dir;
+}
+
+struct PkiCleanup {
+  ~PkiCleanup() {
+    std::error_code ec;
+    fs::remove_all(fs::temp_directory_path() / ("kh-admin-pki-" + std::to_string(::getpid())), ec);
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(PkiCleanup);
+
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;
+  std::string body;
+  rapidjson::Document json() const {
+    rapidjson::Document d;
+    d.Parse(body.data(), body.size());
+    BOOST_TEST_REQUIRE(!d.HasParseError(), "not JSON: " << body);
+    return d;
+  }
+};
+
+constexpr std::int64_t kNow = 1748736000000;  // 2025-06-01T00:00:00Z
+constexpr std::int64_t kHour = 3600 * 1000;
+
+store::NewTransfer unit(const std::string& source_id, const std::string& sequence,
+                        const std::string& recipient) {
+  store::NewTransfer t;
+  t.source_adapter = "regional";
+  t.source_id = source_id;
+  t.dest_adapter = "national";
+  t.direction = "regional->national";
+  t.sender_office = "3271500013";
+  t.sender_type = "43";
+  t.recipient_office = recipient;
+  t.recipient_type = "11";
+  t.sequence = sequence;
+  t.unit_kind = "K2";
+  t.subject_key = "K2:202506:" + source_id;
+  t.idempotency_key = "kh-" + source_id;
+  t.payload = "sealed " + source_id;
+  t.event_detail = "checks passed";
+  return t;
+}
+
+struct Gateway {
+  fs::path dir;
+  std::string db;
+  std::int64_t parked = 0, delivered = 0, in_flight = 0, refused = 0;
+  std::string operator_token, auditor_token;
+  net::io_context io;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::thread thread;
+  std::unique_ptr<admin::AdminServer> server;
+  std::uint16_t port = 0;
+  std::mutex mutex;
+  admin::EngineSnapshot engine;  // what the fake engine shows (guarded by mutex)
+
+  Gateway() {
+    static int counter = 0;
+    dir = fs::temp_directory_path() /
+          ("kh-admin-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    fs::create_directories(dir);
+    db = (dir / "store.db").string();
+    operator_token = first_line(pki() / "admin/operator.token");
+    auditor_token = first_line(pki() / "admin/auditor.token");
+    auto s = open_store();
+    s->migrate();
+    delivered =
+        s->accept(unit("a", "20250601090000", "1371100452"), std::nullopt, kNow - 3 * kHour).id;
+    parked =
+        s->accept(unit("b", "20250601090001", "1371100460"), std::nullopt, kNow - 2 * kHour).id;
+    in_flight = s->accept(unit("c", "20250601090002", "1371100478"), std::nullopt, kNow - kHour).id;
+    auto bad = unit("d", "20250601090003", "1371100452");
+    bad.state = store::kRejected;
+    bad.dest_adapter = "";
+    bad.reason = "[FIELD_DATE] UPJSK.CSV line 2";
+    refused = s->accept(bad, std::nullopt, kNow - kHour).id;
+    const auto claimed = s->claim_transfers("test", kNow - 3 * kHour + 1000, 60000, 10, {});
+    for (const auto& t : claimed) {
+      if (t.id == delivered)
+        s->mark_delivered(t.id, "test", "remote-1", "to national as remote-1", kNow - 2 * kHour);
+    }
+    s->park(parked, "failed 8 times; last: 503", "engine", kNow - kHour);
+
+    engine.running = true;
+    engine.counters.retries = 7;
+    engine::NetworkStatus national;
+    national.name = "national";
+    national.directory_loaded = true;
+    national.last_success = kNow - 1000;
+    engine::NetworkStatus regional = national;
+    regional.name = "regional";
+    engine.networks = {national, regional};
+    engine.latency["regional->national"].observe(0.5);
+    engine.latency["regional->national"].observe(42);
+  }
+
+  std::unique_ptr<store::Store> open_store() const {
+    store::AuditOptions audit;
+    audit.actor = "gateway:test";
+    return std::make_unique<store::Store>(store::open_sqlite(db), audit);
+  }
+
+  admin::AdminConfig config() const {
+    admin::AdminConfig c;
+    c.enabled = true;
+    c.port = 0;
+    c.certificate_file = (pki() / "tls/admin-server.cert.pem").string();
+    c.key_file = (pki() / "tls/admin-server.key.pem").string();
+    c.tokens_file = (pki() / "admin/tokens").string();
+    c.client_ca_file = (pki() / "tls/admin-ca.pem").string();
+    c.operator_subjects = {"CN=operator,OU=Admin,O=Kakehashi,C=JP"};
+    c.auditor_subjects = {"CN=auditor,OU=Admin,O=Kakehashi,C=JP"};
+    c.certificate_expiry_days = 30;
+    return c;
+  }
+
+  void start() {
+    admin::AdminSources s;
+    s.instance = "gw-test";
+    s.version = "0.0.0";
+    const auto path = db;
+    s.open_store = [this] { return open_store(); };
+    s.open_registry_db = [path] { return store::open_sqlite(path); };
+    s.engine = [this] {
+      std::lock_guard lock(mutex);
+      return engine;
+    };
+    s.office_name = [](const std::string& no, const std::string&) -> std::string {
+      if (no == "3271500013") return "かけはし居宅介護支援事業所";
+      if (no == "1371100452") return "Tokyo \"Day\" Service";
+      return "";
+    };
+    s.expiry = admin::trust_domain_expiry_sources("national", (pki() / "national").string());
+    s.expiry.push_back(
+        {"certificate", "admin.tls", (pki() / "tls/admin-server.cert.pem").string()});
+    s.audit_certificate_file = "";
+    s.clock = [] { return kNow; };
+    server = std::make_unique<admin::AdminServer>(io, config(), std::move(s));
+    port = server->start(0);
+    work.emplace(net::make_work_guard(io));
+    thread = std::thread([this] { io.run(); });
+  }
+
+  ~Gateway() {
+    if (server) {
+      std::promise<void> stopped;
+      net::post(io, [&] {
+        server->stop();
+        stopped.set_value();
+      });
+      stopped.get_future().wait();
+      work.reset();
+      io.stop();
+      thread.join();
+      server.reset();
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  Reply call(const std::string& method, const std::string& target, const std::string& token = "",
+             const std::string& body = "", const std::string& client = "") {
+    net::io_context ioc;
+    net::ssl::context ctx(net::ssl::context::tls_client);
+    ctx.load_verify_file((pki() / "tls/admin-ca.pem").string());
+    ctx.set_verify_mode(net::ssl::verify_peer);
+    if (!client.empty()) {
+      ctx.use_certificate_chain_file(
+          (pki() / ("tls/admin-" + client + "-client.cert.pem")).string());
+      ctx.use_private_key_file((pki() / ("tls/admin-" + client + "-client.key.pem")).string(),
+                               net::ssl::context::pem);
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    beast::get_lowest_layer(stream).connect(
+        net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    stream.handshake(net::ssl::stream_base::client);
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buffer, res);
+    Reply r;
+    r.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = std::string(f.value());
+    }
+    r.body = res.body();
+    beast::error_code ec;
+    stream.shutdown(ec);  // the server may close first; either is fine here
+    return r;
+  }
+  Reply get(const std::string& target, const std::string& token) {
+    return call("GET", target, token);
+  }
+};
+
+std::string cli_export(const std::string& db, std::vector<std::string> args) {
+  std::vector<std::string> argv{"kakehashi", "audit", "export", "--store", db};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::ostringstream out, err;
+  const int rc = kakehashi::cli::run_cli(argv, {out, err});
+  BOOST_TEST(rc == 0, err.str());
+  return out.str();
+}
+
+std::size_t count_events(Gateway& g, const std::string& kind) {
+  auto s = g.open_store();
+  std::size_t n = 0;
+  for (const auto& r : s->audit_records()) n += r.kind == kind;
+  return n;
+}
+
+}  // namespace
+
+// ---- unit tests
+// -----------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(prometheus_writer_escapes_and_parses) {
+  admin::PrometheusText p;
+  p.family("kh_test_total", "counter", "help with \\ backslash\nand newline");
+  p.sample("kh_test_total", {{"name", "a \"quoted\" \\ value\nwith newline"}}, 3);
+  p.family("kh_test_seconds", "histogram", "h");
+  p.sample("kh_test_seconds_bucket", {{"le", "1"}}, 1);
+  p.sample("kh_test_seconds_bucket", {{"le", "+Inf"}}, 2);
+  p.sample("kh_test_seconds_sum", {}, 1.5);
+  p.sample("kh_test_seconds_count", {}, 2);
+  const auto e = parse_prometheus(p.text());
+  BOOST_TEST(e.errors.empty(), p.text());
+  BOOST_TEST_REQUIRE(e.samples.size() == 5u);
+  BOOST_TEST(e.samples[0].labels.at("name") == "a \"quoted\" \\ value\nwith newline");
+  BOOST_TEST(admin::format_value(0.25) == "0.25");
+  BOOST_TEST(admin::format_value(INFINITY) == "+Inf");
+  // The parser itself refuses what it must.
+  BOOST_TEST(!parse_prometheus("x 1\n").errors.empty());  // no TYPE
+  BOOST_TEST(!parse_prometheus("# TYPE x gauge\nx{a=\"b} 1\n").errors.empty());
+  BOOST_TEST(!parse_prometheus("# TYPE x gauge\nx 1\nx 2\n").errors.empty());  // duplicate series
+  BOOST_TEST(!parse_prometheus("# TYPE x gauge\nx one\n").errors.empty());
+}
+
+BOOST_AUTO_TEST_CASE(token_file_lines_and_permissions) {
+  const auto dir = fs::temp_directory_path() / ("kh-admin-tokens-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto file = dir / "tokens";
+  {
+    std::ofstream out(file);
+    out << "# comment\n\noperator 0123456789abcdef0123 alice\nauditor sha256:"
+        << std::string(64, 'a') << "\nroot abcdefabcdefabcdef\noperator short\n";
+  }
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+  auto t = admin::read_token_file(file.string());
+  BOOST_TEST(t.entries.size() == 2u);
+  BOOST_TEST(t.errors.size() == 2u);  // unknown role, short token
+  BOOST_TEST(t.entries[0].name == "alice");
+  BOOST_TEST((t.entries[0].sha256 == admin::sha256("0123456789abcdef0123")));
+  fs::permissions(file, fs::perms::group_read, fs::perm_options::add);
+  t = admin::read_token_file(file.string());
+  BOOST_TEST_REQUIRE(t.errors.size() == 1u);
+  BOOST_TEST(t.errors[0].find("chmod 600") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(config_section_is_validated_with_key_paths) {
+  const std::string good =
+      R"({"listen": "127.0.0.1:0", "tls": {"certificate_file": ")" +
+      (pki() / "tls/admin-server.cert.pem").string() + R"(", "key_file": ")" +
+      (pki() / "tls/admin-server.key.pem").string() + R"("}, "tokens_file": ")" +
+      (pki() / "admin/tokens").string() +
+      R"(", "alerts": {"certificate_expiry_days": 10, "network_unreachable": "5m"}})";
+  rapidjson::Document doc;
+  doc.Parse(good.c_str());
+  std::vector<ConfigError> errors;
+  const auto c = admin::parse_admin_config(ConfigNode(&doc, "admin", &errors));
+  BOOST_TEST(errors.empty());
+  BOOST_TEST(c.enabled);
+  BOOST_TEST(c.port == 0);
+  BOOST_TEST(c.certificate_expiry_days == 10);
+  BOOST_TEST(c.network_unreachable.count() == 300000);
+
+  doc.Parse(
+      R"({"listen": "nowhere", "tls": {"certificate_file": "/nonexistent.pem", "key_file": "/nonexistent.key"},
+                "tokens_file": "/nonexistent-tokens", "bogus": 1})");
+  errors.clear();
+  (void)admin::parse_admin_config(ConfigNode(&doc, "admin", &errors));
+  std::set<std::string> paths;
+  for (const auto& e : errors) paths.insert(e.path);
+  BOOST_TEST(paths.count("admin.listen") == 1u);
+  BOOST_TEST(paths.count("admin.tls.certificate_file") == 1u);
+  BOOST_TEST(paths.count("admin.tls.key_file") == 1u);
+  BOOST_TEST(paths.count("admin.tokens_file") == 1u);
+  BOOST_TEST(paths.count("admin.bogus") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(parse_target_decodes_queries) {
+  const auto t = admin::parse_target("/api/transfers?office=327%2015&state=parked&x");
+  BOOST_TEST_REQUIRE(t.has_value());
+  BOOST_TEST(t->path == "/api/transfers");
+  BOOST_TEST(t->query.at("office") == "327 15");
+  BOOST_TEST(t->query.at("x") == "");
+  BOOST_TEST(!admin::parse_target("/a?b=%4").has_value());
+  BOOST_TEST(!admin::parse_target("nope").has_value());
+}
+
+// ---- over TLS
+// -------------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(health_and_readiness_need_no_auth) {
+  Gateway g;
+  g.start();
+  auto r = g.get("/healthz", "");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.json()["status"].GetString() == std::string("ok"));
+  r = g.get("/readyz", "");
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(r.json()["ready"].GetBool());
+  {
+    std::lock_guard lock(g.mutex);
+    g.engine.networks[0].directory_loaded = false;
+    g.engine.networks[1].failures = 9;
+    g.engine.networks[1].failing_since = kNow - 3600 * 1000;
+    g.engine.networks[1].open_until = kNow + 1000;
+  }
+  r = g.get("/readyz", "");
+  BOOST_TEST(r.status == 503);
+  const auto d = r.json();
+  BOOST_TEST(!d["ready"].GetBool());
+  BOOST_TEST(d["reasons"].Size() == 2u, r.body);
+}
+
+BOOST_AUTO_TEST_CASE(authentication_by_token_and_certificate) {
+  Gateway g;
+  g.start();
+  auto r = g.get("/api/session", "");
+  BOOST_TEST(r.status == 401);
+  BOOST_TEST(r.json()["error"].GetString() == std::string("unauthorized"));
+  BOOST_TEST(r.headers.count("www-authenticate") == 1u);
+  BOOST_TEST(g.get("/api/session", "wrong-token-wrong-token").status == 401);
+  BOOST_TEST(g.get("/metrics", "").status == 401);
+  r = g.get("/api/session", g.operator_token);
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.json()["role"].GetString() == std::string("operator"));
+  BOOST_TEST(r.json()["actor"].GetString() == std::string("admin:dev-operator"));
+  BOOST_TEST(r.json()["instance"].GetString() == std::string("gw-test"));
+  r = g.get("/api/session", g.auditor_token);
+  BOOST_TEST(r.json()["role"].GetString() == std::string("auditor"));
+  r = g.call("GET", "/api/session", "", "", "operator");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.json()["role"].GetString() == std::string("operator"));
+  r = g.call("GET", "/api/session", "", "", "auditor");
+  BOOST_TEST(r.json()["role"].GetString() == std::string("auditor"));
+  // A certificate does not rescue a wrong token.
+  BOOST_TEST(g.call("GET", "/api/session", "wrong-token-wrong-token", "", "operator").status ==
+             401);
+  BOOST_TEST(r.headers.at("x-content-type-options") == "nosniff");
+}
+
+BOOST_AUTO_TEST_CASE(auditor_may_not_act_operator_may_and_is_audited) {
+  Gateway g;
+  g.start();
+  const auto before = count_events(g, "operator-command");
+  const auto retry = "/api/transfers/" + std::to_string(g.parked) + "/retry";
+  auto r = g.call("POST", retry, g.auditor_token);
+  BOOST_TEST(r.status == 403);
+  BOOST_TEST(r.json()["error"].GetString() == std::string("forbidden"));
+  BOOST_TEST(std::string(r.json()["reason"].GetString()).find("auditor") != std::string::npos);
+  r = g.call("POST", "/api/transfers/" + std::to_string(g.in_flight) + "/park", g.auditor_token);
+  BOOST_TEST(r.status == 403);
+  BOOST_TEST(count_events(g, "operator-command") == before);
+  BOOST_TEST(g.open_store()->get(g.parked)->state == store::kParked);
+
+  BOOST_TEST(g.call("GET", retry, g.operator_token).status == 405);
+  r = g.call("POST", retry, g.operator_token);
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(r.json()["state"].GetString() == std::string("accepted"));
+  BOOST_TEST(g.open_store()->get(g.parked)->state == store::kAccepted);
+  r = g.call("POST", retry, g.operator_token);
+  BOOST_TEST(r.status == 409);
+  r = g.call("POST", "/api/transfers/" + std::to_string(g.in_flight) + "/park", g.operator_token,
+             R"({"reason": "held for a check"})");
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(g.open_store()->get(g.in_flight)->state == store::kParked);
+  BOOST_TEST(g.open_store()->get(g.in_flight)->reason == "held for a check");
+  BOOST_TEST(g.call("POST", "/api/transfers/999999/retry", g.operator_token).status == 404);
+  BOOST_TEST(g.call("POST", "/api/transfers/1/park", g.operator_token, "not json").status == 400);
+
+  // The audit log holds each command with its actor, like `kakehashi relay retry|park`.
+  std::vector<std::string> commands, redrives;
+  for (const auto& rec : g.open_store()->audit_records()) {
+    if (rec.kind == "operator-command" && rec.actor == "admin:dev-operator")
+      commands.push_back(rec.detail);
+    if (rec.kind == "redriven") redrives.push_back(rec.actor);
+  }
+  BOOST_TEST(
+      std::count(commands.begin(), commands.end(), "relay retry " + std::to_string(g.parked)) == 2);
+  BOOST_TEST(
+      std::count(commands.begin(), commands.end(),
+                 "relay park " + std::to_string(g.in_flight) + " --reason held for a check") == 1);
+  BOOST_TEST_REQUIRE(redrives.size() == 1u);
+  BOOST_TEST(redrives[0] == "admin:dev-operator");
+}
+
+BOOST_AUTO_TEST_CASE(dashboard_transfers_and_parked) {
+  Gateway g;
+  g.start();
+  auto r = g.get("/api/dashboard", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  auto d = r.json();
+  BOOST_TEST(d["backlog"].GetInt64() == 1);
+  BOOST_TEST(d["parked"].GetInt64() == 1);
+  BOOST_TEST_REQUIRE(d["directions"].Size() == 1u);
+  const auto& dir = d["directions"][0];
+  BOOST_TEST(dir["direction"].GetString() == std::string("regional->national"));
+  BOOST_TEST(dir["hours"].Size() == 24u);
+  std::int64_t in = 0, out = 0;
+  for (const auto& h : dir["hours"].GetArray()) {
+    in += h["in"].GetInt64();
+    out += h["out"].GetInt64();
+  }
+  BOOST_TEST(in == 4);
+  BOOST_TEST(out == 2);  // one delivered, one refused
+  BOOST_TEST(d["networks"].Size() == 2u);
+  BOOST_TEST(d["networks"][0]["breaker"].GetString() == std::string("closed"));
+  BOOST_TEST_REQUIRE(d["recent_rejections"].Size() == 1u);
+  BOOST_TEST(d["recent_rejections"][0]["code"].GetString() == std::string("FIELD_DATE"));
+  BOOST_TEST(d["recent_rejections"][0]["sender"]["name"].GetString() ==
+             std::string("かけはし居宅介護支援事業所"));
+  bool parked_alert = false;
+  for (const auto& a : d["alerts"].GetArray())
+    parked_alert |= a["kind"].GetString() == std::string("parked");
+  BOOST_TEST(parked_alert);
+
+  r = g.get("/api/transfers?state=parked", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  d = r.json();
+  BOOST_TEST_REQUIRE(d["items"].Size() == 1u);
+  BOOST_TEST(d["items"][0]["id"].GetInt64() == g.parked);
+  r = g.get("/api/transfers?office=1371100452&limit=1", g.auditor_token);
+  d = r.json();
+  BOOST_TEST(d["items"].Size() == 1u);
+  BOOST_TEST(d["more"].GetBool());
+  BOOST_TEST(d["items"][0]["recipient"]["name"].GetString() ==
+             std::string("Tokyo \"Day\" Service"));
+  r = g.get("/api/transfers?office=1371100452&limit=1&offset=1", g.auditor_token);
+  BOOST_TEST(!r.json()["more"].GetBool());
+  BOOST_TEST(g.get("/api/transfers?kind=P1", g.auditor_token).json()["items"].Size() == 0u);
+  BOOST_TEST(g.get("/api/transfers?kind=K2&from=2025-05-31T22:30:00Z", g.auditor_token)
+                 .json()["items"]
+                 .Size() == 2u);
+  BOOST_TEST(g.get("/api/transfers?from=yesterday", g.auditor_token).status == 400);
+
+  r = g.get("/api/transfers/" + std::to_string(g.delivered), g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  d = r.json();
+  BOOST_TEST(d["transfer"]["state"].GetString() == std::string("delivered"));
+  std::set<std::string> stages;
+  for (const auto& s : d["lineage"].GetArray()) stages.insert(s["stage"].GetString());
+  BOOST_TEST(stages.count("intake") == 1u);
+  BOOST_TEST(stages.count("checks") == 1u);
+  BOOST_TEST(stages.count("delivery") == 1u);
+  BOOST_TEST(d["events"].Size() >= 2u);
+  BOOST_TEST(std::string(d["events"][0]["hash"].GetString()).size() == 64u);
+  BOOST_TEST(g.get("/api/transfers/424242", g.auditor_token).status == 404);
+
+  r = g.get("/api/parked", g.auditor_token);
+  BOOST_TEST(r.json()["items"].Size() == 1u);
+  BOOST_TEST(g.get("/api/nothing", g.auditor_token).status == 404);
+}
+
+BOOST_AUTO_TEST_CASE(registry_and_audit_endpoints) {
+  Gateway g;
+  g.start();
+  auto r = g.get("/api/registry/conflicts", g.auditor_token);
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(r.json()["conflicts"].IsArray());
+  r = g.get("/api/registry/last-sync", g.auditor_token);
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(r.json()["sync"].IsNull());
+  r = g.get("/api/audit/verify", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  auto d = r.json();
+  BOOST_TEST(d["intact"].GetBool(), r.body);
+  BOOST_TEST(d["records"].GetInt64() > 4);
+}
+
+BOOST_AUTO_TEST_CASE(audit_export_equals_the_command_line) {
+  Gateway g;
+  g.start();
+  struct Case {
+    std::string query;
+    std::vector<std::string> args;
+  };
+  const std::vector<Case> cases{
+      {"format=csv", {"--format", "csv"}},
+      {"format=jsonl", {"--format", "jsonl"}},
+      {"format=csv&office=1371100452", {"--format", "csv", "--office", "1371100452"}},
+      {"format=jsonl&transfer=" + std::to_string(g.delivered),
+       {"--format", "jsonl", "--transfer", std::to_string(g.delivered)}},
+      {"format=csv&from=2025-05-31T22:00:00Z&to=2025-06-01",
+       {"--format", "csv", "--from", "2025-05-31T22:00:00Z", "--to", "2025-06-01"}},
+  };
+  for (const auto& c : cases) {
+    const auto r = g.get("/api/audit/export?" + c.query, g.auditor_token);
+    BOOST_TEST_REQUIRE(r.status == 200, r.body);
+    BOOST_TEST(r.headers.at("content-disposition").find("attachment; filename=\"kakehashi-audit") ==
+               0u);
+    const auto expected = cli_export(g.db, c.args);
+    BOOST_TEST(!expected.empty());
+    BOOST_TEST((r.body == expected), c.query);
+  }
+  // And the exporter directly.
+  std::ostringstream direct;
+  store::AuditQuery q;
+  audit::write_csv(g.open_store()->audit_export(q), direct);
+  BOOST_TEST((g.get("/api/audit/export?format=csv", g.auditor_token).body == direct.str()));
+  BOOST_TEST(g.get("/api/audit/export?format=xml", g.auditor_token).status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_parse_as_prometheus_text) {
+  Gateway g;
+  g.start();
+  const auto r = g.get("/metrics", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(r.headers.at("content-type").find("text/plain; version=0.0.4") == 0u);
+  const auto e = parse_prometheus(r.body);
+  for (const auto& err : e.errors) BOOST_ERROR(err);
+  BOOST_TEST(e.errors.empty(), r.body);
+  const auto value = [&](const std::string& name,
+                         const std::map<std::string, std::string>& labels = {}) {
+    const auto* s = e.find(name, labels);
+    BOOST_TEST_REQUIRE(s != nullptr, name);
+    return s->value;
+  };
+  BOOST_TEST(value("kakehashi_backlog") == 1);
+  BOOST_TEST(value("kakehashi_parked") == 1);
+  BOOST_TEST(value("kakehashi_retries_total") == 7);
+  BOOST_TEST(value("kakehashi_units_in_total",
+                   {{"direction", "regional->national"}, {"outcome", "accepted"}}) == 3);
+  BOOST_TEST(value("kakehashi_units_in_total", {{"outcome", "refused"}}) == 1);
+  BOOST_TEST(value("kakehashi_units_out_total", {{"outcome", "delivered"}}) == 1);
+  BOOST_TEST(
+      value("kakehashi_relay_latency_seconds_count", {{"direction", "regional->national"}}) == 2);
+  BOOST_TEST(value("kakehashi_relay_latency_seconds_bucket", {{"le", "1"}}) == 1);
+  BOOST_TEST(value("kakehashi_network_breaker_open", {{"network", "national"}}) == 0);
+  BOOST_TEST(value("kakehashi_alerts", {{"kind", "parked"}}) == 1);
+  BOOST_TEST(value("kakehashi_conservation_balanced", {{"direction", "regional->national"}}) == 1);
+  BOOST_TEST(value("kakehashi_certificate_expiry_days", {{"name", "admin.tls"}}) > 0);
+  BOOST_TEST(e.find("kakehashi_crl_expiry_days") != nullptr);
+  BOOST_TEST(e.types.at("kakehashi_relay_latency_seconds") == "histogram");
+  for (const auto& [name, type] : e.types) BOOST_TEST(e.help.count(name) == 1u, name);
+}
+
+BOOST_AUTO_TEST_CASE(alerts_are_evaluated_on_demand) {
+  Gateway g;
+  g.start();
+  {
+    std::lock_guard lock(g.mutex);
+    g.engine.networks[0].failures = 3;
+    g.engine.networks[0].failing_since = kNow - 2 * kHour;
+  }
+  std::promise<std::vector<std::string>> kinds;
+  net::post(g.io, [&] {
+    g.server->check_alerts([&](std::vector<std::string> k) { kinds.set_value(std::move(k)); });
+  });
+  const auto k = kinds.get_future().get();
+  const std::set<std::string> set(k.begin(), k.end());
+  BOOST_TEST(set.count("parked") == 1u);
+  BOOST_TEST(set.count("network-unreachable") == 1u);
+  BOOST_TEST(set.count("conservation-drift") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(console_files_are_served) {
+  Gateway g;
+  g.start();
+  auto r = g.get("/", "");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.headers.at("content-type").find("text/html") == 0u);
+  BOOST_TEST(r.headers.at("content-security-policy").find("default-src 'self'") == 0u);
+  r = g.get("/app.js", "");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.headers.at("content-type").find("text/javascript") == 0u);
+  BOOST_TEST(g.get("/missing.js", "").status == 404);
+  BOOST_TEST(g.call("POST", "/", "").status == 405);
+}
