@@ -4,11 +4,17 @@
 //
 //   kakehashi-month --national-port N --regional-port N --pki DIR --config GATEWAY.json
 //                   --kakehashi BIN --regional-state FILE.sqlite
-//                   [--scenario month|load] [--units N] [--deadline SECONDS] [--seed N]
+//                   [--scenario month|load|outage|faults] [--units N] [--deadline SECONDS] [--seed N]
+//                   [--outage-seconds S --outage-down CMD --outage-up CMD]
 //
 // month: a realistic month (plans, actuals, a plan change, deletes, attachments, refusals and a
 //        national maintenance window). load: N units both ways as fast as the networks take them,
 //        for the crash test (tests/e2e/crash_test.sh kills the gateway meanwhile).
+// faults: the load while both networks cut answers, garble them, fail with 500/429/503 and list
+//        inbox items again and again (tests/e2e/faults.sh).
+// outage: national offices keep sending to regional partners while the regional network is down
+//        for S seconds (CMD down stops the regional stand-in, CMD up starts it again on the same
+//        port and state); the gateway's backlog must drain by itself afterwards, in order.
 // Exit 0 only when every valid unit arrived exactly once, every receipt came back, every invalid
 // unit came back to its sender with the expected finding code, and the relay report balances.
 
@@ -18,6 +24,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -90,6 +97,8 @@ struct Options {
   int units = 5000;
   int deadline_s = 300;
   std::uint64_t seed = 20250601;
+  int outage_s = 30;
+  std::string outage_down, outage_up;
 };
 
 enum class Net { kNational, kRegional };
@@ -174,6 +183,8 @@ class Player {
     connect();
     publish_external_directory();
     if (o_.scenario == "load") play_load();
+    else if (o_.scenario == "outage") play_outage();
+    else if (o_.scenario == "faults") play_load(true);
     else play_month();
     return verify_and_summarise();
   }
@@ -331,13 +342,21 @@ class Player {
       std::vector<standin::PlainFile> files;
       for (const auto& f : u.files) files.push_back({f.name, f.bytes});
       const auto key = "month-" + std::to_string(o_.seed) + "-" + std::to_string(idx);
-      auto a = nat_.at(u.from.office_no)->send(u.from, u.to, u.kind, "今月分をお送りします", files, key);
-      for (int i = 0; i < 50 && !a.ok() && (a.ec || a.status >= 500 || a.status == 429); ++i) {
+      // A cut or garbled answer (fault injection) is retried with the same idempotency key: the
+      // network answers a repeat with the first result.
+      // Signed once: a repeat must carry the same body (else the network answers 409).
+      auto& client = *nat_.at(u.from.office_no);
+      const auto body = client.unit_body(u.from, u.to, u.kind, "今月分をお送りします", files);
+      auto a = client.post_unit(body, key);
+      for (int i = 0; i < 50 && ((!a.ok() && (a.ec || a.status >= 500 || a.status == 429)) ||
+                                 (a.ok() && str(parse(a.body), "transmission_id").empty()));
+           ++i) {
         pump_wait();
-        a = nat_.at(u.from.office_no)->send(u.from, u.to, u.kind, "今月分をお送りします", files, key);
+        a = client.post_unit(body, key);
       }
       if (!a.ok()) throw std::runtime_error("national send refused: " + std::to_string(a.status) + " " + a.error_code);
       u.remote_id = str(parse(a.body), "transmission_id");
+      if (u.remote_id.empty()) throw std::runtime_error("national send: no transmission id in 50 answers");
     } else {
       std::vector<regional::office::OfficeFile> files;
       for (const auto& f : u.files) files.push_back({f.name, f.bytes});
@@ -346,12 +365,15 @@ class Player {
                                                        reg_cred_.at(u.from.office_no), u.label,
                                                        "今月分をお送りします");
       auto r = reg_->send(msg);
-      for (int i = 0; i < 50 && (r.status == 0 || r.status >= 500 || r.status == 429); ++i) {
+      for (int i = 0; i < 50 && (r.status == 0 || r.status >= 500 || r.status == 429 ||
+                                 (r.status == 201 && str(parse(r.body), "id").empty()));
+           ++i) {
         pump_wait();
         r = reg_->send(msg);
       }
       if (r.status != 201) throw std::runtime_error("regional send refused: " + std::to_string(r.status) + " " + r.body.substr(0, 200));
       u.remote_id = str(parse(r.body), "id");
+      if (u.remote_id.empty()) throw std::runtime_error("regional send: no message id in 50 answers");
     }
     by_key_[u.key()] = idx;
     if (!u.remote_id.empty()) by_remote_[u.remote_id] = idx;
@@ -665,15 +687,41 @@ class Player {
   }
 
   void admin_national(const std::string& body) {
-    const auto a = nat_.begin()->second->raw(
-        {"POST", "/admin/v1/faults", {{"authorization", "Admin admin"}, {"content-type", "application/json"}}, body, {}, {}});
+    auto call = [&] {
+      return nat_.begin()->second->raw(
+          {"POST", "/admin/v1/faults", {{"authorization", "Admin admin"}, {"content-type", "application/json"}}, body, {}, {}});
+    };
+    auto a = call();
+    for (int i = 0; i < 20 && !a.ok(); ++i) a = call();
     if (!a.ok()) throw std::runtime_error("national admin call failed: " + std::to_string(a.status));
   }
 
   // ---- load (crash test) ----------------------------------------------------------------------
 
-  void play_load() {
-    std::cout << "== load: " << o_.units << " units both ways" << std::endl;
+  // faults: every 25 units both networks are told to misbehave for their next answers: cut
+  // responses (connection closed mid-body), garbage JSON, 500s and 429s with Retry-After, and the
+  // same inbox items listed again and again (a duplicate storm). Everyone talking to a network
+  // meets its faults, the offices too; what must hold is the gateway's: once, in order, balanced.
+  void inject_faults(int round) {
+    const int n = 2 + round % 3;
+    admin_national("{\"drop\":" + std::to_string(n) + ",\"malformed\":" + std::to_string(n) +
+                   ",\"duplicate_inbox\":" + std::to_string(3 * n) + ",\"status\":" +
+                   (round % 2 == 0 ? "500" : "429") + ",\"count\":" + std::to_string(n) +
+                   ",\"retry_after\":1}");
+    const std::string body = "{\"drop_responses\":" + std::to_string(n) + ",\"malformed_responses\":" +
+                             std::to_string(n) + ",\"duplicate_listings\":" + std::to_string(3 * n) +
+                             ",\"fail_status\":" + (round % 2 == 0 ? "503" : "500") +
+                             ",\"fail_count\":" + std::to_string(n) + ",\"retry_after\":1}";
+    // The admin call is a request like any other: the previous round's armed drops may cut it.
+    auto r = reg_->call("POST", "/admin/v1/faults", body);
+    for (int i = 0; i < 20 && r.status != 200; ++i) r = reg_->call("POST", "/admin/v1/faults", body);
+    if (r.status != 200) throw std::runtime_error("regional admin call failed: " + std::to_string(r.status));
+    ++fault_rounds_;
+  }
+
+  void play_load(bool faults = false) {
+    std::cout << "== " << (faults ? "faults" : "load") << ": " << o_.units << " units both ways"
+              << (faults ? " (both networks misbehave every 25 units)" : "") << std::endl;
     const auto t0 = Clock::now();
     int sent = 0;
     for (int i = 0; i < o_.units; ++i) {
@@ -687,6 +735,7 @@ class Player {
       }
       send(u);
       ++sent;
+      if (faults && sent % 25 == 0) inject_faults(sent / 25);
       if (sent % 50 == 0) {
         pump();
         int arrived = 0;
@@ -695,7 +744,52 @@ class Player {
       }
     }
     const bool ok = wait_for([&] { return settled(0, units_.size()); }, "every unit and receipt");
-    print_phase("load", 0, t0, ok);
+    print_phase(faults ? "faults (" + std::to_string(fault_rounds_) + " rounds)" : "load", 0, t0, ok);
+  }
+
+  // National senders keep sending while the regional network is unreachable (its stand-in
+  // stopped: connections refused, not a polite 503). Everything sent meanwhile waits in the
+  // gateway and must arrive after the network is back, each pair in order, each unit once.
+  void play_outage() {
+    std::cout << "== outage: the regional network down for " << o_.outage_s << " s" << std::endl;
+    const auto t0 = Clock::now();
+    int i = 0;
+    auto send_one = [&](bool both_ways) {
+      Unit u;
+      if (both_ways && i % 2 == 0) {
+        u = make("outage", "K2", Net::kRegional, kRegionalManagers[static_cast<std::size_t>(i / 2) % 2],
+                 kNationalServices[static_cast<std::size_t>(i / 4) % 4], false, 1);
+      } else {
+        u = make("outage", "K5", Net::kNational, kNationalServices[static_cast<std::size_t>(i / 2) % 4],
+                 kRegionalManagers[static_cast<std::size_t>(i / 8) % 2], false, 1);
+      }
+      send(u);
+      ++i;
+    };
+    for (int k = 0; k < 20; ++k) send_one(true);
+    const bool before = wait_for([&] { return settled(0, units_.size()); }, "the units before the outage");
+    print_phase("before the outage", 0, t0, before);
+
+    const auto down_at = Clock::now();
+    const std::size_t during_start = units_.size();
+    if (std::system(o_.outage_down.c_str()) != 0) throw std::runtime_error("--outage-down command failed");
+    std::cout << "  .. regional network down" << std::endl;
+    while (Clock::now() - down_at < std::chrono::seconds(o_.outage_s)) {
+      send_one(false);
+      pump_wait();
+    }
+    const std::size_t queued = units_.size() - during_start;
+    int arrived_during = 0;
+    for (std::size_t k = during_start; k < units_.size(); ++k) arrived_during += units_[k].arrivals;
+    if (std::system(o_.outage_up.c_str()) != 0) throw std::runtime_error("--outage-up command failed");
+    std::cout << "  .. regional network back after " << o_.outage_s << " s; " << queued
+              << " units sent meanwhile, " << arrived_during << " of them arrived during the outage" << std::endl;
+    const auto up_at = Clock::now();
+    const bool drained = wait_for([&] { return settled(during_start, units_.size()); }, "the backlog after the outage");
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up_at).count();
+    std::cout << "  .. backlog of " << queued << " drained " << ms << " ms after the network came back" << std::endl;
+    if (arrived_during != 0) unexpected_.push_back("units arrived on a network that was down");
+    print_phase("outage (regional down, backlog drained)", during_start, down_at, drained);
   }
 
   // ---- verification ---------------------------------------------------------------------
@@ -870,6 +964,7 @@ class Player {
   std::vector<std::string> unexpected_;
   int regional_gateway_deliveries_ = 0;
   bool national_down_ = false;
+  int fault_rounds_ = 0;
   bool all_phases_ok_ = true;
   std::size_t care_plan_index_ = 0;
 };
@@ -894,17 +989,22 @@ int main(int argc, char** argv) {
       else if (a == "--units") o.units = std::stoi(v);
       else if (a == "--deadline") o.deadline_s = std::stoi(v);
       else if (a == "--seed") o.seed = std::stoull(v);
+      else if (a == "--outage-seconds") o.outage_s = std::stoi(v);
+      else if (a == "--outage-down") o.outage_down = v;
+      else if (a == "--outage-up") o.outage_up = v;
       else throw std::invalid_argument("unknown option " + a);
     }
     if (o.national_port == 0 || o.regional_port == 0 || o.pki.empty() || o.config.empty() || o.kakehashi.empty() ||
-        o.regional_state.empty() || (o.scenario != "month" && o.scenario != "load")) {
+        o.regional_state.empty() ||
+        (o.scenario != "month" && o.scenario != "load" && o.scenario != "outage" && o.scenario != "faults") ||
+        (o.scenario == "outage" && (o.outage_down.empty() || o.outage_up.empty()))) {
       throw std::invalid_argument("missing options");
     }
   } catch (const std::exception& e) {
     std::cerr << "kakehashi-month: " << e.what() << "\n"
               << "usage: kakehashi-month --national-port N --regional-port N --pki DIR --config FILE "
-                 "--kakehashi BIN --regional-state FILE [--scenario month|load] [--units N] "
-                 "[--deadline S] [--seed N]\n";
+                 "--kakehashi BIN --regional-state FILE [--scenario month|load|outage|faults] [--units N] "
+                 "[--deadline S] [--seed N] [--outage-seconds S --outage-down CMD --outage-up CMD]\n";
     return 2;
   }
   try {
