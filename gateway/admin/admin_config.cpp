@@ -70,9 +70,10 @@ AdminConfig parse_admin_config(const ConfigNode& node) {
   c.workers = static_cast<std::size_t>(node.integer("workers", 2, 1, 16));
 
   const auto alerts = node.child("alerts");
-  alerts.reject_unknown(
-      {"certificate_expiry_days", "network_unreachable", "registry_stale", "check_every"});
+  alerts.reject_unknown({"certificate_expiry_days", "crl_expiry_days", "network_unreachable",
+                         "registry_stale", "check_every"});
   c.certificate_expiry_days = alerts.integer("certificate_expiry_days", 30, 0, 3650);
+  c.crl_expiry_days = alerts.integer("crl_expiry_days", 2, 0, 3650);
   c.network_unreachable = alerts.duration("network_unreachable", std::chrono::minutes(15));
   c.registry_stale = alerts.duration("registry_stale", std::chrono::hours(26));
   c.alert_every = alerts.duration("check_every", std::chrono::minutes(1));

@@ -26,6 +26,7 @@ struct AdminConfig {
   std::size_t workers = 2;  // threads running the handlers' store work
   // Alerts (log records and metrics).
   std::int64_t certificate_expiry_days = 30;
+  std::int64_t crl_expiry_days = 2;  // CRLs are reissued often: alert when the next is this close
   std::chrono::milliseconds network_unreachable{std::chrono::minutes(15)};
   std::chrono::milliseconds registry_stale{std::chrono::hours(26)};
   std::chrono::milliseconds alert_every{std::chrono::minutes(1)};

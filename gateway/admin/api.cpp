@@ -360,7 +360,8 @@ std::vector<Alert> evaluate_alerts(ApiContext& ctx) {
         continue;
       }
       const auto days = days_left(e.until, ctx.now);
-      if (days < ctx.config.certificate_expiry_days) {
+      if (days < (source.kind == "crl" ? ctx.config.crl_expiry_days
+                                       : ctx.config.certificate_expiry_days)) {
         out.push_back({source.kind == "crl" ? "crl-expiry" : "certificate-expiry", e.name,
                        (days < 0 ? "expired " : "expires in " + std::to_string(days) + " day(s) ") +
                            std::string("(") + audit::iso_time(e.until) + ") " + e.subject});

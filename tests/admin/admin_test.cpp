@@ -30,6 +30,7 @@
 #include "gateway/admin/prometheus.hpp"
 #include "gateway/audit/exporter.hpp"
 #include "gateway/cli/command.hpp"
+#include "gateway/registry/registry_store.hpp"
 #include "gateway/store/store.hpp"
 
 namespace fs = std::filesystem;
@@ -875,4 +876,69 @@ BOOST_AUTO_TEST_CASE(console_files_are_served) {
   BOOST_TEST(r.headers.at("content-type").find("text/javascript") == 0u);
   BOOST_TEST(g.get("/missing.js", "").status == 404);
   BOOST_TEST(g.call("POST", "/", "").status == 405);
+}
+
+BOOST_AUTO_TEST_CASE(registry_conflicts_and_last_sync_from_the_store) {
+  Gateway g;
+  namespace reg = kakehashi::mapping::registry;
+  const auto entry = [](const std::string& no, const std::string& type, const std::string& name) {
+    reg::SourceEntry e;
+    e.key = {no, type};
+    e.name = name;
+    return e;
+  };
+  // One office listed on both networks under different names: a conflict.
+  const std::vector<reg::SourceEntry> national{entry("1371100452", "11", "東京デイサービス"),
+                                               entry("3271500021", "43", "両方ケアプラン")};
+  const std::vector<reg::SourceEntry> regional{entry("3271500021", "43", "両方ケアプラン 別名"),
+                                               entry("3271500039", "11", "地域デイ")};
+  reg::Registry registry(reg::Policy{{"regional", "national"}, {}});
+  auto diff = registry.replace("national", national);
+  diff.append(registry.replace("regional", regional));
+  BOOST_TEST_REQUIRE(!registry.conflicts().empty());
+  {
+    auto db = store::open_sqlite(g.db);
+    registry::RegistryStore rs(*db);
+    rs.migrate();
+    registry::SyncRecord rec;
+    rec.mode = "full";
+    rec.started_ms = kNow - 1000;
+    rec.finished_ms = kNow - 500;
+    rec.networks = "national:full:2 regional:full:2";
+    rec.added = static_cast<std::int64_t>(diff.count(reg::ChangeKind::kAdded));
+    rec.conflicts = static_cast<std::int64_t>(registry.conflicts().size());
+    rs.record_sync(
+        rec, {{"national", national, {}, std::nullopt}, {"regional", regional, {}, std::nullopt}},
+        diff);
+  }
+  g.start();
+  auto r = g.get("/api/registry/conflicts", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  auto d = r.json();
+  BOOST_TEST_REQUIRE(d["conflicts"].Size() >= 1u, r.body);
+  bool both = false;
+  for (const auto& c : d["conflicts"].GetArray()) {
+    if (c["office_no"].GetString() == std::string("3271500021")) {
+      both = true;
+      BOOST_TEST(c["networks"].Size() >= 1u);
+      BOOST_TEST(std::string(c["name"].GetString()).find("両方ケアプラン") == 0u, r.body);
+    }
+  }
+  BOOST_TEST(both, r.body);
+  r = g.get("/api/registry/last-sync", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  d = r.json();
+  BOOST_TEST_REQUIRE(d["sync"].IsObject(), r.body);
+  BOOST_TEST(d["sync"]["mode"].GetString() == std::string("full"));
+  BOOST_TEST(d["changes"].Size() == diff.changes.size());
+  BOOST_TEST(d["changes"][0]["fields"].IsArray());
+  // Office names come from the registry when the engine does not know them.
+  r = g.get("/api/transfers?office=1371100478", g.auditor_token);
+  BOOST_TEST(r.status == 200);
+  const auto m = g.get("/metrics", g.auditor_token);
+  const auto e = parse_prometheus(m.body);
+  BOOST_TEST(e.errors.empty());
+  const auto* age = e.find("kakehashi_registry_sync_age_seconds");
+  BOOST_TEST_REQUIRE(age != nullptr);
+  BOOST_TEST(age->value == 0.5);
 }
