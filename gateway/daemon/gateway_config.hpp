@@ -36,6 +36,9 @@ struct StoreConfig {
   std::string path;             // sqlite file
   std::string dsn;              // postgres connection string ("" = libpq environment)
   bool synchronous_full = true; // sqlite: fsync each commit (FULL) or per checkpoint (NORMAL)
+  // Benchmark only (tests/bench/relay, issue 7): history events without the hash chain, its
+  // serialised head row or checkpoints, to measure what auditing costs. Never in production.
+  bool benchmark_audit_off = false;
   AuditSettings audit;
 };
 

@@ -23,6 +23,10 @@ struct StandinOptions {
   std::string admin_token = "admin";
   std::chrono::seconds session_ttl{3600};
   std::size_t max_file_bytes = 10ull * 1024 * 1024;  // per decoded file (PROTOCOL §6)
+  // Benchmark mode (tests/bench/relay only): sends are not checked for signatures or unit
+  // completeness, and downloads are served from table bench_enveloped (encrypted ahead of time)
+  // when it has the file, so that the stand-in stays cheap beside the gateway it measures.
+  bool bench = false;
 };
 
 // Paths inside a development PKI made by deploy/pki.sh.

@@ -26,6 +26,9 @@ struct StandinOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;
   std::size_t max_message_bytes = 64ull * 1024 * 1024;
+  // Benchmark mode (tests/bench/relay only): document signatures are not verified, so that the
+  // stand-in stays cheap beside the gateway it measures. Never for tests of the contract.
+  bool bench = false;
 };
 
 class RegionalStandin {

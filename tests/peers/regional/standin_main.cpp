@@ -14,7 +14,7 @@ int usage() {
                "  [--port N] [--address A] [--seed-directory FILE.json]\n"
                "  [--cert F --key F --ca F] [--push-cert F --push-key F --push-ca F]\n"
                "  [--regional-domain DIR] [--proxied-domain DIR] [--allow-tls12]\n"
-               "  [--max-message-bytes N] [--refuse-tls] [--delay-ms N]\n";
+               "  [--max-message-bytes N] [--refuse-tls] [--delay-ms N] [--bench]\n";
   return 2;
 }
 
@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
         o.tls.allow_tls12 = true;
       else if (a == "--max-message-bytes")
         o.max_message_bytes = std::stoull(next());
+      else if (a == "--bench")  // benchmark mode: no signature checks (tests/bench/relay)
+        o.bench = true;
       else if (a == "--refuse-tls")
         refuse_tls = true;
       else if (a == "--delay-ms")
