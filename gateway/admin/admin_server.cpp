@@ -236,10 +236,14 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         } catch (const std::exception& e) {
           log(LogLevel::kError, "admin-alerts-failed", {{"error", e.what()}});
         }
-        net::post(self->io, [self, alerts = std::move(alerts), done = std::move(done)] {
+        // Weak: a check still queued when the io_context stops must not keep the listener alive.
+        net::post(self->io, [weak = self->weak_from_this(), alerts = std::move(alerts),
+                             done = std::move(done)] {
+          auto listener = weak.lock();
+          if (!listener) return;
           std::vector<std::string> kinds;
-          if (alerts) self->log_transitions(*alerts);
-          for (const auto& a : self->active_alerts) kinds.push_back(a.first);
+          if (alerts) listener->log_transitions(*alerts);
+          for (const auto& a : listener->active_alerts) kinds.push_back(a.first);
           if (done) done(std::move(kinds));
         });
       });
