@@ -34,7 +34,7 @@ for b in "${BINS[@]}"; do
   case "$b" in --*) ;; *) [ -x "$b" ] || { echo "missing $b (build it first)" >&2; exit 2; } ;; esac
 done
 if [ "$SHORT" = 1 ]; then
-  CRASH=(--units 300 --kills 6 --deadline 300) OUTAGE=(--seconds 15) FAULTS=400 INSTANCES=300
+  CRASH=(--units 300 --kills 6 --deadline 300) OUTAGE=(--seconds 15) FAULTS=300 INSTANCES=300
 else
   CRASH=(--units 5000 --kills 20 --deadline 1800) OUTAGE=(--seconds 120 --deadline 900) FAULTS=2000 INSTANCES=2000
 fi
