@@ -4,14 +4,16 @@
 //
 //   kakehashi-month --national-port N --regional-port N --pki DIR --config GATEWAY.json
 //                   --kakehashi BIN --regional-state FILE.sqlite
-//                   [--scenario month|load|outage|faults] [--units N] [--deadline SECONDS] [--seed N]
-//                   [--outage-seconds S --outage-down CMD --outage-up CMD]
+//                   [--scenario month|load|outage|faults|crl] [--units N] [--deadline SECONDS] [--seed N]
+//                   [--outage-seconds S --outage-down CMD --outage-up CMD] [--expect-code CODE]
 //
 // month: a realistic month (plans, actuals, a plan change, deletes, attachments, refusals and a
 //        national maintenance window). load: N units both ways as fast as the networks take them,
 //        for the crash test (tests/e2e/crash_test.sh kills the gateway meanwhile).
 // faults: the load while both networks cut answers, garble them, fail with 500/429/503 and list
 //        inbox items again and again (tests/e2e/faults.sh).
+// crl:   regional units while the gateway's regional CRL is stale: refused with --expect-code
+//        (hard-fail) or relayed (soft-fail) (tests/e2e/crl_test.sh).
 // outage: national offices keep sending to regional partners while the regional network is down
 //        for S seconds (CMD down stops the regional stand-in, CMD up starts it again on the same
 //        port and state); the gateway's backlog must drain by itself afterwards, in order.
@@ -98,6 +100,7 @@ struct Options {
   int deadline_s = 300;
   std::uint64_t seed = 20250601;
   int outage_s = 30;
+  std::string expect_code;  // crl: the finding code every unit must be refused with (empty: relayed)
   std::string outage_down, outage_up;
 };
 
@@ -185,6 +188,7 @@ class Player {
     if (o_.scenario == "load") play_load();
     else if (o_.scenario == "outage") play_outage();
     else if (o_.scenario == "faults") play_load(true);
+    else if (o_.scenario == "crl") play_crl();
     else play_month();
     return verify_and_summarise();
   }
@@ -803,6 +807,32 @@ class Player {
     print_phase("outage (regional down, backlog drained)", during_start, down_at, drained);
   }
 
+  // Regional offices send while the gateway's regional trust domain holds a CRL past its
+  // nextUpdate (tests/e2e/crl_test.sh): with hard-fail every unit must come back to its sender
+  // refused, naming the stale revocation information; with soft-fail (within crl_max_age) every
+  // unit is relayed.
+  void play_crl() {
+    std::cout << "== crl: " << o_.units << " regional units, "
+              << (o_.expect_code.empty() ? "relayed (soft-fail)" : "refused [" + o_.expect_code + "] (hard-fail)")
+              << std::endl;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < o_.units; ++i) {
+      Unit u = make("crl", "K2", Net::kRegional, kRegionalManagers[static_cast<std::size_t>(i) % 2],
+                    kNationalServices[static_cast<std::size_t>(i / 2) % 4], false, 1);
+      u.expect_code = o_.expect_code;
+      send(u);
+    }
+    const bool ok = wait_for([&] { return settled(0, units_.size()); }, "every unit's receipt or rejection");
+    if (!o_.expect_code.empty()) {
+      for (const auto& u : units_) {
+        if (u.receipt == "REJECTED" && u.reason.find("失効情報") == std::string::npos) {
+          unexpected_.push_back(u.key() + ": the rejection does not say the revocation information is the problem");
+        }
+      }
+    }
+    print_phase("crl", 0, t0, ok);
+  }
+
   // ---- verification ---------------------------------------------------------------------
 
   struct Report {
@@ -1003,19 +1033,21 @@ int main(int argc, char** argv) {
       else if (a == "--outage-seconds") o.outage_s = std::stoi(v);
       else if (a == "--outage-down") o.outage_down = v;
       else if (a == "--outage-up") o.outage_up = v;
+      else if (a == "--expect-code") o.expect_code = v;
       else throw std::invalid_argument("unknown option " + a);
     }
     if (o.national_port == 0 || o.regional_port == 0 || o.pki.empty() || o.config.empty() || o.kakehashi.empty() ||
         o.regional_state.empty() ||
-        (o.scenario != "month" && o.scenario != "load" && o.scenario != "outage" && o.scenario != "faults") ||
+        (o.scenario != "month" && o.scenario != "load" && o.scenario != "outage" && o.scenario != "faults" &&
+         o.scenario != "crl") ||
         (o.scenario == "outage" && (o.outage_down.empty() || o.outage_up.empty()))) {
       throw std::invalid_argument("missing options");
     }
   } catch (const std::exception& e) {
     std::cerr << "kakehashi-month: " << e.what() << "\n"
               << "usage: kakehashi-month --national-port N --regional-port N --pki DIR --config FILE "
-                 "--kakehashi BIN --regional-state FILE [--scenario month|load|outage|faults] [--units N] "
-                 "[--deadline S] [--seed N] [--outage-seconds S --outage-down CMD --outage-up CMD]\n";
+                 "--kakehashi BIN --regional-state FILE [--scenario month|load|outage|faults|crl] [--units N] "
+                 "[--deadline S] [--seed N] [--outage-seconds S --outage-down CMD --outage-up CMD] [--expect-code CODE]\n";
     return 2;
   }
   try {
