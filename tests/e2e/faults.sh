@@ -8,7 +8,7 @@
 # scenarios: crash (SIGKILL at random moments), outage (the regional network down, then the
 # backlog drains in order), faults (cut answers, garbage JSON, 500/429/503, duplicate storms on
 # both networks), crl (a stale CRL under hard-fail and soft-fail), disk-full (the store's writes
-# fail, then space returns), instances (two gateways on one
+# fail, then space returns), clock-skew (the gateway's clock 5 minutes ahead, then behind), instances (two gateways on one
 # PostgreSQL, one killed; needs pg_virtualenv).
 # Default: all of them, long versions (crash 5,000 units × 20 kills). --short: the CI sizes.
 set -euo pipefail
@@ -20,12 +20,12 @@ while [ $# -gt 0 ]; do
     --build) BUILD="$(cd "$2" && pwd)"; shift ;;
     --work) WORK="$2"; shift ;;
     --short) SHORT=1 ;;
-    crash|outage|faults|crl|disk-full|instances) SCENARIOS+=("$1") ;;
+    crash|outage|faults|crl|disk-full|clock-skew|instances) SCENARIOS+=("$1") ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
-[ "${#SCENARIOS[@]}" -gt 0 ] || SCENARIOS=(crash outage faults crl disk-full instances)
+[ "${#SCENARIOS[@]}" -gt 0 ] || SCENARIOS=(crash outage faults crl disk-full clock-skew instances)
 WORK="${WORK:-$BUILD/faults}"
 mkdir -p "$WORK"
 BINS=(--bin-gateway "$BUILD/gateway/kakehashi"
@@ -51,6 +51,7 @@ for s in "${SCENARIOS[@]}"; do
               --units "$FAULTS" --deadline 600 "${BINS[@]}" ;;
     crl) bash "$HERE/crl_test.sh" --work "$WORK/crl" --pki "$WORK/pki" "${BINS[@]}" ;;
     disk-full) bash "$HERE/disk_full_test.sh" --work "$WORK/disk-full" --pki "$WORK/pki" "${BINS[@]}" ;;
+    clock-skew) bash "$HERE/clock_skew_test.sh" --work "$WORK/clock-skew" --pki "$WORK/pki" "${BINS[@]}" ;;
     instances) pg_virtualenv bash "$HERE/multi_instance.sh" --work "$WORK/instances" --pki "$WORK/pki" \
                  --units "$INSTANCES" "${BINS[@]}" ;;
   esac && rc=0 || rc=$?
