@@ -118,6 +118,7 @@ Command run_command() {
         b.outbound_form = type->outbound_form;
         b.trust = std::make_shared<mapping::cms::TrustDomain>(pki::load_trust_domain(net.trust_domain));
         if (net.cosign) b.cosigner = load_cred(*net.cosign);
+        b.senders_must_be_members = net.type == "national";  // Router::check_sender in admission
         engine.add_network(std::move(b));
         // The offices this gateway declares as represented on the national side are its own
         // publication there: never native national offices (no relay loops). This seeds a new

@@ -152,8 +152,9 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
           refusal_codes::kSenderNotAuthorized,
           "facility " + unit.sender_facility + " does not hold office " + unit.sender.office_no));
     }
-  } else if (auto refusal = ctx.router->check_sender(ctx.source_adapter, unit.sender)) {
-    refusals.push_back(std::move(*refusal));
+  } else if (ctx.sender_must_be_member) {
+    if (auto refusal = ctx.router->check_sender(ctx.source_adapter, unit.sender))
+      refusals.push_back(std::move(*refusal));
   }
 
   check("sender-authorized");

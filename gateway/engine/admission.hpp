@@ -31,6 +31,9 @@ struct AdmissionContext {
   std::string source_adapter;
   const mapping::cms::TrustDomain* trust = nullptr;  // the source network's trust domain
   const Router* router = nullptr;
+  // A sender without a facility must be an active office native to the source network
+  // (the national network: NetworkBinding::senders_must_be_members).
+  bool sender_must_be_member = false;
   mapping::InspectOptions inspect;
   std::time_t now = 0;
 };

@@ -284,17 +284,19 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
     trust = it->second->binding.trust;
   }
   const std::string cursor = unit.cursor;
+  const bool sender_must_be_member = it->second->binding.senders_must_be_members;
   struct Outcome {
     store::AcceptOutcome accept;
     bool refused = false;
     std::string summary;
   };
   on_worker(
-      [this, network, trust, cursor, unit = std::move(unit)](store::Store& s) mutable {
+      [this, network, trust, cursor, sender_must_be_member, unit = std::move(unit)](store::Store& s) mutable {
         AdmissionContext ctx;
         ctx.source_adapter = network;
         ctx.trust = trust.get();
         ctx.router = &router_;
+        ctx.sender_must_be_member = sender_must_be_member;
         ctx.inspect = options_.inspect;
         ctx.now = static_cast<std::time_t>(now() / 1000);
         const std::string source_id = unit.source_id;

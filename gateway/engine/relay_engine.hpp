@@ -56,6 +56,8 @@ struct NetworkBinding {
   EnvelopeForm outbound_form = EnvelopeForm::kDetached;
   std::shared_ptr<const mapping::cms::TrustDomain> trust;    // verifies what this network sends
   std::shared_ptr<const mapping::cms::Credential> cosigner;  // proxy co-signature (attached form)
+  // Senders without a facility must be active offices native to this network (national).
+  bool senders_must_be_members = false;
 };
 
 using StoreFactory = std::function<std::unique_ptr<store::Store>()>;

@@ -152,6 +152,7 @@ struct Rig {
     nb.outbound_form = engine::EnvelopeForm::kAttachedCosigned;
     nb.trust = test_pki().national;
     nb.cosigner = test_pki().proxy;
+    nb.senders_must_be_members = true;  // what `kakehashi run` sets for the national network
     engine->add_network(std::move(nb));
     engine->start();
     run_until([this] { return engine->router().ready({"regional", "national"}); });
