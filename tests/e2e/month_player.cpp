@@ -64,8 +64,8 @@ const std::vector<std::string> kRegionalManagers{"3271500013", "3271500021"};
 const std::vector<std::string> kRegionalServices{"3271500039", "3271500047", "3271500054"};
 // ACTIVE in the national office master but SUSPENDED in the regional directory.
 const std::string kRegionalSuspended = "3271500062";
-// Published on the regional network as reachable, but the national master does not list it with
-// these service types any more (a stale publication): the gateway cannot route it.
+// A national care manager office; addressed with a service type the national master does not
+// list for it, no network can route it (the "unknown office" refusal).
 const std::string kStaleNational = "1370100016";
 const std::string kFacility = "F-SHIMANE-01";
 const std::string kRegionalMemberCn = "regional-standin-client";
@@ -184,7 +184,7 @@ class Player {
 
   int run() {
     connect();
-    publish_external_directory();
+    wait_for_gateway_publication();
     if (o_.scenario == "load") play_load();
     else if (o_.scenario == "outage") play_outage();
     else if (o_.scenario == "faults") play_load(true);
@@ -215,9 +215,6 @@ class Player {
     r.tls.cert_file = o_.pki + "/tls/regional-standin-client.cert.pem";
     r.tls.key_file = o_.pki + "/tls/regional-standin-client.key.pem";
     reg_ = std::make_unique<regional::office::OfficeClient>(r);
-    r.tls.cert_file = o_.pki + "/tls/gateway-regional-client-ec.cert.pem";
-    r.tls.key_file = o_.pki + "/tls/gateway-regional-client-ec.key.pem";
-    gw_member_ = std::make_unique<regional::office::OfficeClient>(r);
     for (auto& [no, c] : nat_) {
       const auto a = c->login();
       if (!a.ok()) throw std::runtime_error("national login of office " + no + " failed: status " +
@@ -225,35 +222,31 @@ class Player {
     }
   }
 
-  // The gateway does not publish the national offices on the regional network yet (no caller of
-  // RegionalAdapter::publish_directory in gateway/), so without this regional offices could not
-  // address national partners at all. We publish exactly what the gateway would, as its member,
-  // plus one stale entry (kStaleNational with service types the national master does not list).
-  void publish_external_directory() {
-    rapidjson::StringBuffer b;
-    rapidjson::Writer<rapidjson::StringBuffer> w(b);
-    w.StartObject();
-    w.Key("offices");
-    w.StartArray();
-    auto entry = [&](const std::string& no, const std::string& type) {
-      w.StartObject();
-      w.Key("office_no"); w.String(no.c_str());
-      w.Key("service_type"); w.String(type.c_str());
-      w.Key("name"); w.String(("全国連携 " + no).c_str());
-      w.Key("kana"); w.String("ゼンコクレンケイ");
-      w.Key("prefecture"); w.String("13");
-      w.Key("status"); w.String("ACTIVE");
-      w.EndObject();
-    };
-    for (const auto& no : kNationalManagers) entry(no, "43");
-    for (const auto& no : kNationalServices) {
-      for (const auto* t : {"11", "13", "15", "17", "78"}) entry(no, t);
+  // The gateway publishes the national offices on the regional network (its external directory)
+  // at its first registry sync; regional offices can address national partners only after that.
+  void wait_for_gateway_publication() {
+    const auto deadline = Clock::now() + std::chrono::seconds(std::min(o_.deadline_s, 120));
+    while (true) {
+      const auto r = reg_->call("GET", "/rhn/v1/directory");
+      std::set<std::string> published;
+      if (r.status == 200) {
+        const auto d = parse(r.body);
+        if (d.HasMember("facilities") && d["facilities"].IsArray()) {
+          for (const auto& f : d["facilities"].GetArray()) {
+            if (!f.IsObject() || !f.HasMember("external") || !f["external"].IsBool() || !f["external"].GetBool()) continue;
+            if (!f.HasMember("offices") || !f["offices"].IsArray()) continue;
+            for (const auto& o : f["offices"].GetArray()) published.insert(str(o, "office_no"));
+          }
+        }
+      }
+      bool all = true;
+      for (const auto* list : {&kNationalManagers, &kNationalServices}) {
+        for (const auto& no : *list) all = all && published.count(no) > 0;
+      }
+      if (all) return;
+      if (Clock::now() > deadline) throw std::runtime_error("the gateway did not publish the national offices on the regional network");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval, not a sync
     }
-    for (const auto* t : {"11", "13", "15", "17", "78"}) entry(kStaleNational, t);
-    w.EndArray();
-    w.EndObject();
-    const auto r = gw_member_->call("PUT", "/rhn/v1/directory/external", b.GetString());
-    if (r.status != 200) throw std::runtime_error("publishing the external directory failed: " + std::to_string(r.status));
   }
 
   // ---- units ----------------------------------------------------------------------------
@@ -400,11 +393,13 @@ class Player {
   // so a tampered unit can only come from a network that stored or passed it on wrongly; this is
   // that network, one row written the way the stand-in writes its own (same id and sequence rules,
   // in one IMMEDIATE transaction so that it cannot interleave with the stand-in's inserts).
-  void inject_tampered(Unit& u) {
+  // `tamper` false: the intact unit, for an item the network should not have passed on (a
+  // recipient its directory no longer lists: a publication that changed after the send).
+  void inject(Unit& u, bool tamper) {
     const auto idx = units_.size();
-    u.message_id = "month-" + std::to_string(o_.seed) + "-" + std::to_string(idx) + "-tampered";
+    u.message_id = "month-" + std::to_string(o_.seed) + "-" + std::to_string(idx) + (tamper ? "-tampered" : "-injected");
     std::vector<regional::office::OfficeFile> files;
-    for (const auto& f : u.files) files.push_back({f.name, f.bytes + " "});  // signed: other bytes
+    for (const auto& f : u.files) files.push_back({f.name, tamper ? f.bytes + " " : f.bytes});  // tampered: signed other bytes
     auto msg = regional::office::build_message(u.message_id, {kFacility, u.from}, u.to, files,
                                                reg_cred_.at(u.from.office_no), u.label, "");
     for (std::size_t i = 0; i < msg.documents.size(); ++i) msg.documents[i].content = u.files[i].bytes;
@@ -659,15 +654,18 @@ class Player {
     auto broken = make("broken CSV", "K2", Net::kRegional, kRegionalManagers[1], kNationalServices[3]);
     broken.expect_code = break_csv(broken);
     send(broken);
+    // The regional network refuses sends to offices its directory does not list, so a unit for an
+    // office unknown to the gateway reaches it only when the network passed it on anyway (its
+    // directory changed between the send and the delivery): injected into the gateway's mailbox.
     auto unknown = make("unknown office", "K2", Net::kRegional, kRegionalManagers[0], kStaleNational);
     unknown.expect_code = "RECIPIENT_UNKNOWN";
-    send(unknown);
+    inject(unknown, false);
     auto suspended = make("suspended office", "K2", Net::kNational, kNationalManagers[1], kRegionalSuspended);
     suspended.expect_code = "RECIPIENT_NOT_ACTIVE";
     send(suspended);
     auto tampered = make("bad signature", "K2", Net::kRegional, kRegionalManagers[0], kNationalServices[2]);
     tampered.expect_code = "SIGNATURE_INVALID";
-    inject_tampered(tampered);
+    inject(tampered, true);
     const bool ok = wait_for([&] { return settled(start, units_.size()); }, "the refusals");
     print_phase("refusals (broken CSV, bad signature, unknown and suspended offices)", start, t0, ok);
   }
@@ -991,7 +989,6 @@ class Player {
   std::map<std::string, std::unique_ptr<standin::OfficeClient>> nat_;
   std::map<std::string, mapping::cms::Credential> reg_cred_;
   std::unique_ptr<regional::office::OfficeClient> reg_;
-  std::unique_ptr<regional::office::OfficeClient> gw_member_;
   std::vector<Unit> units_;
   std::map<std::string, std::size_t> by_key_;
   std::map<std::string, std::size_t> by_remote_;
