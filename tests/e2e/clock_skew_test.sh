@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Clock skew (issue 8, fault injection): the gateway's clock runs ahead of, then behind, the
-# networks' (libfaketime, `faketime -f "+5m"` / "-5m" around `kakehashi run` only). Certificates,
-# CRLs, sessions, retries and leases must tolerate a few minutes of skew: every unit delivered
-# exactly once, every receipt back, the relay report balanced.
+# Clock skew (issue 8, fault injection): the gateway's clock runs ahead of the networks' (libfaketime
+# `faketime -f +5m` around `kakehashi run`), then behind them (the same around both stand-ins: a
+# gateway whose clock is behind real time would rightly refuse certificates issued minutes ago,
+# which is what a fresh test PKI is). Sessions, cursors, timestamps, retries and leases must
+# tolerate a few minutes of skew: every unit delivered exactly once, every receipt back, the relay
+# report balanced.
 #   clock_skew_test.sh --work DIR --bin-gateway F --bin-national F --bin-regional F --bin-month F
 #                      [--skew 5m] [--units 100] [--pki DIR] [--deadline SECONDS]
 set -euo pipefail
@@ -22,14 +24,20 @@ command -v faketime >/dev/null || { echo "clock_skew_test.sh needs faketime (Deb
 PKI="${PKI:-$(dirname "$WORK")/pki}"
 rc=0
 for offset in "+$SKEW" "-$SKEW"; do
-  echo "==== the gateway's clock at $offset"
+  echo "==== the gateway's clock at $offset from the networks'"
   run="$WORK/skew$offset"
+  gateway_wrap=(faketime -f "$offset")
+  E2E_STANDIN_WRAP=""
+  if [ "${offset:0:1}" = "-" ]; then
+    gateway_wrap=()
+    E2E_STANDIN_WRAP="faketime -f +$SKEW"
+  fi
   E2E_PIDS=()
   trap e2e_cleanup EXIT
   e2e_prepare "$run" "$PKI"
   e2e_start_standins "$run" "$PKI"
   e2e_write_config "$run" "$PKI"
-  FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$offset" "$BIN_GATEWAY" run --config "$run/kakehashi.json" \
+  FAKETIME_DONT_FAKE_MONOTONIC=1 "${gateway_wrap[@]}" "$BIN_GATEWAY" run --config "$run/kakehashi.json" \
     >>"$run/gateway.out" 2>>"$run/gateway.log" &
   GATEWAY_PID=$!
   E2E_PIDS+=("$GATEWAY_PID")
@@ -42,5 +50,6 @@ for offset in "+$SKEW" "-$SKEW"; do
   e2e_stop "$GATEWAY_PID" 60 || { echo "gateway exited with an error after SIGTERM"; r=1; }
   if [ "$r" -ne 0 ]; then tail -n 20 "$run/gateway.log" || true; rc=1; fi
   e2e_cleanup
+  E2E_STANDIN_WRAP=""
 done
 exit "$rc"

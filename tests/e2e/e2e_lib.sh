@@ -6,6 +6,7 @@
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 E2E_ROOT="$(cd "$E2E_DIR/../.." && pwd)"
 E2E_PIDS=()
+E2E_STANDIN_WRAP="${E2E_STANDIN_WRAP:-}"
 E2E_PROXY_USER=KJ900000000001
 
 # e2e_wait_port FILE PID NAME: the port a process printed as "port=N" (30 s at most).
@@ -28,6 +29,7 @@ e2e_wait_port() {
 }
 
 # e2e_start_standins WORK PKI: sets NATIONAL_PORT, REGIONAL_PORT, NATIONAL_PID, REGIONAL_PID.
+# E2E_STANDIN_WRAP (unquoted words, e.g. "faketime -f +5m") runs both stand-ins under a wrapper.
 e2e_start_standins() {
   local work="$1" pki="$2"
   local accounts=(--account "$E2E_PROXY_USER:$(cat "$work/national-proxy.password"):proxy")
@@ -36,11 +38,11 @@ e2e_start_standins() {
     accounts+=(--account "$(printf 'KJ1000000000%02d' "$i"):month-$no:office:$no")
     i=$((i + 1))
   done
-  "$BIN_NATIONAL" --pki "$pki" --state "$work/national.sqlite" --offices "$E2E_DIR/national_offices.json" \
+  $E2E_STANDIN_WRAP "$BIN_NATIONAL" --pki "$pki" --state "$work/national.sqlite" --offices "$E2E_DIR/national_offices.json" \
     "${accounts[@]}" >"$work/national.out" 2>"$work/national.log" &
   NATIONAL_PID=$!
   E2E_PIDS+=("$NATIONAL_PID")
-  "$BIN_REGIONAL" --pki "$pki" --state "$work/regional.sqlite" \
+  $E2E_STANDIN_WRAP "$BIN_REGIONAL" --pki "$pki" --state "$work/regional.sqlite" \
     --seed-directory "$E2E_DIR/regional_directory.json" >"$work/regional.out" 2>"$work/regional.log" &
   REGIONAL_PID=$!
   E2E_PIDS+=("$REGIONAL_PID")
