@@ -344,8 +344,13 @@ class Player {
 
   // ---- sending --------------------------------------------------------------------------
 
+  // The unit is registered before the first attempt: when an answer is cut (fault injection) the
+  // retries pump the recipients, and the unit may already arrive (and its receipt come back) while
+  // the sender is still asking for the first answer again.
   void send(Unit& u) {
     const auto idx = units_.size();
+    by_key_[u.key()] = idx;
+    units_.push_back(u);
     if (u.from_net == Net::kNational) {
       std::vector<standin::PlainFile> files;
       for (const auto& f : u.files) files.push_back({f.name, f.bytes});
@@ -383,9 +388,16 @@ class Player {
       u.remote_id = str(parse(r.body), "id");
       if (u.remote_id.empty()) throw std::runtime_error("regional send: no message id in 50 answers");
     }
-    by_key_[u.key()] = idx;
-    if (!u.remote_id.empty()) by_remote_[u.remote_id] = idx;
-    units_.push_back(u);
+    auto& kept = units_[idx];
+    kept.remote_id = u.remote_id;
+    kept.message_id = u.message_id;
+    by_remote_[u.remote_id] = idx;
+    const auto early = early_receipts_.find(u.remote_id);
+    if (early != early_receipts_.end()) {
+      if (kept.receipt != "REJECTED") kept.receipt = early->second.first;
+      if (!early->second.second.empty()) kept.reason = early->second.second;
+      early_receipts_.erase(early);
+    }
   }
 
   // A regional message whose signatures do not match its documents, put straight into the
@@ -498,7 +510,10 @@ class Player {
           if (!d.HasMember("updates") || !d["updates"].IsArray()) break;
           for (const auto& up : d["updates"].GetArray()) {
             const auto it = by_remote_.find(str(up, "transmission_id"));
-            if (it == by_remote_.end()) continue;
+            if (it == by_remote_.end()) {  // the send's answer is still being asked for again
+              early_receipts_[str(up, "transmission_id")] = {str(up, "state"), str(up, "reason")};
+              continue;
+            }
             auto& u = units_[it->second];
             if (u.receipt != "REJECTED") u.receipt = str(up, "state");
             if (!str(up, "reason").empty()) u.reason = str(up, "reason");
@@ -542,6 +557,8 @@ class Player {
           auto& u = units_[it->second];
           if (u.receipt != "REJECTED") u.receipt = str(item, "state");
           if (!str(item, "reason").empty()) u.reason = str(item, "reason");
+        } else {  // the send's answer is still being asked for again
+          early_receipts_[str(item, "id")] = {str(item, "state"), str(item, "reason")};
         }
         reg_receipt_since_ = std::max(reg_receipt_since_, num(item, "sequence"));
       }
@@ -992,6 +1009,7 @@ class Player {
   std::vector<Unit> units_;
   std::map<std::string, std::size_t> by_key_;
   std::map<std::string, std::size_t> by_remote_;
+  std::map<std::string, std::pair<std::string, std::string>> early_receipts_;  // remote id → state, reason
   std::set<std::string> seen_items_;
   std::set<std::string> downloaded_;
   std::map<std::string, std::string> nat_cursor_;
