@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <boost/asio/post.hpp>
@@ -554,6 +555,9 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
         }
         if (t.attempts + 1 >= options_.max_attempts) {
           action = Action::kPark;
+          // Counted and parked in two commits: never claimable in between (a re-drive sets the
+          // next attempt again).
+          next = std::numeric_limits<std::int64_t>::max();
         } else {
           action = Action::kRetry;
           next = at + backoff(t.attempts);
