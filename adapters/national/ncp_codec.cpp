@@ -116,28 +116,6 @@ std::string error_body(std::string_view code, std::string_view message,
   return buffer.GetString();
 }
 
-bool json_nesting_within(std::string_view json, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 std::string error_code_of(std::string_view body) {
   if (!json_nesting_within(body)) return {};
   rapidjson::Document d;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "adapters/http/json_depth.hpp"
+
 namespace kakehashi::national {
 
 std::string base64_encode(std::string_view bytes);
@@ -22,11 +24,9 @@ std::optional<std::int64_t> read_cursor(std::string_view scope, std::string_view
 std::string error_body(std::string_view code, std::string_view message,
                        std::string_view details_json = "{}");
 
-// RapidJSON parses recursively: bodies nested deeper than this are refused unparsed, so that a
-// peer cannot exhaust the stack with "[[[[…" (found by tests/fuzz).
-inline constexpr int kMaxJsonDepth = 32;
-// True when no array or object in `json` is nested deeper than `max_depth` (strings skipped).
-bool json_nesting_within(std::string_view json, int max_depth = kMaxJsonDepth);
+// The nesting guard run before every parse (shared with the regional side).
+using http::json_nesting_within;
+using http::kMaxJsonDepth;
 
 // The error code in an error body, or "" when the body is not one.
 std::string error_code_of(std::string_view body);

@@ -9,6 +9,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "adapters/http/json_depth.hpp"
+
 namespace kakehashi::regional {
 
 namespace {
@@ -50,34 +52,8 @@ const rapidjson::Value* member(const rapidjson::Value& obj, const char* key) {
   return it == obj.MemberEnd() ? nullptr : &it->value;
 }
 
-// RapidJSON parses recursively: no body of the contract is nested this deep, and refusing deeper
-// ones before parsing keeps a peer from exhausting the stack with "[[[[…" (found by tests/fuzz).
-constexpr int kMaxJsonDepth = 32;
-
-bool nesting_within(std::string_view json, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 bool parse(rapidjson::Document& doc, std::string_view json) {
-  if (!nesting_within(json, kMaxJsonDepth)) return false;
+  if (!http::json_nesting_within(json)) return false;
   doc.Parse(json.data(), json.size());
   return !doc.HasParseError();
 }
