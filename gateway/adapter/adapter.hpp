@@ -102,6 +102,21 @@ struct DirectoryResult {
 };
 
 // Where inbound work goes. The adapter must not acknowledge its source before `done(true)`.
+//
+// Pipelined intake. An adapter may hand over up to AdapterContext::intake_window items of one
+// kind (units, or receipts) before the first of them is answered; the engine admits them in
+// parallel and makes them durable in groups, in hand-over order, each group with the cursor of
+// its last item. Per kind the engine promises:
+//   - `done` is called exactly once per item, on any thread (post back to your own executor);
+//   - done(true) answers come in hand-over order, and an item is only answered true when every
+//     item handed over before it was answered true (its cursor is then the durable position);
+//   - after a done(false) (not durable: engine not ready, stopping, store failure), every item
+//     still outstanding and every item handed over before the adapter has nothing outstanding
+//     is answered false as well.
+// So on the first false the adapter stops handing over, waits until nothing is outstanding and
+// starts again after the last item answered true. Items it offers again that the engine had
+// made durable are recognised as duplicates (adapter, source_id) and answered true.
+// A window of 1 (hand over, wait for the answer, hand over the next) is always correct.
 class AdapterSink {
  public:
   virtual ~AdapterSink() = default;
@@ -115,6 +130,8 @@ struct AdapterContext {
   std::string name;                       // the adapter instance's name in the config
   std::string unit_cursor;                // last persisted cursors (empty: from the start)
   std::string receipt_cursor;
+  // How many items of one kind may be outstanding at the sink at once (see AdapterSink).
+  std::size_t intake_window = 32;
   // Whether this instance may poll its network's inbox now (several instances share one store:
   // one polls each inbox at a time). Empty means yes. Adapters ask before each poll.
   std::function<bool()> may_poll;
