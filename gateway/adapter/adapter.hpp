@@ -131,7 +131,7 @@ struct AdapterContext {
   std::string unit_cursor;                // last persisted cursors (empty: from the start)
   std::string receipt_cursor;
   // How many items of one kind may be outstanding at the sink at once (see AdapterSink).
-  std::size_t intake_window = 32;
+  std::size_t intake_window = 1;
   // Whether this instance may poll its network's inbox now (several instances share one store:
   // one polls each inbox at a time). Empty means yes. Adapters ask before each poll.
   std::function<bool()> may_poll;
