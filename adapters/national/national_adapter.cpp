@@ -13,6 +13,7 @@
 #include <rapidjson/writer.h>
 
 #include "adapters/http/https_client.hpp"
+#include "adapters/intake/intake_lane.hpp"
 #include "adapters/national/ncp_answers.hpp"
 #include "adapters/national/ncp_codec.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -120,6 +121,7 @@ using InboxItem = NcpInboxItem;
 class Impl : public std::enable_shared_from_this<Impl> {
  public:
   using Done = std::function<void(SendResult, const http::Response&)>;
+  using Lane = adapters::IntakeLane<std::string>;
 
   Impl(NationalAdapterConfig config, gateway::AdapterContext context, std::string password,
        cms::Credential credential, std::string document_cert_der)
@@ -133,7 +135,9 @@ class Impl : public std::enable_shared_from_this<Impl> {
                                              config_.request_timeout, 4, 64ull * 1024 * 1024}),
         timer_(strand_),
         unit_cursor_(context_.unit_cursor),
-        receipt_cursor_(context_.receipt_cursor) {}
+        receipt_cursor_(context_.receipt_cursor),
+        units_(context_.intake_window),
+        receipts_(context_.intake_window) {}
 
   void start() {
     boost::asio::dispatch(strand_, [self = shared_from_this()] {
@@ -159,6 +163,9 @@ class Impl : public std::enable_shared_from_this<Impl> {
                             self->running_ = false;
                             self->drained_ = std::move(drained);
                             self->timer_.cancel();
+                            // Outstanding items are still answered; nothing resumes fetching.
+                            self->units_.forget();
+                            self->receipts_.forget();
                             self->maybe_drained();
                           });
   }
@@ -168,6 +175,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
     boost::asio::dispatch(strand_, [self = shared_from_this()] {
       self->stopping_ = true;
       self->timer_.cancel();
+      self->units_.forget();
+      self->receipts_.forget();
       self->client_.close();
     });
   }
@@ -397,12 +406,46 @@ class Impl : public std::enable_shared_from_this<Impl> {
   void poll() {
     if (stopping_) return;
     if (!may_poll_now(context_)) return schedule(config_.poll_interval);
+    if (!begin_run(units_, unit_cursor_)) return;
     poll_inbox();
+  }
+
+  // ---- pipelined intake (AdapterSink): up to intake_window items of a kind at the sink ------
+  //
+  // A run lists from the durable cursor and goes on listing past the last item handed over;
+  // each answer true extends the durable cursor over the contiguous prefix answered true. The
+  // first false, a failed call or a file that cannot be decrypted ends the run: nothing more is
+  // handed over, and once every item is answered the next poll starts over from the durable
+  // cursor. Units are all answered before the outbox updates are polled, as with one at a time.
+
+  // A fresh listing from the durable position; false when an old run still waits for answers
+  // (it then ends like a failed run).
+  bool begin_run(Lane& lane, const std::string& durable) {
+    lane.forget();
+    if (!lane.window().restart()) {
+      end_run(lane, config_.poll_interval);
+      return false;
+    }
+    lane.listed = durable;
+    return true;
+  }
+
+  // Hands nothing more over; polls again `pause` after the last answer.
+  void end_run(Lane& lane, std::chrono::milliseconds pause) {
+    lane.wait_until_drained([this, pause] { schedule(pause); });
+  }
+
+  void answered(Lane& lane, std::string& durable, Lane::Ticket ticket, bool accepted) {
+    --sink_pending_;
+    lane.window().answer(ticket, accepted,
+                         [&](std::string cursor) { durable = std::move(cursor); });
+    if (stopping_) return maybe_drained();
+    lane.progress();
   }
 
   void poll_inbox() {
     http::Request req{"GET",
-                      "/ncp/v1/inbox?cursor=" + url_encode(unit_cursor_) +
+                      "/ncp/v1/inbox?cursor=" + url_encode(units_.listed) +
                           "&limit=" + std::to_string(config_.page_limit),
                       {},
                       {},
@@ -410,11 +453,13 @@ class Impl : public std::enable_shared_from_this<Impl> {
                       {}};
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
-      if (r.status != SendResult::Status::kAccepted) return self->schedule(self->pause_after(r));
+      if (r.status != SendResult::Status::kAccepted)
+        return self->end_run(self->units_, self->pause_after(r));
       auto items = std::make_shared<std::deque<InboxItem>>();
       bool more = false;
       if (!self->parse_inbox(resp.body, *items, more)) {
-        return self->schedule(self->config_.poll_interval);  // malformed answer: try again later
+        // Malformed answer: try again later.
+        return self->end_run(self->units_, self->config_.poll_interval);
       }
       self->next_item(items, more);
     });
@@ -430,7 +475,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
 
   void next_item(std::shared_ptr<std::deque<InboxItem>> items, bool more) {
     if (stopping_) return;
-    if (items->empty()) return more ? poll_inbox() : poll_updates();
+    if (units_.window().failed()) return end_run(units_, config_.poll_interval);
+    if (units_.window().full())
+      return units_.wait_for_room([this, items, more] { next_item(items, more); });
+    if (items->empty()) {
+      if (more) return poll_inbox();
+      return units_.wait_until_drained([this] {
+        if (units_.window().failed()) return schedule(config_.poll_interval);
+        if (begin_run(receipts_, receipt_cursor_)) poll_updates();
+      });
+    }
     download(items, 0, more);
   }
 
@@ -447,18 +501,21 @@ class Impl : public std::enable_shared_from_this<Impl> {
     call(std::move(req),
          [self = shared_from_this(), items, file, more](SendResult r, const http::Response& resp) {
            if (self->stopping_) return;
+           if (self->units_.window().failed())
+             return self->end_run(self->units_, self->config_.poll_interval);
            if (r.status == SendResult::Status::kRejected &&
                (r.error_code == "withdrawn" || r.error_code == "not_found")) {
              items->pop_front();  // withdrawn since it was listed: nothing to deliver
              return self->next_item(items, more);
            }
            if (r.status != SendResult::Status::kAccepted)
-             return self->schedule(self->pause_after(r));
+             return self->end_run(self->units_, self->pause_after(r));
            // Decrypting a few files is quick enough to do on the executor (PROTOCOL/README).
            auto inner = cms::decrypt(view(resp.body), self->credential_);
            std::optional<cms::Bytes> content;
            if (inner.ok()) content = cms::embedded_content(inner.value());
-           if (!inner.ok() || !content) return self->schedule(self->config_.poll_interval);
+           if (!inner.ok() || !content)
+             return self->end_run(self->units_, self->config_.poll_interval);
            InboxItem& current = items->front();
            gateway::SignedFile f;
            f.name = current.names[file];
@@ -474,23 +531,21 @@ class Impl : public std::enable_shared_from_this<Impl> {
   void hand_over(std::shared_ptr<std::deque<InboxItem>> items, bool more) {
     InboxItem item = std::move(items->front());
     items->pop_front();
-    const std::string cursor = item.cursor;
+    const auto ticket = units_.window().hand_over(item.cursor);
+    units_.listed = item.cursor;
     ++sink_pending_;
-    context_.sink->on_unit(
-        std::move(item.unit), [self = shared_from_this(), items, more, cursor](bool accepted) {
-          boost::asio::dispatch(self->strand_, [self, items, more, cursor, accepted] {
-            --self->sink_pending_;
-            if (accepted) self->unit_cursor_ = cursor;
-            if (self->stopping_) return self->maybe_drained();
-            if (!accepted) return self->schedule(self->config_.poll_interval);
-            self->next_item(items, more);
-          });
-        });
+    context_.sink->on_unit(std::move(item.unit),
+                           [self = shared_from_this(), ticket](bool accepted) {
+                             boost::asio::post(self->strand_, [self, ticket, accepted] {
+                               self->answered(self->units_, self->unit_cursor_, ticket, accepted);
+                             });
+                           });
+    next_item(items, more);
   }
 
   void poll_updates() {
     http::Request req{"GET",
-                      "/ncp/v1/outbox/updates?cursor=" + url_encode(receipt_cursor_) +
+                      "/ncp/v1/outbox/updates?cursor=" + url_encode(receipts_.listed) +
                           "&limit=" + std::to_string(config_.page_limit),
                       {},
                       {},
@@ -498,9 +553,10 @@ class Impl : public std::enable_shared_from_this<Impl> {
                       {}};
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
-      if (r.status != SendResult::Status::kAccepted) return self->schedule(self->pause_after(r));
+      if (r.status != SendResult::Status::kAccepted)
+        return self->end_run(self->receipts_, self->pause_after(r));
       auto page = parse_updates_page(resp.body);
-      if (!page) return self->schedule(self->config_.poll_interval);
+      if (!page) return self->end_run(self->receipts_, self->config_.poll_interval);
       auto receipts = std::make_shared<std::deque<gateway::InboundReceipt>>(
           std::make_move_iterator(page->receipts.begin()),
           std::make_move_iterator(page->receipts.end()));
@@ -509,22 +565,25 @@ class Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void next_receipt(std::shared_ptr<std::deque<gateway::InboundReceipt>> receipts, bool more) {
-    if (stopping_) return;
-    if (receipts->empty()) return more ? poll_updates() : schedule(config_.poll_interval);
-    gateway::InboundReceipt rc = std::move(receipts->front());
-    receipts->pop_front();
-    const std::string cursor = rc.cursor;
-    ++sink_pending_;
-    context_.sink->on_receipt(
-        std::move(rc), [self = shared_from_this(), receipts, more, cursor](bool accepted) {
-          boost::asio::dispatch(self->strand_, [self, receipts, more, cursor, accepted] {
-            --self->sink_pending_;
-            if (accepted) self->receipt_cursor_ = cursor;
-            if (self->stopping_) return self->maybe_drained();
-            if (!accepted) return self->schedule(self->config_.poll_interval);
-            self->next_receipt(receipts, more);
-          });
+    while (!stopping_) {
+      if (receipts_.window().failed()) return end_run(receipts_, config_.poll_interval);
+      if (receipts_.window().full())
+        return receipts_.wait_for_room([this, receipts, more] { next_receipt(receipts, more); });
+      if (receipts->empty()) {
+        if (more) return poll_updates();
+        return end_run(receipts_, config_.poll_interval);
+      }
+      gateway::InboundReceipt rc = std::move(receipts->front());
+      receipts->pop_front();
+      const auto ticket = receipts_.window().hand_over(rc.cursor);
+      receipts_.listed = rc.cursor;
+      ++sink_pending_;
+      context_.sink->on_receipt(std::move(rc), [self = shared_from_this(), ticket](bool accepted) {
+        boost::asio::post(self->strand_, [self, ticket, accepted] {
+          self->answered(self->receipts_, self->receipt_cursor_, ticket, accepted);
         });
+      });
+    }
   }
 
   // ---- office master --------------------------------------------------------------------
@@ -572,8 +631,10 @@ class Impl : public std::enable_shared_from_this<Impl> {
   std::string token_;
   bool logging_in_ = false;
   std::vector<std::function<void(std::optional<SendResult>)>> waiting_;
-  std::string unit_cursor_;
+  std::string unit_cursor_;  // durable positions: the contiguous prefix answered true
   std::string receipt_cursor_;
+  Lane units_;
+  Lane receipts_;
   bool running_ = false;
   bool stopping_ = false;
   bool declared_ = false;

@@ -8,6 +8,7 @@
 
 #include "adapters/http/https_client.hpp"
 #include "adapters/http/https_server.hpp"
+#include "adapters/intake/intake_lane.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "mapping/cms/content_converter.hpp"
 
@@ -121,7 +122,9 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
         strand(asio::make_strand(ctx.executor)),
         timer(strand),
         unit_cursor(parse_cursor(ctx.unit_cursor)),
-        receipt_cursor(parse_cursor(ctx.receipt_cursor)) {
+        receipt_cursor(parse_cursor(ctx.receipt_cursor)),
+        mailbox(ctx.intake_window),
+        receipts(ctx.intake_window) {
     if (ctx.sink == nullptr) throw std::invalid_argument("regional adapter: context without sink");
     http::ClientOptions options;
     options.host = config.host;
@@ -158,9 +161,14 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
   int in_flight = 0;
   std::vector<std::function<void()>> drained;
 
+  // Durable positions: the highest sequence of the contiguous prefix answered true.
   std::int64_t unit_cursor = 0;
   std::int64_t receipt_cursor = 0;
-  bool mailbox_busy = false;
+  // Pipelined intake (AdapterSink): up to intake_window items of a kind at the sink.
+  using Lane = adapters::IntakeLane<std::int64_t>;
+  Lane mailbox;
+  Lane receipts;
+  bool mailbox_busy = false;  // a run is going on (listing, fetching or waiting for answers)
   bool mailbox_again = false;
   bool receipts_busy = false;
   bool receipts_again = false;
@@ -207,6 +215,7 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     stopping = true;
     running = false;
     timer.cancel();
+    // Outstanding items are still answered (in_flight counts them); each run ends once drained.
     if (push_server) {
       push_server->stop();
       push_server.reset();
@@ -289,38 +298,67 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
          });
   }
 
-  // --- mailbox: one page at a time, one item at a time, cursor after the engine's accept.
+  // --- pipelined intake. A run lists from the durable cursor and goes on listing past the
+  // highest sequence handed over while earlier items are outstanding; each answer true extends
+  // the durable cursor over the contiguous prefix answered true. The first false, a failed call
+  // or a stop ends the run: nothing more is handed over, and once every item is answered the
+  // next poll (timer or push notice) starts over from the durable cursor.
+  void answered(Lane& lane, std::int64_t& durable, Lane::Ticket ticket, bool accepted) {
+    lane.window().answer(ticket, accepted,
+                         [&](std::int64_t sequence) { durable = std::max(durable, sequence); });
+    lane.progress();
+  }
+
+  // --- mailbox: pages by sequence, each item fetched in order and handed over.
   void poll_mailbox() {
     mailbox_busy = true;
     mailbox_again = false;
-    const std::string target = "/rhn/v1/mailbox?since=" + std::to_string(unit_cursor) +
+    mailbox.forget();
+    if (!mailbox.window().restart()) return end_mailbox_run();  // cannot happen: busy till drained
+    mailbox.listed = unit_cursor;
+    list_mailbox();
+  }
+
+  void list_mailbox() {
+    const std::string target = "/rhn/v1/mailbox?since=" + std::to_string(mailbox.listed) +
                                "&limit=" + std::to_string(config.page_size);
     call("GET", target, "",
          [self = shared_from_this()](boost::system::error_code ec, http::Response r) {
-           if (ec || r.status != 200) return self->mailbox_done(false);
+           if (ec || r.status != 200) return self->end_mailbox_run();
            auto page = decode_mailbox_page(r.body);
-           if (!page) return self->mailbox_done(false);
+           if (!page) return self->end_mailbox_run();
            auto items = std::make_shared<std::vector<RhnMailboxItem>>(std::move(page->items));
            self->next_item(items, 0, page->more);
          });
   }
 
-  void mailbox_done(bool more) {
-    mailbox_busy = false;
-    if (running && (more || mailbox_again)) poll_mailbox();
+  // Hands nothing more over; the run is over once every item handed over is answered.
+  void end_mailbox_run() {
+    mailbox.wait_until_drained([this] {
+      mailbox_busy = false;
+      if (running && mailbox_again) poll_mailbox();
+    });
   }
 
   void next_item(std::shared_ptr<std::vector<RhnMailboxItem>> items, std::size_t index, bool more) {
-    if (!running) return mailbox_done(false);
-    if (index >= items->size()) return mailbox_done(more);
+    if (!running || mailbox.window().failed()) return end_mailbox_run();
+    if (mailbox.window().full()) {
+      return mailbox.wait_for_room([this, items, index, more] { next_item(items, index, more); });
+    }
+    if (index >= items->size()) {
+      if (!more && !mailbox_again) return end_mailbox_run();
+      mailbox_again = false;
+      return list_mailbox();
+    }
     const std::string id = (*items)[index].id;
     const std::int64_t sequence = (*items)[index].sequence;
     call("GET", "/rhn/v1/messages/" + id, "",
          [self = shared_from_this(), items, index, more, sequence](boost::system::error_code ec,
                                                                    http::Response r) {
-           if (ec || r.status != 200) return self->mailbox_done(false);
+           if (ec || r.status != 200) return self->end_mailbox_run();
            auto item = decode_mailbox_item(r.body);
-           if (!item || item->id != (*items)[index].id) return self->mailbox_done(false);
+           if (!item || item->id != (*items)[index].id) return self->end_mailbox_run();
+           if (self->mailbox.window().failed()) return self->end_mailbox_run();
            gateway::InboundUnit unit;
            unit.source_id = item->id;
            unit.sender = item->from.office;
@@ -338,19 +376,16 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
              f.attached = false;
              unit.files.push_back(std::move(f));
            }
+           const auto ticket = self->mailbox.window().hand_over(sequence);
+           self->mailbox.listed = std::max(self->mailbox.listed, sequence);
            self->begin();
-           self->ctx.sink->on_unit(
-               std::move(unit), [self, items, index, more, sequence](bool accepted) {
-                 asio::post(self->strand, [self, items, index, more, sequence, accepted] {
-                   if (accepted) {
-                     self->unit_cursor = std::max(self->unit_cursor, sequence);
-                     self->next_item(items, index + 1, more);
-                   } else {
-                     self->mailbox_done(false);
-                   }
-                   self->end();
-                 });
-               });
+           self->ctx.sink->on_unit(std::move(unit), [self, ticket](bool accepted) {
+             asio::post(self->strand, [self, ticket, accepted] {
+               self->answered(self->mailbox, self->unit_cursor, ticket, accepted);
+               self->end();
+             });
+           });
+           self->next_item(items, index + 1, more);
          });
   }
 
@@ -358,47 +393,61 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
   void poll_receipts() {
     receipts_busy = true;
     receipts_again = false;
-    const std::string target = "/rhn/v1/receipts?since=" + std::to_string(receipt_cursor) +
+    receipts.forget();
+    if (!receipts.window().restart()) return end_receipts_run();  // cannot happen (as above)
+    receipts.listed = receipt_cursor;
+    list_receipts();
+  }
+
+  void list_receipts() {
+    const std::string target = "/rhn/v1/receipts?since=" + std::to_string(receipts.listed) +
                                "&limit=" + std::to_string(config.page_size);
     call("GET", target, "",
          [self = shared_from_this()](boost::system::error_code ec, http::Response r) {
-           if (ec || r.status != 200) return self->receipts_done(false);
+           if (ec || r.status != 200) return self->end_receipts_run();
            auto page = decode_receipt_page(r.body);
-           if (!page) return self->receipts_done(false);
+           if (!page) return self->end_receipts_run();
            auto items = std::make_shared<std::vector<RhnReceipt>>(std::move(page->items));
            self->next_receipt(items, 0, page->more);
          });
   }
 
-  void receipts_done(bool more) {
-    receipts_busy = false;
-    if (running && (more || receipts_again)) poll_receipts();
+  void end_receipts_run() {
+    receipts.wait_until_drained([this] {
+      receipts_busy = false;
+      if (running && receipts_again) poll_receipts();
+    });
   }
 
   void next_receipt(std::shared_ptr<std::vector<RhnReceipt>> items, std::size_t index, bool more) {
-    if (!running) return receipts_done(false);
-    if (index >= items->size()) return receipts_done(more);
-    const auto& item = (*items)[index];
-    gateway::InboundReceipt receipt;
-    receipt.remote_id = item.id;
-    receipt.state =
-        item.state == "READ" ? gateway::ReceiptState::kRead : gateway::ReceiptState::kRejected;
-    receipt.reason = item.reason;
-    receipt.cursor = std::to_string(item.sequence);
-    const std::int64_t sequence = item.sequence;
-    begin();
-    ctx.sink->on_receipt(std::move(receipt),
-                         [self = shared_from_this(), items, index, more, sequence](bool accepted) {
-                           asio::post(self->strand, [self, items, index, more, sequence, accepted] {
-                             if (accepted) {
-                               self->receipt_cursor = std::max(self->receipt_cursor, sequence);
-                               self->next_receipt(items, index + 1, more);
-                             } else {
-                               self->receipts_done(false);
-                             }
-                             self->end();
-                           });
-                         });
+    for (;; ++index) {
+      if (!running || receipts.window().failed()) return end_receipts_run();
+      if (receipts.window().full()) {
+        return receipts.wait_for_room(
+            [this, items, index, more] { next_receipt(items, index, more); });
+      }
+      if (index >= items->size()) {
+        if (!more && !receipts_again) return end_receipts_run();
+        receipts_again = false;
+        return list_receipts();
+      }
+      const auto& item = (*items)[index];
+      gateway::InboundReceipt receipt;
+      receipt.remote_id = item.id;
+      receipt.state =
+          item.state == "READ" ? gateway::ReceiptState::kRead : gateway::ReceiptState::kRejected;
+      receipt.reason = item.reason;
+      receipt.cursor = std::to_string(item.sequence);
+      const auto ticket = receipts.window().hand_over(item.sequence);
+      receipts.listed = std::max(receipts.listed, item.sequence);
+      begin();
+      ctx.sink->on_receipt(std::move(receipt), [self = shared_from_this(), ticket](bool accepted) {
+        asio::post(self->strand, [self, ticket, accepted] {
+          self->answered(self->receipts, self->receipt_cursor, ticket, accepted);
+          self->end();
+        });
+      });
+    }
   }
 
   // --- outbound calls

@@ -25,6 +25,7 @@
 #include "mapping/careplan/file_name.hpp"
 #include "mapping/cms/signer.hpp"
 #include "tests/adapters/behaviour/behaviour_suite.hpp"
+#include "tests/adapters/behaviour/pipeline_sink.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/peers/national/national_standin.hpp"
 #include "tests/peers/national/office_client.hpp"
@@ -849,6 +850,131 @@ BOOST_AUTO_TEST_CASE(restart_keeps_state) {
   BOOST_TEST(std::string(d["items"][0]["transmission_id"].GetString()) == id);
   auto a = office(kOfficeA, kUserA, "pw-a");
   BOOST_TEST(id_of(a.post_unit(body, "r-1")) == id);
+}
+
+// ---- pipelined intake (AdapterSink, intake_window > 1) ---------------------------------------
+
+constexpr std::size_t kWindow = 4;
+
+// The adapter with a sink that answers like the engine, up to kWindow items at once; pages of 3
+// end inside the window, so the next page is listed while items are outstanding.
+struct PipelineRig {
+  explicit PipelineRig(std::uint16_t port) {
+    auto c = adapter_config(port);
+    c.represented_offices.clear();
+    c.page_limit = 3;
+    kakehashi::gateway::AdapterContext ctx;
+    ctx.executor = io.get_executor();
+    ctx.sink = &sink;
+    ctx.name = "national";
+    ctx.intake_window = kWindow;
+    adapter = kakehashi::national::make_national_adapter(c, ctx);
+  }
+  ~PipelineRig() {
+    bool drained = false;
+    adapter->stop([&] { drained = true; });
+    sink.units.answer_held(0);  // after a failed check: whatever is still held, refused
+    sink.receipts.answer_held(0);
+    run_until(io, [&] { return drained; });
+    adapter.reset();
+    io.restart();
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  boost::asio::io_context io;
+  kakehashi::testing::PipelineSink sink;
+  std::unique_ptr<kakehashi::gateway::Adapter> adapter;
+};
+
+// `count` units from office A to the represented office, sent in this order: their ids.
+std::vector<std::string> inbox_units(Fixture& f, std::size_t count, std::uint64_t seed) {
+  std::vector<OfficeRef> represented;
+  for (const char* type : {"43", "11", "13", "15", "16", "17", "78", "46", "12", "14"})
+    represented.push_back({kRegional, type});
+  f.standin->server->set_represented(kProxy, represented);
+  auto a = f.office(kOfficeA, kUserA, "pw-a");
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string t;
+    const auto u =
+        retarget(kakehashi::testing::UnitGenerator(seed + i).make("K2"), kOfficeA, kRegional, &t);
+    ids.push_back(id_of(a.send({kOfficeA, "43"}, {kRegional, t}, "K2", "", plain(u),
+                               "pipe-" + std::to_string(seed + i))));
+  }
+  return ids;
+}
+
+std::vector<std::string> ids_of(const std::vector<kakehashi::testing::PipelineSink::Handed>& v) {
+  std::vector<std::string> out;
+  for (const auto& h : v) out.push_back(h.id);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_units_fill_the_window_in_order) {
+  const auto ids = inbox_units(*this, 10, 300);
+  PipelineRig rig(standin->port);
+  rig.sink.receipts.set_hold(false);
+  rig.adapter->start();
+  kakehashi::testing::drive_pipelined_intake(rig.io, rig.sink.units, kWindow, ids.size());
+  auto& lane = rig.sink.units;
+  BOOST_TEST(lane.max_outstanding() > 1u);
+  BOOST_TEST(lane.max_outstanding() <= kWindow);
+  BOOST_TEST(ids_of(lane.handed()) == ids, boost::test_tools::per_element());  // each once
+  // The engine persists the cursors of the items answered true, in hand-over order.
+  const auto handed = lane.handed();
+  const auto accepted = lane.accepted();
+  BOOST_TEST_REQUIRE(accepted.size() == handed.size());
+  for (std::size_t i = 0; i < handed.size(); ++i)
+    BOOST_TEST(accepted[i].cursor == handed[i].cursor);
+  // The adapter's own position is past the last of them: a new unit is the next one handed.
+  const auto later = inbox_units(*this, 1, 320);
+  kakehashi::testing::drive_pipelined_intake(rig.io, lane, kWindow, ids.size() + 1);
+  BOOST_TEST_REQUIRE(lane.handed().size() == ids.size() + 1);
+  BOOST_TEST(lane.handed().back().id == later[0]);
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_units_start_over_after_the_last_true) {
+  const auto ids = inbox_units(*this, 10, 340);
+  PipelineRig rig(standin->port);
+  rig.sink.receipts.set_hold(false);
+  rig.adapter->start();
+  // Second window (items 4-7): 4 true, 5 false, and 6, 7 false with it (the contract).
+  kakehashi::testing::drive_pipelined_intake(rig.io, rig.sink.units, kWindow, ids.size(), 1);
+  auto& lane = rig.sink.units;
+  BOOST_TEST(lane.max_outstanding() <= kWindow);
+  // 0-7, then the run starts over at 5: nothing skipped, nothing true twice.
+  std::vector<std::string> expected(ids.begin(), ids.begin() + 8);
+  expected.insert(expected.end(), ids.begin() + 5, ids.end());
+  BOOST_TEST(ids_of(lane.handed()) == expected, boost::test_tools::per_element());
+  BOOST_TEST(ids_of(lane.accepted()) == ids, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_receipts_wait_for_every_answer_after_a_false) {
+  standin->server->set_represented(kProxy, {{kRegional, "43"}});
+  std::vector<std::string> ids;
+  {
+    AdapterRig sender(standin->port, {});  // not started: it only sends
+    for (std::uint64_t i = 0; i < 10; ++i) {
+      std::string t;
+      const SendResult r = sender.send(proxied_unit(360 + i, "pr-" + std::to_string(i), &t));
+      BOOST_TEST_REQUIRE((r.status == SendResult::Status::kAccepted), r.error_code);
+      ids.push_back(r.remote_id);
+    }
+  }
+  auto a = office(kOfficeA, kUserA, "pw-a");
+  for (const auto& id : ids) BOOST_TEST_REQUIRE(a.receipt(id, "REJECTED", "checked").ok());
+  PipelineRig rig(standin->port);
+  rig.sink.units.set_hold(false);
+  rig.adapter->start();
+  // Second window (items 4-7): 6 and 7 are answered false first; nothing may be handed over
+  // until 4 and 5 are answered (true, against the contract: the position still moves past them).
+  kakehashi::testing::drive_pipelined_intake(rig.io, rig.sink.receipts, kWindow, ids.size(), 2,
+                                             true);
+  auto& lane = rig.sink.receipts;
+  BOOST_TEST(lane.max_outstanding() == kWindow);
+  std::vector<std::string> expected(ids.begin(), ids.begin() + 8);
+  expected.insert(expected.end(), ids.begin() + 6, ids.end());
+  BOOST_TEST(ids_of(lane.handed()) == expected, boost::test_tools::per_element());
+  BOOST_TEST(ids_of(lane.accepted()) == ids, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

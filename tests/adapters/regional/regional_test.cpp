@@ -33,6 +33,7 @@
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/verify.hpp"
 #include "tests/adapters/behaviour/behaviour_suite.hpp"
+#include "tests/adapters/behaviour/pipeline_sink.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/peers/regional/office_client.hpp"
 #include "tests/peers/regional/regional_standin.hpp"
@@ -1172,6 +1173,135 @@ BOOST_AUTO_TEST_CASE(push_notice_triggers_a_poll) {
   BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() == 2; }));
   BOOST_TEST(rig.sink.units[1].cursor == "2");
   BOOST_TEST(s.server->notices_delivered() >= 1);
+}
+
+// ---- pipelined intake (AdapterSink, intake_window > 1) ---------------------------------------
+
+constexpr std::size_t kWindow = 4;
+
+// The adapter with a sink that answers like the engine, up to kWindow items at once; pages of 3
+// end inside the window, so the next page is listed while items are outstanding.
+struct PipelineRig {
+  asio::io_context io;
+  testing::PipelineSink sink;
+  std::unique_ptr<RegionalAdapter> adapter;
+  explicit PipelineRig(const Standin& s) {
+    auto config = adapter_config(s);
+    config.page_size = 3;
+    gateway::AdapterContext ctx;
+    ctx.executor = io.get_executor();
+    ctx.sink = &sink;
+    ctx.name = "regional";
+    ctx.intake_window = kWindow;
+    adapter = std::make_unique<RegionalAdapter>(std::move(config), ctx);
+  }
+  ~PipelineRig() {
+    bool drained = false;
+    adapter->stop([&drained] { drained = true; });
+    sink.units.answer_held(0);  // after a failed check: whatever is still held, refused
+    sink.receipts.answer_held(0);
+    run_until(io, [&] { return drained; });
+    adapter.reset();
+    io.restart();
+    io.poll();
+  }
+};
+
+std::vector<std::string> ids_of(const std::vector<testing::PipelineSink::Handed>& v) {
+  std::vector<std::string> out;
+  for (const auto& h : v) out.push_back(h.id);
+  return out;
+}
+
+// The gateway publishes kNational11; office A then sends it `count` messages: their ids.
+std::vector<std::string> mail_for_the_gateway(const Standin& s, std::size_t count,
+                                              std::uint64_t seed) {
+  auto gw = client(s, "gateway");
+  const std::string offices =
+      R"({"offices":[{"office_no":"1371100452","service_type":"11","status":"ACTIVE"}]})";
+  BOOST_REQUIRE_EQUAL(gw->call("PUT", "/rhn/v1/directory/external", offices).status, 200);
+  auto a = client(s, "A");
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto sent = a->send(message_from_a("pipe-" + std::to_string(seed + i), kNational11, seed + i));
+    BOOST_REQUIRE_EQUAL(sent.status, 201);
+    ids.push_back(decode_send_answer(sent.body)->id);
+  }
+  return ids;
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_mailbox_fills_the_window_in_order) {
+  Standin s("adapter_pipelined");
+  const auto ids = mail_for_the_gateway(s, 10, 300);
+  PipelineRig rig(s);
+  rig.sink.receipts.set_hold(false);
+  rig.adapter->start();
+  testing::drive_pipelined_intake(rig.io, rig.sink.units, kWindow, ids.size());
+  auto& lane = rig.sink.units;
+  BOOST_TEST(lane.max_outstanding() > 1u);
+  BOOST_TEST(lane.max_outstanding() <= kWindow);
+  BOOST_TEST(ids_of(lane.handed()) == ids, boost::test_tools::per_element());  // each once
+  // The engine persists the cursors of the items answered true, in hand-over order.
+  const auto handed = lane.handed();
+  const auto accepted = lane.accepted();
+  BOOST_TEST_REQUIRE(accepted.size() == handed.size());
+  for (std::size_t i = 0; i < handed.size(); ++i) {
+    BOOST_TEST(accepted[i].cursor == std::to_string(i + 1));
+    BOOST_TEST(handed[i].cursor == std::to_string(i + 1));
+  }
+  // The adapter's own position is past the last of them: a new message is the next one handed.
+  auto a = client(s, "A");
+  auto later = a->send(message_from_a("pipe-later", kNational11, 320));
+  BOOST_REQUIRE_EQUAL(later.status, 201);
+  testing::drive_pipelined_intake(rig.io, lane, kWindow, ids.size() + 1);
+  BOOST_REQUIRE_EQUAL(lane.handed().size(), ids.size() + 1);
+  BOOST_TEST(lane.handed().back().id == decode_send_answer(later.body)->id);
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_mailbox_starts_over_after_the_last_true) {
+  Standin s("adapter_pipelined_false");
+  const auto ids = mail_for_the_gateway(s, 10, 340);
+  PipelineRig rig(s);
+  rig.sink.receipts.set_hold(false);
+  rig.adapter->start();
+  // Second window (items 4-7): 4 true, 5 false, and 6, 7 false with it (the contract).
+  testing::drive_pipelined_intake(rig.io, rig.sink.units, kWindow, ids.size(), 1);
+  auto& lane = rig.sink.units;
+  BOOST_TEST(lane.max_outstanding() <= kWindow);
+  // 0-7, then the run starts over at 5: nothing skipped, nothing true twice.
+  std::vector<std::string> expected(ids.begin(), ids.begin() + 8);
+  expected.insert(expected.end(), ids.begin() + 5, ids.end());
+  BOOST_TEST(ids_of(lane.handed()) == expected, boost::test_tools::per_element());
+  BOOST_TEST(ids_of(lane.accepted()) == ids, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_receipts_wait_for_every_answer_after_a_false) {
+  Standin s("adapter_pipelined_receipts");
+  std::vector<std::string> ids;
+  {
+    AdapterRig sender(adapter_config(s));  // not started: it only sends
+    BOOST_REQUIRE(sender.publish({national_entry(kNational11)}).status ==
+                  SendResult::Status::kAccepted);
+    for (std::uint64_t i = 0; i < 10; ++i) {
+      auto sent = sender.send(national_unit("pr-" + std::to_string(i), kA43, 360 + i));
+      BOOST_REQUIRE(sent.status == SendResult::Status::kAccepted);
+      ids.push_back(sent.remote_id);
+    }
+  }
+  auto a = client(s, "A");
+  for (const auto& id : ids) BOOST_REQUIRE_EQUAL(a->read(id).status, 200);
+  PipelineRig rig(s);
+  rig.sink.units.set_hold(false);
+  rig.adapter->start();
+  // Second window (items 4-7): 6 and 7 are answered false first; nothing may be handed over
+  // until 4 and 5 are answered (true, against the contract: the position still moves past them).
+  testing::drive_pipelined_intake(rig.io, rig.sink.receipts, kWindow, ids.size(), 2, true);
+  auto& lane = rig.sink.receipts;
+  BOOST_TEST(lane.max_outstanding() == kWindow);
+  std::vector<std::string> expected(ids.begin(), ids.begin() + 8);
+  expected.insert(expected.end(), ids.begin() + 6, ids.end());
+  BOOST_TEST(ids_of(lane.handed()) == expected, boost::test_tools::per_element());
+  BOOST_TEST(ids_of(lane.accepted()) == ids, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
