@@ -948,6 +948,30 @@ BOOST_AUTO_TEST_CASE(pipelined_units_start_over_after_the_last_true) {
   BOOST_TEST(ids_of(lane.accepted()) == ids, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(pipelined_stop_waits_for_every_outstanding_item) {
+  inbox_units(*this, 6, 380);
+  PipelineRig rig(standin->port);
+  rig.sink.receipts.set_hold(false);
+  rig.adapter->start();
+  auto& lane = rig.sink.units;
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return lane.held() == kWindow; }));
+  int drained = 0;
+  rig.adapter->stop([&] { ++drained; });
+  {
+    // Waiting for something not to happen: a bounded run of the adapter, not a sleep.
+    auto guard = boost::asio::make_work_guard(rig.io);
+    rig.io.restart();
+    rig.io.run_for(std::chrono::milliseconds(300));
+  }
+  BOOST_TEST(drained == 0);
+  BOOST_TEST(lane.handed().size() == kWindow);
+  lane.answer_held(0);  // the engine stopping: every item refused
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return drained > 0; }));
+  rig.io.poll();
+  BOOST_TEST(drained == 1);
+  BOOST_TEST(lane.handed().size() == kWindow);
+}
+
 BOOST_AUTO_TEST_CASE(pipelined_receipts_wait_for_every_answer_after_a_false) {
   standin->server->set_represented(kProxy, {{kRegional, "43"}});
   std::vector<std::string> ids;

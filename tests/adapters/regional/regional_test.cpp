@@ -1275,6 +1275,32 @@ BOOST_AUTO_TEST_CASE(pipelined_mailbox_starts_over_after_the_last_true) {
   BOOST_TEST(ids_of(lane.accepted()) == ids, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(pipelined_stop_waits_for_every_outstanding_item) {
+  Standin s("adapter_pipelined_stop");
+  mail_for_the_gateway(s, 6, 380);
+  PipelineRig rig(s);
+  rig.sink.receipts.set_hold(false);
+  rig.adapter->start();
+  auto& lane = rig.sink.units;
+  BOOST_REQUIRE(run_until(rig.io, [&] { return lane.held() == kWindow; }));
+  int drained = 0;
+  rig.adapter->stop([&] { ++drained; });
+  {
+    // Waiting for something not to happen: a bounded run of the adapter, not a sleep.
+    auto guard = asio::make_work_guard(rig.io);
+    rig.io.restart();
+    rig.io.run_for(std::chrono::milliseconds(300));
+  }
+  BOOST_TEST(drained == 0);
+  BOOST_TEST(lane.handed().size() == kWindow);
+  lane.answer_held(0);  // the engine stopping: every item refused
+  BOOST_REQUIRE(run_until(rig.io, [&] { return drained > 0; }));
+  rig.io.restart();
+  rig.io.poll();
+  BOOST_TEST(drained == 1);
+  BOOST_TEST(lane.handed().size() == kWindow);
+}
+
 BOOST_AUTO_TEST_CASE(pipelined_receipts_wait_for_every_answer_after_a_false) {
   Standin s("adapter_pipelined_receipts");
   std::vector<std::string> ids;
