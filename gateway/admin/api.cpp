@@ -654,7 +654,9 @@ http::Response api_act(ApiContext& ctx, std::int64_t id, const std::string& acti
     if (t->state != store::kAccepted)
       throw ApiError{409, "conflict",
                      "transfer " + std::to_string(id) + " is " + t->state + ", not in flight"};
-    s.park(id, reason.empty() ? "parked by an operator" : reason, who.actor(), ctx.now);
+    if (!s.park(id, reason.empty() ? "parked by an operator" : reason, who.actor(), ctx.now))
+      throw ApiError{409, "conflict",
+                     "transfer " + std::to_string(id) + " finished before it could be parked"};
   }
   const auto after = s.get(id);
   Json j;

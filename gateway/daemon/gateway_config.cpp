@@ -100,12 +100,14 @@ LoadedConfig load_gateway_config(const std::string& path) {
   a.actor = "gateway:" + c.instance_id;
 
   const auto relay = root.child("relay");
-  relay.reject_unknown({"workers", "max_in_flight", "max_attempts", "backoff_initial", "backoff_max",
+  relay.reject_unknown({"workers", "max_in_flight", "intake_window", "group_commit_max", "max_attempts", "backoff_initial", "backoff_max",
                         "breaker_failures", "breaker_cooldown", "lease", "tick", "directory_refresh",
                         "retention"});
   auto& e = c.engine;
   e.workers = static_cast<std::size_t>(relay.integer("workers", 2, 1, 64));
   e.max_in_flight = static_cast<std::size_t>(relay.integer("max_in_flight", 64, 1, 10000));
+  e.intake_window = static_cast<std::size_t>(relay.integer("intake_window", 32, 1, 1024));
+  e.group_commit_max = static_cast<std::size_t>(relay.integer("group_commit_max", 256, 1, 10000));
   e.max_attempts = relay.integer("max_attempts", 8, 1, 1000);
   e.backoff_initial = relay.duration("backoff_initial", std::chrono::milliseconds(1000));
   e.backoff_max = relay.duration("backoff_max", std::chrono::minutes(5));

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <set>
 
 #include <boost/asio/post.hpp>
 
@@ -74,8 +75,25 @@ class NetworkSink final : public AdapterSink {
   std::string name_;
 };
 
+// One item handed over by an adapter, from hand-over to its answer.
+struct Engine::IntakeSlot {
+  enum class State { kPending, kReady, kQueued, kDone } state = State::kPending;
+  bool ok = false;
+  std::function<void(store::Store&)> op;  // what to commit; empty once ready: answered false
+  std::function<void(bool)> done;         // the adapter's answer
+  std::function<void(bool)> after;        // the engine's own bookkeeping (counters, log)
+};
+
+// Items of one network and kind in hand-over order. `failed`: an item was answered false, so
+// every later one is too until the lane is empty (AdapterSink contract).
+struct Engine::IntakeLane {
+  std::deque<std::shared_ptr<IntakeSlot>> slots;
+  bool failed = false;
+};
+
 struct Engine::Network {
   NetworkBinding binding;
+  IntakeLane units, receipts;
   // Set while this instance holds the network's poll lease (renewed on ticks).
   std::shared_ptr<std::atomic<bool>> may_poll = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<NetworkSink> sink;
@@ -86,6 +104,7 @@ struct Engine::Network {
 struct Engine::Prepared {
   store::Transfer transfer;
   std::optional<Translation> translation;
+  std::string sealed;   // a first translation, sealed, to keep before sending ("" on a retry)
   std::string failure;  // why it cannot be delivered at all (parked)
 };
 
@@ -163,6 +182,7 @@ void Engine::start() {
       n->sink = std::make_unique<NetworkSink>(*this, name);
       ctx.sink = n->sink.get();
       ctx.name = name;
+      ctx.intake_window = std::max<std::size_t>(1, options_.intake_window);
       ctx.unit_cursor = s->load_cursor(name, "units").value_or("");
       ctx.receipt_cursor = s->load_cursor(name, "receipts").value_or("");
       ctx.may_poll = [flag = n->may_poll] { return flag->load(); };
@@ -267,18 +287,24 @@ void Engine::reload_receipt_signer(std::shared_ptr<const mapping::cms::Credentia
 
 void Engine::on_unit(const std::string& network, InboundUnit unit, std::function<void(bool)> done) {
   const auto it = networks_.find(network);
-  if (stopping_ || it == networks_.end()) {
+  if (it == networks_.end()) {
     done(false);
     return;
   }
+  IntakeLane& lane = it->second->units;
   // Routing needs every directory at least once; until then the source keeps the unit.
   std::vector<std::string> names;
   for (auto& [name, n] : networks_) names.push_back(name);
-  if (!router_.ready(names)) {
-    done(false);
+  if (stopping_ || !router_.ready(names)) {
+    if (lane.slots.empty()) {
+      done(false);
+      return;
+    }
+    open_slot(lane, std::move(done))->state = IntakeSlot::State::kReady;  // false at its turn
+    advance(lane);
     return;
   }
-  ++intake_in_flight_;
+  auto slot = open_slot(lane, std::move(done));
   std::shared_ptr<const mapping::cms::TrustDomain> trust;
   {
     std::lock_guard lock(credentials_mutex_);
@@ -286,13 +312,9 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
   }
   const std::string cursor = unit.cursor;
   const bool sender_must_be_member = it->second->binding.senders_must_be_members;
-  struct Outcome {
-    store::AcceptOutcome accept;
-    bool refused = false;
-    std::string summary;
-  };
+  // Admission on a worker: signatures, the standard's checks, routing. Nothing durable yet.
   on_worker(
-      [this, network, trust, cursor, sender_must_be_member, unit = std::move(unit)](store::Store& s) mutable {
+      [this, network, trust, sender_must_be_member, unit = std::move(unit)](store::Store&) mutable {
         AdmissionContext ctx;
         ctx.source_adapter = network;
         ctx.trust = trust.get();
@@ -302,86 +324,202 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
         ctx.now = static_cast<std::time_t>(now() / 1000);
         const std::string source_id = unit.source_id;
         auto decision = admit(std::move(unit), ctx);
-        store::NewTransfer t;
-        t.source_adapter = network;
-        t.source_id = source_id;
-        t.dest_adapter = decision.dest_adapter;
-        t.direction = network + "->" + (decision.accepted ? decision.dest_adapter : std::string("refused"));
-        t.sender_office = decision.unit.sender.office_no;
-        t.sender_type = decision.unit.sender.service_type;
-        t.recipient_office = decision.unit.recipient.office_no;
-        t.recipient_type = decision.unit.recipient.service_type;
-        t.sequence = decision.sequence;
-        t.unit_kind = decision.unit_kind;
-        t.subject_key = decision.subject_key;
-        t.state = decision.accepted ? store::kAccepted : store::kRejected;
-        t.reason = decision.accepted ? "" : refusal_summary(decision.refusals);
-        t.notice_text = decision.accepted ? "" : refusal_text_ja(decision.refusals);
-        t.idempotency_key = idempotency_key_for(network, source_id);
-        t.payload = cipher_.seal(serialize_unit(decision.unit));
-        t.event_detail = decision.detail;
+        auto t = std::make_shared<store::NewTransfer>();
+        t->source_adapter = network;
+        t->source_id = source_id;
+        t->dest_adapter = decision.dest_adapter;
+        t->direction = network + "->" + (decision.accepted ? decision.dest_adapter : std::string("refused"));
+        t->sender_office = decision.unit.sender.office_no;
+        t->sender_type = decision.unit.sender.service_type;
+        t->recipient_office = decision.unit.recipient.office_no;
+        t->recipient_type = decision.unit.recipient.service_type;
+        t->sequence = decision.sequence;
+        t->unit_kind = decision.unit_kind;
+        t->subject_key = decision.subject_key;
+        t->state = decision.accepted ? store::kAccepted : store::kRejected;
+        t->reason = decision.accepted ? "" : refusal_summary(decision.refusals);
+        t->notice_text = decision.accepted ? "" : refusal_text_ja(decision.refusals);
+        t->idempotency_key = idempotency_key_for(network, source_id);
+        t->payload = cipher_.seal(serialize_unit(decision.unit));
+        t->event_detail = decision.detail;
         for (const auto& f : decision.unit.files)  // the store records keyed hashes only
-          audit::collect_insured_numbers(f.name, f.content, t.insured_numbers);
-        std::optional<store::CursorUpdate> c;
-        if (!cursor.empty()) c = store::CursorUpdate{network, "units", cursor};
-        Outcome out;
-        out.accept = s.accept(t, c, now());
-        out.refused = !decision.accepted;
-        out.summary = t.reason;
-        return out;
+          audit::collect_insured_numbers(f.name, f.content, t->insured_numbers);
+        return t;
       },
-      [this, network, done = std::move(done)](bool ok, Outcome out) {
-        --intake_in_flight_;
-        if (!ok) {
-          done(false);  // not durable: the source keeps it and offers it again
-          maybe_finish_stop();
-          return;
+      [this, network, cursor, slot, &lane](bool ok, std::shared_ptr<store::NewTransfer> t) {
+        slot->state = IntakeSlot::State::kReady;
+        if (ok && t) {
+          auto out = std::make_shared<store::AcceptOutcome>();
+          std::optional<store::CursorUpdate> c;
+          if (!cursor.empty()) c = store::CursorUpdate{network, "units", cursor};
+          // The durable accept, with the source cursor, in the group's transaction.
+          slot->op = [this, t, c, out](store::Store& s) { *out = s.accept(*t, c, now()); };
+          slot->after = [this, network, t, out](bool committed) {
+            if (!committed) return;  // not durable: the source keeps it and offers it again
+            if (out->duplicate) {
+              ++counters_.duplicates;
+              log(LogLevel::kInfo, "unit-duplicate",
+                  {{"network", network}, {"transfer", std::to_string(out->id)}, {"state", out->state}});
+            } else if (t->state != store::kAccepted) {
+              ++counters_.refused;
+              log(LogLevel::kInfo, "unit-refused",
+                  {{"network", network}, {"transfer", std::to_string(out->id)}, {"reason", t->reason}});
+            } else {
+              ++counters_.accepted;
+              log(LogLevel::kInfo, "unit-accepted",
+                  {{"network", network}, {"transfer", std::to_string(out->id)}});
+            }
+            pump_transfers();
+            pump_notices();
+          };
         }
-        if (out.accept.duplicate) {
-          ++counters_.duplicates;
-          log(LogLevel::kInfo, "unit-duplicate",
-              {{"network", network}, {"transfer", std::to_string(out.accept.id)}, {"state", out.accept.state}});
-        } else if (out.refused) {
-          ++counters_.refused;
-          log(LogLevel::kInfo, "unit-refused",
-              {{"network", network}, {"transfer", std::to_string(out.accept.id)}, {"reason", out.summary}});
-        } else {
-          ++counters_.accepted;
-          log(LogLevel::kInfo, "unit-accepted",
-              {{"network", network}, {"transfer", std::to_string(out.accept.id)}});
-        }
-        done(true);
-        pump_transfers();
-        pump_notices();
-        maybe_finish_stop();
+        advance(lane);
       });
 }
 
 void Engine::on_receipt(const std::string& network, InboundReceipt receipt,
                         std::function<void(bool)> done) {
-  if (stopping_ || networks_.count(network) == 0) {
+  const auto it = networks_.find(network);
+  if (it == networks_.end()) {
     done(false);
     return;
   }
+  IntakeLane& lane = it->second->receipts;
+  auto slot = open_slot(lane, std::move(done));
+  slot->state = IntakeSlot::State::kReady;
+  if (!stopping_) {
+    std::optional<store::CursorUpdate> c;
+    if (!receipt.cursor.empty()) c = store::CursorUpdate{network, "receipts", receipt.cursor};
+    auto id = std::make_shared<std::int64_t>(0);
+    slot->op = [this, network, receipt = std::move(receipt), c, id](store::Store& s) {
+      *id = s.record_receipt(network, receipt.remote_id, receipt_state_name(receipt.state),
+                             receipt.reason, c, now())
+                .value_or(0);
+    };
+    slot->after = [this, network, id](bool committed) {
+      if (!committed) return;
+      ++counters_.receipts;
+      if (*id == 0) log(LogLevel::kWarning, "receipt-unknown-item", {{"network", network}});
+      pump_notices();
+    };
+  }
+  advance(lane);
+}
+
+std::shared_ptr<Engine::IntakeSlot> Engine::open_slot(IntakeLane& lane,
+                                                      std::function<void(bool)> done) {
+  auto slot = std::make_shared<IntakeSlot>();
+  slot->done = std::move(done);
+  lane.slots.push_back(slot);
   ++intake_in_flight_;
-  on_worker(
-      [this, network, receipt = std::move(receipt)](store::Store& s) {
-        std::optional<store::CursorUpdate> c;
-        if (!receipt.cursor.empty()) c = store::CursorUpdate{network, "receipts", receipt.cursor};
-        const auto id = s.record_receipt(network, receipt.remote_id,
-                                         receipt_state_name(receipt.state), receipt.reason, c, now());
-        return id.value_or(0);
-      },
-      [this, network, done = std::move(done)](bool ok, std::int64_t id) {
-        --intake_in_flight_;
-        if (ok) {
-          ++counters_.receipts;
-          if (id == 0) log(LogLevel::kWarning, "receipt-unknown-item", {{"network", network}});
-        }
-        done(ok);
-        if (ok) pump_notices();
-        maybe_finish_stop();
+  return slot;
+}
+
+// Ready items go to the committer in hand-over order (never one before an earlier item that is
+// still being admitted); answered items leave the lane from the front, so answers keep the order.
+void Engine::advance(IntakeLane& lane) {
+  for (const auto& slot : lane.slots) {
+    if (slot->state == IntakeSlot::State::kPending) break;
+    if (slot->state != IntakeSlot::State::kReady) continue;
+    if (lane.failed || !slot->op) {
+      slot->state = IntakeSlot::State::kDone;
+      slot->ok = false;
+      lane.failed = true;
+      continue;
+    }
+    slot->state = IntakeSlot::State::kQueued;
+    commit(
+        slot->op,
+        [this, slot, &lane](bool ok) {
+          slot->state = IntakeSlot::State::kDone;
+          slot->ok = ok;
+          if (!ok) lane.failed = true;
+          advance(lane);
+        },
+        &lane);
+  }
+  while (!lane.slots.empty() && lane.slots.front()->state == IntakeSlot::State::kDone) {
+    const auto slot = std::move(lane.slots.front());
+    lane.slots.pop_front();
+    --intake_in_flight_;
+    if (slot->after) slot->after(slot->ok);
+    slot->done(slot->ok);
+  }
+  if (lane.slots.empty()) lane.failed = false;
+  maybe_finish_stop();
+}
+
+// ---- group commit -----------------------------------------------------------------------------
+
+void Engine::commit(std::function<void(store::Store&)> op, std::function<void(bool)> then,
+                    IntakeLane* lane) {
+  commits_.push_back(Commit{std::move(op), std::move(then), lane});
+  flush_commits();
+}
+
+// One group at a time: what queues up while a group commits goes into the next one, so under
+// load a commit (and its fsync) carries many operations and when idle an operation waits for
+// nothing. A group that fails is retried one operation at a time, so one bad operation fails
+// alone (and, for intake, the items of its lane after it).
+void Engine::flush_commits() {
+  if (committing_ || commits_.empty()) return;
+  auto group = std::make_shared<std::vector<Commit>>();
+  while (!commits_.empty() && group->size() < options_.group_commit_max) {
+    Commit c = std::move(commits_.front());
+    commits_.pop_front();
+    if (c.lane != nullptr && c.lane->failed) {
+      boost::asio::post(io_, [alive = alive_, then = std::move(c.then)] {
+        if (*alive) then(false);
       });
+      continue;
+    }
+    group->push_back(std::move(c));
+  }
+  if (group->empty()) return;
+  committing_ = true;
+  boost::asio::post(pool_, [this, alive = alive_, group] {
+    auto ok = std::make_shared<std::vector<char>>(group->size(), 1);
+    const auto error_of = [](auto&& run) -> std::optional<std::string> {
+      try {
+        run();
+        return std::nullopt;
+      } catch (const store::SqlError& e) {
+        return e.message;
+      } catch (const std::exception& e) {
+        return std::string(e.what());
+      }
+    };
+    auto& s = worker_store();
+    const auto error = error_of([&] {
+      s.batch([&] {
+        for (auto& c : *group) c.op(s);
+      });
+    });
+    if (error) {
+      log(LogLevel::kWarning, "group-commit-failed",
+          {{"operations", std::to_string(group->size())}, {"error", *error}});
+      std::set<const IntakeLane*> failed_lanes;
+      for (std::size_t i = 0; i < group->size(); ++i) {
+        auto& c = (*group)[i];
+        if (c.lane != nullptr && failed_lanes.count(c.lane)) {
+          (*ok)[i] = 0;
+          continue;
+        }
+        if (const auto e = error_of([&] { s.batch([&] { c.op(s); }); })) {
+          (*ok)[i] = 0;
+          if (c.lane != nullptr) failed_lanes.insert(c.lane);
+          log(LogLevel::kError, "worker-failed", {{"error", *e}});
+        }
+      }
+    }
+    boost::asio::post(io_, [this, alive, group, ok] {
+      if (!*alive) return;
+      committing_ = false;
+      for (std::size_t i = 0; i < group->size(); ++i) (*group)[i].then((*ok)[i] != 0);
+      flush_commits();
+      maybe_finish_stop();
+    });
+  });
 }
 
 // ---- delivery ---------------------------------------------------------------------------------
@@ -435,79 +573,118 @@ void Engine::pump_transfers() {
   claiming_ = true;
   const std::size_t room = options_.max_in_flight - in_flight_;
   auto paused = paused_destinations();
-  std::map<std::string, std::shared_ptr<const mapping::cms::Credential>> cosigners;
-  std::shared_ptr<const mapping::cms::Credential> receipt_signer;
-  {
-    std::lock_guard lock(credentials_mutex_);
-    for (auto& [name, n] : networks_) cosigners[name] = n->binding.cosigner;
-    receipt_signer = receipt_signer_;
-  }
   on_worker(
-      [this, room, paused, cosigners, receipt_signer](store::Store& s) {
-        std::vector<Prepared> prepared;
-        const auto claimed = s.claim_transfers(options_.instance_id, now(), options_.lease.count(),
-                                               room, paused);
-        for (const auto& t : claimed) {
-          Prepared p;
-          p.transfer = t;
-          p.transfer.payload.clear();
-          // A retry resends the translation made for the first attempt, byte for byte.
-          if (!t.outbound.empty()) {
-            const auto sealed = cipher_.open(t.outbound);
-            const auto sent = sealed ? deserialize_translation(*sealed) : std::nullopt;
-            if (sent) {
-              p.translation = Translation{sent->unit, sent->receipt_der, sent->inbound_sha256,
-                                          sent->outbound_sha256};
-              prepared.push_back(std::move(p));
-              continue;
-            }
-          }
-          const auto plain = cipher_.open(t.payload);
-          const auto unit = plain ? deserialize_unit(*plain) : std::nullopt;
-          const auto net = networks_.find(t.dest_adapter);
-          if (!unit) {
-            p.failure = "stored payload cannot be opened (key changed or data damaged)";
-          } else if (net == networks_.end()) {
-            p.failure = "destination network " + t.dest_adapter + " is not configured";
-          } else {
-            auto tr = translate(*unit, net->second->binding.outbound_form, std::to_string(t.id),
-                                t.idempotency_key, t.unit_kind, cosigners.at(t.dest_adapter).get(),
-                                *receipt_signer, static_cast<std::time_t>(now() / 1000));
-            if (auto* ok = std::get_if<Translation>(&tr)) {
-              p.translation = std::move(*ok);
-              s.save_outbound(t.id, cipher_.seal(serialize_translation(
-                                        {p.translation->unit, p.translation->receipt_der,
-                                         p.translation->inbound_sha256, p.translation->outbound_sha256})));
-            } else {
-              p.failure = "translation failed: " + std::get<TranslationError>(tr).message;
-            }
-          }
-          if (!p.failure.empty()) s.park(t.id, p.failure, "engine", now());
-          prepared.push_back(std::move(p));
-        }
-        return prepared;
+      [this, room, paused](store::Store& s) {
+        return s.claim_transfers(options_.instance_id, now(), options_.lease.count(), room, paused);
       },
-      [this, room](bool ok, std::vector<Prepared> prepared) {
+      [this, room](bool ok, std::vector<store::Transfer> claimed) {
         claiming_ = false;
-        if (!ok) return;
-        const bool full = prepared.size() >= room;
-        for (auto& p : prepared) {
-          if (!p.failure.empty()) {
-            ++counters_.parked;
-            log(LogLevel::kError, "transfer-parked",
-                {{"transfer", std::to_string(p.transfer.id)}, {"reason", p.failure}});
-            continue;
-          }
-          deliver(std::move(p));
+        if (!ok) return maybe_finish_stop();
+        std::map<std::string, std::shared_ptr<const mapping::cms::Credential>> cosigners;
+        std::shared_ptr<const mapping::cms::Credential> receipt_signer;
+        {
+          std::lock_guard lock(credentials_mutex_);
+          for (auto& [name, n] : networks_) cosigners[name] = n->binding.cosigner;
+          receipt_signer = receipt_signer_;
+        }
+        const bool full = claimed.size() >= room;
+        for (auto& t : claimed) {
+          ++in_flight_;  // until its outcome is committed
+          const auto cosigner = cosigners.find(t.dest_adapter);
+          translate_claimed(std::move(t), cosigner == cosigners.end() ? nullptr : cosigner->second,
+                            receipt_signer);
         }
         if (full) pump_transfers();
         maybe_finish_stop();
       });
 }
 
+// Each claimed transfer is translated by its own worker task (co-signature and receipt: the
+// private-key work), then its first translation is kept before it is sent.
+void Engine::translate_claimed(store::Transfer t,
+                               std::shared_ptr<const mapping::cms::Credential> cosigner,
+                               std::shared_ptr<const mapping::cms::Credential> receipt_signer) {
+  const std::int64_t id = t.id;
+  const auto net = networks_.find(t.dest_adapter);
+  const std::optional<EnvelopeForm> form =
+      net == networks_.end() ? std::nullopt : std::optional(net->second->binding.outbound_form);
+  on_worker(
+      [this, t = std::move(t), form, cosigner, receipt_signer](store::Store&) {
+        Prepared p;
+        p.transfer = t;
+        p.transfer.payload.clear();
+        p.transfer.outbound.clear();
+        // A retry resends the translation made for the first attempt, byte for byte.
+        if (!t.outbound.empty()) {
+          const auto sealed = cipher_.open(t.outbound);
+          const auto sent = sealed ? deserialize_translation(*sealed) : std::nullopt;
+          if (sent) {
+            p.translation = Translation{sent->unit, sent->receipt_der, sent->inbound_sha256,
+                                        sent->outbound_sha256};
+            return p;
+          }
+        }
+        const auto plain = cipher_.open(t.payload);
+        const auto unit = plain ? deserialize_unit(*plain) : std::nullopt;
+        if (!unit) {
+          p.failure = "stored payload cannot be opened (key changed or data damaged)";
+        } else if (!form) {
+          p.failure = "destination network " + t.dest_adapter + " is not configured";
+        } else if (!receipt_signer) {
+          p.failure = "no translation receipt signer is configured";
+        } else {
+          auto tr = translate(*unit, *form, std::to_string(t.id), t.idempotency_key, t.unit_kind,
+                              cosigner.get(), *receipt_signer, static_cast<std::time_t>(now() / 1000));
+          if (auto* ok = std::get_if<Translation>(&tr)) {
+            p.translation = std::move(*ok);
+            p.sealed = cipher_.seal(serialize_translation(
+                {p.translation->unit, p.translation->receipt_der, p.translation->inbound_sha256,
+                 p.translation->outbound_sha256}));
+          } else {
+            p.failure = "translation failed: " + std::get<TranslationError>(tr).message;
+          }
+        }
+        return p;
+      },
+      [this, id](bool ok, Prepared p) {
+        if (!ok) {
+          // Lease kept: the transfer is claimed again when it ends.
+          --in_flight_;
+          log(LogLevel::kError, "translation-crashed", {{"transfer", std::to_string(id)}});
+          return maybe_finish_stop();
+        }
+        if (!p.failure.empty()) {
+          const std::string failure = p.failure;
+          return commit([this, id, failure](store::Store& s) { s.park(id, failure, "engine", now()); },
+                        [this, id, failure](bool committed) {
+                          --in_flight_;
+                          if (committed) {
+                            ++counters_.parked;
+                            log(LogLevel::kError, "transfer-parked",
+                                {{"transfer", std::to_string(id)}, {"reason", failure}});
+                          }
+                          pump_transfers();
+                          maybe_finish_stop();
+                        });
+        }
+        if (p.sealed.empty()) return deliver(std::move(p));
+        auto shared = std::make_shared<Prepared>(std::move(p));
+        commit([id, shared](store::Store& s) { s.save_outbound(id, shared->sealed); },
+               [this, id, shared](bool committed) {
+                 if (!committed) {
+                   // Not sent: a retry must resend exactly what was kept. Claimed again later.
+                   --in_flight_;
+                   log(LogLevel::kError, "translation-not-kept", {{"transfer", std::to_string(id)}});
+                   return maybe_finish_stop();
+                 }
+                 shared->sealed.clear();
+                 deliver(std::move(*shared));
+               });
+      });
+}
+
 void Engine::deliver(Prepared p) {
   auto& net = *networks_.at(p.transfer.dest_adapter);
-  ++in_flight_;
   OutboundUnit out = p.translation->unit;
   auto shared = std::make_shared<Prepared>(std::move(p));
   net.adapter->send(std::move(out), [this, alive = alive_, shared](SendResult r) {
@@ -565,16 +742,17 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
       }
       break;
   }
-  on_worker(
-      [this, t, action, next, error, at, remote = r.remote_id,
-       receipt = p.translation ? p.translation->receipt_der : std::string(),
+  auto held = std::make_shared<bool>(true);  // false: the lease was lost, nothing written
+  commit(
+      [this, t, action, next, error, at, held, remote = r.remote_id,
+       receipt = p.translation ? base64(p.translation->receipt_der) : std::string(),
        digests = p.translation ? p.translation->inbound_sha256 + " -> " + p.translation->outbound_sha256
                                : std::string()](store::Store& s) {
         switch (action) {
           case Action::kDelivered:
-            s.mark_delivered(t.id, options_.instance_id, remote,
-                             "to " + t.dest_adapter + " as " + remote + "; envelope " + digests, at);
-            s.add_event(t.id, "translation-receipt", base64(receipt), at);
+            *held = s.mark_delivered(t.id, options_.instance_id, remote,
+                                     "to " + t.dest_adapter + " as " + remote + "; envelope " + digests,
+                                     at, receipt);
             break;
           case Action::kRefused: {
             Refusal refusal;
@@ -585,43 +763,48 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
             break;
           }
           case Action::kRetry:
-            s.retry_later(t.id, options_.instance_id, next, error, at);
+            *held = s.retry_later(t.id, options_.instance_id, next, error, at);
             break;
           case Action::kRelease:
             s.release(t.id, options_.instance_id, next, "paused: " + error, at);
             break;
           case Action::kPark:
-            s.retry_later(t.id, options_.instance_id, next, error, at);
-            s.park(t.id, "failed " + std::to_string(t.attempts + 1) + " times; last: " + error,
-                   "engine", at);
+            // Counted and parked in one transaction.
+            *held = s.retry_later(t.id, options_.instance_id, next, error, at) &&
+                    s.park(t.id, "failed " + std::to_string(t.attempts + 1) + " times; last: " + error,
+                           "engine", at);
             break;
         }
-        return 0;
       },
-      [this, t, action, error](bool, int) {
+      [this, t, action, error, held](bool committed) {
         --in_flight_;
-        switch (action) {
-          case Action::kDelivered:
-            ++counters_.delivered;
-            log(LogLevel::kInfo, "transfer-delivered",
-                {{"transfer", std::to_string(t.id)}, {"network", t.dest_adapter}});
-            break;
-          case Action::kRefused:
-            ++counters_.destination_refused;
-            log(LogLevel::kWarning, "transfer-refused-by-destination",
-                {{"transfer", std::to_string(t.id)}, {"error", error}});
-            break;
-          case Action::kRetry:
-            ++counters_.retries;
-            break;
-          case Action::kRelease:
-            ++counters_.released;
-            break;
-          case Action::kPark:
-            ++counters_.parked;
-            log(LogLevel::kError, "transfer-parked",
-                {{"transfer", std::to_string(t.id)}, {"reason", error}});
-            break;
+        if (committed && !*held) {
+          log(LogLevel::kWarning, "transfer-lease-lost",
+              {{"transfer", std::to_string(t.id)}, {"network", t.dest_adapter}});
+        } else if (committed) {
+          switch (action) {
+            case Action::kDelivered:
+              ++counters_.delivered;
+              log(LogLevel::kInfo, "transfer-delivered",
+                  {{"transfer", std::to_string(t.id)}, {"network", t.dest_adapter}});
+              break;
+            case Action::kRefused:
+              ++counters_.destination_refused;
+              log(LogLevel::kWarning, "transfer-refused-by-destination",
+                  {{"transfer", std::to_string(t.id)}, {"error", error}});
+              break;
+            case Action::kRetry:
+              ++counters_.retries;
+              break;
+            case Action::kRelease:
+              ++counters_.released;
+              break;
+            case Action::kPark:
+              ++counters_.parked;
+              log(LogLevel::kError, "transfer-parked",
+                  {{"transfer", std::to_string(t.id)}, {"reason", error}});
+              break;
+          }
         }
         pump_transfers();
         pump_notices();
@@ -658,18 +841,17 @@ void Engine::pump_notices() {
                 const std::int64_t next =
                     now() + (result.retry_after ? result.retry_after->count() * 1000 : backoff(n.attempts));
                 const std::string error = result.error_code + " " + result.message;
-                on_worker(
+                commit(
                     [this, n, done, next, error](store::Store& s) {
                       if (done) {
                         s.notice_sent(n.id, now());
                       } else {
                         s.notice_retry(n.id, next, error, now());
                       }
-                      return 0;
                     },
-                    [this, done](bool, int) {
+                    [this, done](bool committed) {
                       --notices_in_flight_;
-                      if (done) ++counters_.notices_sent;
+                      if (done && committed) ++counters_.notices_sent;
                       pump_notices();
                       maybe_finish_stop();
                     });
@@ -693,7 +875,7 @@ void Engine::stop(std::function<void()> stopped) {
 void Engine::maybe_finish_stop() {
   if (!stopping_ || !stopped_) return;
   if (in_flight_ > 0 || notices_in_flight_ > 0 || intake_in_flight_ > 0 || claiming_ ||
-      claiming_notices_)
+      claiming_notices_ || committing_ || !commits_.empty())
     return;
   auto stopped = std::move(stopped_);
   stopped_ = nullptr;

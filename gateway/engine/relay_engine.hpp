@@ -4,9 +4,18 @@
 // backoff, a circuit breaker per network and parking, and sends receipts and rejections back to
 // the sender's network. All network calls run on the one io_context; admission, crypto and store
 // work run on a worker pool, each worker with its own store connection.
+//
+// Pipeline. Adapters hand over up to `intake_window` items per network and kind at once
+// (AdapterSink). Each unit's admission (signatures, CSV checks, routing) and each claimed
+// transfer's translation (co-signature, translation receipt) is its own worker task, so both
+// cores work. What must become durable goes through one group committer: whatever the workers
+// made ready while the previous group was committing is written in one transaction (one fsync).
+// Intake stays in hand-over order per network and kind (an intake lane): a unit is committed
+// only after the ones handed over before it, with its cursor, and answered in that order.
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -34,6 +43,8 @@ struct EngineOptions {
   std::string instance_id = "kakehashi";
   std::size_t workers = 2;
   std::size_t max_in_flight = 64;
+  std::size_t intake_window = 32;      // items per network and kind handed over at once
+  std::size_t group_commit_max = 256;  // operations per group-commit transaction at most
   std::int64_t max_attempts = 8;
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{300000};
@@ -133,6 +144,13 @@ class Engine {
     std::int64_t last_success = 0, last_failure = 0, failing_since = 0;
   };
   struct Prepared;
+  struct IntakeSlot;
+  struct IntakeLane;
+  struct Commit {
+    std::function<void(store::Store&)> op;  // runs inside the group's transaction (may re-run)
+    std::function<void(bool)> then;         // io thread: committed or not
+    IntakeLane* lane = nullptr;             // intake: skipped once an earlier item of the lane failed
+  };
 
   std::int64_t now() const { return clock_(); }
   store::Store& worker_store();
@@ -141,6 +159,16 @@ class Engine {
   void schedule_tick();
   void pump_transfers();
   void pump_notices();
+  // Group commit (io thread): queues `op`; `then(committed)` runs on the io thread.
+  void commit(std::function<void(store::Store&)> op, std::function<void(bool)> then,
+              IntakeLane* lane = nullptr);
+  void flush_commits();
+  // Intake lanes (io thread): a new slot, and moving ready slots into the committer in order.
+  std::shared_ptr<IntakeSlot> open_slot(IntakeLane& lane, std::function<void(bool)> done);
+  void advance(IntakeLane& lane);
+  void translate_claimed(store::Transfer transfer,
+                         std::shared_ptr<const mapping::cms::Credential> cosigner,
+                         std::shared_ptr<const mapping::cms::Credential> receipt_signer);
   void deliver(Prepared prepared);
   void finish_delivery(const Prepared& prepared, SendResult result);
   std::vector<std::string> paused_destinations() const;
@@ -163,7 +191,9 @@ class Engine {
   std::map<std::string, LatencyHistogram> latency_;
   std::size_t in_flight_ = 0;
   std::size_t notices_in_flight_ = 0;
-  std::size_t intake_in_flight_ = 0;
+  std::size_t intake_in_flight_ = 0;  // items handed over and not yet answered
+  std::deque<Commit> commits_;
+  bool committing_ = false;
   bool claiming_ = false;
   bool claiming_notices_ = false;
   bool started_ = false;

@@ -183,23 +183,37 @@ Dialect Store::dialect() const {
 
 template <typename Fn>
 auto Store::transaction(Fn&& fn) {
+  // Inside batch(): part of the batch's transaction (its retry re-runs the whole batch).
+  if (depth_ > 0) return fn();
   for (int attempt = 1;; ++attempt) {
     try {
       db_->begin();
+      ++depth_;
       if constexpr (std::is_void_v<decltype(fn())>) {
         fn();
+        --depth_;
         db_->commit();
         return;
       } else {
         auto result = fn();
+        --depth_;
         db_->commit();
         return result;
       }
     } catch (const SqlError& e) {
+      depth_ = 0;
       db_->rollback();
       if (!e.transient || attempt >= 5) throw;
+    } catch (...) {
+      depth_ = 0;
+      db_->rollback();
+      throw;
     }
   }
+}
+
+void Store::batch(const std::function<void()>& operations) {
+  transaction([&] { operations(); });
 }
 
 void Store::migrate() {
@@ -336,7 +350,13 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
       "AND NOT EXISTS (SELECT 1 FROM kh_transfers o WHERE o.sender_office = t.sender_office "
       "AND o.recipient_office = t.recipient_office AND o.dest_adapter = t.dest_adapter "
       "AND o.state = 'accepted' AND o.sequence < t.sequence) "
+      // One unit of a pair in flight at a time: an older unit that arrives while a newer one
+      // is being sent waits for that attempt's outcome instead of racing it.
+      "AND NOT EXISTS (SELECT 1 FROM kh_transfers o WHERE o.sender_office = t.sender_office "
+      "AND o.recipient_office = t.recipient_office AND o.dest_adapter = t.dest_adapter "
+      "AND o.state = 'accepted' AND o.lease_until > ? AND o.id <> t.id) "
       "ORDER BY t.next_attempt_at, t.id LIMIT ?";
+  params.emplace_back(now);
   params.emplace_back(static_cast<std::int64_t>(limit));
   if (db_->dialect() == Dialect::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
   sql += ") RETURNING " + std::string(kTransferColumns) + ", payload, outbound";
@@ -372,16 +392,22 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
   return superseded;
 }
 
-void Store::mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
-                           const std::string& detail, std::int64_t now) {
-  transaction([&] {
-    db_->query(
+bool Store::mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
+                           const std::string& detail, std::int64_t now,
+                           const std::string& receipt_detail) {
+  return transaction([&] {
+    const auto rows = db_->query(
         "UPDATE kh_transfers SET state = 'delivered', remote_id = ?, lease_owner = NULL, "
         "lease_until = 0, attempts = attempts + 1, finished_at = ?, updated_at = ?, "
-        "last_error = NULL WHERE id = ? AND state = 'accepted' AND lease_owner = ?",
+        "last_error = NULL WHERE id = ? AND state = 'accepted' AND lease_owner = ? RETURNING id",
         {remote_id, now, now, id, owner});
+    // Lease lost (another instance took the unit over): its outcome is that instance's record.
+    if (rows.empty()) return false;
     append_event(id, std::string("delivered"), detail, audit_.actor, now);
+    if (!receipt_detail.empty())
+      append_event(id, std::string("translation-receipt"), receipt_detail, audit_.actor, now);
     apply_early_receipts(id, now);
+    return true;
   });
 }
 
@@ -390,15 +416,17 @@ void Store::save_outbound(std::int64_t id, const std::string& sealed) {
              {Blob{sealed}, id});
 }
 
-void Store::retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
+bool Store::retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
                         const std::string& error, std::int64_t now) {
-  transaction([&] {
-    db_->query(
+  return transaction([&] {
+    const auto rows = db_->query(
         "UPDATE kh_transfers SET attempts = attempts + 1, next_attempt_at = ?, "
         "lease_owner = NULL, lease_until = 0, last_error = ?, updated_at = ? "
-        "WHERE id = ? AND lease_owner = ?",
+        "WHERE id = ? AND lease_owner = ? RETURNING id",
         {next_attempt_at, error, now, id, owner});
+    if (rows.empty()) return false;
     append_event(id, std::string("attempt-failed"), error, audit_.actor, now);
+    return true;
   });
 }
 
@@ -410,14 +438,17 @@ void Store::release(std::int64_t id, const std::string& owner, std::int64_t next
       {next_attempt_at, why, now, id, owner});
 }
 
-void Store::park(std::int64_t id, const std::string& reason, const std::string& actor,
+bool Store::park(std::int64_t id, const std::string& reason, const std::string& actor,
                  std::int64_t now) {
-  transaction([&] {
-    db_->query(
+  return transaction([&] {
+    const auto rows = db_->query(
         "UPDATE kh_transfers SET state = 'parked', reason = ?, lease_owner = NULL, "
-        "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'accepted'",
+        "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'accepted' "
+        "RETURNING id",
         {reason, now, now, id});
+    if (rows.empty()) return false;  // already finished (delivered, refused, parked)
     append_event(id, std::string("parked"), actor + ": " + reason, actor, now);
+    return true;
   });
 }
 

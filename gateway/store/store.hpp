@@ -152,6 +152,11 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // Runs `operations` (calls of this store's methods) in one transaction: one commit, one fsync.
+  // A transient conflict re-runs all of them; any other error rolls all of them back and is
+  // thrown. Group commit: the engine batches what its workers made ready.
+  void batch(const std::function<void()>& operations);
+
   // Creates or upgrades the schema (idempotent, safe with several instances).
   void migrate();
   Dialect dialect() const;
@@ -164,24 +169,29 @@ class Store {
   std::optional<std::string> load_cursor(const std::string& adapter, const std::string& kind);
 
   // Leases up to `limit` due transfers (with payload) for delivery. Only the oldest accepted
-  // transfer of each (sender, recipient, destination) is eligible, so units go out in sequence
-  // order; an accepted transfer older than a delivered one with the same subject is marked
+  // transfer of each (sender, recipient, destination) is eligible, and only while no other unit
+  // of that pair is leased, so units go out in sequence order, one at a time per pair; an accepted transfer older than a delivered one with the same subject is marked
   // superseded first. `destinations` limits the claim to these adapters (empty: all).
   std::vector<Transfer> claim_transfers(const std::string& owner, std::int64_t now,
                                         std::int64_t lease_ms, std::size_t limit,
                                         const std::vector<std::string>& paused_destinations);
-  void mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
-                      const std::string& detail, std::int64_t now);
+  // Delivered, with the translation receipt's record (`receipt_detail`, "" for none) and any
+  // receipt that came early. False when this owner no longer holds the lease: nothing written.
+  bool mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
+                      const std::string& detail, std::int64_t now,
+                      const std::string& receipt_detail = {});
   // Keeps the translated unit as first sent (sealed), so every retry resends the same bytes:
   // networks compare a replayed idempotency key's body with the first one.
   void save_outbound(std::int64_t id, const std::string& sealed);
   // A failed attempt: counted, rescheduled.
-  void retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
+  // False (nothing written) when this owner no longer holds the lease.
+  bool retry_later(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
                    const std::string& error, std::int64_t now);
   // Put back without counting an attempt (circuit open, shutdown, maintenance).
   void release(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
                const std::string& why, std::int64_t now);
-  void park(std::int64_t id, const std::string& reason, const std::string& actor, std::int64_t now);
+  // False (nothing written) when the transfer is not in flight any more.
+  bool park(std::int64_t id, const std::string& reason, const std::string& actor, std::int64_t now);
   // The destination refused the unit for good: rejected, with a notice to the source.
   void reject_at_destination(std::int64_t id, const std::string& reason,
                              const std::string& notice_text, std::int64_t now);
@@ -253,6 +263,7 @@ class Store {
   void migrate_audit();
   std::unique_ptr<SqlConnection> db_;
   AuditOptions audit_;
+  int depth_ = 0;  // >0 inside transaction(): nested calls join it
 };
 
 }  // namespace kakehashi::gateway::store

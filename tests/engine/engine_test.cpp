@@ -367,10 +367,13 @@ BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
   rig.options.max_in_flight = 8;
   rig.start();
   std::vector<std::string> sequences;
-  // Three units for one pair, offered newest first; the first delivery attempt fails.
+  // Three units for one pair, offered newest first. Intake is pipelined, so a unit may be sent
+  // before the older ones have arrived: the first three attempts fail (the clock stands still,
+  // so nothing is retried), and nothing is delivered before all three are in.
   std::vector<Made> units;
   for (std::uint64_t seed : {10u, 11u, 12u}) units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false, "20250" + std::to_string(seed - 5)));
-  rig.national.script({SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt});
+  const SendResult reset{SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt};
+  for (int i = 0; i < 3; ++i) rig.national.script(reset);
   for (auto it = units.rbegin(); it != units.rend(); ++it) rig.regional.offer(it->unit);
   rig.run_until([&] { return rig.regional.answered_offers == 3; });
   // Each step of the clock lets the head of the pair move: a delivery or a counted retry.
@@ -561,36 +564,40 @@ BOOST_AUTO_TEST_CASE(two_instances_share_one_store_without_duplicates) {
   opts2.instance_id = "second";
   rig.national.hang_all_sends = true;
   rig.start();
+  static const char* kSenders[] = {"3271500021", "3271500039", "3271500047"};
+  std::vector<InboundUnit> units;
+  for (std::uint64_t i = 0; i < 16; ++i) {
+    auto m = make_unit(200 + i, "K5", kSenders[i % 3], i % 2 ? kNationalManager : kNationalService,
+                       false, "20250" + std::to_string(5 + i % 4));
+    m.unit.source_id = "shared-" + std::to_string(i);
+    units.push_back(m.unit);
+    rig.regional.offer(m.unit);
+  }
+  // The first instance takes two units (max_in_flight) and its sends hang; only then does the
+  // second start, so the two stuck units are the heads of their office pairs.
+  rig.run_until([&] { return rig.regional.answered_offers == 16 && rig.national.send_calls.size() == 2; });
   testing::FakeNetwork regional2, national2;
   regional2.directory = rig.regional.directory;
   national2.directory = rig.national.directory;
   national2.delivery_log = &rig.national;  // the same national network
   auto second = rig.make_engine(regional2, national2, opts2);
-  static const char* kSenders[] = {"3271500021", "3271500039", "3271500047"};
-  for (std::uint64_t i = 0; i < 16; ++i) {
-    auto m = make_unit(200 + i, "K5", kSenders[i % 3], i % 2 ? kNationalManager : kNationalService,
-                       false, "20250" + std::to_string(5 + i % 4));
-    m.unit.source_id = "shared-" + std::to_string(i);
-    rig.regional.offer(m.unit);
-    regional2.offer(m.unit);
-  }
-  rig.run_until([&] { return rig.regional.answered_offers == 16 && regional2.answered_offers == 16; });
+  for (const auto& u : units) regional2.offer(u);  // the same inbox: duplicates, first outcome stands
+  rig.run_until([&] { return regional2.answered_offers == 16; });
   // One instance at a time may poll each inbox: the first holds the lease.
   BOOST_TEST(rig.regional.context.may_poll());
   BOOST_TEST(!regional2.context.may_poll());
   BOOST_TEST(!national2.context.may_poll());
   BOOST_TEST(rig.regional.pending.empty());
   BOOST_TEST(regional2.pending.empty());
-  // The two stuck units hold their office pairs (order per pair): the second instance delivers
-  // every unit of the other pairs.
-  rig.run_until([&] { return rig.national.send_calls.size() == 2; });
-  std::set<std::string> stuck_pairs;
+  // The two stuck units hold their office pairs (one unit of a pair in flight at a time): the
+  // second instance delivers every unit of the other pairs.
+  std::map<std::string, std::string> stuck_pairs;  // pair -> sequence of its stuck unit
   std::size_t blocked = 0;
   {
     auto s = rig.store();
     for (const auto& t : s->list({})) {
       if (rig.national.send_calls.count(t.idempotency_key) != 0)
-        stuck_pairs.insert(t.sender_office + t.recipient_office);
+        stuck_pairs[t.sender_office + t.recipient_office] = t.sequence;
     }
     for (const auto& t : s->list({})) blocked += stuck_pairs.count(t.sender_office + t.recipient_office);
   }

@@ -162,10 +162,68 @@ BOOST_AUTO_TEST_CASE(leases_expire_and_are_taken_over) {
   const auto taken = s->claim_transfers("alive", 7000, 5000, 10, {});
   BOOST_TEST_REQUIRE(taken.size() == 1u);
   // The dead owner's late answer must not overwrite the new owner's work.
-  s->mark_delivered(taken[0].id, "dead", "r-dead", "late", 7100);
+  const auto events_before = s->events(taken[0].id).size();
+  BOOST_TEST(!s->mark_delivered(taken[0].id, "dead", "r-dead", "late", 7100));
+  BOOST_TEST(!s->retry_later(taken[0].id, "dead", 9000, "late failure", 7100));
   BOOST_TEST(s->get(taken[0].id)->state == kAccepted);
-  s->mark_delivered(taken[0].id, "alive", "r-alive", "ok", 7200);
+  // Nothing happened, so the audit log records nothing.
+  BOOST_TEST(s->events(taken[0].id).size() == events_before);
+  BOOST_TEST(s->mark_delivered(taken[0].id, "alive", "r-alive", "ok", 7200, "UkVDRUlQVA=="));
   BOOST_TEST(s->get(taken[0].id)->remote_id == "r-alive");
+  const auto events = s->events(taken[0].id);
+  BOOST_TEST_REQUIRE(events.size() == events_before + 2);
+  BOOST_TEST(events[events.size() - 2].kind == "delivered");
+  BOOST_TEST(events.back().kind == "translation-receipt");
+  // Finished: parking it changes nothing and records nothing.
+  BOOST_TEST(!s->park(taken[0].id, "too late", "ops:alice", 7300));
+  BOOST_TEST(s->get(taken[0].id)->state == kDelivered);
+  BOOST_TEST(s->events(taken[0].id).size() == events.size());
+  BOOST_TEST(s->audit_records().size() > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_older_unit_waits_while_a_newer_one_of_its_pair_is_in_flight) {
+  Db db;
+  auto s = db.open();
+  // The newer unit arrived first and is being sent when the older one arrives.
+  s->accept(unit("newer", "20250601100009"), std::nullopt, 1000);
+  const auto first = s->claim_transfers("o", 1100, 5000, 10, {});
+  BOOST_TEST_REQUIRE(first.size() == 1u);
+  s->accept(unit("older", "20250601100001"), std::nullopt, 1200);
+  BOOST_TEST(s->claim_transfers("o", 1300, 5000, 10, {}).empty());
+  // The attempt failed: now the older one goes first, and the newer waits behind it.
+  BOOST_TEST(s->retry_later(first[0].id, "o", 1400, "reset", 1350));
+  const auto next = s->claim_transfers("o", 1500, 5000, 10, {});
+  BOOST_TEST_REQUIRE(next.size() == 1u);
+  BOOST_TEST(next[0].source_id == "older");
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_commits_all_or_nothing) {
+  Db db;
+  auto s = db.open();
+  // Several operations, one transaction: all of them are there afterwards.
+  s->batch([&] {
+    s->accept(unit("a", "20250601100001"), CursorUpdate{"regional", "units", "7"}, 1000);
+    s->accept(unit("b", "20250601100002"), CursorUpdate{"regional", "units", "8"}, 1000);
+  });
+  BOOST_TEST(s->list({}).size() == 2u);
+  BOOST_TEST(s->load_cursor("regional", "units").value_or("") == "8");
+  // A failure in the middle rolls back what came before it in the batch, cursor included.
+  BOOST_CHECK_THROW(s->batch([&] {
+    s->accept(unit("c", "20250601100003"), CursorUpdate{"regional", "units", "9"}, 1000);
+    throw SqlError{"injected", false};
+  }),
+                    SqlError);
+  BOOST_TEST(s->list({}).size() == 2u);
+  BOOST_TEST(s->load_cursor("regional", "units").value_or("") == "8");
+  // The store is usable afterwards, in and out of batches, and the chain verifies.
+  s->accept(unit("c", "20250601100003"), CursorUpdate{"regional", "units", "9"}, 1000);
+  s->batch([&] { s->accept(unit("d", "20250601100004"), std::nullopt, 1000); });
+  BOOST_TEST(s->list({}).size() == 4u);
+  const auto records = s->audit_records();
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    BOOST_TEST(records[i].seq.value_or(0) == records[i - 1].seq.value_or(0) + 1);
+    BOOST_TEST(records[i].prev_hash == records[i - 1].hash);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(retries_count_attempts_and_release_does_not) {
