@@ -195,9 +195,15 @@ int run(const Options& o) {
     const auto gto = parsed.name->to.office_no;
     const OfficeRef sender{from, parsed.name->from.service_type};
     const OfficeRef recipient{to, parsed.name->to.service_type};
+    // Through placeholders: the new sender may be the generator's recipient (or the other way
+    // round), and a plain two-step replacement would then rename both sides.
+    const auto rename = [&](const std::string& s) {
+      const std::string pf = std::string("\x01") + "FROM\x01", pt = std::string("\x01") + "TO\x01";
+      return replace_all(replace_all(replace_all(replace_all(s, gfrom, pf), gto, pt), pf, from), pt, to);
+    };
     for (auto& f : g.files) {
-      f.name = replace_all(replace_all(f.name, gfrom, from), gto, to);
-      f.bytes = replace_all(replace_all(f.bytes, gfrom, from), gto, to);
+      f.name = rename(f.name);
+      f.bytes = rename(f.bytes);
       bytes += static_cast<std::int64_t>(f.bytes.size());
     }
     const std::string key = "bench-" + std::to_string(o.seed) + "-" + std::to_string(i);
