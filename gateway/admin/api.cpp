@@ -877,6 +877,16 @@ http::Response metrics(ApiContext& ctx) {
            {"notice_sent", c.notices_sent}})
     p.sample("kakehashi_engine_events_total", {{"event", name}}, static_cast<double>(v));
 
+  p.family("kakehashi_commit_groups_total", "counter",
+           "Store transactions of the group committer (one fsync each), by outcome.");
+  p.sample("kakehashi_commit_groups_total", {{"outcome", "committed"}},
+           static_cast<double>(c.commit_groups - c.commit_group_failures));
+  p.sample("kakehashi_commit_groups_total", {{"outcome", "failed"}},
+           static_cast<double>(c.commit_group_failures));
+  p.family("kakehashi_commit_operations_total", "counter",
+           "Operations carried by the group committer's transactions (divide by groups: group size).");
+  p.sample("kakehashi_commit_operations_total", {}, static_cast<double>(c.commit_operations));
+
   p.family("kakehashi_relay_latency_seconds", "histogram",
            "Time from durable accept to delivery, per direction (this process).");
   for (const auto& [direction, h] : ctx.engine.latency) {

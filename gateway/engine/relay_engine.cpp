@@ -512,9 +512,12 @@ void Engine::flush_commits() {
         }
       }
     }
-    boost::asio::post(io_, [this, alive, group, ok] {
+    boost::asio::post(io_, [this, alive, group, ok, failed = error.has_value()] {
       if (!*alive) return;
       committing_ = false;
+      ++counters_.commit_groups;
+      counters_.commit_operations += static_cast<std::int64_t>(group->size());
+      if (failed) ++counters_.commit_group_failures;
       for (std::size_t i = 0; i < group->size(); ++i) (*group)[i].then((*ok)[i] != 0);
       flush_commits();
       maybe_finish_stop();

@@ -78,6 +78,8 @@ using Clock = std::function<std::int64_t()>;  // milliseconds since the epoch
 struct EngineCounters {
   std::int64_t accepted = 0, refused = 0, duplicates = 0, delivered = 0, destination_refused = 0;
   std::int64_t retries = 0, released = 0, parked = 0, receipts = 0, notices_sent = 0;
+  // Group commit: transactions, the operations they carried, and groups that failed as a whole.
+  std::int64_t commit_groups = 0, commit_operations = 0, commit_group_failures = 0;
 };
 
 // One network as the admin listener sees it (read on the io thread).

@@ -374,6 +374,9 @@ struct Gateway {
 
     engine.running = true;
     engine.counters.retries = 7;
+    engine.counters.commit_groups = 5;
+    engine.counters.commit_group_failures = 1;
+    engine.counters.commit_operations = 40;
     engine::NetworkStatus national;
     national.name = "national";
     national.directory_loaded = true;
@@ -829,6 +832,9 @@ BOOST_AUTO_TEST_CASE(metrics_parse_as_prometheus_text) {
   BOOST_TEST(value("kakehashi_backlog") == 1);
   BOOST_TEST(value("kakehashi_parked") == 1);
   BOOST_TEST(value("kakehashi_retries_total") == 7);
+  BOOST_TEST(value("kakehashi_commit_groups_total", {{"outcome", "committed"}}) == 4);
+  BOOST_TEST(value("kakehashi_commit_groups_total", {{"outcome", "failed"}}) == 1);
+  BOOST_TEST(value("kakehashi_commit_operations_total") == 40);
   BOOST_TEST(value("kakehashi_units_in_total",
                    {{"direction", "regional->national"}, {"outcome", "accepted"}}) == 3);
   BOOST_TEST(value("kakehashi_units_in_total", {{"outcome", "refused"}}) == 1);

@@ -521,6 +521,76 @@ BOOST_AUTO_TEST_CASE(store_failures_never_lose_a_unit) {
   BOOST_TEST(keys.size() == 12u);
 }
 
+BOOST_AUTO_TEST_CASE(pipelined_intake_answers_in_order_and_a_failure_fails_the_rest) {
+  // Eight units handed over at once (AdapterSink: pipelined intake). The store refuses the
+  // third one's accept every time until told otherwise: the first two are answered true, the
+  // third and every later one false, in hand-over order, and nothing of them is in the store.
+  // Offered again, all are accepted once and delivered once; the cursor is the last unit's.
+  struct Refusing : store::SqlConnection {
+    std::unique_ptr<store::SqlConnection> inner;
+    std::shared_ptr<bool> refuse;
+    store::Dialect dialect() const override { return inner->dialect(); }
+    std::vector<store::SqlRow> query(std::string_view sql, const std::vector<store::SqlValue>& p) override {
+      if (*refuse && sql.rfind("INSERT INTO kh_transfers", 0) == 0 && p.size() > 1 &&
+          std::get_if<std::string>(&p[1]) && *std::get_if<std::string>(&p[1]) == "pipe-2")
+        throw store::SqlError{"injected failure", false};
+      return inner->query(sql, p);
+    }
+    void execute_script(std::string_view sql) override { inner->execute_script(sql); }
+    void begin() override { inner->begin(); }
+    void commit() override { inner->commit(); }
+    void rollback() override { inner->rollback(); }
+  };
+  Rig rig;
+  auto refuse = std::make_shared<bool>(true);
+  const auto base = rig.connect;
+  rig.connect = [base, refuse]() -> std::unique_ptr<store::SqlConnection> {
+    auto c = std::make_unique<Refusing>();
+    c->inner = base();
+    c->refuse = refuse;
+    return c;
+  };
+  rig.options.intake_window = 8;
+  rig.start();
+  BOOST_TEST(rig.regional.context.intake_window == 8u);
+  std::vector<InboundUnit> units;
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    auto m = make_unit(300 + i, "K5", i % 2 ? kRegionalService : "3271500039", kNationalManager,
+                       false, "20250" + std::to_string(5 + i % 4));
+    m.unit.source_id = "pipe-" + std::to_string(i);
+    m.unit.cursor = "cursor-" + std::to_string(i);
+    units.push_back(m.unit);
+  }
+  std::vector<std::pair<std::size_t, bool>> answers;
+  const auto hand_over = [&](std::size_t from) {
+    for (std::size_t i = from; i < units.size(); ++i)
+      rig.regional.context.sink->on_unit(units[i], [&answers, i](bool ok) { answers.emplace_back(i, ok); });
+  };
+  hand_over(0);
+  rig.run_until([&] { return answers.size() == 8; });
+  for (std::size_t k = 0; k < answers.size(); ++k) {
+    BOOST_TEST(answers[k].first == k);
+    BOOST_TEST(answers[k].second == (k < 2), "unit " << k);
+  }
+  BOOST_TEST(rig.store()->list({}).size() == 2u);
+  BOOST_TEST(rig.store()->load_cursor("regional", "units").value_or("") == "cursor-1");
+  // The adapter starts again after the last unit answered true.
+  *refuse = false;
+  answers.clear();
+  hand_over(2);
+  rig.run_until([&] { return answers.size() == 6; });
+  for (std::size_t k = 0; k < answers.size(); ++k) {
+    BOOST_TEST(answers[k].first == k + 2);
+    BOOST_TEST(answers[k].second);
+  }
+  BOOST_TEST(rig.store()->load_cursor("regional", "units").value_or("") == "cursor-7");
+  rig.run_until([&] { return rig.national.deliveries.size() == 8; });
+  rig.settle();
+  BOOST_TEST(rig.national.deliveries.size() == 8u);
+  BOOST_TEST(rig.engine->counters().accepted == 8);
+  BOOST_TEST(rig.engine->counters().commit_group_failures >= 1);
+}
+
 BOOST_AUTO_TEST_CASE(the_conservation_report_balances_after_a_mixed_run) {
   Rig rig;
   rig.options.max_attempts = 2;
