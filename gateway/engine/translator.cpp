@@ -3,7 +3,6 @@
 #include <variant>
 
 #include "gateway/engine/unit_codec.hpp"
-#include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/translation_receipt.hpp"
 
@@ -49,9 +48,9 @@ std::variant<Translation, TranslationError> translate(const InboundUnit& in, Env
     receipt.files.push_back({f.name, cms::sha256_hex(view(f.content))});
     if (form == EnvelopeForm::kAttachedCosigned) {
       if (cosigner == nullptr) return TranslationError{"no proxy credential for co-signing"};
-      auto attached = cms::attach_content(view(f.cms), view(f.content));
-      if (!attached) return TranslationError{f.name + ": " + attached.error().detail};
-      auto cosigned = cms::add_cosigner(attached.value(), std::nullopt, *cosigner);
+      // Attach and co-sign in one decoding and encoding (the same checks and bytes as
+      // attach_content then add_cosigner).
+      auto cosigned = cms::attach_and_cosign(view(f.cms), view(f.content), *cosigner);
       if (!cosigned) return TranslationError{f.name + ": " + cosigned.error().detail};
       out.cms = str(cosigned.value());
       out.attached = true;

@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "mapping/cms/certificate_cache.hpp"
 #include "mapping/cms/der_layout.hpp"
 #include "mapping/cms/signed_attributes.hpp"
 
@@ -16,7 +17,7 @@ Result<CmsPtr> parse_signed(ByteView der, std::vector<Bytes>& signer_infos) {
   if (signer_infos.empty()) {
     return Error{ErrorCode::kUnsupported, "input is not definite-length DER SignedData"};
   }
-  CmsPtr cms = parse_cms_der(der);
+  CmsPtr cms = parse_cms_der_cached(der);
   if (!cms || OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
     return Error{ErrorCode::kMalformed, "not CMS SignedData: " + take_openssl_errors()};
   }
@@ -56,10 +57,10 @@ Result<DetachedSignature> detach_content(ByteView attached_der) {
   return out;
 }
 
-Result<Bytes> attach_content(ByteView detached_der, ByteView content) {
+Result<CmsPtr> attach_content_unencoded(ByteView detached_der, ByteView content,
+                                        std::vector<Bytes>& signer_infos) {
   ERR_clear_error();
-  std::vector<Bytes> before;
-  auto parsed = parse_signed(detached_der, before);
+  auto parsed = parse_signed(detached_der, signer_infos);
   if (!parsed) return parsed.error();
   CMS_ContentInfo* cms = parsed.value().get();
   ASN1_OCTET_STRING** pos = CMS_get0_content(cms);
@@ -78,7 +79,14 @@ Result<Bytes> attach_content(ByteView detached_der, ByteView content) {
       ASN1_OCTET_STRING_set(*pos, content.data(), static_cast<int>(content.size())) != 1) {
     return Error{ErrorCode::kCryptoFailure, "cannot set eContent: " + take_openssl_errors()};
   }
-  return encode_checked(cms, before);
+  return parsed;
+}
+
+Result<Bytes> attach_content(ByteView detached_der, ByteView content) {
+  std::vector<Bytes> before;
+  auto cms = attach_content_unencoded(detached_der, content, before);
+  if (!cms) return cms.error();
+  return encode_checked(cms.value().get(), before);
 }
 
 }  // namespace kakehashi::mapping::cms

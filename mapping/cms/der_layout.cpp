@@ -71,6 +71,9 @@ std::optional<SignedDataLayout> locate_signed_data(ByteView der) {
   auto sd = children(der, (*explicit_sd)[0]);
   if (!sd || sd->size() < 4) return std::nullopt;
   SignedDataLayout out;
+  out.content_info = *ci;
+  out.explicit_content = (*ci_parts)[1];
+  out.signed_data = (*explicit_sd)[0];
   // encapContentInfo: SEQUENCE { eContentType, [0] EXPLICIT OCTET STRING OPTIONAL }
   const DerSpan& encap = (*sd)[2];
   if (der[encap.offset] != kSequence) return std::nullopt;
@@ -87,6 +90,7 @@ std::optional<SignedDataLayout> locate_signed_data(ByteView der) {
   if (i < sd->size() && der[(*sd)[i].offset] == kContext0) {
     auto certs = children(der, (*sd)[i]);
     if (!certs) return std::nullopt;
+    out.certificate_set = (*sd)[i];
     out.certificates = *certs;
     ++i;
   }

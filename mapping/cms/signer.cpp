@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "mapping/cms/certificate_cache.hpp"
+#include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/der_layout.hpp"
 #include "mapping/cms/signed_attributes.hpp"
 
@@ -15,6 +17,31 @@ CertStackPtr chain_stack(const Credential& c) {
   CertStackPtr stack(sk_X509_new_null());
   for (const auto& x : c.chain) sk_X509_push(stack.get(), share(x.get()).release());
   return stack;
+}
+
+// Adds the co-signer's SignerInfo beside `sender`'s (whose digest it reuses), encodes, and proves
+// every SignerInfo of `before` survived byte for byte.
+Result<Bytes> cosign(CMS_ContentInfo* cms, CMS_SignerInfo* sender, const std::vector<Bytes>& before,
+                     const Credential& cosigner) {
+  // CMS_REUSE_DIGEST copies the sender's messageDigest and signs at once; CMS_final would
+  // otherwise try to re-sign every SignerInfo, the sender's included.
+  const unsigned flags = CMS_BINARY | CMS_NOSMIMECAP | CMS_REUSE_DIGEST;
+  CMS_SignerInfo* added = CMS_add1_signer(cms, cosigner.certificate.get(),
+                                          cosigner.private_key.get(), signer_digest(sender), flags);
+  if (added == nullptr) {
+    return Error{ErrorCode::kCryptoFailure, "CMS_add1_signer: " + take_openssl_errors()};
+  }
+  for (const auto& c : cosigner.chain) CMS_add1_cert(cms, c.get());
+  Bytes der = to_der(cms);
+  const auto after = signer_info_bytes(der);
+  // DER sorts the SignerInfo SET, so the new one may land anywhere; each old one must survive.
+  const bool intact = std::all_of(before.begin(), before.end(), [&after](const Bytes& b) {
+    return std::find(after.begin(), after.end(), b) != after.end();
+  });
+  if (after.size() != before.size() + 1 || !intact) {
+    return Error{ErrorCode::kSignerInfoChanged, "re-encoding would alter an existing SignerInfo"};
+  }
+  return der;
 }
 
 }  // namespace
@@ -46,7 +73,7 @@ Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> det
   if (before.empty()) {
     return Error{ErrorCode::kUnsupported, "input is not definite-length DER SignedData"};
   }
-  CmsPtr cms = parse_cms_der(signed_data_der);
+  CmsPtr cms = parse_cms_der_cached(signed_data_der);
   if (!cms || OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
     return Error{ErrorCode::kMalformed, "not CMS SignedData"};
   }
@@ -64,25 +91,20 @@ Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> det
   const auto digest_ok = check_message_digest(sender, content);
   if (!digest_ok) return digest_ok.error();
 
-  // CMS_REUSE_DIGEST copies the sender's messageDigest and signs at once; CMS_final would
-  // otherwise try to re-sign every SignerInfo, the sender's included.
-  const unsigned flags = CMS_BINARY | CMS_NOSMIMECAP | CMS_REUSE_DIGEST;
-  CMS_SignerInfo* added = CMS_add1_signer(cms.get(), cosigner.certificate.get(),
-                                          cosigner.private_key.get(), signer_digest(sender), flags);
-  if (added == nullptr) {
-    return Error{ErrorCode::kCryptoFailure, "CMS_add1_signer: " + take_openssl_errors()};
+  return cosign(cms.get(), sender, before, cosigner);
+}
+
+Result<Bytes> attach_and_cosign(ByteView detached_der, ByteView content,
+                                const Credential& cosigner) {
+  std::vector<Bytes> before;
+  auto cms = attach_content_unencoded(detached_der, content, before);
+  if (!cms) return cms.error();
+  // add_cosigner's part: the content was checked against every SignerInfo, the sender's included.
+  if (!cosigner.certificate || !cosigner.private_key) {
+    return Error{ErrorCode::kInvalidArgument, "co-signer has no certificate or key"};
   }
-  for (const auto& c : cosigner.chain) CMS_add1_cert(cms.get(), c.get());
-  Bytes der = to_der(cms.get());
-  const auto after = signer_info_bytes(der);
-  // DER sorts the SignerInfo SET, so the new one may land anywhere; each old one must survive.
-  const bool intact = std::all_of(before.begin(), before.end(), [&after](const Bytes& b) {
-    return std::find(after.begin(), after.end(), b) != after.end();
-  });
-  if (after.size() != before.size() + 1 || !intact) {
-    return Error{ErrorCode::kSignerInfoChanged, "re-encoding would alter an existing SignerInfo"};
-  }
-  return der;
+  CMS_SignerInfo* sender = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.value().get()), 0);
+  return cosign(cms.value().get(), sender, before, cosigner);
 }
 
 }  // namespace kakehashi::mapping::cms

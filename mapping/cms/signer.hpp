@@ -26,4 +26,10 @@ Result<Bytes> sign(ByteView content, const Credential& signer, const SignOptions
 Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> detached_content,
                            const Credential& cosigner);
 
+// attach_content(detached_der, content) then add_cosigner on the result, in one decoding and one
+// encoding: the national form of a detached signature. The same checks (the content against every
+// SignerInfo's messageDigest; every original SignerInfo byte-identical), errors and output bytes.
+Result<Bytes> attach_and_cosign(ByteView detached_der, ByteView content,
+                                const Credential& cosigner);
+
 }  // namespace kakehashi::mapping::cms

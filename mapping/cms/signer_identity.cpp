@@ -4,6 +4,7 @@
 #include <openssl/objects.h>
 
 #include <regex>
+#include <unordered_map>
 
 namespace kakehashi::mapping::cms {
 
@@ -58,6 +59,24 @@ std::string key_type(X509* cert) {
   return EVP_PKEY_get0_type_name(key) != nullptr ? EVP_PKEY_get0_type_name(key) : "unknown";
 }
 
+// Compiled office patterns, per thread (a std::regex is costly to build and the few domain
+// patterns never change). nullptr for an invalid pattern.
+const std::regex* office_pattern(const std::string& pattern) {
+  thread_local std::unordered_map<std::string, std::optional<std::regex>> compiled;
+  auto it = compiled.find(pattern);
+  if (it == compiled.end()) {
+    if (compiled.size() >= 16) compiled.clear();
+    std::optional<std::regex> re;
+    try {
+      re.emplace(pattern);
+    } catch (const std::regex_error&) {
+      // The loader validates patterns; an invalid one simply names no office.
+    }
+    it = compiled.emplace(pattern, std::move(re)).first;
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
 }  // namespace
 
 std::optional<std::time_t> to_time_t(const ASN1_TIME* t) {
@@ -71,12 +90,13 @@ std::optional<std::string> office_number_of(X509* cert, const OfficeRule& rule) 
   auto value = subject_attribute(cert, rule.attribute);
   if (!value) return std::nullopt;
   if (rule.kind == OfficeRule::Kind::kSubjectAttribute) return value;
+  const std::regex* re = office_pattern(rule.pattern);
+  if (re == nullptr) return std::nullopt;
   try {
-    const std::regex re(rule.pattern);
     std::smatch m;
-    if (std::regex_search(*value, m, re) && m.size() > 1 && m[1].matched) return m[1].str();
+    if (std::regex_search(*value, m, *re) && m.size() > 1 && m[1].matched) return m[1].str();
   } catch (const std::regex_error&) {
-    // The loader validates patterns; an invalid one simply names no office.
+    // A pattern too complex for the subject (error_complexity / error_stack): no office.
   }
   return std::nullopt;
 }
@@ -91,6 +111,10 @@ SignerIdentity describe_signer(X509* cert, const OfficeRule& rule) {
   id.not_after = to_time_t(X509_get0_notAfter(cert)).value_or(0);
   id.key_type = key_type(cert);
   return id;
+}
+
+std::string subject_text(X509* cert) {
+  return name_text(X509_get_subject_name(cert));
 }
 
 bool signer_holds_office(const SignerIdentity& signer, std::string_view claimed_office) {

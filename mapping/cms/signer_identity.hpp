@@ -23,6 +23,9 @@ struct SignerIdentity {
 
 SignerIdentity describe_signer(X509* cert, const OfficeRule& rule);
 
+// The certificate's subject, RFC 2253 (SignerIdentity::subject without the rest).
+std::string subject_text(X509* cert);
+
 // The office number the certificate names under `rule`, if any.
 std::optional<std::string> office_number_of(X509* cert, const OfficeRule& rule);
 

@@ -4,7 +4,10 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <mutex>
+#include <vector>
 
+#include "mapping/cms/certificate_cache.hpp"
 #include "mapping/cms/signed_attributes.hpp"
 
 namespace kakehashi::mapping::cms {
@@ -107,15 +110,52 @@ bool signing_key_usage(X509* cert) {
   return true;
 }
 
+// Which CRLs verified under which issuer certificate: every verification checks the same few
+// domain CRLs against the same CA objects, and each check is a public-key operation. The result
+// of X509_CRL_verify depends only on the two objects, which are not modified after loading; the
+// entries hold references to both, so neither address can be reused for another object while it
+// is a key. Only successes are kept (a failure is checked again next time).
+class CrlSignatureCache {
+ public:
+  bool verified(X509_CRL* crl, X509* issuer) {
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& e : entries_) {
+        if (e.crl.get() == crl && e.issuer.get() == issuer) return true;
+      }
+    }
+    EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
+    if (issuer_key == nullptr || X509_CRL_verify(crl, issuer_key) != 1) return false;
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= kCapacity) entries_.clear();
+    X509_CRL_up_ref(crl);
+    entries_.push_back({X509CrlPtr(crl), share(issuer)});
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kCapacity = 64;
+  struct Entry {
+    X509CrlPtr crl;
+    X509Ptr issuer;
+  };
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
+CrlSignatureCache& crl_signatures() {
+  static CrlSignatureCache cache;
+  return cache;
+}
+
 // The freshest CRL in the domain issued (and signed) by `issuer`.
 X509_CRL* find_crl(const TrustDomain& domain, X509* issuer) {
   X509_CRL* best = nullptr;
-  EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
   for (const auto& crl : domain.crls) {
     if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(issuer)) != 0) {
       continue;
     }
-    if (issuer_key == nullptr || X509_CRL_verify(crl.get(), issuer_key) != 1) continue;
+    if (!crl_signatures().verified(crl.get(), issuer)) continue;
     if (best == nullptr || ASN1_TIME_compare(X509_CRL_get0_lastUpdate(crl.get()),
                                              X509_CRL_get0_lastUpdate(best)) > 0) {
       best = crl.get();
@@ -173,7 +213,7 @@ VerifyFailure check_revocation(Verification& v, const TrustDomain& domain, X509*
 }  // namespace
 
 std::optional<Bytes> embedded_content(ByteView cms_der) {
-  CmsPtr cms = parse_cms_der(cms_der);
+  CmsPtr cms = parse_cms_der_cached(cms_der);
   if (!cms || OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) return std::nullopt;
   ASN1_OCTET_STRING** pos = CMS_get0_content(cms.get());
   if (pos == nullptr || *pos == nullptr) return std::nullopt;
@@ -183,21 +223,35 @@ std::optional<Bytes> embedded_content(ByteView cms_der) {
 
 namespace {
 
-Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_content,
+// The message decoded once for every SignerInfo checked (each check only touches its own
+// SignerInfo), or why it cannot be decoded.
+struct ParsedMessage {
+  CmsPtr cms;
+  std::string error;
+};
+
+ParsedMessage parse_message(ByteView cms_der) {
+  ERR_clear_error();
+  ParsedMessage m{parse_cms_der_cached(cms_der), {}};
+  if (!m.cms) m.error = take_openssl_errors();
+  return m;
+}
+
+Verification verify_one(const ParsedMessage& message, std::optional<ByteView> detached_content,
                         const TrustDomain& domain, std::time_t at, std::size_t index) {
   Verification v;
   v.signer_index = index;
   v.crl_policy = domain.crl_policy;
   ERR_clear_error();
 
-  CmsPtr cms = parse_cms_der(cms_der);
-  if (!cms) return fail(v, VerifyFailure::kMalformed, "not DER CMS: " + take_openssl_errors());
-  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
+  CMS_ContentInfo* const cms = message.cms.get();
+  if (cms == nullptr) return fail(v, VerifyFailure::kMalformed, "not DER CMS: " + message.error);
+  if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
     return fail(v, VerifyFailure::kMalformed, "CMS content type is not SignedData");
   }
   // The content the signature is over: embedded, or supplied beside a detached signature.
   ByteView content;
-  ASN1_OCTET_STRING** pos = CMS_get0_content(cms.get());
+  ASN1_OCTET_STRING** pos = CMS_get0_content(cms);
   if (pos != nullptr && *pos != nullptr) {
     v.attached = true;
     content =
@@ -213,7 +267,7 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
     return fail(v, VerifyFailure::kContentMissing, "detached signature and no content given");
   }
 
-  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
   v.signer_count = infos == nullptr ? 0 : static_cast<std::size_t>(sk_CMS_SignerInfo_num(infos));
   if (index >= v.signer_count) {
     return fail(v, VerifyFailure::kMalformed,
@@ -222,7 +276,7 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
   }
   CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, static_cast<int>(index));
 
-  CertStackPtr certs(CMS_get1_certs(cms.get()));
+  CertStackPtr certs(CMS_get1_certs(cms));
   X509* signer_cert = nullptr;
   for (int i = 0; certs && i < sk_X509_num(certs.get()); ++i) {
     if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(certs.get(), i)) == 0) {
@@ -297,7 +351,7 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
   }
   STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
   X509* anchor = sk_X509_value(chain, sk_X509_num(chain) - 1);
-  v.anchor = describe_signer(anchor, domain.office_rule).subject;
+  v.anchor = subject_text(anchor);
 
   if (!signing_key_usage(signer_cert)) {
     return fail(v, VerifyFailure::kWrongKeyUsage,
@@ -318,15 +372,16 @@ Verification verify_one(ByteView cms_der, std::optional<ByteView> detached_conte
 Verification verify_signed_data(ByteView cms_der, std::optional<ByteView> detached_content,
                                 const TrustDomain& domain, const VerifyOptions& options) {
   const std::time_t at = options.at.value_or(std::time(nullptr));
+  const ParsedMessage message = parse_message(cms_der);
   if (options.signer_index) {
-    return verify_one(cms_der, detached_content, domain, at, *options.signer_index);
+    return verify_one(message, detached_content, domain, at, *options.signer_index);
   }
-  Verification first = verify_one(cms_der, detached_content, domain, at, 0);
+  Verification first = verify_one(message, detached_content, domain, at, 0);
   if (first.valid() || first.signer_count < 2) return first;
   std::optional<Verification> chained;
   if (first.failure != VerifyFailure::kUnknownCa) chained = first;
   for (std::size_t i = 1; i < first.signer_count; ++i) {
-    Verification v = verify_one(cms_der, detached_content, domain, at, i);
+    Verification v = verify_one(message, detached_content, domain, at, i);
     if (v.valid()) return v;
     if (!chained && v.failure != VerifyFailure::kUnknownCa) chained = std::move(v);
   }

@@ -1,6 +1,8 @@
 // CMS benchmark: verify, sign, encrypt and decrypt operations per second for RSA-2048 and P-256
 // gateway keys on one thread, next to `openssl speed` measured in the same run (the machine's
-// raw private/public key bound). Prints a table and one JSON object.
+// raw private/public key bound); then the relay's per-file CMS work as the gateway does it
+// (admission of each network's form, translation to the national form). Prints two tables and
+// one JSON object.
 //
 // Usage: kakehashi_cms_bench [--seconds N] [--content-bytes N]
 
@@ -20,6 +22,7 @@
 
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
+#include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/envelope.hpp"
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/verify.hpp"
@@ -92,6 +95,16 @@ SpeedLine parse_speed(const std::string& output, const std::regex& pattern) {
   return out;
 }
 
+// The relay's per-file CMS work for one office key type, as the gateway does it: office
+// signatures embed the office certificate and its CA (the same for every unit of an office).
+struct RelayRow {
+  std::string key;
+  double admit_detached = 0;  // regional form: verify the detached signature with its chain
+  double admit_attached = 0;  // national form: detach, then verify
+  double to_national = 0;     // attach the content and add the proxy co-signature (one pass)
+  double to_regional = 0;     // detach the national form (no co-signature)
+};
+
 struct Row {
   std::string key;
   double sign = 0, verify = 0, encrypt = 0, decrypt = 0;
@@ -126,6 +139,7 @@ int main(int argc, char** argv) {
   }
   const fs::path pki = root / "pki";
   const auto national = kakehashi::pki::load_trust_domain(pki / "national");
+  const auto regional = kakehashi::pki::load_trust_domain(pki / "regional");
   cms::Bytes content(content_bytes);
   for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<std::uint8_t>(i * 31);
 
@@ -151,6 +165,44 @@ int main(int argc, char** argv) {
     rows.push_back(row);
   }
 
+  std::vector<RelayRow> relay_rows;
+  for (const std::string alg : {"rsa", "ec"}) {
+    const std::string suffix = alg == "rsa" ? "" : "-ec";
+    const auto office = [&](const std::string& network, const std::string& number,
+                            const std::string& ca) {
+      auto c = kakehashi::pki::load_credential(
+          pki / ("offices/" + network + "/" + number + suffix + ".cert.pem"),
+          pki / ("offices/" + network + "/" + number + suffix + ".key.pem"));
+      if (c.chain.empty()) c.chain.push_back(kakehashi::pki::load_certificate(pki / ca));
+      return c;
+    };
+    const auto regional_office =
+        office("regional", "3271500013", "ca/regional-ca/cert.pem");
+    const auto national_office =
+        office("national", "1370100016", "ca/national-ca/cert.pem");
+    const auto proxy = kakehashi::pki::load_credential(
+        pki / ("gateway/proxy-" + alg + ".cert.pem"), pki / ("gateway/proxy-" + alg + ".key.pem"));
+    const auto detached = cms::sign(content, regional_office, {}).value();
+    const auto attached = cms::sign(content, national_office, cms::SignOptions{false}).value();
+    RelayRow row;
+    row.key = alg == "rsa" ? "RSA-2048" : "ECDSA P-256";
+    row.admit_detached = measure(row.key + " admit detached", seconds, [&] {
+      return cms::verify_signed_data(detached, cms::ByteView(content), regional).valid();
+    });
+    row.admit_attached = measure(row.key + " admit attached", seconds, [&] {
+      auto d = cms::detach_content(attached);
+      return d.ok() && cms::verify_signed_data(d.value().signature,
+                                               cms::ByteView(d.value().content), national)
+                           .valid();
+    });
+    row.to_national = measure(row.key + " to national", seconds, [&] {
+      return cms::attach_and_cosign(detached, content, proxy).ok();
+    });
+    row.to_regional = measure(row.key + " to regional", seconds,
+                              [&] { return cms::detach_content(attached).ok(); });
+    relay_rows.push_back(row);
+  }
+
   const std::string speed = run("openssl speed -seconds 2 rsa2048 ecdsap256", rc);
   if (rc != 0) {
     std::cerr << "openssl speed failed:\n" << speed;
@@ -173,6 +225,17 @@ int main(int argc, char** argv) {
               << r.decrypt << std::setw(16) << r.openssl.sign << std::setw(16) << r.openssl.verify
               << "\n";
   }
+  std::cout << "\nRelay CMS work per file, per second (office key; co-signed by the proxy key of "
+               "the same type)\n\n";
+  std::cout << std::left << std::setw(13) << "key" << std::right << std::setw(16)
+            << "admit detached" << std::setw(16) << "admit attached" << std::setw(14)
+            << "to national" << std::setw(14) << "to regional"
+            << "\n";
+  for (const auto& r : relay_rows) {
+    std::cout << std::left << std::setw(13) << r.key << std::right << std::setw(16)
+              << r.admit_detached << std::setw(16) << r.admit_attached << std::setw(14)
+              << r.to_national << std::setw(14) << r.to_regional << "\n";
+  }
   std::cout << "\n{\"content_bytes\":" << content_bytes << ",\"results\":[";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
@@ -181,6 +244,15 @@ int main(int argc, char** argv) {
               << ",\"decrypt_per_s\":" << r.decrypt
               << ",\"openssl_speed_sign_per_s\":" << r.openssl.sign
               << ",\"openssl_speed_verify_per_s\":" << r.openssl.verify << "}";
+  }
+  std::cout << "],\"relay\":[";
+  for (std::size_t i = 0; i < relay_rows.size(); ++i) {
+    const auto& r = relay_rows[i];
+    std::cout << (i ? "," : "") << "{\"key\":\"" << r.key
+              << "\",\"admit_detached_per_s\":" << r.admit_detached
+              << ",\"admit_attached_per_s\":" << r.admit_attached
+              << ",\"to_national_per_s\":" << r.to_national
+              << ",\"to_regional_per_s\":" << r.to_regional << "}";
   }
   std::cout << "]}\n";
   return 0;

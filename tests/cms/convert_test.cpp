@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "gateway/pki/key_file.hpp"
 #include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/der_layout.hpp"
 #include "mapping/cms/signer.hpp"
@@ -143,6 +144,45 @@ BOOST_AUTO_TEST_CASE(cosigning_refuses_content_that_does_not_match) {
   BOOST_TEST_REQUIRE(ok.ok());
   BOOST_TEST(
       cms::verify_signed_data(ok.value(), cms::ByteView(content), t::domain("national")).valid());
+}
+
+// The translator's one pass gives what the two steps give: the same bytes when both are signed
+// in the same second (RSA PKCS#1 v1.5 is deterministic), the same refusals.
+BOOST_AUTO_TEST_CASE(attach_and_cosign_equals_attach_then_cosign) {
+  const auto content = t::sample_content();
+  auto office = t::credential("offices/regional/3271500062");
+  office.chain.push_back(kakehashi::pki::load_certificate(t::pki_dir() / "ca/regional-ca/cert.pem"));
+  const auto detached = cms::sign(content, office, {});
+  BOOST_TEST_REQUIRE(detached.ok());
+  const auto proxy = t::credential("gateway/proxy-rsa");
+  bool same = false;
+  for (int attempt = 0; attempt < 5 && !same; ++attempt) {
+    const auto attached = cms::attach_content(detached.value(), content);
+    BOOST_TEST_REQUIRE(attached.ok());
+    const auto two_steps = cms::add_cosigner(attached.value(), std::nullopt, proxy);
+    const auto one_pass = cms::attach_and_cosign(detached.value(), content, proxy);
+    BOOST_TEST_REQUIRE(two_steps.ok());
+    BOOST_TEST_REQUIRE(one_pass.ok(), t::why(one_pass));
+    same = one_pass.value() == two_steps.value();  // differs only across a second boundary
+  }
+  BOOST_TEST(same);
+  const auto ec = cms::attach_and_cosign(detached.value(), content, t::credential("gateway/proxy-ec"));
+  BOOST_TEST_REQUIRE(ec.ok());
+  BOOST_TEST(cms::signer_info_bytes(ec.value()).size() == 2u);
+  BOOST_TEST(cms::verify_signed_data(ec.value(), std::nullopt, t::domain("regional")).valid());
+  BOOST_TEST(cms::verify_signed_data(ec.value(), std::nullopt, t::domain("national")).valid());
+
+  auto wrong = content;
+  wrong.back() ^= 1;
+  BOOST_TEST(cms::attach_and_cosign(detached.value(), wrong, proxy).error().code ==
+             cms::ErrorCode::kContentMismatch);
+  const auto attached = cms::attach_content(detached.value(), content);
+  BOOST_TEST(cms::attach_and_cosign(attached.value(), content, proxy).error().code ==
+             cms::ErrorCode::kInvalidArgument);
+  BOOST_TEST(cms::attach_and_cosign(t::to_bytes("not a signature"), content, proxy).error().code ==
+             cms::attach_content(t::to_bytes("not a signature"), content).error().code);
+  BOOST_TEST(cms::attach_and_cosign(detached.value(), content, cms::Credential{}).error().code ==
+             cms::ErrorCode::kInvalidArgument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
