@@ -221,6 +221,10 @@ void HttpsClient::Impl::on_connect(const ExchangePtr& ex, error_code ec) {
   if (ex->finished) return;
   if (ec) return complete(ex, ec, {}, false);
   auto& stream = ex->connection->stream;
+  // Request/response over TLS: a message spans several records (writes), and Nagle would hold
+  // the last one until the peer's delayed ACK (about 40 ms per exchange).
+  error_code ignored;
+  beast::get_lowest_layer(stream).socket().set_option(tcp::no_delay(true), ignored);
   // SNI only for names: RFC 6066 forbids IP literals in server_name.
   // (SSL_set_tlsext_host_name spelled out: the macro uses a C cast.)
   if (!is_ip_address(server_name) &&

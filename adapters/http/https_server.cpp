@@ -331,6 +331,10 @@ void HttpsServer::Impl::on_accept(error_code ec, tcp::socket socket) {
     shared->fail(ec, "accept");  // e.g. out of descriptors: keep accepting, others are unaffected
   } else {
     ++accepted;
+    // Answers span several TLS records: without this, Nagle holds the last one until the
+    // client's delayed ACK (about 40 ms per answer).
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     auto session = std::make_shared<Session>(shared, std::move(socket));
     bool start = false;
     {
