@@ -181,20 +181,30 @@ int run(const Options& o) {
     p.providers = plan ? 3 : 1;
     p.with_attachment = rng.percent(o.attachment_percent);
     pdfs += p.with_attachment ? 1 : 0;
-    auto g = gen.make(plan ? "K2" : "K5", p);
-    std::string csv;
-    for (const auto& f : g.files) {
-      if (f.name.size() > 4 && f.name.substr(f.name.size() - 4) == ".CSV") {
-        csv = f.name;
-        break;
+    // The generator may pick one office number for both sides (two service types of one
+    // office): its numbers could not be told apart when renaming, so draw again.
+    kakehashi::testing::GeneratedUnit g;
+    std::optional<kakehashi::mapping::CarePlanFileName> name;
+    for (int draw = 0; draw < 100; ++draw) {
+      g = gen.make(plan ? "K2" : "K5", p);
+      std::string csv;
+      for (const auto& f : g.files) {
+        if (f.name.size() > 4 && f.name.substr(f.name.size() - 4) == ".CSV") {
+          csv = f.name;
+          break;
+        }
       }
+      auto parsed = kakehashi::mapping::parse_file_name(csv);
+      if (!parsed.name) throw std::runtime_error("generator made an unparseable name");
+      name = *parsed.name;
+      if (name->from.office_no != name->to.office_no) break;
     }
-    const auto parsed = kakehashi::mapping::parse_file_name(csv);
-    if (!parsed.name) throw std::runtime_error("generator made an unparseable name");
-    const auto gfrom = parsed.name->from.office_no;
-    const auto gto = parsed.name->to.office_no;
-    const OfficeRef sender{from, parsed.name->from.service_type};
-    const OfficeRef recipient{to, parsed.name->to.service_type};
+    if (name->from.office_no == name->to.office_no)
+      throw std::runtime_error("generator keeps making units between one office's services");
+    const auto gfrom = name->from.office_no;
+    const auto gto = name->to.office_no;
+    const OfficeRef sender{from, name->from.service_type};
+    const OfficeRef recipient{to, name->to.service_type};
     // Through placeholders: the new sender may be the generator's recipient (or the other way
     // round), and a plain two-step replacement would then rename both sides.
     const auto rename = [&](const std::string& s) {
@@ -257,7 +267,7 @@ int run(const Options& o) {
            {false, recipient.office_no},
            {false, recipient.service_type},
            {false, plan ? "K2" : "K5"},
-           {false, parsed.name->sequence},
+           {false, name->sequence},
            {false, "今月分をお送りします"},
            {false, key}});
       const std::string id = national.run(
