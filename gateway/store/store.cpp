@@ -173,6 +173,16 @@ std::string placeholders(std::size_t n) {
 
 }  // namespace
 
+// The chain head row: last position and hash, and the last checkpoint's number, position and
+// time. A transaction's first record reads it (on PostgreSQL `FOR UPDATE`: its row lock is what
+// serialises the chain), later records of that transaction use it from memory, and it is
+// written back once before the commit.
+struct Store::Head {
+  std::int64_t seq = 0;
+  std::string hash{audit::kGenesisHash};
+  std::int64_t cp_number = 0, cp_seq = 0, cp_at = 0;
+};
+
 Store::Store(std::unique_ptr<SqlConnection> connection, AuditOptions audit)
     : db_(std::move(connection)), audit_(std::move(audit)) {}
 Store::~Store() = default;
@@ -185,28 +195,39 @@ template <typename Fn>
 auto Store::transaction(Fn&& fn) {
   // Inside batch(): part of the batch's transaction (its retry re-runs the whole batch).
   if (depth_ > 0) return fn();
+  // The chain head is read (and locked) by the transaction's first record, kept in memory for
+  // the others and written once, just before the commit.
+  const auto finish = [&] {
+    --depth_;
+    if (head_ && head_dirty_) save_head(*head_);
+    head_.reset();
+    head_dirty_ = false;
+    db_->commit();
+  };
+  const auto abandon = [&] {
+    depth_ = 0;
+    head_.reset();
+    head_dirty_ = false;
+    db_->rollback();
+  };
   for (int attempt = 1;; ++attempt) {
     try {
       db_->begin();
       ++depth_;
       if constexpr (std::is_void_v<decltype(fn())>) {
         fn();
-        --depth_;
-        db_->commit();
+        finish();
         return;
       } else {
         auto result = fn();
-        --depth_;
-        db_->commit();
+        finish();
         return result;
       }
     } catch (const SqlError& e) {
-      depth_ = 0;
-      db_->rollback();
+      abandon();
       if (!e.transient || attempt >= 5) throw;
     } catch (...) {
-      depth_ = 0;
-      db_->rollback();
+      abandon();
       throw;
     }
   }
@@ -756,14 +777,6 @@ std::int64_t Store::purge_payloads(std::int64_t before) {
   return static_cast<std::int64_t>(rows.size());
 }
 
-// The chain head row: last position and hash, and the last checkpoint's number, position and
-// time. Every record updates it, so on PostgreSQL its row lock is what serialises the chain.
-struct Store::Head {
-  std::int64_t seq = 0;
-  std::string hash{audit::kGenesisHash};
-  std::int64_t cp_number = 0, cp_seq = 0, cp_at = 0;
-};
-
 Store::Head Store::lock_head() {
   const auto rows = db_->query(db_->dialect() == Dialect::kPostgres
                                    ? "SELECT value FROM kh_meta WHERE key = ? FOR UPDATE"
@@ -775,6 +788,11 @@ Store::Head Store::lock_head() {
   is >> h.seq >> h.hash >> h.cp_number >> h.cp_seq >> h.cp_at;
   if (is.fail()) throw SqlError{"the audit chain head is unreadable", false};
   return h;
+}
+
+Store::Head& Store::transaction_head() {
+  if (!head_) head_ = std::make_unique<Head>(lock_head());
+  return *head_;
 }
 
 void Store::save_head(const Head& h) {
@@ -834,7 +852,7 @@ void Store::append_event(std::int64_t transfer_id, const std::string& kind,
         {transfer_id, now, kind, detail, actor});
     return;
   }
-  Head h = lock_head();
+  Head& h = transaction_head();
   audit::AuditRecord rec;
   rec.transfer_id = transfer_id;
   rec.at = now;
@@ -854,7 +872,7 @@ void Store::append_event(std::int64_t transfer_id, const std::string& kind,
                                  now - h.cp_at >= audit_.checkpoint_every_ms)) {
     write_checkpoint(h, now);
   }
-  save_head(h);
+  head_dirty_ = true;
 }
 
 void Store::write_checkpoint(Head& h, std::int64_t now) {
@@ -884,12 +902,12 @@ void Store::record_operator_command(const std::string& actor, const std::string&
 bool Store::checkpoint(std::int64_t now) {
   if (!audit_.sign_checkpoint || !audit_.chained) return false;
   return transaction([&] {
-    Head h = lock_head();
+    Head& h = transaction_head();
     if (h.seq == h.cp_seq) return false;
     const std::int64_t before = h.cp_number;
     write_checkpoint(h, now);
     if (h.cp_number == before) return false;
-    save_head(h);
+    head_dirty_ = true;
     return true;
   });
 }

@@ -254,6 +254,8 @@ class Store {
   void append_event(std::int64_t transfer_id, const std::string& kind, const std::string& detail,
                     const std::string& actor, std::int64_t now);
   Head lock_head();
+  // Inside a transaction: the head as this transaction left it (read and locked on first use).
+  Head& transaction_head();
   // Inside a transaction: a receipt's state change, its audit record and the notice to the sender.
   void apply_receipt(std::int64_t id, const std::string& state, const std::string& reason,
                      std::int64_t now);
@@ -264,6 +266,8 @@ class Store {
   std::unique_ptr<SqlConnection> db_;
   AuditOptions audit_;
   int depth_ = 0;  // >0 inside transaction(): nested calls join it
+  std::unique_ptr<Head> head_;  // the chain head within the current transaction
+  bool head_dirty_ = false;     // written back before the commit
 };
 
 }  // namespace kakehashi::gateway::store
