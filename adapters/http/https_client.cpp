@@ -118,7 +118,7 @@ struct HttpsClient::Impl : std::enable_shared_from_this<HttpsClient::Impl> {
   std::deque<ExchangePtr> queue;
   std::vector<ExchangePtr> in_flight;
   std::vector<std::shared_ptr<Connection>> idle;
-  std::size_t connections = 0;  // idle + in use + connecting
+  std::size_t connections = 0;   // idle + in use + connecting
   std::uint64_t generation = 0;  // close() retires connections of earlier generations
   bool shut_down = false;
 };
@@ -132,9 +132,8 @@ std::shared_ptr<Connection> HttpsClient::Impl::new_connection() {
 
 void HttpsClient::Impl::submit(Request request, Callback done) {
   if (shut_down) {
-    net::post(executor, [done = std::move(done)] {
-      done(net::error::operation_aborted, Response{});
-    });
+    net::post(executor,
+              [done = std::move(done)] { done(net::error::operation_aborted, Response{}); });
     return;
   }
   auto ex = std::make_shared<Exchange>(strand);
@@ -201,7 +200,8 @@ void HttpsClient::Impl::pump() {
 void HttpsClient::Impl::do_resolve(const ExchangePtr& ex) {
   ex->connection->resolver.async_resolve(
       options.host, std::to_string(options.port),
-      [self = shared_from_this(), ex, conn = ex->connection](error_code ec, const tcp::resolver::results_type& results) {
+      [self = shared_from_this(), ex, conn = ex->connection](
+          error_code ec, const tcp::resolver::results_type& results) {
         self->on_resolve(ex, ec, results);
       });
 }
@@ -211,10 +211,9 @@ void HttpsClient::Impl::on_resolve(const ExchangePtr& ex, error_code ec,
   if (ex->finished) return;
   if (ec) return complete(ex, ec, {}, false);
   beast::get_lowest_layer(ex->connection->stream)
-      .async_connect(results, [self = shared_from_this(), ex, conn = ex->connection](error_code ec2,
-                                                               const tcp::endpoint&) {
-        self->on_connect(ex, ec2);
-      });
+      .async_connect(results,
+                     [self = shared_from_this(), ex, conn = ex->connection](
+                         error_code ec2, const tcp::endpoint&) { self->on_connect(ex, ec2); });
 }
 
 void HttpsClient::Impl::on_connect(const ExchangePtr& ex, error_code ec) {
@@ -251,9 +250,8 @@ void HttpsClient::Impl::on_handshake(const ExchangePtr& ex, error_code ec) {
 
 void HttpsClient::Impl::do_write(const ExchangePtr& ex) {
   bhttp::async_write(ex->connection->stream, ex->request,
-                     [self = shared_from_this(), ex, conn = ex->connection](error_code ec, std::size_t) {
-                       self->on_write(ex, ec);
-                     });
+                     [self = shared_from_this(), ex, conn = ex->connection](
+                         error_code ec, std::size_t) { self->on_write(ex, ec); });
 }
 
 void HttpsClient::Impl::on_write(const ExchangePtr& ex, error_code ec) {
@@ -270,10 +268,8 @@ void HttpsClient::Impl::do_read(const ExchangePtr& ex) {
   ex->parser->body_limit(options.max_body_bytes);
   ex->parser->header_limit(kMaxHeaderBytes);
   bhttp::async_read_header(ex->connection->stream, ex->connection->buffer, *ex->parser,
-                           [self = shared_from_this(), ex, conn = ex->connection](error_code ec,
-                                                                                 std::size_t) {
-                             self->on_read_header(ex, ec);
-                           });
+                           [self = shared_from_this(), ex, conn = ex->connection](
+                               error_code ec, std::size_t) { self->on_read_header(ex, ec); });
 }
 
 // Beast 1.74's async_read does not stop at the parser's body limit for responses (measured:
@@ -290,10 +286,8 @@ void HttpsClient::Impl::on_read_header(const ExchangePtr& ex, error_code ec) {
     return complete(ex, bhttp::error::body_limit, {}, false);
   }
   bhttp::async_read(ex->connection->stream, ex->connection->buffer, *ex->parser,
-                    [self = shared_from_this(), ex, conn = ex->connection](error_code ec2,
-                                                                          std::size_t) {
-                      self->on_read(ex, ec2);
-                    });
+                    [self = shared_from_this(), ex, conn = ex->connection](
+                        error_code ec2, std::size_t) { self->on_read(ex, ec2); });
 }
 
 void HttpsClient::Impl::on_read(const ExchangePtr& ex, error_code ec) {

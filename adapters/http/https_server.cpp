@@ -167,8 +167,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(server_->options.max_header_bytes, UINT32_MAX)));
     beast::get_lowest_layer(stream_).expires_after(server_->options.read_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(error_code ec) {
@@ -207,10 +208,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto answered = std::make_shared<std::atomic<bool>>(false);
     auto respond = [self = shared_from_this(), answered](Response response) {
       if (answered->exchange(true)) return;
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response)]() mutable {
-                  self->on_response(std::move(response));
-                });
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->on_response(std::move(response));
+      });
     };
     try {
       server_->handler(std::move(request), respond);
@@ -373,7 +373,9 @@ HttpsServer::HttpsServer(net::io_context& io, const TlsConfig& tls, Handler hand
   impl_ = std::make_shared<Impl>(io, tls, std::move(handler), std::move(options), faults_);
 }
 
-HttpsServer::~HttpsServer() { stop(); }
+HttpsServer::~HttpsServer() {
+  stop();
+}
 
 std::uint16_t HttpsServer::listen(const std::string& address, std::uint16_t port) {
   const tcp::endpoint endpoint(net::ip::make_address(address), port);
@@ -387,8 +389,12 @@ std::uint16_t HttpsServer::listen(const std::string& address, std::uint16_t port
   return bound;
 }
 
-void HttpsServer::stop() { impl_->stop(); }
+void HttpsServer::stop() {
+  impl_->stop();
+}
 
-std::uint64_t HttpsServer::accepted_connections() const { return impl_->accepted.load(); }
+std::uint64_t HttpsServer::accepted_connections() const {
+  return impl_->accepted.load();
+}
 
 }  // namespace kakehashi::http

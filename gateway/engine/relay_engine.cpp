@@ -19,9 +19,12 @@ namespace {
 
 std::string receipt_state_name(ReceiptState s) {
   switch (s) {
-    case ReceiptState::kDelivered: return "delivered";
-    case ReceiptState::kRead: return "read";
-    case ReceiptState::kRejected: return "rejected";
+    case ReceiptState::kDelivered:
+      return "delivered";
+    case ReceiptState::kRead:
+      return "read";
+    case ReceiptState::kRejected:
+      return "rejected";
   }
   return "delivered";
 }
@@ -117,12 +120,11 @@ Engine::Engine(boost::asio::io_context& io, EngineOptions options, StoreFactory 
       cipher_(std::move(cipher)),
       receipt_signer_(std::move(receipt_signer)),
       router_(std::move(route_preference)),
-      clock_(clock ? std::move(clock)
-                   : Clock([] {
-                       return std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-                     })),
+      clock_(clock ? std::move(clock) : Clock([] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      })),
       pool_(options_.workers),
       tick_timer_(io) {}
 
@@ -142,25 +144,26 @@ store::Store& Engine::worker_store() {
 template <typename Work, typename Then>
 void Engine::on_worker(Work work, Then then) {
   using Result = decltype(work(std::declval<store::Store&>()));
-  boost::asio::post(pool_, [this, alive = alive_, work = std::move(work),
-                            then = std::move(then)]() mutable {
-    Result result{};
-    bool ok = true;
-    std::string error;
-    try {
-      result = work(worker_store());
-    } catch (const store::SqlError& e) {
-      ok = false;
-      error = e.message;
-    } catch (const std::exception& e) {
-      ok = false;
-      error = e.what();
-    }
-    if (!ok) log(LogLevel::kError, "worker-failed", {{"error", error}});
-    boost::asio::post(io_, [alive, ok, result = std::move(result), then = std::move(then)]() mutable {
-      if (*alive) then(ok, std::move(result));
-    });
-  });
+  boost::asio::post(
+      pool_, [this, alive = alive_, work = std::move(work), then = std::move(then)]() mutable {
+        Result result{};
+        bool ok = true;
+        std::string error;
+        try {
+          result = work(worker_store());
+        } catch (const store::SqlError& e) {
+          ok = false;
+          error = e.message;
+        } catch (const std::exception& e) {
+          ok = false;
+          error = e.what();
+        }
+        if (!ok) log(LogLevel::kError, "worker-failed", {{"error", error}});
+        boost::asio::post(
+            io_, [alive, ok, result = std::move(result), then = std::move(then)]() mutable {
+              if (*alive) then(ok, std::move(result));
+            });
+      });
 }
 
 void Engine::add_network(NetworkBinding binding) {
@@ -187,7 +190,8 @@ void Engine::start() {
       ctx.receipt_cursor = s->load_cursor(name, "receipts").value_or("");
       ctx.may_poll = [flag = n->may_poll] { return flag->load(); };
       n->adapter = n->binding.make_adapter(ctx);
-      n->may_poll->store(s->try_lease("poll:" + name, options_.instance_id, now(), options_.lease.count()));
+      n->may_poll->store(
+          s->try_lease("poll:" + name, options_.instance_id, now(), options_.lease.count()));
     }
     last_lease_renewal_ms_ = now();
   }
@@ -220,7 +224,8 @@ void Engine::refresh_directories(std::function<void()> done) {
                 {{"network", net->binding.name}, {"entries", std::to_string(r.entries.size())}});
           } else {
             log(LogLevel::kWarning, "directory-failed",
-                {{"network", net->binding.name}, {"error", r.status.error_code + " " + r.status.message}});
+                {{"network", net->binding.name},
+                 {"error", r.status.error_code + " " + r.status.message}});
           }
           if (--*remaining == 0 && *finished) (*finished)();
         });
@@ -234,14 +239,17 @@ void Engine::schedule_tick() {
     const auto steady = std::chrono::steady_clock::now();
     bool all_loaded = true;
     for (auto& [name, n] : networks_) all_loaded &= n->directory_loaded;
-    const auto refresh_every = all_loaded ? options_.directory_refresh : std::chrono::milliseconds(5000);
-    if (options_.refresh_directories && steady - last_directory_refresh_ >= refresh_every) refresh_directories();
+    const auto refresh_every =
+        all_loaded ? options_.directory_refresh : std::chrono::milliseconds(5000);
+    if (options_.refresh_directories && steady - last_directory_refresh_ >= refresh_every)
+      refresh_directories();
     if (steady - last_purge_ >= std::chrono::minutes(10)) {
       last_purge_ = steady;
       const std::int64_t before = now() - options_.retention.count();
       on_worker([before](store::Store& s) { return s.purge_payloads(before); },
                 [](bool ok, std::int64_t n) {
-                  if (ok && n > 0) log(LogLevel::kInfo, "payloads-purged", {{"count", std::to_string(n)}});
+                  if (ok && n > 0)
+                    log(LogLevel::kInfo, "payloads-purged", {{"count", std::to_string(n)}});
                 });
     }
     if (now() - last_lease_renewal_ms_ >= options_.lease.count() / 4) {
@@ -262,7 +270,8 @@ void Engine::renew_poll_leases() {
   on_worker(
       [this, flags](store::Store& s) {
         for (const auto& [name, flag] : flags)
-          flag->store(s.try_lease("poll:" + name, options_.instance_id, now(), options_.lease.count()));
+          flag->store(
+              s.try_lease("poll:" + name, options_.instance_id, now(), options_.lease.count()));
         return 0;
       },
       [](bool, int) {});
@@ -328,7 +337,8 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
         t->source_adapter = network;
         t->source_id = source_id;
         t->dest_adapter = decision.dest_adapter;
-        t->direction = network + "->" + (decision.accepted ? decision.dest_adapter : std::string("refused"));
+        t->direction =
+            network + "->" + (decision.accepted ? decision.dest_adapter : std::string("refused"));
         t->sender_office = decision.unit.sender.office_no;
         t->sender_type = decision.unit.sender.service_type;
         t->recipient_office = decision.unit.recipient.office_no;
@@ -359,11 +369,15 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
             if (out->duplicate) {
               ++counters_.duplicates;
               log(LogLevel::kInfo, "unit-duplicate",
-                  {{"network", network}, {"transfer", std::to_string(out->id)}, {"state", out->state}});
+                  {{"network", network},
+                   {"transfer", std::to_string(out->id)},
+                   {"state", out->state}});
             } else if (t->state != store::kAccepted) {
               ++counters_.refused;
               log(LogLevel::kInfo, "unit-refused",
-                  {{"network", network}, {"transfer", std::to_string(out->id)}, {"reason", t->reason}});
+                  {{"network", network},
+                   {"transfer", std::to_string(out->id)},
+                   {"reason", t->reason}});
             } else {
               ++counters_.accepted;
               log(LogLevel::kInfo, "unit-accepted",
@@ -565,7 +579,8 @@ std::vector<std::string> Engine::paused_destinations() const {
 std::int64_t Engine::backoff(std::int64_t attempts) const {
   const double base = static_cast<double>(options_.backoff_initial.count());
   const double cap = static_cast<double>(options_.backoff_max.count());
-  const double exp = std::min(cap, base * std::pow(2.0, static_cast<double>(std::min<std::int64_t>(attempts, 30))));
+  const double exp = std::min(
+      cap, base * std::pow(2.0, static_cast<double>(std::min<std::int64_t>(attempts, 30))));
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(0.8, 1.2);  // spreads retries of a burst
   return static_cast<std::int64_t>(exp * jitter(rng));
@@ -636,8 +651,9 @@ void Engine::translate_claimed(store::Transfer t,
         } else if (!receipt_signer) {
           p.failure = "no translation receipt signer is configured";
         } else {
-          auto tr = translate(*unit, *form, std::to_string(t.id), t.idempotency_key, t.unit_kind,
-                              cosigner.get(), *receipt_signer, static_cast<std::time_t>(now() / 1000));
+          auto tr =
+              translate(*unit, *form, std::to_string(t.id), t.idempotency_key, t.unit_kind,
+                        cosigner.get(), *receipt_signer, static_cast<std::time_t>(now() / 1000));
           if (auto* ok = std::get_if<Translation>(&tr)) {
             p.translation = std::move(*ok);
             p.sealed = cipher_.seal(serialize_translation(
@@ -658,31 +674,33 @@ void Engine::translate_claimed(store::Transfer t,
         }
         if (!p.failure.empty()) {
           const std::string failure = p.failure;
-          return commit([this, id, failure](store::Store& s) { s.park(id, failure, "engine", now()); },
-                        [this, id, failure](bool committed) {
-                          --in_flight_;
-                          if (committed) {
-                            ++counters_.parked;
-                            log(LogLevel::kError, "transfer-parked",
-                                {{"transfer", std::to_string(id)}, {"reason", failure}});
-                          }
-                          pump_transfers();
-                          maybe_finish_stop();
-                        });
+          return commit(
+              [this, id, failure](store::Store& s) { s.park(id, failure, "engine", now()); },
+              [this, id, failure](bool committed) {
+                --in_flight_;
+                if (committed) {
+                  ++counters_.parked;
+                  log(LogLevel::kError, "transfer-parked",
+                      {{"transfer", std::to_string(id)}, {"reason", failure}});
+                }
+                pump_transfers();
+                maybe_finish_stop();
+              });
         }
         if (p.sealed.empty()) return deliver(std::move(p));
         auto shared = std::make_shared<Prepared>(std::move(p));
-        commit([id, shared](store::Store& s) { s.save_outbound(id, shared->sealed); },
-               [this, id, shared](bool committed) {
-                 if (!committed) {
-                   // Not sent: a retry must resend exactly what was kept. Claimed again later.
-                   --in_flight_;
-                   log(LogLevel::kError, "translation-not-kept", {{"transfer", std::to_string(id)}});
-                   return maybe_finish_stop();
-                 }
-                 shared->sealed.clear();
-                 deliver(std::move(*shared));
-               });
+        commit(
+            [id, shared](store::Store& s) { s.save_outbound(id, shared->sealed); },
+            [this, id, shared](bool committed) {
+              if (!committed) {
+                // Not sent: a retry must resend exactly what was kept. Claimed again later.
+                --in_flight_;
+                log(LogLevel::kError, "translation-not-kept", {{"transfer", std::to_string(id)}});
+                return maybe_finish_stop();
+              }
+              shared->sealed.clear();
+              deliver(std::move(*shared));
+            });
       });
 }
 
@@ -749,13 +767,14 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
   commit(
       [this, t, action, next, error, at, held, remote = r.remote_id,
        receipt = p.translation ? base64(p.translation->receipt_der) : std::string(),
-       digests = p.translation ? p.translation->inbound_sha256 + " -> " + p.translation->outbound_sha256
-                               : std::string()](store::Store& s) {
+       digests = p.translation
+                     ? p.translation->inbound_sha256 + " -> " + p.translation->outbound_sha256
+                     : std::string()](store::Store& s) {
         switch (action) {
           case Action::kDelivered:
-            *held = s.mark_delivered(t.id, options_.instance_id, remote,
-                                     "to " + t.dest_adapter + " as " + remote + "; envelope " + digests,
-                                     at, receipt);
+            *held = s.mark_delivered(
+                t.id, options_.instance_id, remote,
+                "to " + t.dest_adapter + " as " + remote + "; envelope " + digests, at, receipt);
             break;
           case Action::kRefused: {
             Refusal refusal;
@@ -773,9 +792,10 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
             break;
           case Action::kPark:
             // Counted and parked in one transaction.
-            *held = s.retry_later(t.id, options_.instance_id, next, error, at) &&
-                    s.park(t.id, "failed " + std::to_string(t.attempts + 1) + " times; last: " + error,
-                           "engine", at);
+            *held =
+                s.retry_later(t.id, options_.instance_id, next, error, at) &&
+                s.park(t.id, "failed " + std::to_string(t.attempts + 1) + " times; last: " + error,
+                       "engine", at);
             break;
         }
       },
@@ -842,7 +862,8 @@ void Engine::pump_notices() {
                 if (!*alive) return;
                 const bool done = result.status != SendResult::Status::kRetry;
                 const std::int64_t next =
-                    now() + (result.retry_after ? result.retry_after->count() * 1000 : backoff(n.attempts));
+                    now() +
+                    (result.retry_after ? result.retry_after->count() * 1000 : backoff(n.attempts));
                 const std::string error = result.error_code + " " + result.message;
                 commit(
                     [this, n, done, next, error](store::Store& s) {
@@ -891,7 +912,8 @@ void Engine::maybe_finish_stop() {
   for (auto& [name, n] : networks_) {
     n->adapter->stop([this, remaining, done] {
       if (--*remaining == 0) {
-        log(LogLevel::kInfo, "engine-stopped", {{"delivered", std::to_string(counters_.delivered)}});
+        log(LogLevel::kInfo, "engine-stopped",
+            {{"delivered", std::to_string(counters_.delivered)}});
         (*done)();
       }
     });

@@ -85,11 +85,11 @@ struct EngineCounters {
 // One network as the admin listener sees it (read on the io thread).
 struct NetworkStatus {
   std::string name;
-  std::int64_t failures = 0;        // consecutive failed deliveries
-  std::int64_t open_until = 0;      // breaker open (deliveries paused) until, ms; 0 = closed
-  std::int64_t last_success = 0;    // last time it answered a delivery, ms; 0 = never
+  std::int64_t failures = 0;      // consecutive failed deliveries
+  std::int64_t open_until = 0;    // breaker open (deliveries paused) until, ms; 0 = closed
+  std::int64_t last_success = 0;  // last time it answered a delivery, ms; 0 = never
   std::int64_t last_failure = 0;
-  std::int64_t failing_since = 0;   // first failure since the last success; 0 = not failing
+  std::int64_t failing_since = 0;  // first failure since the last success; 0 = not failing
   bool directory_loaded = false;
 };
 
@@ -151,7 +151,7 @@ class Engine {
   struct Commit {
     std::function<void(store::Store&)> op;  // runs inside the group's transaction (may re-run)
     std::function<void(bool)> then;         // io thread: committed or not
-    IntakeLane* lane = nullptr;             // intake: skipped once an earlier item of the lane failed
+    IntakeLane* lane = nullptr;  // intake: skipped once an earlier item of the lane failed
   };
 
   std::int64_t now() const { return clock_(); }

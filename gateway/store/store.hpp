@@ -170,8 +170,9 @@ class Store {
 
   // Leases up to `limit` due transfers (with payload) for delivery. Only the oldest accepted
   // transfer of each (sender, recipient, destination) is eligible, and only while no other unit
-  // of that pair is leased, so units go out in sequence order, one at a time per pair; an accepted transfer older than a delivered one with the same subject is marked
-  // superseded first. `destinations` limits the claim to these adapters (empty: all).
+  // of that pair is leased, so units go out in sequence order, one at a time per pair; an accepted
+  // transfer older than a delivered one with the same subject is marked superseded first.
+  // `destinations` limits the claim to these adapters (empty: all).
   std::vector<Transfer> claim_transfers(const std::string& owner, std::int64_t now,
                                         std::int64_t lease_ms, std::size_t limit,
                                         const std::vector<std::string>& paused_destinations);
@@ -265,7 +266,7 @@ class Store {
   void migrate_audit();
   std::unique_ptr<SqlConnection> db_;
   AuditOptions audit_;
-  int depth_ = 0;  // >0 inside transaction(): nested calls join it
+  int depth_ = 0;               // >0 inside transaction(): nested calls join it
   std::unique_ptr<Head> head_;  // the chain head within the current transaction
   bool head_dirty_ = false;     // written back before the commit
 };

@@ -209,7 +209,8 @@ int run(const Options& o) {
     // round), and a plain two-step replacement would then rename both sides.
     const auto rename = [&](const std::string& s) {
       const std::string pf = std::string("\x01") + "FROM\x01", pt = std::string("\x01") + "TO\x01";
-      return replace_all(replace_all(replace_all(replace_all(s, gfrom, pf), gto, pt), pf, from), pt, to);
+      return replace_all(replace_all(replace_all(replace_all(s, gfrom, pf), gto, pt), pf, from), pt,
+                         to);
     };
     for (auto& f : g.files) {
       f.name = rename(f.name);
