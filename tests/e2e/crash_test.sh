@@ -47,6 +47,13 @@ set +e
 wait "$PLAYER_PID"
 rc=$?
 set -e
+# The player may finish before the last kill: let the gateway started last come up (its
+# engine-started record) before asking it to stop, or SIGTERM can reach the forked shell before
+# it has become the gateway.
+for i in $(seq 1 300); do
+  [ "$(grep -c '"event":"engine-started"' "$WORK/gateway.log")" -ge $((KILLS + 1)) ] && break
+  sleep 0.1
+done
 e2e_stop "$GATEWAY_PID" 60 || { echo "gateway exited with an error after SIGTERM"; rc=1; }
 echo "-- kakehashi relay report after $KILLS kills:"
 "$BIN_GATEWAY" relay report --config "$WORK/kakehashi.json" || rc=1
