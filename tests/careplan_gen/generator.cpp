@@ -1358,6 +1358,20 @@ bool is_preventive(std::string_view id) {
 
 }  // namespace
 
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  if (from.empty()) return s;
+  for (std::size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size())
+    s.replace(p, from.size(), to);
+  return s;
+}
+
+std::string readdress(const std::string& s, const std::string& gfrom, const std::string& from,
+                      const std::string& gto, const std::string& to) {
+  // Control characters never occur in office numbers, names or the standard's CSV.
+  const std::string pf = "\x01FROM\x01", pt = "\x01TO\x01";
+  return replace_all(replace_all(replace_all(replace_all(s, gfrom, pf), gto, pt), pf, from), pt, to);
+}
+
 char office_check_digit(std::string_view first9) {
   return first9.size() == 9 ? mod10_w21(first9) : '?';
 }

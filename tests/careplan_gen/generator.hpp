@@ -56,6 +56,16 @@ class SplitMix64 {
 char office_check_digit(std::string_view first9);
 char insurer_check_digit(std::string_view first5);
 
+// Every `from` in `s` replaced by `to` (left to right, not re-scanned).
+std::string replace_all(std::string s, const std::string& from, const std::string& to);
+
+// A generated unit's bytes or file name readdressed: the generator's sender office number
+// `gfrom` becomes `from` and its recipient `gto` becomes `to`, in one step (through
+// placeholders), so a new sender equal to the generator's recipient is not renamed twice.
+// `gfrom` and `gto` must differ.
+std::string readdress(const std::string& s, const std::string& gfrom, const std::string& from,
+                      const std::string& gto, const std::string& to);
+
 // Combination ids in layouts.json order: K1..K6, P1..P9.
 const std::vector<std::string>& combination_ids();
 

@@ -131,10 +131,6 @@ struct Unit {
   }
 };
 
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (std::size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
-  return s;
-}
 
 rapidjson::Document parse(const std::string& body) {
   rapidjson::Document d;
@@ -290,8 +286,9 @@ class Player {
     u.to = {to, name->to.service_type};
     u.sequence = name->sequence;
     for (auto& f : g.files) {
-      f.name = replace_all(replace_all(f.name, gfrom, from), gto, to);
-      f.bytes = replace_all(replace_all(f.bytes, gfrom, from), gto, to);
+      // One step: the new sender may be the generator's recipient (or the other way round).
+      f.name = testing::readdress(f.name, gfrom, from, gto, to);
+      f.bytes = testing::readdress(f.bytes, gfrom, from, gto, to);
       u.files.push_back(std::move(f));
     }
     return u;
@@ -309,8 +306,8 @@ class Player {
     u.arrivals = 0;
     u.receipt.clear();
     for (auto& f : u.files) {
-      f.name = replace_all(f.name, original.sequence, u.sequence);
-      f.bytes = replace_all(f.bytes, original.sequence, u.sequence);
+      f.name = testing::replace_all(f.name, original.sequence, u.sequence);
+      f.bytes = testing::replace_all(f.bytes, original.sequence, u.sequence);
     }
     return u;
   }

@@ -67,11 +67,6 @@ std::string national_user(const std::string& office_no) {
   throw std::invalid_argument("not an office of the PKI: " + office_no);
 }
 
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (std::size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size())
-    s.replace(p, from.size(), to);
-  return s;
-}
 
 cms::ByteView view(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
@@ -205,16 +200,10 @@ int run(const Options& o) {
     const auto gto = name->to.office_no;
     const OfficeRef sender{from, name->from.service_type};
     const OfficeRef recipient{to, name->to.service_type};
-    // Through placeholders: the new sender may be the generator's recipient (or the other way
-    // round), and a plain two-step replacement would then rename both sides.
-    const auto rename = [&](const std::string& s) {
-      const std::string pf = std::string("\x01") + "FROM\x01", pt = std::string("\x01") + "TO\x01";
-      return replace_all(replace_all(replace_all(replace_all(s, gfrom, pf), gto, pt), pf, from), pt,
-                         to);
-    };
     for (auto& f : g.files) {
-      f.name = rename(f.name);
-      f.bytes = rename(f.bytes);
+      // One step: the new sender may be the generator's recipient (or the other way round).
+      f.name = kakehashi::testing::readdress(f.name, gfrom, from, gto, to);
+      f.bytes = kakehashi::testing::readdress(f.bytes, gfrom, from, gto, to);
       bytes += static_cast<std::int64_t>(f.bytes.size());
     }
     const std::string key = "bench-" + std::to_string(o.seed) + "-" + std::to_string(i);
