@@ -30,15 +30,15 @@ struct SignedFile {
 
 // A unit handed to the engine by an adapter.
 struct InboundUnit {
-  std::string source_id;   // the item's identity on its network (transmission id, message id,
-                           // folder unit key): duplicate suppression keys on (adapter, source_id)
+  std::string source_id;  // the item's identity on its network (transmission id, message id,
+                          // folder unit key): duplicate suppression keys on (adapter, source_id)
   OfficeRef sender;
   OfficeRef recipient;
   std::string sender_facility;  // regional: the member facility that sent it ("" elsewhere)
   std::string subject;
-  std::string message;     // the cover note
+  std::string message;  // the cover note
   std::vector<SignedFile> files;
-  std::string cursor;      // opaque position to persist with the durable accept
+  std::string cursor;  // opaque position to persist with the durable accept
 };
 
 // A unit the engine asks an adapter to deliver.
@@ -46,7 +46,7 @@ struct OutboundUnit {
   std::string idempotency_key;  // derived from the source identity; replays return the first answer
   OfficeRef sender;
   OfficeRef recipient;
-  std::string unit_kind;        // combination id of the standard (K2, P1, ...)
+  std::string unit_kind;  // combination id of the standard (K2, P1, ...)
   std::string subject;
   std::string message;
   std::vector<SignedFile> files;
@@ -56,26 +56,26 @@ enum class ReceiptState { kDelivered, kRead, kRejected };
 
 // A receipt from a network about an item (sent there by the gateway, or received from there).
 struct InboundReceipt {
-  std::string remote_id;   // the id the network gave the item when the gateway sent it
+  std::string remote_id;  // the id the network gave the item when the gateway sent it
   ReceiptState state = ReceiptState::kDelivered;
-  std::string reason;      // for kRejected
-  std::string cursor;      // opaque position to persist with the receipt
+  std::string reason;  // for kRejected
+  std::string cursor;  // opaque position to persist with the receipt
 };
 
 // A receipt the engine asks an adapter to give its network about an item received from it.
 struct OutboundReceipt {
-  std::string source_id;   // the item as the network named it when the gateway received it
+  std::string source_id;  // the item as the network named it when the gateway received it
   ReceiptState state = ReceiptState::kDelivered;
-  std::string reason;      // plain text for the sender (kRejected): finding codes and fields
+  std::string reason;  // plain text for the sender (kRejected): finding codes and fields
   std::string idempotency_key;
 };
 
 // The outcome of a call to a network.
 struct SendResult {
   enum class Status {
-    kAccepted,   // the network took it (a replay of the same key also lands here)
-    kRejected,   // permanent refusal: the network says no and retrying will not help
-    kRetry,      // transient: outage, 429/503, timeout, reset; try again later
+    kAccepted,  // the network took it (a replay of the same key also lands here)
+    kRejected,  // permanent refusal: the network says no and retrying will not help
+    kRetry,     // transient: outage, 429/503, timeout, reset; try again later
   };
   Status status = Status::kRetry;
   std::string remote_id;   // kAccepted: the network's id for the item
@@ -88,17 +88,17 @@ struct DirectoryEntry {
   OfficeRef office;
   std::string name;
   std::string kana;
-  std::string facility_id;     // regional facility holding the office ("" on the national side)
+  std::string facility_id;  // regional facility holding the office ("" on the national side)
   std::string prefecture;
-  std::string status;          // ACTIVE, SUSPENDED, CLOSED
-  std::string updated_at;      // as the network gives it
+  std::string status;                 // ACTIVE, SUSPENDED, CLOSED
+  std::string updated_at;             // as the network gives it
   bool published_by_gateway = false;  // the network marks it as the gateway's own publication
 };
 
 struct DirectoryResult {
-  SendResult status;                 // kAccepted when `entries` is complete
+  SendResult status;  // kAccepted when `entries` is complete
   std::vector<DirectoryEntry> entries;
-  std::string next_changed_since;    // for incremental syncs, where supported
+  std::string next_changed_since;  // for incremental syncs, where supported
 };
 
 // Where inbound work goes. The adapter must not acknowledge its source before `done(true)`.
@@ -127,8 +127,8 @@ class AdapterSink {
 struct AdapterContext {
   boost::asio::any_io_executor executor;  // the one io_context's executor
   AdapterSink* sink = nullptr;
-  std::string name;                       // the adapter instance's name in the config
-  std::string unit_cursor;                // last persisted cursors (empty: from the start)
+  std::string name;         // the adapter instance's name in the config
+  std::string unit_cursor;  // last persisted cursors (empty: from the start)
   std::string receipt_cursor;
   // How many items of one kind may be outstanding at the sink at once (see AdapterSink).
   std::size_t intake_window = 1;

@@ -883,8 +883,9 @@ http::Response metrics(ApiContext& ctx) {
            static_cast<double>(c.commit_groups - c.commit_group_failures));
   p.sample("kakehashi_commit_groups_total", {{"outcome", "failed"}},
            static_cast<double>(c.commit_group_failures));
-  p.family("kakehashi_commit_operations_total", "counter",
-           "Operations carried by the group committer's transactions (divide by groups: group size).");
+  p.family(
+      "kakehashi_commit_operations_total", "counter",
+      "Operations carried by the group committer's transactions (divide by groups: group size).");
   p.sample("kakehashi_commit_operations_total", {}, static_cast<double>(c.commit_operations));
 
   p.family("kakehashi_relay_latency_seconds", "histogram",

@@ -4,8 +4,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "gateway/audit/checkpoint_scheduler.hpp"
 #include "gateway/admin/run_admin.hpp"
+#include "gateway/audit/checkpoint_scheduler.hpp"
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/daemon/adapter_registry.hpp"
@@ -49,7 +49,8 @@ daemon::LoadedConfig enter_and_load(const std::string& path) {
 }
 
 std::shared_ptr<const mapping::cms::Credential> load_cred(const daemon::CredentialPaths& p) {
-  return std::make_shared<mapping::cms::Credential>(pki::load_credential(p.certificate_file, p.key_file));
+  return std::make_shared<mapping::cms::Credential>(
+      pki::load_credential(p.certificate_file, p.key_file));
 }
 
 // routing.overrides_file (throws with every problem when the file is invalid).
@@ -105,9 +106,9 @@ Command run_command() {
       // The registry service below feeds the router; the engine fetches no directory itself.
       auto engine_options = config.engine;
       engine_options.refresh_directories = false;
-      engine::Engine engine(io_context, engine_options,
-                            [store_config] { return daemon::open_store(store_config); },
-                            std::move(cipher), receipt_signer, config.route_preference);
+      engine::Engine engine(
+          io_context, engine_options, [store_config] { return daemon::open_store(store_config); },
+          std::move(cipher), receipt_signer, config.route_preference);
       for (const auto& net : config.networks) {
         const auto* type = daemon::find_adapter_type(net.type);
         std::vector<ConfigError> errors;
@@ -116,7 +117,8 @@ Command run_command() {
         b.name = net.name;
         b.make_adapter = type->prepare(settings);
         b.outbound_form = type->outbound_form;
-        b.trust = std::make_shared<mapping::cms::TrustDomain>(pki::load_trust_domain(net.trust_domain));
+        b.trust =
+            std::make_shared<mapping::cms::TrustDomain>(pki::load_trust_domain(net.trust_domain));
         if (net.cosign) b.cosigner = load_cred(*net.cosign);
         b.senders_must_be_members = net.type == "national";  // Router::check_sender in admission
         engine.add_network(std::move(b));
@@ -153,7 +155,8 @@ Command run_command() {
       std::shared_ptr<store::Store> audit_store;
       audit::CheckpointScheduler checkpoints(
           io_context.get_executor(), audit_worker.get_executor(),
-          std::chrono::milliseconds(config.store.audit.checkpoint_every_ms), [&audit_store, store_config] {
+          std::chrono::milliseconds(config.store.audit.checkpoint_every_ms),
+          [&audit_store, store_config] {
             if (!audit_store) audit_store = daemon::open_store(store_config);
             return audit_store->checkpoint(wall_ms());
           });
@@ -163,7 +166,8 @@ Command run_command() {
       boost::asio::signal_set reload_signal(io_context, SIGHUP);
       stop_signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
-        log(LogLevel::kInfo, "signal", {{"signal", std::to_string(sig)}, {"action", "drain and stop"}});
+        log(LogLevel::kInfo, "signal",
+            {{"signal", std::to_string(sig)}, {"action", "drain and stop"}});
         reload_signal.cancel();
         if (admin_server) admin_server->stop();
         registry_service.stop();
@@ -175,10 +179,10 @@ Command run_command() {
           if (ec) return;
           try {
             for (const auto& net : config.networks) {
-              engine.reload_credentials(
-                  net.name,
-                  std::make_shared<mapping::cms::TrustDomain>(pki::load_trust_domain(net.trust_domain)),
-                  net.cosign ? load_cred(*net.cosign) : nullptr);
+              engine.reload_credentials(net.name,
+                                        std::make_shared<mapping::cms::TrustDomain>(
+                                            pki::load_trust_domain(net.trust_domain)),
+                                        net.cosign ? load_cred(*net.cosign) : nullptr);
             }
             engine.reload_receipt_signer(load_cred(config.receipt_signer));
             log(LogLevel::kInfo, "credentials-reloaded", {});
@@ -198,7 +202,8 @@ Command run_command() {
       wait_reload();
       engine.start();
       for (const auto& net : config.networks)
-        registry_service.add_network(registry::sync_network_for(net.name, engine.adapter(net.name)));
+        registry_service.add_network(
+            registry::sync_network_for(net.name, engine.adapter(net.name)));
       registry_service.start();
       checkpoints.start();
       io_context.run();

@@ -27,7 +27,8 @@ std::optional<CredentialPaths> credential(const ConfigNode& node, bool required)
   CredentialPaths c{node.string("certificate_file"), node.string("key_file")};
   for (const auto* p : {&c.certificate_file, &c.key_file}) {
     if (!p->empty() && !fs::exists(*p))
-      node.error(p == &c.certificate_file ? "certificate_file" : "key_file", "file not found: " + *p);
+      node.error(p == &c.certificate_file ? "certificate_file" : "key_file",
+                 "file not found: " + *p);
   }
   return c;
 }
@@ -51,13 +52,18 @@ LoadedConfig load_gateway_config(const std::string& path) {
   }
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag>(text.data(), text.size());
+  doc.Parse<rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag>(text.data(),
+                                                                                 text.size());
   if (doc.HasParseError()) {
     // Line of the error, for a person looking at the file.
     const auto offset = doc.GetErrorOffset();
-    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min(offset, text.size())), '\n');
-    out.errors.push_back({path + ":" + std::to_string(line),
-                          std::string("not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError())});
+    const auto line =
+        1 + std::count(text.begin(),
+                       text.begin() + static_cast<std::ptrdiff_t>(std::min(offset, text.size())),
+                       '\n');
+    out.errors.push_back(
+        {path + ":" + std::to_string(line),
+         std::string("not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError())});
     return out;
   }
   if (!doc.IsObject()) {
@@ -70,14 +76,16 @@ LoadedConfig load_gateway_config(const std::string& path) {
   c.instance_id = root.string("instance", hostname() + "-" + std::to_string(::getpid()));
 
   const auto store = root.child("store");
-  if (!store.present()) root.error("store", "missing (type sqlite with a path, or postgres with a dsn)");
+  if (!store.present())
+    root.error("store", "missing (type sqlite with a path, or postgres with a dsn)");
   store.reject_unknown({"type", "path", "dsn", "synchronous", "benchmark_audit_off"});
   c.store.benchmark_audit_off = store.boolean("benchmark_audit_off", false);
   c.store.type = store.string("type", std::string("sqlite"));
   if (c.store.type == "sqlite") {
     c.store.path = store.string("path");
     const auto sync = store.string("synchronous", std::string("full"));
-    if (sync != "full" && sync != "normal") store.error("synchronous", "must be \"full\" or \"normal\"");
+    if (sync != "full" && sync != "normal")
+      store.error("synchronous", "must be \"full\" or \"normal\"");
     c.store.synchronous_full = sync == "full";
   } else if (c.store.type == "postgres") {
     c.store.dsn = store.string("dsn", std::string());
@@ -88,21 +96,24 @@ LoadedConfig load_gateway_config(const std::string& path) {
   c.payload_key_file = root.string("payload_key_file");
   if (auto r = credential(root.child("receipt_signer"), true)) c.receipt_signer = *r;
   const auto audit = root.child("audit");
-  audit.reject_unknown({"hmac_key_file", "checkpoint_every_records", "checkpoint_every", "signer", "role"});
+  audit.reject_unknown(
+      {"hmac_key_file", "checkpoint_every_records", "checkpoint_every", "signer", "role"});
   auto& a = c.store.audit;
   a.hmac_key_file = audit.string("hmac_key_file", std::string());
-  if (!a.hmac_key_file.empty() && !fs::exists(a.hmac_key_file)) audit.error("hmac_key_file", "file not found: " + a.hmac_key_file);
+  if (!a.hmac_key_file.empty() && !fs::exists(a.hmac_key_file))
+    audit.error("hmac_key_file", "file not found: " + a.hmac_key_file);
   a.checkpoint_every_records = audit.integer("checkpoint_every_records", 1000, 1, 100000000);
   a.checkpoint_every_ms = audit.duration("checkpoint_every", std::chrono::hours(1)).count();
   a.signer = credential(audit.child("signer"), false).value_or(c.receipt_signer);
   a.role = audit.string("role", std::string("operator"));
-  if (a.role != "operator" && a.role != "auditor") audit.error("role", "must be \"operator\" or \"auditor\"");
+  if (a.role != "operator" && a.role != "auditor")
+    audit.error("role", "must be \"operator\" or \"auditor\"");
   a.actor = "gateway:" + c.instance_id;
 
   const auto relay = root.child("relay");
-  relay.reject_unknown({"workers", "max_in_flight", "intake_window", "group_commit_max", "max_attempts", "backoff_initial", "backoff_max",
-                        "breaker_failures", "breaker_cooldown", "lease", "tick", "directory_refresh",
-                        "retention"});
+  relay.reject_unknown({"workers", "max_in_flight", "intake_window", "group_commit_max",
+                        "max_attempts", "backoff_initial", "backoff_max", "breaker_failures",
+                        "breaker_cooldown", "lease", "tick", "directory_refresh", "retention"});
   auto& e = c.engine;
   e.workers = static_cast<std::size_t>(relay.integer("workers", 2, 1, 64));
   e.max_in_flight = static_cast<std::size_t>(relay.integer("max_in_flight", 64, 1, 10000));
@@ -117,7 +128,8 @@ LoadedConfig load_gateway_config(const std::string& path) {
   e.tick = relay.duration("tick", std::chrono::milliseconds(250));
   e.directory_refresh = relay.duration("directory_refresh", std::chrono::minutes(5));
   e.retention = relay.duration("retention", std::chrono::hours(24 * 30));
-  if (e.backoff_max < e.backoff_initial) relay.error("backoff_max", "must not be less than backoff_initial");
+  if (e.backoff_max < e.backoff_initial)
+    relay.error("backoff_max", "must not be less than backoff_initial");
 
   const auto limits = root.child("limits");
   limits.reject_unknown({"max_file_bytes", "max_unit_bytes"});
@@ -128,7 +140,8 @@ LoadedConfig load_gateway_config(const std::string& path) {
   c.engine.instance_id = c.instance_id;
 
   const auto networks = root.child("networks");
-  if (networks.keys().empty()) root.error("networks", "missing (at least two networks to relay between)");
+  if (networks.keys().empty())
+    root.error("networks", "missing (at least two networks to relay between)");
   for (const auto& name : networks.keys()) {
     const auto n = networks.child(name);
     n.reject_unknown({"type", "trust_domain", "cosign", "settings"});
@@ -148,7 +161,8 @@ LoadedConfig load_gateway_config(const std::string& path) {
     // Keep a copy of the settings for the adapter, and let its parser check them now.
     net.settings = std::make_shared<rapidjson::Document>();
     const auto& net_value = doc["networks"].FindMember(name.c_str())->value;
-    if (net_value.IsObject() && net_value.HasMember("settings") && net_value["settings"].IsObject()) {
+    if (net_value.IsObject() && net_value.HasMember("settings") &&
+        net_value["settings"].IsObject()) {
       net.settings->CopyFrom(net_value["settings"], net.settings->GetAllocator());
     } else {
       net.settings->SetObject();
@@ -175,7 +189,8 @@ LoadedConfig load_gateway_config(const std::string& path) {
     // Every problem inside the file, with its key path there.
     std::vector<std::string> names;
     for (const auto& n : c.networks) names.push_back(n.name);
-    for (const auto& problem : registry::load_policy_file(c.overrides_file, names, c.route_preference).errors)
+    for (const auto& problem :
+         registry::load_policy_file(c.overrides_file, names, c.route_preference).errors)
       root.error("routing.overrides_file", c.overrides_file + ": " + problem);
   }
   c.admin = admin::parse_admin_config(root.child("admin"));

@@ -26,16 +26,16 @@ struct AuditSettings {
   std::string hmac_key_file;  // key for insured-number hashes ("" = numbers only counted)
   std::int64_t checkpoint_every_records = 1000;
   std::int64_t checkpoint_every_ms = 3600 * 1000;
-  CredentialPaths signer;     // signs checkpoints; default: receipt_signer
+  CredentialPaths signer;         // signs checkpoints; default: receipt_signer
   std::string role = "operator";  // operator | auditor (auditor: read and export only)
-  std::string actor;          // "gateway:<instance>"
+  std::string actor;              // "gateway:<instance>"
 };
 
 struct StoreConfig {
-  std::string type = "sqlite";  // sqlite | postgres
-  std::string path;             // sqlite file
-  std::string dsn;              // postgres connection string ("" = libpq environment)
-  bool synchronous_full = true; // sqlite: fsync each commit (FULL) or per checkpoint (NORMAL)
+  std::string type = "sqlite";   // sqlite | postgres
+  std::string path;              // sqlite file
+  std::string dsn;               // postgres connection string ("" = libpq environment)
+  bool synchronous_full = true;  // sqlite: fsync each commit (FULL) or per checkpoint (NORMAL)
   // Benchmark only (tests/bench/relay, issue 7): history events without the hash chain, its
   // serialised head row or checkpoints, to measure what auditing costs. Never in production.
   bool benchmark_audit_off = false;
@@ -43,9 +43,9 @@ struct StoreConfig {
 };
 
 struct NetworkConfig {
-  std::string name;           // key under "networks"
-  std::string type;           // national | regional | folder
-  std::string trust_domain;   // directory made by deploy/pki.sh (verifies what it sends)
+  std::string name;          // key under "networks"
+  std::string type;          // national | regional | folder
+  std::string trust_domain;  // directory made by deploy/pki.sh (verifies what it sends)
   std::optional<CredentialPaths> cosign;  // proxy co-signature (required for type national)
   // The adapter's own settings, kept as a parsed JSON copy and handed to its factory.
   std::shared_ptr<rapidjson::Document> settings;

@@ -14,7 +14,9 @@ namespace cms = mapping::cms;
 cms::ByteView view(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-std::string str(const cms::Bytes& b) { return {b.begin(), b.end()}; }
+std::string str(const cms::Bytes& b) {
+  return {b.begin(), b.end()};
+}
 
 }  // namespace
 
@@ -22,13 +24,10 @@ std::string idempotency_key_for(const std::string& source_adapter, const std::st
   return "kh-" + cms::sha256_hex(view(source_adapter + "\n" + source_id)).substr(0, 40);
 }
 
-std::variant<Translation, TranslationError> translate(const InboundUnit& in, EnvelopeForm form,
-                                                      const std::string& transfer_id,
-                                                      const std::string& idempotency_key,
-                                                      const std::string& unit_kind,
-                                                      const cms::Credential* cosigner,
-                                                      const cms::Credential& receipt_signer,
-                                                      std::time_t now) {
+std::variant<Translation, TranslationError> translate(
+    const InboundUnit& in, EnvelopeForm form, const std::string& transfer_id,
+    const std::string& idempotency_key, const std::string& unit_kind,
+    const cms::Credential* cosigner, const cms::Credential& receipt_signer, std::time_t now) {
   Translation t;
   t.unit.idempotency_key = idempotency_key;
   t.unit.sender = in.sender;
@@ -65,7 +64,8 @@ std::variant<Translation, TranslationError> translate(const InboundUnit& in, Env
   }
   receipt.outbound_sha256 = cms::sha256_hex(view(outbound_digest_input));
   auto signed_receipt = cms::sign_receipt(receipt, receipt_signer);
-  if (!signed_receipt) return TranslationError{"translation receipt: " + signed_receipt.error().detail};
+  if (!signed_receipt)
+    return TranslationError{"translation receipt: " + signed_receipt.error().detail};
   t.receipt_der = str(signed_receipt.value());
   t.inbound_sha256 = receipt.inbound_sha256;
   t.outbound_sha256 = receipt.outbound_sha256;

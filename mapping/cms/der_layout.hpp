@@ -27,10 +27,10 @@ struct SignedDataLayout {
   std::optional<DerSpan> econtent;  // the OCTET STRING holding attached content
   std::vector<DerSpan> certificates;
   std::vector<SignerInfoLayout> signer_infos;
-  DerSpan content_info;                     // the outer ContentInfo SEQUENCE (all of the input)
-  DerSpan explicit_content;                 // ContentInfo's [0] EXPLICIT around the SignedData
-  DerSpan signed_data;                      // the SignedData SEQUENCE
-  std::optional<DerSpan> certificate_set;   // the [0] IMPLICIT SET the certificates sit in
+  DerSpan content_info;                    // the outer ContentInfo SEQUENCE (all of the input)
+  DerSpan explicit_content;                // ContentInfo's [0] EXPLICIT around the SignedData
+  DerSpan signed_data;                     // the SignedData SEQUENCE
+  std::optional<DerSpan> certificate_set;  // the [0] IMPLICIT SET the certificates sit in
 };
 
 // Locates the parts of a ContentInfo carrying SignedData. nullopt when the bytes are not

@@ -176,12 +176,10 @@ int main(int argc, char** argv) {
       if (c.chain.empty()) c.chain.push_back(kakehashi::pki::load_certificate(pki / ca));
       return c;
     };
-    const auto regional_office =
-        office("regional", "3271500013", "ca/regional-ca/cert.pem");
-    const auto national_office =
-        office("national", "1370100016", "ca/national-ca/cert.pem");
-    const auto proxy = kakehashi::pki::load_credential(
-        pki / ("gateway/proxy-" + alg + ".cert.pem"), pki / ("gateway/proxy-" + alg + ".key.pem"));
+    const auto regional_office = office("regional", "3271500013", "ca/regional-ca/cert.pem");
+    const auto national_office = office("national", "1370100016", "ca/national-ca/cert.pem");
+    const auto proxy = kakehashi::pki::load_credential(pki / ("gateway/proxy-" + alg + ".cert.pem"),
+                                                       pki / ("gateway/proxy-" + alg + ".key.pem"));
     const auto detached = cms::sign(content, regional_office, {}).value();
     const auto attached = cms::sign(content, national_office, cms::SignOptions{false}).value();
     RelayRow row;

@@ -1369,7 +1369,8 @@ std::string readdress(const std::string& s, const std::string& gfrom, const std:
                       const std::string& gto, const std::string& to) {
   // Control characters never occur in office numbers, names or the standard's CSV.
   const std::string pf = "\x01FROM\x01", pt = "\x01TO\x01";
-  return replace_all(replace_all(replace_all(replace_all(s, gfrom, pf), gto, pt), pf, from), pt, to);
+  return replace_all(replace_all(replace_all(replace_all(s, gfrom, pf), gto, pt), pf, from), pt,
+                     to);
 }
 
 char office_check_digit(std::string_view first9) {

@@ -67,7 +67,6 @@ std::string national_user(const std::string& office_no) {
   throw std::invalid_argument("not an office of the PKI: " + office_no);
 }
 
-
 cms::ByteView view(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
