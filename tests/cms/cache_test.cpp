@@ -95,8 +95,7 @@ void same_as_full_parse(const cms::Bytes& der) {
 // An office credential that embeds its CA certificate too, as many office signers do.
 cms::Credential office_with_chain(const std::string& prefix, const std::string& ca) {
   auto c = t::credential(prefix);
-  c.chain.push_back(
-      kakehashi::pki::load_certificate(t::pki_dir() / "ca" / ca / "cert.pem"));
+  c.chain.push_back(kakehashi::pki::load_certificate(t::pki_dir() / "ca" / ca / "cert.pem"));
   return c;
 }
 
@@ -145,8 +144,8 @@ BOOST_AUTO_TEST_CASE(cached_parse_matches_the_full_parse) {
   BOOST_TEST_REQUIRE(detached.ok());
   BOOST_TEST_REQUIRE(attached.ok());
   BOOST_TEST_REQUIRE(single.ok());
-  const auto cosigned = cms::add_cosigner(attached.value(), std::nullopt,
-                                          t::credential("gateway/proxy-rsa"));
+  const auto cosigned =
+      cms::add_cosigner(attached.value(), std::nullopt, t::credential("gateway/proxy-rsa"));
   BOOST_TEST_REQUIRE(cosigned.ok());
   cms::TranslationReceipt r;
   r.transfer_id = "t-1";
@@ -196,11 +195,13 @@ BOOST_AUTO_TEST_CASE(cached_parse_matches_the_full_parse) {
   trailing.push_back(0);
   inputs.emplace_back("trailing byte", trailing);
   for (const auto& [what, der] : inputs) {
-    BOOST_TEST_CONTEXT(what) { same_as_full_parse(der); }
+    BOOST_TEST_CONTEXT(what) {
+      same_as_full_parse(der);
+    }
   }
   // The duplicate parses (with both copies) and still verifies as before.
-  BOOST_TEST(cms::verify_signed_data(duplicate, cms::ByteView(content), t::domain("regional"))
-                 .valid());
+  BOOST_TEST(
+      cms::verify_signed_data(duplicate, cms::ByteView(content), t::domain("regional")).valid());
 }
 
 // Verdicts come from the message, the domain and the time given, never from an earlier call:
@@ -229,8 +230,9 @@ BOOST_AUTO_TEST_CASE(revocation_verdicts_do_not_leak_between_domains) {
       // Expiry is judged at the time given, with the certificate already decoded and cached.
       const cms::VerifyOptions far_future{.at = std::time(nullptr) + 20L * 365 * 24 * 3600,
                                           .signer_index = std::nullopt};
-      BOOST_TEST(cms::verify_signed_data(good, cms::ByteView(content), regional, far_future)
-                     .failure == cms::VerifyFailure::kExpired);
+      BOOST_TEST(
+          cms::verify_signed_data(good, cms::ByteView(content), regional, far_future).failure ==
+          cms::VerifyFailure::kExpired);
     }
   }
 }

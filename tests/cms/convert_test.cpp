@@ -151,7 +151,8 @@ BOOST_AUTO_TEST_CASE(cosigning_refuses_content_that_does_not_match) {
 BOOST_AUTO_TEST_CASE(attach_and_cosign_equals_attach_then_cosign) {
   const auto content = t::sample_content();
   auto office = t::credential("offices/regional/3271500062");
-  office.chain.push_back(kakehashi::pki::load_certificate(t::pki_dir() / "ca/regional-ca/cert.pem"));
+  office.chain.push_back(
+      kakehashi::pki::load_certificate(t::pki_dir() / "ca/regional-ca/cert.pem"));
   const auto detached = cms::sign(content, office, {});
   BOOST_TEST_REQUIRE(detached.ok());
   const auto proxy = t::credential("gateway/proxy-rsa");
@@ -166,7 +167,8 @@ BOOST_AUTO_TEST_CASE(attach_and_cosign_equals_attach_then_cosign) {
     same = one_pass.value() == two_steps.value();  // differs only across a second boundary
   }
   BOOST_TEST(same);
-  const auto ec = cms::attach_and_cosign(detached.value(), content, t::credential("gateway/proxy-ec"));
+  const auto ec =
+      cms::attach_and_cosign(detached.value(), content, t::credential("gateway/proxy-ec"));
   BOOST_TEST_REQUIRE(ec.ok());
   BOOST_TEST(cms::signer_info_bytes(ec.value()).size() == 2u);
   BOOST_TEST(cms::verify_signed_data(ec.value(), std::nullopt, t::domain("regional")).valid());

@@ -4,7 +4,8 @@
 //
 //   kakehashi-month --national-port N --regional-port N --pki DIR --config GATEWAY.json
 //                   --kakehashi BIN --regional-state FILE.sqlite
-//                   [--scenario month|load|outage|faults|crl] [--units N] [--deadline SECONDS] [--seed N]
+//                   [--scenario month|load|outage|faults|crl] [--units N] [--deadline SECONDS]
+//                   [--seed N]
 //                   [--outage-seconds S --outage-down CMD --outage-up CMD] [--expect-code CODE]
 //
 // month: a realistic month (plans, actuals, a plan change, deletes, attachments, refusals and a
@@ -59,7 +60,8 @@ using mapping::OfficeRef;
 
 // The cast of the month (development PKI offices; the directories in tests/e2e/ list the same).
 const std::vector<std::string> kNationalManagers{"1370100016", "1370100024"};
-const std::vector<std::string> kNationalServices{"1370100032", "1371100452", "1371100460", "1371100478"};
+const std::vector<std::string> kNationalServices{"1370100032", "1371100452", "1371100460",
+                                                 "1371100478"};
 const std::vector<std::string> kRegionalManagers{"3271500013", "3271500021"};
 const std::vector<std::string> kRegionalServices{"3271500039", "3271500047", "3271500054"};
 // ACTIVE in the national office master but SUSPENDED in the regional directory.
@@ -86,7 +88,9 @@ std::string national_user(const std::string& office_no) {
   }
   throw std::invalid_argument("not an office of the month: " + office_no);
 }
-std::string national_password(const std::string& office_no) { return "month-" + office_no; }
+std::string national_password(const std::string& office_no) {
+  return "month-" + office_no;
+}
 
 struct Options {
   std::uint16_t national_port = 0;
@@ -100,12 +104,12 @@ struct Options {
   int deadline_s = 300;
   std::uint64_t seed = 20250601;
   int outage_s = 30;
-  std::string expect_code;  // crl: the finding code every unit must be refused with (empty: relayed)
+  std::string
+      expect_code;  // crl: the finding code every unit must be refused with (empty: relayed)
   std::string outage_down, outage_up;
 };
 
 enum class Net { kNational, kRegional };
-
 
 // One send unit the player sends, and what became of it.
 struct Unit {
@@ -119,18 +123,19 @@ struct Unit {
   std::string remote_id;    // transmission id (national) or message id m-… (regional)
   std::string message_id;   // regional sender's idempotency key
   int arrivals = 0;
-  std::string receipt;      // READ / DOWNLOADED / REJECTED as the sender sees it
+  std::string receipt;  // READ / DOWNLOADED / REJECTED as the sender sees it
   std::string reason;
 
   std::string key() const { return from.office_no + ">" + to.office_no + "@" + sequence; }
   bool valid() const { return expect_code.empty(); }
   bool settled() const {
     // A valid unit rejected back to its sender is settled too (wrongly: verification says so).
-    if (valid()) return receipt == "REJECTED" || (arrivals >= 1 && (receipt == "READ" || receipt == "DOWNLOADED"));
+    if (valid())
+      return receipt == "REJECTED" ||
+             (arrivals >= 1 && (receipt == "READ" || receipt == "DOWNLOADED"));
     return receipt == "REJECTED";
   }
 };
-
 
 rapidjson::Document parse(const std::string& body) {
   rapidjson::Document d;
@@ -142,8 +147,9 @@ rapidjson::Document parse(const std::string& body) {
 std::string str(const rapidjson::Value& v, const char* key) {
   if (!v.IsObject()) return "";
   const auto m = v.FindMember(key);
-  return m != v.MemberEnd() && m->value.IsString() ? std::string(m->value.GetString(), m->value.GetStringLength())
-                                                    : std::string();
+  return m != v.MemberEnd() && m->value.IsString()
+             ? std::string(m->value.GetString(), m->value.GetStringLength())
+             : std::string();
 }
 
 std::int64_t num(const rapidjson::Value& v, const char* key) {
@@ -156,7 +162,8 @@ std::int64_t num(const rapidjson::Value& v, const char* key) {
 std::string unit_key_of(const std::string& file_name) {
   const auto parsed = mapping::parse_file_name(file_name);
   if (!parsed.name) return "";
-  return parsed.name->from.office_no + ">" + parsed.name->to.office_no + "@" + parsed.name->sequence;
+  return parsed.name->from.office_no + ">" + parsed.name->to.office_no + "@" +
+         parsed.name->sequence;
 }
 
 std::string run_capture(const std::string& command, int& status) {
@@ -181,11 +188,16 @@ class Player {
   int run() {
     connect();
     wait_for_gateway_publication();
-    if (o_.scenario == "load") play_load();
-    else if (o_.scenario == "outage") play_outage();
-    else if (o_.scenario == "faults") play_load(true);
-    else if (o_.scenario == "crl") play_crl();
-    else play_month();
+    if (o_.scenario == "load")
+      play_load();
+    else if (o_.scenario == "outage")
+      play_outage();
+    else if (o_.scenario == "faults")
+      play_load(true);
+    else if (o_.scenario == "crl")
+      play_crl();
+    else
+      play_month();
     return verify_and_summarise();
   }
 
@@ -201,8 +213,9 @@ class Player {
     }
     for (const auto* list : {&kRegionalManagers, &kRegionalServices}) {
       for (const auto& no : *list) {
-        reg_cred_.emplace(no, pki::load_credential(o_.pki + "/offices/regional/" + no + ".cert.pem",
-                                                   o_.pki + "/offices/regional/" + no + ".key.pem"));
+        reg_cred_.emplace(no,
+                          pki::load_credential(o_.pki + "/offices/regional/" + no + ".cert.pem",
+                                               o_.pki + "/offices/regional/" + no + ".key.pem"));
       }
     }
     regional::office::OfficeClientOptions r;
@@ -213,8 +226,9 @@ class Player {
     reg_ = std::make_unique<regional::office::OfficeClient>(r);
     for (auto& [no, c] : nat_) {
       const auto a = c->login();
-      if (!a.ok()) throw std::runtime_error("national login of office " + no + " failed: status " +
-                                            std::to_string(a.status) + " " + a.error_code);
+      if (!a.ok())
+        throw std::runtime_error("national login of office " + no + " failed: status " +
+                                 std::to_string(a.status) + " " + a.error_code);
     }
   }
 
@@ -229,7 +243,9 @@ class Player {
         const auto d = parse(r.body);
         if (d.HasMember("facilities") && d["facilities"].IsArray()) {
           for (const auto& f : d["facilities"].GetArray()) {
-            if (!f.IsObject() || !f.HasMember("external") || !f["external"].IsBool() || !f["external"].GetBool()) continue;
+            if (!f.IsObject() || !f.HasMember("external") || !f["external"].IsBool() ||
+                !f["external"].GetBool())
+              continue;
             if (!f.HasMember("offices") || !f["offices"].IsArray()) continue;
             for (const auto& o : f["offices"].GetArray()) published.insert(str(o, "office_no"));
           }
@@ -240,7 +256,9 @@ class Player {
         for (const auto& no : *list) all = all && published.count(no) > 0;
       }
       if (all) return;
-      if (Clock::now() > deadline) throw std::runtime_error("the gateway did not publish the national offices on the regional network");
+      if (Clock::now() > deadline)
+        throw std::runtime_error(
+            "the gateway did not publish the national offices on the regional network");
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval, not a sync
     }
   }
@@ -249,8 +267,9 @@ class Player {
 
   // A generated unit of `combo` rewritten to the offices `from` → `to` (the generator's own office
   // numbers are random valid ones; ours are the PKI's, also valid: a byte replace keeps it valid).
-  Unit make(const std::string& label, const std::string& combo, Net from_net, const std::string& from,
-            const std::string& to, bool attachment = false, int users = 2) {
+  Unit make(const std::string& label, const std::string& combo, Net from_net,
+            const std::string& from, const std::string& to, bool attachment = false,
+            int users = 2) {
     testing::UnitParams p;
     p.users = users;
     p.providers = 1;
@@ -321,7 +340,8 @@ class Player {
       const bool sep_before = bytes[i - 1] == ',' || bytes[i - 1] == '"';
       const bool sep_after = bytes[i + 8] == ',' || bytes[i + 8] == '"' || bytes[i + 8] == '\r';
       if (!sep_before || !sep_after || bytes.compare(i, 2, "20") != 0) continue;
-      if (!std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(i), bytes.begin() + static_cast<std::ptrdiff_t>(i + 8),
+      if (!std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(i),
+                       bytes.begin() + static_cast<std::ptrdiff_t>(i + 8),
                        [](char c) { return c >= '0' && c <= '9'; })) {
         continue;
       }
@@ -364,16 +384,19 @@ class Player {
         pump_wait();
         a = client.post_unit(body, key);
       }
-      if (!a.ok()) throw std::runtime_error("national send refused: " + std::to_string(a.status) + " " + a.error_code);
+      if (!a.ok())
+        throw std::runtime_error("national send refused: " + std::to_string(a.status) + " " +
+                                 a.error_code);
       u.remote_id = str(parse(a.body), "transmission_id");
-      if (u.remote_id.empty()) throw std::runtime_error("national send: no transmission id in 50 answers");
+      if (u.remote_id.empty())
+        throw std::runtime_error("national send: no transmission id in 50 answers");
     } else {
       std::vector<regional::office::OfficeFile> files;
       for (const auto& f : u.files) files.push_back({f.name, f.bytes});
       u.message_id = "month-" + std::to_string(o_.seed) + "-" + std::to_string(idx);
-      const auto msg = regional::office::build_message(u.message_id, {kFacility, u.from}, u.to, files,
-                                                       reg_cred_.at(u.from.office_no), u.label,
-                                                       "今月分をお送りします");
+      const auto msg = regional::office::build_message(u.message_id, {kFacility, u.from}, u.to,
+                                                       files, reg_cred_.at(u.from.office_no),
+                                                       u.label, "今月分をお送りします");
       auto r = reg_->send(msg);
       for (int i = 0; i < 50 && (r.status == 0 || r.status >= 500 || r.status == 429 ||
                                  (r.status == 201 && str(parse(r.body), "id").empty()));
@@ -381,9 +404,12 @@ class Player {
         pump_wait();
         r = reg_->send(msg);
       }
-      if (r.status != 201) throw std::runtime_error("regional send refused: " + std::to_string(r.status) + " " + r.body.substr(0, 200));
+      if (r.status != 201)
+        throw std::runtime_error("regional send refused: " + std::to_string(r.status) + " " +
+                                 r.body.substr(0, 200));
       u.remote_id = str(parse(r.body), "id");
-      if (u.remote_id.empty()) throw std::runtime_error("regional send: no message id in 50 answers");
+      if (u.remote_id.empty())
+        throw std::runtime_error("regional send: no message id in 50 answers");
     }
     auto& kept = units_[idx];
     kept.remote_id = u.remote_id;
@@ -406,40 +432,57 @@ class Player {
   // recipient its directory no longer lists: a publication that changed after the send).
   void inject(Unit& u, bool tamper) {
     const auto idx = units_.size();
-    u.message_id = "month-" + std::to_string(o_.seed) + "-" + std::to_string(idx) + (tamper ? "-tampered" : "-injected");
+    u.message_id = "month-" + std::to_string(o_.seed) + "-" + std::to_string(idx) +
+                   (tamper ? "-tampered" : "-injected");
     std::vector<regional::office::OfficeFile> files;
-    for (const auto& f : u.files) files.push_back({f.name, tamper ? f.bytes + " " : f.bytes});  // tampered: signed other bytes
+    for (const auto& f : u.files)
+      files.push_back({f.name, tamper ? f.bytes + " " : f.bytes});  // tampered: signed other bytes
     auto msg = regional::office::build_message(u.message_id, {kFacility, u.from}, u.to, files,
                                                reg_cred_.at(u.from.office_no), u.label, "");
-    for (std::size_t i = 0; i < msg.documents.size(); ++i) msg.documents[i].content = u.files[i].bytes;
+    for (std::size_t i = 0; i < msg.documents.size(); ++i)
+      msg.documents[i].content = u.files[i].bytes;
     const auto full = parse(regional::encode_message(msg));
     rapidjson::StringBuffer b;
     rapidjson::Writer<rapidjson::StringBuffer> w(b);
     full["documents"].Accept(w);
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(o_.regional_state.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(o_.regional_state.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) !=
+        SQLITE_OK) {
       sqlite3_close(db);
       throw std::runtime_error("cannot open the regional stand-in's state " + o_.regional_state);
     }
     sqlite3_busy_timeout(db, 10000);
     const char* sql =
-        "INSERT INTO messages (id, sender, message_id, body_sha256, response_status, response_body, "
-        "recipient, sequence, from_facility, from_office, from_type, to_office, to_type, subject, body, "
+        "INSERT INTO messages (id, sender, message_id, body_sha256, response_status, "
+        "response_body, "
+        "recipient, sequence, from_facility, from_office, from_type, to_office, to_type, subject, "
+        "body, "
         "documents, document_count, state, reason, state_at, received_at, attempts) VALUES ("
-        "printf('m-%012d', (SELECT COALESCE(MAX(row_no), 0) + 1 FROM messages)), ?1, ?2, 'tampered', 201, '{}', "
-        "?3, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM messages WHERE recipient = ?3), ?4, ?5, ?6, ?7, ?8, "
-        "?9, '', ?10, ?11, 'UNREAD', '', '', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 1) RETURNING id";
+        "printf('m-%012d', (SELECT COALESCE(MAX(row_no), 0) + 1 FROM messages)), ?1, ?2, "
+        "'tampered', 201, '{}', "
+        "?3, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM messages WHERE recipient = ?3), ?4, ?5, "
+        "?6, ?7, ?8, "
+        "?9, '', ?10, ?11, 'UNREAD', '', '', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 1) RETURNING "
+        "id";
     sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     sqlite3_stmt* st = nullptr;
     bool ok = sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK;
     if (ok) {
       const std::string docs = b.GetString();
-      const std::array<std::string, 11> values{kRegionalMemberCn, u.message_id, kGatewayMemberCn, kFacility,
-                                               u.from.office_no, u.from.service_type, u.to.office_no,
-                                               u.to.service_type, u.label, docs,
+      const std::array<std::string, 11> values{kRegionalMemberCn,
+                                               u.message_id,
+                                               kGatewayMemberCn,
+                                               kFacility,
+                                               u.from.office_no,
+                                               u.from.service_type,
+                                               u.to.office_no,
+                                               u.to.service_type,
+                                               u.label,
+                                               docs,
                                                std::to_string(u.files.size())};
       for (int i = 0; i < 11; ++i) {
-        sqlite3_bind_text(st, i + 1, values[static_cast<std::size_t>(i)].c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i + 1, values[static_cast<std::size_t>(i)].c_str(), -1,
+                          SQLITE_TRANSIENT);
       }
       ok = sqlite3_step(st) == SQLITE_ROW;
       if (ok) u.remote_id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
@@ -606,7 +649,8 @@ class Player {
       if (u.valid() && u.settled()) ++receipts;
       if (u.receipt == "REJECTED") ++rejected;
     }
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     std::cout << "  " << (ok ? "ok " : "!! ") << name << ": " << units_.size() - start << " sent, "
               << rn << " regional→national + " << nr << " national→regional delivered, " << receipts
               << " receipts back, " << rejected << " rejected (" << ms << " ms)" << std::endl;
@@ -622,20 +666,23 @@ class Player {
     std::vector<Unit> plans;
     for (std::size_t m = 0; m < kRegionalManagers.size(); ++m) {
       for (std::size_t s = 0; s < kNationalServices.size(); ++s) {
-        plans.push_back(make("plan", "K2", Net::kRegional, kRegionalManagers[m], kNationalServices[s], s == 0));
+        plans.push_back(
+            make("plan", "K2", Net::kRegional, kRegionalManagers[m], kNationalServices[s], s == 0));
       }
     }
     for (std::size_t m = 0; m < kNationalManagers.size(); ++m) {
       for (std::size_t s = 0; s < kRegionalServices.size(); ++s) {
-        plans.push_back(make("plan", "K2", Net::kNational, kNationalManagers[m], kRegionalServices[s], s == 0));
+        plans.push_back(
+            make("plan", "K2", Net::kNational, kNationalManagers[m], kRegionalServices[s], s == 0));
       }
     }
     phase("plans (K2 第6表+第7表+補足, PDF attachments)", plans);
 
     // Care plans proper (第1–3表) to one partner each.
     care_plan_index_ = units_.size();
-    std::vector<Unit> care_plans{make("care plan", "K1", Net::kRegional, kRegionalManagers[0], kNationalServices[1]),
-                                 make("care plan", "K1", Net::kNational, kNationalManagers[1], kRegionalServices[2])};
+    std::vector<Unit> care_plans{
+        make("care plan", "K1", Net::kRegional, kRegionalManagers[0], kNationalServices[1]),
+        make("care plan", "K1", Net::kNational, kNationalManagers[1], kRegionalServices[2])};
     phase("care plans (K1 第1–3表)", care_plans);
 
     // Maintenance window on the national side while regional offices keep sending: the gateway
@@ -645,43 +692,52 @@ class Player {
     // Actuals back from every service office to its care manager.
     std::vector<Unit> actuals;
     for (const auto& s : kNationalServices) {
-      for (const auto& m : kRegionalManagers) actuals.push_back(make("actuals", "K5", Net::kNational, s, m));
+      for (const auto& m : kRegionalManagers)
+        actuals.push_back(make("actuals", "K5", Net::kNational, s, m));
     }
     for (const auto& s : kRegionalServices) {
-      for (const auto& m : kNationalManagers) actuals.push_back(make("actuals", "K5", Net::kRegional, s, m));
+      for (const auto& m : kNationalManagers)
+        actuals.push_back(make("actuals", "K5", Net::kRegional, s, m));
     }
     phase("actuals (K5 第6表実績)", actuals);
 
     // A care-plan change: the K1 sent again with a later sequence, after the first one arrived.
     std::vector<Unit> changes;
-    for (std::size_t i = care_plan_index_; i < care_plan_index_ + 2; ++i) changes.push_back(resend(units_[i], "care plan change"));
+    for (std::size_t i = care_plan_index_; i < care_plan_index_ + 2; ++i)
+      changes.push_back(resend(units_[i], "care plan change"));
     phase("care-plan change (K1 resent, later sequence)", changes);
 
     // Deletes: a use-sheet withdrawn each way.
-    std::vector<Unit> deletes{make("delete", "K4", Net::kRegional, kRegionalManagers[1], kNationalServices[2]),
-                              make("delete", "K4", Net::kNational, kNationalManagers[0], kRegionalServices[1])};
+    std::vector<Unit> deletes{
+        make("delete", "K4", Net::kRegional, kRegionalManagers[1], kNationalServices[2]),
+        make("delete", "K4", Net::kNational, kNationalManagers[0], kRegionalServices[1])};
     phase("deletes (K4 DLTPLAN)", deletes);
 
     // Refusals: each must come back to its sender naming the finding.
     const auto start = units_.size();
     const auto t0 = Clock::now();
-    auto broken = make("broken CSV", "K2", Net::kRegional, kRegionalManagers[1], kNationalServices[3]);
+    auto broken =
+        make("broken CSV", "K2", Net::kRegional, kRegionalManagers[1], kNationalServices[3]);
     broken.expect_code = break_csv(broken);
     send(broken);
     // The regional network refuses sends to offices its directory does not list, so a unit for an
     // office unknown to the gateway reaches it only when the network passed it on anyway (its
     // directory changed between the send and the delivery): injected into the gateway's mailbox.
-    auto unknown = make("unknown office", "K2", Net::kRegional, kRegionalManagers[0], kStaleNational);
+    auto unknown =
+        make("unknown office", "K2", Net::kRegional, kRegionalManagers[0], kStaleNational);
     unknown.expect_code = "RECIPIENT_UNKNOWN";
     inject(unknown, false);
-    auto suspended = make("suspended office", "K2", Net::kNational, kNationalManagers[1], kRegionalSuspended);
+    auto suspended =
+        make("suspended office", "K2", Net::kNational, kNationalManagers[1], kRegionalSuspended);
     suspended.expect_code = "RECIPIENT_NOT_ACTIVE";
     send(suspended);
-    auto tampered = make("bad signature", "K2", Net::kRegional, kRegionalManagers[0], kNationalServices[2]);
+    auto tampered =
+        make("bad signature", "K2", Net::kRegional, kRegionalManagers[0], kNationalServices[2]);
     tampered.expect_code = "SIGNATURE_INVALID";
     inject(tampered, true);
     const bool ok = wait_for([&] { return settled(start, units_.size()); }, "the refusals");
-    print_phase("refusals (broken CSV, bad signature, unknown and suspended offices)", start, t0, ok);
+    print_phase("refusals (broken CSV, bad signature, unknown and suspended offices)", start, t0,
+                ok);
   }
 
   void maintenance_window() {
@@ -692,35 +748,47 @@ class Player {
     std::cout << "  .. national maintenance window open (503 + Retry-After)" << std::endl;
     std::vector<Unit> queued;
     for (const auto& m : kRegionalManagers) {
-      for (const auto& s : kNationalServices) queued.push_back(make("plan (next month)", "K2", Net::kRegional, m, s));
+      for (const auto& s : kNationalServices)
+        queued.push_back(make("plan (next month)", "K2", Net::kRegional, m, s));
     }
     for (auto& u : queued) send(u);
     // The window stays open until the gateway has taken every unit in and tried the national side
     // (its report shows them in flight), and at least a few seconds, like a real window.
     const auto min_close = Clock::now() + std::chrono::seconds(3);
     const auto expected_in = static_cast<std::int64_t>(units_.size());
-    const bool queued_ok = wait_for([&] {
-      if (Clock::now() < min_close) return false;
-      const auto r = report();
-      return r.ok && r.in >= expected_in && r.in_flight >= static_cast<std::int64_t>(queued.size());
-    }, "the gateway to queue units during maintenance");
-    const auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    const bool queued_ok = wait_for(
+        [&] {
+          if (Clock::now() < min_close) return false;
+          const auto r = report();
+          return r.ok && r.in >= expected_in &&
+                 r.in_flight >= static_cast<std::int64_t>(queued.size());
+        },
+        "the gateway to queue units during maintenance");
+    const auto held =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     admin_national(R"({"maintenance":false})");
     national_down_ = false;
     std::cout << "  .. national maintenance window closed after " << held << " ms, "
               << queued.size() << " units queued at the gateway" << std::endl;
-    const bool ok = wait_for([&] { return settled(start, units_.size()); }, "the backlog after maintenance");
+    const bool ok =
+        wait_for([&] { return settled(start, units_.size()); }, "the backlog after maintenance");
     print_phase("maintenance window (national 503, backlog drained)", start, t0, ok && queued_ok);
   }
 
   void admin_national(const std::string& body) {
     auto call = [&] {
       return nat_.begin()->second->raw(
-          {"POST", "/admin/v1/faults", {{"authorization", "Admin admin"}, {"content-type", "application/json"}}, body, {}, {}});
+          {"POST",
+           "/admin/v1/faults",
+           {{"authorization", "Admin admin"}, {"content-type", "application/json"}},
+           body,
+           {},
+           {}});
     };
     auto a = call();
     for (int i = 0; i < 20 && !a.ok(); ++i) a = call();
-    if (!a.ok()) throw std::runtime_error("national admin call failed: " + std::to_string(a.status));
+    if (!a.ok())
+      throw std::runtime_error("national admin call failed: " + std::to_string(a.status));
   }
 
   // ---- load (crash test) ----------------------------------------------------------------------
@@ -732,17 +800,20 @@ class Player {
   void inject_faults(int round) {
     const int n = 2 + round % 3;
     admin_national("{\"drop\":" + std::to_string(n) + ",\"malformed\":" + std::to_string(n) +
-                   ",\"duplicate_inbox\":" + std::to_string(3 * n) + ",\"status\":" +
-                   (round % 2 == 0 ? "500" : "429") + ",\"count\":" + std::to_string(n) +
-                   ",\"retry_after\":1}");
-    const std::string body = "{\"drop_responses\":" + std::to_string(n) + ",\"malformed_responses\":" +
-                             std::to_string(n) + ",\"duplicate_listings\":" + std::to_string(3 * n) +
+                   ",\"duplicate_inbox\":" + std::to_string(3 * n) +
+                   ",\"status\":" + (round % 2 == 0 ? "500" : "429") +
+                   ",\"count\":" + std::to_string(n) + ",\"retry_after\":1}");
+    const std::string body = "{\"drop_responses\":" + std::to_string(n) +
+                             ",\"malformed_responses\":" + std::to_string(n) +
+                             ",\"duplicate_listings\":" + std::to_string(3 * n) +
                              ",\"fail_status\":" + (round % 2 == 0 ? "503" : "500") +
                              ",\"fail_count\":" + std::to_string(n) + ",\"retry_after\":1}";
     // The admin call is a request like any other: the previous round's armed drops may cut it.
     auto r = reg_->call("POST", "/admin/v1/faults", body);
-    for (int i = 0; i < 20 && r.status != 200; ++i) r = reg_->call("POST", "/admin/v1/faults", body);
-    if (r.status != 200) throw std::runtime_error("regional admin call failed: " + std::to_string(r.status));
+    for (int i = 0; i < 20 && r.status != 200; ++i)
+      r = reg_->call("POST", "/admin/v1/faults", body);
+    if (r.status != 200)
+      throw std::runtime_error("regional admin call failed: " + std::to_string(r.status));
     ++fault_rounds_;
   }
 
@@ -754,10 +825,12 @@ class Player {
     for (int i = 0; i < o_.units; ++i) {
       Unit u;
       if (i % 2 == 0) {
-        u = make("load", "K2", Net::kRegional, kRegionalManagers[static_cast<std::size_t>(i / 2) % 2],
+        u = make("load", "K2", Net::kRegional,
+                 kRegionalManagers[static_cast<std::size_t>(i / 2) % 2],
                  kNationalServices[static_cast<std::size_t>(i / 4) % 4], false, 1);
       } else {
-        u = make("load", "K5", Net::kNational, kNationalServices[static_cast<std::size_t>(i / 2) % 4],
+        u = make("load", "K5", Net::kNational,
+                 kNationalServices[static_cast<std::size_t>(i / 2) % 4],
                  kRegionalManagers[static_cast<std::size_t>(i / 8) % 2], false, 1);
       }
       send(u);
@@ -771,7 +844,8 @@ class Player {
       }
     }
     const bool ok = wait_for([&] { return settled(0, units_.size()); }, "every unit and receipt");
-    print_phase(faults ? "faults (" + std::to_string(fault_rounds_) + " rounds)" : "load", 0, t0, ok);
+    print_phase(faults ? "faults (" + std::to_string(fault_rounds_) + " rounds)" : "load", 0, t0,
+                ok);
   }
 
   // National senders keep sending while the regional network is unreachable (its stand-in
@@ -784,22 +858,26 @@ class Player {
     auto send_one = [&](bool both_ways) {
       Unit u;
       if (both_ways && i % 2 == 0) {
-        u = make("outage", "K2", Net::kRegional, kRegionalManagers[static_cast<std::size_t>(i / 2) % 2],
+        u = make("outage", "K2", Net::kRegional,
+                 kRegionalManagers[static_cast<std::size_t>(i / 2) % 2],
                  kNationalServices[static_cast<std::size_t>(i / 4) % 4], false, 1);
       } else {
-        u = make("outage", "K5", Net::kNational, kNationalServices[static_cast<std::size_t>(i / 2) % 4],
+        u = make("outage", "K5", Net::kNational,
+                 kNationalServices[static_cast<std::size_t>(i / 2) % 4],
                  kRegionalManagers[static_cast<std::size_t>(i / 8) % 2], false, 1);
       }
       send(u);
       ++i;
     };
     for (int k = 0; k < 20; ++k) send_one(true);
-    const bool before = wait_for([&] { return settled(0, units_.size()); }, "the units before the outage");
+    const bool before =
+        wait_for([&] { return settled(0, units_.size()); }, "the units before the outage");
     print_phase("before the outage", 0, t0, before);
 
     const auto down_at = Clock::now();
     const std::size_t during_start = units_.size();
-    if (std::system(o_.outage_down.c_str()) != 0) throw std::runtime_error("--outage-down command failed");
+    if (std::system(o_.outage_down.c_str()) != 0)
+      throw std::runtime_error("--outage-down command failed");
     std::cout << "  .. regional network down" << std::endl;
     while (Clock::now() - down_at < std::chrono::seconds(o_.outage_s)) {
       send_one(false);
@@ -808,13 +886,18 @@ class Player {
     const std::size_t queued = units_.size() - during_start;
     int arrived_during = 0;
     for (std::size_t k = during_start; k < units_.size(); ++k) arrived_during += units_[k].arrivals;
-    if (std::system(o_.outage_up.c_str()) != 0) throw std::runtime_error("--outage-up command failed");
+    if (std::system(o_.outage_up.c_str()) != 0)
+      throw std::runtime_error("--outage-up command failed");
     std::cout << "  .. regional network back after " << o_.outage_s << " s; " << queued
-              << " units sent meanwhile, " << arrived_during << " of them arrived during the outage" << std::endl;
+              << " units sent meanwhile, " << arrived_during << " of them arrived during the outage"
+              << std::endl;
     const auto up_at = Clock::now();
-    const bool drained = wait_for([&] { return settled(during_start, units_.size()); }, "the backlog after the outage");
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up_at).count();
-    std::cout << "  .. backlog of " << queued << " drained " << ms << " ms after the network came back" << std::endl;
+    const bool drained = wait_for([&] { return settled(during_start, units_.size()); },
+                                  "the backlog after the outage");
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up_at).count();
+    std::cout << "  .. backlog of " << queued << " drained " << ms
+              << " ms after the network came back" << std::endl;
     if (arrived_during != 0) unexpected_.push_back("units arrived on a network that was down");
     print_phase("outage (regional down, backlog drained)", during_start, down_at, drained);
   }
@@ -825,7 +908,8 @@ class Player {
   // unit is relayed.
   void play_crl() {
     std::cout << "== crl: " << o_.units << " regional units, "
-              << (o_.expect_code.empty() ? "relayed (soft-fail)" : "refused [" + o_.expect_code + "] (hard-fail)")
+              << (o_.expect_code.empty() ? "relayed (soft-fail)"
+                                         : "refused [" + o_.expect_code + "] (hard-fail)")
               << std::endl;
     const auto t0 = Clock::now();
     for (int i = 0; i < o_.units; ++i) {
@@ -834,11 +918,13 @@ class Player {
       u.expect_code = o_.expect_code;
       send(u);
     }
-    const bool ok = wait_for([&] { return settled(0, units_.size()); }, "every unit's receipt or rejection");
+    const bool ok =
+        wait_for([&] { return settled(0, units_.size()); }, "every unit's receipt or rejection");
     if (!o_.expect_code.empty()) {
       for (const auto& u : units_) {
         if (u.receipt == "REJECTED" && u.reason.find("失効情報") == std::string::npos) {
-          unexpected_.push_back(u.key() + ": the rejection does not say the revocation information is the problem");
+          unexpected_.push_back(
+              u.key() + ": the rejection does not say the revocation information is the problem");
         }
       }
     }
@@ -850,19 +936,23 @@ class Player {
   struct Report {
     bool ok = false;
     bool balanced = false;
-    std::int64_t in = 0, delivered = 0, rejected = 0, parked = 0, superseded = 0, in_flight = 0, receipts = 0;
+    std::int64_t in = 0, delivered = 0, rejected = 0, parked = 0, superseded = 0, in_flight = 0,
+                 receipts = 0;
     std::string line;
   };
 
   Report report() const {
     int status = 0;
-    const auto out = run_capture("'" + o_.kakehashi + "' relay report --config '" + o_.config + "' --json 2>/dev/null", status);
+    const auto out = run_capture(
+        "'" + o_.kakehashi + "' relay report --config '" + o_.config + "' --json 2>/dev/null",
+        status);
     Report r;
     const auto d = parse(out);
     if (!d.HasMember("total") || !d["total"].IsObject()) return r;
     const auto& t = d["total"];
     r.ok = true;
-    r.balanced = d.HasMember("balanced") && d["balanced"].IsBool() && d["balanced"].GetBool() && status == 0;
+    r.balanced =
+        d.HasMember("balanced") && d["balanced"].IsBool() && d["balanced"].GetBool() && status == 0;
     r.in = num(t, "in");
     r.delivered = num(t, "delivered");
     r.rejected = num(t, "rejected");
@@ -871,9 +961,9 @@ class Player {
     r.in_flight = num(t, "in_flight");
     r.receipts = num(t, "receipts");
     std::ostringstream s;
-    s << (r.balanced ? "balanced: " : "NOT BALANCED: ") << r.in << " in = " << r.delivered << " delivered + "
-      << r.rejected << " rejected + " << r.parked << " parked + " << r.superseded << " superseded + "
-      << r.in_flight << " in flight";
+    s << (r.balanced ? "balanced: " : "NOT BALANCED: ") << r.in << " in = " << r.delivered
+      << " delivered + " << r.rejected << " rejected + " << r.parked << " parked + " << r.superseded
+      << " superseded + " << r.in_flight << " in flight";
     r.line = s.str();
     return r;
   }
@@ -881,29 +971,36 @@ class Player {
   // Deliveries made by the gateway per the stand-ins' logs: unit key → count.
   std::map<std::string, int> delivery_log(std::vector<std::string>& problems) {
     std::map<std::string, int> out;
-    const auto a = nat_.begin()->second->raw({"GET", "/admin/v1/deliveries", {{"authorization", "Admin admin"}}, "", {}, {}});
+    const auto a = nat_.begin()->second->raw(
+        {"GET", "/admin/v1/deliveries", {{"authorization", "Admin admin"}}, "", {}, {}});
     const auto d = parse(a.body);
     std::set<std::string> keys;
-    if (!d.HasMember("deliveries") || !d["deliveries"].IsArray()) problems.push_back("national delivery log unreadable");
+    if (!d.HasMember("deliveries") || !d["deliveries"].IsArray())
+      problems.push_back("national delivery log unreadable");
     else {
       for (const auto& e : d["deliveries"].GetArray()) {
         const auto sender = str(e["sender"], "office_no");
-        if (std::find(kRegionalManagers.begin(), kRegionalManagers.end(), sender) == kRegionalManagers.end() &&
-            std::find(kRegionalServices.begin(), kRegionalServices.end(), sender) == kRegionalServices.end()) {
+        if (std::find(kRegionalManagers.begin(), kRegionalManagers.end(), sender) ==
+                kRegionalManagers.end() &&
+            std::find(kRegionalServices.begin(), kRegionalServices.end(), sender) ==
+                kRegionalServices.end()) {
           continue;  // a national office's own send
         }
-        if (!keys.insert(str(e, "idempotency_key")).second) problems.push_back("national log: idempotency key twice");
+        if (!keys.insert(str(e, "idempotency_key")).second)
+          problems.push_back("national log: idempotency key twice");
         ++out[sender + ">" + str(e["recipient"], "office_no") + "@" + str(e, "sequence")];
       }
     }
     const auto r = reg_->call("GET", "/admin/v1/deliveries");
     const auto rd = parse(r.body);
-    if (!rd.HasMember("deliveries") || !rd["deliveries"].IsArray()) problems.push_back("regional delivery log unreadable");
+    if (!rd.HasMember("deliveries") || !rd["deliveries"].IsArray())
+      problems.push_back("regional delivery log unreadable");
     else {
       std::set<std::string> ids;
       for (const auto& e : rd["deliveries"].GetArray()) {
         if (str(e, "sender") != kGatewayMemberCn) continue;
-        if (!ids.insert(str(e, "message_id")).second) problems.push_back("regional log: message_id twice");
+        if (!ids.insert(str(e, "message_id")).second)
+          problems.push_back("regional log: message_id twice");
         ++regional_gateway_deliveries_;
       }
     }
@@ -922,25 +1019,36 @@ class Player {
       if (u.valid()) {
         (regional ? valid_rn : valid_nr) += 1;
         (regional ? rn : nr) += u.arrivals;
-        if (u.arrivals != 1) problems.push_back(u.label + " " + u.key() + " arrived " + std::to_string(u.arrivals) + " times");
-        if (regional && u.receipt == "READ") ++rn_receipts;
-        else if (!regional && u.receipt == "DOWNLOADED") ++nr_receipts;
+        if (u.arrivals != 1)
+          problems.push_back(u.label + " " + u.key() + " arrived " + std::to_string(u.arrivals) +
+                             " times");
+        if (regional && u.receipt == "READ")
+          ++rn_receipts;
+        else if (!regional && u.receipt == "DOWNLOADED")
+          ++nr_receipts;
         else if (u.receipt == "REJECTED") {
-          const auto last_line = u.reason.find_last_of('\n', u.reason.size() > 1 ? u.reason.size() - 2 : 0);
+          const auto last_line =
+              u.reason.find_last_of('\n', u.reason.size() > 1 ? u.reason.size() - 2 : 0);
           auto reason = u.reason.substr(last_line == std::string::npos ? 0 : last_line + 1);
           std::replace(reason.begin(), reason.end(), '\n', ' ');
-          problems.push_back(u.label + " " + u.key() + " (valid, arrived " + std::to_string(u.arrivals) +
+          problems.push_back(u.label + " " + u.key() + " (valid, arrived " +
+                             std::to_string(u.arrivals) +
                              "x) was rejected back to its sender: " + reason);
         } else {
-          problems.push_back(u.label + " " + u.key() + ": sender has no receipt (" + u.receipt + ")");
+          problems.push_back(u.label + " " + u.key() + ": sender has no receipt (" + u.receipt +
+                             ")");
         }
         if (regional) {
           const auto it = log.find(u.key());
-          if (it == log.end() || it->second != 1) problems.push_back(u.key() + ": national delivery log shows " + std::to_string(it == log.end() ? 0 : it->second));
+          if (it == log.end() || it->second != 1)
+            problems.push_back(u.key() + ": national delivery log shows " +
+                               std::to_string(it == log.end() ? 0 : it->second));
         }
       } else {
-        if (u.arrivals != 0) problems.push_back(u.label + " reached its recipient although invalid");
-        if (u.receipt != "REJECTED") problems.push_back(u.label + ": sender has no rejection");
+        if (u.arrivals != 0)
+          problems.push_back(u.label + " reached its recipient although invalid");
+        if (u.receipt != "REJECTED")
+          problems.push_back(u.label + ": sender has no rejection");
         else if (u.reason.find("[" + u.expect_code + "]") == std::string::npos) {
           problems.push_back(u.label + ": rejection does not name [" + u.expect_code + "]");
         } else {
@@ -956,14 +1064,18 @@ class Player {
       if (!std::is_sorted(seqs.begin(), seqs.end())) problems.push_back("out of order for " + pair);
     }
     const auto r = report();
-    if (!r.ok) problems.push_back("kakehashi relay report --json gave no report");
-    else if (!r.balanced) problems.push_back("relay report does not balance");
+    if (!r.ok)
+      problems.push_back("kakehashi relay report --json gave no report");
+    else if (!r.balanced)
+      problems.push_back("relay report does not balance");
     else {
-      if (r.in_flight != 0) problems.push_back("relay report: " + std::to_string(r.in_flight) + " still in flight");
-      if (r.parked != 0) problems.push_back("relay report: " + std::to_string(r.parked) + " parked");
+      if (r.in_flight != 0)
+        problems.push_back("relay report: " + std::to_string(r.in_flight) + " still in flight");
+      if (r.parked != 0)
+        problems.push_back("relay report: " + std::to_string(r.parked) + " parked");
       if (r.in != static_cast<std::int64_t>(units_.size())) {
-        problems.push_back("relay report counts " + std::to_string(r.in) + " units in, the player sent " +
-                           std::to_string(units_.size()));
+        problems.push_back("relay report counts " + std::to_string(r.in) +
+                           " units in, the player sent " + std::to_string(units_.size()));
       }
     }
 
@@ -994,7 +1106,8 @@ class Player {
       return 0;
     }
     std::cout << "  RESULT: " << problems.size() << " problem(s)\n";
-    for (std::size_t i = 0; i < problems.size() && i < 40; ++i) std::cout << "    - " << problems[i] << "\n";
+    for (std::size_t i = 0; i < problems.size() && i < 40; ++i)
+      std::cout << "    - " << problems[i] << "\n";
     return 1;
   }
 
@@ -1006,7 +1119,8 @@ class Player {
   std::vector<Unit> units_;
   std::map<std::string, std::size_t> by_key_;
   std::map<std::string, std::size_t> by_remote_;
-  std::map<std::string, std::pair<std::string, std::string>> early_receipts_;  // remote id → state, reason
+  std::map<std::string, std::pair<std::string, std::string>>
+      early_receipts_;  // remote id → state, reason
   std::set<std::string> seen_items_;
   std::set<std::string> downloaded_;
   std::map<std::string, std::string> nat_cursor_;
@@ -1032,34 +1146,52 @@ int main(int argc, char** argv) {
       const std::string a = argv[i];
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       const std::string v = argv[++i];
-      if (a == "--national-port") o.national_port = static_cast<std::uint16_t>(std::stoi(v));
-      else if (a == "--regional-port") o.regional_port = static_cast<std::uint16_t>(std::stoi(v));
-      else if (a == "--pki") o.pki = v;
-      else if (a == "--config") o.config = v;
-      else if (a == "--kakehashi") o.kakehashi = v;
-      else if (a == "--regional-state") o.regional_state = v;
-      else if (a == "--scenario") o.scenario = v;
-      else if (a == "--units") o.units = std::stoi(v);
-      else if (a == "--deadline") o.deadline_s = std::stoi(v);
-      else if (a == "--seed") o.seed = std::stoull(v);
-      else if (a == "--outage-seconds") o.outage_s = std::stoi(v);
-      else if (a == "--outage-down") o.outage_down = v;
-      else if (a == "--outage-up") o.outage_up = v;
-      else if (a == "--expect-code") o.expect_code = v;
-      else throw std::invalid_argument("unknown option " + a);
+      if (a == "--national-port")
+        o.national_port = static_cast<std::uint16_t>(std::stoi(v));
+      else if (a == "--regional-port")
+        o.regional_port = static_cast<std::uint16_t>(std::stoi(v));
+      else if (a == "--pki")
+        o.pki = v;
+      else if (a == "--config")
+        o.config = v;
+      else if (a == "--kakehashi")
+        o.kakehashi = v;
+      else if (a == "--regional-state")
+        o.regional_state = v;
+      else if (a == "--scenario")
+        o.scenario = v;
+      else if (a == "--units")
+        o.units = std::stoi(v);
+      else if (a == "--deadline")
+        o.deadline_s = std::stoi(v);
+      else if (a == "--seed")
+        o.seed = std::stoull(v);
+      else if (a == "--outage-seconds")
+        o.outage_s = std::stoi(v);
+      else if (a == "--outage-down")
+        o.outage_down = v;
+      else if (a == "--outage-up")
+        o.outage_up = v;
+      else if (a == "--expect-code")
+        o.expect_code = v;
+      else
+        throw std::invalid_argument("unknown option " + a);
     }
-    if (o.national_port == 0 || o.regional_port == 0 || o.pki.empty() || o.config.empty() || o.kakehashi.empty() ||
-        o.regional_state.empty() ||
-        (o.scenario != "month" && o.scenario != "load" && o.scenario != "outage" && o.scenario != "faults" &&
-         o.scenario != "crl") ||
+    if (o.national_port == 0 || o.regional_port == 0 || o.pki.empty() || o.config.empty() ||
+        o.kakehashi.empty() || o.regional_state.empty() ||
+        (o.scenario != "month" && o.scenario != "load" && o.scenario != "outage" &&
+         o.scenario != "faults" && o.scenario != "crl") ||
         (o.scenario == "outage" && (o.outage_down.empty() || o.outage_up.empty()))) {
       throw std::invalid_argument("missing options");
     }
   } catch (const std::exception& e) {
-    std::cerr << "kakehashi-month: " << e.what() << "\n"
-              << "usage: kakehashi-month --national-port N --regional-port N --pki DIR --config FILE "
-                 "--kakehashi BIN --regional-state FILE [--scenario month|load|outage|faults|crl] [--units N] "
-                 "[--deadline S] [--seed N] [--outage-seconds S --outage-down CMD --outage-up CMD] [--expect-code CODE]\n";
+    std::cerr
+        << "kakehashi-month: " << e.what() << "\n"
+        << "usage: kakehashi-month --national-port N --regional-port N --pki DIR --config FILE "
+           "--kakehashi BIN --regional-state FILE [--scenario month|load|outage|faults|crl] "
+           "[--units N] "
+           "[--deadline S] [--seed N] [--outage-seconds S --outage-down CMD --outage-up CMD] "
+           "[--expect-code CODE]\n";
     return 2;
   }
   try {

@@ -6,9 +6,9 @@
 #define BOOST_TEST_MODULE kakehashi_engine
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -41,12 +41,13 @@ struct Pki {
   std::shared_ptr<const cms::Credential> proxy;
   Pki() {
     dir = fs::temp_directory_path() / ("kh-engine-pki-" + std::to_string(::getpid()));
-    const std::string cmd = std::string("bash ") + KAKEHASHI_PKI_SCRIPT + " " + dir.string() + " >/dev/null 2>&1";
+    const std::string cmd =
+        std::string("bash ") + KAKEHASHI_PKI_SCRIPT + " " + dir.string() + " >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
     regional = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "regional"));
     national = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "national"));
-    proxy = std::make_shared<cms::Credential>(
-        pki::load_credential(dir / "gateway/proxy-rsa.cert.pem", dir / "gateway/proxy-rsa.key.pem"));
+    proxy = std::make_shared<cms::Credential>(pki::load_credential(
+        dir / "gateway/proxy-rsa.cert.pem", dir / "gateway/proxy-rsa.key.pem"));
   }
   ~Pki() { fs::remove_all(dir); }
   cms::Credential office(const std::string& network, const std::string& number) const {
@@ -77,7 +78,9 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
-std::string bytes_str(const cms::Bytes& b) { return {b.begin(), b.end()}; }
+std::string bytes_str(const cms::Bytes& b) {
+  return {b.begin(), b.end()};
+}
 cms::ByteView view(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
@@ -130,7 +133,8 @@ Made make_unit(std::uint64_t seed, const std::string& combo, const std::string& 
   return m;
 }
 
-DirectoryEntry entry(const std::string& office, const std::string& type, const std::string& status = "ACTIVE") {
+DirectoryEntry entry(const std::string& office, const std::string& type,
+                     const std::string& status = "ACTIVE") {
   DirectoryEntry e;
   e.office = {office, type};
   e.name = "事業所 " + office;
@@ -147,7 +151,9 @@ struct Rig {
   // Real time to start with (a few seconds on, so certificates made this second are valid),
   // then moved by hand.
   std::int64_t clock = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count() + 5000;
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() +
+                       5000;
   engine::EngineOptions options;
   std::unique_ptr<engine::Engine> engine;
   std::function<std::unique_ptr<store::SqlConnection>()> connect;
@@ -155,9 +161,12 @@ struct Rig {
   Rig() {
     test_pki();  // made before the clock is read: its certificates must be valid "now"
     clock = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch()).count() + 5000;
+                std::chrono::system_clock::now().time_since_epoch())
+                .count() +
+            5000;
     static int n = 0;
-    dir = fs::temp_directory_path() / ("kh-engine-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
+    dir = fs::temp_directory_path() /
+          ("kh-engine-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
     fs::create_directories(dir);
     if (postgres()) {
       // A fresh database per rig on the pg_virtualenv cluster.
@@ -214,7 +223,8 @@ struct Rig {
   }
 
   // Runs the io_context until `done` holds (a deadline turns a hang into a failure).
-  void run_until(const std::function<bool()>& done, std::chrono::seconds limit = std::chrono::seconds(30)) {
+  void run_until(const std::function<bool()>& done,
+                 std::chrono::seconds limit = std::chrono::seconds(30)) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     io.restart();
     while (!done()) {
@@ -252,10 +262,11 @@ struct Rig {
   void crash() { engine.reset(); }  // no stop(): as if killed
 };
 
-std::string sender_signature_bytes_ok(const OutboundUnit& out, const cms::TrustDomain& sender_domain) {
+std::string sender_signature_bytes_ok(const OutboundUnit& out,
+                                      const cms::TrustDomain& sender_domain) {
   for (const auto& f : out.files) {
-    const auto v = cms::verify_signed_data(view(f.cms), f.attached ? std::nullopt : std::optional(view(f.content)),
-                                           sender_domain, {});
+    const auto v = cms::verify_signed_data(
+        view(f.cms), f.attached ? std::nullopt : std::optional(view(f.content)), sender_domain, {});
     if (!v.valid()) return f.name + ": " + std::string(cms::to_string(v.failure)) + " " + v.detail;
   }
   return "";
@@ -290,7 +301,8 @@ BOOST_AUTO_TEST_CASE(regional_to_national_with_receipt_back) {
   BOOST_TEST(t[0].receipt_state == "read");
   BOOST_TEST(*s->load_cursor("regional", "units") == "c1");
   bool has_receipt = false;
-  for (const auto& e : s->events(t[0].id)) has_receipt |= e.kind == "translation-receipt" && e.detail.size() > 100;
+  for (const auto& e : s->events(t[0].id))
+    has_receipt |= e.kind == "translation-receipt" && e.detail.size() > 100;
   BOOST_TEST(has_receipt);
 }
 
@@ -316,7 +328,8 @@ BOOST_AUTO_TEST_CASE(refusals_reach_the_sender_with_their_reasons) {
     const auto pos = f.content.find(",202505,");  // 対象年月 of the first record
     BOOST_REQUIRE(pos != std::string::npos);
     f.content.replace(pos, 8, ",202513,");
-    f.cms = bytes_str(cms::sign(view(f.content), test_pki().office("regional", kRegionalService), {}).value());
+    f.cms = bytes_str(
+        cms::sign(view(f.content), test_pki().office("regional", kRegionalService), {}).value());
     broken.unit.source_id = "broken";
   }
   auto tampered = make_unit(4, "K5", kRegionalService, kNationalManager, false);
@@ -326,7 +339,8 @@ BOOST_AUTO_TEST_CASE(refusals_reach_the_sender_with_their_reasons) {
   unknown.unit.source_id = "unknown";
   auto impostor = make_unit(6, "K3", kRegionalManager, kNationalService, false);
   for (auto& f : impostor.unit.files)
-    f.cms = bytes_str(cms::sign(view(f.content), test_pki().office("regional", kRegionalService), {}).value());
+    f.cms = bytes_str(
+        cms::sign(view(f.content), test_pki().office("regional", kRegionalService), {}).value());
   impostor.unit.source_id = "impostor";
   for (auto* m : {&broken, &tampered, &unknown, &impostor}) rig.regional.offer(m->unit);
   rig.run_until([&] { return rig.regional.receipts_received.size() == 4; });
@@ -339,9 +353,12 @@ BOOST_AUTO_TEST_CASE(refusals_reach_the_sender_with_their_reasons) {
   BOOST_TEST(reasons["broken"].find("[FIELD_MONTH]") != std::string::npos, reasons["broken"]);
   BOOST_TEST(reasons["broken"].find("対象年月") != std::string::npos, reasons["broken"]);
   BOOST_TEST(reasons["broken"].find("行目") != std::string::npos);
-  BOOST_TEST(reasons["tampered"].find("[SIGNATURE_INVALID]") != std::string::npos, reasons["tampered"]);
-  BOOST_TEST(reasons["unknown"].find("[RECIPIENT_UNKNOWN]") != std::string::npos, reasons["unknown"]);
-  BOOST_TEST(reasons["impostor"].find("[SIGNER_NOT_SENDER]") != std::string::npos, reasons["impostor"]);
+  BOOST_TEST(reasons["tampered"].find("[SIGNATURE_INVALID]") != std::string::npos,
+             reasons["tampered"]);
+  BOOST_TEST(reasons["unknown"].find("[RECIPIENT_UNKNOWN]") != std::string::npos,
+             reasons["unknown"]);
+  BOOST_TEST(reasons["impostor"].find("[SIGNER_NOT_SENDER]") != std::string::npos,
+             reasons["impostor"]);
   const auto rows = rig.store()->report(0, INT64_MAX);
   std::int64_t rejected = 0;
   for (const auto& r : rows) rejected += r.rejected;
@@ -354,7 +371,8 @@ BOOST_AUTO_TEST_CASE(duplicates_are_delivered_once) {
   auto m = make_unit(7, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(m.unit);
   rig.regional.offer(m.unit);  // listed twice by the source
-  rig.run_until([&] { return rig.regional.answered_offers == 2 && rig.national.deliveries.size() == 1; });
+  rig.run_until(
+      [&] { return rig.regional.answered_offers == 2 && rig.national.deliveries.size() == 1; });
   rig.regional.offer(m.unit);  // and once more after delivery
   rig.run_until([&] { return rig.regional.answered_offers == 3; });
   rig.settle();
@@ -371,31 +389,38 @@ BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
   // before the older ones have arrived: the first three attempts fail (the clock stands still,
   // so nothing is retried), and nothing is delivered before all three are in.
   std::vector<Made> units;
-  for (std::uint64_t seed : {10u, 11u, 12u}) units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false, "20250" + std::to_string(seed - 5)));
+  for (std::uint64_t seed : {10u, 11u, 12u})
+    units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false,
+                              "20250" + std::to_string(seed - 5)));
   const SendResult reset{SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt};
   for (int i = 0; i < 3; ++i) rig.national.script(reset);
   for (auto it = units.rbegin(); it != units.rend(); ++it) rig.regional.offer(it->unit);
   rig.run_until([&] { return rig.regional.answered_offers == 3; });
   // Each step of the clock lets the head of the pair move: a delivery or a counted retry.
-  const auto progress = [&] { return rig.engine->counters().delivered + rig.engine->counters().retries; };
+  const auto progress = [&] {
+    return rig.engine->counters().delivered + rig.engine->counters().retries;
+  };
   while (rig.national.deliveries.size() < 3) {
     const auto before = progress();
     rig.clock += 5000;
     rig.run_until([&] { return progress() > before; });
   }
   std::vector<std::string> got;
-  for (const auto& d : rig.national.deliveries) got.push_back(d.unit.files[0].name.substr(d.unit.files[0].name.size() - 18, 14));
+  for (const auto& d : rig.national.deliveries)
+    got.push_back(d.unit.files[0].name.substr(d.unit.files[0].name.size() - 18, 14));
   BOOST_TEST(std::is_sorted(got.begin(), got.end()));
 }
 
 BOOST_AUTO_TEST_CASE(maintenance_pauses_without_burning_attempts) {
   Rig rig;
   rig.start();
-  SendResult maintenance{SendResult::Status::kRetry, "", "MAINTENANCE", "503", std::chrono::seconds(600)};
+  SendResult maintenance{SendResult::Status::kRetry, "", "MAINTENANCE", "503",
+                         std::chrono::seconds(600)};
   rig.national.script(maintenance);
   auto m = make_unit(20, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(m.unit);
-  rig.run_until([&] { return rig.national.send_calls.size() == 1 && rig.engine->counters().released == 1; });
+  rig.run_until(
+      [&] { return rig.national.send_calls.size() == 1 && rig.engine->counters().released == 1; });
   // While the window lasts nothing is attempted, however often the engine ticks.
   rig.clock += 300'000;
   rig.run_until([&] { return rig.engine->counters().released == 1; });
@@ -415,9 +440,11 @@ BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_red
   auto stuck = make_unit(30, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(stuck.unit);
   for (int i = 0; i < 3; ++i) {
-    rig.run_until([&] { return rig.national.send_calls.begin() != rig.national.send_calls.end() &&
-                               rig.national.send_calls.begin()->second == i + 1 &&
-                               (rig.engine->counters().retries + rig.engine->counters().parked) == i + 1; });
+    rig.run_until([&] {
+      return rig.national.send_calls.begin() != rig.national.send_calls.end() &&
+             rig.national.send_calls.begin()->second == i + 1 &&
+             (rig.engine->counters().retries + rig.engine->counters().parked) == i + 1;
+    });
     rig.clock += 10'000;
   }
   auto s = rig.store();
@@ -435,11 +462,13 @@ BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_red
 BOOST_AUTO_TEST_CASE(a_destination_refusal_goes_back_to_the_sender) {
   Rig rig;
   rig.start();
-  rig.national.script({SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "suspended", std::nullopt});
+  rig.national.script(
+      {SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "suspended", std::nullopt});
   auto m = make_unit(40, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(m.unit);
   rig.run_until([&] { return rig.regional.receipts_received.size() == 1; });
-  BOOST_TEST(rig.regional.receipts_received[0].reason.find("RECIPIENT_SUSPENDED") != std::string::npos);
+  BOOST_TEST(rig.regional.receipts_received[0].reason.find("RECIPIENT_SUSPENDED") !=
+             std::string::npos);
   BOOST_TEST(rig.store()->list({})[0].state == store::kRejected);
 }
 
@@ -479,7 +508,8 @@ BOOST_AUTO_TEST_CASE(store_failures_never_lose_a_unit) {
     std::unique_ptr<store::SqlConnection> inner;
     std::shared_ptr<int> counter;
     store::Dialect dialect() const override { return inner->dialect(); }
-    std::vector<store::SqlRow> query(std::string_view sql, const std::vector<store::SqlValue>& p) override {
+    std::vector<store::SqlRow> query(std::string_view sql,
+                                     const std::vector<store::SqlValue>& p) override {
       if (++*counter % 7 == 0 && sql.rfind("INSERT INTO kh_transfers", 0) == 0)
         throw store::SqlError{"injected failure", false};
       return inner->query(sql, p);
@@ -530,7 +560,8 @@ BOOST_AUTO_TEST_CASE(pipelined_intake_answers_in_order_and_a_failure_fails_the_r
     std::unique_ptr<store::SqlConnection> inner;
     std::shared_ptr<bool> refuse;
     store::Dialect dialect() const override { return inner->dialect(); }
-    std::vector<store::SqlRow> query(std::string_view sql, const std::vector<store::SqlValue>& p) override {
+    std::vector<store::SqlRow> query(std::string_view sql,
+                                     const std::vector<store::SqlValue>& p) override {
       if (*refuse && sql.rfind("INSERT INTO kh_transfers", 0) == 0 && p.size() > 1 &&
           std::get_if<std::string>(&p[1]) && *std::get_if<std::string>(&p[1]) == "pipe-2")
         throw store::SqlError{"injected failure", false};
@@ -564,7 +595,8 @@ BOOST_AUTO_TEST_CASE(pipelined_intake_answers_in_order_and_a_failure_fails_the_r
   std::vector<std::pair<std::size_t, bool>> answers;
   const auto hand_over = [&](std::size_t from) {
     for (std::size_t i = from; i < units.size(); ++i)
-      rig.regional.context.sink->on_unit(units[i], [&answers, i](bool ok) { answers.emplace_back(i, ok); });
+      rig.regional.context.sink->on_unit(units[i],
+                                         [&answers, i](bool ok) { answers.emplace_back(i, ok); });
   };
   hand_over(0);
   rig.run_until([&] { return answers.size() == 8; });
@@ -598,15 +630,18 @@ BOOST_AUTO_TEST_CASE(the_conservation_report_balances_after_a_mixed_run) {
   rig.national.script({SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "", std::nullopt});
   for (std::uint64_t i = 0; i < 8; ++i) {
     auto m = make_unit(80 + i, i % 2 ? "K5" : "K2", i % 2 ? kRegionalService : kRegionalManager,
-                       i % 2 ? kNationalManager : kNationalService, false, "20250" + std::to_string(5 + i % 4));
+                       i % 2 ? kNationalManager : kNationalService, false,
+                       "20250" + std::to_string(5 + i % 4));
     m.unit.source_id = "mix-" + std::to_string(i);
     if (i == 3) m.unit.files[0].content[5] ^= 1;  // bad signature
     rig.regional.offer(m.unit);
-    auto n = make_unit(90 + i, "K5", kNationalService, kRegionalManager, true, "20250" + std::to_string(5 + i % 4));
+    auto n = make_unit(90 + i, "K5", kNationalService, kRegionalManager, true,
+                       "20250" + std::to_string(5 + i % 4));
     n.unit.source_id = "nat-" + std::to_string(i);
     rig.national.offer(n.unit);
   }
-  rig.run_until([&] { return rig.regional.answered_offers == 8 && rig.national.answered_offers == 8; });
+  rig.run_until(
+      [&] { return rig.regional.answered_offers == 8 && rig.national.answered_offers == 8; });
   for (int i = 0; i < 5; ++i) {
     rig.clock += 10'000;
     rig.settle();
@@ -614,7 +649,8 @@ BOOST_AUTO_TEST_CASE(the_conservation_report_balances_after_a_mixed_run) {
   const auto rows = rig.store()->report(0, INT64_MAX);
   std::int64_t in = 0, accounted = 0;
   for (const auto& r : rows) {
-    BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight, r.direction);
+    BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight,
+               r.direction);
     in += r.in;
     accounted += r.delivered + r.rejected + r.parked + r.superseded;
   }
@@ -645,13 +681,15 @@ BOOST_AUTO_TEST_CASE(two_instances_share_one_store_without_duplicates) {
   }
   // The first instance takes two units (max_in_flight) and its sends hang; only then does the
   // second start, so the two stuck units are the heads of their office pairs.
-  rig.run_until([&] { return rig.regional.answered_offers == 16 && rig.national.send_calls.size() == 2; });
+  rig.run_until(
+      [&] { return rig.regional.answered_offers == 16 && rig.national.send_calls.size() == 2; });
   testing::FakeNetwork regional2, national2;
   regional2.directory = rig.regional.directory;
   national2.directory = rig.national.directory;
   national2.delivery_log = &rig.national;  // the same national network
   auto second = rig.make_engine(regional2, national2, opts2);
-  for (const auto& u : units) regional2.offer(u);  // the same inbox: duplicates, first outcome stands
+  for (const auto& u : units)
+    regional2.offer(u);  // the same inbox: duplicates, first outcome stands
   rig.run_until([&] { return regional2.answered_offers == 16; });
   // One instance at a time may poll each inbox: the first holds the lease.
   BOOST_TEST(rig.regional.context.may_poll());
@@ -669,11 +707,13 @@ BOOST_AUTO_TEST_CASE(two_instances_share_one_store_without_duplicates) {
       if (rig.national.send_calls.count(t.idempotency_key) != 0)
         stuck_pairs[t.sender_office + t.recipient_office] = t.sequence;
     }
-    for (const auto& t : s->list({})) blocked += stuck_pairs.count(t.sender_office + t.recipient_office);
+    for (const auto& t : s->list({}))
+      blocked += stuck_pairs.count(t.sender_office + t.recipient_office);
   }
   BOOST_TEST(stuck_pairs.size() == 2u);
-  rig.run_until([&] { return second->counters().delivered == static_cast<std::int64_t>(16 - blocked); },
-                std::chrono::seconds(60));
+  rig.run_until(
+      [&] { return second->counters().delivered == static_cast<std::int64_t>(16 - blocked); },
+      std::chrono::seconds(60));
   BOOST_TEST(rig.national.deliveries.size() == 16 - blocked);
   rig.crash();  // the first instance dies with two units leased and unanswered
   rig.clock += 61'000;
@@ -691,7 +731,8 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
   Rig rig;
   // A facility structure on the regional side, a suspended national office, and the offices
   // whose certificates are expired or revoked in the development PKI.
-  for (auto& e : rig.regional.directory) e.facility_id = e.office.office_no == kRegionalManager ? "F-1" : "F-2";
+  for (auto& e : rig.regional.directory)
+    e.facility_id = e.office.office_no == kRegionalManager ? "F-1" : "F-2";
   for (const auto& t : {"43", "17"}) {
     rig.national.directory.push_back(entry("1371100460", t, "SUSPENDED"));
     auto expired = entry("3271500070", t);
@@ -736,7 +777,8 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
     add("empty", "UNIT_EMPTY", "", u);
   }
   // The generator's offices are rewritten to these, so the signer certificate names the sender.
-  const auto signed_by = [&](std::uint64_t seed, const std::string& office, const std::string& cert) {
+  const auto signed_by = [&](std::uint64_t seed, const std::string& office,
+                             const std::string& cert) {
     auto m = make_unit(seed, "K5", kRegionalService, kNationalManager, false);
     const auto base = test_pki().dir / "cases" / cert;
     const auto cred = pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
@@ -754,11 +796,14 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
   rig.run_until([&] { return rig.regional.receipts_received.size() == cases.size(); });
   BOOST_TEST(rig.national.deliveries.empty());
   for (const auto& c : cases) {
-    const auto it = std::find_if(rig.regional.receipts_received.begin(), rig.regional.receipts_received.end(),
-                                 [&](const OutboundReceipt& r) { return r.source_id == c.name; });
+    const auto it =
+        std::find_if(rig.regional.receipts_received.begin(), rig.regional.receipts_received.end(),
+                     [&](const OutboundReceipt& r) { return r.source_id == c.name; });
     BOOST_TEST_REQUIRE((it != rig.regional.receipts_received.end()), c.name);
     BOOST_TEST((it->state == ReceiptState::kRejected), c.name);
-    BOOST_TEST(it->reason.find("[" + c.code + "]") != std::string::npos, c.name << ": " << it->reason);
-    if (!c.hint.empty()) BOOST_TEST(it->reason.find(c.hint) != std::string::npos, c.name << ": " << it->reason);
+    BOOST_TEST(it->reason.find("[" + c.code + "]") != std::string::npos,
+               c.name << ": " << it->reason);
+    if (!c.hint.empty())
+      BOOST_TEST(it->reason.find(c.hint) != std::string::npos, c.name << ": " << it->reason);
   }
 }
