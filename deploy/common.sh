@@ -11,6 +11,7 @@ KAKEHASHI_PACKAGES=(
   libpoco-dev libboost-dev libboost-test-dev rapidjson-dev
   libsqlite3-dev sqlite3 libssl-dev openssl libpq-dev postgresql postgresql-common
   gpgsm gpg-agent ca-certificates faketime
+  lintian help2man prometheus
   chromium fonts-ipafont-gothic nodejs
 )
 # npm: Debian's package, unless the installed nodejs bundles its own (NodeSource's conflicts with it).

@@ -7,6 +7,7 @@
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/cli/inspect_command.hpp"
 #include "gateway/cli/registry_command.hpp"
+#include "gateway/cli/store_command.hpp"
 #include "gateway/cli/verify_command.hpp"
 
 namespace kakehashi::cli {
@@ -20,6 +21,7 @@ std::vector<Command> all_commands() {
       inspect_command(),
       relay_command(),
       registry_command(),
+      store_command(),
       verify_command(),
   };
 }
