@@ -24,6 +24,9 @@ install(FILES ${PROJECT_BINARY_DIR}/package/kakehashi.example.json
               ${PROJECT_SOURCE_DIR}/config/registry-overrides.example.json
         DESTINATION /etc/kakehashi PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/prometheus/kakehashi-rules.yml
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/kakehashi/prometheus)
+
 # Documentation: copyright, changelog (gzip -n: reproducible), the README.
 set(_kakehashi_doc ${CMAKE_INSTALL_DATAROOTDIR}/doc/kakehashi)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/copyright ${PROJECT_SOURCE_DIR}/README.md
