@@ -87,7 +87,8 @@ void migrate_file(const std::string& path) {
 
 void print_checks(std::ostream& out, const std::vector<store::TableCheck>& checks) {
   out << std::left << std::setw(26) << "table" << std::right << std::setw(10) << "source"
-      << std::setw(10) << "target" << "  digest\n";
+      << std::setw(10) << "target"
+      << "  digest\n";
   for (const auto& c : checks) {
     out << std::left << std::setw(26) << c.table << std::right << std::setw(10) << c.source_rows
         << std::setw(10) << c.target_rows << "  " << (c.same() ? "same" : "DIFFERENT") << "\n";
@@ -109,8 +110,7 @@ bool check_audit(store::Store& target, const std::optional<audit::ChainHead>& so
   mapping::cms::X509Ptr cert;
   if (!certificate_file.empty()) cert = pki::load_certificate(certificate_file);
   if (!cert && !checkpoints.empty()) {
-    io.out << "audit chain: " << records.size() << " records, head seq "
-           << (head ? head->seq : 0)
+    io.out << "audit chain: " << records.size() << " records, head seq " << (head ? head->seq : 0)
            << "; checkpoint signatures not checked (no audit.signer certificate in the config)\n";
     return ok;
   }
@@ -295,8 +295,8 @@ int summary(const Args& args, CommandIo io) {
   }
   auto db = open();
   for (const auto& t : store::summarize_store(*db))
-    io.out << std::left << std::setw(26) << t.table << std::right << std::setw(10) << t.rows
-           << "  " << t.digest << "\n";
+    io.out << std::left << std::setw(26) << t.table << std::right << std::setw(10) << t.rows << "  "
+           << t.digest << "\n";
   const auto head = store::Store(open()).audit_head();
   io.out << "schema version " << schema_version(*db) << "\naudit chain head seq "
          << (head ? head->seq : 0) << " hash " << (head ? head->hash : std::string("-")) << "\n";
@@ -311,7 +311,8 @@ Command store_command() {
   c.summary = "back up, restore, copy (SQLite to PostgreSQL) and upgrade the store";
   c.help = kStoreHelp;
   c.run = [](std::span<const std::string> argv, CommandIo io) {
-    if (argv.empty()) throw UsageError{"a command is required: backup, restore, copy, migrate, summary"};
+    if (argv.empty())
+      throw UsageError{"a command is required: backup, restore, copy, migrate, summary"};
     const std::string sub = argv[0];
     const Args args(argv.subspan(1), {}, {"--config", "--to", "--from", "--store"});
     try {

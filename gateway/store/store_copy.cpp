@@ -40,12 +40,12 @@ TableInfo table_info(SqlConnection& db, const std::string& table) {
   TableInfo info;
   info.name = table;
   if (db.dialect() == Dialect::kSqlite) {
-    for (const auto& r : db.query("SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid",
-                                  {table})) {
+    for (const auto& r :
+         db.query("SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", {table})) {
       info.columns.push_back({r[0].value_or(""), kind_of(r[1].value_or(""))});
     }
-    for (const auto& r : db.query(
-             "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", {table}))
+    for (const auto& r :
+         db.query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", {table}))
       info.key.push_back(r[0].value_or(""));
   } else {
     for (const auto& r : db.query(
@@ -54,13 +54,13 @@ TableInfo table_info(SqlConnection& db, const std::string& table) {
              {table})) {
       info.columns.push_back({r[0].value_or(""), kind_of(r[1].value_or(""))});
     }
-    for (const auto& r : db.query(
-             "SELECT kcu.column_name FROM information_schema.table_constraints tc "
-             "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = "
-             "tc.constraint_name AND kcu.table_schema = tc.table_schema AND kcu.table_name = "
-             "tc.table_name WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = "
-             "current_schema() AND tc.table_name = ? ORDER BY kcu.ordinal_position",
-             {table}))
+    for (const auto& r :
+         db.query("SELECT kcu.column_name FROM information_schema.table_constraints tc "
+                  "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = "
+                  "tc.constraint_name AND kcu.table_schema = tc.table_schema AND kcu.table_name = "
+                  "tc.table_name WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = "
+                  "current_schema() AND tc.table_name = ? ORDER BY kcu.ordinal_position",
+                  {table}))
       info.key.push_back(r[0].value_or(""));
   }
   if (info.key.empty()) {
@@ -98,10 +98,10 @@ void for_each_row(SqlConnection& db, const TableInfo& info,
   while (true) {
     std::vector<SqlRow> rows;
     if (key_index < info.columns.size()) {
-      rows = after ? db.query(select + " WHERE " + info.key[0] + " > ? ORDER BY " + order +
-                                  " LIMIT ?",
-                              {*after, page})
-                   : db.query(select + " ORDER BY " + order + " LIMIT ?", {page});
+      rows =
+          after ? db.query(select + " WHERE " + info.key[0] + " > ? ORDER BY " + order + " LIMIT ?",
+                           {*after, page})
+                : db.query(select + " ORDER BY " + order + " LIMIT ?", {page});
     } else {
       rows = db.query(select + " ORDER BY " + order + " LIMIT ? OFFSET ?", {page, offset});
       offset += page;
@@ -184,13 +184,13 @@ TableSummary summarize_table(SqlConnection& db, const std::string& table) {
 }  // namespace
 
 std::vector<std::string> store_tables(SqlConnection& db) {
-  const auto rows = db.query(
-      db.dialect() == Dialect::kSqlite
-          ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kh\\_%' "
-            "ESCAPE '\\' ORDER BY name"
-          : "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-            "current_schema() AND table_type = 'BASE TABLE' AND table_name LIKE 'kh\\_%' "
-            "ESCAPE '\\' ORDER BY table_name");
+  const auto rows =
+      db.query(db.dialect() == Dialect::kSqlite
+                   ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kh\\_%' "
+                     "ESCAPE '\\' ORDER BY name"
+                   : "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                     "current_schema() AND table_type = 'BASE TABLE' AND table_name LIKE 'kh\\_%' "
+                     "ESCAPE '\\' ORDER BY table_name");
   std::vector<std::string> out;
   for (const auto& r : rows) out.push_back(r[0].value_or(""));
   std::sort(out.begin(), out.end());
@@ -244,8 +244,8 @@ std::vector<TableCheck> copy_store(SqlConnection& from, SqlConnection& to) {
       }
       // Multi-row INSERTs, at most ~2000 values each.
       const std::size_t per_statement = std::max<std::size_t>(1, 2000 / info.columns.size());
-      const std::string head = "INSERT INTO " + table + " (" + column_list(info.columns) +
-                               ") VALUES ";
+      const std::string head =
+          "INSERT INTO " + table + " (" + column_list(info.columns) + ") VALUES ";
       std::string one = "(";
       for (std::size_t i = 0; i < info.columns.size(); ++i) one += i == 0 ? "?" : ", ?";
       one += ")";

@@ -87,8 +87,8 @@ std::map<std::string, std::set<std::string>> shape(SqlConnection& db) {
     for (const auto& r : db.query("SELECT name FROM pragma_table_info(?)", {t}))
       out[t].insert(r[0].value_or(""));
   }
-  for (const auto& r : db.query(
-           "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'kh\\_%' ESCAPE '\\'"))
+  for (const auto& r : db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
+                                "'kh\\_%' ESCAPE '\\'"))
     out["(indexes)"].insert(r[0].value_or(""));
   return out;
 }
@@ -97,8 +97,7 @@ std::map<std::string, std::set<std::string>> shape(SqlConnection& db) {
 std::string snapshot(const std::string& path) {
   auto db = open_sqlite(path);
   std::string out;
-  for (const auto& r :
-       db->query("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")) {
+  for (const auto& r : db->query("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")) {
     out += r[0].value_or("") + " " + r[1].value_or("") + " " + r[2].value_or("") + "\n";
   }
   for (const auto& t : summarize_store(*db))
@@ -126,8 +125,8 @@ NewTransfer unit(const std::string& source_id) {
 }
 
 void expect_chain_intact(Store& s, std::size_t records) {
-  const auto report = audit::verify_chain(s.audit_records(), s.audit_checkpoints(), s.audit_head(),
-                                          nullptr);
+  const auto report =
+      audit::verify_chain(s.audit_records(), s.audit_checkpoints(), s.audit_head(), nullptr);
   BOOST_TEST(report.intact(), "audit chain: " << audit::to_string(report.breakage) << " at seq "
                                               << report.record_seq << ": " << report.detail);
   BOOST_TEST(report.records == records);
@@ -259,8 +258,9 @@ BOOST_AUTO_TEST_CASE(online_backup_copies_a_store_being_written_consistently) {
   // backup neither waits for it nor holds its uncommitted row.
   auto busy = open_sqlite(live);
   busy->begin();
-  busy->query("INSERT INTO kh_cursors (adapter, kind, value, updated_at) VALUES "
-              "('regional', 'units', 'uncommitted', 1)");
+  busy->query(
+      "INSERT INTO kh_cursors (adapter, kind, value, updated_at) VALUES "
+      "('regional', 'units', 'uncommitted', 1)");
   sqlite_backup(live, dir.file("backup.sqlite"));
   busy->commit();
   BOOST_TEST(!fs::exists(dir.file("backup.sqlite.partial")));
