@@ -65,8 +65,9 @@ if "$BIN_GATEWAY" store copy --from "$WORK/kakehashi.json" --to "$WORK/kakehashi
   echo "a copy into a non-empty store was not refused"; exit 1
 fi
 grep -q 'not empty' "$WORK/again.err" || { cat "$WORK/again.err"; exit 1; }
-in_flight="$(psql -qtA -c "SELECT count(*) FROM kh_transfers WHERE state = 'accepted' AND payload IS NOT NULL")"
-echo "-- PostgreSQL holds $in_flight units in flight with their sealed payloads"
+sealed="$(psql -qtA -c "SELECT count(*) FROM kh_transfers WHERE payload IS NOT NULL")"
+echo "-- PostgreSQL holds $sealed transfers with their sealed payloads"
+[ "$sealed" -gt 0 ] || { echo "no sealed payloads moved"; exit 1; }
 
 "$BIN_GATEWAY" run --config "$WORK/kakehashi-a.json" >>"$WORK/gateway-a.out" 2>>"$WORK/gateway-a.log" &
 PID_A=$!
