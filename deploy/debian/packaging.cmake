@@ -15,6 +15,13 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/sysusers.conf
 
 # The sample config with the quickstart placeholders filled for an installed system.
 file(READ ${PROJECT_SOURCE_DIR}/config/kakehashi.example.json _kakehashi_sample)
+string(REGEX REPLACE
+  "// deploy/quickstart\\.sh copies this file[^\n]*\n//[^\n]*\n//[^\n]*\n"
+  "// Installed by the kakehashi package: state in /var/lib/kakehashi, certificates and keys\n\
+// under /etc/kakehashi/pki, both networks on port 443. Copy it to kakehashi.json, set hosts,\n\
+// ports, paths and networks, then run `kakehashi config check`. Relative paths are relative\n\
+// to the directory of the config file.\n"
+  _kakehashi_sample "${_kakehashi_sample}")
 string(REPLACE "@RUN@" "/var/lib/kakehashi" _kakehashi_sample "${_kakehashi_sample}")
 string(REPLACE "@PKI@" "/etc/kakehashi/pki" _kakehashi_sample "${_kakehashi_sample}")
 string(REPLACE "@NATIONAL_PORT@" "443" _kakehashi_sample "${_kakehashi_sample}")
@@ -30,8 +37,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/prometheus/kakehashi-rules.yml
 # Documentation: copyright, changelog (gzip -n: reproducible), the README.
 set(_kakehashi_doc ${CMAKE_INSTALL_DATAROOTDIR}/doc/kakehashi)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/copyright ${PROJECT_SOURCE_DIR}/README.md
-              ${PROJECT_SOURCE_DIR}/config/README.md
         DESTINATION ${_kakehashi_doc})
+install(FILES ${PROJECT_SOURCE_DIR}/config/README.md DESTINATION ${_kakehashi_doc}
+        RENAME config-README.md)
 install(CODE "execute_process(COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/deploy/debian/changelog
                               OUTPUT_FILE ${PROJECT_BINARY_DIR}/package/changelog.gz)")
 install(FILES ${PROJECT_BINARY_DIR}/package/changelog.gz DESTINATION ${_kakehashi_doc})
@@ -57,19 +65,20 @@ endif()
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME kakehashi)
 set(CPACK_PACKAGE_VENDOR "Kakehashi project")
-set(CPACK_PACKAGE_CONTACT "Kakehashi maintainers <kakehashi@localhost.localdomain>")
+set(CPACK_PACKAGE_CONTACT "Kakehashi maintainers <maintainers@kakehashi.example.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "care-plan data gateway between a regional care network and the national system")
 set(CPACK_PACKAGE_DESCRIPTION
-    "Kakehashi relays care-plan send units (MHLW care-plan data linkage standard) between a\n\
-regional care network and Japan's national Care Plan Data Linkage System, keeping signatures\n\
-intact, with durable accept, retries, receipts and a hash-chained audit log. It stores its\n\
-state in SQLite or PostgreSQL.")
+    "Kakehashi relays care-plan send units (MHLW care-plan data linkage\n\
+standard) between a regional care network and Japan's national Care Plan\n\
+Data Linkage System, keeping signatures intact, with durable accept,\n\
+retries, receipts and a hash-chained audit log. It keeps its state in\n\
+SQLite or PostgreSQL.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://localhost.localdomain/kakehashi")
+set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://kakehashi.example.org/")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql-client, sqlite3")

@@ -35,6 +35,7 @@ contents="$(dpkg-deb -c "$DEB")"
 for p in /usr/bin/kakehashi /lib/systemd/system/kakehashi.service /usr/lib/sysusers.d/kakehashi.conf \
   /etc/kakehashi/kakehashi.example.json /etc/kakehashi/registry-overrides.example.json \
   /usr/share/doc/kakehashi/copyright /usr/share/doc/kakehashi/changelog.gz \
+  /usr/share/doc/kakehashi/README.md /usr/share/doc/kakehashi/config-README.md \
   /usr/share/kakehashi/prometheus/kakehashi-rules.yml \
   /usr/share/man/man1/kakehashi.1.gz /usr/share/man/man1/kakehashi-store.1.gz \
   /usr/share/man/man1/kakehashi-run.1.gz /usr/share/man/man1/kakehashi-audit.1.gz; do
@@ -45,7 +46,7 @@ grep -v ' root/root ' <<<"$contents" && fail "files not owned by root/root"
 grep -q ' \./var/' <<<"$contents" && fail "the package ships files under /var"
 
 info="$(dpkg-deb -I "$DEB")"
-echo "$info" | sed -n '/Package:/,$p'
+dpkg-deb -f "$DEB"
 grep -q '^ Package: kakehashi$' <<<"$info" || fail "Package field"
 grep -qE '^ Depends: .*adduser' <<<"$info" || fail "Depends lacks adduser"
 grep -qE '^ Depends: .*libc6' <<<"$info" || fail "Depends lacks the shared libraries (shlibdeps)"
@@ -78,10 +79,11 @@ dpkg-deb -c "$DBG" | grep -q "usr/lib/debug/.build-id/${build_id:0:2}/${build_id
 grep -q '^ExecStart=/usr/bin/kakehashi run --config /etc/kakehashi/kakehashi.json$' \
   "$root/lib/systemd/system/kakehashi.service" || fail "unit ExecStart"
 grep -q '^User=kakehashi$' "$root/lib/systemd/system/kakehashi.service" || fail "unit User"
-grep -q '@[A-Z_]*@' "$root/etc/kakehashi/kakehashi.example.json" && fail "placeholders left in the sample config"
+grep -v '^ *//' "$root/etc/kakehashi/kakehashi.example.json" | grep '@[A-Z_]*@' &&
+  fail "placeholders left in the sample config"
 zcat "$root/usr/share/man/man1/kakehashi-store.1.gz" | grep -q 'restore' || fail "store man page"
 size=$(stat -c %s "$root/usr/bin/kakehashi")
-echo "== /usr/bin/kakehashi: $((size / 1024 / 1024)) MiB stripped; build id $build_id"
+echo "== /usr/bin/kakehashi: $size bytes stripped; build id $build_id"
 
 command -v lintian >/dev/null || { echo "lintian missing: install it (deploy/common.sh)" >&2; exit 1; }
 echo "== lintian"
