@@ -85,5 +85,8 @@ echo "-- deliveries per instance on PostgreSQL:"
 psql -qtA -F ' ' -c "SELECT actor, count(*) FROM kh_events WHERE kind = 'delivered' GROUP BY actor ORDER BY actor" || true
 "$BIN_GATEWAY" audit verify --config "$WORK/kakehashi-a.json" || rc=1
 "$BIN_GATEWAY" relay report --config "$WORK/kakehashi-b.json" || rc=1
+# And back out: a backup of the PostgreSQL store is a SQLite store file that verifies offline.
+"$BIN_GATEWAY" store backup --config "$WORK/kakehashi-a.json" --to "$WORK/pg-backup.sqlite" || rc=1
+"$BIN_GATEWAY" audit verify --store "$WORK/pg-backup.sqlite" --cert "$PKI/gateway/proxy-rsa.cert.pem" || rc=1
 if [ "$rc" -ne 0 ]; then tail -n 20 "$WORK/gateway.log" "$WORK/gateway-a.log" "$WORK/gateway-b.log" || true; fi
 exit "$rc"
