@@ -20,6 +20,7 @@ done
 kakehashi_install_packages
 kakehashi_build "$build_dir" RelWithDebInfo -DKAKEHASHI_BUILD_TESTS=OFF \
   -DKAKEHASHI_BUILD_BENCH=OFF -DKAKEHASHI_MANPAGES=ON
+rm -f "$build_dir"/kakehashi_*.deb "$build_dir"/kakehashi-dbgsym_*.ddeb
 (cd "$build_dir" && cpack -G DEB)
 mkdir -p "$out_dir"
 for f in "$build_dir"/kakehashi_*.deb "$build_dir"/kakehashi-dbgsym_*.ddeb; do
