@@ -28,8 +28,8 @@ constexpr const char* kStoreHelp = R"(Usage: kakehashi store COMMAND [options]
       A consistent copy of the store while the gateway runs. SQLite: the online backup API
       (the gateway keeps writing meanwhile); PostgreSQL: one REPEATABLE READ snapshot copied
       into a new SQLite file (for large databases `pg_dump --format=custom` serves as well; see
-      README "Backup and restore"). Refuses an existing BACKUP. Payloads stay sealed: keep the
-      payload key (payload_key_file) with the backup, apart from it.
+      README "Backup, restore, moving to PostgreSQL, upgrades"). Refuses an existing BACKUP.
+      Payloads stay sealed: back up the payload key (payload_key_file) too, stored apart.
   restore --config FILE --from BACKUP.sqlite
       Writes a backup into the config's store, which must be empty (a new SQLite file, or a
       PostgreSQL database with no Kakehashi rows): refused otherwise. Stop the gateway first.
