@@ -115,7 +115,10 @@ NewTransfer unit(const std::string& source_id) {
   t.sender_type = "43";
   t.recipient_office = "1371100452";
   t.recipient_type = "11";
-  t.sequence = "20251201104805";
+  // A sequence of its own per unit (RHN-M-0200 → 20251201000200): distinct units stay distinct
+  // whatever the store takes a unit's identity to be.
+  const std::string digits = source_id.substr(source_id.find_last_of('-') + 1);
+  t.sequence = "20251201" + std::string(6 - digits.size(), '0') + digits;
   t.unit_kind = "K2";
   t.subject_key = "K2:202512";
   t.idempotency_key = "kh-" + source_id;
