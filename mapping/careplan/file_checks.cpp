@@ -393,6 +393,13 @@ class FileChecker {
               "a day after the last day of the service month " + service_month_ + " (" +
                   std::to_string(service_month_days_) + " days) is flagged");
         return;
+      case MonthTie::kDayCount:
+        if (!service_month_.empty() && digits_only(v) && v.size() <= 3 &&
+            num(v) > service_month_days_)
+          add(codes::kRowMonth, r.line, spec.no,
+              "more days than the service month " + service_month_ + " has (" +
+                  std::to_string(service_month_days_) + ")");
+        return;
     }
   }
 
@@ -451,6 +458,18 @@ class FileChecker {
           add(codes::kFieldSpecialValue, r.line, no,
               rule.if_missing.empty() ? "must be " + rule.value : rule.if_missing);
         }
+      }
+      if (spec.on_total_rows != TotalRowRule::kNone &&
+          layout_.is_total_row(field(layout_.total_row_field))) {
+        const bool ok =
+            spec.on_total_rows == TotalRowRule::kEmpty
+                ? v.empty()
+                : v.find_first_not_of('0') == std::string_view::npos;  // empty: required
+        if (!ok)
+          add(codes::kFieldSpecialValue, r.line, no,
+              spec.on_total_rows == TotalRowRule::kEmpty
+                  ? "must be empty on a subtotal or grand-total row (<type>AAAA/EEEE/ZZZZ, 999999)"
+                  : "must be 0 on a subtotal or grand-total row (<type>AAAA/EEEE/ZZZZ, 999999)");
       }
       // A malformed value already has its own finding; comparing it with the name adds nothing.
       if (!field_ok_[static_cast<std::size_t>(no - 1)] || v.empty()) continue;

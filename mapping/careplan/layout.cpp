@@ -76,6 +76,7 @@ MonthTie parse_month_tie(const std::string& t) {
   if (t == "equals") return MonthTie::kEquals;
   if (t == "within") return MonthTie::kWithin;
   if (t == "days") return MonthTie::kDays;
+  if (t == "day_count") return MonthTie::kDayCount;
   bad_data("unknown service_month tie " + t);
 }
 
@@ -121,6 +122,16 @@ FieldSpec parse_field(FileKind kind, const rapidjson::Value& f,
     }
   }
   if (f.HasMember("service_month")) s.month_tie = parse_month_tie(str(f["service_month"]));
+  if (f.HasMember("on_total_rows")) {
+    const std::string rule = str(f["on_total_rows"]);
+    if (rule == "zero") {
+      s.on_total_rows = TotalRowRule::kZero;
+    } else if (rule == "empty") {
+      s.on_total_rows = TotalRowRule::kEmpty;
+    } else {
+      bad_data("unknown on_total_rows rule " + rule);
+    }
+  }
   s.refuses_special_values =
       std::find(special_kinds.begin(), special_kinds.end(), s.kind) != special_kinds.end();
   if (s.pattern && s.pattern->source() == kOfficePattern) {
@@ -174,6 +185,17 @@ CarePlanStandard::CarePlanStandard() {
     layout.field_count = static_cast<std::size_t>(member(it->value, "field_count").GetInt());
     for (const auto& f : member(it->value, "fields").GetArray())
       layout.fields.push_back(parse_field(layout.kind, f, special_kinds));
+    if (it->value.HasMember("total_rows")) {
+      const auto& t = it->value["total_rows"];
+      layout.total_row_field = member(t, "field").GetInt();
+      for (const auto& v : member(t, "values").GetArray())
+        layout.total_row_values.push_back(str(v));
+      for (const auto& v : member(t, "suffixes").GetArray())
+        layout.total_row_suffixes.push_back(str(v));
+      if (layout.total_row_field < 1 ||
+          static_cast<std::size_t>(layout.total_row_field) > layout.field_count)
+        bad_data("total_rows names a field the kind does not have");
+    }
     if (layout.fields.size() != layout.field_count) bad_data("field_count disagrees with fields");
     for (std::size_t i = 0; i < layout.fields.size(); ++i) {
       const FieldSpec& spec = layout.fields[i];
@@ -184,8 +206,11 @@ CarePlanStandard::CarePlanStandard() {
         layout.month_field = spec.no;
       }
       if ((spec.month_tie == MonthTie::kWithin && spec.kind != FieldKind::kDate8) ||
-          (spec.month_tie == MonthTie::kDays && spec.kind != FieldKind::kFlags31))
-        bad_data("service_month within/days on a field of another kind");
+          (spec.month_tie == MonthTie::kDays && spec.kind != FieldKind::kFlags31) ||
+          (spec.month_tie == MonthTie::kDayCount && spec.kind != FieldKind::kNumber))
+        bad_data("service_month within/days/day_count on a field of another kind");
+      if (spec.on_total_rows != TotalRowRule::kNone && layout.total_row_field == 0)
+        bad_data("on_total_rows in a kind without total_rows");
       for (const auto& r : spec.special_rules) {
         for (const auto* c : {&r.allowed_when, &r.required_when}) {
           if (c->kind == SpecialCondition::Kind::kFieldEquals &&
@@ -193,7 +218,8 @@ CarePlanStandard::CarePlanStandard() {
             bad_data("special_value_rules refers to a field the kind does not have");
         }
       }
-      if (!spec.special_rules.empty() || spec.month_tie != MonthTie::kNone)
+      if (!spec.special_rules.empty() || spec.month_tie != MonthTie::kNone ||
+          spec.on_total_rows != TotalRowRule::kNone)
         layout.record_rule_fields.push_back(spec.no);
     }
     layouts_[static_cast<std::size_t>(layout.kind)] = std::move(layout);
@@ -282,6 +308,16 @@ const FileLayout& CarePlanStandard::layout(FileKind kind) const {
 bool CarePlanStandard::is_known_version(std::string_view value) const {
   return std::any_of(versions_.begin(), versions_.end(),
                      [&](const CsvVersion& v) { return v.value == value; });
+}
+
+bool FileLayout::is_total_row(std::string_view value) const {
+  if (std::find(total_row_values.begin(), total_row_values.end(), value) != total_row_values.end())
+    return true;
+  // <type>AAAA: a 2-character service type, then the suffix.
+  return std::any_of(total_row_suffixes.begin(), total_row_suffixes.end(),
+                     [&](const std::string& suffix) {
+                       return value.size() == 2 + suffix.size() && value.ends_with(suffix);
+                     });
 }
 
 bool CarePlanStandard::is_special_value(std::string_view value) const {

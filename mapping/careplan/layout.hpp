@@ -65,10 +65,14 @@ struct SpecialRule {
 // How a field is tied to the service month in the file name (layouts.json service_month).
 enum class MonthTie : std::uint8_t {
   kNone,
-  kEquals,  // a YYYYMM field equals the name's month
-  kWithin,  // a YYYYMMDD date falls in the name's month
-  kDays,    // 31 day flags: none after the month's last day
+  kEquals,    // a YYYYMM field equals the name's month
+  kWithin,    // a YYYYMMDD date falls in the name's month
+  kDays,      // 31 day flags: none after the month's last day
+  kDayCount,  // a count of days in the month: at most the month's days
 };
+
+// What a subtotal or total row (FileLayout::total_row_*) carries in a field.
+enum class TotalRowRule : std::uint8_t { kNone, kZero, kEmpty };
 
 struct FieldSpec {
   int no = 0;
@@ -84,6 +88,7 @@ struct FieldSpec {
   // Whether the standard's special values are refused here unless listed (the checked kinds).
   bool refuses_special_values = false;
   MonthTie month_tie = MonthTie::kNone;
+  TotalRowRule on_total_rows = TotalRowRule::kNone;
   FieldRole role = FieldRole::kNone;
 };
 
@@ -91,9 +96,16 @@ struct FileLayout {
   FileKind kind = FileKind::UPPLAN;
   std::string description_ja;
   std::size_t field_count = 0;
-  std::vector<FieldSpec> fields;        // fields[i].no == i + 1
-  int month_field = 0;                  // the YYYYMM field that equals the name's month (0: none)
-  std::vector<int> record_rule_fields;  // fields with special_rules or a month tie, ascending
+  std::vector<FieldSpec> fields;  // fields[i].no == i + 1
+  int month_field = 0;            // the YYYYMM field that equals the name's month (0: none)
+  std::vector<int>
+      record_rule_fields;  // fields with special_rules, a month tie or a total-row rule
+  // Subtotal and total rows (第7表): field total_row_field equals one of total_row_values or ends
+  // with one of total_row_suffixes.
+  int total_row_field = 0;
+  std::vector<std::string> total_row_values;
+  std::vector<std::string> total_row_suffixes;
+  bool is_total_row(std::string_view value) const;
   const FieldSpec& field(int no) const { return fields[static_cast<std::size_t>(no - 1)]; }
 };
 

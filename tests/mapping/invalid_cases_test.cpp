@@ -1059,6 +1059,52 @@ std::vector<std::pair<std::string, CaseFn>> special_and_month_cases() {
          b.set("UPJSK", 0, 11, std::string(28, '0') + "100", "");
          return b.scenario({});
        }},
+      // 第7表 subtotal (<type>AAAA/EEEE/ZZZZ) and grand-total (999999) rows: 単位数 0, 割引後率 and
+      // 割引後単位数 empty (layouts.json total_rows / on_total_rows).
+      {"第7表 grand total with units",
+       [] {
+         Builder b("K2");
+         const auto records = parse_records(b.file("UPSIKYU").bytes);
+         std::size_t index = 0;
+         while (records[index].fields[8].value != "999999") ++index;
+         return b.scenario({b.set("UPSIKYU", index, 13, "120", codes::kFieldSpecialValue)});
+       }},
+      {"第7表 grand total with a discount",
+       [] {
+         Builder b("K2");
+         const auto records = parse_records(b.file("UPSIKYU").bytes);
+         std::size_t index = 0;
+         while (records[index].fields[8].value != "999999") ++index;
+         return b.scenario({b.set("UPSIKYU", index, 14, "90", codes::kFieldSpecialValue),
+                            b.set("UPSIKYU", index, 15, "100", codes::kFieldSpecialValue)});
+       }},
+      {"第7表 subtotal row with discounted units",
+       [] {
+         UnitParams params;
+         params.providers = 5;
+         Builder b("K2", params);
+         const auto records = parse_records(b.file("UPSIKYU").bytes);
+         std::size_t index = 0;
+         while (index < records.size() && !records[index].fields[8].value.ends_with("AAAA"))
+           ++index;
+         BOOST_TEST_REQUIRE(index < records.size(), "no subtotal row in the generated 第7表");
+         return b.scenario({b.set("UPSIKYU", index, 15, "100", codes::kFieldSpecialValue)});
+       }},
+      {"第7表 planned days beyond a 30-day month",
+       [] {
+         UnitParams params;
+         params.service_month = "202506";
+         Builder b("K2", params);
+         return b.scenario({b.set("UPSIKYU", 0, 31, "31", codes::kRowMonth)});
+       }},
+      {"第7表 planned days of a whole 31-day month accepted",
+       [] {
+         UnitParams params;
+         params.service_month = "202507";
+         Builder b("K2", params);
+         b.set("UPSIKYU", 0, 31, "31", "");
+         return b.scenario({});
+       }},
       {"delete month differs from the name",
        [] {
          Builder b("K6");

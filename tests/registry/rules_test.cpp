@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(conflict_table) {
   BOOST_TEST((status->params == Params{{"status.national", "ACTIVE"}, {"status.regional", "CLOSED"}}));
   const auto both = std::find_if(all.begin(), all.end(), [](const Conflict& c) { return c.kind == ConflictKind::kOnBothNetworks; });
   BOOST_REQUIRE(both != all.end());
-  BOOST_TEST((both->params == Params{{"networks", "national,regional"}, {"home", "national"}, {"home_reason", "preference"}}));
+  BOOST_TEST((both->params == Params{{"networks", "national,regional"}, {"home", "regional"}, {"home_reason", "preference"}}));
   BOOST_TEST(r.echoes() == 0u);
 }
 
