@@ -931,7 +931,7 @@ BOOST_AUTO_TEST_CASE(registry_conflicts_and_last_sync_from_the_store) {
       // The detail as values, for the console to word in Japanese or English (issue 20).
       BOOST_TEST(c["params"].IsObject(), r.body);
       if (c["kind"].GetString() == std::string("on_both_networks"))
-        BOOST_TEST(c["params"]["home"].GetString() == std::string("regional"), r.body);
+        BOOST_TEST(c["params"]["home_reason"].GetString() == std::string("preference"), r.body);
     }
   }
   BOOST_TEST(both, r.body);

@@ -263,7 +263,7 @@ async function main() {
       const api = await apiCall('GET', '/api/registry/conflicts', H.operator_token);
       check(api.status === 200 && Array.isArray(api.json.conflicts) && Number.isInteger(api.json.echoes), 'conflicts API without echoes count');
       check(!api.json.conflicts.some((c) => /echo/.test(c.detail || '')), 'an echo of the gateway is listed as a conflict');
-      check(await op.locator('[data-testid=conflicts-table] tbody tr').count() === api.json.conflicts.length, 'the table does not list exactly the API\'s conflicts');
+      check(await op.locator('[data-testid=conflicts-table] tbody .conflict').count() === api.json.conflicts.length, 'the table does not list exactly the API\'s conflicts');
       const echoes = op.getByTestId('registry-echoes');
       check(await echoes.getAttribute('data-count') === String(api.json.echoes), 'the echo line does not show the API\'s count');
       check(/件/.test(await echoes.textContent()), 'the echo line is not in Japanese');
