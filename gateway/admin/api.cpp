@@ -673,7 +673,8 @@ http::Response api_registry_conflicts(ApiContext& ctx) {
   j.w().StartObject();
   j.key("conflicts");
   j.w().StartArray();
-  if (const auto* r = ctx.registry(true)) {
+  const auto* r = ctx.registry(true);
+  if (r != nullptr) {
     for (const auto& c : r->conflicts()) {
       j.w().StartObject();
       j.kv("kind", reg::to_string(c.kind));
@@ -685,10 +686,16 @@ http::Response api_registry_conflicts(ApiContext& ctx) {
       for (const auto& n : c.networks) j.str(n);
       j.w().EndArray();
       j.kv("detail", c.detail);
+      j.key("params");  // the detail as values: the console words it in its language
+      j.w().StartObject();
+      for (const auto& [k, v] : c.params) j.kv(k, v);
+      j.w().EndObject();
       j.w().EndObject();
     }
   }
   j.w().EndArray();
+  // The gateway's own publications listed back by a network: not conflicts, one count.
+  j.kv("echoes", static_cast<std::int64_t>(r != nullptr ? r->echoes() : 0));
   j.w().EndObject();
   return json_response(200, j.done());
 }

@@ -95,7 +95,10 @@ void print_inspect_json(const InspectReport& report, std::ostream& out) {
     str("office_no");
     str(o.office_no);
     str("service_type");
-    if (o.service_type.empty()) w.Null(); else str(o.service_type);
+    if (o.service_type.empty())
+      w.Null();
+    else
+      str(o.service_type);
     w.EndObject();
   };
   std::size_t ok = 0;
@@ -108,7 +111,10 @@ void print_inspect_json(const InspectReport& report, std::ostream& out) {
     str("acceptable");
     w.Bool(u.acceptable());
     str("generation");
-    if (u.generation) str(mapping::generation_name(*u.generation)); else w.Null();
+    if (u.generation)
+      str(mapping::generation_name(*u.generation));
+    else
+      w.Null();
     str("combination");
     if (u.combination != nullptr) {
       w.StartObject();
@@ -125,11 +131,20 @@ void print_inspect_json(const InspectReport& report, std::ostream& out) {
       w.Null();
     }
     str("from");
-    if (u.key) office(u.key->from); else w.Null();
+    if (u.key)
+      office(u.key->from);
+    else
+      w.Null();
     str("to");
-    if (u.key) office(u.key->to); else w.Null();
+    if (u.key)
+      office(u.key->to);
+    else
+      w.Null();
     str("sequence");
-    if (u.key) str(u.key->sequence); else w.Null();
+    if (u.key)
+      str(u.key->sequence);
+    else
+      w.Null();
     str("files");
     w.StartArray();
     for (const auto& f : u.files) str(f);
@@ -143,15 +158,42 @@ void print_inspect_json(const InspectReport& report, std::ostream& out) {
       str("severity");
       str(mapping::severity_name(f.severity));
       str("file");
-      if (f.file.empty()) w.Null(); else str(f.file);
+      if (f.file.empty())
+        w.Null();
+      else
+        str(f.file);
       str("line");
-      if (f.line > 0) w.Uint64(f.line); else w.Null();
+      if (f.line > 0)
+        w.Uint64(f.line);
+      else
+        w.Null();
       str("field_no");
-      if (f.field_no > 0) w.Int(f.field_no); else w.Null();
+      if (f.field_no > 0)
+        w.Int(f.field_no);
+      else
+        w.Null();
       str("field");
-      if (f.field.empty()) w.Null(); else str(f.field);
+      if (f.field.empty())
+        w.Null();
+      else
+        str(f.field);
       str("message");
       str(f.message);
+      // Set only by the codes that name other files (README "Finding codes").
+      if (!f.missing_file.empty()) {
+        str("missing_file");
+        str(f.missing_file);
+      }
+      if (!f.related_file.empty()) {
+        str("related_file");
+        str(f.related_file);
+      }
+      if (!f.files.empty()) {
+        str("files");
+        w.StartArray();
+        for (const auto& name : f.files) str(name);
+        w.EndArray();
+      }
       w.EndObject();
     }
     w.EndArray();
@@ -181,8 +223,10 @@ Command inspect_command() {
     const Args args(argv, {"--json"}, {"--max-file-bytes", "--max-unit-bytes"});
     if (args.positionals().empty()) throw UsageError{"no PATH given"};
     mapping::InspectOptions options;
-    if (auto v = args.option("--max-file-bytes")) options.max_file_bytes = parse_size("--max-file-bytes", *v);
-    if (auto v = args.option("--max-unit-bytes")) options.max_unit_bytes = parse_size("--max-unit-bytes", *v);
+    if (auto v = args.option("--max-file-bytes"))
+      options.max_file_bytes = parse_size("--max-file-bytes", *v);
+    if (auto v = args.option("--max-unit-bytes"))
+      options.max_unit_bytes = parse_size("--max-unit-bytes", *v);
 
     std::vector<LoadError> errors;
     const auto loaded = load_files(args.positionals(), options.max_file_bytes, errors);

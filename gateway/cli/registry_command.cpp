@@ -356,6 +356,8 @@ int run_conflicts(const reg::Registry& registry, bool json, CommandIo io) {
            << "]  " << c.detail << "\n";
   }
   io.out << conflicts.size() << " conflicts\n";
+  // The gateway's own publications listed back by a network: counted, never conflicts.
+  io.out << registry.echoes() << " echoes of the gateway's own publication (not conflicts)\n";
   return kExitOk;
 }
 

@@ -36,19 +36,6 @@ constexpr std::array<OfficeColumn, 13> kOfficeColumns{{
     {FileKind::DLTJSK, 5, OfficeSide::kSender},
 }};
 
-// The field that carries the service month of a record, for kinds that have one.
-int month_field(FileKind kind) {
-  switch (kind) {
-    case FileKind::UPPLAN:
-    case FileKind::UPJSK:
-    case FileKind::UPSIKYU: return 5;
-    case FileKind::UPHOSOKU: return 63;
-    case FileKind::DLTPLAN:
-    case FileKind::DLTJSK: return 4;
-    default: return 0;
-  }
-}
-
 // Field numbers whose values the unit checks need, per kind.
 const std::vector<int>& kept_fields(FileKind kind) {
   static const auto table = [] {
@@ -97,12 +84,22 @@ bool real_month6(std::string_view s) {
   return num(s.substr(0, 4)) >= 1800 && m >= 1 && m <= 12;
 }
 
+// Days in a real month YYYYMM.
+int days_in_month(std::string_view month) {
+  static constexpr std::array<int, 12> kDays{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const int y = num(month.substr(0, 4)), m = num(month.substr(4, 2));
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return kDays[static_cast<std::size_t>(m - 1)] + ((m == 2 && leap) ? 1 : 0);
+}
+
 bool upper_alnum(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); });
 }
 
-bool integer(std::string_view s) { return digits_only(s); }
+bool integer(std::string_view s) {
+  return digits_only(s);
+}
 
 class FileChecker {
  public:
@@ -116,6 +113,12 @@ class FileChecker {
     facts_.file = std::string(file);
     facts_.kind = name.kind;
     facts_.fields = kept_;
+    field_ok_.resize(layout_.field_count);
+    // The service month the records are tied to: a real month in the name (000000 ties nothing).
+    if (real_month6(name.month)) {
+      service_month_ = name.month;
+      service_month_days_ = days_in_month(name.month);
+    }
   }
 
   FileFacts run(std::string_view bytes) {
@@ -135,8 +138,7 @@ class FileChecker {
     const unsigned endings = reader.line_endings();
     if (endings != 0 && (endings & (endings - 1)) != 0) {
       add(codes::kCsvLineEndingMixed, 0, 0,
-          "records end with different line endings (CRLF, LF, CR) in one file",
-          Severity::kWarning);
+          "records end with different line endings (CRLF, LF, CR) in one file", Severity::kWarning);
     }
     if (suppressed_ > 0) {
       Finding f;
@@ -177,17 +179,21 @@ class FileChecker {
               std::to_string(layout_.field_count));
       return;
     }
-    for (std::size_t i = 0; i < r.fields.size(); ++i) check_field(r, layout_.fields[i], r.fields[i]);
+    for (std::size_t i = 0; i < r.fields.size(); ++i)
+      field_ok_[i] = check_field(r, layout_.fields[i], r.fields[i]);
     check_version(r);
     check_record_context(r);
     RecordFacts facts;
     facts.line = r.line;
     facts.values.reserve(kept_.size());
-    for (int no : kept_) facts.values.emplace_back(r.fields[static_cast<std::size_t>(no - 1)].value);
+    for (int no : kept_)
+      facts.values.emplace_back(r.fields[static_cast<std::size_t>(no - 1)].value);
     facts_.records.push_back(std::move(facts));
   }
 
-  void check_field(const CsvRecord& r, const FieldSpec& spec, const CsvField& field) {
+  // Checks one field on its own; true when its value is well-formed (empty counts as well-formed
+  // here: FIELD_REQUIRED is the finding for an empty required field).
+  bool check_field(const CsvRecord& r, const FieldSpec& spec, const CsvField& field) {
     const std::string_view v = field.value;
     const Ms932Scan scan = scan_ms932(v);
     if (scan.problem != Ms932Problem::kNone) {
@@ -198,29 +204,46 @@ class FileChecker {
                              ? "value holds a control character"
                              : "value is not valid MS932 (Shift_JIS) text";
       add(scan.problem == Ms932Problem::kGaiji ? codes::kCsvGaiji : codes::kCsvEncoding, r.line,
-          spec.no, std::string(what) + " (byte " + std::to_string(scan.offset + 1) +
-                       " of the field)");
-      return;
+          spec.no,
+          std::string(what) + " (byte " + std::to_string(scan.offset + 1) + " of the field)");
+      return false;
     }
     if (v.empty()) {
-      if (spec.required.value_or(false))
+      if (spec.required.value_or(false)) {
         add(codes::kFieldRequired, r.line, spec.no, "required field is empty");
-      return;
+        return false;
+      }
+      return true;
     }
-    if (!spec.free_text && (v.find('\n') != std::string_view::npos ||
-                            v.find('\r') != std::string_view::npos)) {
+    if (!spec.free_text &&
+        (v.find('\n') != std::string_view::npos || v.find('\r') != std::string_view::npos)) {
       add(codes::kFieldFormat, r.line, spec.no, "line break in a field that is not free text");
-      return;
+      return false;
     }
-    if (std::find(spec.special_values.begin(), spec.special_values.end(), v) !=
-        spec.special_values.end())
-      return;  // e.g. 00000000 / 000000 / 9999999999; their context is checked per record
-    if (spec.max_length && scan.characters > static_cast<std::size_t>(*spec.max_length)) {
-      const bool wide_amount = name_.kind == FileKind::UPSIKYU && spec.kind == FieldKind::kNumber &&
-                               integer(v);
+    const bool listed = std::find(spec.special_values.begin(), spec.special_values.end(), v) !=
+                        spec.special_values.end();
+    if (listed) return true;  // e.g. 00000000 / 9999999999; their rows are checked per record
+    // A special value of the standard outside the fields that list it, even when it would pass
+    // the field's format and check digit (9999999999 passes the office check digit).
+    if (spec.refuses_special_values && std_.is_special_value(v)) {
+      add(codes::kFieldSpecialValue, r.line, spec.no,
+          "special value " + std::string(v) + " of the standard is not allowed in this field");
+      return false;
+    }
+    const std::size_t before = count_ + suppressed_;
+    check_value(r, spec, v, scan.characters);
+    return count_ + suppressed_ == before;
+  }
+
+  // The format checks of a non-empty value that is not a listed special value.
+  void check_value(const CsvRecord& r, const FieldSpec& spec, std::string_view v,
+                   std::size_t characters) {
+    if (spec.max_length && characters > static_cast<std::size_t>(*spec.max_length)) {
+      const bool wide_amount =
+          name_.kind == FileKind::UPSIKYU && spec.kind == FieldKind::kNumber && integer(v);
       add(wide_amount ? codes::kFieldAmountWide : codes::kFieldTooLong, r.line, spec.no,
-          std::to_string(scan.characters) + " characters; at most " +
-              std::to_string(*spec.max_length) + " allowed",
+          std::to_string(characters) + " characters; at most " + std::to_string(*spec.max_length) +
+              " allowed",
           wide_amount ? Severity::kWarning : Severity::kError);
       if (!wide_amount) return;
     }
@@ -281,10 +304,14 @@ class FileChecker {
     switch (spec.role) {
       case FieldRole::kOfficeNumber:
         return "not an office number (10 characters, a letter only at position 3)";
-      case FieldRole::kInsurerNumber: return "not an insurer number (6 digits)";
-      case FieldRole::kServiceType: return "not a service type code (2 characters)";
-      case FieldRole::kServiceCode: return "not a service code (6 characters)";
-      default: return "does not match the field's format " + spec.pattern->source();
+      case FieldRole::kInsurerNumber:
+        return "not an insurer number (6 digits)";
+      case FieldRole::kServiceType:
+        return "not a service type code (2 characters)";
+      case FieldRole::kServiceCode:
+        return "not a service code (6 characters)";
+      default:
+        return "does not match the field's format " + spec.pattern->source();
     }
   }
 
@@ -304,14 +331,14 @@ class FileChecker {
         check_service_type(r, spec, v, "service type");
         return;
       case FieldRole::kServiceCode:
-        if (name_.kind == FileKind::UPSIKYU && v == "999999") return;  // grand total row
         check_service_type(r, spec, v.substr(0, 2), "service type of the service code");
         return;
       case FieldRole::kUnused:
-        add(codes::kFieldUnused, r.line, spec.no, "field is not used by the standard; leave it empty",
-            Severity::kWarning);
+        add(codes::kFieldUnused, r.line, spec.no,
+            "field is not used by the standard; leave it empty", Severity::kWarning);
         return;
-      case FieldRole::kNone: return;
+      case FieldRole::kNone:
+        return;
     }
   }
 
@@ -328,10 +355,58 @@ class FileChecker {
     }
   }
 
+  bool holds(const SpecialCondition& c, const CsvRecord& r) const {
+    switch (c.kind) {
+      case SpecialCondition::Kind::kNever:
+        return false;
+      case SpecialCondition::Kind::kAlways:
+        return true;
+      case SpecialCondition::Kind::kNameMonthZero:
+        return name_.month == "000000";
+      case SpecialCondition::Kind::kNameServiceMonth:
+        return !name_.month.empty() && name_.month != "000000";
+      case SpecialCondition::Kind::kFieldEquals:
+        return r.fields[static_cast<std::size_t>(c.field_no - 1)].value == c.value;
+    }
+    return false;
+  }
+
+  void check_month_tie(const CsvRecord& r, const FieldSpec& spec, std::string_view v) {
+    switch (spec.month_tie) {
+      case MonthTie::kNone:
+        return;
+      case MonthTie::kEquals:
+        // 000000 (where listed) equals only a 000000 name; a real month only the same month.
+        if (!name_.month.empty() && v != name_.month)
+          add(codes::kRowMonth, r.line, spec.no,
+              "month differs from the month in the file name (" + name_.month + ")");
+        return;
+      case MonthTie::kWithin:
+        if (!service_month_.empty() && v.substr(0, 6) != service_month_)
+          add(codes::kRowMonth, r.line, spec.no,
+              "date is outside the service month in the file name (" + service_month_ + ")");
+        return;
+      case MonthTie::kDays:
+        if (!service_month_.empty() &&
+            v.find('1', static_cast<std::size_t>(service_month_days_)) != std::string_view::npos)
+          add(codes::kRowMonth, r.line, spec.no,
+              "a day after the last day of the service month " + service_month_ + " (" +
+                  std::to_string(service_month_days_) + " days) is flagged");
+        return;
+      case MonthTie::kDayCount:
+        if (!service_month_.empty() && digits_only(v) && v.size() <= 3 &&
+            num(v) > service_month_days_)
+          add(codes::kRowMonth, r.line, spec.no,
+              "more days than the service month " + service_month_ + " has (" +
+                  std::to_string(service_month_days_) + ")");
+        return;
+    }
+  }
+
   void check_version(const CsvRecord& r) {
     const std::string_view v = r.fields[0].value;
     if (v.empty()) return;  // FIELD_REQUIRED already
-    const int mf = month_field(name_.kind);
+    const int mf = layout_.month_field;
     const std::string_view month =
         mf == 0 ? std::string_view{} : r.fields[static_cast<std::size_t>(mf - 1)].value;
     // Records of one file nearly always repeat version and month: check each pair once.
@@ -365,37 +440,40 @@ class FileChecker {
     }
   }
 
-  // The record against its file name: month, offices, and special values that depend on the
-  // unit (UPHOSOKU with tables 1-3 or with tables 6/7).
+  // The record against its file name and itself: the fields tied to the service month, and the
+  // special values that depend on the unit or the row (layouts.json service_month and
+  // special_value_rules).
   void check_record_context(const CsvRecord& r) {
     const auto field = [&](int no) { return r.fields[static_cast<std::size_t>(no - 1)].value; };
-    const int mf = month_field(name_.kind);
-    // A malformed value already has its own finding; comparing it with the name adds nothing.
-    if (mf != 0 && !name_.month.empty() && (real_month6(field(mf)) || field(mf) == "000000") &&
-        field(mf) != name_.month) {
-      add(codes::kRowMonth, r.line, mf, "month differs from the month in the file name (" +
-                                            name_.month + ")");
-    }
-    if (name_.kind == FileKind::UPHOSOKU) {
-      const std::string_view plan_date = field(4);
-      if (name_.month == "000000") {
-        if (plan_date == "00000000")
-          add(codes::kFieldSpecialValue, r.line, 4,
-              "00000000 belongs to a table 6/7 unit; with tables 1-3 the plan date is required");
-      } else if (!plan_date.empty() && plan_date != "00000000") {
-        add(codes::kFieldSpecialValue, r.line, 4,
-            "must be 00000000 when UPHOSOKU travels with tables 6/7 (month in the file name)");
+    for (int no : layout_.record_rule_fields) {
+      const FieldSpec& spec = layout_.field(no);
+      const std::string_view v = field(no);
+      for (const auto& rule : spec.special_rules) {
+        if (v == rule.value) {
+          if (!holds(rule.allowed_when, r))
+            add(codes::kFieldSpecialValue, r.line, no,
+                rule.if_misplaced.empty() ? rule.value + " is not allowed on this record"
+                                          : rule.if_misplaced);
+        } else if (!v.empty() && holds(rule.required_when, r)) {
+          add(codes::kFieldSpecialValue, r.line, no,
+              rule.if_missing.empty() ? "must be " + rule.value : rule.if_missing);
+        }
       }
-    }
-    if (name_.kind == FileKind::UPSIKYU) {
-      if (!field(34).empty() && field(34) != "9999999999")
-        add(codes::kFieldSpecialValue, r.line, 34, "must be 9999999999 when filled");
-      const bool total_code = field(9) == "999999";
-      const bool total_office = field(7) == "9999999999";
-      if (total_code != total_office)
-        add(codes::kFieldSpecialValue, r.line, total_code ? 7 : 9,
-            "the grand-total row has サービス事業所コード 9999999999 and サービスコード 999999 "
-            "together");
+      if (spec.on_total_rows != TotalRowRule::kNone &&
+          layout_.is_total_row(field(layout_.total_row_field))) {
+        const bool ok =
+            spec.on_total_rows == TotalRowRule::kEmpty
+                ? v.empty()
+                : v.find_first_not_of('0') == std::string_view::npos;  // empty: required
+        if (!ok)
+          add(codes::kFieldSpecialValue, r.line, no,
+              spec.on_total_rows == TotalRowRule::kEmpty
+                  ? "must be empty on a subtotal or grand-total row (<type>AAAA/EEEE/ZZZZ, 999999)"
+                  : "must be 0 on a subtotal or grand-total row (<type>AAAA/EEEE/ZZZZ, 999999)");
+      }
+      // A malformed value already has its own finding; comparing it with the name adds nothing.
+      if (!field_ok_[static_cast<std::size_t>(no - 1)] || v.empty()) continue;
+      check_month_tie(r, spec, v);
     }
     for (const auto& col : kOfficeColumns) {
       if (col.kind != name_.kind) continue;
@@ -427,6 +505,9 @@ class FileChecker {
   bool unknown_version_reported_ = false;
   bool mixed_reported_ = false;
   bool version_month_reported_ = false;
+  std::vector<char> field_ok_;  // per field of the current record: well-formed
+  std::string service_month_;   // the name's month when it is a real month
+  int service_month_days_ = 0;
 };
 
 }  // namespace

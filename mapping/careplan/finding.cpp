@@ -55,7 +55,7 @@ std::span<const CodeInfo> catalogue() {
       CodeInfo{kFieldUnused, "warning: 識別子 (not used by the standard) is filled"},
       CodeInfo{kFieldSpecialValue, "a special value (00000000, 9999999999, ...) used out of place"},
       CodeInfo{kFieldAmountWide, "warning: a 第7表 amount is wider than the annex prints"},
-      CodeInfo{kRowMonth, "a record's month differs from the month in the file name"},
+      CodeInfo{kRowMonth, "a record's month, or a date or day flag tied to it, is outside the month in the file name"},
       CodeInfo{kRowOffice, "an office column differs from the office named in the file name"},
       CodeInfo{kRowNotForRecipient, "a user in 第6表 has no service from the receiving office"},
       CodeInfo{kLinkMissing, "a record has no matching records in a file of the same unit"},

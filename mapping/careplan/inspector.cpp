@@ -43,7 +43,10 @@ std::string join_field_names(FileKind kind, const std::vector<int>& fields) {
 class UnitInspector {
  public:
   UnitInspector(std::vector<UnitFile> files, const InspectOptions& options, UnitReport& report)
-      : files_(std::move(files)), options_(options), report_(report), std_(CarePlanStandard::get()) {}
+      : files_(std::move(files)),
+        options_(options),
+        report_(report),
+        std_(CarePlanStandard::get()) {}
 
   void run() {
     for (auto& f : files_) {
@@ -89,7 +92,9 @@ class UnitInspector {
     return nullptr;
   }
 
-  // The service types in the name against the direction the file kinds travel.
+  // The service types in the name against the direction the file kinds travel. Every file of the
+  // unit carries the same offices and types, so a problem is reported on each of them (as check
+  // digits are).
   void check_service_types() {
     const UnitFile* csv = first_csv();
     if (csv == nullptr || csv->name.generation == NameGeneration::kV3) return;
@@ -99,33 +104,39 @@ class UnitInspector {
     const OfficeRef& service = dir == Direction::kCareManagerToService ? n.to : n.from;
     const char* manager_side = dir == Direction::kCareManagerToService ? "sender" : "recipient";
     const char* service_side = dir == Direction::kCareManagerToService ? "recipient" : "sender";
-    auto name_finding = [&](std::string_view code, std::string msg) {
-      Finding f = finding(code, csv->input->name, std::move(msg));
-      f.field = "ファイル名";
-      add(std::move(f));
-    };
+    std::vector<std::pair<std::string_view, std::string>> problems;
     if (!std_.is_care_management_type(manager.service_type)) {
-      name_finding(codes::kNameDirection,
-                   std::string(file_kind_name(n.kind)) + " is exchanged with a care-management "
-                   "office, but the " + manager_side + "'s service type " + manager.service_type +
-                   " is not 43, 46 or AF");
+      problems.emplace_back(codes::kNameDirection,
+                            std::string(file_kind_name(n.kind)) +
+                                " is exchanged with a care-management office, but the " +
+                                manager_side + "'s service type " + manager.service_type +
+                                " is not 43, 46 or AF");
     }
     if (std_.is_care_management_type(service.service_type)) {
-      name_finding(codes::kNameDirection,
-                   std::string("the ") + service_side + "'s service type " +
-                       service.service_type + " is a care-management type; " +
-                       std::string(file_kind_name(n.kind)) + " goes " +
-                       (dir == Direction::kCareManagerToService
-                            ? "from a care manager to a service office"
-                            : "from a service office to a care manager"));
+      problems.emplace_back(codes::kNameDirection,
+                            std::string("the ") + service_side + "'s service type " +
+                                service.service_type + " is a care-management type; " +
+                                std::string(file_kind_name(n.kind)) + " goes " +
+                                (dir == Direction::kCareManagerToService
+                                     ? "from a care manager to a service office"
+                                     : "from a service office to a care manager"));
     } else if (!std_.is_known_service_type(service.service_type)) {
-      name_finding(codes::kNameServiceType,
-                   std::string("the ") + service_side + "'s service type " +
-                       service.service_type + " is not a known code");
+      problems.emplace_back(codes::kNameServiceType, std::string("the ") + service_side +
+                                                         "'s service type " + service.service_type +
+                                                         " is not a known code");
     } else if (!std_.is_in_link_scope(service.service_type)) {
-      name_finding(codes::kNameServiceType,
-                   std::string("the ") + service_side + "'s service type " +
-                       service.service_type + " is outside the scope of care-plan data linkage");
+      problems.emplace_back(codes::kNameServiceType,
+                            std::string("the ") + service_side + "'s service type " +
+                                service.service_type +
+                                " is outside the scope of care-plan data linkage");
+    }
+    for (const auto& f : files_) {
+      if (f.name.generation == NameGeneration::kV3) continue;
+      for (const auto& [code, message] : problems) {
+        Finding finding_on_file = finding(code, f.input->name, message);
+        finding_on_file.field = "ファイル名";
+        add(std::move(finding_on_file));
+      }
     }
   }
 
@@ -141,8 +152,11 @@ class UnitInspector {
       if (f.name.kind != FileKind::Attachment) by_kind[f.name.kind].push_back(&f);
     }
     if (by_kind.empty()) {
-      add(finding(codes::kUnitNoCarePlanFile, "",
-                  "the unit holds only attachments; attachments travel with care-plan files"));
+      Finding f = finding(codes::kUnitNoCarePlanFile, "",
+                          "the unit holds only attachments; attachments travel with care-plan "
+                          "files");
+      for (const auto& u : files_) f.files.push_back(u.input->name);
+      add(std::move(f));
       return;
     }
     // A second file of one CSV kind (only possible with another month) never belongs.
@@ -188,9 +202,11 @@ class UnitInspector {
         missing.kind = k;
         missing.extension = "CSV";
         missing.month = kind_has_month(k) ? expected_month(*best, by_kind) : "";
-        add(finding(codes::kUnitIncomplete, "",
-                    "missing " + missing.build() + " (" + best->id + " " + best->name_ja +
-                        " needs " + std::string(file_kind_name(k)) + ")"));
+        Finding f = finding(codes::kUnitIncomplete, "",
+                            "missing " + missing.build() + " (" + best->id + " " + best->name_ja +
+                                " needs " + std::string(file_kind_name(k)) + ")");
+        f.missing_file = missing.build();
+        add(std::move(f));
       }
       for (FileKind k : kinds) {
         if (contains(best->required, k) || contains(best->optional, k)) continue;
@@ -205,11 +221,12 @@ class UnitInspector {
     report_.combination = best;
   }
 
-  static std::string expected_month(const UnitCombination& c,
-                                    const std::map<FileKind, std::vector<const UnitFile*>>& by_kind) {
+  static std::string expected_month(
+      const UnitCombination& c, const std::map<FileKind, std::vector<const UnitFile*>>& by_kind) {
     if (contains(c.required, FileKind::UP1KYO)) return "000000";
     for (const auto& [k, list] : by_kind) {
-      if (kind_has_month(k) && list.front()->name.month != "000000") return list.front()->name.month;
+      if (kind_has_month(k) && list.front()->name.month != "000000")
+        return list.front()->name.month;
     }
     return "YYYYMM";
   }
@@ -275,8 +292,9 @@ class UnitInspector {
   }
 
   void link_finding(std::string_view code, const FileFacts& facts, const RecordFacts& rec,
-                    int field_no, std::string message) {
+                    int field_no, std::string message, std::string related_file = {}) {
     Finding f = finding(code, facts.file, std::move(message));
+    f.related_file = std::move(related_file);
     f.line = rec.line;
     f.field_no = field_no;
     f.field = std::string(CarePlanStandard::get().layout(facts.kind).field(field_no).name_ja);
@@ -324,7 +342,8 @@ class UnitInspector {
           if (inserted && parent_keys.count(key) == 0) {
             link_finding(codes::kLinkOrphan, *child, rec, child_fields.back(),
                          "no record in " + parent->file + " has the same " +
-                             join_field_names(child_kind, child_fields));
+                             join_field_names(child_kind, child_fields),
+                         parent->file);
           }
         }
         if (!required) continue;
@@ -334,7 +353,8 @@ class UnitInspector {
           if (child_keys.count(key) == 0 && reported.insert(key).second) {
             link_finding(codes::kLinkMissing, *parent, rec, parent_fields.back(),
                          "no record in " + child->file + " has the same " +
-                             join_field_names(parent_kind, parent_fields));
+                             join_field_names(parent_kind, parent_fields),
+                         child->file);
           }
         }
       }
@@ -416,7 +436,8 @@ class UnitInspector {
 }  // namespace
 
 bool InspectReport::all_acceptable() const {
-  return std::all_of(units.begin(), units.end(), [](const UnitReport& u) { return u.acceptable(); });
+  return std::all_of(units.begin(), units.end(),
+                     [](const UnitReport& u) { return u.acceptable(); });
 }
 
 InspectReport inspect(std::span<const InputFile> files, const InspectOptions& options) {
@@ -446,9 +467,8 @@ InspectReport inspect(std::span<const InputFile> files, const InspectOptions& op
     units[key].push_back({&input, std::move(*parsed.name), std::move(parsed.findings)});
   }
   for (auto& [key, unit_files] : units) {
-    std::sort(unit_files.begin(), unit_files.end(), [](const UnitFile& a, const UnitFile& b) {
-      return a.input->name < b.input->name;
-    });
+    std::sort(unit_files.begin(), unit_files.end(),
+              [](const UnitFile& a, const UnitFile& b) { return a.input->name < b.input->name; });
     UnitReport r;
     r.key = key;
     UnitInspector(std::move(unit_files), options, r).run();

@@ -283,39 +283,47 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
     for (const auto* p : ps) n.push_back(p->network);
     return n;
   };
-  if (unflagged.size() >= 2) {
-    std::string detail = "native on " + join(networks_of(unflagged), ", ");
+  // Only the office's own listings can disagree: an echo is the gateway's publication coming back
+  // from the network it was published to, not a second membership (counted by echoes()).
+  if (native.size() >= 2) {
+    std::string detail = "native on " + join(networks_of(native), ", ");
     detail += home ? "; delivered to " + home->network + " (" + o.home_reason + ")" : "";
-    for (const auto* p : unflagged) {
-      if (p->role == Presence::Role::kEcho) {
-        detail += "; the gateway publishes it to " + p->network + ", whose listing is taken as that echo";
-      }
-    }
-    o.conflicts.push_back({ConflictKind::kOnBothNetworks, key, networks_of(unflagged), detail});
+    Conflict both{ConflictKind::kOnBothNetworks, key, networks_of(native), detail, {}};
+    both.params = {{"networks", join(networks_of(native), ",")},
+                   {"home", home ? home->network : std::string()},
+                   {"home_reason", o.home_reason}};
+    o.conflicts.push_back(std::move(both));
     std::set<std::string> names;
     std::string spelled;
-    for (const auto* p : unflagged) {
+    std::vector<std::pair<std::string, std::string>> name_params;
+    for (const auto* p : native) {
       if (p->entry.name.empty()) continue;
       names.insert(normalize_name(p->entry.name));
       spelled += (spelled.empty() ? "" : " / ") + p->network + ": " + p->entry.name;
+      name_params.emplace_back("name." + p->network, p->entry.name);
     }
     if (names.size() > 1) {
-      o.conflicts.push_back({ConflictKind::kNameMismatch, key, networks_of(unflagged),
-                             "names differ after normalisation: " + spelled});
+      o.conflicts.push_back({ConflictKind::kNameMismatch, key, networks_of(native),
+                             "names differ after normalisation: " + spelled,
+                             std::move(name_params)});
     }
     std::set<OfficeStatus> statuses;
     std::string described;
-    for (const auto* p : unflagged) {
+    std::vector<std::pair<std::string, std::string>> status_params;
+    for (const auto* p : native) {
       statuses.insert(p->entry.status);
       described += (described.empty() ? "" : ", ") + std::string(to_string(p->entry.status)) + " on " + p->network;
+      status_params.emplace_back("status." + p->network, std::string(to_string(p->entry.status)));
     }
     if (statuses.size() > 1) {
-      o.conflicts.push_back({ConflictKind::kStatusMismatch, key, networks_of(unflagged), described});
+      o.conflicts.push_back({ConflictKind::kStatusMismatch, key, networks_of(native), described,
+                             std::move(status_params)});
     }
   }
   if (!quarantined.empty()) {
     o.conflicts.push_back({ConflictKind::kInvalidCheckDigit, key, networks_of(quarantined),
-                           "office number " + key.office_no + " fails its check digit: quarantined"});
+                           "office number " + key.office_no + " fails its check digit: quarantined",
+                           {{"office_no", key.office_no}}});
   }
   const auto has = [&](EntryProblem p) {
     return std::find(o.problems.begin(), o.problems.end(), p) != o.problems.end();
@@ -324,7 +332,8 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
     std::vector<const Presence*> all;
     for (const auto& p : o.presences) all.push_back(&p);
     o.conflicts.push_back({ConflictKind::kUnknownServiceType, key, networks_of(all),
-                           "service type " + key.service_type + " is not a code of the standard"});
+                           "service type " + key.service_type + " is not a code of the standard",
+                           {{"service_type", key.service_type}}});
   }
   if (has(EntryProblem::kUnknownStatus)) {
     std::vector<const Presence*> odd;
@@ -332,7 +341,8 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
       if (p->entry.status == OfficeStatus::kUnknown) odd.push_back(p);
     }
     o.conflicts.push_back({ConflictKind::kUnknownStatus, key, networks_of(odd),
-                           "status is none of ACTIVE, SUSPENDED, CLOSED: treated as not receiving"});
+                           "status is none of ACTIVE, SUSPENDED, CLOSED: treated as not receiving",
+                           {{"networks", join(networks_of(odd), ",")}}});
   }
   return o;
 }
@@ -356,6 +366,8 @@ Diff Registry::refresh(std::vector<OfficeKey> touched, const std::map<OfficeKey,
       auto& r = records_[k];
       r.home = after->home;
       r.conflicted = !after->conflicts.empty();
+      r.echoed = std::any_of(after->presences.begin(), after->presences.end(),
+                             [](const Presence& p) { return p.role == Presence::Role::kEcho; });
     } else {
       records_.erase(k);
     }
@@ -459,6 +471,11 @@ std::vector<Conflict> Registry::conflicts() const {
     }
   }
   return out;
+}
+
+std::size_t Registry::echoes() const {
+  return static_cast<std::size_t>(std::count_if(records_.begin(), records_.end(),
+                                                [](const auto& kv) { return kv.second.echoed; }));
 }
 
 Route Registry::route(const OfficeKey& recipient, const std::string& source) const {

@@ -34,7 +34,10 @@ struct Conflict {
   ConflictKind kind;
   OfficeKey key;
   std::vector<std::string> networks;  // where the disagreeing entries come from
-  std::string detail;
+  std::string detail;                 // English, for the command line and logs
+  // The detail as values, for a reader that words it in its own language (the console): per
+  // kind, the keys README "Office registry" lists (e.g. home, home_reason, status.<network>).
+  std::vector<std::pair<std::string, std::string>> params;
 };
 
 // How one network lists an office, and what the registry made of that listing.
@@ -132,6 +135,9 @@ class Registry {
   std::optional<Office> find(const OfficeKey& key) const;
   std::vector<OfficeKey> keys_of(const std::string& office_no) const;  // every service type
   std::vector<Conflict> conflicts() const;  // ordered by key
+  // Offices that a network lists only because the gateway published them there (unflagged
+  // echoes of its own publication): never conflicts, counted here for one summary line.
+  std::size_t echoes() const;
 
   // Where a unit from `source` to `recipient` goes: exactly one network, or a refusal.
   Route route(const OfficeKey& recipient, const std::string& source) const;
@@ -151,6 +157,7 @@ class Registry {
   struct Record {  // what listing and publishing need without rebuilding the office
     std::string home;
     bool conflicted = false;
+    bool echoed = false;  // some network lists it as an echo of the gateway's publication
   };
   using Table = std::unordered_map<OfficeKey, SourceEntry, OfficeKeyHash>;
 

@@ -928,9 +928,14 @@ BOOST_AUTO_TEST_CASE(registry_conflicts_and_last_sync_from_the_store) {
       both = true;
       BOOST_TEST(c["networks"].Size() >= 1u);
       BOOST_TEST(std::string(c["name"].GetString()).find("両方ケアプラン") == 0u, r.body);
+      // The detail as values, for the console to word in Japanese or English (issue 20).
+      BOOST_TEST(c["params"].IsObject(), r.body);
+      if (c["kind"].GetString() == std::string("on_both_networks"))
+        BOOST_TEST(c["params"]["home_reason"].GetString() == std::string("preference"), r.body);
     }
   }
   BOOST_TEST(both, r.body);
+  BOOST_TEST(d["echoes"].IsInt64(), r.body);  // none here: nothing was published
   r = g.get("/api/registry/last-sync", g.auditor_token);
   BOOST_TEST_REQUIRE(r.status == 200, r.body);
   d = r.json();

@@ -44,6 +44,26 @@ function check(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
+// Detail cells in the page's language: in Japanese, each (non-empty) one has Japanese text and
+// none of the English sentences the server stores (its data-raw); in English, no kana at all.
+// Values inside a sentence (codes, office numbers, a network's error text) are not words checked.
+const ENGLISH_SENTENCE = /\b(signer|checks [a-z]|route [a-z]|files;|delivered to|envelope [0-9a-f]|the source|with the same subject|native on|names differ|fails its check digit|is not a code|parked by|re-driven|on both networks)\b/i;
+async function checkDetailsLanguage(page, selector, language, what) {
+  const cells = await page.locator(selector).evaluateAll((els) => els.map((e) => ({ text: e.textContent || '', raw: e.getAttribute('data-raw') || '' })));
+  for (const c of cells) {
+    if (!c.text.trim()) continue;
+    if (language === 'ja') {
+      check(/[\u3040-\u30ff\u4e00-\u9faf]/.test(c.text), `${what}: no Japanese in "${c.text.slice(0, 120)}"`);
+      check(!ENGLISH_SENTENCE.test(c.text), `${what}: an English sentence in the Japanese view: "${c.text.slice(0, 160)}"`);
+    } else {
+      // Office names are values: a Japanese run that the stored detail holds too is not wording.
+      check(!/[\u3040-\u30ff]/.test(c.text.replace(/[\u3040-\u30ff\u4e00-\u9faf\uff00-\uffef]+/g, (m) => (c.raw.includes(m) ? '' : m))),
+        `${what}: Japanese in the English view: "${c.text.slice(0, 160)}"`);
+    }
+  }
+  log(`${what} (${language}): ${cells.length} cell(s) checked`);
+}
+
 async function until(what, fn, timeoutMs, everyMs = 250) {
   const end = Date.now() + timeoutMs;
   let last;
@@ -230,6 +250,7 @@ async function main() {
       await op.locator('[data-testid=lineage] tr[data-stage=parking]').first().waitFor();
       await op.locator('[data-testid=lineage] tr[data-stage=operator]').first().waitFor();
       check(await op.locator('[data-testid=audit-records] tbody tr').count() >= 3, 'fewer than 3 audit records');
+      await checkDetailsLanguage(op, '[data-testid=audit-records] .detail, [data-testid=lineage] .detail', 'ja', 'audit record details');
       await op.screenshot({ path: shot('07-transfer-lineage'), fullPage: true });
     });
 
@@ -237,6 +258,17 @@ async function main() {
       await op.getByTestId('nav-registry').click();
       await op.locator('[data-testid=conflicts][data-loaded]').waitFor();
       await op.locator('[data-testid=last-sync][data-loaded]').waitFor();
+      // Only real conflicts are listed: the gateway's own publications coming back in the other
+      // network's listing are one line with their count, never rows.
+      const api = await apiCall('GET', '/api/registry/conflicts', H.operator_token);
+      check(api.status === 200 && Array.isArray(api.json.conflicts) && Number.isInteger(api.json.echoes), 'conflicts API without echoes count');
+      check(!api.json.conflicts.some((c) => /echo/.test(c.detail || '')), 'an echo of the gateway is listed as a conflict');
+      check(await op.locator('[data-testid=conflicts-table] tbody .conflict').count() === api.json.conflicts.length, 'the table does not list exactly the API\'s conflicts');
+      const echoes = op.getByTestId('registry-echoes');
+      check(await echoes.getAttribute('data-count') === String(api.json.echoes), 'the echo line does not show the API\'s count');
+      check(/件/.test(await echoes.textContent()), 'the echo line is not in Japanese');
+      log(`registry: ${api.json.conflicts.length} conflict(s), ${api.json.echoes} echo(es)`);
+      await checkDetailsLanguage(op, '[data-testid=conflicts-table] .detail', 'ja', 'conflict details');
       await op.screenshot({ path: shot('08-registry'), fullPage: true });
     });
 
@@ -292,6 +324,17 @@ async function main() {
       await op.locator('[data-testid=nav-dashboard]', { hasText: 'Dashboard' }).waitFor();
       await op.locator('[data-testid=dash-body][data-loaded]').waitFor();
       await op.screenshot({ path: shot('10-dashboard-en'), fullPage: true });
+    });
+
+    await step('English view: conflict and audit record details in English', async () => {
+      await op.getByTestId('nav-registry').click();
+      await op.locator('[data-testid=conflicts][data-loaded]').waitFor();
+      check(!/件/.test(await op.getByTestId('registry-echoes').textContent()), 'the echo line is not in English');
+      await checkDetailsLanguage(op, '[data-testid=conflicts-table] .detail', 'en', 'conflict details');
+      await op.goto(H.base_url + '/#/transfers/' + parked.id);
+      await op.locator('[data-testid=transfer-detail][data-loaded]').waitFor();
+      await checkDetailsLanguage(op, '[data-testid=audit-records] .detail, [data-testid=lineage] .detail', 'en', 'audit record details');
+      await op.screenshot({ path: shot('11-transfer-en'), fullPage: true });
     });
 
     await step('no script errors in the pages', async () => {

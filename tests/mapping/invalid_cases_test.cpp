@@ -156,7 +156,8 @@ std::vector<std::pair<std::string, CaseFn>> field_cases() {
   return {
       {"version unknown", [] { return field_fault(1, "202408", codes::kCsvVersionUnknown); }},
       {"version empty", [] { return field_fault(1, "", codes::kFieldRequired); }},
-      {"insurer check digit", [] { return field_fault(2, "131012", codes::kFieldInsurerCheckDigit); }},
+      {"insurer check digit",
+       [] { return field_fault(2, "131012", codes::kFieldInsurerCheckDigit); }},
       {"insurer too short", [] { return field_fault(2, "13101", codes::kFieldFormat); }},
       {"insurer letters", [] { return field_fault(2, "13101A", codes::kFieldFormat); }},
       {"insured too short", [] { return field_fault(3, "12345", codes::kFieldFormat); }},
@@ -169,7 +170,8 @@ std::vector<std::pair<std::string, CaseFn>> field_cases() {
       {"service date 31 June", [] { return field_fault(10, "20250631", codes::kFieldDate); }},
       {"service date slashes", [] { return field_fault(10, "2025/6/1", codes::kFieldDate); }},
       {"flags too short", [] { return field_fault(11, "0101", codes::kFieldFlags31); }},
-      {"flags with a 2", [] { return field_fault(11, std::string(30, '0') + "2", codes::kFieldFlags31); }},
+      {"flags with a 2",
+       [] { return field_fault(11, std::string(30, '0') + "2", codes::kFieldFlags31); }},
       {"start time minute 60", [] { return field_fault(12, "2560", codes::kFieldTime); }},
       {"start time 24:30", [] { return field_fault(12, "2430", codes::kFieldTime); }},
       {"end time letter", [] { return field_fault(13, "1a00", codes::kFieldTime); }},
@@ -177,8 +179,10 @@ std::vector<std::pair<std::string, CaseFn>> field_cases() {
       {"count empty", [] { return field_fault(14, "", codes::kFieldRequired); }},
       {"count not a number", [] { return field_fault(14, "1x", codes::kFieldFormat); }},
       {"count too long", [] { return field_fault(14, "123", codes::kFieldTooLong); }},
-      {"service code unknown type", [] { return field_fault(15, "991111", codes::kFieldServiceType); }},
-      {"service code out of scope", [] { return field_fault(15, "331111", codes::kFieldServiceTypeScope); }},
+      {"service code unknown type",
+       [] { return field_fault(15, "991111", codes::kFieldServiceType); }},
+      {"service code out of scope",
+       [] { return field_fault(15, "331111", codes::kFieldServiceTypeScope); }},
       {"service code lower case", [] { return field_fault(15, "11a111", codes::kFieldFormat); }},
       {"service code short", [] { return field_fault(15, "1111", codes::kFieldFormat); }},
       {"units decimal", [] { return field_fault(8, "12.5", codes::kFieldFormat); }},
@@ -209,10 +213,12 @@ std::vector<std::pair<std::string, CaseFn>> field_cases() {
          return b.scenario({e, row});
        }},
       {"name with gaiji", [] { return field_fault(7, "\x8E\x52\xF0\x40", codes::kCsvGaiji); }},
-      {"name with invalid trail byte", [] { return field_fault(7, "\x8E\x52\x81\x20", codes::kCsvEncoding); }},
+      {"name with invalid trail byte",
+       [] { return field_fault(7, "\x8E\x52\x81\x20", codes::kCsvEncoding); }},
       {"name with lone 0x80", [] { return field_fault(7, "\x80", codes::kCsvEncoding); }},
       {"name with NUL", [] { return field_fault(7, std::string("a\0b", 3), codes::kCsvEncoding); }},
-      {"name with truncated double byte", [] { return field_fault(7, "\x8E", codes::kCsvEncoding); }},
+      {"name with truncated double byte",
+       [] { return field_fault(7, "\x8E", codes::kCsvEncoding); }},
       {"month differs from name", [] { return field_fault(5, "202604", codes::kRowMonth); }},
       {"month not real", [] { return field_fault(5, "202513", codes::kFieldMonth); }},
       {"line break in a coded field",
@@ -290,7 +296,7 @@ std::vector<std::pair<std::string, CaseFn>> syntax_cases() {
          const auto line = records[1].line;
          f.bytes = serialize_records(records);
          auto pos = f.bytes.find("\r\n") + 2;  // start of record 2
-         pos = f.bytes.find(',', pos) + 1;      // field 2
+         pos = f.bytes.find(',', pos) + 1;     // field 2
          f.bytes.insert(pos + 1, "\"");
          return b.scenario({{std::string(codes::kCsvQuote), f.name, line, 2}});
        }},
@@ -368,16 +374,17 @@ std::vector<std::pair<std::string, CaseFn>> name_cases() {
          const auto p = parts_of(b.unit().files[0].name);
          std::string bad = p.to;
          bad[9] = static_cast<char>('0' + (bad[9] - '0' + 1) % 10);
-         b.rename_all([&](std::string n) { return replace_once(n, "_" + p.to + "_", "_" + bad + "_"); });
-         return b.scenario({{std::string(codes::kNameOfficeCheckDigit), b.unit().files[0].name, 0, 0}});
+         b.rename_all(
+             [&](std::string n) { return replace_once(n, "_" + p.to + "_", "_" + bad + "_"); });
+         return b.scenario(
+             {{std::string(codes::kNameOfficeCheckDigit), b.unit().files[0].name, 0, 0}});
        }},
       {"recipient is not a care manager",
        [] {
          Builder b("K6");
          const auto p = parts_of(b.unit().files[0].name);
-         b.rename_all([&](std::string n) {
-           return replace_once(n, p.to + "_" + p.to_type, p.to + "_13");
-         });
+         b.rename_all(
+             [&](std::string n) { return replace_once(n, p.to + "_" + p.to_type, p.to + "_13"); });
          return b.scenario({{std::string(codes::kNameDirection), b.unit().files[0].name, 0, 0}});
        }},
       {"service office sends as a care manager",
@@ -393,14 +400,16 @@ std::vector<std::pair<std::string, CaseFn>> name_cases() {
        [] {
          Builder b("K4");
          const auto p = parts_of(b.unit().files[0].name);
-         b.rename_all([&](std::string n) { return replace_once(n, p.to + "_" + p.to_type, p.to + "_33"); });
+         b.rename_all(
+             [&](std::string n) { return replace_once(n, p.to + "_" + p.to_type, p.to + "_33"); });
          return b.scenario({{std::string(codes::kNameServiceType), b.unit().files[0].name, 0, 0}});
        }},
       {"recipient type unknown",
        [] {
          Builder b("K4");
          const auto p = parts_of(b.unit().files[0].name);
-         b.rename_all([&](std::string n) { return replace_once(n, p.to + "_" + p.to_type, p.to + "_99"); });
+         b.rename_all(
+             [&](std::string n) { return replace_once(n, p.to + "_" + p.to_type, p.to + "_99"); });
          return b.scenario({{std::string(codes::kNameServiceType), b.unit().files[0].name, 0, 0}});
        }},
       {"sequence not a real time",
@@ -415,7 +424,8 @@ std::vector<std::pair<std::string, CaseFn>> name_cases() {
          Builder b("K4");
          const auto& name = b.unit().files[0].name;  // DLTPLAN_YYYYMM_...
          const std::string month = name.substr(8, 6);
-         b.rename_all([&](std::string n) { return replace_once(n, "_" + month + "_", "_202513_"); });
+         b.rename_all(
+             [&](std::string n) { return replace_once(n, "_" + month + "_", "_202513_"); });
          auto& f = b.file("DLTPLAN");
          Scenario s = b.scenario({{std::string(codes::kNameMonth), f.name, 0, 0}});
          for (const auto& r : parse_records(f.bytes))
@@ -437,7 +447,8 @@ std::vector<std::pair<std::string, CaseFn>> name_cases() {
        [] {
          Builder b("K3");
          b.rename_all([](std::string n) { return replace_once(n, ".CSV", ".csv"); });
-         return b.scenario({}, {{std::string(codes::kNameExtensionCase), b.unit().files[0].name, 0, 0}});
+         return b.scenario(
+             {}, {{std::string(codes::kNameExtensionCase), b.unit().files[0].name, 0, 0}});
        }},
       {"unknown prefix",
        [] {
@@ -605,8 +616,9 @@ std::vector<std::pair<std::string, CaseFn>> unit_cases() {
          const auto p = parts_of(b.unit().files[0].name);
          const auto q = parts_of(del.files[0].name);
          auto f = del.files[0];
-         f.name = replace_once(f.name, q.from + "_" + q.from_type + "_" + q.to + "_" + q.to_type + "_" + q.seq,
-                               p.from + "_" + p.from_type + "_" + p.to + "_" + p.to_type + "_" + p.seq);
+         f.name = replace_once(
+             f.name, q.from + "_" + q.from_type + "_" + q.to + "_" + q.to_type + "_" + q.seq,
+             p.from + "_" + p.from_type + "_" + p.to + "_" + p.to_type + "_" + p.seq);
          Scenario s = b.scenario({});
          s.files.push_back(f);
          s.errors.insert({std::string(codes::kUnitExtraFile), f.name, 0, 0});
@@ -654,7 +666,8 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
          });
          auto& plan = b.file("UPPLAN");
          const auto first = users_of(parse_records(plan.bytes))[0][0];
-         return b.scenario({{std::string(codes::kLinkMissing), plan.name, b.line_of("UPPLAN", first), 5}});
+         return b.scenario(
+             {{std::string(codes::kLinkMissing), plan.name, b.line_of("UPPLAN", first), 5}});
        }},
       {"user without 補足",
        [] {
@@ -688,7 +701,8 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
          };
          return b.scenario(
              {{std::string(codes::kLinkOrphan), b.file("UPSIKYU").name, first_line("UPSIKYU"), 5},
-              {std::string(codes::kLinkOrphan), b.file("UPHOSOKU").name, first_line("UPHOSOKU"), 63}});
+              {std::string(codes::kLinkOrphan), b.file("UPHOSOKU").name, first_line("UPHOSOKU"),
+               63}});
        }},
       {"補足 twice for a user",
        [] {
@@ -707,9 +721,10 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
          auto e = b.set("UPHOSOKU", 0, 63, "000000", codes::kRowMonth);
          auto& plan = b.file("UPPLAN");
          const auto first = users_of(parse_records(plan.bytes))[0][0];
-         return b.scenario({e,
-                            {std::string(codes::kLinkOrphan), e.file, e.line, 63},
-                            {std::string(codes::kLinkMissing), plan.name, b.line_of("UPPLAN", first), 5}});
+         return b.scenario(
+             {e,
+              {std::string(codes::kLinkOrphan), e.file, e.line, 63},
+              {std::string(codes::kLinkMissing), plan.name, b.line_of("UPPLAN", first), 5}});
        }},
       {"補足 plan date beside 第6表",
        [] {
@@ -806,7 +821,8 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
            for (auto it = users[0].rbegin(); it != users[0].rend(); ++it)
              records.erase(records.begin() + static_cast<std::ptrdiff_t>(*it));
          });
-         return b.scenario({{std::string(codes::kLinkMissing), b.file("UP1KYO").name, b.line_of("UP1KYO", 0), 14}});
+         return b.scenario({{std::string(codes::kLinkMissing), b.file("UP1KYO").name,
+                             b.line_of("UP1KYO", 0), 14}});
        }},
       {"第1表 care manager office not the sender",
        [] {
@@ -828,10 +844,12 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
          Builder b("K1");
          return b.scenario({b.set("UP3KYO", 0, 7, "8", codes::kFieldCode)});
        }},
+      // Issue 20: 9999 is the standard's "no time" value, allowed only in 第6表 nos.12-13;
+      // elsewhere it is a special value out of place (was FIELD_TIME).
       {"第3表 no 9999 time",
        [] {
          Builder b("K1");
-         return b.scenario({b.set("UP3KYO", 0, 8, "9999", codes::kFieldTime)});
+         return b.scenario({b.set("UP3KYO", 0, 8, "9999", codes::kFieldSpecialValue)});
        }},
       {"第2表 insurance flag",
        [] {
@@ -854,7 +872,8 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
          auto e = b.set("UPHOSOKU", 0, 4, "00000000", codes::kFieldSpecialValue);
          return b.scenario({e,
                             {std::string(codes::kLinkOrphan), e.file, e.line, 4},
-                            {std::string(codes::kLinkMissing), b.file("UP1KYO").name, b.line_of("UP1KYO", 0), 14}});
+                            {std::string(codes::kLinkMissing), b.file("UP1KYO").name,
+                             b.line_of("UP1KYO", 0), 14}});
        }},
       {"image named but missing",
        [] {
@@ -864,7 +883,8 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
          auto& f = b.file("UPKIHON");
          const auto p = parts_of(f.name);
          auto e = b.set("UPKIHON", 0, 62,
-                        "UPKIHON_IMAGE_" + p.from + "_" + p.from_type + "_" + p.to + "_" + p.to_type + "_" + p.seq + "_0099.jpg",
+                        "UPKIHON_IMAGE_" + p.from + "_" + p.from_type + "_" + p.to + "_" +
+                            p.to_type + "_" + p.seq + "_0099.jpg",
                         codes::kLinkImage);
          // The image the record used to name is now named by nobody (a warning).
          return b.scenario({e});
@@ -896,7 +916,8 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
            for (auto it = users[0].rbegin(); it != users[0].rend(); ++it)
              records.erase(records.begin() + static_cast<std::ptrdiff_t>(*it));
          });
-         return b.scenario({{std::string(codes::kLinkMissing), b.file("UPYOBO").name, b.line_of("UPYOBO", 0), 4}});
+         return b.scenario({{std::string(codes::kLinkMissing), b.file("UPYOBO").name,
+                             b.line_of("UPYOBO", 0), 4}});
        }},
       {"UPYOBO support level code",
        [] {
@@ -931,6 +952,207 @@ std::vector<std::pair<std::string, CaseFn>> link_cases() {
   };
 }
 
+// --- Issue 20: special values out of place, dates outside the service month -------------------
+
+// The month segment of a month-bearing file name (PREFIX_YYYYMM_...).
+std::string name_month(const std::string& name) {
+  return name.substr(name.find('_') + 1, 6);
+}
+
+std::vector<std::pair<std::string, CaseFn>> special_and_month_cases() {
+  return {
+      // An all-nines office number passes the mod-10 check digit; only the 第7表 rows may use it.
+      {"all-nines office in 第2表",
+       [] {
+         Builder b("K1");
+         return b.scenario({b.set("UP2KYO", 0, 17, "9999999999", codes::kFieldSpecialValue)});
+       }},
+      // An office column that names the sender: the value is also not the sender (as with a bad
+      // check digit, both findings).
+      {"all-nines office as 第1表 updating office",
+       [] {
+         Builder b("K1");
+         auto e = b.set("UP1KYO", 0, 27, "9999999999", codes::kFieldSpecialValue);
+         Expected row = e;
+         row.code = codes::kRowOffice;
+         return b.scenario({e, row});
+       }},
+      // 000000 passes the insurer check digit (all weights times zero).
+      {"insurer 000000", [] { return field_fault(2, "000000", codes::kFieldSpecialValue); }},
+      {"insured 9999999999",
+       [] { return field_fault(3, "9999999999", codes::kFieldSpecialValue); }},
+      {"grand-total service code in 第6表",
+       [] { return field_fault(15, "999999", codes::kFieldSpecialValue); }},
+      {"service date 99999999",
+       [] { return field_fault(10, "99999999", codes::kFieldSpecialValue); }},
+      {"document date 00000000",
+       [] { return field_fault(4, "00000000", codes::kFieldSpecialValue); }},
+      // Only UPHOSOKU no.63 may carry 000000: one finding, not also a month mismatch.
+      {"month 000000 in 第6表", [] { return field_fault(5, "000000", codes::kFieldSpecialValue); }},
+      {"00000000 in 第7表 document date",
+       [] {
+         Builder b("K2");
+         return b.scenario({b.set("UPSIKYU", 0, 4, "00000000", codes::kFieldSpecialValue)});
+       }},
+      {"all-nines office on a 第7表 row that is not the grand total",
+       [] {
+         Builder b("K2");
+         const auto records = parse_records(b.file("UPSIKYU").bytes);
+         std::size_t index = 0;
+         while (records[index].fields[8].value == "999999" ||
+                records[index].fields[8].value.ends_with("AAAA"))
+           ++index;
+         return b.scenario({b.set("UPSIKYU", index, 7, "9999999999", codes::kFieldSpecialValue)});
+       }},
+      {"service date in the next month",
+       [] {
+         Builder b("K5");
+         const std::string month = name_month(b.file("UPJSK").name);
+         const std::string next = month.substr(4) == "12"
+                                      ? std::to_string(std::stoi(month.substr(0, 4)) + 1) + "01"
+                                      : std::to_string(std::stoi(month) + 1);
+         return b.scenario({b.set("UPJSK", 1, 10, next + "01", codes::kRowMonth)});
+       }},
+      {"service date in the previous year",
+       [] {
+         Builder b("K5");
+         const std::string month = name_month(b.file("UPJSK").name);
+         const std::string last_year = std::to_string(std::stoi(month.substr(0, 4)) - 1);
+         return b.scenario(
+             {b.set("UPJSK", 0, 10, last_year + month.substr(4) + "15", codes::kRowMonth)});
+       }},
+      {"planned service date outside the month (第6表 with 第7表)",
+       [] {
+         UnitParams params;
+         params.service_month = "202506";
+         Builder b("K2", params);
+         return b.scenario({b.set("UPPLAN", 0, 10, "20250531", codes::kRowMonth)});
+       }},
+      {"pro-rata flag on day 31 of a 30-day month",
+       [] {
+         UnitParams params;
+         params.service_month = "202506";
+         Builder b("K5", params);
+         return b.scenario({b.set("UPJSK", 0, 11, std::string(30, '0') + "1", codes::kRowMonth)});
+       }},
+      {"pro-rata flag on day 29 of February 2026",
+       [] {
+         UnitParams params;
+         params.service_month = "202602";
+         Builder b("K5", params);
+         return b.scenario({b.set("UPJSK", 0, 11, std::string(28, '0') + "100", codes::kRowMonth)});
+       }},
+      {"pro-rata flags up to day 30 of a 30-day month accepted",
+       [] {
+         UnitParams params;
+         params.service_month = "202506";
+         Builder b("K5", params);
+         b.set("UPJSK", 0, 11, std::string(30, '1') + "0", "");
+         return b.scenario({});
+       }},
+      {"day 29 of February 2028 (leap year) accepted",
+       [] {
+         UnitParams params;
+         params.service_month = "202802";
+         Builder b("K5", params);
+         b.set("UPJSK", 0, 10, "20280229", "");
+         b.set("UPJSK", 0, 11, std::string(28, '0') + "100", "");
+         return b.scenario({});
+       }},
+      // 第7表 subtotal (<type>AAAA/EEEE/ZZZZ) and grand-total (999999) rows: 単位数 0, 割引後率 and
+      // 割引後単位数 empty (layouts.json total_rows / on_total_rows).
+      {"第7表 grand total with units",
+       [] {
+         Builder b("K2");
+         const auto records = parse_records(b.file("UPSIKYU").bytes);
+         std::size_t index = 0;
+         while (records[index].fields[8].value != "999999") ++index;
+         return b.scenario({b.set("UPSIKYU", index, 13, "120", codes::kFieldSpecialValue)});
+       }},
+      {"第7表 grand total with a discount",
+       [] {
+         Builder b("K2");
+         const auto records = parse_records(b.file("UPSIKYU").bytes);
+         std::size_t index = 0;
+         while (records[index].fields[8].value != "999999") ++index;
+         return b.scenario({b.set("UPSIKYU", index, 14, "90", codes::kFieldSpecialValue),
+                            b.set("UPSIKYU", index, 15, "100", codes::kFieldSpecialValue)});
+       }},
+      {"第7表 subtotal row with discounted units",
+       [] {
+         UnitParams params;
+         params.providers = 5;
+         Builder b("K2", params);
+         const auto records = parse_records(b.file("UPSIKYU").bytes);
+         std::size_t index = 0;
+         while (index < records.size() && !records[index].fields[8].value.ends_with("AAAA"))
+           ++index;
+         BOOST_TEST_REQUIRE(index < records.size(), "no subtotal row in the generated 第7表");
+         return b.scenario({b.set("UPSIKYU", index, 15, "100", codes::kFieldSpecialValue)});
+       }},
+      {"第7表 planned days beyond a 30-day month",
+       [] {
+         UnitParams params;
+         params.service_month = "202506";
+         Builder b("K2", params);
+         return b.scenario({b.set("UPSIKYU", 0, 31, "31", codes::kRowMonth)});
+       }},
+      {"第7表 planned days of a whole 31-day month accepted",
+       [] {
+         UnitParams params;
+         params.service_month = "202507";
+         Builder b("K2", params);
+         b.set("UPSIKYU", 0, 31, "31", "");
+         return b.scenario({});
+       }},
+      {"delete month differs from the name",
+       [] {
+         Builder b("K6");
+         const std::string month = name_month(b.file("DLTJSK").name);
+         const std::string other =
+             std::to_string(std::stoi(month.substr(0, 4)) + 1) + month.substr(4);
+         return b.scenario({b.set("DLTJSK", 0, 4, other, codes::kRowMonth)});
+       }},
+  };
+}
+
+// --- Issue 20: a name problem shared by the files of a unit is reported on each of them --------
+
+std::vector<std::pair<std::string, CaseFn>> shared_name_cases() {
+  const auto rename_recipient_type = [](Builder& b, const std::string& type) {
+    const auto p = parts_of(b.unit().files[0].name);
+    b.rename_all(
+        [&](std::string n) { return replace_once(n, p.to + "_" + p.to_type, p.to + "_" + type); });
+  };
+  const auto on_every_file = [](Builder& b, std::string_view code) {
+    Scenario s = b.scenario({});
+    for (const auto& f : s.files) s.errors.insert({std::string(code), f.name, 0, 0});
+    return s;
+  };
+  return {
+      {"unknown recipient type on every file of a K2 unit",
+       [=] {
+         Builder b("K2");
+         rename_recipient_type(b, "99");
+         return on_every_file(b, codes::kNameServiceType);
+       }},
+      {"out-of-scope recipient type on every file, the attachment too",
+       [=] {
+         UnitParams params;
+         params.with_attachment = true;
+         Builder b("K1", params);
+         rename_recipient_type(b, "33");
+         return on_every_file(b, codes::kNameServiceType);
+       }},
+      {"care-manager recipient of a K2 unit on every file",
+       [=] {
+         Builder b("K2");
+         rename_recipient_type(b, "43");
+         return on_every_file(b, codes::kNameDirection);
+       }},
+  };
+}
+
 void run_all(const std::vector<std::pair<std::string, CaseFn>>& cases) {
   for (const auto& [name, fn] : cases) check(name, fn());
 }
@@ -942,18 +1164,90 @@ BOOST_AUTO_TEST_SUITE(invalid_units)
 BOOST_AUTO_TEST_CASE(the_generator_units_are_valid) {
   // The base of every case below: each combination as generated passes with no error.
   UnitGenerator gen(4242);
-  for (const auto& id : combination_ids()) check("valid " + id, Scenario{gen.make(id).files, {}, {}, {}});
+  for (const auto& id : combination_ids())
+    check("valid " + id, Scenario{gen.make(id).files, {}, {}, {}});
 }
 
-BOOST_AUTO_TEST_CASE(field_faults) { run_all(field_cases()); }
-BOOST_AUTO_TEST_CASE(syntax_faults) { run_all(syntax_cases()); }
-BOOST_AUTO_TEST_CASE(name_faults) { run_all(name_cases()); }
-BOOST_AUTO_TEST_CASE(unit_faults) { run_all(unit_cases()); }
-BOOST_AUTO_TEST_CASE(link_faults) { run_all(link_cases()); }
+BOOST_AUTO_TEST_CASE(field_faults) {
+  run_all(field_cases());
+}
+BOOST_AUTO_TEST_CASE(syntax_faults) {
+  run_all(syntax_cases());
+}
+BOOST_AUTO_TEST_CASE(name_faults) {
+  run_all(name_cases());
+}
+BOOST_AUTO_TEST_CASE(unit_faults) {
+  run_all(unit_cases());
+}
+BOOST_AUTO_TEST_CASE(link_faults) {
+  run_all(link_cases());
+}
+BOOST_AUTO_TEST_CASE(special_value_and_month_faults) {
+  run_all(special_and_month_cases());
+}
+BOOST_AUTO_TEST_CASE(shared_name_faults) {
+  run_all(shared_name_cases());
+}
+
+// Unit-level and link findings name the files they concern in structured fields.
+BOOST_AUTO_TEST_CASE(findings_name_their_files) {
+  const auto only = [](const mapping::InspectReport& report, std::string_view code) {
+    std::vector<mapping::Finding> out;
+    for (const auto& u : report.units) {
+      for (const auto& f : u.findings) {
+        if (f.code == code) out.push_back(f);
+      }
+    }
+    BOOST_TEST_REQUIRE(out.size() == 1u, code);
+    return out.front();
+  };
+  const auto run = [](const std::vector<GeneratedFile>& files) {
+    std::vector<mapping::InputFile> inputs;
+    for (const auto& f : files) inputs.push_back({f.name, f.bytes, f.bytes.size()});
+    return mapping::inspect(inputs);
+  };
+  {  // UNIT_INCOMPLETE: the name the missing file should have.
+    Builder b("K2");
+    const std::string sikyu = b.file("UPSIKYU").name;
+    b.remove("UPSIKYU");
+    const auto f = only(run(b.unit().files), codes::kUnitIncomplete);
+    BOOST_TEST(f.missing_file == sikyu);
+    BOOST_TEST(f.file.empty());
+  }
+  {  // UNIT_NO_CARE_PLAN_FILE: the files it saw.
+    Builder b("K3");
+    const std::vector<GeneratedFile> files{attachment_for(b.unit(), "scan", "pdf", kPdf),
+                                           attachment_for(b.unit(), "memo", "txt", "連絡事項\n")};
+    const auto f = only(run(files), codes::kUnitNoCarePlanFile);
+    std::vector<std::string> want{files[0].name, files[1].name};
+    std::sort(want.begin(), want.end());
+    BOOST_TEST(f.files == want, boost::test_tools::per_element());
+  }
+  {  // LINK_MISSING: the record's file and the file where the match is missing; LINK_ORPHAN the
+     // file without the parent record.
+    Builder b("K1");
+    auto& up2 = b.file("UP2KYO");
+    edit_records(up2, [](auto& records) {
+      const auto users = users_of(records);
+      for (auto it = users[0].rbegin(); it != users[0].rend(); ++it)
+        records.erase(records.begin() + static_cast<std::ptrdiff_t>(*it));
+    });
+    const auto missing = only(run(b.unit().files), codes::kLinkMissing);
+    BOOST_TEST(missing.file == b.file("UP1KYO").name);
+    BOOST_TEST(missing.related_file == b.file("UP2KYO").name);
+    Builder o("K1");
+    const auto e = o.set("UPHOSOKU", 0, 4, "20000101", "");
+    const auto orphan = only(run(o.unit().files), codes::kLinkOrphan);
+    BOOST_TEST(orphan.file == e.file);
+    BOOST_TEST(orphan.related_file == o.file("UP1KYO").name);
+  }
+}
 
 BOOST_AUTO_TEST_CASE(there_are_at_least_80_cases) {
   const std::size_t n = field_cases().size() + syntax_cases().size() + name_cases().size() +
-                        unit_cases().size() + link_cases().size();
+                        unit_cases().size() + link_cases().size() +
+                        special_and_month_cases().size() + shared_name_cases().size();
   BOOST_TEST(n >= 80u);
 }
 

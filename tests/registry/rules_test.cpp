@@ -171,6 +171,13 @@ BOOST_AUTO_TEST_CASE(conflict_table) {
   const auto status = std::find_if(all.begin(), all.end(), [](const Conflict& c) { return c.kind == ConflictKind::kStatusMismatch; });
   BOOST_REQUIRE(status != all.end());
   BOOST_TEST(status->detail == "ACTIVE on national, CLOSED on regional");
+  // The same detail as values, for the console to word in Japanese or English.
+  using Params = std::vector<std::pair<std::string, std::string>>;
+  BOOST_TEST((status->params == Params{{"status.national", "ACTIVE"}, {"status.regional", "CLOSED"}}));
+  const auto both = std::find_if(all.begin(), all.end(), [](const Conflict& c) { return c.kind == ConflictKind::kOnBothNetworks; });
+  BOOST_REQUIRE(both != all.end());
+  BOOST_TEST((both->params == Params{{"networks", "national,regional"}, {"home", "regional"}, {"home_reason", "preference"}}));
+  BOOST_TEST(r.echoes() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_status_is_reported_and_not_routed) {
@@ -297,9 +304,38 @@ BOOST_AUTO_TEST_CASE(unflagged_echo_is_not_native) {
   BOOST_TEST(o->home == "national");
   BOOST_TEST(r.route({kB, "11"}, "regional").network.value_or("") == "national");
   BOOST_TEST(r.route({kB, "11"}, "national").refusal == RouteRefusal::kSameNetwork);
-  // It is reported, and stays published (so that it does not turn native at the next sync).
-  BOOST_TEST(has_conflict(r, {kB, "11"}, ConflictKind::kOnBothNetworks));
+  // It stays published (so that it does not turn native at the next sync). Issue 20: it is the
+  // gateway's own entry coming back, not a conflict (was reported "on both networks"); it is
+  // counted as an echo instead.
+  BOOST_TEST(!has_conflict(r, {kB, "11"}, ConflictKind::kOnBothNetworks));
+  BOOST_TEST(r.conflicts().empty());
+  BOOST_TEST(r.echoes() == 1u);
   BOOST_TEST(r.publication_for("regional", false).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(echoes_are_not_conflicts_but_real_ones_stay) {
+  // National does not flag the gateway's entries: dozens of echoes must not flood the conflicts.
+  Registry r({{"regional", "national"}, {}});
+  r.replace("national", {entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kActive),
+                         entry(kD, "15", "ひかわデイ")});
+  r.replace("regional", {entry(kA, "43", "まつえ"), entry(kD, "15", "ひかわデイサービス")});
+  r.set_published("national", {{kA, "43"}});
+  // National echoes kA (published to it); regional echoes kB and kE.
+  r.replace("national", {entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kActive),
+                         entry(kD, "15", "ひかわデイ"), entry(kA, "43", "まつえ（代理）")});
+  r.set_published("regional", {{kB, "11"}, {kE, "13"}});
+  r.replace("regional", {entry(kA, "43", "まつえ"), entry(kD, "15", "ひかわデイサービス"),
+                         entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kSuspended)});
+  BOOST_TEST(r.echoes() == 3u);
+  for (const auto& c : r.conflicts()) {
+    BOOST_TEST(c.key.office_no == kD, "an echo reported as a conflict: " << c.key.str() << " " << to_string(c.kind));
+  }
+  // kD is native on both networks with different names: a real conflict, still listed.
+  BOOST_TEST(has_conflict(r, {kD, "15"}, ConflictKind::kOnBothNetworks));
+  BOOST_TEST(has_conflict(r, {kD, "15"}, ConflictKind::kNameMismatch));
+  // The echo's other name or status is the other network's copy of ours: no mismatch either.
+  BOOST_TEST(!has_conflict(r, {kA, "43"}, ConflictKind::kNameMismatch));
+  BOOST_TEST(!has_conflict(r, {kE, "13"}, ConflictKind::kStatusMismatch));
 }
 
 BOOST_AUTO_TEST_CASE(sender_authorization_table) {

@@ -1,7 +1,8 @@
 // Registry: the reconciliation's conflicts and the last sync's changes.
 import { api } from './api.js';
 import { t, tv } from './i18n.js';
-import { h, clear, fmtTime, officeCell, table, errorBox } from './util.js';
+import { h, clear, fmtTime, fmtNumber, officeCell, table, errorBox } from './util.js';
+import { conflictDetail } from './details.js';
 
 export function render(main) {
   const syncBox = h('div', { 'data-testid': 'last-sync' }, t('loading'));
@@ -14,11 +15,14 @@ export function render(main) {
     try {
       const c = await api.conflicts();
       if (!alive) return;
-      clear(conflictsBox).appendChild(table('conflicts-table', [
+      // Echoes of the gateway's own publications are not conflicts: one line with their count.
+      const echoes = Number(c.echoes ?? 0);
+      clear(conflictsBox).append(table('conflicts-table', [
         { label: t('col.office'), cell: (r) => officeCell(r.office_no, r.service_type, r.name) },
         { label: t('col.problem'), cell: (r) => h('span', { class: 'conflict', 'data-kind': r.kind, title: r.kind || '' }, tv('conflict', r.kind)) },
-        { label: t('col.detail'), cell: (r) => r.detail || '' },
-      ], c.conflicts || []));
+        { label: t('col.detail'), cell: (r) => h('span', { class: 'detail', 'data-raw': r.detail || '' }, conflictDetail(r)) },
+      ], c.conflicts || []),
+      h('p', { class: 'muted', 'data-testid': 'registry-echoes', 'data-count': String(echoes) }, t('registry.echoes', { n: fmtNumber(echoes) })));
       conflictsBox.setAttribute('data-loaded', 'true');
     } catch (e) {
       if (alive) clear(conflictsBox).appendChild(errorBox(e));

@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { t } from './i18n.js';
 import { h, clear, fmtTime, officeCell, stateBadge, directionLabel, table, errorBox } from './util.js';
+import { eventDetail } from './details.js';
 
 const STATES = ['accepted', 'delivered', 'rejected', 'parked', 'superseded'];
 const KINDS = ['K1', 'K2', 'K3', 'K4', 'K5', 'K6', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9'];
@@ -130,14 +131,14 @@ function detailView(main, ctx, id) {
         { label: t('transfer.lineage'), cell: (s) => h('span', { class: 'stage stage-' + s.stage + (s.ok === false ? ' bad' : '') }, stageLabel(s.stage)) },
         { label: t('col.event'), cell: (s) => s.kind || '', class: 'mono' },
         { label: t('col.actor'), cell: (s) => s.actor || '' },
-        { label: t('col.detail'), cell: (s) => h('span', { class: 'detail' }, shorten(s.detail)) },
+        { label: t('col.detail'), cell: (s) => h('span', { class: 'detail', 'data-raw': s.detail || '' }, shorten(eventDetail(s.kind, s.detail))) },
       ], lineage, (s) => ({ 'data-stage': s.stage }));
       const events = table('audit-records', [
         { label: t('col.seq'), cell: (e) => String(e.seq ?? ''), class: 'mono' },
         { label: t('col.at'), cell: (e) => fmtTime(e.at) },
         { label: t('col.event'), cell: (e) => e.kind || '', class: 'mono' },
         { label: t('col.actor'), cell: (e) => e.actor || '' },
-        { label: t('col.detail'), cell: (e) => h('span', { class: 'detail' }, shorten(e.detail)) },
+        { label: t('col.detail'), cell: (e) => h('span', { class: 'detail', 'data-raw': e.detail || '' }, shorten(eventDetail(e.kind, e.detail))) },
         { label: t('col.hash'), cell: (e) => h('span', { class: 'mono hash', title: e.hash || '' }, (e.hash || '').slice(0, 12)) },
       ], r.events || []);
       clear(body).append(

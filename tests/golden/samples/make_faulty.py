@@ -41,3 +41,26 @@ open(os.path.join(faulty, name), "wb").write(png)
 
 # 4: a file that is not a care-plan file at all
 open(os.path.join(faulty, "memo.docx"), "wb").write(b"PK\x03\x04not really")
+
+# 5: attachments alone, under a sequence no care-plan file carries
+att = one("renraku_*.txt")
+alone = os.path.basename(att).rsplit("_", 1)[0] + "_20250526235959.txt"
+shutil.copy(att, os.path.join(faulty, alone))
+
+# 6: the plan unit (K1): 補足 record 1 has another plan date, so it has no 第1表 parent and its
+# 第1表 record no 補足 (LINK_ORPHAN / LINK_MISSING naming the other file); 第2表 record 1 names the
+# grand-total office 9999999999 as a provider (FIELD_SPECIAL_VALUE, although its check digit passes)
+kyo = one("UP1KYO_*.CSV")
+for f in glob.glob(os.path.join(valid, "*_" + seq_of(kyo) + ".CSV")):
+    base = os.path.basename(f)
+    data = open(f, "rb").read()
+    if base.startswith(("UPHOSOKU", "UP2KYO")):
+        recs = data.split(b"\r\n")
+        fields = recs[0].split(b",")
+        if base.startswith("UPHOSOKU"):
+            fields[3] = b"20000101"
+        else:
+            fields[16] = b"9999999999"
+        recs[0] = b",".join(fields)
+        data = b"\r\n".join(recs)
+    open(os.path.join(faulty, base), "wb").write(data)
