@@ -224,6 +224,27 @@ EvidenceCheck verify_evidence(const std::string& file) {
     prev = &r;
   }
   if (prev != nullptr) end_run(*prev);
+  // The bundle holds every checkpoint inside a run of records: a gap in the numbers between two
+  // checkpoints of one run is a checkpoint removed.
+  std::map<std::int64_t, const Checkpoint*> by_number;
+  for (const auto& c : body->checkpoints) by_number[c.number] = &c;
+  const auto same_run = [&](std::int64_t from, std::int64_t to) {
+    for (std::int64_t s = from; s <= to; ++s) {
+      const auto r = by_seq.find(s);
+      if (r == by_seq.end() || (s > from && r->second->prev_hash != by_seq[s - 1]->hash))
+        return false;
+    }
+    return true;
+  };
+  for (auto it = by_number.begin(); it != by_number.end(); ++it) {
+    const auto next = std::next(it);
+    if (next == by_number.end() || next->first == it->first + 1) continue;
+    if (it->second->seq < next->second->seq && same_run(it->second->seq, next->second->seq))
+      problems.push_back(
+          "checkpoints " + std::to_string(it->first + 1) + ".." + std::to_string(next->first - 1) +
+          ": missing, yet the records they sealed (" + std::to_string(it->second->seq + 1) + ".." +
+          std::to_string(next->second->seq) + ") are in the bundle (removed)");
+  }
   for (const auto& c : body->checkpoints) {
     if (sealed_checkpoints.count(c.number) == 0 && by_seq.count(c.seq) == 0)
       problems.push_back("checkpoint " + std::to_string(c.number) + ": seals record " +

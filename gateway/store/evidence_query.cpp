@@ -45,11 +45,16 @@ class OfficeNames {
     std::string name;
     if (available_) {
       try {
-        const auto rows = db_.query(
-            "SELECT name FROM kh_registry_entry WHERE office_no = ? AND (service_type = ? OR ? = "
-            "'') "
+        // The entry of that service type, else any of the office number (one facility).
+        auto rows = db_.query(
+            "SELECT name FROM kh_registry_entry WHERE office_no = ? AND service_type = ? "
             "ORDER BY published_by_gateway, network LIMIT 1",
-            {office_no, type, type});
+            {office_no, type});
+        if (rows.empty())
+          rows = db_.query(
+              "SELECT name FROM kh_registry_entry WHERE office_no = ? "
+              "ORDER BY published_by_gateway, service_type, network LIMIT 1",
+              {office_no});
         if (!rows.empty()) name = col(rows[0], 0);
       } catch (const SqlError&) {
         available_ = false;  // a store without the registry tables: names stay unknown
@@ -108,6 +113,7 @@ audit::EvidenceBody collect_evidence(SqlConnection& db, const std::string& offic
     if (bio) gateway.reset(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   }
   OfficeNames names(db);
+  body.office_name = names(office_no, "");
 
   const auto transfers = db.query(
       "SELECT id, direction, sender_office, sender_type, recipient_office, recipient_type, "
@@ -180,6 +186,14 @@ audit::EvidenceBody collect_evidence(SqlConnection& db, const std::string& offic
          db.query(std::string(kRecordColumns) + "WHERE seq >= ? AND seq <= ? ORDER BY seq",
                   {first, last}))
       body.records.push_back(record_from(r));
+    // Every checkpoint inside the run too: a checkpoint missing from a run is then a removal.
+    for (const auto& r :
+         db.query("SELECT number, seq, hash, at, signature FROM kh_audit_checkpoints "
+                  "WHERE seq >= ? AND seq <= ? ORDER BY number",
+                  {first, last})) {
+      audit::Checkpoint c{num(r, 0), num(r, 1), col(r, 2), num(r, 3), col(r, 4)};
+      checkpoints[c.number] = std::move(c);
+    }
   }
   for (auto& [number, c] : checkpoints) body.checkpoints.push_back(std::move(c));
   return body;
