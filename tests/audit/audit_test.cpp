@@ -674,6 +674,30 @@ BOOST_AUTO_TEST_CASE(auditor_role_cannot_retry_or_park_and_operators_are_recorde
   BOOST_TEST(v.code == 0, v.out << v.err);
 }
 
+// What an operator's command writes (its own record, a park) is sealed when the command ends:
+// with no daemon running, nothing else would seal it before the next record.
+BOOST_AUTO_TEST_CASE(an_operator_command_is_sealed_when_it_ends) {
+  Db db;
+  auto s = db.open(1000, 3600000);
+  const auto id = std::to_string(
+      s->accept(unit("o1", "20250601100000", "1371100452"), std::nullopt, 1'750'000'000'000).id);
+  BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 1);
+  write_config(db, "operator", 1000);
+  const std::string cfg = (db.dir / "gw.json").string();
+  auto r = run({"relay", "list", "--config", cfg});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 0);
+  r = run({"relay", "park", id, "--config", cfg, "--actor", "ops:dave"});
+  BOOST_TEST(r.code == 0, r.err);
+  const auto d = verify_cli(db, 0);
+  BOOST_TEST(d["unsealed_records"].GetInt64() == 0);
+  BOOST_TEST(db.open(1000, 3600000)->audit_records().back().kind == "parked");
+  // The auditor writes nothing, so seals nothing either.
+  const auto checkpoints = db.open(1000, 3600000)->audit_checkpoints().size();
+  BOOST_TEST(run({"relay", "list", "--config", cfg, "--role", "auditor"}).code == 0);
+  BOOST_TEST(db.open(1000, 3600000)->audit_checkpoints().size() == checkpoints);
+}
+
 // The running daemon's timer (audit.checkpoint_every): a tail that no new record would seal is
 // sealed on the timer, by a store connection of its own, off the timer's thread; a timer with
 // nothing new to seal writes nothing.
