@@ -49,7 +49,8 @@ constexpr const char* kStyle = R"(
   h2 { font-size: 12pt; margin: 6mm 0 2mm; }
   .meta { margin-bottom: 4mm; }
   .meta td { padding: 0 6mm 0 0; }
-  table.units, table.files { border-collapse: collapse; width: 100%; }
+  table.units, table.files { border-collapse: collapse; width: 100%; table-layout: fixed; }
+  td { overflow-wrap: anywhere; word-break: break-word; }
   table.units th, table.units td, table.files th, table.files td {
     border: 0.3mm solid #444; padding: 1mm 1.5mm; vertical-align: top; }
   table.units th, table.files th { background: #e8e8e8; font-weight: bold; }
@@ -59,7 +60,8 @@ constexpr const char* kStyle = R"(
   .unknown { color: #666; }
   .status { white-space: nowrap; font-weight: bold; }
   .digest { font-family: monospace; font-size: 7.5pt; word-break: break-all; }
-  .time { white-space: nowrap; }
+  .time { font-size: 9pt; }
+  .seq { font-family: monospace; font-size: 7.5pt; }
   .note { font-size: 8.5pt; color: #333; }
   @media screen { body { margin: 10mm; max-width: 277mm; } }
 )";
@@ -86,7 +88,11 @@ std::string render_report(const EvidenceBody& b) {
   h += "<tr><td>件数</td><td>" + std::to_string(b.units.size()) + " 件";
   for (const auto& [word, n] : counts) h += "　" + esc(word) + " " + std::to_string(n);
   h += "</td></tr></table>\n";
-  h += "<table class=\"units\">\n<thead><tr><th>No.</th><th>送受信</th><th>相手先事業所</th>"
+  h += "<table class=\"units\">\n<colgroup><col style=\"width:4%\"><col style=\"width:5%\">"
+       "<col style=\"width:17%\"><col style=\"width:11%\"><col style=\"width:10%\">"
+       "<col style=\"width:10%\"><col style=\"width:10%\"><col style=\"width:7%\">"
+       "<col style=\"width:26%\"></colgroup>\n";
+  h += "<thead><tr><th>No.</th><th>送受信</th><th>相手先事業所</th>"
        "<th>種類</th><th>送信日時</th><th>配信日時</th><th>受領/既読</th><th>状態</th>"
        "<th>差し戻し理由・保留理由</th></tr></thead>\n<tbody>\n";
   int n = 0;
@@ -94,14 +100,16 @@ std::string render_report(const EvidenceBody& b) {
     const bool sent = u.role == "sent";
     h += "<tr><td>" + std::to_string(++n) + "</td><td>" + (sent ? "送信" : "受信") + "</td><td>" +
          office_cell(sent ? u.recipient : u.sender) + "</td><td>" + esc(u.kind) + "<br>" +
-         "<span class=\"no\">" + esc(u.sequence) + "</span></td><td class=\"time\">" +
+         "<span class=\"seq\">" + esc(u.sequence) + "</span></td><td class=\"time\">" +
          esc(jst_time(u.accepted_at)) + "</td><td class=\"time\">" + esc(jst_time(u.delivered_at)) +
          "</td><td class=\"time\">" + esc(jst_time(u.receipt_at)) + "</td><td class=\"status\">" +
          esc(u.status_ja) + "</td><td>" + esc(u.reason) + "</td></tr>\n";
   }
   if (b.units.empty()) h += "<tr><td colspan=\"9\">この月の送受信はありません。</td></tr>\n";
   h += "</tbody></table>\n";
-  h += "<h2>ファイルと電子署名</h2>\n<table class=\"files\">\n<thead><tr><th>No.</th>"
+  h += "<h2>ファイルと電子署名</h2>\n<table class=\"files\">\n<colgroup><col style=\"width:4%\">"
+       "<col style=\"width:38%\"><col style=\"width:30%\"><col style=\"width:28%\"></colgroup>\n";
+  h += "<thead><tr><th>No.</th>"
        "<th>ファイル名</th><th>SHA-256</th><th>署名者</th></tr></thead>\n<tbody>\n";
   n = 0;
   for (const auto& u : b.units) {

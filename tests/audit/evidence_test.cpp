@@ -227,6 +227,12 @@ struct Fixture {
     s->record_receipt("regional", "rhn-c", "read", "", std::nullopt, now += 1000);
     // Refused at intake (差し戻し with the reason).
     auto refused = unit("100004", kOffice, "1370100016", "regional->national");
+    {  // its first file was changed after signing: the signature no longer matches
+      auto in =
+          *engine::deserialize_unit(*engine::PayloadCipher(kPayloadKey).open(refused.payload));
+      in.files[0].content += "tampered";
+      refused.payload = engine::PayloadCipher(kPayloadKey).seal(engine::serialize_unit(in));
+    }
     refused.dest_adapter = "";
     refused.state = kRejected;
     refused.reason = "E_SIGNATURE_INVALID file UPPLAN: bad signature";
@@ -358,7 +364,9 @@ BOOST_AUTO_TEST_CASE(the_bundle_holds_the_month_and_verifies_alone) {
   BOOST_TEST_REQUIRE(d.IsObject());
   BOOST_TEST(d["intact"].GetBool());
   BOOST_TEST(d["units"].GetUint64() == 4u);  // June, this office: not the other office, not July
-  BOOST_TEST(d["signatures"].GetUint64() == 8u);
+  BOOST_TEST(d["signatures"].GetUint64() == 7u);  // the refused unit's bad one is a note
+  BOOST_TEST_REQUIRE(d["notes"].Size() == 1u);
+  BOOST_TEST(std::string(d["notes"][0].GetString()).find("refused at intake") != std::string::npos);
   BOOST_TEST(d["translation_receipts"].GetUint64() == 2u);
   BOOST_TEST(d["checkpoints"].GetUint64() >= 1u);
 
