@@ -48,6 +48,8 @@ e2e_stop "$NATIONAL_PID" 20 || true
 e2e_stop "$REGIONAL_PID" 20 || true
 echo "   relay report from the stopped gateway's store:"
 "$BIN_GATEWAY" relay report --config "$WORK/kakehashi.json" | sed 's/^/   /' || rc=1
+echo "   audit log of the stopped gateway (a clean stop seals it: no record unsealed):"
+"$BIN_GATEWAY" audit verify --config "$WORK/kakehashi.json" | sed 's/^/   /' || rc=1
 echo
 echo "quickstart finished in $(( $(date +%s) - started )) s with exit code $rc"
 exit "$rc"

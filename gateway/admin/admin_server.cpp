@@ -13,6 +13,7 @@
 #include "gateway/admin/access.hpp"
 #include "gateway/admin/api.hpp"
 #include "gateway/admin/console_assets.hpp"
+#include "gateway/admin/evidence_api.hpp"
 #include "gateway/engine/log.hpp"
 #include "gateway/registry/registry_store.hpp"
 
@@ -179,6 +180,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       return only_get([](ApiContext& ctx) { return api_audit_verify(ctx); });
     if (path == "/api/audit/export")
       return only_get([q](ApiContext& ctx) { return api_audit_export(ctx, q); });
+    if (path == "/api/audit/evidence")
+      return only_get([q](ApiContext& ctx) { return api_audit_evidence(ctx, q); });
     if (const auto t = transfer_path(path)) {
       if (t->action.empty()) {
         const auto id = t->id;

@@ -55,6 +55,10 @@ struct AdminSources {
       office_name;
   std::vector<ExpirySource> expiry;
   std::string audit_certificate_file;   // checks the audit checkpoints' signatures
+  // The evidence bundle of an office and month (file bytes; throws); empty: none offered.
+  std::function<std::string(const std::string& office_no, const std::string& month,
+                            std::int64_t now)>
+      evidence;
   std::function<std::int64_t()> clock;  // ms since the epoch; empty: the system clock
 };
 

@@ -17,6 +17,7 @@
 #include <rapidjson/writer.h>
 
 #include "gateway/admin/prometheus.hpp"
+#include "gateway/audit/delivery_status.hpp"
 #include "gateway/audit/exporter.hpp"
 #include "gateway/audit/verifier.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -105,6 +106,8 @@ void write_transfer(Json& j, ApiContext& ctx, const store::Transfer& t) {
   j.w().StartObject();
   j.kv("id", t.id);
   j.kv("state", t.state);
+  // The delivery status offices read (受付/配信/受領/既読/差し戻し/保留; README "Delivery status").
+  j.kv("status", audit::status_code(audit::status_of(t.state, t.receipt_state)));
   j.kv("direction", t.direction);
   j.kv("source_network", t.source_adapter);
   j.kv("source_id", t.source_id);

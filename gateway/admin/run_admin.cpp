@@ -1,5 +1,7 @@
 #include "gateway/admin/run_admin.hpp"
 
+#include "gateway/daemon/evidence_builder.hpp"
+
 namespace kakehashi::gateway::admin {
 
 std::unique_ptr<AdminServer> start_admin(boost::asio::io_context& io,
@@ -40,6 +42,11 @@ std::unique_ptr<AdminServer> start_admin(boost::asio::io_context& io,
     s.expiry.push_back({"certificate", "audit.signer", config.store.audit.signer.certificate_file});
   s.expiry.push_back({"certificate", "admin.tls", config.admin.certificate_file});
   s.audit_certificate_file = config.store.audit.signer.certificate_file;
+  if (!config.store.audit.signer.key_file.empty()) {
+    s.evidence = [config](const std::string& office, const std::string& month, std::int64_t now) {
+      return daemon::make_evidence_bundle(config, {office, month, now, false}).file;
+    };
+  }
   auto server = std::make_unique<AdminServer>(io, config.admin, std::move(s));
   server->start();
   return server;

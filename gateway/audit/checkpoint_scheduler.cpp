@@ -31,6 +31,27 @@ void CheckpointScheduler::stop() {
   timer_.cancel();
 }
 
+bool CheckpointScheduler::seal_now(const char* trigger) {
+  std::string error;
+  bool sealed = false;
+  try {
+    sealed = seal_();
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "store error";
+  }
+  if (!error.empty()) {
+    log(LogLevel::kError, "audit-checkpoint-failed", {{"trigger", trigger}, {"error", error}});
+    return false;
+  }
+  if (sealed) {
+    ++*written_;
+    log(LogLevel::kInfo, "audit-checkpoint", {{"trigger", trigger}});
+  }
+  return sealed;
+}
+
 void CheckpointScheduler::arm() {
   timer_.expires_after(every_);
   timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {

@@ -29,6 +29,9 @@ class CheckpointScheduler {
 
   void start();
   void stop();  // on the timer's executor
+  // Seals now on the calling thread (a clean stop: SIGTERM seals the tail before the daemon
+  // exits, so a stopped gateway leaves no record unsealed). Logs with `trigger`; never throws.
+  bool seal_now(const char* trigger);
 
   std::int64_t written() const { return written_->load(); }  // checkpoints this timer wrote
   std::int64_t runs() const { return runs_->load(); }        // timer expiries handled

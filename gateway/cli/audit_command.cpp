@@ -13,6 +13,7 @@
 #include "gateway/audit/insured.hpp"
 #include "gateway/audit/verifier.hpp"
 #include "gateway/cli/args.hpp"
+#include "gateway/cli/evidence_command.hpp"
 #include "gateway/daemon/gateway_config.hpp"
 #include "gateway/pki/key_file.hpp"
 
@@ -40,7 +41,18 @@ constexpr const char* kAuditHelp = R"(Usage: kakehashi audit COMMAND [options]
   hash-insured NUMBER (--config FILE | --key-file FILE)
       The keyed hash under which an insured number (被保険者番号) appears in the log.
   checkpoint --config FILE [--role operator]
-      Signs a checkpoint now (the gateway also does so every N records or T time).
+      Signs a checkpoint now (the gateway also does so every N records, every
+      audit.checkpoint_every (5m) and when it stops cleanly).
+  evidence --office N --month YYYYMM --config FILE [--out FILE|-] [--html FILE]
+      One office's evidence bundle for one month (JST, by intake time): every unit it sent or
+      received with partner names, times, status (受付/配信/受領/既読/差し戻し/保留), reasons,
+      file digests and sender signatures, the audit records with their chain up to signed
+      checkpoints, the gateway certificate and chain, and a Japanese report; signed with the
+      gateway key (format: gateway/audit/EVIDENCE-FORMAT.md). An operator seals the tail first.
+      Default --out: evidence-N-YYYYMM.json.
+  verify-evidence [--json] FILE
+      Checks a bundle with nothing but the file, and names every record, receipt, signature,
+      checkpoint or file that was changed, removed or added.
 
 With --config, the store, the certificate (audit.signer or receipt_signer) and the key come
 from the gateway config; its audit.role (or --role) "auditor" may verify, export and hash, and
@@ -256,17 +268,23 @@ int checkpoint(const Args& args, CommandIo io) {
 }
 
 int audit_main(std::span<const std::string> argv, CommandIo io) {
-  if (argv.empty()) throw UsageError{"audit needs a command: verify, export, hash-insured, checkpoint"};
+  if (argv.empty())
+    throw UsageError{
+        "audit needs a command: verify, export, hash-insured, checkpoint, evidence, "
+        "verify-evidence"};
   const std::string sub = argv[0];
   const Args args(argv.subspan(1), {"--json"},
                   {"--config", "--store", "--dsn", "--cert", "--format", "--from", "--to",
                    "--office", "--transfer", "--output", "--key-file", "--role",
-                   "--known-seq"});
+                   "--known-seq", "--month", "--out", "--html"});
   if (sub == "verify") return verify(args, io);
   if (sub == "export") return export_records(args, io);
   if (sub == "hash-insured") return hash_insured(args, io);
   if (sub == "checkpoint") return checkpoint(args, io);
-  throw UsageError{"unknown audit command '" + sub + "' (verify, export, hash-insured, checkpoint)"};
+  if (sub == "evidence") return audit_evidence(args, io);
+  if (sub == "verify-evidence") return audit_verify_evidence(args, io);
+  throw UsageError{"unknown audit command '" + sub +
+                   "' (verify, export, hash-insured, checkpoint, evidence, verify-evidence)"};
 }
 
 }  // namespace

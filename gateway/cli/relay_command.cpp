@@ -1,6 +1,7 @@
 #include <chrono>
 #include <ctime>
 #include <iomanip>
+#include <exception>
 #include <ostream>
 
 #include <rapidjson/ostreamwrapper.h>
@@ -157,6 +158,23 @@ int relay(std::span<const std::string> argv, CommandIo io) {
     io.err << "kakehashi relay: store: " << e.message << "\n";
     return kExitUsage;
   }
+  // What an operator's command wrote is sealed when it ends: no daemon may be running to seal it
+  // (README "Audit log": the window). A failed seal leaves the records chained, not yet signed.
+  struct SealOnExit {
+    store::Store* store;
+    std::int64_t now;
+    std::ostream& err;
+    ~SealOnExit() {
+      if (store == nullptr) return;
+      try {
+        store->checkpoint(now);
+      } catch (const store::SqlError& e) {
+        err << "kakehashi relay: audit checkpoint not written: " << e.message << "\n";
+      } catch (const std::exception& e) {
+        err << "kakehashi relay: audit checkpoint not written: " << e.what() << "\n";
+      }
+    }
+  } seal{auditor ? nullptr : s.get(), now, io.err};
   const bool json = args.flag("--json");
   rapidjson::OStreamWrapper os(io.out);
   rapidjson::PrettyWriter<rapidjson::OStreamWrapper> w(os);

@@ -30,7 +30,8 @@ Relative paths in the config are relative to the config file's directory.
 Signals: SIGTERM or SIGINT drain in-flight work and exit 0; SIGHUP reloads trust domains and
 certificates (rollover without downtime) and routing.overrides_file. The office registry is
 synced at start and every relay.directory_refresh (recorded like `kakehashi registry sync`);
-audit checkpoints are also written every audit.checkpoint_every. Logs are JSON lines on stderr.
+audit checkpoints are also written every audit.checkpoint_every (5m) and when the gateway stops
+cleanly, so a stopped gateway leaves no record unsealed. Logs are JSON lines on stderr.
 A missing payload key file is created (mode 0600) on first start.
 Exit status: 0 after a clean stop, 2 for a config or startup error.
 )";
@@ -208,6 +209,8 @@ Command run_command() {
       checkpoints.start();
       io_context.run();
       audit_worker.join();
+      // A clean stop seals the tail: the engine has drained, nothing writes records any more.
+      checkpoints.seal_now("stop");
       return kExitOk;
     } catch (const std::exception& e) {
       io.err << "kakehashi run: " << e.what() << "\n";

@@ -103,7 +103,7 @@ LoadedConfig load_gateway_config(const std::string& path) {
   if (!a.hmac_key_file.empty() && !fs::exists(a.hmac_key_file))
     audit.error("hmac_key_file", "file not found: " + a.hmac_key_file);
   a.checkpoint_every_records = audit.integer("checkpoint_every_records", 1000, 1, 100000000);
-  a.checkpoint_every_ms = audit.duration("checkpoint_every", std::chrono::hours(1)).count();
+  a.checkpoint_every_ms = audit.duration("checkpoint_every", std::chrono::minutes(5)).count();
   a.signer = credential(audit.child("signer"), false).value_or(c.receipt_signer);
   a.role = audit.string("role", std::string("operator"));
   if (a.role != "operator" && a.role != "auditor")

@@ -8,10 +8,12 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -344,6 +346,8 @@ struct Gateway {
   std::uint16_t port = 0;
   std::mutex mutex;
   admin::EngineSnapshot engine;  // what the fake engine shows (guarded by mutex)
+  // The evidence bundle maker (AdminSources::evidence); empty: none offered.
+  std::function<std::string(const std::string&, const std::string&, std::int64_t)> evidence;
 
   Gateway() {
     static int counter = 0;
@@ -428,6 +432,7 @@ struct Gateway {
     s.expiry.push_back(
         {"certificate", "admin.tls", (pki() / "tls/admin-server.cert.pem").string()});
     s.audit_certificate_file = "";
+    s.evidence = evidence;
     s.clock = [] { return kNow; };
     server = std::make_unique<admin::AdminServer>(io, config(), std::move(s));
     port = server->start(0);
@@ -733,6 +738,7 @@ BOOST_AUTO_TEST_CASE(dashboard_transfers_and_parked) {
   d = r.json();
   BOOST_TEST_REQUIRE(d["items"].Size() == 1u);
   BOOST_TEST(d["items"][0]["id"].GetInt64() == g.parked);
+  BOOST_TEST(d["items"][0]["status"].GetString() == std::string("held"));  // 保留
   r = g.get("/api/transfers?office=1371100452&limit=1", g.auditor_token);
   d = r.json();
   BOOST_TEST(d["items"].Size() == 1u);
@@ -812,6 +818,41 @@ BOOST_AUTO_TEST_CASE(audit_export_equals_the_command_line) {
   audit::write_csv(g.open_store()->audit_export(q), direct);
   BOOST_TEST((g.get("/api/audit/export?format=csv", g.auditor_token).body == direct.str()));
   BOOST_TEST(g.get("/api/audit/export?format=xml", g.auditor_token).status == 400);
+}
+
+// The evidence download (issue 18): for auditors and operators, the office and month checked
+// before anything is made, the file served as an attachment; the bundle itself is tested in
+// tests/audit/evidence_test.cpp.
+BOOST_AUTO_TEST_CASE(audit_evidence_downloads_the_bundle) {
+  {
+    Gateway g;
+    g.start();
+    BOOST_TEST(
+        g.get("/api/audit/evidence?office=3271500013&month=202506", g.auditor_token).status == 404);
+  }
+  std::atomic<int> made{0};
+  Gateway g;
+  g.evidence = [&made](const std::string& office, const std::string& month, std::int64_t now) {
+    ++made;
+    return "{\"bundle\": \"" + office + "/" + month + "/" + std::to_string(now) + "\"}";
+  };
+  g.start();
+  for (const auto& token : {g.auditor_token, g.operator_token}) {
+    const auto r = g.get("/api/audit/evidence?office=3271500013&month=202506", token);
+    BOOST_TEST_REQUIRE(r.status == 200, r.body);
+    BOOST_TEST(r.headers.at("content-disposition") ==
+               "attachment; filename=\"evidence-3271500013-202506.json\"");
+    BOOST_TEST(r.body == "{\"bundle\": \"3271500013/202506/" + std::to_string(kNow) + "\"}");
+  }
+  for (const std::string bad : {"office=32715&month=202506", "office=3271500013&month=2025-06",
+                                "office=3271500013&month=202513", "month=202506"}) {
+    const auto r = g.get("/api/audit/evidence?" + bad, g.auditor_token);
+    BOOST_TEST(r.status == 400, bad);
+    BOOST_TEST(r.body.find(bad.rfind("office=3271500013", 0) == 0 ? "month" : "office") !=
+                   std::string::npos,
+               r.body);
+  }
+  BOOST_TEST(made.load() == 2);
 }
 
 BOOST_AUTO_TEST_CASE(metrics_parse_as_prometheus_text) {

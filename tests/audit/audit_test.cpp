@@ -11,7 +11,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include <rapidjson/document.h>
 
@@ -607,7 +611,7 @@ BOOST_AUTO_TEST_CASE(auditing_off_writes_the_events_without_a_chain) {
 
 namespace {
 
-void write_config(const Db& db, const std::string& role) {
+void write_config(const Db& db, const std::string& role, int every_records = 4) {
   fs::create_directories(db.dir / "trust");
   fs::create_directories(db.dir / "outbox");
   std::ofstream(db.dir / "payload.key") << "0123456789abcdef0123456789abcdef";
@@ -619,8 +623,8 @@ void write_config(const Db& db, const std::string& role) {
   "store": )" << store << R"(,
   "payload_key_file": "payload.key",
   "receipt_signer": {"certificate_file": "gateway.cert.pem", "key_file": "gateway.key.pem"},
-  "audit": {"hmac_key_file": "audit.key", "checkpoint_every_records": 4, "role": ")"
-                                    << role << R"("},
+  "audit": {"hmac_key_file": "audit.key", "checkpoint_every_records": )"
+                                    << every_records << R"(, "role": ")" << role << R"("},
   "networks": {
     "folder": {"type": "folder", "trust_domain": "trust",
                "settings": {"root": "outbox", "offices": [{"office_no": "3271500013",
@@ -670,6 +674,30 @@ BOOST_AUTO_TEST_CASE(auditor_role_cannot_retry_or_park_and_operators_are_recorde
   BOOST_TEST(v.code == 0, v.out << v.err);
 }
 
+// What an operator's command writes (its own record, a park) is sealed when the command ends:
+// with no daemon running, nothing else would seal it before the next record.
+BOOST_AUTO_TEST_CASE(an_operator_command_is_sealed_when_it_ends) {
+  Db db;
+  auto s = db.open(1000, 3600000);
+  const auto id = std::to_string(
+      s->accept(unit("o1", "20250601100000", "1371100452"), std::nullopt, 1'750'000'000'000).id);
+  BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 1);
+  write_config(db, "operator", 1000);
+  const std::string cfg = (db.dir / "gw.json").string();
+  auto r = run({"relay", "list", "--config", cfg});
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 0);
+  r = run({"relay", "park", id, "--config", cfg, "--actor", "ops:dave"});
+  BOOST_TEST(r.code == 0, r.err);
+  const auto d = verify_cli(db, 0);
+  BOOST_TEST(d["unsealed_records"].GetInt64() == 0);
+  BOOST_TEST(db.open(1000, 3600000)->audit_records().back().kind == "parked");
+  // The auditor writes nothing, so seals nothing either.
+  const auto checkpoints = db.open(1000, 3600000)->audit_checkpoints().size();
+  BOOST_TEST(run({"relay", "list", "--config", cfg, "--role", "auditor"}).code == 0);
+  BOOST_TEST(db.open(1000, 3600000)->audit_checkpoints().size() == checkpoints);
+}
+
 // The running daemon's timer (audit.checkpoint_every): a tail that no new record would seal is
 // sealed on the timer, by a store connection of its own, off the timer's thread; a timer with
 // nothing new to seal writes nothing.
@@ -709,6 +737,65 @@ BOOST_AUTO_TEST_CASE(the_daemon_timer_seals_a_quiet_tail) {
   const auto d = verify_cli(db, 0);
   BOOST_TEST(d["intact"].GetBool());
   BOOST_TEST(d["unsealed_records"].GetInt64() == 0);
+}
+
+// A clean stop (SIGTERM) seals the tail: `kakehashi run` over a store whose last records no count
+// or time trigger would seal before an hour passes leaves none unsealed when it stops.
+BOOST_AUTO_TEST_CASE(a_clean_stop_seals_the_tail) {
+  Db db;
+  {
+    auto s = db.open(1000, 3600000);
+    std::int64_t now = 1'750'000'000'000;
+    s->accept(unit("s1", "20250601100000", "1371100452"), std::nullopt, now += 10);
+    s->accept(unit("s2", "20250601100001", "1370100016"), std::nullopt, now += 10);
+  }
+  BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 2);
+  write_config(db, "operator", 1000);
+  fs::copy_file(db.cert(), db.dir / "trust" / "ca.pem");
+  std::ofstream(db.dir / "trust" / "domain.conf") << "anchor = ca.pem\ncrl_policy = soft-fail\n";
+  const std::string log = (db.dir / "gateway.log").string();
+  const pid_t pid = ::fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 2);
+    ::execl(KAKEHASHI_BIN, KAKEHASHI_BIN, "run", "--config", (db.dir / "gw.json").c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Ready once the engine has started (the stop signals are handled from before that point).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto log_text = [&] {
+    std::ifstream in(log);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const auto wait_for = [&](const std::function<bool()>& done, const char* what) {
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        BOOST_FAIL(std::string("timed out waiting for ") + what + "; log:\n" + log_text());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling for the event
+    }
+  };
+  int status = -1;
+  bool exited = false;
+  wait_for(
+      [&] {
+        exited = ::waitpid(pid, &status, WNOHANG) == pid;
+        return exited || log_text().find("engine-started") != std::string::npos;
+      },
+      "the gateway to start");
+  BOOST_REQUIRE_MESSAGE(!exited, "the gateway exited at start: " + log_text());
+  BOOST_REQUIRE(::kill(pid, SIGTERM) == 0);
+  wait_for([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, "the gateway to stop");
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  const auto d = verify_cli(db, 0);
+  BOOST_TEST(d["intact"].GetBool());
+  BOOST_TEST(d["unsealed_records"].GetInt64() == 0);
+  BOOST_TEST(d["checkpoints"].GetInt64() >= 1);
 }
 
 // The routing record names the registry version (the registry sync id) the decision used.

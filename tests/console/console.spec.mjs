@@ -310,6 +310,16 @@ async function main() {
       await exportAndCompare(au, { format: 'jsonl', transfer: String(parked.id) }, ['--transfer', String(parked.id)], 'export-transfer');
       await exportAndCompare(au, { format: 'csv', from: today, to: tomorrow, office },
         ['--from', today, '--to', tomorrow, '--office', office], 'export-office-period');
+      // The office's evidence bundle for this month (JST), checked alone by the command line.
+      const month = new Date(Date.now() + 9 * 3600000).toISOString().slice(0, 7);
+      await au.getByTestId('evidence-office').fill(office);
+      await au.getByTestId('evidence-month').fill(month);
+      const [ev] = await Promise.all([au.waitForEvent('download'), au.getByTestId('evidence-submit').click()]);
+      const evFile = path.join(H.artifacts, 'evidence-' + office + '.json');
+      await ev.saveAs(evFile);
+      const verdict = (await kakehashi('audit', 'verify-evidence', evFile)).toString();
+      check(/^intact: /m.test(verdict), 'the downloaded evidence does not verify: ' + verdict);
+      log(`evidence ${ev.suggestedFilename()}: ${verdict.match(/^intact: .*$/m)[0].slice(0, 120)}`);
       await au.screenshot({ path: shot('09-audit'), fullPage: true });
     });
 

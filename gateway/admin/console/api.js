@@ -91,6 +91,7 @@ export const api = {
   conflicts: () => get('/api/registry/conflicts'),
   lastSync: () => get('/api/registry/last-sync'),
   verify: () => get('/api/audit/verify'),
+  evidence: (p) => download('/api/audit/evidence', p, `evidence-${p.office}-${p.month}.json`),
   exportAudit: (p) => download('/api/audit/export', p,
     `kakehashi-audit.${p.format === 'jsonl' ? 'jsonl' : 'csv'}`),
 };

@@ -1,5 +1,6 @@
-// Audit: the chain's verification status, and an export of a period, an office or a transfer as
-// CSV or JSON lines (the same bytes as `kakehashi audit export`).
+// Audit: the chain's verification status, an export of a period, an office or a transfer as
+// CSV or JSON lines (the same bytes as `kakehashi audit export`), and the evidence bundle of one
+// office and month (the same as `kakehashi audit evidence`).
 import { api } from './api.js';
 import { t } from './i18n.js';
 import { h, clear, fmtTime, fmtNumber, errorBox } from './util.js';
@@ -53,10 +54,42 @@ export function render(main, ctx) {
   field(t('audit.export.from'), from), field(t('audit.export.to'), to), field(t('audit.export.office'), office),
   field(t('audit.export.transfer'), transfer), field(t('audit.export.format'), format), submit);
 
+  // The evidence bundle of one office and month (gateway/audit/EVIDENCE-FORMAT.md).
+  const now = new Date();
+  const lastMonth = new Date(now.getFullYear(), now.getMonth() - 1, 1);
+  const evOffice = h('input', { type: 'text', inputmode: 'numeric', maxlength: 10, pattern: '[0-9]{10}', required: true,
+    value: p.office || '', 'data-testid': 'evidence-office' });
+  const evMonth = h('input', { type: 'month', required: true, 'data-testid': 'evidence-month',
+    value: `${lastMonth.getFullYear()}-${String(lastMonth.getMonth() + 1).padStart(2, '0')}` });
+  const evResult = h('p', { role: 'status', 'data-testid': 'evidence-result', hidden: true });
+  const evSubmit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'evidence-submit' }, t('audit.evidence.submit'));
+  const evForm = h('form', {
+    class: 'search', 'data-testid': 'evidence-form',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      evSubmit.disabled = true;
+      evResult.hidden = true;
+      try {
+        const file = await api.evidence({ office: evOffice.value.trim(), month: evMonth.value.replace('-', '') });
+        save(file);
+        evResult.className = 'message ok';
+        evResult.textContent = t('audit.export.done', { file: file.name, bytes: fmtNumber(file.bytes) });
+        evResult.setAttribute('data-bytes', String(file.bytes));
+      } catch (e) {
+        evResult.className = 'message error';
+        evResult.textContent = e.status === 403 ? t('error.forbidden') : t('error.load', { msg: e.message });
+      }
+      evResult.hidden = false;
+      evSubmit.disabled = false;
+    },
+  }, field(t('audit.evidence.office'), evOffice), field(t('audit.evidence.month'), evMonth), evSubmit);
+
   const rerun = h('button', { type: 'button', 'data-testid': 'verify-run', onclick: () => verify() }, t('audit.verify.run'));
   main.append(h('div', { class: 'page-head' }, h('h1', { 'data-testid': 'page-audit' }, t('nav.audit'))),
     h('section', { class: 'panel' }, h('h2', {}, t('audit.verify')), verifyBox, rerun),
-    h('section', { class: 'panel' }, h('h2', {}, t('audit.export')), form, result));
+    h('section', { class: 'panel' }, h('h2', {}, t('audit.export')), form, result),
+    h('section', { class: 'panel', 'data-testid': 'evidence' }, h('h2', {}, t('audit.evidence')),
+      h('p', { class: 'hint' }, t('audit.evidence.note')), evForm, evResult));
 
   let alive = true;
   const verify = async () => {

@@ -2,7 +2,7 @@
 // (intake → checks → translation receipt → delivery → receipts) with its audit records.
 import { api } from './api.js';
 import { t } from './i18n.js';
-import { h, clear, fmtTime, officeCell, stateBadge, directionLabel, table, errorBox } from './util.js';
+import { h, clear, fmtTime, officeCell, statusBadge, directionLabel, table, errorBox } from './util.js';
 import { eventDetail } from './details.js';
 
 const STATES = ['accepted', 'delivered', 'rejected', 'parked', 'superseded'];
@@ -13,7 +13,7 @@ const PAGE = 50;
 export function transferColumns(extra) {
   return [
     { label: t('col.id'), cell: (r) => h('a', { href: '#/transfers/' + r.id, 'data-testid': 'transfer-link', 'data-id': r.id }, String(r.id)) },
-    { label: t('col.state'), cell: (r) => stateBadge(r.state) },
+    { label: t('col.state'), cell: (r) => statusBadge(r) },
     { label: t('col.direction'), cell: (r) => directionLabel(r.direction) },
     { label: t('col.sender'), cell: (r) => officeCell(r.sender) },
     { label: t('col.recipient'), cell: (r) => officeCell(r.recipient) },
@@ -108,7 +108,7 @@ function detailView(main, ctx, id) {
       const tr = r.transfer;
       const lineage = r.lineage || [];
       const summary = h('dl', { class: 'summary', 'data-testid': 'transfer-summary', 'data-state': tr.state },
-        h('dt', {}, t('col.state')), h('dd', {}, stateBadge(tr.state)),
+        h('dt', {}, t('col.state')), h('dd', {}, statusBadge(tr)),
         h('dt', {}, t('col.direction')), h('dd', {}, directionLabel(tr.direction)),
         h('dt', {}, t('col.sender')), h('dd', {}, officeCell(tr.sender)),
         h('dt', {}, t('col.recipient')), h('dd', {}, officeCell(tr.recipient)),

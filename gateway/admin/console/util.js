@@ -95,6 +95,14 @@ export function stateBadge(state) {
   return h('span', { class: `badge state-${state}`, 'data-testid': 'state', 'data-state': state }, tv('state', state));
 }
 
+// The delivery status offices read (受付 → 配信 → 受領/既読, 差し戻し, 保留: README "Delivery
+// status"), the same words as the evidence report; data-state keeps the transfer's state.
+export function statusBadge(row) {
+  const status = row.status || row.state;
+  return h('span', { class: `badge status-${status} state-${row.state}`, 'data-testid': 'state',
+    'data-state': row.state, 'data-status': status }, tv('status', status));
+}
+
 export function directionLabel(d) {
   return tv('dir', d);
 }
