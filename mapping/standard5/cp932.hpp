@@ -35,8 +35,9 @@ struct CharacterRules {
 // A decoded character: its code point and, when its CP932 code is not the one Unicode → CP932
 // would choose (an NEC/IBM duplicate), the original code so it can be restored.
 struct DecodeError {
+  enum class Kind { kInvalid, kGaiji, kControl };
   std::size_t byte_offset = 0;
-  bool gaiji = false;  // 0xF040-0xF9FC (forbidden 外字) rather than an invalid sequence
+  Kind kind = Kind::kInvalid;  // kGaiji: 0xF040-0xF9FC (forbidden 外字); kControl: not TAB/CR/LF
 };
 
 class Cp932Codec {
@@ -44,7 +45,8 @@ class Cp932Codec {
   explicit Cp932Codec(const CharacterRules& rules);
 
   // Appends the UTF-8 of `bytes` to `out`. For every character whose code is a non-preferred
-  // duplicate, `on_duplicate(char_index, code)` is called. Returns the error on invalid bytes.
+  // duplicate, `on_duplicate(char_index, code)` is called. Returns the error on invalid bytes,
+  // 外字 and control characters other than TAB, CR and LF (which 5.0 text would refuse too).
   template <class OnDuplicate>
   std::optional<DecodeError> decode(std::string_view bytes, std::string& out,
                                     OnDuplicate&& on_duplicate) const;
@@ -81,6 +83,8 @@ std::optional<DecodeError> Cp932Codec::decode(std::string_view bytes, std::strin
   for (std::size_t i = 0; i < n; ++chars) {
     const unsigned c = p[i];
     if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F)
+        return DecodeError{i, DecodeError::Kind::kControl};
       out.push_back(static_cast<char>(c));
       ++i;
       continue;
@@ -88,12 +92,14 @@ std::optional<DecodeError> Cp932Codec::decode(std::string_view bytes, std::strin
     std::uint16_t code = static_cast<std::uint16_t>(c);
     std::size_t len = 1;
     if ((c >= 0x81 && c <= 0x9F) || (c >= 0xE0 && c <= 0xFC)) {
-      if (i + 1 >= n) return DecodeError{i, false};
+      if (i + 1 >= n) return DecodeError{i, DecodeError::Kind::kInvalid};
       code = static_cast<std::uint16_t>((c << 8) | p[i + 1]);
       len = 2;
     }
     const char32_t cp = decode_[code];
-    if (cp == 0) return DecodeError{i, c >= 0xF0 && c <= 0xF9};
+    if (cp == 0)
+      return DecodeError{
+          i, c >= 0xF0 && c <= 0xF9 ? DecodeError::Kind::kGaiji : DecodeError::Kind::kInvalid};
     if (len == 2 && !is_preferred(code)) on_duplicate(chars, code);
     append_utf8(out, cp);
     i += len;

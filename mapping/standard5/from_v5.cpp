@@ -164,19 +164,25 @@ class DocumentRenderer {
   // Appends the MS932 bytes of `utf8` to `out`; false when a character cannot be written.
   bool encode_value(std::string_view utf8, std::string& out, const std::vector<Hint>* hints,
                     const std::string& file, std::size_t record, const FieldPlace& field,
-                    const std::string& path, const std::string& form_path) {
+                    const std::string& base, const std::string& form_path) {
+    // The item's JSON path, built only when a finding needs it (this is the hot loop).
+    const auto path_of_field = [&] {
+      std::string p = base;
+      for (const auto& k : field.path) append_pointer_token(p, k);
+      return p;
+    };
     bool ok = true;
     std::size_t pos = 0;
     for (std::size_t index = 0; pos < utf8.size(); ++index) {
       const auto cp = next_utf8(utf8, pos);
       if (!cp) {  // the parser validated UTF-8; kept for safety
         result_.findings.push_back(finding(codes::kCharUnmappable, Severity::kError, file, record,
-                                           &field, path, "not valid UTF-8"));
+                                           &field, path_of_field(), "not valid UTF-8"));
         return false;
       }
       if ((*cp < 0x20 && *cp != '\t' && *cp != '\r' && *cp != '\n') || *cp == 0x7F) {
         result_.findings.push_back(finding(codes::kCharControl, Severity::kError, file, record,
-                                           &field, path,
+                                           &field, path_of_field(),
                                            "control character " + code_point_name(*cp) +
                                                " at character " + std::to_string(index + 1)));
         ok = false;
@@ -200,10 +206,10 @@ class DocumentRenderer {
       }
       if (!code) {
         if (!options_.characters.substitute) {
-          result_.findings.push_back(
-              finding(codes::kCharUnmappable, Severity::kError, file, record, &field, path,
-                      code_point_name(*cp) + " at character " + std::to_string(index + 1) +
-                          " cannot be written in MS932 (nothing was substituted)"));
+          result_.findings.push_back(finding(
+              codes::kCharUnmappable, Severity::kError, file, record, &field, path_of_field(),
+              code_point_name(*cp) + " at character " + std::to_string(index + 1) +
+                  " cannot be written in MS932 (nothing was substituted)"));
           ok = false;
           continue;
         }
@@ -214,13 +220,13 @@ class DocumentRenderer {
                        record,
                        field.no,
                        field.name_ja,
-                       path,
+                       path_of_field(),
                        *cp,
                        codec_.code_point(*code) != 0 ? codec_.code_point(*code) : *code};
-        result_.findings.push_back(
-            finding(codes::kCharSubstituted, Severity::kWarning, file, record, &field, path,
-                    code_point_name(*cp) + " at character " + std::to_string(index + 1) +
-                        " was written as " + code_point_name(s.replacement)));
+        result_.findings.push_back(finding(
+            codes::kCharSubstituted, Severity::kWarning, file, record, &field, path_of_field(),
+            code_point_name(*cp) + " at character " + std::to_string(index + 1) +
+                " was written as " + code_point_name(s.replacement)));
         result_.substitutions.push_back(std::move(s));
       }
       if (*code >= 0x100) out.push_back(static_cast<char>(*code >> 8));
@@ -285,14 +291,15 @@ class DocumentRenderer {
       for (const auto& field : place.fields) {
         const rapidjson::Value* v = field.file_scope ? detail::get_path(form, field.path)
                                                      : detail::get_path(record, field.path);
-        std::string path = field.file_scope ? form_path : record_path;
-        for (const auto& k : field.path) append_pointer_token(path, k);
+        const std::string& base = field.file_scope ? form_path : record_path;
         if (field.no > 1) bytes.push_back(',');
         if (v == nullptr) {
           append_csv_field(bytes, {}, field.free_text);
           continue;
         }
         if (!v->IsString()) {
+          std::string path = base;
+          for (const auto& k : field.path) append_pointer_token(path, k);
           result_.findings.push_back(finding(codes::kJsonSchema, Severity::kError, file, r + 1,
                                              &field, path, "expected a string"));
           continue;
@@ -300,7 +307,7 @@ class DocumentRenderer {
         value.clear();
         const auto h = hints.find({r + 1, field.no});
         encode_value(sv(*v), value, h == hints.end() ? nullptr : &h->second, file, r + 1, field,
-                     path, form_path);
+                     base, form_path);
         line += line_breaks(value);
         append_csv_field(bytes, value, field.free_text);
       }

@@ -110,7 +110,9 @@ class UnitTranslator {
     std::optional<SendUnitKeyLike> key;
     for (const auto& file : files) {
       auto parsed = parse_file_name(file.name);
-      if (!parsed.name || parsed.name->generation != NameGeneration::kV4_1) {
+      const bool plain = !file.name.empty() && file.name[0] != '.' &&
+                         file.name.find_first_of("/\\:") == std::string::npos;
+      if (!plain || !parsed.name || parsed.name->generation != NameGeneration::kV4_1) {
         error(codes::kUnitName, file.name,
               parsed.name ? "a v3 file name: only standard 4.1 units translate to 5.0"
                           : "not a file name of standard 4.1 or of an attachment");
@@ -198,9 +200,6 @@ class UnitTranslator {
     const auto& codec = model_.codec();
     while (reader.next(r, syntax)) {
       const std::size_t record_no = ++count;
-      std::string record_path = form_path;
-      append_pointer_token(record_path, keys_.records);
-      append_pointer_index(record_path, record_no - 1);
       if (syntax.line != 0) {
         auto fd = field_finding(codes::kCsvSyntax, f, r, record_no, nullptr, {}, syntax.message);
         fd.line = syntax.line;
@@ -234,9 +233,11 @@ class UnitTranslator {
         if (bad) {
           result_.findings.push_back(field_finding(
               codes::kCsvEncoding, f, r, record_no, &field, {},
-              std::string(bad->gaiji ? "a user-defined character (外字), which MS932 text may not "
-                                       "hold"
-                                     : "not valid MS932 (Shift_JIS)") +
+              std::string(bad->kind == DecodeError::Kind::kGaiji
+                              ? "a user-defined character (外字), which MS932 text may not hold"
+                          : bad->kind == DecodeError::Kind::kControl
+                              ? "a control character"
+                              : "not valid MS932 (Shift_JIS)") +
                   " at byte " + std::to_string(bad->byte_offset + 1) + " of the field"));
           continue;
         }
@@ -257,7 +258,9 @@ class UnitTranslator {
       for (const auto& item : place.mandatory_in_5) {
         if (!item.field_no) continue;
         if (!r.fields[static_cast<std::size_t>(*item.field_no - 1)].value.empty()) continue;
-        std::string p = record_path;
+        std::string p = form_path;
+        append_pointer_token(p, keys_.records);
+        append_pointer_index(p, record_no - 1);
         for (const auto& k : item.path) append_pointer_token(p, k);
         const FieldPlace& field = place.fields[static_cast<std::size_t>(*item.field_no - 1)];
         result_.findings.push_back(

@@ -220,6 +220,12 @@ BOOST_AUTO_TEST_CASE(invalid_ms932_and_gaiji_in_a_41_unit_are_refused) {
   BOOST_TEST(f->message.find("外字") != std::string::npos);
   const auto cut = s5::to_v5(as_unit_files(unit_with_name("\x82")));
   BOOST_TEST(find_code(cut.findings, s5::codes::kCsvEncoding) != nullptr);
+  // Control characters other than TAB, CR and LF are refused both ways.
+  const auto control = s5::to_v5(as_unit_files(unit_with_name("a\x01")));
+  const auto* c = find_code(control.findings, s5::codes::kCsvEncoding);
+  BOOST_TEST_REQUIRE(c != nullptr);
+  BOOST_TEST(c->message.find("control character") != std::string::npos);
+  BOOST_TEST(s5::to_v5(as_unit_files(unit_with_name("a\tb"))).ok());
 }
 
 BOOST_AUTO_TEST_CASE(utf8_reader_refuses_overlong_and_surrogates) {

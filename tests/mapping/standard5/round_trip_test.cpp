@@ -54,6 +54,14 @@ BOOST_AUTO_TEST_CASE(golden_samples_round_trip_byte_identical) {
   const auto units = golden_units();
   BOOST_TEST(units.size() >= 15u);
   for (const auto& unit : units) round_trips(unit, "golden unit " + unit.combination_id);
+  // tests/fuzz/make_seeds.sh sets this to write the documents as seeds of fuzz_standard5_json.
+  if (const char* dir = std::getenv("KAKEHASHI_STANDARD5_DUMP_DIR")) {
+    for (const auto& unit : units) {
+      const auto v5 = mapping::standard5::to_v5(as_unit_files(unit));
+      std::ofstream(fs::path(dir) / ("seed-" + unit.combination_id + ".json"), std::ios::binary)
+          << v5.document.json;
+    }
+  }
 }
 
 // CI size by default; KAKEHASHI_STANDARD5_SEEDS=N runs N seeds (each one unit of every
