@@ -153,3 +153,36 @@ BOOST_AUTO_TEST_CASE(document_is_deterministic_and_keyed_by_the_model) {
   BOOST_TEST(a.document.json.find("\"プラン担当者名\"") != std::string::npos);
   BOOST_TEST(a.document.json.find("\"仕様バージョン\":\"5.0\"") != std::string::npos);
 }
+
+// Where the time goes (printed with --log_level=message; no assertion on speed): translation of
+// a month-end mix, each direction on its own, with and without the inspector on the way back.
+BOOST_AUTO_TEST_CASE(translation_speed_is_reported) {
+  testing::UnitGenerator gen(2027);
+  std::vector<testing::GeneratedUnit> units;
+  std::size_t bytes = 0;
+  for (int i = 0; i < 200; ++i) {
+    units.push_back(gen.make_mixed());
+    for (const auto& f : units.back().files) bytes += f.bytes.size();
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto us = [](Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  };
+  std::vector<std::string> docs;
+  const auto t0 = Clock::now();
+  for (const auto& u : units)
+    docs.push_back(mapping::standard5::to_v5(as_unit_files(u)).document.json);
+  const auto t1 = Clock::now();
+  mapping::standard5::FromV5Options fast;
+  fast.inspect_output = false;
+  std::size_t ok = 0;
+  for (const auto& d : docs) ok += mapping::standard5::from_v5(d, fast).ok() ? 1 : 0;
+  const auto t2 = Clock::now();
+  for (const auto& d : docs) ok += mapping::standard5::from_v5(d).ok() ? 1 : 0;
+  const auto t3 = Clock::now();
+  BOOST_TEST(ok == 2 * units.size());
+  BOOST_TEST_MESSAGE("standard5 speed: " << units.size() << " units, " << bytes
+                                         << " bytes of 4.1; to_v5 " << us(t1 - t0)
+                                         << " us; from_v5 " << us(t2 - t1)
+                                         << " us; from_v5 with inspector " << us(t3 - t2) << " us");
+}
