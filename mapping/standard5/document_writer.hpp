@@ -19,13 +19,10 @@ inline void set_path(rapidjson::Value& object, std::span<const std::string> path
                      rapidjson::Value value, rapidjson::Document::AllocatorType& a) {
   rapidjson::Value* at = &object;
   for (std::size_t i = 0; i + 1 < path.size(); ++i) {
-    const auto& key = path[i];
-    auto it = at->FindMember(rapidjson::StringRef(key.data(), key.size()));
-    if (it == at->MemberEnd()) {
-      at->AddMember(json_string(key, a), rapidjson::Value(rapidjson::kObjectType), a);
-      it = at->MemberEnd() - 1;
-    }
-    at = &it->value;
+    const rapidjson::Value key(rapidjson::StringRef(path[i].data(), path[i].size()));
+    if (!at->HasMember(key))
+      at->AddMember(json_string(path[i], a), rapidjson::Value(rapidjson::kObjectType), a);
+    at = &(*at)[key];
   }
   at->AddMember(json_string(path.back(), a), std::move(value), a);
 }

@@ -279,6 +279,7 @@ class DocumentRenderer {
     const auto hints = read_hints(place, form, form_path, records.Size(), file);
 
     RenderedCsv rendered{&place, form_path, {}};
+    std::vector<bool> dropped(place.mandatory_in_5.size(), false);
     std::string bytes;
     std::string value;
     std::size_t line = 1;
@@ -313,8 +314,10 @@ class DocumentRenderer {
       }
       bytes += "\r\n";
       ++line;
-      for (const auto& item : place.mandatory_in_5) {
-        if (item.field_no || detail::get_path(record, item.path) == nullptr || r != 0) continue;
+      for (std::size_t m = 0; m < place.mandatory_in_5.size(); ++m) {
+        const auto& item = place.mandatory_in_5[m];
+        if (item.field_no || dropped[m] || detail::get_path(record, item.path) == nullptr) continue;
+        dropped[m] = true;  // one warning per form and item, at its first occurrence
         std::string path = record_path;
         for (const auto& k : item.path) append_pointer_token(path, k);
         result_.findings.push_back(finding(
