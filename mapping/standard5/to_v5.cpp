@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 #include <rapidjson/stringbuffer.h>
@@ -20,7 +21,27 @@ using detail::json_string;
 struct NamedFile {
   const UnitFile* file;
   CarePlanFileName name;
+  std::vector<std::size_t> record_lines;  // physical line where each record starts
 };
+
+// The tokens of an RFC 6901 pointer ("/a~1b/0" → "a/b", "0").
+std::vector<std::string> pointer_tokens(std::string_view pointer) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < pointer.size() && pointer[i] == '/') {
+    std::string token;
+    for (++i; i < pointer.size() && pointer[i] != '/'; ++i) {
+      if (pointer[i] == '~' && i + 1 < pointer.size()) {
+        token.push_back(pointer[i + 1] == '1' ? '/' : '~');
+        ++i;
+      } else {
+        token.push_back(pointer[i]);
+      }
+    }
+    out.push_back(std::move(token));
+  }
+  return out;
+}
 
 std::string hex4(std::uint16_t code) {
   char buf[8];
@@ -54,7 +75,7 @@ class UnitTranslator {
     rapidjson::Value forms(rapidjson::kObjectType);
     for (const auto& place : model_.kinds()) {
       const auto it = std::find_if(csv_.begin(), csv_.end(),
-                                   [&](const NamedFile& f) { return f.name.kind == place.kind; });
+                                   [&](const NamedFile& n) { return n.name.kind == place.kind; });
       if (it == csv_.end()) continue;
       std::string path;
       append_pointer_token(path, keys_.forms);
@@ -84,6 +105,7 @@ class UnitTranslator {
       Findings schema_findings;
       model_.schema().validate(doc_, schema_findings);
       for (auto& f : schema_findings) {
+        locate(f);
         f.message = "the 5.0 document made from this unit breaks the schema: " + f.message;
         result_.findings.push_back(std::move(f));
       }
@@ -104,6 +126,41 @@ class UnitTranslator {
     f.file = file;
     f.message = std::move(message);
     result_.findings.push_back(std::move(f));
+  }
+
+  // Names the 4.1 file, record, line and field behind a JSON path of the document we made, so
+  // the 4.1 sender learns what to fix in its own terms.
+  void locate(Finding& f) const {
+    const auto tokens = pointer_tokens(f.json_path);
+    if (tokens.size() < 2 || tokens[0] != keys_.forms) return;
+    const KindPlace* place = model_.kind_by_key(tokens[1]);
+    if (place == nullptr) return;
+    const auto file = std::find_if(csv_.begin(), csv_.end(),
+                                   [&](const NamedFile& n) { return n.name.kind == place->kind; });
+    if (file == csv_.end()) return;
+    f.file = file->file->name;
+    if (tokens.size() < 3) return;
+    std::vector<std::string> rest;
+    if (tokens[2] == keys_.records) {
+      if (tokens.size() < 4) return;
+      const std::size_t index =
+          static_cast<std::size_t>(std::strtoull(tokens[3].c_str(), nullptr, 10));
+      if (index >= file->record_lines.size()) return;
+      f.record = index + 1;
+      f.line = file->record_lines[index];
+      rest.assign(tokens.begin() + 4, tokens.end());
+    } else {
+      rest.assign(tokens.begin() + 2, tokens.end());
+    }
+    for (const auto& field : place->fields) {
+      const bool scope_ok = field.file_scope == (tokens[2] != keys_.records);
+      if (scope_ok && !rest.empty() && field.path.size() <= rest.size() &&
+          std::equal(field.path.begin(), field.path.end(), rest.begin())) {
+        f.field_no = field.no;
+        f.field = field.name_ja;
+        return;
+      }
+    }
   }
 
   bool group(std::span<const UnitFile> files) {
@@ -134,7 +191,7 @@ class UnitTranslator {
                 "a second " + std::string(file_kind_name(n.kind)) + " file in one unit");
           continue;
         }
-        csv_.push_back({&file, std::move(n)});
+        csv_.push_back({&file, std::move(n), {}});
         continue;
       }
       const auto& att = model_.attachments();
@@ -149,7 +206,7 @@ class UnitTranslator {
               "the 5.0 model has no media type for the extension ." + n.extension);
         continue;
       }
-      attachments_.push_back({&file, std::move(n)});
+      attachments_.push_back({&file, std::move(n), {}});
     }
     return !has_errors(result_.findings);
   }
@@ -184,7 +241,7 @@ class UnitTranslator {
     return out;
   }
 
-  rapidjson::Value translate_file(const NamedFile& f, const KindPlace& place,
+  rapidjson::Value translate_file(NamedFile& f, const KindPlace& place,
                                   const std::string& form_path) {
     rapidjson::Value form(rapidjson::kObjectType);
     if (place.name_has_month)
@@ -200,6 +257,7 @@ class UnitTranslator {
     const auto& codec = model_.codec();
     while (reader.next(r, syntax)) {
       const std::size_t record_no = ++count;
+      f.record_lines.push_back(r.line);
       if (syntax.line != 0) {
         auto fd = field_finding(codes::kCsvSyntax, f, r, record_no, nullptr, {}, syntax.message);
         fd.line = syntax.line;

@@ -169,3 +169,24 @@ BOOST_AUTO_TEST_CASE(schema_subset_validator) {
   BOOST_TEST(
       std::holds_alternative<std::string>(s5::JsonSchema::compile(R"J({"pattern":"(a)"})J")));
 }
+
+// A 4.1 unit whose values break the 5.0 schema (admission would have refused it; to_v5 checks
+// its own output anyway) is refused in the sender's terms: file, record, line and field.
+BOOST_AUTO_TEST_CASE(units_that_would_make_an_invalid_document_are_refused_naming_the_41_field) {
+  testing::UnitGenerator gen(31);
+  auto unit = gen.make("K2");
+  testing::edit_records(testing::file_of(unit, "UPPLAN"), [](std::vector<testing::EditRecord>& r) {
+    r[1].fields[1].value = "12345X";
+  });
+  const auto v5 = s5::to_v5(as_unit_files(unit));
+  BOOST_TEST_REQUIRE(!v5.ok());
+  BOOST_TEST(v5.document.json.empty());
+  const auto* f = find_code(v5.findings, s5::codes::kJsonSchema);
+  BOOST_TEST_REQUIRE(f != nullptr, findings_text(v5.findings));
+  BOOST_TEST(f->file == testing::file_of(unit, "UPPLAN").name);
+  BOOST_TEST(f->record == 2u);
+  BOOST_TEST(f->line == testing::parse_records(testing::file_of(unit, "UPPLAN").bytes)[1].line);
+  BOOST_TEST(f->field_no == 2);
+  BOOST_TEST(f->field == "保険者番号");
+  BOOST_TEST(f->json_path == kRecord0.substr(0, kRecord0.size() - 1) + "1/保険者番号");
+}
