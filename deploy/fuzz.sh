@@ -4,13 +4,15 @@
 # after the other, each on a working copy of its seed corpus (build/fuzz/corpus/<target>/, which
 # keeps growing across runs). Findings go to build/fuzz/crashes/<target>/, logs to
 # build/fuzz/logs/. Exit status 1 when any target found something. Targets: file_name csv_file
-# careplan_unit national_json regional_json cms_signed cms_enveloped (default: all).
+# careplan_unit standard5_unit standard5_json national_json regional_json cms_signed
+# cms_enveloped (default: all).
 # Environment: KAKEHASHI_FUZZ_JOBS (build parallelism, default nproc), KAKEHASHI_FUZZ_NICE
 # (niceness of the runs, default 19), KAKEHASHI_FUZZ_NO_BUILD=1 (run what is built).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-ALL_TARGETS=(file_name csv_file careplan_unit national_json regional_json cms_signed cms_enveloped)
+ALL_TARGETS=(file_name csv_file careplan_unit standard5_unit standard5_json national_json
+  regional_json cms_signed cms_enveloped)
 seconds=600
 targets=()
 while [ $# -gt 0 ]; do

@@ -13,7 +13,8 @@ PKI="$HERE/pki"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
-for t in file_name csv_file careplan_unit national_json regional_json cms_signed cms_enveloped; do
+for t in file_name csv_file careplan_unit standard5_unit standard5_json national_json regional_json \
+  cms_signed cms_enveloped; do
   mkdir -p "$C/$t"
   find "$C/$t" -type f -name 'seed-*' -delete
 done
@@ -42,6 +43,7 @@ for d in dirs:
         units[seq].append(n.encode() + b'\n' + data)
     for seq, files in units.items():
         write('careplan_unit', f'{tag}-{seq}', b'\x1e'.join(files))
+        write('standard5_unit', f'{tag}-{seq}', b'\x1e'.join(files))
 extra = [
     'UPPLAN_202504_3271500017_3271500025_20250325104805.CSV',        # v3
     'UPPLAN_202504_3271500017_43_3271500025_11_20250325104805.csv',  # lower-case extension
@@ -55,6 +57,13 @@ extra = [
 for n in sorted(names) + extra:
     write('file_name', n.replace('/', '_'), n.encode())
 PY
+
+# 5.0 documents: the golden units as the translation writes them (the standard5 test dumps them).
+S5TEST="$(dirname "$GEN")/../mapping/standard5/kakehashi_standard5_test"
+if [ -x "$S5TEST" ]; then
+  KAKEHASHI_STANDARD5_DUMP_DIR="$C/standard5_json" "$S5TEST" \
+    --run_test=golden_samples_round_trip_byte_identical >/dev/null
+fi
 
 # JSON bodies: the examples of PROTOCOL.md, completed into whole answers.
 j() { printf '%s' "$2" >"$C/$1/seed-$3.json"; }
