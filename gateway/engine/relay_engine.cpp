@@ -301,10 +301,11 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
     return;
   }
   IntakeLane& lane = it->second->units;
-  // Routing needs every directory at least once; until then the source keeps the unit.
+  // Routing needs the directories this unit's route depends on (Router::ready_for); until they
+  // have answered once, the source keeps the unit.
   std::vector<std::string> names;
   for (auto& [name, n] : networks_) names.push_back(name);
-  if (stopping_ || !router_.ready(names)) {
+  if (stopping_ || !router_.ready_for(unit.recipient, network, names).ready) {
     if (lane.slots.empty()) {
       done(false);
       return;
