@@ -31,13 +31,13 @@ namespace {
 
 constexpr const char* kHelp = R"(Usage: kakehashi registry COMMAND --config FILE [options]
 
-  sync [--full]        fetch every network's directory (incrementally where the network
-                       supports it, unless --full), reconcile, record the diff, and publish
-                       each side's reachable offices to the other
+  sync [--full]        fetch every configured network's directory (incrementally where the
+                       network supports it, unless --full), reconcile, record the diff, and
+                       publish to each network the offices the gateway reaches on the others
   show OFFICE          one office (NUMBER for every service type, or NUMBER/TYPE): home
                        network, names, status, each network's listing, conflicts, routes
-  conflicts            every conflict: on both networks, names that differ after
-                       normalisation, closed on one side and active on the other, unknown
+  conflicts            every conflict: native on several networks, names that differ after
+                       normalisation, closed on one network and active on another, unknown
                        service types, invalid check digits (quarantined)
   diff [--sync ID]     what a sync changed (default: the last one)
 
@@ -373,7 +373,7 @@ int run_diff(registry::RegistryStore& store, const std::optional<std::string>& i
 Command registry_command() {
   Command c;
   c.name = "registry";
-  c.summary = "sync, show and reconcile the two networks' office registries";
+  c.summary = "sync, show and reconcile the office registries of every configured network";
   c.help = kHelp;
   c.run = [](std::span<const std::string> argv, CommandIo io) {
     if (argv.empty()) throw UsageError{"a registry command is required (sync, show, conflicts, diff)"};
