@@ -378,6 +378,17 @@ std::vector<Alert> evaluate_alerts(ApiContext& ctx) {
                          std::to_string(n.failures) + " consecutive failures)"});
     }
   }
+  // A destination refused units for a reason their senders cannot fix (trust between networks,
+  // its own policy): the operator must act. Shown for a day after the last one.
+  for (const auto& n : ctx.engine.networks) {
+    if (n.last_operator_refusal > 0 && ctx.now - n.last_operator_refusal < 24 * kHourMs) {
+      out.push_back({"destination-refusal", n.name,
+                     std::to_string(n.operator_refusals) +
+                         " unit(s) refused for a reason the sender cannot fix; last " +
+                         audit::iso_time(n.last_operator_refusal) + ": " +
+                         n.last_operator_refusal_reason});
+    }
+  }
   try {
     if (const auto s = last_sync(ctx);
         s && ctx.now - s->finished_ms > ctx.config.registry_stale.count())
@@ -977,7 +988,7 @@ http::Response metrics(ApiContext& ctx) {
   const auto alerts = evaluate_alerts(ctx);
   p.family("kakehashi_alerts", "gauge", "Active alerts by kind.");
   for (const char* kind : {"parked", "certificate-expiry", "crl-expiry", "network-unreachable",
-                           "registry-stale", "conservation-drift"}) {
+                           "destination-refusal", "registry-stale", "conservation-drift"}) {
     const auto n =
         std::count_if(alerts.begin(), alerts.end(), [&](const Alert& a) { return a.kind == kind; });
     p.sample("kakehashi_alerts", {{"kind", kind}}, static_cast<double>(n));

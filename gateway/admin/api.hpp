@@ -56,7 +56,7 @@ struct ApiContext {
 
 struct Alert {
   std::string kind;     // parked, certificate-expiry, crl-expiry, network-unreachable,
-                        // registry-stale, conservation-drift
+                        // destination-refusal, registry-stale, conservation-drift
   std::string subject;  // which network, file or direction ("" for the gateway as a whole)
   std::string detail;
 };

@@ -12,12 +12,11 @@
 #include <rapidjson/ostreamwrapper.h>
 #include <rapidjson/prettywriter.h>
 
-#include "adapters/national/national_adapter.hpp"
-#include "adapters/regional/regional_adapter.hpp"
 #include "gateway/cli/args.hpp"
 #include "gateway/daemon/adapter_registry.hpp"
 #include "gateway/daemon/gateway_config.hpp"
 #include "gateway/engine/router.hpp"
+#include "gateway/registry/registry_service.hpp"
 #include "gateway/registry/registry_store.hpp"
 #include "gateway/registry/registry_sync.hpp"
 
@@ -32,13 +31,13 @@ namespace {
 
 constexpr const char* kHelp = R"(Usage: kakehashi registry COMMAND --config FILE [options]
 
-  sync [--full]        fetch every network's directory (incrementally where the network
-                       supports it, unless --full), reconcile, record the diff, and publish
-                       each side's reachable offices to the other
+  sync [--full]        fetch every configured network's directory (incrementally where the
+                       network supports it, unless --full), reconcile, record the diff, and
+                       publish to each network the offices the gateway reaches on the others
   show OFFICE          one office (NUMBER for every service type, or NUMBER/TYPE): home
                        network, names, status, each network's listing, conflicts, routes
-  conflicts            every conflict: on both networks, names that differ after
-                       normalisation, closed on one side and active on the other, unknown
+  conflicts            every conflict: native on several networks, names that differ after
+                       normalisation, closed on one network and active on another, unknown
                        service types, invalid check digits (quarantined)
   diff [--sync ID]     what a sync changed (default: the last one)
 
@@ -199,24 +198,9 @@ int run_sync(const daemon::GatewayConfig& config, reg::Registry& registry, regis
     actx.name = net.name;
     actx.may_poll = [] { return false; };  // the daemon polls; this command only reads directories
     adapters.push_back(maker(std::move(actx)));
-    registry::SyncNetwork n;
-    n.name = net.name;
-    n.adapter = adapters.back().get();
-    if (auto* national = dynamic_cast<national::NationalAdapter*>(n.adapter)) {
-      n.incremental = true;  // the office master lists changes since `changed_since`
-      n.publish_active_only = true;  // represented offices: those the proxy receives for now
-      n.publish = [national](std::vector<reg::SourceEntry> entries, std::function<void(SendResult)> done) {
-        std::vector<OfficeRef> offices;
-        for (const auto& e : entries) offices.push_back({e.key.office_no, e.key.service_type});
-        national->declare_represented(std::move(offices), std::move(done));
-      };
-    } else if (auto* regional = dynamic_cast<regional::RegionalAdapter*>(n.adapter)) {
-      n.publish = [regional](std::vector<reg::SourceEntry> entries, std::function<void(SendResult)> done) {
-        std::vector<DirectoryEntry> out;
-        for (const auto& e : entries) out.push_back(engine::to_directory_entry(e));
-        regional->publish_directory(std::move(out), std::move(done));
-      };
-    }
+    // The daemon's own description of each network (what it fetches, publishes, and whether its
+    // listing flags the publication), so that a sync from here stores what the daemon would.
+    auto n = registry::sync_network_for(net.name, adapters.back().get());
     networks.push_back(std::move(n));
   }
   registry::SyncReport report;
@@ -391,7 +375,7 @@ int run_diff(registry::RegistryStore& store, const std::optional<std::string>& i
 Command registry_command() {
   Command c;
   c.name = "registry";
-  c.summary = "sync, show and reconcile the two networks' office registries";
+  c.summary = "sync, show and reconcile the office registries of every configured network";
   c.help = kHelp;
   c.run = [](std::span<const std::string> argv, CommandIo io) {
     if (argv.empty()) throw UsageError{"a registry command is required (sync, show, conflicts, diff)"};

@@ -67,6 +67,12 @@ const std::map<std::string_view, std::string_view>& phrases() {
       {"RECIPIENT_SAME_NETWORK",
        "送信先は同じネットワーク内の事業所です（ゲートウェイを経由しません）"},
       {"DESTINATION_REFUSED", "送信先のネットワークが受け付けませんでした"},
+      {"DESTINATION_TRUST",
+       "送信先のネットワークが、送信元のネットワークの電子署名（認証局）を信頼していないため"
+       "受け付けませんでした。ネットワーク間の設定の問題で、送信元の事業所では対処できません"},
+      {"DESTINATION_POLICY",
+       "送信先のネットワークが、その運用方針により受け付けませんでした。"
+       "送信元の事業所では対処できません"},
       {"UNIT_EMPTY", "ファイルが含まれていません"},
   };
   return kPhrases;
@@ -93,16 +99,66 @@ std::string signature_hint(const std::string& detail) {
   return it == kHints.end() ? std::string() : "（" + std::string(it->second) + "）";
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return out;
+}
+
+// The verifier's reason at the end of the destination's message ("...: unknown-ca").
+std::string trailing_reason(const std::string& message) {
+  const auto colon = message.rfind(": ");
+  return lower(colon == std::string::npos ? message : message.substr(colon + 2));
+}
+
 }  // namespace
+
+Refusal destination_refusal(const std::string& error_code, const std::string& message) {
+  Refusal r;
+  r.detail = error_code + (message.empty() ? "" : ": " + message);
+  const std::string code = lower(error_code);
+  if (code == "signature_invalid" || code == "invalid_signature") {
+    // The office's own certificate: it can renew it and resend. Anything else about a signature
+    // the gateway already verified is between the networks (which CAs and CRLs each trusts).
+    const auto reason = trailing_reason(message);
+    const bool own = reason == "expired" || reason == "revoked" || reason == "not-yet-valid";
+    r.code = own ? refusal_codes::kDestinationRefused : refusal_codes::kDestinationTrust;
+  } else if (code == "recipient_unknown") {
+    r.code = refusal_codes::kRecipientUnknown;
+  } else if (code == "recipient_inactive") {
+    r.code = refusal_codes::kRecipientNotActive;
+  } else if (code == "invalid_document" || code == "invalid_file_name" || code == "invalid_unit") {
+    r.code = refusal_codes::kDestinationRefused;  // the unit itself: names, files, layouts
+  } else {
+    // The gateway's standing at the destination (OFFICE_NOT_HELD, NOT_GATEWAY, not_represented,
+    // forbidden, signer_mismatch of a co-signature), its limits (TOO_LARGE), or a code we do
+    // not know: nothing the office can change in its unit.
+    r.code = refusal_codes::kDestinationPolicy;
+  }
+  return r;
+}
+
+bool needs_operator(const Refusal& r) {
+  return r.code == refusal_codes::kDestinationTrust || r.code == refusal_codes::kDestinationPolicy;
+}
+
+bool sender_can_fix(const Refusal& r) {
+  return !needs_operator(r);
+}
 
 Refusal refusal_from(const mapping::Finding& f) {
   return {f.code, f.file, f.line, f.field_no, f.field, f.message};
 }
 
 std::string refusal_text_ja(const std::vector<Refusal>& refusals) {
+  bool fixable = true;
+  for (const auto& r : refusals) fixable &= sender_can_fix(r);
   std::string text =
-      "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を受け付けませんでした。"
-      "次の点を修正して、もう一度送信してください。\n";
+      fixable ? "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を受け付けませんでした。"
+                "次の点を修正して、もう一度送信してください。\n"
+              : "この送信単位は送信先に届けられませんでした。送信元の事業所で修正できる理由では"
+                "ありません。ゲートウェイの運用者に通知しました。運用者から解決の連絡があるまで、"
+                "同じ送信単位を再送しても同じ結果になります。\n";
   for (const auto& r : refusals) {
     const auto it = phrases().find(r.code);
     text += "・";

@@ -24,6 +24,10 @@ inline constexpr const char* kRecipientUnknown = "RECIPIENT_UNKNOWN";
 inline constexpr const char* kRecipientNotActive = "RECIPIENT_NOT_ACTIVE";
 inline constexpr const char* kRecipientSameNetwork = "RECIPIENT_SAME_NETWORK";
 inline constexpr const char* kDestinationRefused = "DESTINATION_REFUSED";
+// The destination network refused for a reason the sending office cannot fix: it does not trust
+// the signer's CA (or cannot check it), or its own policy (the gateway's standing there, limits).
+inline constexpr const char* kDestinationTrust = "DESTINATION_TRUST";
+inline constexpr const char* kDestinationPolicy = "DESTINATION_POLICY";
 inline constexpr const char* kNoFiles = "UNIT_EMPTY";
 }  // namespace refusal_codes
 
@@ -38,7 +42,21 @@ struct Refusal {
 
 Refusal refusal_from(const mapping::Finding& finding);
 
-// The text the sending office receives (Japanese, one line per reason with its code).
+// A destination network's refusal of a relayed unit, from its adapter's error code and message
+// (e.g. "SIGNATURE_INVALID", "... (documents[0].signature): unknown-ca"): DESTINATION_REFUSED
+// when the sending office can fix its unit (its file names or contents, its own certificate
+// expired or revoked), DESTINATION_TRUST or DESTINATION_POLICY when it cannot (trust between the
+// networks, the destination's own policy, the gateway's standing there); the recipient's
+// unknown or not active there: RECIPIENT_UNKNOWN, RECIPIENT_NOT_ACTIVE.
+Refusal destination_refusal(const std::string& error_code, const std::string& message);
+// Whether the sending office can act on the refusal by fixing and resending its unit.
+bool sender_can_fix(const Refusal& refusal);
+// Whether the refusal needs the gateway operator (an alert): trust between networks or the
+// destination's policy.
+bool needs_operator(const Refusal& refusal);
+
+// The text the sending office receives (Japanese, one line per reason with its code). It asks
+// to fix and resend only when every reason is one the office can fix.
 std::string refusal_text_ja(const std::vector<Refusal>& refusals);
 // "CODE file:line#field; CODE ..." for the store, logs and `kakehashi relay show`.
 std::string refusal_summary(const std::vector<Refusal>& refusals);

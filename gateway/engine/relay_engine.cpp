@@ -301,10 +301,11 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
     return;
   }
   IntakeLane& lane = it->second->units;
-  // Routing needs every directory at least once; until then the source keeps the unit.
+  // Routing needs the directories this unit's route depends on (Router::ready_for); until they
+  // have answered once, the source keeps the unit.
   std::vector<std::string> names;
   for (auto& [name, n] : networks_) names.push_back(name);
-  if (stopping_ || !router_.ready(names)) {
+  if (stopping_ || !router_.ready_for(unit.recipient, network, names).ready) {
     if (lane.slots.empty()) {
       done(false);
       return;
@@ -432,9 +433,15 @@ std::shared_ptr<Engine::IntakeSlot> Engine::open_slot(IntakeLane& lane,
 // Ready items go to the committer in hand-over order (never one before an earlier item that is
 // still being admitted); answered items leave the lane from the front, so answers keep the order.
 void Engine::advance(IntakeLane& lane) {
+  bool earlier_queued = false;
   for (const auto& slot : lane.slots) {
     if (slot->state == IntakeSlot::State::kPending) break;
+    earlier_queued |= slot->state == IntakeSlot::State::kQueued;
     if (slot->state != IntakeSlot::State::kReady) continue;
+    // An item the source keeps (not ready to route) fails the lane from here on, but only once
+    // the items before it are committed: failing the lane now would skip their queued commits
+    // (a unit whose route is ready, followed by one whose route waits, must still be accepted).
+    if (!lane.failed && !slot->op && earlier_queued) break;
     if (lane.failed || !slot->op) {
       slot->state = IntakeSlot::State::kDone;
       slot->ok = false;
@@ -442,6 +449,7 @@ void Engine::advance(IntakeLane& lane) {
       continue;
     }
     slot->state = IntakeSlot::State::kQueued;
+    earlier_queued = true;
     commit(
         slot->op,
         [this, slot, &lane](bool ok) {
@@ -560,6 +568,9 @@ std::vector<NetworkStatus> Engine::network_status() const {
       s.last_success = b->second.last_success;
       s.last_failure = b->second.last_failure;
       s.failing_since = b->second.failures > 0 ? b->second.failing_since : 0;
+      s.operator_refusals = b->second.operator_refusals;
+      s.last_operator_refusal = b->second.last_operator_refusal;
+      s.last_operator_refusal_reason = b->second.last_operator_refusal_reason;
     }
     s.directory_loaded = router_.ready({name});
     out.push_back(std::move(s));
@@ -724,7 +735,10 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
   std::string error = r.error_code + (r.message.empty() ? "" : ": " + r.message);
   switch (r.status) {
     case SendResult::Status::kAccepted:
-      breaker = {.last_success = at, .last_failure = breaker.last_failure};
+      breaker.failures = 0;  // closed again (what the network refused before stays counted)
+      breaker.open_until = 0;
+      breaker.failing_since = 0;
+      breaker.last_success = at;
       action = Action::kDelivered;
       latency_[t.direction].observe(static_cast<double>(at - t.created_at) / 1000.0);
       break;
@@ -765,7 +779,7 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
   }
   auto held = std::make_shared<bool>(true);  // false: the lease was lost, nothing written
   commit(
-      [this, t, action, next, error, at, held, remote = r.remote_id,
+      [this, t, action, next, error, at, held, r,
        receipt = p.translation ? base64(p.translation->receipt_der) : std::string(),
        digests = p.translation
                      ? p.translation->inbound_sha256 + " -> " + p.translation->outbound_sha256
@@ -773,13 +787,11 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
         switch (action) {
           case Action::kDelivered:
             *held = s.mark_delivered(
-                t.id, options_.instance_id, remote,
-                "to " + t.dest_adapter + " as " + remote + "; envelope " + digests, at, receipt);
+                t.id, options_.instance_id, r.remote_id,
+                "to " + t.dest_adapter + " as " + r.remote_id + "; envelope " + digests, at, receipt);
             break;
           case Action::kRefused: {
-            Refusal refusal;
-            refusal.code = refusal_codes::kDestinationRefused;
-            refusal.detail = error;
+            const Refusal refusal = destination_refusal(r.error_code, r.message);
             s.reject_at_destination(t.id, refusal_summary({refusal}),
                                     refusal_text_ja({refusal}) + "（" + error + "）\n", at);
             break;
@@ -799,7 +811,7 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
             break;
         }
       },
-      [this, t, action, error, held](bool committed) {
+      [this, t, action, error, held, r](bool committed) {
         --in_flight_;
         if (committed && !*held) {
           log(LogLevel::kWarning, "transfer-lease-lost",
@@ -811,11 +823,22 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
               log(LogLevel::kInfo, "transfer-delivered",
                   {{"transfer", std::to_string(t.id)}, {"network", t.dest_adapter}});
               break;
-            case Action::kRefused:
+            case Action::kRefused: {
               ++counters_.destination_refused;
+              const Refusal refusal = destination_refusal(r.error_code, r.message);
               log(LogLevel::kWarning, "transfer-refused-by-destination",
-                  {{"transfer", std::to_string(t.id)}, {"error", error}});
+                  {{"transfer", std::to_string(t.id)},
+                   {"network", t.dest_adapter},
+                   {"code", refusal.code},
+                   {"error", error}});
+              if (needs_operator(refusal)) {  // an operator alert (admin api): the sender cannot act
+                auto& b = breakers_[t.dest_adapter];
+                ++b.operator_refusals;
+                b.last_operator_refusal = now();
+                b.last_operator_refusal_reason = refusal.code + " " + error;
+              }
               break;
+            }
             case Action::kRetry:
               ++counters_.retries;
               break;

@@ -91,6 +91,11 @@ struct NetworkStatus {
   std::int64_t last_failure = 0;
   std::int64_t failing_since = 0;  // first failure since the last success; 0 = not failing
   bool directory_loaded = false;
+  // Units this network refused for a reason the sender cannot fix (refusal.hpp needs_operator):
+  // how many since start, the last one's time (ms, 0 = none) and its code and detail.
+  std::int64_t operator_refusals = 0;
+  std::int64_t last_operator_refusal = 0;
+  std::string last_operator_refusal_reason;
 };
 
 // Accept → delivered latency, cumulative buckets in seconds (Prometheus histogram).
@@ -144,6 +149,8 @@ class Engine {
     std::int64_t failures = 0;
     std::int64_t open_until = 0;
     std::int64_t last_success = 0, last_failure = 0, failing_since = 0;
+    std::int64_t operator_refusals = 0, last_operator_refusal = 0;  // refusal.hpp needs_operator
+    std::string last_operator_refusal_reason;
   };
   struct Prepared;
   struct IntakeSlot;

@@ -1,5 +1,6 @@
 #include "gateway/engine/router.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 namespace kakehashi::gateway::engine {
@@ -80,6 +81,54 @@ bool Router::ready(const std::vector<std::string>& adapters) const {
     if (loaded_.count(a) == 0 || !registry_.has_network(a)) return false;
   }
   return true;
+}
+
+Readiness Router::ready_for(const OfficeRef& recipient, const std::string& source,
+                            const std::vector<std::string>& networks) const {
+  const reg::OfficeKey key{recipient.office_no, recipient.service_type};
+  std::shared_lock lock(mutex_);
+  const auto answered = [this](const std::string& n) {
+    return loaded_.count(n) != 0 && registry_.has_network(n);
+  };
+  std::vector<std::string> waiting;
+  for (const auto& n : networks) {
+    if (!answered(n)) waiting.push_back(n);
+  }
+  if (waiting.empty()) return {true, ""};
+  if (!answered(source)) return {false, source};
+  const auto route = registry_.route(key, source);
+  switch (route.refusal) {
+    case reg::RouteRefusal::kInvalidCheckDigit:
+    case reg::RouteRefusal::kOutOfLinkScope:
+      return {true, ""};  // decided by the number alone
+    case reg::RouteRefusal::kNone:
+    case reg::RouteRefusal::kSameNetwork:
+      break;
+    default:
+      return {false, waiting.front()};  // a network that has not answered may list it
+  }
+  // The network that delivers it now: the destination, or the source itself (same network).
+  const std::string home = route.network ? *route.network : source;
+  if (!answered(home)) return {false, home};
+  const auto office = registry_.find(key);
+  if (!office || office->status != reg::OfficeStatus::kActive) return {false, waiting.front()};
+  // A network that has not answered takes the office from `home` only if the office is native
+  // and active there and that network ranks above `home` for it: an override naming it, or an
+  // earlier place in the preference (or `home` in no place at all).
+  const auto& policy = registry_.policy();
+  const auto ov = policy.overrides.find(key);
+  const auto rank = [&](const std::string& n) {
+    const auto it = std::find(policy.preference.begin(), policy.preference.end(), n);
+    return static_cast<std::size_t>(it - policy.preference.begin());
+  };
+  const bool home_overridden = ov != policy.overrides.end() && ov->second.network == home;
+  for (const auto& n : waiting) {
+    if (home_overridden) break;
+    const bool overridden = ov != policy.overrides.end() && ov->second.network == n;
+    if (overridden || rank(home) == policy.preference.size() || rank(n) < rank(home))
+      return {false, n};
+  }
+  return {true, ""};
 }
 
 RouteDecision Router::resolve(const OfficeRef& recipient, const std::string& source) const {

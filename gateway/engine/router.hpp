@@ -24,6 +24,13 @@ inline constexpr const char* kRecipientInvalidNumber = "RECIPIENT_INVALID_OFFICE
 inline constexpr const char* kRecipientOutOfScope = "RECIPIENT_OUT_OF_SCOPE";
 }  // namespace route_codes
 
+// Whether a unit's route can be decided now (Router::ready_for), and if not, which network's
+// directory it waits for.
+struct Readiness {
+  bool ready = false;
+  std::string waiting_for;  // a network that has not answered yet ("" when ready)
+};
+
 struct RouteDecision {
   std::optional<std::string> adapter;  // the destination, when routable
   std::optional<Refusal> refusal;      // why not, otherwise
@@ -58,6 +65,15 @@ class Router {
                      const std::vector<mapping::registry::OfficeKey>& offices);
 
   bool ready(const std::vector<std::string>& adapters) const;  // every listing loaded at least once
+  // Whether a unit from `source` to `recipient` can be routed now, `networks` being every
+  // configured network (README, "Office registry and routing"): the source must have answered;
+  // a route to D needs D answered, the recipient active there, and every network that has not
+  // answered ranked below D for this office (after D in the preference, named by no override);
+  // a refusal made from the number alone (check digit, service type) needs nothing more; any
+  // other refusal (unknown, closed, suspended, same network) needs every network answered, since
+  // one that has not may list the office.
+  Readiness ready_for(const OfficeRef& recipient, const std::string& source,
+                      const std::vector<std::string>& networks) const;
   RouteDecision resolve(const OfficeRef& recipient, const std::string& source_adapter) const;
   // Whether a facility of `adapter` holds the office, active (regional sender authorization).
   // True when the adapter's directory names no facilities at all (nothing to check against).

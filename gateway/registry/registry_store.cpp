@@ -1,6 +1,7 @@
 #include "gateway/registry/registry_store.hpp"
 
 #include <map>
+#include <set>
 #include <type_traits>
 
 namespace kakehashi::gateway::registry {
@@ -18,6 +19,8 @@ CREATE TABLE IF NOT EXISTS kh_registry_cursor (
 CREATE TABLE IF NOT EXISTS kh_registry_published (
   network TEXT NOT NULL, office_no TEXT NOT NULL, service_type TEXT NOT NULL,
   PRIMARY KEY (network, office_no, service_type));
+CREATE TABLE IF NOT EXISTS kh_registry_publication (
+  network TEXT PRIMARY KEY, listing_flags INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kh_registry_sync (
   id BIGINT PRIMARY KEY, mode TEXT NOT NULL, started_ms BIGINT NOT NULL, finished_ms BIGINT NOT NULL,
   networks TEXT NOT NULL, added BIGINT NOT NULL, removed BIGINT NOT NULL, changed BIGINT NOT NULL,
@@ -100,9 +103,15 @@ void RegistryStore::load(reg::Registry& registry) {
        db_.query("SELECT network, office_no, service_type FROM kh_registry_published")) {
     published[col(r, 0)].push_back({col(r, 1), col(r, 2)});
   }
+  std::set<std::string> flagging;
+  for (const auto& r : db_.query("SELECT network, listing_flags FROM kh_registry_publication")) {
+    published[col(r, 0)];
+    if (num(r, 1) != 0) flagging.insert(col(r, 0));
+  }
   // A network that answered once with an empty listing still counts as loaded.
   for (const auto& r : db_.query("SELECT network FROM kh_registry_cursor")) listings[col(r, 0)];
-  for (const auto& [network, keys] : published) (void)registry.set_published(network, keys);
+  for (const auto& [network, keys] : published)
+    (void)registry.set_published(network, keys, flagging.count(network) != 0);
   for (const auto& [network, entries] : listings) (void)registry.replace(network, entries);
 }
 
@@ -169,9 +178,13 @@ std::int64_t RegistryStore::record_sync(SyncRecord record,
 }
 
 void RegistryStore::record_published(const std::string& network,
-                                     const std::vector<reg::OfficeKey>& offices) {
+                                     const std::vector<reg::OfficeKey>& offices,
+                                     bool listing_flags_publication) {
   in_transaction(db_, [&] {
     db_.query("DELETE FROM kh_registry_published WHERE network = ?", {network});
+    db_.query("DELETE FROM kh_registry_publication WHERE network = ?", {network});
+    db_.query("INSERT INTO kh_registry_publication (network, listing_flags) VALUES (?,?)",
+              {network, std::int64_t{listing_flags_publication ? 1 : 0}});
     for (const auto& k : offices) {
       db_.query(
           "INSERT INTO kh_registry_published (network, office_no, service_type) VALUES (?,?,?)",

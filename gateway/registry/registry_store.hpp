@@ -46,8 +46,10 @@ class RegistryStore {
   // One transaction: the listings' changes, the sync row and its diff. Returns the sync id.
   std::int64_t record_sync(SyncRecord record, const std::vector<ListingChange>& listings,
                            const reg::Diff& diff);
-  // What the gateway now publishes to `network` (after the network accepted it).
-  void record_published(const std::string& network, const std::vector<reg::OfficeKey>& offices);
+  // What the gateway now publishes to `network` (after the network accepted it), and whether
+  // that network's listing flags it as the gateway's (Registry::set_published).
+  void record_published(const std::string& network, const std::vector<reg::OfficeKey>& offices,
+                        bool listing_flags_publication = false);
   void annotate_sync(std::int64_t id, const std::string& note);
 
   std::optional<SyncRecord> sync(std::int64_t id);

@@ -80,9 +80,11 @@ void RegistrySync::reconcile_locked(const std::shared_ptr<Run>& run, reg::Regist
     run->report.fetched.push_back(n.name);
     networks += (networks.empty() ? "" : " ") + n.name + ":" +
                 (incremental ? "incremental" : "full") + ":" + std::to_string(r.entries.size());
-    std::vector<reg::SourceEntry> entries;
-    entries.reserve(r.entries.size());
-    for (const auto& e : r.entries) entries.push_back(engine::to_source_entry(e));
+    std::vector<reg::SourceEntry> as_listed;
+    as_listed.reserve(r.entries.size());
+    for (const auto& e : r.entries) as_listed.push_back(engine::to_source_entry(e));
+    // The stored listing and the registry keep the same entry of an office listed twice.
+    const auto entries = reg::one_entry_per_office(as_listed);
 
     // What the stored listing must change, computed against the listing before this fetch.
     ListingChange change{n.name, {}, {}, std::nullopt};
@@ -143,9 +145,10 @@ void RegistrySync::publish_next(const std::shared_ptr<Run>& run, std::size_t ind
       const auto& net = run->networks[index];
       if (r.status == SendResult::Status::kAccepted) {
         // Only what the network took counts as ours there: its echoes are recognised from now on.
-        store_.record_published(net.name, keys);
+        store_.record_published(net.name, keys, net.listing_shows_publication);
         access_([&](reg::Registry& registry) {
-          run->report.diff.append(registry.set_published(net.name, keys));
+          run->report.diff.append(
+              registry.set_published(net.name, keys, net.listing_shows_publication));
         });
         run->report.published[net.name] = keys.size();
         last_published_[net.name] = std::move(sent);

@@ -209,6 +209,8 @@ bool Registry::lists_facilities(const std::string& network) const {
 Presence::Role Registry::role_of(const std::string& network, const SourceEntry& e) const {
   if (!is_valid_office_number(e.key.office_no)) return Presence::Role::kQuarantined;
   if (e.published_by_gateway) return Presence::Role::kPublished;
+  // The network flags what the gateway published: an unflagged entry is its own member.
+  if (flagging_.count(network) != 0) return Presence::Role::kNative;
   const auto p = published_.find(network);
   if (p != published_.end() && p->second.count(e.key) != 0) return Presence::Role::kEcho;
   return Presence::Role::kNative;
@@ -378,7 +380,23 @@ Diff Registry::refresh(std::vector<OfficeKey> touched, const std::map<OfficeKey,
   return diff;
 }
 
-Diff Registry::replace(const std::string& network, const std::vector<SourceEntry>& entries) {
+std::vector<SourceEntry> one_entry_per_office(const std::vector<SourceEntry>& entries) {
+  std::vector<SourceEntry> out;
+  out.reserve(entries.size());
+  std::unordered_map<OfficeKey, std::size_t, OfficeKeyHash> at;
+  for (const auto& e : entries) {
+    const auto [it, fresh] = at.emplace(e.key, out.size());
+    if (fresh) {
+      out.push_back(e);
+    } else if (!(e.published_by_gateway && !out[it->second].published_by_gateway)) {
+      out[it->second] = e;  // the last one, unless that would hide the network's own entry
+    }
+  }
+  return out;
+}
+
+Diff Registry::replace(const std::string& network, const std::vector<SourceEntry>& listed) {
+  const auto entries = one_entry_per_office(listed);
   auto& current = sources_[network];
   Table next;
   next.reserve(entries.size());
@@ -399,7 +417,8 @@ Diff Registry::replace(const std::string& network, const std::vector<SourceEntry
   return refresh(std::move(touched), before);
 }
 
-Diff Registry::upsert(const std::string& network, const std::vector<SourceEntry>& changed) {
+Diff Registry::upsert(const std::string& network, const std::vector<SourceEntry>& listed) {
+  const auto changed = one_entry_per_office(listed);
   auto& current = sources_[network];
   std::vector<OfficeKey> touched;
   for (const auto& e : changed) {
@@ -417,10 +436,27 @@ Diff Registry::upsert(const std::string& network, const std::vector<SourceEntry>
   return refresh(std::move(touched), before);
 }
 
-Diff Registry::set_published(const std::string& network, const std::vector<OfficeKey>& offices) {
+Diff Registry::set_published(const std::string& network, const std::vector<OfficeKey>& offices,
+                             bool listing_flags_publication) {
   std::unordered_set<OfficeKey, OfficeKeyHash> next(offices.begin(), offices.end());
   auto& current = published_[network];
   std::vector<OfficeKey> touched;
+  if (listing_flags_publication != (flagging_.count(network) != 0)) {
+    // Every unflagged entry there may change role: echo ↔ native.
+    if (const auto t = sources_.find(network); t != sources_.end()) {
+      for (const auto& [k, e] : t->second) {
+        if (!e.published_by_gateway && current.count(k) != 0) touched.push_back(k);
+      }
+    }
+  }
+  const auto before_flag = snapshot(touched);
+  if (listing_flags_publication) {
+    flagging_.insert(network);
+  } else {
+    flagging_.erase(network);
+  }
+  auto flag_diff = refresh(touched, before_flag);
+  touched.clear();
   for (const auto& k : next) {
     if (current.count(k) == 0) touched.push_back(k);
   }
@@ -429,7 +465,8 @@ Diff Registry::set_published(const std::string& network, const std::vector<Offic
   }
   const auto before = snapshot(touched);
   current = std::move(next);
-  return refresh(std::move(touched), before);
+  flag_diff.append(refresh(std::move(touched), before));
+  return flag_diff;
 }
 
 Diff Registry::set_policy(Policy policy) {

@@ -121,8 +121,16 @@ class Registry {
   Diff replace(const std::string& network, const std::vector<SourceEntry>& entries);
   // Entries a network reports as changed since its last listing (incremental sync).
   Diff upsert(const std::string& network, const std::vector<SourceEntry>& changed);
-  // The offices the gateway published to `network` (its own entries there are echoes).
-  Diff set_published(const std::string& network, const std::vector<OfficeKey>& offices);
+  // The offices the gateway published to `network`. `listing_flags_publication`: the network
+  // lists them flagged as the gateway's (the regional external directory), so an unflagged entry
+  // there is the network's own listing, native even for an office the gateway also publishes
+  // (an office that joined that network). Otherwise (the national office master) an unflagged
+  // entry of a published office is the gateway's own echo, never native.
+  Diff set_published(const std::string& network, const std::vector<OfficeKey>& offices,
+                     bool listing_flags_publication = false);
+  bool flags_publication(const std::string& network) const {
+    return flagging_.count(network) != 0;
+  }
   Diff set_policy(Policy policy);
 
   bool has_network(const std::string& network) const { return sources_.count(network) != 0; }
@@ -170,9 +178,15 @@ class Registry {
   Policy policy_;
   std::map<std::string, Table> sources_;
   std::map<std::string, std::unordered_set<OfficeKey, OfficeKeyHash>> published_;
+  std::set<std::string> flagging_;  // networks whose listing flags the gateway's publication
   std::unordered_map<OfficeKey, Record, OfficeKeyHash> records_;
   std::map<std::string, std::size_t> facility_entries_;
 };
+
+// One entry per office of a network's listing. A network may list an office twice, as its own
+// member and as the gateway's publication (an office that joined it while the gateway still
+// published it there): its own (unflagged) entry wins; otherwise the last one listed.
+std::vector<SourceEntry> one_entry_per_office(const std::vector<SourceEntry>& entries);
 
 // Field name → value of an office, as diffs compare them (home, name, kana, facility, ...).
 std::vector<std::pair<std::string, std::string>> office_fields(const Office& office);

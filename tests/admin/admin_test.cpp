@@ -909,6 +909,35 @@ BOOST_AUTO_TEST_CASE(alerts_are_evaluated_on_demand) {
   BOOST_TEST(set.count("parked") == 1u);
   BOOST_TEST(set.count("network-unreachable") == 1u);
   BOOST_TEST(set.count("conservation-drift") == 0u);
+  BOOST_TEST(set.count("destination-refusal") == 0u);
+}
+
+// Issue 22: a destination network refused a unit for a reason its sender cannot fix (it does
+// not trust the sender network's CA): an operator alert for a day after the last one.
+BOOST_AUTO_TEST_CASE(a_refusal_the_sender_cannot_fix_raises_an_alert) {
+  Gateway g;
+  g.start();
+  const auto kinds = [&g] {
+    std::promise<std::vector<std::string>> p;
+    net::post(g.io, [&] {
+      g.server->check_alerts([&](std::vector<std::string> k) { p.set_value(std::move(k)); });
+    });
+    const auto k = p.get_future().get();
+    return std::set<std::string>(k.begin(), k.end());
+  };
+  {
+    std::lock_guard lock(g.mutex);
+    g.engine.networks[0].operator_refusals = 2;
+    g.engine.networks[0].last_operator_refusal = kNow - kHour;
+    g.engine.networks[0].last_operator_refusal_reason =
+        "DESTINATION_TRUST SIGNATURE_INVALID: unknown-ca";
+  }
+  BOOST_TEST(kinds().count("destination-refusal") == 1u);
+  {
+    std::lock_guard lock(g.mutex);
+    g.engine.networks[0].last_operator_refusal = kNow - 25 * kHour;
+  }
+  BOOST_TEST(kinds().count("destination-refusal") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(console_files_are_served) {

@@ -338,6 +338,68 @@ BOOST_AUTO_TEST_CASE(echoes_are_not_conflicts_but_real_ones_stay) {
   BOOST_TEST(!has_conflict(r, {kE, "13"}, ConflictKind::kStatusMismatch));
 }
 
+// Issue 22: on a network that flags the gateway's publication (the regional external
+// directory), the network's own unflagged listing of an office makes it native there, even while
+// the gateway also publishes it: an office that joins a second network is recognised there.
+BOOST_AUTO_TEST_CASE(own_listing_on_a_flagging_network_is_native_even_if_published) {
+  Registry r({{"regional", "national"}, {}});
+  auto ours = entry(kB, "11", "とうきょう訪問介護", OfficeStatus::kActive, "KAKEHASHI-GW");
+  ours.published_by_gateway = true;
+  r.replace("national", {entry(kB, "11", "とうきょう訪問介護")});
+  r.replace("regional", {ours});
+  r.set_published("regional", {{kB, "11"}}, true);
+  BOOST_TEST(r.flags_publication("regional"));
+  BOOST_TEST(r.find({kB, "11"})->home == "national");
+
+  // kB becomes a member of regional: the network lists it twice, its own entry first.
+  const auto member = entry(kB, "11", "とうきょう訪問介護", OfficeStatus::kActive, "F-9");
+  const auto diff = r.replace("regional", {member, ours});
+  const auto o = r.find({kB, "11"});
+  BOOST_REQUIRE(o);
+  BOOST_TEST(o->home == "regional");
+  BOOST_TEST(o->home_reason == "preference");
+  BOOST_TEST(diff.changes.size() == 1u);
+  BOOST_TEST(r.route({kB, "11"}, "national").network.value_or("") == "regional");
+  BOOST_TEST(r.route({kB, "11"}, "regional").refusal == RouteRefusal::kSameNetwork);
+  BOOST_TEST(r.authorize_sender("regional", "F-9", {kB, "11"}).allowed);
+  BOOST_TEST(has_conflict(r, {kB, "11"}, ConflictKind::kOnBothNetworks));
+  // The gateway stops publishing it there (its members reach it directly).
+  BOOST_TEST(r.publication_for("regional", false).empty());
+  // Either order of the two entries: the network's own one wins.
+  r.replace("regional", {ours, member});
+  BOOST_TEST(r.find({kB, "11"})->home == "regional");
+
+  // It moves: closed on national, active on regional.
+  r.replace("national", {entry(kB, "11", "とうきょう訪問介護", OfficeStatus::kClosed)});
+  BOOST_TEST(r.find({kB, "11"})->home == "regional");
+  BOOST_TEST(r.route({kB, "11"}, "national").network.value_or("") == "regional");
+
+  // On a network that does not flag (the national office master) the old rule holds: an
+  // unflagged entry of an office the gateway publishes there is its own echo.
+  Registry n({{"regional", "national"}, {}});
+  n.replace("regional", {entry(kA, "43", "まつえ", OfficeStatus::kActive, "F-1")});
+  n.replace("national", {entry(kA, "43", "まつえ")});
+  n.set_published("national", {{kA, "43"}}, false);
+  BOOST_TEST(n.find({kA, "43"})->home == "regional");
+  BOOST_TEST(n.route({kA, "43"}, "regional").refusal == RouteRefusal::kSameNetwork);
+  // Switching the network to flagging re-derives its unflagged entries (echo → native).
+  const auto switched = n.set_published("national", {{kA, "43"}}, true);
+  BOOST_TEST(switched.changes.size() == 1u);
+  BOOST_TEST(n.find({kA, "43"})->presences.size() == 2u);
+  BOOST_TEST((n.find({kA, "43"})->presences[0].role == Presence::Role::kNative));
+}
+
+BOOST_AUTO_TEST_CASE(one_entry_per_office_prefers_the_networks_own) {
+  auto ours = entry(kB, "11", "gw", OfficeStatus::kActive, "KAKEHASHI-GW");
+  ours.published_by_gateway = true;
+  const auto member = entry(kB, "11", "member", OfficeStatus::kActive, "F-9");
+  const auto later = entry(kB, "11", "member-2", OfficeStatus::kActive, "F-9");
+  BOOST_TEST(one_entry_per_office({member, ours}).at(0).name == "member");
+  BOOST_TEST(one_entry_per_office({ours, member}).at(0).name == "member");
+  BOOST_TEST(one_entry_per_office({member, later}).at(0).name == "member-2");  // the last
+  BOOST_TEST(one_entry_per_office({ours, entry(kA, "43", "a")}).size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(sender_authorization_table) {
   const auto r = sample();
   struct Case {

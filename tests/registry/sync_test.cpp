@@ -302,3 +302,71 @@ BOOST_AUTO_TEST_CASE(router_maps_registry_decisions_to_refusals) {
   BOOST_TEST(router.resolve({kA, "43"}, "regional").refusal->code == "RECIPIENT_SAME_NETWORK");
   BOOST_TEST(router.resolve({kA, "43"}, "national").adapter.value_or("") == "regional");
 }
+
+// Issue 22: an office the gateway publishes to the regional network (flagged, its external
+// directory) that then joins that network as a member is native there from the next sync, the
+// publication drops it, and the stored registry agrees with the live one (the listing names the
+// office twice: the member's entry first, then the gateway's, as the stand-in lists them).
+BOOST_AUTO_TEST_CASE(an_office_that_joins_the_flagging_network_becomes_native_there) {
+  Rig rig;
+  const auto sync = [&rig] {
+    std::vector<registry::SyncNetwork> nets(2);
+    nets[0] = {"regional", &rig.regional, false, false, rig.to_regional.publisher(), true};
+    nets[1] = {"national", &rig.national, true, false, rig.to_national.publisher(), false};
+    registry::SyncReport out;
+    registry::RegistrySync s(rig.registry, rig.store, [&rig] { return rig.clock += 10; });
+    s.run(std::move(nets), false, [&](registry::SyncReport r) { out = std::move(r); });
+    return out;
+  };
+  const auto publish_back = [&rig] {  // the regional network lists what it was given, flagged
+    std::erase_if(rig.regional.listing, [](const DirectoryEntry& e) { return e.published_by_gateway; });
+    for (const auto& e : rig.to_regional.last) {
+      auto d = engine::to_directory_entry(e);
+      d.facility_id = "KAKEHASHI-GW";
+      rig.regional.listing.push_back(d);
+    }
+  };
+  sync();
+  publish_back();
+  BOOST_TEST(sync().ok());
+  BOOST_TEST(rig.registry.find({kB, "11"})->home == "national");
+  BOOST_TEST(rig.registry.route({kB, "11"}, "regional").network.value_or("") == "national");
+
+  // kB joins the regional network (its own facility) while the gateway still publishes it.
+  rig.regional.listing.insert(rig.regional.listing.begin(),
+                              dir_entry(kB, "11", "とうきょう訪問介護", "ACTIVE", "F-9"));
+  auto r = sync();
+  BOOST_TEST(r.ok(), r.record.note);
+  auto office = rig.registry.find({kB, "11"});
+  BOOST_TEST(office->home == "regional");  // the preference: regional first
+  BOOST_TEST(office->home_reason == "preference");
+  BOOST_TEST(rig.registry.route({kB, "11"}, "national").network.value_or("") == "regional");
+  BOOST_TEST(rig.registry.route({kB, "11"}, "regional").refusal ==
+             mapping::registry::RouteRefusal::kSameNetwork);
+  BOOST_TEST(rig.registry.authorize_sender("regional", "F-9", {kB, "11"}).allowed);
+  for (const auto& e : rig.to_regional.last) BOOST_TEST(e.key.str() != kB + "/11");
+
+  // The stored registry says the same, before and after the network drops the publication.
+  const auto same_as_stored = [&rig] {
+    mapping::registry::Registry loaded({{"regional", "national"}, {}});
+    rig.store.load(loaded);
+    const auto a = loaded.find({kB, "11"});
+    const auto b = rig.registry.find({kB, "11"});
+    BOOST_REQUIRE(a && b);
+    BOOST_TEST((mapping::registry::office_fields(*a) == mapping::registry::office_fields(*b)));
+  };
+  same_as_stored();
+  publish_back();
+  r = sync();
+  BOOST_TEST(r.ok(), r.record.note);
+  BOOST_TEST(rig.registry.find({kB, "11"})->home == "regional");
+  same_as_stored();
+
+  // kB then closes on the national side: it has moved, and stays delivered on regional.
+  rig.national.listing[0].status = "CLOSED";
+  rig.national.listing[0].updated_at = "2025-06-01T00:00:00Z";
+  BOOST_TEST(sync().ok());
+  BOOST_TEST(rig.registry.find({kB, "11"})->home == "regional");
+  BOOST_TEST(rig.registry.route({kB, "11"}, "national").network.value_or("") == "regional");
+  same_as_stored();
+}
