@@ -475,7 +475,8 @@ struct Gateway {
     bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
     req.set(bhttp::field::host, "127.0.0.1");
     if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
-    if (!headers && method == "POST") headers.emplace({{"X-Kakehashi-Request", "1"}});
+    if (!headers && method == "POST")
+      headers = std::vector<std::pair<std::string, std::string>>{{"X-Kakehashi-Request", "1"}};
     for (const auto& [name, value] : headers.value_or(
              std::vector<std::pair<std::string, std::string>>{}))
       req.set(name, value);

@@ -113,9 +113,10 @@ InboundUnit make_unit(std::uint64_t seed, const std::string& from, const std::st
 
 // Signed as the networks promise: by the sender alone, detached (regional) or attached (national).
 SignFile by_sender(const std::string& network, const std::string& office, bool attached) {
-  const auto cred = test_pki().credential("offices/" + network + "/" + office);
+  const auto cred = std::make_shared<const cms::Credential>(
+      test_pki().credential("offices/" + network + "/" + office));
   return [cred, attached](const std::string&, const std::string& content) {
-    return cms::sign(view(content), cred, {.detached = !attached}).value();
+    return cms::sign(view(content), *cred, {.detached = !attached}).value();
   };
 }
 
@@ -255,13 +256,15 @@ namespace {
 // The sender's SignerInfo plus one by `other` (over `other_content`, or the file's own).
 SignFile with_second_signer(const std::string& other, bool other_over_other_content,
                             bool attached = false) {
-  const auto sender = test_pki().credential(std::string("offices/regional/") + kRegionalService);
-  const auto second = test_pki().credential(other);
+  const auto sender = std::make_shared<const cms::Credential>(
+      test_pki().credential(std::string("offices/regional/") + kRegionalService));
+  const auto second = std::make_shared<const cms::Credential>(test_pki().credential(other));
   return [=](const std::string&, const std::string& content) {
     const std::string changed = content + "x";
     const auto bytes = cms::Bytes(content.begin(), content.end());
     return kakehashi::test::sign_several(
-        {{&sender, view(content)}, {&second, view(other_over_other_content ? changed : content)}},
+        {{sender.get(), view(content)},
+         {second.get(), view(other_over_other_content ? changed : content)}},
         attached ? &bytes : nullptr);
   };
 }
