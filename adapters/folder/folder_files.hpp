@@ -3,11 +3,12 @@
 // fsync, rename, fsync of the directory) and collision-free directory names. Blocking: call
 // them from the adapter's worker thread only. Errors come back as std::error_code.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 #include <system_error>
 
 namespace kakehashi::adapters::folder {

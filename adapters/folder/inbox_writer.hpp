@@ -29,8 +29,7 @@ class InboxWriter {
   // Files are written with exactly `file_mode` (folders: the same plus search permission),
   // whatever the process umask.
   InboxWriter(std::filesystem::path root, std::vector<mapping::OfficeRef> offices,
-              std::uint64_t max_file_bytes, std::uint64_t max_unit_bytes,
-              mode_t file_mode = 0640);
+              std::uint64_t max_file_bytes, std::uint64_t max_unit_bytes, mode_t file_mode = 0640);
 
   // Removes leftovers of interrupted writes and loads the keys already written.
   std::error_code recover();

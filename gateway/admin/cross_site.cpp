@@ -25,8 +25,9 @@ std::string normalise_origin(std::string origin) {
 std::optional<std::string> cross_site_refusal(const http::Request& request) {
   const std::string* marker = request.header(kRequestHeader);
   if (marker == nullptr || *marker != "1") {
-    return std::string("state-changing requests need the header X-Kakehashi-Request: 1 "
-                       "(a cross-site page cannot send it)");
+    return std::string(
+        "state-changing requests need the header X-Kakehashi-Request: 1 "
+        "(a cross-site page cannot send it)");
   }
   if (const std::string* site = request.header("sec-fetch-site")) {
     const auto s = lower(*site);

@@ -59,8 +59,8 @@ std::optional<Refusal> check_file_name(const std::string& name) {
 }
 
 SignatureCheck check_file_signature(const SignedFile& f, bool was_attached,
-                                    const std::string& sender_office,
-                                    const cms::TrustDomain& trust, std::time_t now) {
+                                    const std::string& sender_office, const cms::TrustDomain& trust,
+                                    std::time_t now) {
   const auto view = [](const std::string& s) {
     return cms::ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
   };
@@ -83,11 +83,11 @@ SignatureCheck check_file_signature(const SignedFile& f, bool was_attached,
     return out;
   }
   if (v.signer_count > 1) {
-    out.refusal = file_refusal(
-        refusal_codes::kSignatureInvalid,
-        "several-signers: the signature holds " + std::to_string(v.signer_count) +
-            " SignerInfos; exactly one, the sending office's, is accepted",
-        f.name);
+    out.refusal =
+        file_refusal(refusal_codes::kSignatureInvalid,
+                     "several-signers: the signature holds " + std::to_string(v.signer_count) +
+                         " SignerInfos; exactly one, the sending office's, is accepted",
+                     f.name);
     return out;
   }
   if (!v.valid()) {

@@ -54,7 +54,8 @@ namespace {
 
 std::string mode_problem(const std::filesystem::path& path, std::string_view what,
                          const struct stat& st) {
-  if (!S_ISREG(st.st_mode)) return std::string(what) + " " + path.string() + " is not a regular file";
+  if (!S_ISREG(st.st_mode))
+    return std::string(what) + " " + path.string() + " is not a regular file";
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) == 0) return {};
   return std::string(what) + " " + path.string() + " has mode " + octal_mode(st.st_mode) +
          ": it must not be accessible by group or others (run: chmod 600 " + path.string() + ")";

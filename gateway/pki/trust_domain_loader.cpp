@@ -115,7 +115,8 @@ cms::TrustDomain load_trust_domain(const std::filesystem::path& dir) {
       std::vector<int> nids;
       std::istringstream in(value);
       for (std::string name; in >> name;) {
-        const auto nid = digests ? cms::digest_nid_by_name(name) : cms::signature_key_nid_by_name(name);
+        const auto nid =
+            digests ? cms::digest_nid_by_name(name) : cms::signature_key_nid_by_name(name);
         if (!nid) {
           throw PkiError(where + ": " + key + ": unknown algorithm '" + name + "'" +
                          (digests ? "" : " (rsa, rsa-pss, ecdsa or ed25519)"));

@@ -39,8 +39,9 @@ bool contains(const std::vector<int>& list, int nid) {
 std::string oid_text(const ASN1_OBJECT* oid) {
   char buf[128];
   const int n = OBJ_obj2txt(buf, sizeof buf, oid, 1);
-  return n > 0 ? std::string(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1))
-               : std::string("?");
+  return n > 0
+             ? std::string(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1))
+             : std::string("?");
 }
 
 }  // namespace
@@ -84,12 +85,12 @@ std::optional<std::string> refused_algorithm(CMS_SignerInfo* si, const Algorithm
   X509_ALGOR_get0(&digest_oid, nullptr, nullptr, digest_alg);
   const int digest = OBJ_obj2nid(digest_oid);
   if (digest == NID_undef) {
-    return "digest algorithm " + oid_text(digest_oid) + " is unknown (accepted: " +
-           digest_names(policy) + ")";
+    return "digest algorithm " + oid_text(digest_oid) +
+           " is unknown (accepted: " + digest_names(policy) + ")";
   }
   if (!contains(policy.digests, digest)) {
-    return "digest algorithm " + digest_name(digest) + " is not accepted (accepted: " +
-           digest_names(policy) + ")";
+    return "digest algorithm " + digest_name(digest) +
+           " is not accepted (accepted: " + digest_names(policy) + ")";
   }
   const ASN1_OBJECT* signature_oid = nullptr;
   X509_ALGOR_get0(&signature_oid, nullptr, nullptr, signature_alg);
@@ -107,8 +108,7 @@ std::optional<std::string> refused_algorithm(CMS_SignerInfo* si, const Algorithm
            digest_name(hash) + ", which is not accepted (accepted: " + digest_names(policy) + ")";
   }
   if (key == NID_undef || !contains(policy.signature_keys, key)) {
-    return "signature algorithm " +
-           (key == NID_undef ? oid_text(signature_oid) : key_name(key)) +
+    return "signature algorithm " + (key == NID_undef ? oid_text(signature_oid) : key_name(key)) +
            " is not accepted (accepted: " + signature_key_names(policy) + ")";
   }
   return std::nullopt;

@@ -294,7 +294,8 @@ Verification verify_one(const ParsedMessage& message, std::optional<ByteView> de
   v.signing_time = signing_time(si);
   // Two OIDs compared: before any cryptography, so a weak signature costs nothing to refuse.
   if (auto refused = refused_algorithm(si, domain.algorithms)) {
-    return fail(v, VerifyFailure::kWeakAlgorithm, *refused + " in trust domain '" + domain.name + "'");
+    return fail(v, VerifyFailure::kWeakAlgorithm,
+                *refused + " in trust domain '" + domain.name + "'");
   }
 
   if (CMS_signed_get_attr_count(si) <= 0) {

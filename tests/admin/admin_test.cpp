@@ -454,10 +454,10 @@ struct Gateway {
 
   // A POST carries X-Kakehashi-Request: 1 as the console sends it, unless `headers` is given
   // (then exactly those extra headers).
-  Reply call(const std::string& method, const std::string& target, const std::string& token = "",
-             const std::string& body = "", const std::string& client = "",
-             std::optional<std::vector<std::pair<std::string, std::string>>> headers =
-                 std::nullopt) {
+  Reply call(
+      const std::string& method, const std::string& target, const std::string& token = "",
+      const std::string& body = "", const std::string& client = "",
+      std::optional<std::vector<std::pair<std::string, std::string>>> headers = std::nullopt) {
     net::io_context ioc;
     net::ssl::context ctx(net::ssl::context::tls_client);
     ctx.load_verify_file((pki() / "tls/admin-ca.pem").string());
@@ -477,8 +477,8 @@ struct Gateway {
     if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
     if (!headers && method == "POST")
       headers = std::vector<std::pair<std::string, std::string>>{{"X-Kakehashi-Request", "1"}};
-    for (const auto& [name, value] : headers.value_or(
-             std::vector<std::pair<std::string, std::string>>{}))
+    for (const auto& [name, value] :
+         headers.value_or(std::vector<std::pair<std::string, std::string>>{}))
       req.set(name, value);
     req.body() = body;
     req.prepare_payload();
@@ -721,10 +721,12 @@ BOOST_AUTO_TEST_CASE(cross_site_actions_are_refused) {
       {"form post", {{"Content-Type", "text/plain"}, {"Origin", "https://evil.example"}}},
       {"no header at all", {}},
       {"json without the header", {{"Content-Type", "application/json"}}},
-      {"header, foreign origin", {{"X-Kakehashi-Request", "1"}, {"Origin", "https://evil.example"}}},
+      {"header, foreign origin",
+       {{"X-Kakehashi-Request", "1"}, {"Origin", "https://evil.example"}}},
       {"header, null origin", {{"X-Kakehashi-Request", "1"}, {"Origin", "null"}}},
       {"header, other port", {{"X-Kakehashi-Request", "1"}, {"Origin", "https://127.0.0.1:8443"}}},
-      {"header, cross-site fetch", {{"X-Kakehashi-Request", "1"}, {"Sec-Fetch-Site", "cross-site"}}},
+      {"header, cross-site fetch",
+       {{"X-Kakehashi-Request", "1"}, {"Sec-Fetch-Site", "cross-site"}}},
       {"wrong header value", {{"X-Kakehashi-Request", "yes"}}},
   };
   for (const auto& [name, headers] : refused) {
@@ -749,9 +751,9 @@ BOOST_AUTO_TEST_CASE(cross_site_actions_are_refused) {
   BOOST_TEST(r.status == 200, r.body);
   BOOST_TEST(g.open_store()->get(g.parked)->state == store::kAccepted);
   // Reads need nothing more.
-  BOOST_TEST(g.call("GET", "/api/session", "", "", "operator",
-                    Headers{{"Origin", "https://evil.example"}})
-                 .status == 200);
+  BOOST_TEST(
+      g.call("GET", "/api/session", "", "", "operator", Headers{{"Origin", "https://evil.example"}})
+          .status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(dashboard_transfers_and_parked) {

@@ -77,8 +77,8 @@ BOOST_AUTO_TEST_CASE(a_domain_lists_what_it_accepts) {
   const auto content = t::sample_content();
   const auto office = t::credential("offices/regional/3271500039");
   // A legacy domain that still takes SHA-1 (and RSA only).
-  const auto legacy = kakehashi::pki::load_trust_domain(domain_with(
-      "alg-legacy", "digest_algorithms = sha256 sha1\nsignature_algorithms = rsa\n"));
+  const auto legacy = kakehashi::pki::load_trust_domain(
+      domain_with("alg-legacy", "digest_algorithms = sha256 sha1\nsignature_algorithms = rsa\n"));
   BOOST_TEST(cms::digest_names(legacy.algorithms) == "sha256 sha1");
   BOOST_TEST(cms::signature_key_names(legacy.algorithms) == "rsa");
   const auto sha1 = t::sign_with_digest(content, office, "sha1");
@@ -101,9 +101,8 @@ BOOST_AUTO_TEST_CASE(a_domain_lists_what_it_accepts) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_algorithm_name_is_refused_at_load_with_its_line) {
-  for (const std::string line :
-       {"digest_algorithms = sha256 sha-nope\n", "signature_algorithms = rsa dsa\n",
-        "digest_algorithms =\n"}) {
+  for (const std::string line : {"digest_algorithms = sha256 sha-nope\n",
+                                 "signature_algorithms = rsa dsa\n", "digest_algorithms =\n"}) {
     BOOST_TEST_CONTEXT(line) {
       const auto dir = domain_with("alg-bad", line);
       try {
@@ -147,12 +146,11 @@ BOOST_AUTO_TEST_CASE(cosignature_is_sha256_whatever_the_sender_used) {
           BOOST_TEST(digests[1 - sender_index] == "sha256");
           const auto dc =
               way == 0 ? std::optional<cms::ByteView>() : std::optional<cms::ByteView>(content);
-          const auto g = cms::verify_signed_data(out.value(), dc, national,
-                                                 {.at = std::nullopt,
-                                                  .signer_index = 1 - sender_index});
+          const auto g = cms::verify_signed_data(
+              out.value(), dc, national, {.at = std::nullopt, .signer_index = 1 - sender_index});
           BOOST_TEST(g.valid(), g.detail);
-          const auto s = cms::verify_signed_data(out.value(), dc, legacy,
-                                                 {.at = std::nullopt, .signer_index = sender_index});
+          const auto s = cms::verify_signed_data(
+              out.value(), dc, legacy, {.at = std::nullopt, .signer_index = sender_index});
           BOOST_TEST(s.valid(), s.detail);
         }
       }

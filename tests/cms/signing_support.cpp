@@ -12,8 +12,7 @@ cms::Bytes sign_with_digest(cms::ByteView content, const cms::Credential& signer
   const EVP_MD* md = EVP_get_digestbyname(digest);
   if (md == nullptr) throw std::runtime_error(std::string("unknown digest ") + digest);
   auto in = cms::memory_bio(content);
-  const unsigned flags =
-      CMS_BINARY | CMS_NOSMIMECAP | CMS_PARTIAL | (detached ? CMS_DETACHED : 0u);
+  const unsigned flags = CMS_BINARY | CMS_NOSMIMECAP | CMS_PARTIAL | (detached ? CMS_DETACHED : 0u);
   cms::CmsPtr c(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
   if (!c ||
       CMS_add1_signer(c.get(), signer.certificate.get(), signer.private_key.get(), md,
@@ -35,8 +34,7 @@ cms::Bytes sign_several(const std::vector<SignerSpec>& signers, const cms::Bytes
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (si == nullptr ||
-        EVP_Digest(s.content.data(), s.content.size(), digest, &len, EVP_sha256(), nullptr) !=
-            1 ||
+        EVP_Digest(s.content.data(), s.content.size(), digest, &len, EVP_sha256(), nullptr) != 1 ||
         CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, digest,
                                     static_cast<int>(len)) != 1 ||
         CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,

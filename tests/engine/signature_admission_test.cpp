@@ -238,11 +238,11 @@ BOOST_AUTO_TEST_CASE(md5_and_sha1_signatures_are_refused_naming_the_algorithm) {
     BOOST_TEST_CONTEXT(digest) {
       Rig rig;
       const auto cred = test_pki().credential(std::string("offices/regional/") + kRegionalService);
-      const auto unit = make_unit(2, kRegionalService, kNationalManager, false,
-                                  [&](const std::string&, const std::string& content) {
-                                    return kakehashi::test::sign_with_digest(view(content), cred,
-                                                                             digest);
-                                  });
+      const auto unit =
+          make_unit(2, kRegionalService, kNationalManager, false,
+                    [&](const std::string&, const std::string& content) {
+                      return kakehashi::test::sign_with_digest(view(content), cred, digest);
+                    });
       const auto [text, reason] = rig.rejection_of(rig.regional, rig.national, unit);
       BOOST_TEST(has(text, "[SIGNATURE_INVALID]"), text);
       BOOST_TEST(has(text, "SHA-256以上"), text);
@@ -284,8 +284,7 @@ BOOST_AUTO_TEST_CASE(a_second_signer_info_is_refused_whatever_it_is) {
       {"unknown CA (a national office)", "offices/national/1370100024", false},
       {"revoked", "cases/revoked", false},
       {"expired", "cases/expired", false},
-      {"another valid regional office", std::string("offices/regional/") + kRegionalManager,
-       false},
+      {"another valid regional office", std::string("offices/regional/") + kRegionalManager, false},
       {"a digest over other content", std::string("offices/regional/") + kRegionalManager, true},
   };
   std::uint64_t seed = 10;

@@ -74,11 +74,13 @@ BOOST_AUTO_TEST_CASE(a_fifo_in_the_outbox_is_refused_without_blocking) {
 BOOST_AUTO_TEST_CASE(a_symlink_in_the_outbox_is_never_followed) {
   const auto root = scratch_dir("symlink");
   fs::create_directories(root / "outbox");
-  const auto to_zero = root / "outbox" / "UPPLAN_202505_3271500013_43_1371100452_11_20250425104806.CSV";
+  const auto to_zero =
+      root / "outbox" / "UPPLAN_202505_3271500013_43_1371100452_11_20250425104806.CSV";
   fs::create_symlink("/dev/zero", to_zero);
   BOOST_TEST(read_in_child(to_zero, 1024) == 0);  // before: read /dev/zero without end
   write_file(root / "secret.CSV", "not for sending");
-  const auto to_file = root / "outbox" / "UPPLAN_202505_3271500013_43_1371100452_11_20250425104807.CSV";
+  const auto to_file =
+      root / "outbox" / "UPPLAN_202505_3271500013_43_1371100452_11_20250425104807.CSV";
   fs::create_symlink(root / "secret.CSV", to_file);
   std::string bytes;
   std::uint64_t size = 0;
