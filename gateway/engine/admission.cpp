@@ -124,7 +124,7 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   std::set<std::string> signers;
   for (std::size_t i = 0; i < unit.files.size(); ++i) {
     auto signature = check_file_signature(unit.files[i], was_attached[i], unit.sender.office_no,
-                                          *ctx.trust, ctx.now);
+                                          ctx.trust, ctx.now);
     if (signature.refusal) {
       refusals.push_back(std::move(*signature.refusal));
     } else {

@@ -59,7 +59,7 @@ std::optional<Refusal> check_file_name(const std::string& name) {
 }
 
 SignatureCheck check_file_signature(const SignedFile& f, bool was_attached,
-                                    const std::string& sender_office, const cms::TrustDomain& trust,
+                                    const std::string& sender_office, const cms::TrustDomain* trust,
                                     std::time_t now) {
   const auto view = [](const std::string& s) {
     return cms::ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
@@ -69,12 +69,17 @@ SignatureCheck check_file_signature(const SignedFile& f, bool was_attached,
     out.refusal = file_refusal(refusal_codes::kSignatureInvalid, "file is not signed", f.name);
     return out;
   }
+  if (trust == nullptr) {
+    out.refusal = file_refusal(refusal_codes::kSignatureInvalid,
+                               "no trust domain for the source network", f.name);
+    return out;
+  }
   cms::VerifyOptions options;
   if (now != 0) options.at = now;
   // The rule: one SignerInfo, the sender's. Only SignerInfo 0 is checked (no search among
   // several), and a message with more is refused whatever they hold.
   options.signer_index = 0;
-  const auto v = cms::verify_signed_data(view(f.cms), view(f.content), trust, options);
+  const auto v = cms::verify_signed_data(view(f.cms), view(f.content), *trust, options);
   if (v.attached && !was_attached) {
     out.refusal = file_refusal(refusal_codes::kSignatureInvalid,
                                "attached-signature: the signature embeds its content; this "

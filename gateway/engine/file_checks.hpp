@@ -31,9 +31,9 @@ struct SignatureCheck {
 // it attached and admission detached it). Accepted only when the signature holds exactly one
 // SignerInfo, it verifies against `trust` at `now` (0: the current time) with an accepted
 // algorithm, its certificate names `sender_office`, and a network that sends detached
-// signatures sent a detached one.
+// signatures sent a detached one. `trust` null: no trust domain, every signed file refused.
 SignatureCheck check_file_signature(const SignedFile& file, bool was_attached,
                                     const std::string& sender_office,
-                                    const mapping::cms::TrustDomain& trust, std::time_t now);
+                                    const mapping::cms::TrustDomain* trust, std::time_t now);
 
 }  // namespace kakehashi::gateway::engine
