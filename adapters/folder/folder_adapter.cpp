@@ -31,7 +31,8 @@ class FolderAdapter final : public gateway::Adapter {
         strand_(asio::make_strand(context_.executor)),
         timer_(strand_),
         scanner_(config_, std::move(offices)),
-        inbox_(config_.root, office_refs(), config_.max_file_bytes, config_.max_unit_bytes) {
+        inbox_(config_.root, office_refs(), config_.max_file_bytes, config_.max_unit_bytes,
+               config_.file_mode) {
     if (auto ec = scanner_.recover()) throw std::system_error(ec, "drop folder " + config_.root.string());
     if (auto ec = inbox_.recover()) throw std::system_error(ec, "drop folder inbox");
   }

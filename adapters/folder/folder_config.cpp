@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "gateway/pki/key_file.hpp"
 #include "mapping/careplan/check_digit.hpp"
 
 namespace kakehashi::adapters::folder {
@@ -9,7 +10,7 @@ namespace kakehashi::adapters::folder {
 FolderAdapterConfig parse_folder_config(const gateway::ConfigNode& section) {
   FolderAdapterConfig config;
   section.reject_unknown({"root", "offices", "scan_interval", "stability_window",
-                          "incomplete_timeout", "max_file_bytes", "max_unit_bytes"});
+                          "incomplete_timeout", "max_file_bytes", "max_unit_bytes", "file_mode"});
   config.root = section.string("root");
   if (section.present() && config.root.empty()) section.error("root", "must not be empty");
   config.scan_interval = section.duration("scan_interval", std::chrono::milliseconds(5000));
@@ -23,6 +24,21 @@ FolderAdapterConfig parse_folder_config(const gateway::ConfigNode& section) {
       static_cast<std::uint64_t>(section.integer("max_file_bytes", 10ll * 1024 * 1024, 1, kGiB));
   config.max_unit_bytes =
       static_cast<std::uint64_t>(section.integer("max_unit_bytes", 100ll * 1024 * 1024, 1, 4 * kGiB));
+  const auto mode = section.string("file_mode", std::string("0640"));
+  std::size_t used = 0;
+  unsigned long parsed = 0;
+  try {
+    parsed = std::stoul(mode, &used, 8);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != mode.size() || mode.empty() || (parsed & ~0666ul) != 0 || (parsed & 0600ul) != 0600) {
+    section.error("file_mode",
+                  "must be an octal mode like \"0640\": no execute or special bits, owner read "
+                  "and write");
+  } else {
+    config.file_mode = static_cast<mode_t>(parsed);
+  }
 
   std::set<mapping::OfficeRef> seen;
   for (const auto& node : section.array("offices")) {
@@ -33,6 +49,8 @@ FolderAdapterConfig parse_folder_config(const gateway::ConfigNode& section) {
     office.name = node.string("name", std::string());
     office.certificate_file = node.string("certificate_file");
     office.key_file = node.string("key_file");
+    if (auto problem = pki::secret_file_problem(office.key_file, "private key"))
+      node.error("key_file", *problem);
     if (!office.office.office_no.empty() &&
         !mapping::is_valid_office_number(office.office.office_no)) {
       node.error("office_no", "not a 10-character office number with a valid check digit");

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "gateway/config/config_node.hpp"
 #include "mapping/careplan/file_name.hpp"
 
@@ -42,6 +44,9 @@ struct FolderAdapterConfig {
   std::chrono::milliseconds incomplete_timeout{10 * 60 * 1000};
   std::uint64_t max_file_bytes = 10ull * 1024 * 1024;
   std::uint64_t max_unit_bytes = 100ull * 1024 * 1024;
+  // Mode of the files written to inbox/ (folders get search permission where read is allowed),
+  // whatever the daemon's umask: "file_mode": "0640" (octal; no execute bits).
+  mode_t file_mode = 0640;
   // Optional observer, called on the executor after every scan (not from the config file).
   std::function<void(const ScanReport&)> on_scan;
 };

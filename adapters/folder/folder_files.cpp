@@ -1,8 +1,10 @@
 #include "adapters/folder/folder_files.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace kakehashi::adapters::folder {
@@ -43,9 +45,11 @@ std::error_code write_all(int fd, std::string_view bytes) {
 }
 
 std::error_code write_with_flags(const std::filesystem::path& path, std::string_view bytes,
-                                 int flags) {
-  Fd fd(::open(path.c_str(), flags | O_WRONLY | O_CLOEXEC, 0644));
+                                 int flags, mode_t mode) {
+  Fd fd(::open(path.c_str(), flags | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode));
   if (fd.get() < 0) return last_error();
+  // open() applies the umask; the mode must not depend on how the daemon was started.
+  if (::fchmod(fd.get(), mode) != 0) return last_error();
   if (auto ec = write_all(fd.get(), bytes)) return ec;
   if (::fsync(fd.get()) != 0) return last_error();
   return fd.close();
@@ -55,45 +59,64 @@ std::error_code write_with_flags(const std::filesystem::path& path, std::string_
 
 std::error_code read_file_prefix(const std::filesystem::path& path, std::uint64_t limit,
                                  std::string& bytes, std::uint64_t& size) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return last_error();
   bytes.clear();
   size = 0;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0) return last_error();
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return last_error();
+  if (!S_ISREG(st.st_mode)) return std::make_error_code(std::errc::invalid_argument);
+  size = static_cast<std::uint64_t>(st.st_size);
   char buffer[64 * 1024];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+  // Bounded: never more than `limit` bytes, however the file changes while it is read.
+  while (bytes.size() < limit) {
+    const auto want = std::min<std::uint64_t>(sizeof buffer, limit - bytes.size());
+    const ssize_t n = ::read(fd.get(), buffer, static_cast<std::size_t>(want));
     if (n < 0) {
       if (errno == EINTR) continue;
       return last_error();
     }
     if (n == 0) break;
-    const auto got = static_cast<std::uint64_t>(n);
-    if (size < limit) {
-      const auto keep = std::min<std::uint64_t>(got, limit - size);
-      bytes.append(buffer, static_cast<std::size_t>(keep));
-    }
-    size += got;
+    bytes.append(buffer, static_cast<std::size_t>(n));
   }
+  size = std::max<std::uint64_t>(size, bytes.size());
   return {};
 }
 
-std::error_code write_file_synced(const std::filesystem::path& path, std::string_view bytes) {
-  return write_with_flags(path, bytes, O_CREAT | O_TRUNC);
+std::error_code write_file_synced(const std::filesystem::path& path, std::string_view bytes,
+                                  mode_t mode) {
+  return write_with_flags(path, bytes, O_CREAT | O_TRUNC, mode);
 }
 
-std::error_code write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
+std::error_code write_file_atomic(const std::filesystem::path& path, std::string_view bytes,
+                                  mode_t mode) {
   const auto tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  if (auto ec = write_file_synced(tmp, bytes)) return ec;
+  if (auto ec = write_file_synced(tmp, bytes, mode)) return ec;
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) return ec;
   return fsync_directory(path.parent_path());
 }
 
-std::error_code append_line_synced(const std::filesystem::path& path, std::string_view line) {
+std::error_code append_line_synced(const std::filesystem::path& path, std::string_view line,
+                                   mode_t mode) {
   std::string with_newline(line);
   with_newline += '\n';
-  return write_with_flags(path, with_newline, O_CREAT | O_APPEND);
+  return write_with_flags(path, with_newline, O_CREAT | O_APPEND, mode);
+}
+
+std::error_code create_directory_with_mode(const std::filesystem::path& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0) return last_error();
+  if (::chmod(path.c_str(), mode) != 0) return last_error();
+  return {};
+}
+
+mode_t directory_mode_for(mode_t file_mode) {
+  mode_t mode = file_mode & 0777;
+  if ((mode & S_IRUSR) != 0) mode |= S_IXUSR;
+  if ((mode & S_IRGRP) != 0) mode |= S_IXGRP;
+  if ((mode & S_IROTH) != 0) mode |= S_IXOTH;
+  return mode | S_IRWXU;
 }
 
 std::error_code fsync_directory(const std::filesystem::path& dir) {

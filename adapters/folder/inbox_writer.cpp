@@ -59,12 +59,14 @@ struct FileToWrite {
 }  // namespace
 
 InboxWriter::InboxWriter(fs::path root, std::vector<mapping::OfficeRef> offices,
-                         std::uint64_t max_file_bytes, std::uint64_t max_unit_bytes)
+                         std::uint64_t max_file_bytes, std::uint64_t max_unit_bytes,
+                         mode_t file_mode)
     : root_(std::move(root)),
       inbox_(root_ / "inbox"),
       offices_(std::move(offices)),
       max_file_bytes_(max_file_bytes),
-      max_unit_bytes_(max_unit_bytes) {}
+      max_unit_bytes_(max_unit_bytes),
+      file_mode_(file_mode) {}
 
 std::error_code InboxWriter::recover() {
   std::error_code ec;
@@ -182,17 +184,18 @@ gateway::SendResult InboxWriter::write_new(const gateway::OutboundUnit& unit) {
   };
   std::error_code ec;
   fs::remove_all(temp, ec);
-  fs::create_directory(temp, ec);
-  if (ec) return fail(ec);
+  if (auto dec = create_directory_with_mode(temp, directory_mode_for(file_mode_))) return fail(dec);
   for (const auto& f : files) {
-    if (auto wec = write_file_synced(temp / f.name, f.content)) return fail(wec);
-    if (auto wec = write_file_synced(temp / (f.name + ".p7s"), f.signature)) return fail(wec);
+    if (auto wec = write_file_synced(temp / f.name, f.content, file_mode_)) return fail(wec);
+    if (auto wec = write_file_synced(temp / (f.name + ".p7s"), f.signature, file_mode_))
+      return fail(wec);
   }
   std::string message;
   if (!unit.subject.empty()) message += "Subject: " + unit.subject + "\n\n";
   message += unit.message;
-  if (auto wec = write_file_synced(temp / "MESSAGE.txt", message)) return fail(wec);
-  if (auto wec = write_file_synced(temp / kIdempotencyKeyFile, unit.idempotency_key)) return fail(wec);
+  if (auto wec = write_file_synced(temp / "MESSAGE.txt", message, file_mode_)) return fail(wec);
+  if (auto wec = write_file_synced(temp / kIdempotencyKeyFile, unit.idempotency_key, file_mode_))
+    return fail(wec);
   if (auto sec = fsync_directory(temp)) return fail(sec);
   const std::string name = unique_child_name(inbox_, base);
   fs::rename(temp, inbox_ / name, ec);

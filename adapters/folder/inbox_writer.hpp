@@ -11,6 +11,8 @@
 #include <system_error>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "gateway/adapter/adapter.hpp"
 
 namespace kakehashi::adapters::folder {
@@ -24,8 +26,10 @@ inline constexpr std::string_view kLedgerFile = ".kakehashi-ledger";
 
 class InboxWriter {
  public:
+  // Files are written with exactly `file_mode` (folders: the same plus search permission),
+  // whatever the process umask.
   InboxWriter(std::filesystem::path root, std::vector<mapping::OfficeRef> offices,
-              std::uint64_t max_file_bytes, std::uint64_t max_unit_bytes);
+              std::uint64_t max_file_bytes, std::uint64_t max_unit_bytes, mode_t file_mode = 0640);
 
   // Removes leftovers of interrupted writes and loads the keys already written.
   std::error_code recover();
@@ -38,6 +42,7 @@ class InboxWriter {
   std::filesystem::path root_, inbox_;
   std::vector<mapping::OfficeRef> offices_;
   std::uint64_t max_file_bytes_, max_unit_bytes_;
+  mode_t file_mode_;
   std::map<std::string, std::string> keys_;  // idempotency key -> inbox folder it was written to
   std::uint64_t temp_counter_ = 0;
 };

@@ -96,10 +96,10 @@ SendResult classify(boost::system::error_code ec, const http::Response& resp) {
 }
 
 std::string read_secret(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read password file " + path);
-  std::string line;
-  std::getline(in, line);
+  // Refused when group/world-readable, like every secret (gateway/pki/key_file.hpp).
+  const auto bytes = pki::read_secret_file(path, "password file");
+  std::string line(bytes.begin(), bytes.end());
+  line = line.substr(0, line.find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   if (line.empty()) throw std::runtime_error("password file " + path + " is empty");
   return line;
@@ -696,6 +696,13 @@ NationalAdapterConfig parse_national_config(const gateway::ConfigNode& section) 
   c.password_file = section.string("password_file");
   c.document_cert_file = section.string("document_cert_file");
   c.document_key_file = section.string("document_key_file");
+  // Secrets readable by group or others are refused by `config check` and `run` alike.
+  if (auto problem = pki::secret_file_problem(c.password_file, "password file"))
+    section.error("password_file", *problem);
+  if (auto problem = pki::secret_file_problem(c.document_key_file, "private key"))
+    section.error("document_key_file", *problem);
+  if (auto problem = pki::secret_file_problem(c.tls.key_file, "private key"))
+    tls.error("key_file", *problem);
   c.poll_interval = section.duration("poll_interval", std::chrono::milliseconds(5000));
   c.request_timeout = section.duration("request_timeout", std::chrono::milliseconds(15000));
   c.page_limit = static_cast<int>(section.integer("page_limit", 50, 1, 200));

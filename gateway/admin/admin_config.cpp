@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "gateway/admin/access.hpp"
+#include "gateway/pki/key_file.hpp"
 
 namespace kakehashi::gateway::admin {
 namespace fs = std::filesystem;
@@ -42,11 +43,10 @@ AdminConfig parse_admin_config(const ConfigNode& node) {
   if (!c.certificate_file.empty() && !fs::exists(c.certificate_file))
     tls.error("certificate_file", "file not found: " + c.certificate_file);
   if (!c.key_file.empty()) {
-    struct stat st {};
-    if (::stat(c.key_file.c_str(), &st) != 0) {
+    if (!fs::exists(c.key_file)) {
       tls.error("key_file", "file not found: " + c.key_file);
-    } else if ((st.st_mode & 077) != 0) {
-      tls.error("key_file", "readable by group or others (chmod 600): " + c.key_file);
+    } else if (auto problem = pki::secret_file_problem(c.key_file, "private key")) {
+      tls.error("key_file", *problem);
     }
   }
 

@@ -14,6 +14,7 @@
 #include "gateway/admin/api.hpp"
 #include "gateway/admin/console_assets.hpp"
 #include "gateway/admin/evidence_api.hpp"
+#include "gateway/admin/cross_site.hpp"
 #include "gateway/engine/log.hpp"
 #include "gateway/registry/registry_store.hpp"
 
@@ -194,6 +195,12 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         if (principal.role != Role::kOperator)
           return reply(error_response(
               {403, "forbidden", "the auditor role may read and export, not " + t->action}));
+        // A page of another site must not act with the browser's credentials (cross_site.hpp).
+        if (auto refusal = cross_site_refusal(req)) {
+          log(LogLevel::kWarning, "admin-cross-site-refused",
+              {{"path", path}, {"actor", principal.actor()}});
+          return reply(error_response({403, "forbidden", std::move(*refusal)}));
+        }
         const auto id = t->id;
         const auto action = t->action;
         return on_pool([id, action, principal, body = std::move(req.body)](

@@ -30,6 +30,8 @@ std::optional<CredentialPaths> credential(const ConfigNode& node, bool required)
       node.error(p == &c.certificate_file ? "certificate_file" : "key_file",
                  "file not found: " + *p);
   }
+  if (auto problem = pki::secret_file_problem(c.key_file, "private key"))
+    node.error("key_file", *problem);
   return c;
 }
 
@@ -94,6 +96,8 @@ LoadedConfig load_gateway_config(const std::string& path) {
   }
 
   c.payload_key_file = root.string("payload_key_file");
+  if (auto problem = pki::secret_file_problem(c.payload_key_file, "payload key"))
+    root.error("payload_key_file", *problem);
   if (auto r = credential(root.child("receipt_signer"), true)) c.receipt_signer = *r;
   const auto audit = root.child("audit");
   audit.reject_unknown(
@@ -102,6 +106,8 @@ LoadedConfig load_gateway_config(const std::string& path) {
   a.hmac_key_file = audit.string("hmac_key_file", std::string());
   if (!a.hmac_key_file.empty() && !fs::exists(a.hmac_key_file))
     audit.error("hmac_key_file", "file not found: " + a.hmac_key_file);
+  if (auto problem = pki::secret_file_problem(a.hmac_key_file, "audit HMAC key"))
+    audit.error("hmac_key_file", *problem);
   a.checkpoint_every_records = audit.integer("checkpoint_every_records", 1000, 1, 100000000);
   a.checkpoint_every_ms = audit.duration("checkpoint_every", std::chrono::minutes(5)).count();
   a.signer = credential(audit.child("signer"), false).value_or(c.receipt_signer);
@@ -201,7 +207,7 @@ std::unique_ptr<store::Store> open_store(const StoreConfig& config) {
   store::AuditOptions audit;
   audit.actor = config.audit.actor.empty() ? std::string("gateway") : config.audit.actor;
   if (!config.audit.hmac_key_file.empty()) {
-    const auto key = pki::read_file(config.audit.hmac_key_file);
+    auto key = pki::read_secret_file(config.audit.hmac_key_file, "audit HMAC key");
     audit.insured_key.assign(key.begin(), key.end());
   }
   audit.checkpoint_every_records = config.audit.checkpoint_every_records;

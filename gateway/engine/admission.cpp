@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "gateway/engine/file_checks.hpp"
 #include "mapping/careplan/csv_reader.hpp"
 #include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/signer_identity.hpp"
@@ -68,8 +69,12 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
     return result;
   }
 
-  // 1. Every file as content + detached signature (the national form embeds the content).
+  // 1. Names every destination can store; every file as content + detached signature (the
+  // national form embeds the content).
+  std::vector<bool> was_attached;
   for (auto& f : unit.files) {
+    was_attached.push_back(f.attached);
+    if (auto refusal = check_file_name(f.name)) refusals.push_back(std::move(*refusal));
     if (f.attached) {
       auto detached = cms::detach_content(view(f.cms));
       if (!detached) {
@@ -117,29 +122,14 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   check("standard");
   // 3. Signatures: each file signed by a certificate of the source network naming the sender.
   std::set<std::string> signers;
-  for (const auto& f : unit.files) {
-    if (f.cms.empty()) {
-      refusals.push_back(
-          unit_refusal(refusal_codes::kSignatureInvalid, "file is not signed", f.name));
-      continue;
+  for (std::size_t i = 0; i < unit.files.size(); ++i) {
+    auto signature = check_file_signature(unit.files[i], was_attached[i], unit.sender.office_no,
+                                          ctx.trust, ctx.now);
+    if (signature.refusal) {
+      refusals.push_back(std::move(*signature.refusal));
+    } else {
+      signers.insert(std::move(signature.signer));
     }
-    cms::VerifyOptions options;
-    if (ctx.now != 0) options.at = ctx.now;
-    const auto v = cms::verify_signed_data(view(f.cms), view(f.content), *ctx.trust, options);
-    if (!v.valid()) {
-      refusals.push_back(unit_refusal(refusal_codes::kSignatureInvalid,
-                                      std::string(cms::to_string(v.failure)) + ": " + v.detail,
-                                      f.name));
-      continue;
-    }
-    if (!v.signer || !cms::signer_holds_office(*v.signer, unit.sender.office_no)) {
-      refusals.push_back(unit_refusal(refusal_codes::kSignerNotSender,
-                                      "the signing certificate names another office", f.name));
-      continue;
-    }
-    signers.insert(v.signer->subject + " serial " + v.signer->serial + " (" +
-                   std::string(cms::to_string(v.crl)) + ", " +
-                   std::string(cms::to_string(v.crl_policy)) + ")");
   }
 
   check("signatures");

@@ -93,6 +93,10 @@ std::string signature_hint(const std::string& detail) {
       {"crl-missing", "証明書の失効情報を確認できません"},
       {"crl-stale", "証明書の失効情報が古く、確認できません"},
       {"malformed", "署名データの形式が正しくありません"},
+      {"weak-algorithm",
+       "署名に使われたハッシュまたは署名の方式は受け付けていません（SHA-256以上）"},
+      {"several-signers", "1つのファイルには送信元の事業所の署名1つだけを付けてください"},
+      {"attached-signature", "署名は内容を含まない形式（分離署名）で付けてください"},
   };
   const auto colon = detail.find(':');
   const auto it = kHints.find(std::string_view(detail).substr(0, colon));

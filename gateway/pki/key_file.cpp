@@ -50,33 +50,63 @@ cms::Bytes read_file(const std::filesystem::path& path) {
   return bytes;
 }
 
-cms::EvpPkeyPtr load_private_key(const std::filesystem::path& path) {
-  // Permissions are checked on the descriptor that is read, so the file cannot be swapped between
-  // the check and the read.
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+namespace {
+
+std::string mode_problem(const std::filesystem::path& path, std::string_view what,
+                         const struct stat& st) {
+  if (!S_ISREG(st.st_mode))
+    return std::string(what) + " " + path.string() + " is not a regular file";
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) == 0) return {};
+  return std::string(what) + " " + path.string() + " has mode " + octal_mode(st.st_mode) +
+         ": it must not be accessible by group or others (run: chmod 600 " + path.string() + ")";
+}
+
+}  // namespace
+
+std::optional<std::string> secret_file_problem(const std::filesystem::path& path,
+                                               std::string_view what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  auto problem = mode_problem(path, what, st);
+  if (problem.empty()) return std::nullopt;
+  return problem;
+}
+
+cms::Bytes read_secret_file(const std::filesystem::path& path, std::string_view what) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
-    throw PkiError("cannot open private key " + path.string() + ": " + std::strerror(errno));
+    throw PkiError("cannot open " + std::string(what) + " " + path.string() + ": " +
+                   std::strerror(errno));
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw PkiError("private key " + path.string() + " is not a regular file");
+  if (::fstat(fd.get(), &st) != 0) {
+    throw PkiError("cannot stat " + std::string(what) + " " + path.string() + ": " +
+                   std::strerror(errno));
   }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    throw PkiError("private key " + path.string() + " has mode " + octal_mode(st.st_mode) +
-                   ": it must not be accessible by group or others (run: chmod 600 " +
-                   path.string() + ")");
-  }
+  if (auto problem = mode_problem(path, what, st); !problem.empty()) throw PkiError(problem);
   cms::Bytes bytes;
   char buf[4096];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw PkiError("cannot read private key " + path.string() + ": " + std::strerror(errno));
+      OPENSSL_cleanse(bytes.data(), bytes.size());
+      throw PkiError("cannot read " + std::string(what) + " " + path.string() + ": " +
+                     std::strerror(errno));
     }
     if (n == 0) break;
     bytes.insert(bytes.end(), buf, buf + n);
+    if (bytes.size() > 1024 * 1024) {
+      OPENSSL_cleanse(bytes.data(), bytes.size());
+      throw PkiError(std::string(what) + " " + path.string() + " is larger than 1 MiB");
+    }
   }
+  OPENSSL_cleanse(buf, sizeof buf);
+  return bytes;
+}
+
+cms::EvpPkeyPtr load_private_key(const std::filesystem::path& path) {
+  cms::Bytes bytes = read_secret_file(path, "private key");
   auto key = cms::parse_private_key(bytes);
   OPENSSL_cleanse(bytes.data(), bytes.size());
   if (!key) throw PkiError("private key " + path.string() + ": " + key.error().detail);

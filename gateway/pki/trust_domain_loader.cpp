@@ -110,6 +110,21 @@ cms::TrustDomain load_trust_domain(const std::filesystem::path& dir) {
       } else {
         throw PkiError(where + ": office_rule must be 'subject ATTR' or 'regex ATTR PATTERN'");
       }
+    } else if (key == "digest_algorithms" || key == "signature_algorithms") {
+      const bool digests = key == "digest_algorithms";
+      std::vector<int> nids;
+      std::istringstream in(value);
+      for (std::string name; in >> name;) {
+        const auto nid =
+            digests ? cms::digest_nid_by_name(name) : cms::signature_key_nid_by_name(name);
+        if (!nid) {
+          throw PkiError(where + ": " + key + ": unknown algorithm '" + name + "'" +
+                         (digests ? "" : " (rsa, rsa-pss, ecdsa or ed25519)"));
+        }
+        if (std::find(nids.begin(), nids.end(), *nid) == nids.end()) nids.push_back(*nid);
+      }
+      if (nids.empty()) throw PkiError(where + ": " + key + " lists no algorithm");
+      (digests ? domain.algorithms.digests : domain.algorithms.signature_keys) = std::move(nids);
     } else if (key == "anchor") {
       std::istringstream in(value);
       std::string file;

@@ -19,17 +19,60 @@ CertStackPtr chain_stack(const Credential& c) {
   return stack;
 }
 
-// Adds the co-signer's SignerInfo beside `sender`'s (whose digest it reuses), encodes, and proves
-// every SignerInfo of `before` survived byte for byte.
-Result<Bytes> cosign(CMS_ContentInfo* cms, CMS_SignerInfo* sender, const std::vector<Bytes>& before,
+// The co-signature's messageDigest: SHA-256 of the content whatever the sender used (a weak
+// sender digest must never be attested to). Every existing SignerInfo was checked against
+// `content`, so a SHA-256 one already holds the value and no second pass over the content is made.
+Result<Bytes> cosigner_digest(CMS_ContentInfo* cms, ByteView content) {
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
+  for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, i);
+    const EVP_MD* md = signer_digest(si);
+    if (md == nullptr || EVP_MD_get_type(md) != NID_sha256) continue;
+    const auto* value = static_cast<ASN1_OCTET_STRING*>(CMS_signed_get0_data_by_OBJ(
+        si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING));
+    if (value == nullptr) continue;
+    const auto* data = ASN1_STRING_get0_data(value);
+    return Bytes(data, data + ASN1_STRING_length(value));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(content.data(), content.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    return Error{ErrorCode::kCryptoFailure, "digest failed: " + take_openssl_errors()};
+  }
+  return Bytes(digest, digest + len);
+}
+
+// Checks `content` against every SignerInfo's messageDigest: the gateway never attests to a file
+// that any signer's digest disagrees with.
+Result<bool> check_every_digest(CMS_ContentInfo* cms, ByteView content) {
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
+  for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
+    const auto ok = check_message_digest(sk_CMS_SignerInfo_value(infos, i), content);
+    if (!ok) return ok.error();
+  }
+  return true;
+}
+
+// Adds the co-signer's SHA-256 SignerInfo (signed attributes contentType, messageDigest,
+// signingTime), encodes, and proves every SignerInfo of `before` survived byte for byte.
+// The content must already have been checked against every existing SignerInfo.
+Result<Bytes> cosign(CMS_ContentInfo* cms, ByteView content, const std::vector<Bytes>& before,
                      const Credential& cosigner) {
-  // CMS_REUSE_DIGEST copies the sender's messageDigest and signs at once; CMS_final would
-  // otherwise try to re-sign every SignerInfo, the sender's included.
-  const unsigned flags = CMS_BINARY | CMS_NOSMIMECAP | CMS_REUSE_DIGEST;
+  const auto digest = cosigner_digest(cms, content);
+  if (!digest) return digest.error();
+  // CMS_PARTIAL: the attributes are set here and only the new SignerInfo is signed (CMS_final
+  // would try to re-sign every SignerInfo, the sender's included).
+  const unsigned flags = CMS_BINARY | CMS_NOSMIMECAP | CMS_PARTIAL;
   CMS_SignerInfo* added = CMS_add1_signer(cms, cosigner.certificate.get(),
-                                          cosigner.private_key.get(), signer_digest(sender), flags);
-  if (added == nullptr) {
-    return Error{ErrorCode::kCryptoFailure, "CMS_add1_signer: " + take_openssl_errors()};
+                                          cosigner.private_key.get(), EVP_sha256(), flags);
+  if (added == nullptr ||
+      CMS_signed_add1_attr_by_NID(added, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING,
+                                  digest.value().data(),
+                                  static_cast<int>(digest.value().size())) != 1 ||
+      CMS_signed_add1_attr_by_NID(added, NID_pkcs9_contentType, V_ASN1_OBJECT,
+                                  CMS_get0_eContentType(cms), -1) != 1 ||
+      CMS_SignerInfo_sign(added) != 1) {
+    return Error{ErrorCode::kCryptoFailure, "co-signing: " + take_openssl_errors()};
   }
   for (const auto& c : cosigner.chain) CMS_add1_cert(cms, c.get());
   Bytes der = to_der(cms);
@@ -87,11 +130,9 @@ Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> det
   } else {
     return Error{ErrorCode::kContentMissing, "detached signature and no content given"};
   }
-  CMS_SignerInfo* sender = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
-  const auto digest_ok = check_message_digest(sender, content);
-  if (!digest_ok) return digest_ok.error();
-
-  return cosign(cms.get(), sender, before, cosigner);
+  const auto digests_ok = check_every_digest(cms.get(), content);
+  if (!digests_ok) return digests_ok.error();
+  return cosign(cms.get(), content, before, cosigner);
 }
 
 Result<Bytes> attach_and_cosign(ByteView detached_der, ByteView content,
@@ -103,8 +144,7 @@ Result<Bytes> attach_and_cosign(ByteView detached_der, ByteView content,
   if (!cosigner.certificate || !cosigner.private_key) {
     return Error{ErrorCode::kInvalidArgument, "co-signer has no certificate or key"};
   }
-  CMS_SignerInfo* sender = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.value().get()), 0);
-  return cosign(cms.value().get(), sender, before, cosigner);
+  return cosign(cms.value().get(), content, before, cosigner);
 }
 
 }  // namespace kakehashi::mapping::cms

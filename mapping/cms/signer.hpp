@@ -18,11 +18,11 @@ struct SignOptions {
 // attributes contentType, messageDigest and signingTime.
 Result<Bytes> sign(ByteView content, const Credential& signer, const SignOptions& options = {});
 
-// Adds `cosigner`'s SignerInfo beside the existing ones, reusing the sender's messageDigest so
-// no existing SignerInfo is touched (DER orders the SignerInfo SET by encoding, so the new
-// one may sort before the sender's). The
-// content (embedded, or `detached_content`) is first checked against the sender's digest: the
-// gateway never attests to content that does not match. Attached stays attached.
+// Adds `cosigner`'s SignerInfo beside the existing ones without touching them (DER orders the
+// SignerInfo SET by encoding, so the new one may sort before the sender's). The co-signature
+// always uses SHA-256, whatever digest the sender used. The content (embedded, or
+// `detached_content`) is first checked against every SignerInfo's messageDigest: the gateway
+// never attests to content that does not match. Attached stays attached.
 Result<Bytes> add_cosigner(ByteView signed_data_der, std::optional<ByteView> detached_content,
                            const Credential& cosigner);
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mapping/cms/algorithm_policy.hpp"
 #include "mapping/cms/ossl.hpp"
 
 namespace kakehashi::mapping::cms {
@@ -47,6 +48,9 @@ struct TrustDomain {
   CrlPolicy crl_policy = CrlPolicy::kHardFail;
   std::chrono::seconds crl_max_age{7 * 24 * 3600};
   OfficeRule office_rule;
+  // Digest and signature algorithms a SignerInfo may use (domain.conf `digest_algorithms`,
+  // `signature_algorithms`).
+  AlgorithmPolicy algorithms = AlgorithmPolicy::strong_default();
 };
 
 }  // namespace kakehashi::mapping::cms

@@ -18,6 +18,8 @@ std::string_view to_string(VerifyFailure failure) {
       return "ok";
     case VerifyFailure::kMalformed:
       return "malformed";
+    case VerifyFailure::kWeakAlgorithm:
+      return "weak-algorithm";
     case VerifyFailure::kContentMissing:
       return "content-missing";
     case VerifyFailure::kSignerCertMissing:
@@ -290,6 +292,11 @@ Verification verify_one(const ParsedMessage& message, std::optional<ByteView> de
   }
   v.signer = describe_signer(signer_cert, domain.office_rule);
   v.signing_time = signing_time(si);
+  // Two OIDs compared: before any cryptography, so a weak signature costs nothing to refuse.
+  if (auto refused = refused_algorithm(si, domain.algorithms)) {
+    return fail(v, VerifyFailure::kWeakAlgorithm,
+                *refused + " in trust domain '" + domain.name + "'");
+  }
 
   if (CMS_signed_get_attr_count(si) <= 0) {
     return fail(v, VerifyFailure::kMalformed, "SignerInfo has no signed attributes");

@@ -16,6 +16,7 @@ namespace kakehashi::mapping::cms {
 enum class VerifyFailure {
   kNone,
   kMalformed,          // not DER CMS SignedData, or no signed attributes
+  kWeakAlgorithm,      // a digest or signature algorithm the trust domain does not accept
   kContentMissing,     // detached and no content supplied
   kSignerCertMissing,  // the SignerInfo names a certificate the message does not carry
   kBadSignature,       // signature over the signed attributes (or a certificate) does not verify

@@ -457,8 +457,12 @@ struct Gateway {
     fs::remove_all(dir, ec);
   }
 
-  Reply call(const std::string& method, const std::string& target, const std::string& token = "",
-             const std::string& body = "", const std::string& client = "") {
+  // A POST carries X-Kakehashi-Request: 1 as the console sends it, unless `headers` is given
+  // (then exactly those extra headers).
+  Reply call(
+      const std::string& method, const std::string& target, const std::string& token = "",
+      const std::string& body = "", const std::string& client = "",
+      std::optional<std::vector<std::pair<std::string, std::string>>> headers = std::nullopt) {
     net::io_context ioc;
     net::ssl::context ctx(net::ssl::context::tls_client);
     ctx.load_verify_file((pki() / "tls/admin-ca.pem").string());
@@ -476,6 +480,11 @@ struct Gateway {
     bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
     req.set(bhttp::field::host, "127.0.0.1");
     if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+    if (!headers && method == "POST")
+      headers = std::vector<std::pair<std::string, std::string>>{{"X-Kakehashi-Request", "1"}};
+    for (const auto& [name, value] :
+         headers.value_or(std::vector<std::pair<std::string, std::string>>{}))
+      req.set(name, value);
     req.body() = body;
     req.prepare_payload();
     bhttp::write(stream, req);
@@ -701,6 +710,55 @@ BOOST_AUTO_TEST_CASE(auditor_may_not_act_operator_may_and_is_audited) {
                  "relay park " + std::to_string(g.in_flight) + " --reason held for a check") == 1);
   BOOST_TEST_REQUIRE(redrives.size() == 1u);
   BOOST_TEST(redrives[0] == "admin:dev-operator");
+}
+
+// Cross-site requests (issue 14): with a client-certificate login, a page of another site could
+// POST text/plain to an action and re-drive a transfer. Now an action needs the console's header,
+// and Origin / Sec-Fetch-Site, when the browser sends them, must be this listener's own.
+BOOST_AUTO_TEST_CASE(cross_site_actions_are_refused) {
+  Gateway g;
+  g.start();
+  const auto before = count_events(g, "operator-command");
+  const auto retry = "/api/transfers/" + std::to_string(g.parked) + "/retry";
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  const std::vector<std::pair<const char*, Headers>> refused{
+      // What a cross-site form or fetch sends: a simple content type, the foreign origin.
+      {"form post", {{"Content-Type", "text/plain"}, {"Origin", "https://evil.example"}}},
+      {"no header at all", {}},
+      {"json without the header", {{"Content-Type", "application/json"}}},
+      {"header, foreign origin",
+       {{"X-Kakehashi-Request", "1"}, {"Origin", "https://evil.example"}}},
+      {"header, null origin", {{"X-Kakehashi-Request", "1"}, {"Origin", "null"}}},
+      {"header, other port", {{"X-Kakehashi-Request", "1"}, {"Origin", "https://127.0.0.1:8443"}}},
+      {"header, cross-site fetch",
+       {{"X-Kakehashi-Request", "1"}, {"Sec-Fetch-Site", "cross-site"}}},
+      {"wrong header value", {{"X-Kakehashi-Request", "yes"}}},
+  };
+  for (const auto& [name, headers] : refused) {
+    BOOST_TEST_CONTEXT(name) {
+      const auto r = g.call("POST", retry, "", "", "operator", headers);
+      BOOST_TEST(r.status == 403);
+      BOOST_TEST(r.json()["error"].GetString() == std::string("forbidden"));
+      BOOST_TEST(g.open_store()->get(g.parked)->state == store::kParked);
+    }
+  }
+  const auto park = "/api/transfers/" + std::to_string(g.in_flight) + "/park";
+  BOOST_TEST(g.call("POST", park, g.operator_token, "{}", "", Headers{}).status == 403);
+  BOOST_TEST(g.open_store()->get(g.in_flight)->state == store::kAccepted);
+  BOOST_TEST(count_events(g, "operator-command") == before);  // nothing acted, nothing audited
+
+  // The console: same origin, its header.
+  const auto r = g.call("POST", retry, "", "", "operator",
+                        Headers{{"X-Kakehashi-Request", "1"},
+                                {"Origin", "https://127.0.0.1"},
+                                {"Sec-Fetch-Site", "same-origin"},
+                                {"Content-Type", "application/json"}});
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(g.open_store()->get(g.parked)->state == store::kAccepted);
+  // Reads need nothing more.
+  BOOST_TEST(
+      g.call("GET", "/api/session", "", "", "operator", Headers{{"Origin", "https://evil.example"}})
+          .status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(dashboard_transfers_and_parked) {

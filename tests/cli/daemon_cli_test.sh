@@ -60,6 +60,56 @@ grep -q "broken.json:1" "$tmp/err" || fail "JSON syntax error without its line"
 expect_exit 2 "$bin" config
 expect_exit 2 "$bin" config check
 
+# Secrets readable by group or others (issue 14): `config check` and `run` refuse them alike,
+# naming the key path and the file. A copy of an office key, the audit HMAC key and the national
+# password file, each at mode 0644.
+cp "$tmp/pki/offices/regional/3271500013.key.pem" "$tmp/gw/office-0644.key.pem"
+printf 'hmac-key-0123456789abcdef' >"$tmp/gw/audit-0644.key"
+printf 'pw\n' >"$tmp/gw/national-0644.password"
+chmod 0644 "$tmp/gw/office-0644.key.pem" "$tmp/gw/audit-0644.key" "$tmp/gw/national-0644.password"
+cat >"$tmp/gw/modes.json" <<JSON
+{
+  "instance": "test-modes",
+  "store": {"type": "sqlite", "path": "state-modes.db"},
+  "payload_key_file": "payload.key",
+  "receipt_signer": {"certificate_file": "../pki/gateway/member-rsa.cert.pem",
+                     "key_file": "../pki/gateway/member-rsa.key.pem"},
+  "audit": {"hmac_key_file": "audit-0644.key"},
+  "routing": {"preference": ["folder"]},
+  "networks": {
+    "folder": {"type": "folder", "trust_domain": "../pki/regional",
+               "settings": {"root": "outbox-office",
+                            "offices": [{"office_no": "3271500013", "service_type": "43",
+                                         "certificate_file": "../pki/offices/regional/3271500013.cert.pem",
+                                         "key_file": "office-0644.key.pem"}]}},
+    "national": {"type": "national", "trust_domain": "../pki/national",
+                 "cosign": {"certificate_file": "../pki/gateway/proxy-rsa.cert.pem",
+                            "key_file": "../pki/gateway/proxy-rsa.key.pem"},
+                 "settings": {"port": 4431, "user_id": "KJ000000000001",
+                              "password_file": "national-0644.password",
+                              "tls": {"ca_file": "../pki/tls/national-ca.pem",
+                                      "cert_file": "../pki/tls/gateway-national-client-rsa.cert.pem",
+                                      "key_file": "../pki/tls/gateway-national-client-rsa.key.pem"},
+                              "document_cert_file": "../pki/gateway/proxy-rsa.cert.pem",
+                              "document_key_file": "../pki/gateway/proxy-rsa.key.pem"}}
+  }
+}
+JSON
+for command in "config check" "run --config"; do
+  want=1
+  [ "$command" = "config check" ] || want=2  # run: a config error is a usage error
+  expect_exit "$want" "$bin" $command "$tmp/gw/modes.json"
+  for what in "audit.hmac_key_file: audit HMAC key audit-0644.key has mode 0644" \
+              "networks.folder.settings.offices\[0\].key_file: private key office-0644.key.pem has mode 0644" \
+              "networks.national.settings.password_file: password file national-0644.password has mode 0644"; do
+    grep -q "$what" "$tmp/err" || fail "$command does not refuse: $what: $(head -c 600 "$tmp/err")"
+  done
+done
+[ ! -e "$tmp/gw/state-modes.db" ] || fail "run opened the store despite readable secrets"
+chmod 0600 "$tmp/gw/office-0644.key.pem" "$tmp/gw/audit-0644.key" "$tmp/gw/national-0644.password"
+"$bin" config check "$tmp/gw/modes.json" >"$tmp/out" 2>"$tmp/err"
+grep -q "ok" "$tmp/out" || fail "modes.json at 0600 not accepted: $(cat "$tmp/err")"
+
 # relay commands on a fresh store
 expect_exit 0 "$bin" relay list --config "$tmp/gw/good.json"
 grep -q "0 transfer(s)" "$tmp/out" || fail "empty list"

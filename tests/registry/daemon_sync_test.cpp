@@ -53,6 +53,7 @@ struct Env {
         std::string("bash '") + KAKEHASHI_PKI_SCRIPT + "' '" + pki.string() + "' >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
     std::ofstream(root / "proxy-password") << "pw-proxy\n";
+    fs::permissions(root / "proxy-password", fs::perms::owner_read | fs::perms::owner_write);
   }
   ~Env() {
     std::error_code ec;
@@ -416,6 +417,7 @@ BOOST_AUTO_TEST_CASE(config_check_validates_routing_overrides_file) {
   replace("@NATIONAL_PORT@", "4431");
   replace("@REGIONAL_PORT@", "4432");
   std::ofstream(dir / "national-proxy.password") << "pw\n";
+  fs::permissions(dir / "national-proxy.password", fs::perms::owner_read | fs::perms::owner_write);
   const auto check = [&](const std::string& body, std::string* output) {
     std::ofstream(dir / "kakehashi.json") << body;
     std::ostringstream out, err;

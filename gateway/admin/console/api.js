@@ -40,6 +40,9 @@ async function request(method, path, params, body) {
   const tok = token();
   if (tok) headers.Authorization = 'Bearer ' + tok;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // Actions must show they come from this console, not from a page of another site that the
+  // browser shows with the operator's client certificate (API.md, "Cross-site requests").
+  if (method !== 'GET') headers['X-Kakehashi-Request'] = '1';
   let res;
   try {
     res = await fetch(path + query(params), {

@@ -1,6 +1,8 @@
 // Inbound side of the drop folder (units the engine sends to the office), the directory, and
 // the config section.
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <thread>
 
@@ -153,6 +155,38 @@ BOOST_AUTO_TEST_CASE(units_for_other_offices_and_bad_names_are_refused) {
   c.stop_and_drain();
 }
 
+// Files written to inbox/ follow the configured mode, not the daemon's umask (before: a
+// permissive umask made them 0666 / 0777, readable by every local account).
+BOOST_AUTO_TEST_CASE(inbox_files_have_explicit_modes_under_a_permissive_umask) {
+  const GeneratedUnit unit = UnitGenerator(26).make("K2");
+  for (const char* configured : {"", "0600"}) {
+    BOOST_TEST_CONTEXT("file_mode " << configured) {
+      FolderBench b(scratch_dir(std::string("modes") + configured), {recipient_of(unit)});
+      const mode_t file_mode = *configured != 0 ? 0600 : 0640;
+      const mode_t dir_mode = *configured != 0 ? 0700 : 0750;
+      if (*configured != 0) {
+        b.config.file_mode = file_mode;
+        b.make_adapter();
+      }
+      const mode_t old = ::umask(0);
+      b.start();
+      const auto r = send(b, outbound(unit, "mode-key", false));
+      ::umask(old);
+      BOOST_TEST_REQUIRE((r.status == Status::kAccepted));
+      const fs::path dir = b.root / "inbox" / (sequence_of(unit) + "_" + sender_of(unit).office_no);
+      const auto mode = [](const fs::path& p) {
+        struct stat st {};
+        BOOST_REQUIRE(::lstat(p.c_str(), &st) == 0);
+        return static_cast<mode_t>(st.st_mode & 07777);
+      };
+      BOOST_TEST(mode(dir) == dir_mode);
+      for (const auto& name : list_names(dir)) BOOST_TEST(mode(dir / name) == file_mode, name);
+      BOOST_TEST(mode(b.root / adapters::folder::kLedgerFile) == 0640u);
+      b.stop_and_drain();
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(directory_lists_the_configured_offices) {
   const GeneratedUnit unit = UnitGenerator(24).make("K2");
   FolderBench b(scratch_dir("directory"), {sender_of(unit), recipient_of(unit)});
@@ -189,6 +223,22 @@ BOOST_AUTO_TEST_CASE(config_section_is_parsed_with_key_paths) {
   BOOST_TEST(std::count(paths.begin(), paths.end(), "adapters.folder.offices[1].service_type") == 1);
   BOOST_TEST(std::count(paths.begin(), paths.end(), "adapters.folder.offices[1].colour") == 1);
   BOOST_TEST(errors.size() == 3u);
+
+  for (const auto& [mode, ok] : std::vector<std::pair<std::string, bool>>{
+           {"0640", true}, {"0600", true}, {"0750", false}, {"0040", false}, {"rw", false}}) {
+    BOOST_TEST_CONTEXT(mode) {
+      rapidjson::Document d;
+      d.Parse((R"({"root": "/srv/folder", "file_mode": ")" + mode + "\"}").c_str());
+      std::vector<gateway::ConfigError> e;
+      const auto c =
+          adapters::folder::parse_folder_config(gateway::ConfigNode(&d, "adapters.folder", &e));
+      const auto bad_mode = std::count_if(e.begin(), e.end(), [](const gateway::ConfigError& x) {
+        return x.path == "adapters.folder.file_mode";
+      });
+      BOOST_TEST(bad_mode == (ok ? 0 : 1));
+      if (ok) BOOST_TEST(c.file_mode == static_cast<mode_t>(std::stoul(mode, nullptr, 8)));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(ledger_line_cut_by_a_crash_does_not_swallow_the_next) {

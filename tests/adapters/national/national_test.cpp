@@ -194,6 +194,7 @@ kakehashi::national::NationalAdapterConfig adapter_config(std::uint16_t port) {
   c.user_id = kProxy;
   c.password_file = (pki().root / "proxy-password").string();
   std::ofstream(c.password_file) << "pw-proxy\n";
+  fs::permissions(c.password_file, fs::perms::owner_read | fs::perms::owner_write);
   c.document_cert_file = d + "/gateway/proxy-rsa.cert.pem";
   c.document_key_file = d + "/gateway/proxy-rsa.key.pem";
   c.poll_interval = std::chrono::milliseconds(50);

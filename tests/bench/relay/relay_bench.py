@@ -327,7 +327,9 @@ def one_run(args, bins, pki, spec, speed):
     for f in ("national.sqlite", "regional.sqlite"):
         shutil.copy(os.path.join(pool, f), os.path.join(work, f))
     password = "bench-" + str(os.getpid())
-    open(os.path.join(work, "national-proxy.password"), "w").write(password)
+    password_file = os.path.join(work, "national-proxy.password")
+    with open(os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(password)
     procs = Procs()
     sql = StoreSql(store, work)
     result = {"run": spec, "store": store, "gateway_key": "RSA-2048" if alg == "rsa" else "ECDSA P-256",
