@@ -91,7 +91,7 @@ cms::ByteView view(const std::string& s) {
 // A generated unit moved onto real offices of the development PKI and signed by the sender.
 struct Made {
   InboundUnit unit;
-  std::string recipient_type;
+  std::string sender_type, recipient_type;
 };
 
 // `edit` changes each file (name or bytes) before it is signed.
@@ -115,6 +115,7 @@ Made make_unit(std::uint64_t seed, const std::string& combo, const std::string& 
   const auto k = segs.size();
   const std::string gfrom = segs[k - 5], gto = segs[k - 3];
   Made m;
+  m.sender_type = segs[k - 4];
   m.recipient_type = segs[k - 2];
   auto& u = m.unit;
   u.sender = {from, segs[k - 4]};
@@ -281,6 +282,66 @@ std::string sender_signature_bytes_ok(const OutboundUnit& out,
 
 }  // namespace
 
+namespace {
+
+// File edits for make_unit: the unit's sequence (ファイル連番), a lower-case extension, the
+// recipient's service type.
+std::function<void(SignedFile&)> edits(std::vector<std::function<void(SignedFile&)>> all) {
+  return [all](SignedFile& f) {
+    for (const auto& e : all) e(f);
+  };
+}
+std::function<void(SignedFile&)> with_sequence(const std::string& sequence) {
+  return [sequence](SignedFile& f) {
+    const auto dot = f.name.rfind('.');
+    BOOST_REQUIRE(dot != std::string::npos && dot >= 14);
+    f.name.replace(dot - 14, 14, sequence);
+  };
+}
+std::function<void(SignedFile&)> lower_case_extension() {
+  return [](SignedFile& f) {
+    const auto dot = f.name.rfind('.');
+    for (auto i = dot + 1; i < f.name.size(); ++i)
+      f.name[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(f.name[i])));
+  };
+}
+std::function<void(SignedFile&)> with_service_type(const std::string& office,
+                                                   const std::string& from_type,
+                                                   const std::string& to_type) {
+  return [=](SignedFile& f) {
+    f.name = replace_all(f.name, "_" + office + "_" + from_type + "_",
+                         "_" + office + "_" + to_type + "_");
+  };
+}
+
+std::optional<store::Transfer> transfer_of(Rig& rig, const std::string& source_id) {
+  for (const auto& t : rig.store()->list({}))
+    if (t.source_id == source_id) return t;
+  return std::nullopt;
+}
+
+// Offers `unit` and runs until its transfer has left the accepted state.
+store::Transfer run_to_outcome(Rig& rig, testing::FakeNetwork& source, const InboundUnit& unit) {
+  source.offer(unit);
+  std::optional<store::Transfer> t;
+  rig.run_until([&] {
+    t = transfer_of(rig, unit.source_id);
+    return t && t->state != store::kAccepted;
+  });
+  return *t;
+}
+
+const OutboundReceipt* receipt_for(const testing::FakeNetwork& n, const std::string& source_id) {
+  for (const auto& r : n.receipts_received)
+    if (r.source_id == source_id) return &r;
+  return nullptr;
+}
+
+constexpr const char* kNewer = "20250520103000";
+constexpr const char* kOlder = "20250520090000";
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(regional_to_national_with_receipt_back) {
   Rig rig;
   rig.start();
@@ -392,13 +453,21 @@ BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
   rig.options.max_in_flight = 8;
   rig.start();
   std::vector<std::string> sequences;
-  // Three units for one pair, offered newest first. Intake is pipelined, so a unit may be sent
+  // Three units for one pair (both offices with their service types: the sender's is made the
+  // same for all three), offered newest first. Intake is pipelined, so a unit may be sent
   // before the older ones have arrived: the first three attempts fail (the clock stands still,
   // so nothing is retried), and nothing is delivered before all three are in.
   std::vector<Made> units;
-  for (std::uint64_t seed : {10u, 11u, 12u})
-    units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false,
-                              "20250" + std::to_string(seed - 5)));
+  std::string sender_type;
+  for (std::uint64_t seed : {10u, 11u, 12u}) {
+    const auto month = "20250" + std::to_string(seed - 5);
+    const auto type =
+        make_unit(seed, "K5", kRegionalService, kNationalManager, false, month).sender_type;
+    if (sender_type.empty()) sender_type = type;
+    units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false, month,
+                              with_service_type(kRegionalService, type, sender_type)));
+    units.back().unit.sender.service_type = sender_type;
+  }
   const SendResult reset{SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt};
   for (int i = 0; i < 3; ++i) rig.national.script(reset);
   for (auto it = units.rbegin(); it != units.rend(); ++it) rig.regional.offer(it->unit);
@@ -819,66 +888,6 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
 
 // ---- superseding and duplicates (issue 14) -----------------------------------------------------
 
-namespace {
-
-// File edits for make_unit: the unit's sequence (ファイル連番), a lower-case extension, the
-// recipient's service type.
-std::function<void(SignedFile&)> edits(std::vector<std::function<void(SignedFile&)>> all) {
-  return [all](SignedFile& f) {
-    for (const auto& e : all) e(f);
-  };
-}
-std::function<void(SignedFile&)> with_sequence(const std::string& sequence) {
-  return [sequence](SignedFile& f) {
-    const auto dot = f.name.rfind('.');
-    BOOST_REQUIRE(dot != std::string::npos && dot >= 14);
-    f.name.replace(dot - 14, 14, sequence);
-  };
-}
-std::function<void(SignedFile&)> lower_case_extension() {
-  return [](SignedFile& f) {
-    const auto dot = f.name.rfind('.');
-    for (auto i = dot + 1; i < f.name.size(); ++i)
-      f.name[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(f.name[i])));
-  };
-}
-std::function<void(SignedFile&)> with_recipient_type(const std::string& office,
-                                                     const std::string& from_type,
-                                                     const std::string& to_type) {
-  return [=](SignedFile& f) {
-    f.name = replace_all(f.name, "_" + office + "_" + from_type + "_",
-                         "_" + office + "_" + to_type + "_");
-  };
-}
-
-std::optional<store::Transfer> transfer_of(Rig& rig, const std::string& source_id) {
-  for (const auto& t : rig.store()->list({}))
-    if (t.source_id == source_id) return t;
-  return std::nullopt;
-}
-
-// Offers `unit` and runs until its transfer has left the accepted state.
-store::Transfer run_to_outcome(Rig& rig, testing::FakeNetwork& source, const InboundUnit& unit) {
-  source.offer(unit);
-  std::optional<store::Transfer> t;
-  rig.run_until([&] {
-    t = transfer_of(rig, unit.source_id);
-    return t && t->state != store::kAccepted;
-  });
-  return *t;
-}
-
-const OutboundReceipt* receipt_for(const testing::FakeNetwork& n, const std::string& source_id) {
-  for (const auto& r : n.receipts_received)
-    if (r.source_id == source_id) return &r;
-  return nullptr;
-}
-
-constexpr const char* kNewer = "20250520103000";
-constexpr const char* kOlder = "20250520090000";
-
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(the_subject_and_the_content_digest_of_a_unit) {
   const auto lower = [](InboundUnit u) {
     for (auto& f : u.files) f.name = f.name.substr(0, f.name.size() - 3) + "csv";
@@ -936,7 +945,7 @@ BOOST_AUTO_TEST_CASE(an_older_unit_for_another_service_type_of_the_office_is_del
                          with_sequence(kNewer));
   auto older =
       make_unit(720, "K2", kRegionalManager, kNationalService, false, "202506",
-                edits({with_sequence(kOlder), with_recipient_type(kNationalService, type, other)}));
+                edits({with_sequence(kOlder), with_service_type(kNationalService, type, other)}));
   older.unit.recipient.service_type = other;
   older.unit.source_id = "M-720-K2-for-" + other;
   BOOST_TEST(run_to_outcome(rig, rig.regional, newer.unit).state == store::kDelivered);
@@ -1015,10 +1024,9 @@ BOOST_AUTO_TEST_CASE(other_files_under_a_used_sequence_are_refused_to_the_sender
   // Other users, to the same recipient (office and service type) under the same sequence.
   const auto type =
       make_unit(751, "K2", kRegionalManager, kNationalService, false, "202506").recipient_type;
-  auto second =
-      make_unit(751, "K2", kRegionalManager, kNationalService, false, "202506",
-                edits({with_sequence(kNewer),
-                       with_recipient_type(kNationalService, type, first.recipient_type)}));
+  auto second = make_unit(751, "K2", kRegionalManager, kNationalService, false, "202506",
+                          edits({with_sequence(kNewer),
+                                 with_service_type(kNationalService, type, first.recipient_type)}));
   second.unit.recipient.service_type = first.recipient_type;
   rig.regional.offer(first.unit);
   rig.regional.offer(second.unit);
