@@ -10,8 +10,7 @@ namespace kakehashi::gateway::store {
 namespace {
 
 // 2: kh_events is the hash-chained audit log; 3: kh_early_receipts; 4: unit identity
-// (kh_transfers.unit_digest and the unique kh_transfers_identity) and ordering pairs keyed with
-// service types (kh_transfers_pair_types replaces kh_transfers_pair): migrate_unit_identity().
+// (kh_transfers.unit_digest and the unique kh_transfers_identity): migrate_unit_identity().
 constexpr int kSchemaVersion = 4;
 constexpr const char* kHeadKey = "audit_head";
 
@@ -53,6 +52,8 @@ CREATE TABLE IF NOT EXISTS kh_transfers (
   UNIQUE (source_adapter, source_id)
 );
 CREATE INDEX IF NOT EXISTS kh_transfers_due ON kh_transfers (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS kh_transfers_pair ON kh_transfers
+  (sender_office, recipient_office, dest_adapter, state, sequence);
 CREATE INDEX IF NOT EXISTS kh_transfers_remote ON kh_transfers (dest_adapter, remote_id);
 CREATE INDEX IF NOT EXISTS kh_transfers_created ON kh_transfers (created_at);
 CREATE TABLE IF NOT EXISTS kh_notices (
@@ -423,18 +424,16 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
     sql += "AND t.dest_adapter NOT IN (" + placeholders(paused.size()) + ") ";
     for (const auto& p : paused) params.emplace_back(p);
   }
-  // A pair is (sender office and service type, recipient office and service type,
-  // destination): kh_transfers_pair_types.
+  // Ordered per (sender office, recipient office, destination), whatever the service types:
+  // stricter than per (office, type) pair, and what DESIGN §5 and the crash test hold.
   sql +=
       "AND NOT EXISTS (SELECT 1 FROM kh_transfers o WHERE o.sender_office = t.sender_office "
-      "AND o.sender_type = t.sender_type AND o.recipient_office = t.recipient_office "
-      "AND o.recipient_type = t.recipient_type AND o.dest_adapter = t.dest_adapter "
+      "AND o.recipient_office = t.recipient_office AND o.dest_adapter = t.dest_adapter "
       "AND o.state = 'accepted' AND o.sequence < t.sequence) "
       // One unit of a pair in flight at a time: an older unit that arrives while a newer one
       // is being sent waits for that attempt's outcome instead of racing it.
       "AND NOT EXISTS (SELECT 1 FROM kh_transfers o WHERE o.sender_office = t.sender_office "
-      "AND o.sender_type = t.sender_type AND o.recipient_office = t.recipient_office "
-      "AND o.recipient_type = t.recipient_type AND o.dest_adapter = t.dest_adapter "
+      "AND o.recipient_office = t.recipient_office AND o.dest_adapter = t.dest_adapter "
       "AND o.state = 'accepted' AND o.lease_until > ? AND o.id <> t.id) "
       "ORDER BY t.next_attempt_at, t.id LIMIT ?";
   params.emplace_back(now);
@@ -453,11 +452,11 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
     if (!t.subject_key.empty()) {
       const auto newer = db_->query(
           "SELECT id, sequence, source_id FROM kh_transfers WHERE sender_office = ? "
-          "AND sender_type = ? AND recipient_office = ? AND recipient_type = ? "
-          "AND dest_adapter = ? AND state = 'delivered' AND sequence > ? AND subject_key = ? "
+          "AND recipient_office = ? AND dest_adapter = ? AND state = 'delivered' "
+          "AND sequence > ? AND sender_type = ? AND recipient_type = ? AND subject_key = ? "
           "ORDER BY sequence DESC LIMIT 1",
-          {t.sender_office, t.sender_type, t.recipient_office, t.recipient_type, t.dest_adapter,
-           t.sequence, t.subject_key});
+          {t.sender_office, t.recipient_office, t.dest_adapter, t.sequence, t.sender_type,
+           t.recipient_type, t.subject_key});
       if (!newer.empty()) {
         const auto notice =
             superseded_notice(to_i64(newer[0][0]), to_s(newer[0][1]), to_s(newer[0][2]));
@@ -874,7 +873,7 @@ void Store::save_head(const Head& h) {
 // Schema 4, a step of its own. A store made before it gets the unit_digest column (NULL on its
 // existing transfers: they keep only their source identity, since their payloads are sealed
 // with a key the store does not hold), the unique identity index over the transfers that carry
-// a digest, and the ordering pair index keyed with service types in place of the old one.
+// a digest.
 void Store::migrate_unit_identity() {
   if (db_->dialect() == Dialect::kPostgres) {
     db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN IF NOT EXISTS unit_digest TEXT");
@@ -886,11 +885,7 @@ void Store::migrate_unit_identity() {
   db_->execute_script(
       "CREATE UNIQUE INDEX IF NOT EXISTS kh_transfers_identity ON kh_transfers "
       "(sender_office, sender_type, recipient_office, recipient_type, sequence) "
-      "WHERE unit_digest IS NOT NULL;\n"
-      "CREATE INDEX IF NOT EXISTS kh_transfers_pair_types ON kh_transfers "
-      "(sender_office, sender_type, recipient_office, recipient_type, dest_adapter, state, "
-      "sequence);\n"
-      "DROP INDEX IF EXISTS kh_transfers_pair;");
+      "WHERE unit_digest IS NOT NULL");
 }
 
 void Store::migrate_audit() {

@@ -182,11 +182,11 @@ class Store {
   std::optional<std::string> load_cursor(const std::string& adapter, const std::string& kind);
 
   // Leases up to `limit` due transfers (with payload) for delivery. Only the oldest accepted
-  // transfer of each (sender, recipient, destination) is eligible, offices keyed with their
-  // service types, and only while no other unit of that pair is leased, so units go out in
-  // sequence order, one at a time per pair. An accepted transfer older than a delivered one of
-  // the same pair with the same non-empty subject (kind, month, users) is marked superseded
-  // instead, and its sender gets a rejection notice naming the newer unit (SUPERSEDED).
+  // transfer of each (sender office, recipient office, destination) is eligible, and only while
+  // no other unit of that pair is leased, so units go out in sequence order, one at a time per
+  // pair. An accepted transfer older than a delivered one with the same sender and recipient
+  // (service types included), destination and non-empty subject (kind, month, users) is marked
+  // superseded instead, and its sender gets a rejection notice naming the newer unit.
   // `destinations` limits the claim to these adapters (empty: all).
   std::vector<Transfer> claim_transfers(const std::string& owner, std::int64_t now,
                                         std::int64_t lease_ms, std::size_t limit,

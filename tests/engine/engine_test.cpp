@@ -253,12 +253,11 @@ struct Rig {
     });
   }
   // True when nothing can move before the clock advances: the head (oldest accepted unit) of
-  // every pair (offices with their service types) waits for a later attempt time.
+  // every office pair waits for a later attempt time.
   bool due_later(store::Store& s) {
     std::map<std::string, store::Transfer> heads;
     for (const auto& t : s.list(state_filter(store::kAccepted))) {
-      const auto key =
-          t.sender_office + t.sender_type + t.recipient_office + t.recipient_type + t.dest_adapter;
+      const auto key = t.sender_office + t.recipient_office + t.dest_adapter;
       const auto it = heads.find(key);
       if (it == heads.end() || t.sequence < it->second.sequence) heads[key] = t;
     }
@@ -453,21 +452,13 @@ BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
   rig.options.max_in_flight = 8;
   rig.start();
   std::vector<std::string> sequences;
-  // Three units for one pair (both offices with their service types: the sender's is made the
-  // same for all three), offered newest first. Intake is pipelined, so a unit may be sent
+  // Three units for one pair, offered newest first. Intake is pipelined, so a unit may be sent
   // before the older ones have arrived: the first three attempts fail (the clock stands still,
   // so nothing is retried), and nothing is delivered before all three are in.
   std::vector<Made> units;
-  std::string sender_type;
-  for (std::uint64_t seed : {10u, 11u, 12u}) {
-    const auto month = "20250" + std::to_string(seed - 5);
-    const auto type =
-        make_unit(seed, "K5", kRegionalService, kNationalManager, false, month).sender_type;
-    if (sender_type.empty()) sender_type = type;
-    units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false, month,
-                              with_service_type(kRegionalService, type, sender_type)));
-    units.back().unit.sender.service_type = sender_type;
-  }
+  for (std::uint64_t seed : {10u, 11u, 12u})
+    units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false,
+                              "20250" + std::to_string(seed - 5)));
   const SendResult reset{SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt};
   for (int i = 0; i < 3; ++i) rig.national.script(reset);
   for (auto it = units.rbegin(); it != units.rend(); ++it) rig.regional.offer(it->unit);
@@ -778,15 +769,13 @@ BOOST_AUTO_TEST_CASE(two_instances_share_one_store_without_duplicates) {
   std::map<std::string, std::string> stuck_pairs;  // pair -> sequence of its stuck unit
   std::size_t blocked = 0;
   {
-    // A pair: both offices with their service types.
-    const auto pair = [](const store::Transfer& t) {
-      return t.sender_office + t.sender_type + t.recipient_office + t.recipient_type;
-    };
     auto s = rig.store();
     for (const auto& t : s->list({})) {
-      if (rig.national.send_calls.count(t.idempotency_key) != 0) stuck_pairs[pair(t)] = t.sequence;
+      if (rig.national.send_calls.count(t.idempotency_key) != 0)
+        stuck_pairs[t.sender_office + t.recipient_office] = t.sequence;
     }
-    for (const auto& t : s->list({})) blocked += stuck_pairs.count(pair(t));
+    for (const auto& t : s->list({}))
+      blocked += stuck_pairs.count(t.sender_office + t.recipient_office);
   }
   BOOST_TEST(stuck_pairs.size() == 2u);
   rig.run_until(
