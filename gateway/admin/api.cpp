@@ -80,26 +80,28 @@ void write_office(Json& j, ApiContext& ctx, std::string_view key, const std::str
   j.w().EndObject();
 }
 
-// The first finding code in a reason: "[FIELD_DATE]" or a leading "CODE:"/"CODE " word.
+// The finding code of a reason: the leading "CODE" word (what refusal_summary and the store
+// write), else the first "[CODE]". A code starts with a capital letter: a reason's detail may
+// quote a file name pattern such as "PREFIX[_YYYYMM]_...", which is not one.
 std::string code_of(const std::string& reason) {
-  const auto open = reason.find('[');
-  if (open != std::string::npos) {
-    const auto close = reason.find(']', open);
-    if (close != std::string::npos && close > open + 1) {
-      const auto code = reason.substr(open + 1, close - open - 1);
-      if (std::all_of(code.begin(), code.end(), [](char c) {
-            return std::isupper(static_cast<unsigned char>(c)) || c == '_' ||
-                   std::isdigit(static_cast<unsigned char>(c));
-          }))
-        return code;
-    }
-  }
+  const auto code_char = [](char c) {
+    return std::isupper(static_cast<unsigned char>(c)) || c == '_' ||
+           std::isdigit(static_cast<unsigned char>(c));
+  };
+  const auto is_code = [&](std::string_view s) {
+    return s.size() >= 3 && std::isupper(static_cast<unsigned char>(s[0])) &&
+           std::all_of(s.begin(), s.end(), code_char);
+  };
   std::size_t n = 0;
-  while (n < reason.size() &&
-         (std::isupper(static_cast<unsigned char>(reason[n])) || reason[n] == '_' ||
-          std::isdigit(static_cast<unsigned char>(reason[n]))))
-    ++n;
-  return n >= 3 ? reason.substr(0, n) : std::string();
+  while (n < reason.size() && code_char(reason[n])) ++n;
+  if (is_code(std::string_view(reason).substr(0, n))) return reason.substr(0, n);
+  for (auto open = reason.find('['); open != std::string::npos; open = reason.find('[', open + 1)) {
+    const auto close = reason.find(']', open);
+    if (close == std::string::npos) break;
+    const auto code = reason.substr(open + 1, close - open - 1);
+    if (is_code(code)) return code;
+  }
+  return {};
 }
 
 void write_transfer(Json& j, ApiContext& ctx, const store::Transfer& t) {

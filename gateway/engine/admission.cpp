@@ -5,6 +5,7 @@
 
 #include "gateway/engine/file_checks.hpp"
 #include "mapping/careplan/csv_reader.hpp"
+#include "gateway/engine/unit_identity.hpp"
 #include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/signer_identity.hpp"
 #include "mapping/cms/translation_receipt.hpp"
@@ -28,26 +29,6 @@ Refusal unit_refusal(const char* code, std::string detail, std::string file = {}
   r.file = std::move(file);
   r.detail = std::move(detail);
   return r;
-}
-
-// The users (保険者番号 + 被保険者番号, fields 2 and 3 of every record) of the unit's CSV files,
-// hashed: enough to tell whether a newer unit replaces this one, without keeping the numbers.
-std::string users_digest(const InboundUnit& unit) {
-  std::set<std::string> users;
-  for (const auto& f : unit.files) {
-    if (f.name.size() < 4 || f.name.substr(f.name.size() - 4) != ".CSV") continue;
-    mapping::CsvReader reader(f.content);
-    mapping::CsvRecord record;
-    mapping::CsvSyntaxError error;
-    while (reader.next(record, error)) {
-      if (error.line == 0 && record.fields.size() > 2)
-        users.insert(std::string(record.fields[1].value) + "/" +
-                     std::string(record.fields[2].value));
-    }
-  }
-  std::string all;
-  for (const auto& u : users) all += u + "\n";
-  return cms::sha256_hex(view(all)).substr(0, 32);
 }
 
 }  // namespace
@@ -151,14 +132,10 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   // 5. The route.
   const auto route = ctx.router->resolve(unit.recipient, ctx.source_adapter);
   if (route.refusal) refusals.push_back(*route.refusal);
+  if (route.adapter) result.route = *route.adapter;
   check("route");
 
-  std::string month;
-  for (const auto& f : unit.files) {
-    const auto parsed = mapping::parse_file_name(f.name);
-    if (parsed.name && !parsed.name->month.empty()) month = parsed.name->month;
-  }
-  result.subject_key = result.unit_kind + ":" + month + ":" + users_digest(unit);
+  result.subject_key = subject_key(unit, result.unit_kind);
   result.detail = "kind " + (result.unit_kind.empty() ? std::string("?") : result.unit_kind) +
                   ", " + std::to_string(unit.files.size()) + " files";
   for (const auto& s : signers) result.detail += "; signer " + s;

@@ -20,6 +20,7 @@ struct AdmissionResult {
   bool accepted = false;
   InboundUnit unit;          // canonical: every file with content and a detached signature
   std::string dest_adapter;  // when accepted
+  std::string route;         // where the recipient resolved to, also when refused ("" if nowhere)
   std::string unit_kind;     // combination id (K2, P1, ...) or "" when unknown
   std::string sequence;      // from the file names ("" when unreadable)
   std::string subject_key;   // kind, month and users: what a newer unit replaces

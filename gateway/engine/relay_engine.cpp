@@ -12,6 +12,7 @@
 #include "gateway/audit/insured.hpp"
 #include "gateway/engine/admission.hpp"
 #include "gateway/engine/log.hpp"
+#include "gateway/engine/unit_identity.hpp"
 #include "mapping/cms/translation_receipt.hpp"
 
 namespace kakehashi::gateway::engine {
@@ -338,8 +339,10 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
         t->source_adapter = network;
         t->source_id = source_id;
         t->dest_adapter = decision.dest_adapter;
+        // Refused units too are counted under the direction they were headed in (or
+        // "<source>->unrouted" when the recipient resolved nowhere); the outcome is their state.
         t->direction =
-            network + "->" + (decision.accepted ? decision.dest_adapter : std::string("refused"));
+            network + "->" + (decision.route.empty() ? std::string("unrouted") : decision.route);
         t->sender_office = decision.unit.sender.office_no;
         t->sender_type = decision.unit.sender.service_type;
         t->recipient_office = decision.unit.recipient.office_no;
@@ -347,6 +350,7 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
         t->sequence = decision.sequence;
         t->unit_kind = decision.unit_kind;
         t->subject_key = decision.subject_key;
+        if (decision.accepted) t->unit_digest = content_digest(decision.unit);
         t->state = decision.accepted ? store::kAccepted : store::kRejected;
         t->reason = decision.accepted ? "" : refusal_summary(decision.refusals);
         t->notice_text = decision.accepted ? "" : refusal_text_ja(decision.refusals);
@@ -372,13 +376,14 @@ void Engine::on_unit(const std::string& network, InboundUnit unit, std::function
               log(LogLevel::kInfo, "unit-duplicate",
                   {{"network", network},
                    {"transfer", std::to_string(out->id)},
-                   {"state", out->state}});
-            } else if (t->state != store::kAccepted) {
+                   {"state", out->state},
+                   {"found_by", out->same_unit ? "sequence-and-files" : "source-id"}});
+            } else if (out->state != store::kAccepted) {
               ++counters_.refused;
               log(LogLevel::kInfo, "unit-refused",
                   {{"network", network},
                    {"transfer", std::to_string(out->id)},
-                   {"reason", t->reason}});
+                   {"reason", out->reason.empty() ? t->reason : out->reason}});
             } else {
               ++counters_.accepted;
               log(LogLevel::kInfo, "unit-accepted",

@@ -4,12 +4,14 @@
 #include <sstream>
 
 #include "gateway/audit/insured.hpp"
+#include "gateway/store/sender_notices.hpp"
 
 namespace kakehashi::gateway::store {
 namespace {
 
-// 2: kh_events is the hash-chained audit log; 3: kh_early_receipts
-constexpr int kSchemaVersion = 3;
+// 2: kh_events is the hash-chained audit log; 3: kh_early_receipts; 4: unit identity
+// (kh_transfers.unit_digest and the unique kh_transfers_identity): migrate_unit_identity().
+constexpr int kSchemaVersion = 4;
 constexpr const char* kHeadKey = "audit_head";
 
 std::string schema(Dialect d) {
@@ -46,6 +48,7 @@ CREATE TABLE IF NOT EXISTS kh_transfers (
          blob + R"(,
   outbound )" +
          blob + R"(,
+  unit_digest TEXT,
   UNIQUE (source_adapter, source_id)
 );
 CREATE INDEX IF NOT EXISTS kh_transfers_due ON kh_transfers (state, next_attempt_at);
@@ -244,6 +247,7 @@ void Store::migrate() {
       db_->query("SELECT pg_advisory_xact_lock(727274)");
       db_->execute_script(schema(Dialect::kPostgres));
       migrate_audit();
+      migrate_unit_identity();
       db_->query(
           "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -254,6 +258,7 @@ void Store::migrate() {
   transaction([&] {
     db_->execute_script(schema(Dialect::kSqlite));
     migrate_audit();
+    migrate_unit_identity();
     db_->query(
         "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -268,6 +273,32 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
     const auto existing =
         db_->query("SELECT id, state FROM kh_transfers WHERE source_adapter = ? AND source_id = ?",
                    {t.source_adapter, t.source_id});
+    // The same unit under another source id: one indexed lookup (kh_transfers_identity), only
+    // for a unit that passed admission.
+    std::vector<SqlRow> same_unit;
+    if (existing.empty() && t.state == kAccepted && !t.unit_digest.empty()) {
+      same_unit = db_->query(
+          "SELECT id, state, unit_digest, source_id FROM kh_transfers WHERE sender_office = ? "
+          "AND sender_type = ? AND recipient_office = ? AND recipient_type = ? AND sequence = ? "
+          "AND unit_digest IS NOT NULL",
+          {t.sender_office, t.sender_type, t.recipient_office, t.recipient_type, t.sequence});
+    }
+    // Other files under a sequence already taken: refused, the first unit stays as it is.
+    NewTransfer refused;
+    const NewTransfer* row = &t;
+    if (!same_unit.empty() && to_s(same_unit[0][2]) != t.unit_digest) {
+      const auto notice =
+          sequence_reused_notice(t.sequence, to_i64(same_unit[0][0]), to_s(same_unit[0][3]));
+      refused = t;
+      refused.state = kRejected;
+      refused.dest_adapter.clear();
+      refused.unit_digest.clear();
+      refused.reason = notice.reason;
+      refused.notice_text = notice.text;
+      refused.event_detail += "; refused: " + notice.reason;
+      row = &refused;
+      same_unit.clear();
+    }
     if (!existing.empty()) {
       out.id = to_i64(existing[0][0]);
       out.state = to_s(existing[0][1]);
@@ -275,42 +306,68 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
       append_event(out.id, std::string("duplicate"),
                    std::string("the source offered the same item again; first outcome stands"),
                    audit_.actor, now);
+    } else if (!same_unit.empty()) {
+      out.id = to_i64(same_unit[0][0]);
+      out.state = to_s(same_unit[0][1]);
+      out.duplicate = true;
+      out.same_unit = true;
+      append_event(out.id, std::string("duplicate"),
+                   "the same unit (sender, recipient, sequence and files) was offered again by " +
+                       t.source_adapter + " as " + t.source_id + "; first outcome stands",
+                   audit_.actor, now);
     } else {
-      const bool finished = t.state != kAccepted;
+      const NewTransfer& u = *row;  // as stored: refused here, or as given
+      const bool finished = u.state != kAccepted;
       const auto rows = db_->query(
           "INSERT INTO kh_transfers (source_adapter, source_id, dest_adapter, direction, "
           "sender_office, sender_type, recipient_office, recipient_type, sequence, unit_kind, "
           "subject_key, state, attempts, next_attempt_at, idempotency_key, reason, created_at, "
-          "updated_at, finished_at, payload) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-          {t.source_adapter, t.source_id, t.dest_adapter, t.direction, t.sender_office,
-           t.sender_type, t.recipient_office, t.recipient_type, t.sequence, t.unit_kind,
-           t.subject_key, t.state, now, t.idempotency_key,
-           t.reason.empty() ? SqlValue{} : SqlValue{t.reason}, now, now,
-           finished ? SqlValue{now} : SqlValue{}, Blob{t.payload}});
+          "updated_at, finished_at, payload, unit_digest) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+          {u.source_adapter,
+           u.source_id,
+           u.dest_adapter,
+           u.direction,
+           u.sender_office,
+           u.sender_type,
+           u.recipient_office,
+           u.recipient_type,
+           u.sequence,
+           u.unit_kind,
+           u.subject_key,
+           u.state,
+           now,
+           u.idempotency_key,
+           u.reason.empty() ? SqlValue{} : SqlValue{u.reason},
+           now,
+           now,
+           finished ? SqlValue{now} : SqlValue{},
+           Blob{u.payload},
+           u.state == kAccepted && !u.unit_digest.empty() ? SqlValue{u.unit_digest} : SqlValue{}});
       out.id = to_i64(rows.at(0)[0]);
-      out.state = t.state;
-      std::string detail = t.event_detail;
-      if (!t.insured_numbers.empty()) {
+      out.state = u.state;
+      if (row == &refused) out.reason = u.reason;
+      std::string detail = u.event_detail;
+      if (!u.insured_numbers.empty()) {
         // Keyed hashes only: an auditor given a number finds it with `audit hash-insured`.
         if (audit_.insured_key.empty()) {
-          detail += "; insured numbers " + std::to_string(t.insured_numbers.size()) +
+          detail += "; insured numbers " + std::to_string(u.insured_numbers.size()) +
                     " (not recorded: no audit key)";
         } else {
           detail += "; insured";
-          for (const auto& n : t.insured_numbers)
+          for (const auto& n : u.insured_numbers)
             detail += " " + audit::insured_hash(audit_.insured_key, n);
         }
       }
       append_event(out.id, std::string(finished ? "refused" : "accepted"), detail, audit_.actor,
                    now);
-      if (t.state == kRejected) {
+      if (u.state == kRejected) {
         db_->query(
             "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
             "idempotency_key, status, next_attempt_at, created_at, updated_at) "
             "VALUES (?, ?, ?, 'rejected', ?, ?, 'pending', ?, ?, ?)",
-            {out.id, t.source_adapter, t.source_id,
-             t.notice_text.empty() ? t.reason : t.notice_text,
+            {out.id, u.source_adapter, u.source_id,
+             u.notice_text.empty() ? u.reason : u.notice_text,
              "kh-notice-" + std::to_string(out.id) + "-rejected", now, now, now});
       }
     }
@@ -367,6 +424,8 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
     sql += "AND t.dest_adapter NOT IN (" + placeholders(paused.size()) + ") ";
     for (const auto& p : paused) params.emplace_back(p);
   }
+  // Ordered per (sender office, recipient office, destination), whatever the service types:
+  // stricter than per (office, type) pair, and what DESIGN §5 and the crash test hold.
   sql +=
       "AND NOT EXISTS (SELECT 1 FROM kh_transfers o WHERE o.sender_office = t.sender_office "
       "AND o.recipient_office = t.recipient_office AND o.dest_adapter = t.dest_adapter "
@@ -387,23 +446,32 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
     Transfer t = transfer_from(r);
     if (r[24]) t.payload = decode_blob(db_->dialect(), *r[24]);
     if (r[25]) t.outbound = decode_blob(db_->dialect(), *r[25]);
-    // A newer unit with the same subject already went out: this one must never follow it.
+    // A newer unit that replaces exactly what this one carries (same pair with service types,
+    // kind, month and users) already went out: this one must never follow it. Its sender is
+    // told, by the same path as a rejection.
     if (!t.subject_key.empty()) {
       const auto newer = db_->query(
-          "SELECT id FROM kh_transfers WHERE state = 'delivered' AND dest_adapter = ? "
-          "AND sender_office = ? AND recipient_office = ? AND subject_key = ? AND sequence > ? "
-          "LIMIT 1",
-          {t.dest_adapter, t.sender_office, t.recipient_office, t.subject_key, t.sequence});
+          "SELECT id, sequence, source_id FROM kh_transfers WHERE sender_office = ? "
+          "AND recipient_office = ? AND dest_adapter = ? AND state = 'delivered' "
+          "AND sequence > ? AND sender_type = ? AND recipient_type = ? AND subject_key = ? "
+          "ORDER BY sequence DESC LIMIT 1",
+          {t.sender_office, t.recipient_office, t.dest_adapter, t.sequence, t.sender_type,
+           t.recipient_type, t.subject_key});
       if (!newer.empty()) {
+        const auto notice =
+            superseded_notice(to_i64(newer[0][0]), to_s(newer[0][1]), to_s(newer[0][2]));
         db_->query(
-            "UPDATE kh_transfers SET state = 'superseded', lease_owner = NULL, "
+            "UPDATE kh_transfers SET state = 'superseded', reason = ?, lease_owner = NULL, "
             "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ?",
-            {now, now, t.id});
-        append_event(t.id, std::string("superseded"),
-                     "transfer " + to_s(newer[0][0]) +
-                         " with the same subject and a later "
-                         "sequence was delivered first",
-                     audit_.actor, now);
+            {notice.reason, now, now, t.id});
+        append_event(t.id, std::string("superseded"), notice.reason, audit_.actor, now);
+        db_->query(
+            "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
+            "idempotency_key, status, next_attempt_at, created_at, updated_at) "
+            "VALUES (?, ?, ?, 'rejected', ?, ?, 'pending', ?, ?, ?) "
+            "ON CONFLICT (idempotency_key) DO NOTHING",
+            {t.id, t.source_adapter, t.source_id, notice.text,
+             "kh-notice-" + std::to_string(t.id) + "-superseded", now, now, now});
         ++superseded;
         continue;
       }
@@ -800,6 +868,24 @@ void Store::save_head(const Head& h) {
              {std::to_string(h.seq) + " " + h.hash + " " + std::to_string(h.cp_number) + " " +
                   std::to_string(h.cp_seq) + " " + std::to_string(h.cp_at),
               std::string(kHeadKey)});
+}
+
+// Schema 4, a step of its own. A store made before it gets the unit_digest column (NULL on its
+// existing transfers: they keep only their source identity, since their payloads are sealed
+// with a key the store does not hold), the unique identity index over the transfers that carry
+// a digest.
+void Store::migrate_unit_identity() {
+  if (db_->dialect() == Dialect::kPostgres) {
+    db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN IF NOT EXISTS unit_digest TEXT");
+  } else if (db_->query("SELECT 1 FROM pragma_table_info('kh_transfers') WHERE name = ?",
+                        {std::string("unit_digest")})
+                 .empty()) {
+    db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN unit_digest TEXT");
+  }
+  db_->execute_script(
+      "CREATE UNIQUE INDEX IF NOT EXISTS kh_transfers_identity ON kh_transfers "
+      "(sender_office, sender_type, recipient_office, recipient_type, sequence) "
+      "WHERE unit_digest IS NOT NULL");
 }
 
 void Store::migrate_audit() {

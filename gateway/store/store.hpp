@@ -34,9 +34,14 @@ struct NewTransfer {
   std::string dest_adapter;  // "" when refused at admission
   std::string direction;     // "<source network>-><dest network>"
   std::string sender_office, sender_type, recipient_office, recipient_type;
-  std::string sequence;           // the unit's 14-digit sequence
-  std::string unit_kind;          // K2, P1, ... ("" when unknown)
-  std::string subject_key;        // what a newer unit replaces (kind + month), for superseding
+  std::string sequence;   // the unit's 14-digit sequence
+  std::string unit_kind;  // K2, P1, ... ("" when unknown)
+  // What a newer unit of the same pair replaces (kind, month, users; engine/unit_identity.hpp):
+  // "" = never superseded.
+  std::string subject_key;
+  // The unit's identity beside its source id: the digest of its files (unit_identity.hpp) under
+  // its (sender, recipient, sequence). "" = no identity taken (refused units).
+  std::string unit_digest;
   std::string state = kAccepted;  // kAccepted, or kRejected when refused at admission
   std::string reason;             // refusal reason (finding codes and fields; never payload)
   std::string notice_text;        // what the sender is told when refused ("" = reason)
@@ -75,8 +80,12 @@ struct CursorUpdate {
 
 struct AcceptOutcome {
   std::int64_t id = 0;
-  bool duplicate = false;  // the source item was accepted before: first outcome stands
+  // The unit was taken before (the same source item, or the same unit under another source id):
+  // `id` and `state` are the first transfer's, and its outcome stands.
+  bool duplicate = false;
+  bool same_unit = false;  // the duplicate was found by (sender, recipient, sequence) and files
   std::string state;
+  std::string reason;  // when the store refused it (a sequence reused with other files)
 };
 
 struct Transfer {
@@ -163,15 +172,21 @@ class Store {
 
   // Durable accept of one inbound unit, with the source cursor, in one transaction. A refused
   // unit (state kRejected) also gets its rejection notice to the source in the same transaction.
+  // A unit is known by (source adapter, source id) and, when it carries a unit_digest, by
+  // (sender, recipient, sequence) too (service types included): the same files again under
+  // another source id are a duplicate (first outcome stands, nothing stored); other files under
+  // a sequence already taken are refused (SEQUENCE_REUSED) with a notice to the sender.
   AcceptOutcome accept(const NewTransfer& transfer, const std::optional<CursorUpdate>& cursor,
                        std::int64_t now);
   void save_cursor(const CursorUpdate& cursor, std::int64_t now);
   std::optional<std::string> load_cursor(const std::string& adapter, const std::string& kind);
 
   // Leases up to `limit` due transfers (with payload) for delivery. Only the oldest accepted
-  // transfer of each (sender, recipient, destination) is eligible, and only while no other unit
-  // of that pair is leased, so units go out in sequence order, one at a time per pair; an accepted
-  // transfer older than a delivered one with the same subject is marked superseded first.
+  // transfer of each (sender office, recipient office, destination) is eligible, and only while
+  // no other unit of that pair is leased, so units go out in sequence order, one at a time per
+  // pair. An accepted transfer older than a delivered one with the same sender and recipient
+  // (service types included), destination and non-empty subject (kind, month, users) is marked
+  // superseded instead, and its sender gets a rejection notice naming the newer unit.
   // `destinations` limits the claim to these adapters (empty: all).
   std::vector<Transfer> claim_transfers(const std::string& owner, std::int64_t now,
                                         std::int64_t lease_ms, std::size_t limit,
@@ -264,6 +279,7 @@ class Store {
   void save_head(const Head& head);
   void write_checkpoint(Head& head, std::int64_t now);
   void migrate_audit();
+  void migrate_unit_identity();
   std::unique_ptr<SqlConnection> db_;
   AuditOptions audit_;
   int depth_ = 0;               // >0 inside transaction(): nested calls join it

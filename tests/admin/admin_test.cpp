@@ -1081,3 +1081,24 @@ BOOST_AUTO_TEST_CASE(registry_conflicts_and_last_sync_from_the_store) {
   BOOST_TEST_REQUIRE(age != nullptr);
   BOOST_TEST(age->value == 0.5);
 }
+
+// Issue 14: a reason whose detail quotes the file name pattern ("PREFIX[_YYYYMM]_...") showed
+// the code "_YYYYMM"; the code is the reason's leading one.
+BOOST_AUTO_TEST_CASE(a_transfer_code_is_the_code_its_reason_starts_with) {
+  Gateway g;
+  g.start();
+  auto bad = unit("e", "20250601090004", "1371100452");
+  bad.state = store::kRejected;
+  bad.dest_adapter = "";
+  bad.reason =
+      "NAME_UNRECOGNISED UPPLAN_202506_x.csv (not a care-plan file name: expected "
+      "PREFIX[_YYYYMM]_<office 10>_<type 2>_<office 10>_<type 2>_<YYYYMMDDHHMMSS>.CSV with a "
+      "known prefix)";
+  const auto id = g.open_store()->accept(bad, std::nullopt, kNow - kHour).id;
+  const auto r = g.get("/api/transfers/" + std::to_string(id), g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(r.json()["transfer"]["code"].GetString() == std::string("NAME_UNRECOGNISED"));
+  // A reason that only carries its code in brackets keeps it.
+  const auto d = g.get("/api/transfers/" + std::to_string(g.refused), g.auditor_token).json();
+  BOOST_TEST(d["transfer"]["code"].GetString() == std::string("FIELD_DATE"));
+}

@@ -7,15 +7,18 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <unistd.h>
 
 #include "gateway/engine/relay_engine.hpp"
+#include "gateway/engine/unit_identity.hpp"
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/cms/signer.hpp"
@@ -88,11 +91,13 @@ cms::ByteView view(const std::string& s) {
 // A generated unit moved onto real offices of the development PKI and signed by the sender.
 struct Made {
   InboundUnit unit;
-  std::string recipient_type;
+  std::string sender_type, recipient_type;
 };
 
+// `edit` changes each file (name or bytes) before it is signed.
 Made make_unit(std::uint64_t seed, const std::string& combo, const std::string& from,
-               const std::string& to, bool from_national, const std::string& month = "") {
+               const std::string& to, bool from_national, const std::string& month = "",
+               const std::function<void(SignedFile&)>& edit = {}) {
   testing::UnitGenerator gen(seed);
   testing::UnitParams params;
   params.users = 2;
@@ -110,6 +115,7 @@ Made make_unit(std::uint64_t seed, const std::string& combo, const std::string& 
   const auto k = segs.size();
   const std::string gfrom = segs[k - 5], gto = segs[k - 3];
   Made m;
+  m.sender_type = segs[k - 4];
   m.recipient_type = segs[k - 2];
   auto& u = m.unit;
   u.sender = {from, segs[k - 4]};
@@ -122,6 +128,7 @@ Made make_unit(std::uint64_t seed, const std::string& combo, const std::string& 
     s.name = replace_all(replace_all(f.name, gfrom, from), gto, to);
     s.content = replace_all(replace_all(f.bytes, gfrom, from), gto, to);
     s.media_type = "text/csv";
+    if (edit) edit(s);
     const auto sig = cms::sign(view(s.content), cred, {.detached = !from_national});
     BOOST_REQUIRE(sig.ok());
     s.cms = bytes_str(sig.value());
@@ -271,6 +278,66 @@ std::string sender_signature_bytes_ok(const OutboundUnit& out,
   }
   return "";
 }
+
+}  // namespace
+
+namespace {
+
+// File edits for make_unit: the unit's sequence (ファイル連番), a lower-case extension, the
+// recipient's service type.
+std::function<void(SignedFile&)> edits(std::vector<std::function<void(SignedFile&)>> all) {
+  return [all](SignedFile& f) {
+    for (const auto& e : all) e(f);
+  };
+}
+std::function<void(SignedFile&)> with_sequence(const std::string& sequence) {
+  return [sequence](SignedFile& f) {
+    const auto dot = f.name.rfind('.');
+    BOOST_REQUIRE(dot != std::string::npos && dot >= 14);
+    f.name.replace(dot - 14, 14, sequence);
+  };
+}
+std::function<void(SignedFile&)> lower_case_extension() {
+  return [](SignedFile& f) {
+    const auto dot = f.name.rfind('.');
+    for (auto i = dot + 1; i < f.name.size(); ++i)
+      f.name[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(f.name[i])));
+  };
+}
+std::function<void(SignedFile&)> with_service_type(const std::string& office,
+                                                   const std::string& from_type,
+                                                   const std::string& to_type) {
+  return [=](SignedFile& f) {
+    f.name = replace_all(f.name, "_" + office + "_" + from_type + "_",
+                         "_" + office + "_" + to_type + "_");
+  };
+}
+
+std::optional<store::Transfer> transfer_of(Rig& rig, const std::string& source_id) {
+  for (const auto& t : rig.store()->list({}))
+    if (t.source_id == source_id) return t;
+  return std::nullopt;
+}
+
+// Offers `unit` and runs until its transfer has left the accepted state.
+store::Transfer run_to_outcome(Rig& rig, testing::FakeNetwork& source, const InboundUnit& unit) {
+  source.offer(unit);
+  std::optional<store::Transfer> t;
+  rig.run_until([&] {
+    t = transfer_of(rig, unit.source_id);
+    return t && t->state != store::kAccepted;
+  });
+  return *t;
+}
+
+const OutboundReceipt* receipt_for(const testing::FakeNetwork& n, const std::string& source_id) {
+  for (const auto& r : n.receipts_received)
+    if (r.source_id == source_id) return &r;
+  return nullptr;
+}
+
+constexpr const char* kNewer = "20250520103000";
+constexpr const char* kOlder = "20250520090000";
 
 }  // namespace
 
@@ -805,5 +872,182 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
                c.name << ": " << it->reason);
     if (!c.hint.empty())
       BOOST_TEST(it->reason.find(c.hint) != std::string::npos, c.name << ": " << it->reason);
+  }
+}
+
+// ---- superseding and duplicates (issue 14) -----------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(the_subject_and_the_content_digest_of_a_unit) {
+  const auto lower = [](InboundUnit u) {
+    for (auto& f : u.files) f.name = f.name.substr(0, f.name.size() - 3) + "csv";
+    return u;
+  };
+  const auto a = make_unit(700, "K2", kRegionalManager, kNationalService, false, "202506").unit;
+  const auto b = make_unit(701, "K2", kRegionalManager, kNationalService, false, "202506").unit;
+  const auto key_a = engine::subject_key(a, "K2");
+  BOOST_TEST(key_a.rfind("K2:202506:", 0) == 0u, key_a);
+  BOOST_TEST(key_a.size() > std::string("K2:202506:").size());
+  // The users are read whatever the case of the extension; other users, another subject.
+  BOOST_TEST(engine::subject_key(lower(a), "K2") == key_a);
+  BOOST_TEST(engine::subject_key(lower(b), "K2") != key_a);
+  BOOST_TEST(engine::subject_key(b, "K2") != key_a);
+  // No users to read, or no kind: no subject (never superseded).
+  auto no_users = a;
+  for (auto& f : no_users.files) f.content = "1\n";
+  BOOST_TEST(engine::subject_key(no_users, "K2") == "");
+  BOOST_TEST(engine::subject_key(a, "") == "");
+  // The digest covers names and bytes, not the order of the files or their signatures.
+  auto reordered = a;
+  std::reverse(reordered.files.begin(), reordered.files.end());
+  for (auto& f : reordered.files) f.cms = "another signature";
+  BOOST_TEST(engine::content_digest(reordered) == engine::content_digest(a));
+  auto changed = a;
+  changed.files.back().content.back() ^= 1;
+  BOOST_TEST(engine::content_digest(changed) != engine::content_digest(a));
+  BOOST_TEST(engine::content_digest(lower(a)) != engine::content_digest(a));
+}
+
+// Case (a) of issue 14: units named `.csv` (accepted with a warning) used to carry no users, so
+// an older unit about other users was superseded by any newer one of the same kind and month.
+BOOST_AUTO_TEST_CASE(an_older_unit_about_other_users_is_delivered_after_a_newer_one) {
+  Rig rig;
+  rig.start();
+  auto newer = make_unit(710, "K2", kRegionalManager, kNationalService, false, "202506",
+                         edits({with_sequence(kNewer), lower_case_extension()}));
+  auto older = make_unit(711, "K2", kRegionalManager, kNationalService, false, "202506",
+                         edits({with_sequence(kOlder), lower_case_extension()}));
+  BOOST_TEST(run_to_outcome(rig, rig.regional, newer.unit).state == store::kDelivered);
+  const auto t = run_to_outcome(rig, rig.regional, older.unit);
+  BOOST_TEST(t.state == store::kDelivered, t.reason);
+  BOOST_TEST(rig.national.deliveries.size() == 2u);
+}
+
+// Case (b) of issue 14: the same users, kind and month sent to two service types of one office
+// are two different things to replace; and each (office, service type) pair is ordered alone.
+BOOST_AUTO_TEST_CASE(an_older_unit_for_another_service_type_of_the_office_is_delivered) {
+  Rig rig;
+  rig.start();
+  const auto probe = make_unit(720, "K2", kRegionalManager, kNationalService, false, "202506");
+  const std::string type = probe.recipient_type;
+  const std::string other = type == "13" ? "11" : "13";
+  auto newer = make_unit(720, "K2", kRegionalManager, kNationalService, false, "202506",
+                         with_sequence(kNewer));
+  auto older =
+      make_unit(720, "K2", kRegionalManager, kNationalService, false, "202506",
+                edits({with_sequence(kOlder), with_service_type(kNationalService, type, other)}));
+  older.unit.recipient.service_type = other;
+  older.unit.source_id = "M-720-K2-for-" + other;
+  BOOST_TEST(run_to_outcome(rig, rig.regional, newer.unit).state == store::kDelivered);
+  const auto t = run_to_outcome(rig, rig.regional, older.unit);
+  BOOST_TEST(t.state == store::kDelivered, t.reason);
+  BOOST_TEST(t.recipient_type == other);
+  BOOST_TEST(rig.national.deliveries.size() == 2u);
+}
+
+// What superseding is for: an older unit that carries exactly what a newer, delivered one
+// replaces is not delivered, and its sender learns which unit replaced it.
+BOOST_AUTO_TEST_CASE(a_superseded_unit_is_reported_to_its_sender_with_the_newer_unit) {
+  Rig rig;
+  rig.start();
+  auto newer = make_unit(730, "K2", kRegionalManager, kNationalService, false, "202506",
+                         with_sequence(kNewer));
+  auto older = make_unit(730, "K2", kRegionalManager, kNationalService, false, "202506",
+                         with_sequence(kOlder));
+  older.unit.source_id = "M-730-older";
+  BOOST_TEST(run_to_outcome(rig, rig.regional, newer.unit).state == store::kDelivered);
+  const auto t = run_to_outcome(rig, rig.regional, older.unit);
+  BOOST_TEST(t.state == store::kSuperseded);
+  BOOST_TEST(t.reason.rfind("SUPERSEDED", 0) == 0u, t.reason);
+  rig.run_until([&] { return receipt_for(rig.regional, older.unit.source_id) != nullptr; });
+  const auto* r = receipt_for(rig.regional, older.unit.source_id);
+  BOOST_TEST((r->state == ReceiptState::kRejected));
+  BOOST_TEST(r->reason.find(kNewer) != std::string::npos, r->reason);
+  BOOST_TEST(r->reason.find(newer.unit.source_id) != std::string::npos, r->reason);
+  BOOST_TEST(r->reason.find("[SUPERSEDED]") != std::string::npos, r->reason);
+  BOOST_TEST(rig.national.deliveries.size() == 1u);
+  rig.settle();
+  for (const auto& row : rig.store()->report(0, INT64_MAX))
+    BOOST_TEST(row.in ==
+               row.delivered + row.rejected + row.parked + row.superseded + row.in_flight);
+}
+
+// The same unit offered again under a new source id (a new message id, a new national
+// transmission id, re-signed) is a duplicate: the first outcome stands, one delivery.
+BOOST_AUTO_TEST_CASE(the_same_unit_under_another_source_id_is_delivered_once) {
+  Rig rig;
+  rig.start();
+  auto m = make_unit(740, "K2", kRegionalManager, kNationalService, false);
+  auto copy = m.unit;
+  copy.source_id = "M-740-again";
+  rig.regional.offer(m.unit);
+  rig.regional.offer(copy);
+  rig.run_until(
+      [&] { return rig.regional.answered_offers == 2 && rig.national.deliveries.size() == 1; });
+  auto late = m.unit;  // once more after delivery, as a third message
+  late.source_id = "M-740-third";
+  rig.regional.offer(late);
+  // From the national side too: the copy is signed again (another signature, the same files).
+  auto n = make_unit(741, "K5", kNationalService, kRegionalManager, true);
+  auto resent = make_unit(741, "K5", kNationalService, kRegionalManager, true);
+  resent.unit.source_id = "T-741-resent";
+  rig.national.offer(n.unit);
+  rig.run_until([&] { return rig.regional.deliveries.size() == 1; });
+  rig.national.offer(resent.unit);
+  rig.run_until(
+      [&] { return rig.regional.answered_offers == 3 && rig.national.answered_offers == 2; });
+  rig.settle();
+  BOOST_TEST(rig.national.deliveries.size() == 1u);
+  BOOST_TEST(rig.regional.deliveries.size() == 1u);
+  BOOST_TEST(rig.engine->counters().duplicates == 3);
+  BOOST_TEST(rig.store()->list({}).size() == 2u);
+  BOOST_TEST(rig.regional.receipts_received.empty());  // nothing refused
+}
+
+// Other files under a sequence the sender already used for this recipient: refused, with the
+// reason, and the first unit is delivered as it was.
+BOOST_AUTO_TEST_CASE(other_files_under_a_used_sequence_are_refused_to_the_sender) {
+  Rig rig;
+  rig.start();
+  auto first = make_unit(750, "K2", kRegionalManager, kNationalService, false, "202506",
+                         with_sequence(kNewer));
+  // Other users, to the same recipient (office and service type) under the same sequence.
+  const auto type =
+      make_unit(751, "K2", kRegionalManager, kNationalService, false, "202506").recipient_type;
+  auto second = make_unit(751, "K2", kRegionalManager, kNationalService, false, "202506",
+                          edits({with_sequence(kNewer),
+                                 with_service_type(kNationalService, type, first.recipient_type)}));
+  second.unit.recipient.service_type = first.recipient_type;
+  rig.regional.offer(first.unit);
+  rig.regional.offer(second.unit);
+  rig.run_until([&] { return receipt_for(rig.regional, second.unit.source_id) != nullptr; });
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  rig.settle();
+  const auto* r = receipt_for(rig.regional, second.unit.source_id);
+  BOOST_TEST((r->state == ReceiptState::kRejected));
+  BOOST_TEST(r->reason.find("[SEQUENCE_REUSED]") != std::string::npos, r->reason);
+  BOOST_TEST(r->reason.find(kNewer) != std::string::npos, r->reason);
+  BOOST_TEST(transfer_of(rig, first.unit.source_id)->state == store::kDelivered);
+  const auto refused = transfer_of(rig, second.unit.source_id);
+  BOOST_TEST(refused->state == store::kRejected);
+  BOOST_TEST(refused->reason.rfind("SEQUENCE_REUSED", 0) == 0u, refused->reason);
+  BOOST_TEST(rig.national.deliveries.size() == 1u);
+  BOOST_TEST(rig.engine->counters().refused == 1);
+}
+
+// Refused units are counted under the direction they were headed in, not "<source>->refused".
+BOOST_AUTO_TEST_CASE(refused_units_keep_their_direction) {
+  Rig rig;
+  rig.start();
+  auto tampered = make_unit(760, "K5", kRegionalService, kNationalManager, false);
+  tampered.unit.files[0].content.back() ^= 1;
+  auto unknown = make_unit(761, "K3", kRegionalManager, "1371100460", false);
+  rig.regional.offer(tampered.unit);
+  rig.regional.offer(unknown.unit);
+  rig.run_until([&] { return rig.regional.receipts_received.size() == 2; });
+  BOOST_TEST(transfer_of(rig, tampered.unit.source_id)->direction == "regional->national");
+  BOOST_TEST(transfer_of(rig, unknown.unit.source_id)->direction == "regional->unrouted");
+  for (const auto& c : rig.store()->state_counts(0)) {
+    BOOST_TEST(c.direction.find("refused") == std::string::npos, c.direction);
+    BOOST_TEST(c.refused_at_intake);
   }
 }

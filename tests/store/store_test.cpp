@@ -404,3 +404,210 @@ BOOST_AUTO_TEST_CASE(concurrent_claimers_never_share_a_transfer) {
   BOOST_TEST(!overlap);
   BOOST_TEST(total.load() == 200);
 }
+
+// ---- superseding, ordering pairs and unit identity (issue 14) --------------------------------
+
+namespace {
+
+const Notice* notice_for(const std::vector<Notice>& notices, const std::string& source_id) {
+  for (const auto& n : notices)
+    if (n.source_id == source_id) return &n;
+  return nullptr;
+}
+
+NewTransfer with_digest(NewTransfer t, const std::string& digest) {
+  t.unit_digest = digest;
+  return t;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_superseded_unit_owes_its_sender_a_notice_naming_the_newer_unit) {
+  Db db;
+  auto s = db.open();
+  s->accept(unit("new", "20250601100009"), std::nullopt, 1000);
+  s->mark_delivered(s->claim_transfers("o", 1000, 60000, 10, {}).at(0).id, "o", "r1", "ok", 1100);
+  const auto old_id = s->accept(unit("old", "20250601100001"), std::nullopt, 1200).id;
+  BOOST_TEST(s->claim_transfers("o", 1300, 60000, 10, {}).empty());
+  const auto old = s->get(old_id);
+  BOOST_TEST(old->state == kSuperseded);
+  BOOST_TEST(old->reason.rfind("SUPERSEDED", 0) == 0u, old->reason);
+  const auto notices = s->claim_notices("o", 1400, 60000, 10);
+  BOOST_TEST_REQUIRE(notices.size() == 1u);
+  BOOST_TEST(notices[0].adapter == "regional");
+  BOOST_TEST(notices[0].source_id == "old");
+  BOOST_TEST(notices[0].state == "rejected");
+  BOOST_TEST(notices[0].reason.find("20250601100009") != std::string::npos, notices[0].reason);
+  BOOST_TEST(notices[0].reason.find("new") != std::string::npos, notices[0].reason);
+  BOOST_TEST(notices[0].reason.find("[SUPERSEDED]") != std::string::npos, notices[0].reason);
+  // Counted as superseded; the notice is owed until sent.
+  const auto rows = s->report(0, INT64_MAX);
+  BOOST_TEST_REQUIRE(rows.size() == 1u);
+  BOOST_TEST(rows[0].superseded == 1);
+  BOOST_TEST(rows[0].in == rows[0].delivered + rows[0].superseded);
+}
+
+// Case (b) of issue 14: superseding compares both offices with their service types. A unit for
+// another service type of the recipient office (or from another service type of the sender
+// office) is not superseded by the other's newer unit.
+BOOST_AUTO_TEST_CASE(superseding_compares_the_service_types) {
+  Db db;
+  auto s = db.open();
+  s->accept(unit("new-11", "20250601100009"), std::nullopt, 1000);
+  s->mark_delivered(s->claim_transfers("o", 1000, 60000, 10, {}).at(0).id, "o", "r1", "ok", 1100);
+  auto to_13 = unit("old-13", "20250601100001");
+  to_13.recipient_type = "13";
+  auto from_46 = unit("old-46", "20250601100002");
+  from_46.sender_type = "46";
+  const auto id_13 = s->accept(to_13, std::nullopt, 1200).id;
+  const auto id_46 = s->accept(from_46, std::nullopt, 1200).id;
+  // Both are claimed in their turn (one office pair: oldest first), neither is superseded.
+  const auto c = s->claim_transfers("o", 1300, 60000, 10, {});
+  BOOST_TEST((sources(c) == std::set<std::string>{"old-13"}));
+  BOOST_TEST(s->get(id_13)->state == kAccepted);
+  for (const auto& t : c) s->mark_delivered(t.id, "o", "r-" + t.source_id, "ok", 1320);
+  const auto c2 = s->claim_transfers("o", 1350, 60000, 10, {});
+  BOOST_TEST((sources(c2) == std::set<std::string>{"old-46"}));
+  BOOST_TEST(s->get(id_46)->state == kAccepted);
+  BOOST_TEST(s->claim_notices("o", 1400, 60000, 10).empty());
+  // Ordering stays per office pair, whatever the service types (stricter): the oldest first.
+  s->accept(unit("b-11", "20250601100012"), std::nullopt, 1500);
+  auto a_13 = unit("a-13", "20250601100011");
+  a_13.recipient_type = "13";
+  auto c_13 = unit("c-13", "20250601100013");
+  c_13.recipient_type = "13";
+  s->accept(c_13, std::nullopt, 1500);
+  s->accept(a_13, std::nullopt, 1500);
+  for (const auto& t : c2) s->mark_delivered(t.id, "o", "r-" + t.source_id, "ok", 1550);
+  BOOST_TEST(
+      (sources(s->claim_transfers("o", 1600, 60000, 10, {})) == std::set<std::string>{"a-13"}));
+}
+
+BOOST_AUTO_TEST_CASE(the_same_unit_under_another_source_id_is_a_duplicate) {
+  Db db;
+  auto s = db.open();
+  const auto first = s->accept(with_digest(unit("m1", "20250601100001"), "d1"), std::nullopt, 1000);
+  BOOST_TEST(!first.duplicate);
+  const auto copy = s->accept(with_digest(unit("m2", "20250601100001"), "d1"),
+                              CursorUpdate{"regional", "units", "5"}, 1100);
+  BOOST_TEST(copy.duplicate);
+  BOOST_TEST(copy.same_unit);
+  BOOST_TEST(copy.id == first.id);
+  BOOST_TEST(copy.state == kAccepted);
+  BOOST_TEST(*s->load_cursor("regional", "units") == "5");  // the source moves on
+  BOOST_TEST(s->list({}).size() == 1u);
+  const auto c = s->claim_transfers("o", 1200, 60000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  s->mark_delivered(c[0].id, "o", "r1", "ok", 1300);
+  // After delivery: the first outcome is replayed, nothing is owed to anyone.
+  const auto late = s->accept(with_digest(unit("m3", "20250601100001"), "d1"), std::nullopt, 1400);
+  BOOST_TEST(late.duplicate);
+  BOOST_TEST(late.state == kDelivered);
+  BOOST_TEST(s->list({}).size() == 1u);
+  BOOST_TEST(s->claim_transfers("o", 1500, 60000, 10, {}).empty());
+  BOOST_TEST(s->claim_notices("o", 1500, 60000, 10).empty());
+  std::size_t duplicates = 0;
+  for (const auto& e : s->events(first.id)) duplicates += e.kind == "duplicate";
+  BOOST_TEST(duplicates == 2u);
+  // The identity includes both service types: the same sequence to another type is another unit.
+  auto other_type = with_digest(unit("m4", "20250601100001"), "d1");
+  other_type.recipient_type = "13";
+  BOOST_TEST(!s->accept(other_type, std::nullopt, 1600).duplicate);
+  BOOST_TEST(s->list({}).size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(other_files_under_a_sequence_already_taken_are_refused_to_the_sender) {
+  Db db;
+  auto s = db.open();
+  const auto first = s->accept(with_digest(unit("m1", "20250601100001"), "d1"), std::nullopt, 1000);
+  const auto other = s->accept(with_digest(unit("m2", "20250601100001"), "d2"), std::nullopt, 1100);
+  BOOST_TEST(!other.duplicate);
+  BOOST_TEST(other.id != first.id);
+  BOOST_TEST(other.state == kRejected);
+  BOOST_TEST(other.reason.rfind("SEQUENCE_REUSED", 0) == 0u, other.reason);
+  const auto t = s->get(other.id);
+  BOOST_TEST(t->state == kRejected);
+  BOOST_TEST(t->dest_adapter == "");  // refused at intake
+  const auto notices = s->claim_notices("o", 1200, 60000, 10);
+  BOOST_TEST_REQUIRE(notices.size() == 1u);
+  BOOST_TEST(notices[0].source_id == "m2");
+  BOOST_TEST(notices[0].state == "rejected");
+  BOOST_TEST(notices[0].reason.find("[SEQUENCE_REUSED]") != std::string::npos);
+  BOOST_TEST(notices[0].reason.find("20250601100001") != std::string::npos);
+  // The first unit is untouched and goes out.
+  const auto c = s->claim_transfers("o", 1300, 60000, 10, {});
+  BOOST_TEST((sources(c) == std::set<std::string>{"m1"}));
+  // A refused unit takes no identity: refused at admission, then sent again right, it is new.
+  auto bad = with_digest(unit("m5", "20250601100005"), "d5");
+  bad.state = kRejected;
+  bad.dest_adapter = "";
+  s->accept(bad, std::nullopt, 1400);
+  const auto fixed = s->accept(with_digest(unit("m6", "20250601100005"), "d5"), std::nullopt, 1500);
+  BOOST_TEST(!fixed.duplicate);
+  BOOST_TEST(fixed.state == kAccepted);
+  BOOST_TEST(notice_for(s->claim_notices("o", 1600, 60000, 10), "m6") == nullptr);
+}
+
+// Two instances taking the same units under different source ids at once: each unit is stored
+// once (on PostgreSQL the identity index decides, the loser sees a duplicate).
+BOOST_AUTO_TEST_CASE(concurrent_copies_of_a_unit_are_accepted_once) {
+  Db db;
+  db.open();
+  std::atomic<int> duplicates{0};
+  auto worker = [&](const std::string& prefix) {
+    auto s = db.open();
+    for (int i = 0; i < 40; ++i) {
+      const auto seq = "202506011" + std::to_string(10000 + i);
+      if (s->accept(with_digest(unit(prefix + std::to_string(i), seq), "d" + std::to_string(i)),
+                    std::nullopt, 1000)
+              .duplicate)
+        ++duplicates;
+    }
+  };
+  std::thread t1(worker, "a"), t2(worker, "b");
+  t1.join();
+  t2.join();
+  BOOST_TEST(duplicates.load() == 40);
+  TransferFilter all;
+  all.limit = 1000;
+  BOOST_TEST(db.open()->list(all).size() == 40u);
+}
+
+// A store made before schema 4 (no unit_digest, no identity index) is
+// upgraded in place: its transfers stay and go out, and the new rules hold from then on.
+BOOST_AUTO_TEST_CASE(a_store_from_before_unit_identity_is_migrated) {
+  Db db;
+  std::int64_t legacy = 0;
+  {
+    auto s = db.open();
+    legacy = s->accept(unit("legacy", "20250601100001"), std::nullopt, 1000).id;
+  }
+  {
+    // Take the store back to schema 3.
+    auto c = postgres() ? open_postgres(db.dsn) : open_sqlite(db.dsn);
+    c->execute_script(
+        "DROP INDEX kh_transfers_identity; "
+        "ALTER TABLE kh_transfers DROP COLUMN unit_digest; "
+        "UPDATE kh_meta SET value = '3' WHERE key = 'schema_version'");
+  }
+  auto s = db.open();
+  s->migrate();  // twice: idempotent
+  auto c = postgres() ? open_postgres(db.dsn) : open_sqlite(db.dsn);
+  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "4");
+  const std::string indexes =
+      postgres() ? "SELECT indexname FROM pg_indexes WHERE tablename = 'kh_transfers'"
+                 : "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                   "'kh_transfers'";
+  std::set<std::string> names;
+  for (const auto& r : c->query(indexes)) names.insert(r[0].value_or(""));
+  BOOST_TEST(names.count("kh_transfers_identity") == 1u);
+  BOOST_TEST(names.count("kh_transfers_pair") == 1u);
+  BOOST_TEST(s->get(legacy)->state == kAccepted);
+  BOOST_TEST(
+      s->accept(with_digest(unit("copy", "20250601100002"), "d"), std::nullopt, 1100).duplicate ==
+      false);
+  BOOST_TEST(
+      s->accept(with_digest(unit("copy2", "20250601100002"), "d"), std::nullopt, 1100).duplicate);
+  BOOST_TEST(
+      (sources(s->claim_transfers("o", 1200, 60000, 10, {})) == std::set<std::string>{"legacy"}));
+}

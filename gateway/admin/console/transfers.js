@@ -7,7 +7,9 @@ import { eventDetail } from './details.js';
 
 const STATES = ['accepted', 'delivered', 'rejected', 'parked', 'superseded'];
 const KINDS = ['K1', 'K2', 'K3', 'K4', 'K5', 'K6', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9'];
-const DIRECTIONS = ['regional->national', 'national->regional', 'regional->refused', 'national->refused'];
+// Refused units keep the direction they were headed in; "->unrouted" when the recipient resolved
+// nowhere ("->refused" only in stores from before issue 14).
+const DIRECTIONS = ['regional->national', 'national->regional', 'regional->unrouted', 'national->unrouted'];
 const PAGE = 50;
 
 export function transferColumns(extra) {
