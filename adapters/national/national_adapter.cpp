@@ -1,5 +1,6 @@
 #include "adapters/national/national_adapter.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <optional>
@@ -332,16 +333,20 @@ class Impl : public std::enable_shared_from_this<Impl> {
       http::Request sent = req;
       sent.headers.emplace_back("authorization", "Bearer " + used);
       if (!sent.body.empty()) sent.headers.emplace_back("content-type", "application/json");
-      self->client_.request(std::move(sent),
-                            [self, req = std::move(req), may_relogin, used, done = std::move(done)](
-                                boost::system::error_code ec, http::Response resp) mutable {
-                              if (!ec && resp.status == 401 && may_relogin) {
-                                if (self->token_ == used)
-                                  self->token_.clear();  // expired: log in again, once
-                                return self->attempt(std::move(req), false, std::move(done));
-                              }
-                              done(classify(ec, resp), resp);
-                            });
+      self->client_.request(
+          std::move(sent), [self, req = std::move(req), may_relogin, used, done = std::move(done)](
+                               boost::system::error_code ec, http::Response resp) mutable {
+            if (!ec && resp.status == 401 && may_relogin) {
+              if (self->token_ == used) {
+                self->token_.clear();  // expired: log in again, once
+                self->context_.events.report(&gateway::AdapterCounters::relogins,
+                                             gateway::AdapterLogLevel::kInfo, "session-renewed",
+                                             {{"code", error_code_of(resp.body)}});
+              }
+              return self->attempt(std::move(req), false, std::move(done));
+            }
+            done(classify(ec, resp), resp);
+          });
     });
   }
 
@@ -414,9 +419,12 @@ class Impl : public std::enable_shared_from_this<Impl> {
   //
   // A run lists from the durable cursor and goes on listing past the last item handed over;
   // each answer true extends the durable cursor over the contiguous prefix answered true. The
-  // first false, a failed call or a file that cannot be decrypted ends the run: nothing more is
-  // handed over, and once every item is answered the next poll starts over from the durable
-  // cursor. Units are all answered before the outbox updates are polled, as with one at a time.
+  // first false or a failed call ends the run: nothing more is handed over, and once every item
+  // is answered the next poll starts over from the durable cursor. An item that cannot be read
+  // (a file that cannot be decrypted or carries no content, a permanent 4xx on a download, a
+  // listing entry that is not the contract's) is handed over as unreadable instead: the engine
+  // refuses it to its sender and the run goes on. Units are all answered before the outbox updates
+  // are polled, as with one at a time.
 
   // A fresh listing from the durable position; false when an old run still waits for answers
   // (it then ends like a failed run).
@@ -453,12 +461,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
                       {}};
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
-      if (r.status != SendResult::Status::kAccepted)
+      if (r.status != SendResult::Status::kAccepted) {
+        self->poll_failed("inbox", r);
         return self->end_run(self->units_, self->pause_after(r));
+      }
       auto items = std::make_shared<std::deque<InboxItem>>();
       bool more = false;
       if (!self->parse_inbox(resp.body, *items, more)) {
         // Malformed answer: try again later.
+        self->context_.events.count(&gateway::AdapterCounters::malformed_answers);
+        self->poll_failed("inbox", retry("malformed_response", "inbox page"));
         return self->end_run(self->units_, self->config_.poll_interval);
       }
       self->next_item(items, more);
@@ -469,6 +481,12 @@ class Impl : public std::enable_shared_from_this<Impl> {
     auto page = parse_inbox_page(body);
     if (!page) return false;
     more = page->more;
+    if (page->skipped > 0) {
+      context_.events.report(&gateway::AdapterCounters::items_skipped,
+                             gateway::AdapterLogLevel::kWarning, "inbox-item-skipped",
+                             {{"count", std::to_string(page->skipped)},
+                              {"reason", "listed without transmission_id or cursor"}});
+    }
     for (auto& item : page->items) items.push_back(std::move(item));
     return true;
   }
@@ -480,11 +498,14 @@ class Impl : public std::enable_shared_from_this<Impl> {
       return units_.wait_for_room([this, items, more] { next_item(items, more); });
     if (items->empty()) {
       if (more) return poll_inbox();
+      poll_succeeded();
       return units_.wait_until_drained([this] {
         if (units_.window().failed()) return schedule(config_.poll_interval);
         if (begin_run(receipts_, receipt_cursor_)) poll_updates();
       });
     }
+    if (!items->front().problem.empty())
+      return hand_over_unreadable(items, more, items->front().problem);
     download(items, 0, more);
   }
 
@@ -508,14 +529,29 @@ class Impl : public std::enable_shared_from_this<Impl> {
              items->pop_front();  // withdrawn since it was listed: nothing to deliver
              return self->next_item(items, more);
            }
-           if (r.status != SendResult::Status::kAccepted)
+           const std::string& name = items->front().names[file];
+           if (r.status == SendResult::Status::kRejected) {
+             // A permanent answer for a file of our own inbox: retrying cannot help.
+             return self->hand_over_unreadable(
+                 items, more, "file " + name + ": the network answered " + r.error_code);
+           }
+           if (r.status != SendResult::Status::kAccepted) {
+             self->poll_failed("download", r);
              return self->end_run(self->units_, self->pause_after(r));
+           }
            // Decrypting a few files is quick enough to do on the executor (PROTOCOL/README).
            auto inner = cms::decrypt(view(resp.body), self->credential_);
-           std::optional<cms::Bytes> content;
-           if (inner.ok()) content = cms::embedded_content(inner.value());
-           if (!inner.ok() || !content)
-             return self->end_run(self->units_, self->config_.poll_interval);
+           if (!inner.ok()) {
+             return self->hand_over_unreadable(items, more,
+                                               "file " + name + ": cannot be decrypted (" +
+                                                   std::string(cms::to_string(inner.error().code)) +
+                                                   ")");
+           }
+           std::optional<cms::Bytes> content = cms::embedded_content(inner.value());
+           if (!content) {
+             return self->hand_over_unreadable(
+                 items, more, "file " + name + ": the signed data carries no content");
+           }
            InboxItem& current = items->front();
            gateway::SignedFile f;
            f.name = current.names[file];
@@ -526,6 +562,52 @@ class Impl : public std::enable_shared_from_this<Impl> {
            current.unit.files.push_back(std::move(f));
            self->download(items, file + 1, more);
          });
+  }
+
+  // An item that cannot be read (issue 14): handed over with its reason, so that the engine
+  // refuses it back to its sender (receipt REJECTED) and the cursor moves past it. Logged once
+  // per transmission id, counted.
+  void hand_over_unreadable(std::shared_ptr<std::deque<InboxItem>> items, bool more,
+                            std::string reason) {
+    InboxItem& item = items->front();
+    item.unit.files.clear();
+    item.unit.unreadable = reason;
+    if (remember_reported(item.id)) {
+      context_.events.report(&gateway::AdapterCounters::items_unreadable,
+                             gateway::AdapterLogLevel::kWarning, "item-unreadable",
+                             {{"transmission", item.id}, {"reason", std::move(reason)}});
+    }
+    hand_over(items, more);
+  }
+
+  // True the first time `id` is reported (the last few ids are kept: an item offered again
+  // after a done(false) is not logged twice).
+  bool remember_reported(const std::string& id) {
+    if (std::find(reported_.begin(), reported_.end(), id) != reported_.end()) return false;
+    reported_.push_back(id);
+    if (reported_.size() > 64) reported_.pop_front();
+    return true;
+  }
+
+  // A listing or download failed: counted; the first failure of a streak is logged, and the
+  // stalled gauge counts failures in a row while the unit cursor stays where it is.
+  void poll_failed(const char* what, const SendResult& r) {
+    auto& c = *context_.events.counters;
+    ++c.polls_failed;
+    if (unit_cursor_ != cursor_at_failure_ || c.stalled_polls == 0) {
+      cursor_at_failure_ = unit_cursor_;
+      c.stalled_polls = 1;
+      context_.events.log(gateway::AdapterLogLevel::kWarning, "poll-failed",
+                          {{"call", what}, {"code", r.error_code}, {"message", r.message}});
+    } else {
+      ++c.stalled_polls;
+    }
+  }
+
+  void poll_succeeded() {
+    auto& c = *context_.events.counters;
+    if (c.stalled_polls.exchange(0) > 0)
+      context_.events.log(gateway::AdapterLogLevel::kInfo, "poll-recovered", {});
   }
 
   void hand_over(std::shared_ptr<std::deque<InboxItem>> items, bool more) {
@@ -553,10 +635,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
                       {}};
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
-      if (r.status != SendResult::Status::kAccepted)
+      if (r.status != SendResult::Status::kAccepted) {
+        self->context_.events.count(&gateway::AdapterCounters::polls_failed);
         return self->end_run(self->receipts_, self->pause_after(r));
+      }
       auto page = parse_updates_page(resp.body);
-      if (!page) return self->end_run(self->receipts_, self->config_.poll_interval);
+      if (!page) {
+        self->context_.events.count(&gateway::AdapterCounters::polls_failed);
+        self->context_.events.count(&gateway::AdapterCounters::malformed_answers);
+        return self->end_run(self->receipts_, self->config_.poll_interval);
+      }
       auto receipts = std::make_shared<std::deque<gateway::InboundReceipt>>(
           std::make_move_iterator(page->receipts.begin()),
           std::make_move_iterator(page->receipts.end()));
@@ -641,6 +729,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
   int in_flight_ = 0;
   int sink_pending_ = 0;
   std::function<void()> drained_;
+  std::deque<std::string> reported_;  // transmission ids logged as unreadable lately
+  std::string cursor_at_failure_;     // the unit cursor when the current failure streak began
 };
 
 class NationalAdapterImpl final : public NationalAdapter {

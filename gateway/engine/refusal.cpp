@@ -68,6 +68,9 @@ const std::map<std::string_view, std::string_view>& phrases() {
        "送信先は同じネットワーク内の事業所です（ゲートウェイを経由しません）"},
       {"DESTINATION_REFUSED", "送信先のネットワークが受け付けませんでした"},
       {"UNIT_EMPTY", "ファイルが含まれていません"},
+      {"ITEM_UNREADABLE",
+       "ゲートウェイが受信データを読み取れませんでした（復号できない、内容が含まれていない、"
+       "形式が正しくない）"},
   };
   return kPhrases;
 }

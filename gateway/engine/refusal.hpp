@@ -25,6 +25,8 @@ inline constexpr const char* kRecipientNotActive = "RECIPIENT_NOT_ACTIVE";
 inline constexpr const char* kRecipientSameNetwork = "RECIPIENT_SAME_NETWORK";
 inline constexpr const char* kDestinationRefused = "DESTINATION_REFUSED";
 inline constexpr const char* kNoFiles = "UNIT_EMPTY";
+// The adapter could not read the item (InboundUnit::unreadable).
+inline constexpr const char* kItemUnreadable = "ITEM_UNREADABLE";
 }  // namespace refusal_codes
 
 struct Refusal {
