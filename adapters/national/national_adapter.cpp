@@ -15,6 +15,7 @@
 
 #include "adapters/http/https_client.hpp"
 #include "adapters/intake/intake_lane.hpp"
+#include "adapters/intake/poll_health.hpp"
 #include "adapters/national/ncp_answers.hpp"
 #include "adapters/national/ncp_codec.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -572,7 +573,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
     InboxItem& item = items->front();
     item.unit.files.clear();
     item.unit.unreadable = reason;
-    if (remember_reported(item.id)) {
+    if (reported_.first_time(item.id)) {
       context_.events.report(&gateway::AdapterCounters::items_unreadable,
                              gateway::AdapterLogLevel::kWarning, "item-unreadable",
                              {{"transmission", item.id}, {"reason", std::move(reason)}});
@@ -580,35 +581,10 @@ class Impl : public std::enable_shared_from_this<Impl> {
     hand_over(items, more);
   }
 
-  // True the first time `id` is reported (the last few ids are kept: an item offered again
-  // after a done(false) is not logged twice).
-  bool remember_reported(const std::string& id) {
-    if (std::find(reported_.begin(), reported_.end(), id) != reported_.end()) return false;
-    reported_.push_back(id);
-    if (reported_.size() > 64) reported_.pop_front();
-    return true;
-  }
-
-  // A listing or download failed: counted; the first failure of a streak is logged, and the
-  // stalled gauge counts failures in a row while the unit cursor stays where it is.
   void poll_failed(const char* what, const SendResult& r) {
-    auto& c = *context_.events.counters;
-    ++c.polls_failed;
-    if (unit_cursor_ != cursor_at_failure_ || c.stalled_polls == 0) {
-      cursor_at_failure_ = unit_cursor_;
-      c.stalled_polls = 1;
-      context_.events.log(gateway::AdapterLogLevel::kWarning, "poll-failed",
-                          {{"call", what}, {"code", r.error_code}, {"message", r.message}});
-    } else {
-      ++c.stalled_polls;
-    }
+    health_.failed(unit_cursor_, what, r.error_code, r.message);
   }
-
-  void poll_succeeded() {
-    auto& c = *context_.events.counters;
-    if (c.stalled_polls.exchange(0) > 0)
-      context_.events.log(gateway::AdapterLogLevel::kInfo, "poll-recovered", {});
-  }
+  void poll_succeeded() { health_.succeeded(); }
 
   void hand_over(std::shared_ptr<std::deque<InboxItem>> items, bool more) {
     InboxItem item = std::move(items->front());
@@ -729,8 +705,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
   int in_flight_ = 0;
   int sink_pending_ = 0;
   std::function<void()> drained_;
-  std::deque<std::string> reported_;  // transmission ids logged as unreadable lately
-  std::string cursor_at_failure_;     // the unit cursor when the current failure streak began
+  adapters::RecentIds reported_;  // transmission ids logged as unreadable lately
+  adapters::PollHealth health_{context_.events};
 };
 
 class NationalAdapterImpl final : public NationalAdapter {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "adapters/http/https_client.hpp"
 #include "adapters/http/https_server.hpp"
 #include "adapters/intake/intake_lane.hpp"
+#include "adapters/intake/poll_health.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "mapping/cms/content_converter.hpp"
 
@@ -172,6 +174,11 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
   bool mailbox_again = false;
   bool receipts_busy = false;
   bool receipts_again = false;
+  // Degraded paths (issue 14): failures in a row, items already reported, cut answers per id.
+  static constexpr int kCutAnswersBeforeRefusal = 3;
+  adapters::PollHealth health{ctx.events};
+  adapters::RecentIds reported;
+  std::map<std::string, int> cut_answers;
 
   // --- in-flight accounting: every HTTP call and every sink hand-over counts.
   void begin() { ++in_flight; }
@@ -324,9 +331,28 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
                                "&limit=" + std::to_string(config.page_size);
     call("GET", target, "",
          [self = shared_from_this()](boost::system::error_code ec, http::Response r) {
-           if (ec || r.status != 200) return self->end_mailbox_run();
+           if (ec || r.status != 200) {
+             self->mailbox_failed("mailbox", classify(ec, r));
+             return self->end_mailbox_run();
+           }
            auto page = decode_mailbox_page(r.body);
-           if (!page) return self->end_mailbox_run();
+           if (!page) {
+             self->ctx.events.count(&gateway::AdapterCounters::malformed_answers);
+             self->mailbox_failed("mailbox", malformed("mailbox page is not the contract's shape"));
+             return self->end_mailbox_run();
+           }
+           for (const auto sequence : page->skipped_sequences) {
+             if (!self->reported.first_time("sequence " + std::to_string(sequence))) continue;
+             self->ctx.events.report(
+                 &gateway::AdapterCounters::items_skipped, gateway::AdapterLogLevel::kWarning,
+                 "mailbox-item-skipped",
+                 {{"sequence", std::to_string(sequence)}, {"reason", "listed without an id"}});
+           }
+           if (page->skipped > page->skipped_sequences.size()) {
+             self->ctx.events.report(&gateway::AdapterCounters::items_skipped,
+                                     gateway::AdapterLogLevel::kWarning, "mailbox-item-skipped",
+                                     {{"reason", "listed without a sequence"}});
+           }
            auto items = std::make_shared<std::vector<RhnMailboxItem>>(std::move(page->items));
            self->next_item(items, 0, page->more);
          });
@@ -346,6 +372,7 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
       return mailbox.wait_for_room([this, items, index, more] { next_item(items, index, more); });
     }
     if (index >= items->size()) {
+      if (!more) health.succeeded();
       if (!more && !mailbox_again) return end_mailbox_run();
       mailbox_again = false;
       return list_mailbox();
@@ -355,19 +382,44 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     call("GET", "/rhn/v1/messages/" + id, "",
          [self = shared_from_this(), items, index, more, sequence](boost::system::error_code ec,
                                                                    http::Response r) {
-           if (ec || r.status != 200) return self->end_mailbox_run();
-           auto item = decode_mailbox_item(r.body);
-           if (!item || item->id != (*items)[index].id) return self->end_mailbox_run();
            if (self->mailbox.window().failed()) return self->end_mailbox_run();
+           const RhnMailboxItem& listed = (*items)[index];
+           const SendResult result = classify(ec, r);
+           if (result.status == SendResult::Status::kRetry) {
+             self->mailbox_failed("message", result);
+             return self->end_mailbox_run();
+           }
+           if (result.status == SendResult::Status::kRejected) {
+             // A permanent answer for a message of our own mailbox: asking again cannot help.
+             return self->hand_over_unreadable(
+                 items, index, more, "message: the network answered " + result.error_code);
+           }
+           auto read = read_mailbox_message(r.body);
+           if (const auto* problem = std::get_if<RhnItemProblem>(&read)) {
+             // A 2xx that does not parse is transient (PROTOCOL §9), until the same message
+             // came so kCutAnswersBeforeRefusal times in a row.
+             if (problem->transient && ++self->cut_answers[listed.id] < kCutAnswersBeforeRefusal) {
+               self->ctx.events.count(&gateway::AdapterCounters::malformed_answers);
+               self->mailbox_failed("message", malformed(problem->reason));
+               return self->end_mailbox_run();
+             }
+             return self->hand_over_unreadable(items, index, more, problem->reason);
+           }
+           self->cut_answers.erase(listed.id);
+           auto item = std::get<RhnMailboxItem>(std::move(read));
+           if (item.id != listed.id) {
+             return self->hand_over_unreadable(items, index, more,
+                                               "id: differs from the mailbox listing");
+           }
            gateway::InboundUnit unit;
-           unit.source_id = item->id;
-           unit.sender = item->from.office;
-           unit.recipient = item->to;
-           unit.sender_facility = item->from.facility_id;
-           unit.subject = item->subject;
-           unit.message = item->body;
+           unit.source_id = item.id;
+           unit.sender = item.from.office;
+           unit.recipient = item.to;
+           unit.sender_facility = item.from.facility_id;
+           unit.subject = item.subject;
+           unit.message = item.body;
            unit.cursor = std::to_string(sequence);
-           for (auto& d : item->documents) {
+           for (auto& d : item.documents) {
              gateway::SignedFile f;
              f.name = std::move(d.filename);
              f.media_type = std::move(d.media_type);
@@ -376,17 +428,50 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
              f.attached = false;
              unit.files.push_back(std::move(f));
            }
-           const auto ticket = self->mailbox.window().hand_over(sequence);
-           self->mailbox.listed = std::max(self->mailbox.listed, sequence);
-           self->begin();
-           self->ctx.sink->on_unit(std::move(unit), [self, ticket](bool accepted) {
-             asio::post(self->strand, [self, ticket, accepted] {
-               self->answered(self->mailbox, self->unit_cursor, ticket, accepted);
-               self->end();
-             });
-           });
+           self->hand_over(std::move(unit), sequence);
            self->next_item(items, index + 1, more);
          });
+  }
+
+  void hand_over(gateway::InboundUnit unit, std::int64_t sequence) {
+    const auto ticket = mailbox.window().hand_over(sequence);
+    mailbox.listed = std::max(mailbox.listed, sequence);
+    begin();
+    ctx.sink->on_unit(std::move(unit), [self = shared_from_this(), ticket](bool accepted) {
+      asio::post(self->strand, [self, ticket, accepted] {
+        self->answered(self->mailbox, self->unit_cursor, ticket, accepted);
+        self->end();
+      });
+    });
+  }
+
+  // A message that cannot be read (issue 14): handed over with its reason, so that the engine
+  // refuses it (POST /messages/{id}/reject) and the cursor moves past it. Logged once per id.
+  void hand_over_unreadable(std::shared_ptr<std::vector<RhnMailboxItem>> items, std::size_t index,
+                            bool more, std::string reason) {
+    const RhnMailboxItem& listed = (*items)[index];
+    cut_answers.erase(listed.id);
+    gateway::InboundUnit unit;
+    unit.source_id = listed.id;
+    unit.sender = listed.from.office;
+    unit.recipient = listed.to;
+    unit.sender_facility = listed.from.facility_id;
+    unit.subject = listed.subject;
+    unit.cursor = std::to_string(listed.sequence);
+    unit.unreadable = reason;
+    if (reported.first_time(listed.id)) {
+      ctx.events.report(&gateway::AdapterCounters::items_unreadable,
+                        gateway::AdapterLogLevel::kWarning, "item-unreadable",
+                        {{"message", listed.id},
+                         {"sequence", std::to_string(listed.sequence)},
+                         {"reason", std::move(reason)}});
+    }
+    hand_over(std::move(unit), listed.sequence);
+    next_item(items, index + 1, more);
+  }
+
+  void mailbox_failed(const char* call, const SendResult& r) {
+    health.failed(std::to_string(unit_cursor), call, r.error_code, r.message);
   }
 
   // --- receipts for what the gateway sent
@@ -404,9 +489,16 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
                                "&limit=" + std::to_string(config.page_size);
     call("GET", target, "",
          [self = shared_from_this()](boost::system::error_code ec, http::Response r) {
-           if (ec || r.status != 200) return self->end_receipts_run();
+           if (ec || r.status != 200) {
+             self->ctx.events.count(&gateway::AdapterCounters::polls_failed);
+             return self->end_receipts_run();
+           }
            auto page = decode_receipt_page(r.body);
-           if (!page) return self->end_receipts_run();
+           if (!page) {
+             self->ctx.events.count(&gateway::AdapterCounters::polls_failed);
+             self->ctx.events.count(&gateway::AdapterCounters::malformed_answers);
+             return self->end_receipts_run();
+           }
            auto items = std::make_shared<std::vector<RhnReceipt>>(std::move(page->items));
            self->next_receipt(items, 0, page->more);
          });

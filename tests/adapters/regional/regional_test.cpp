@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -264,13 +265,26 @@ struct AdapterRig {
   asio::io_context io;
   RecordingSink sink;
   std::unique_ptr<RegionalAdapter> adapter;
+  std::vector<std::string> events;       // adapter log events, in order
+  std::vector<std::string> event_items;  // the message ids they named
+  std::shared_ptr<gateway::AdapterCounters> counters;
   explicit AdapterRig(RegionalAdapterConfig config, std::string unit_cursor = "") {
     gateway::AdapterContext ctx;
     ctx.executor = io.get_executor();
     ctx.sink = &sink;
     ctx.name = "regional";
     ctx.unit_cursor = std::move(unit_cursor);
+    ctx.events.sink = [this](gateway::AdapterLogLevel, std::string_view event,
+                             const gateway::AdapterLogFields& fields) {
+      events.emplace_back(event);
+      for (const auto& [k, v] : fields)
+        if (k == "message") event_items.push_back(v);
+    };
+    counters = ctx.events.counters;
     adapter = std::make_unique<RegionalAdapter>(std::move(config), ctx);
+  }
+  std::size_t events_named(const std::string& name) const {
+    return static_cast<std::size_t>(std::count(events.begin(), events.end(), name));
   }
   ~AdapterRig() {
     bool drained = false;
@@ -485,9 +499,18 @@ BOOST_AUTO_TEST_CASE(message_decoding_names_the_offending_field) {
 BOOST_AUTO_TEST_CASE(pages_reject_what_is_not_the_contract) {
   BOOST_TEST(decode_mailbox_page(R"({"items":[],"next_since":0,"more":false})").has_value());
   BOOST_TEST(!decode_mailbox_page(R"({"items":{},"next_since":0})").has_value());
-  BOOST_TEST(!decode_mailbox_page(
-                  R"({"items":[{"sequence":-1,"id":"m","from":{},"to":{}}],"next_since":0})")
-                  .has_value());
+  // Issue 14: one malformed entry no longer spoils the page; an entry without a sequence is
+  // left out and counted, one with a sequence and an id is kept for the fetch to judge.
+  const auto skipped = decode_mailbox_page(
+      R"({"items":[{"sequence":-1,"id":"m","from":{},"to":{}}],"next_since":0})");
+  BOOST_TEST_REQUIRE(skipped.has_value());
+  BOOST_TEST(skipped->items.empty());
+  BOOST_TEST(skipped->skipped == 1u);
+  const auto kept =
+      decode_mailbox_page(R"({"items":[{"sequence":3,"id":"m","from":{}}],"next_since":3})");
+  BOOST_TEST_REQUIRE(kept.has_value());
+  BOOST_TEST_REQUIRE(kept->items.size() == 1u);
+  BOOST_TEST(kept->items[0].id == "m");
   BOOST_TEST(!decode_mailbox_page("{\"items\":[").has_value());
   BOOST_TEST(
       !decode_receipt_page(R"({"items":[{"sequence":1,"id":"m","state":"LOST"}],"next_since":1})")
@@ -1328,6 +1351,125 @@ BOOST_AUTO_TEST_CASE(pipelined_receipts_wait_for_every_answer_after_a_false) {
   expected.insert(expected.end(), ids.begin() + 6, ids.end());
   BOOST_TEST(ids_of(lane.handed()) == expected, boost::test_tools::per_element());
   BOOST_TEST(ids_of(lane.accepted()) == ids, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// Issue 14: a mailbox message served broken for good (`kind`, the stand-in's poison_next) is
+// handed over as unreadable with its reason (a JSON path), logged once and counted, and the good
+// message sent after it arrives; polling on does not offer the bad one again. On the old adapter
+// the mailbox stopped at the bad message for good and neither came.
+void poison_then_good(const std::string& kind, const std::string& reason_part, std::uint64_t seed) {
+  Standin s("poison_" + kind);
+  AdapterRig rig(adapter_config(s));
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults", R"({"poison_next":")" + kind + R"("})").status, 200);
+  auto bad = a->send(message_from_a("bad-" + kind, kNational11, seed));
+  BOOST_REQUIRE_EQUAL(bad.status, 201);
+  auto good = a->send(message_from_a("good-" + kind, kNational11, seed + 1));
+  BOOST_REQUIRE_EQUAL(good.status, 201);
+  const std::string bad_id = decode_send_answer(bad.body)->id;
+  const std::string good_id = decode_send_answer(good.body)->id;
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  const auto& first = rig.sink.units[0];
+  BOOST_TEST(first.source_id == bad_id);
+  BOOST_TEST(first.unreadable.find(reason_part) != std::string::npos, first.unreadable);
+  BOOST_TEST(first.files.empty());
+  BOOST_TEST(first.cursor == "1");
+  const auto& second = rig.sink.units[1];
+  BOOST_TEST(second.source_id == good_id);
+  BOOST_TEST(second.unreadable.empty());
+  BOOST_TEST(!second.files.empty());
+  BOOST_TEST(second.cursor == "2");
+  // More polls: the cursor moved past both, nothing is offered or logged again.
+  const auto polls_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+  run_until(rig.io, [&] { return std::chrono::steady_clock::now() > polls_end; });
+  BOOST_TEST(rig.sink.units.size() == 2u);
+  BOOST_TEST(rig.counters->items_unreadable.load() == 1u);
+  BOOST_TEST(rig.events_named("item-unreadable") == 1u);
+  BOOST_TEST((std::count(rig.event_items.begin(), rig.event_items.end(), bad_id) == 1));
+  // The refusal goes back through the network's reject path.
+  gateway::OutboundReceipt refusal;
+  refusal.source_id = bad_id;
+  refusal.state = gateway::ReceiptState::kRejected;
+  refusal.reason = "ITEM_UNREADABLE (" + first.unreadable + ")";
+  BOOST_TEST(rig.receipt(refusal).status == SendResult::Status::kAccepted);
+  auto receipts = decode_receipt_page(a->receipts().body);
+  BOOST_REQUIRE(receipts.has_value());
+  BOOST_REQUIRE_EQUAL(receipts->items.size(), 1u);
+  BOOST_TEST(receipts->items[0].state == "REJECTED");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(regional_poison)
+
+BOOST_AUTO_TEST_CASE(bad_base64_is_refused_and_the_next_message_arrives) {
+  poison_then_good("bad_base64", "documents[0].content: not base64", 401);
+}
+
+BOOST_AUTO_TEST_CASE(base64_with_a_line_break_is_refused_and_the_next_message_arrives) {
+  poison_then_good("base64_newline", "documents[0].content: not base64", 411);
+}
+
+BOOST_AUTO_TEST_CASE(missing_field_is_refused_and_the_next_message_arrives) {
+  poison_then_good("missing_field", "from.office_no: missing", 421);
+}
+
+BOOST_AUTO_TEST_CASE(too_deep_json_is_refused_and_the_next_message_arrives) {
+  poison_then_good("deep_json", "nested deeper than", 431);
+}
+
+// Issue 14: a message with more documents than the contract's 100 was taken.
+BOOST_AUTO_TEST_CASE(more_than_100_documents_are_refused_and_the_next_message_arrives) {
+  poison_then_good("too_many_documents", "documents: 101 entries, the contract allows 1-100", 441);
+}
+
+// A message whose answer never parses: transient twice, refused the third time in a row.
+BOOST_AUTO_TEST_CASE(a_message_that_never_parses_is_refused_after_three_answers) {
+  Standin s("poison_cut");
+  AdapterRig rig(adapter_config(s));
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  auto bad = a->send(message_from_a("cut-1", kNational11, 451));
+  BOOST_REQUIRE_EQUAL(bad.status, 201);
+  const std::string id = decode_send_answer(bad.body)->id;
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("cut-2", kNational11, 452)).status, 201);
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults",
+              R"({"only":"GET /rhn/v1/messages/)" + id + R"(","malformed_responses":1000})")
+          .status,
+      200);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  BOOST_TEST(rig.sink.units[0].source_id == id);
+  BOOST_TEST(rig.sink.units[0].unreadable.find("body: not JSON") != std::string::npos);
+  BOOST_TEST(rig.sink.units[1].unreadable.empty());
+  BOOST_TEST(rig.counters->malformed_answers.load() == 2u);
+  BOOST_TEST(rig.counters->polls_failed.load() >= 2u);
+  BOOST_TEST(rig.events_named("poll-failed") == 1u);  // once per streak, not per retry
+}
+
+// A mailbox failing on every call grows the stalled gauge while the cursor stays; it drops to 0
+// once a poll goes through.
+BOOST_AUTO_TEST_CASE(failing_polls_grow_the_stalled_gauge_and_recover) {
+  Standin s("poison_stalled");
+  AdapterRig rig(adapter_config(s));
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults",
+                              R"({"only":"GET /rhn/v1/mailbox","fail_status":500,"fail_count":5})")
+                          .status,
+                      200);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.counters->stalled_polls.load() >= 3; }));
+  BOOST_TEST(rig.events_named("poll-failed") == 1u);
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.counters->stalled_polls.load() == 0; }));
+  BOOST_TEST(rig.events_named("poll-recovered") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
