@@ -18,8 +18,8 @@ struct ClientOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   TlsConfig tls;
-  std::chrono::milliseconds timeout{15000};   // whole request: connect, handshake, write, read
-  std::size_t max_connections = 4;            // kept alive and reused
+  std::chrono::milliseconds timeout{15000};  // whole request: connect, handshake, write, read
+  std::size_t max_connections = 4;           // kept alive and reused
   std::size_t max_body_bytes = 64ull * 1024 * 1024;
 };
 

@@ -105,7 +105,8 @@ RegionalAdapterConfig parse_regional_config(const gateway::ConfigNode& section) 
   c.max_connections = static_cast<int>(section.integer("max_connections", 4, 1, 64));
   const auto push = section.child("push");
   if (push.present()) {
-    push.reject_unknown({"enabled", "listen_address", "port", "callback_host", "path", "tls"});
+    push.reject_unknown({"enabled", "listen_address", "port", "callback_host", "path", "tls",
+                         "peer", "max_connections"});
     c.push.enabled = push.boolean("enabled", true);
     c.push.listen_address = push.string("listen_address", std::string("127.0.0.1"));
     c.push.port = static_cast<std::uint16_t>(push.integer("port", 0, 0, 65535));
@@ -113,6 +114,23 @@ RegionalAdapterConfig parse_regional_config(const gateway::ConfigNode& section) 
     c.push.path = push.string("path", std::string("/rhn/notice"));
     if (c.push.path.empty() || c.push.path.front() != '/') push.error("path", "must start with /");
     c.push.tls = parse_tls(push.child("tls"), true);
+    c.push.max_connections = static_cast<int>(push.integer("max_connections", 4, 1, 64));
+    const auto peer = push.child("peer");
+    if (peer.present()) {
+      peer.reject_unknown({"subject_cn", "sha256"});
+      c.push.peer.subject_cn = peer.string("subject_cn", std::string());
+      const std::string fingerprint = peer.string("sha256", std::string());
+      if (!fingerprint.empty()) {
+        if (auto normalised = http::normalise_sha256(fingerprint)) {
+          c.push.peer.sha256 = *normalised;
+        } else {
+          peer.error("sha256", "must be 64 hex digits (colons allowed)");
+        }
+      }
+    }
+    if (c.push.enabled && c.push.peer.empty()) {
+      push.error("peer", "name the network's push identity: subject_cn and/or sha256");
+    }
   }
   return c;
 }
@@ -135,6 +153,9 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     options.timeout = config.timeout;
     options.max_connections = static_cast<std::size_t>(config.max_connections);
     client = std::make_unique<http::HttpsClient>(strand, std::move(options));
+    if (config.push.enabled && config.push.peer.empty()) {
+      throw std::invalid_argument("regional adapter: push needs the network's identity (peer)");
+    }
     if (config.push.enabled) {
       // HttpsServer listens on an io_context: the context's executor must be one's (checked at
       // construction, i.e. startup, so that start() never throws).
@@ -266,6 +287,19 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     auto* io = push_io;
     std::weak_ptr<Impl> weak = shared_from_this();
     const std::string path = config.push.path;
+    http::ServerOptions options;
+    options.max_body_bytes = kMaxPushNoticeBytes;
+    options.max_header_bytes = 16 * 1024;
+    options.read_timeout = std::chrono::seconds(10);
+    options.max_connections = static_cast<std::size_t>(config.push.max_connections);
+    options.accept_peer = [pin = config.push.peer](const std::string& der) {
+      return http::peer_matches(pin, der);
+    };
+    // Refusals come from the listener's connections; the report is atomics plus the logger.
+    options.on_refused = [events = ctx.events](const std::string& what) {
+      events.report(&gateway::AdapterCounters::push_refused, gateway::AdapterLogLevel::kWarning,
+                    "push-refused", {{"reason", what}});
+    };
     push_server = std::make_unique<http::HttpsServer>(
         *io, config.push.tls,
         [weak, path](http::Request req, std::function<void(http::Response)> respond) {
@@ -279,7 +313,8 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
             r.status = 404;
           }
           respond(std::move(r));
-        });
+        },
+        std::move(options));
     try {
       push_port = push_server->listen(config.push.listen_address, config.push.port);
     } catch (const std::exception&) {

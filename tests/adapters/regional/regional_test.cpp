@@ -25,8 +25,10 @@
 #include <vector>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "adapters/http/asio.hpp"
+#include "adapters/http/https_client.hpp"
 #include "adapters/regional/regional_adapter.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -1183,6 +1185,7 @@ BOOST_AUTO_TEST_CASE(push_notice_triggers_a_poll) {
   config.push.tls.ca_file = (env().pki / "tls/regional-ca.pem").string();
   config.push.tls.cert_file = (env().pki / "tls/gateway-regional-server-ec.cert.pem").string();
   config.push.tls.key_file = (env().pki / "tls/gateway-regional-server-ec.key.pem").string();
+  config.push.peer.subject_cn = "regional-standin-client";  // the stand-in's push identity
   AdapterRig rig(config);
   BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
   auto a = client(s, "A");
@@ -1470,6 +1473,147 @@ BOOST_AUTO_TEST_CASE(failing_polls_grow_the_stalled_gauge_and_recover) {
   BOOST_TEST(rig.events_named("poll-failed") == 1u);
   BOOST_REQUIRE(run_until(rig.io, [&] { return rig.counters->stalled_polls.load() == 0; }));
   BOOST_TEST(rig.events_named("poll-recovered") == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the push listener (issue 14): a notice-sized body limit, a connection cap, and only the
+// network's own push identity -------------------------------------------------------------------
+
+namespace {
+
+RegionalAdapterConfig push_config(const Standin& s) {
+  auto config = adapter_config(s);
+  config.poll_interval = std::chrono::hours(1);
+  config.push.enabled = true;
+  config.push.tls.ca_file = (env().pki / "tls/regional-ca.pem").string();
+  config.push.tls.cert_file = (env().pki / "tls/gateway-regional-server-ec.cert.pem").string();
+  config.push.tls.key_file = (env().pki / "tls/gateway-regional-server-ec.key.pem").string();
+  config.push.peer.subject_cn = "regional-standin-client";
+  config.push.max_connections = 2;
+  return config;
+}
+
+// A client of the push listener with `who`'s certificate, on the rig's io_context.
+struct PushClient {
+  PushClient(AdapterRig& rig, const std::string& who) : rig_(rig) {
+    http::ClientOptions o;
+    o.port = rig.adapter->push_port();
+    o.tls = member_tls(who);
+    o.timeout = std::chrono::milliseconds(5000);
+    o.max_connections = 1;
+    client = std::make_unique<http::HttpsClient>(rig.io.get_executor(), o);
+  }
+  // The status, or 0 when the connection failed.
+  int post(std::string body) {
+    std::optional<int> status;
+    http::Request req;
+    req.method = "POST";
+    req.target = "/rhn/notice";
+    req.headers = {{"content-type", "application/json"}};
+    req.body = std::move(body);
+    client->request(std::move(req), [&](boost::system::error_code ec, http::Response r) {
+      status = ec ? 0 : r.status;
+    });
+    BOOST_REQUIRE(run_until(rig_.io, [&] { return status.has_value(); }));
+    return *status;
+  }
+  AdapterRig& rig_;
+  std::unique_ptr<http::HttpsClient> client;
+};
+
+const std::string kNotice = R"({"event":"mailbox","sequence":1})";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(regional_push)
+
+// Every facility holds a certificate of the regional CA: only the pinned identity may push.
+BOOST_AUTO_TEST_CASE(only_the_networks_push_identity_is_served) {
+  Standin s("push_identity");
+  AdapterRig rig(push_config(s));
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.adapter->push_port() != 0; }));
+  PushClient facility(rig, "B");
+  BOOST_TEST(facility.post(kNotice) == 0);  // closed after the handshake, nothing read
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+  BOOST_TEST(rig.events_named("push-refused") == 1u);
+  PushClient network(rig, "A");  // regional-standin-client: the network's push identity
+  BOOST_TEST(network.post(kNotice) == 204);
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_fingerprint_pin_takes_that_certificate_only) {
+  Standin s("push_fingerprint");
+  auto config = push_config(s);
+  config.push.peer.subject_cn.clear();
+  const auto cert = pki::load_certificate(member_tls("A").cert_file);
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert.get(), &der);
+  BOOST_REQUIRE(n > 0);
+  config.push.peer.sha256 = http::sha256_hex_of(
+      std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n)));
+  OPENSSL_free(der);
+  AdapterRig rig(config);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.adapter->push_port() != 0; }));
+  BOOST_TEST(PushClient(rig, "A").post(kNotice) == 204);
+  BOOST_TEST(PushClient(rig, "stranger").post(kNotice) == 0);
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+}
+
+// A notice is a few dozen bytes: a body over 4 KiB is refused (it was 64 MiB).
+BOOST_AUTO_TEST_CASE(a_body_larger_than_a_notice_is_refused) {
+  Standin s("push_body");
+  AdapterRig rig(push_config(s));
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.adapter->push_port() != 0; }));
+  PushClient network(rig, "A");
+  BOOST_TEST(network.post(std::string(kMaxPushNoticeBytes + 1, ' ')) == 413);
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+  BOOST_TEST(PushClient(rig, "A").post(kNotice) == 204);
+}
+
+// Open connections beyond push.max_connections are closed before the handshake.
+BOOST_AUTO_TEST_CASE(connections_over_the_cap_are_closed) {
+  Standin s("push_cap");
+  AdapterRig rig(push_config(s));  // max_connections = 2
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.adapter->push_port() != 0; }));
+  PushClient first(rig, "A");
+  PushClient second(rig, "A");
+  BOOST_TEST(first.post(kNotice) == 204);  // both stay open (keep-alive)
+  BOOST_TEST(second.post(kNotice) == 204);
+  PushClient third(rig, "A");
+  BOOST_TEST(third.post(kNotice) == 0);
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+  first.client.reset();  // a place frees up once a connection closes
+  BOOST_REQUIRE(run_until(rig.io, [&] {
+    PushClient again(rig, "A");
+    return again.post(kNotice) == 204;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(push_settings_must_name_the_identity) {
+  const auto parse = [](const std::string& push) {
+    rapidjson::Document d;
+    const std::string json = R"({"port":8443,"facility_id":"KAKEHASHI-GW",)"
+                             R"("tls":{"ca_file":"a","cert_file":"b","key_file":"c"},"push":)" +
+                             push + "}";
+    d.Parse(json.c_str());
+    std::vector<gateway::ConfigError> errors;
+    gateway::ConfigNode node(&d, "networks.regional.settings", &errors);
+    (void)parse_regional_config(node);
+    std::string all;
+    for (const auto& e : errors) all += e.path + ": " + e.message + "\n";
+    return all;
+  };
+  const std::string tls = R"("tls":{"ca_file":"a","cert_file":"b","key_file":"c"})";
+  BOOST_TEST(parse("{" + tls + "}").find("networks.regional.settings.push.peer") !=
+             std::string::npos);
+  BOOST_TEST(parse("{" + tls + R"(,"peer":{"sha256":"zz"}})")
+                 .find("networks.regional.settings.push.peer.sha256") != std::string::npos);
+  BOOST_TEST(parse("{" + tls + R"(,"peer":{"subject_cn":"regional-standin-client"}})").empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
