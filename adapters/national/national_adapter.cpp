@@ -120,6 +120,22 @@ bool may_poll_now(const Context& c) {
 
 using InboxItem = NcpInboxItem;
 
+http::ClientOptions client_options(const NationalAdapterConfig& config,
+                                   const gateway::AdapterEvents& events) {
+  http::ClientOptions o;
+  o.host = config.host;
+  o.port = config.port;
+  o.tls = config.tls;
+  o.timeout = config.request_timeout;
+  o.max_connections = 4;
+  o.max_body_bytes = 64ull * 1024 * 1024;
+  o.on_verify_failure = [events](const std::string& peer, const std::string& reason) {
+    events.report(&gateway::AdapterCounters::tls_verify_failures, gateway::AdapterLogLevel::kError,
+                  "tls-verify-failed", {{"peer", peer}, {"reason", reason}});
+  };
+  return o;
+}
+
 class Impl : public std::enable_shared_from_this<Impl> {
  public:
   using Done = std::function<void(SendResult, const http::Response&)>;
@@ -133,8 +149,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
         password_(std::move(password)),
         credential_(std::move(credential)),
         document_cert_der_(std::move(document_cert_der)),
-        client_(strand_, http::ClientOptions{config_.host, config_.port, config_.tls,
-                                             config_.request_timeout, 4, 64ull * 1024 * 1024}),
+        client_(strand_, client_options(config_, context_.events)),
         timer_(strand_),
         unit_cursor_(context_.unit_cursor),
         receipt_cursor_(context_.receipt_cursor),

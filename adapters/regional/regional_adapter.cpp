@@ -152,6 +152,12 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     options.tls = config.tls;
     options.timeout = config.timeout;
     options.max_connections = static_cast<std::size_t>(config.max_connections);
+    options.on_verify_failure = [events = ctx.events](const std::string& peer,
+                                                      const std::string& reason) {
+      events.report(&gateway::AdapterCounters::tls_verify_failures,
+                    gateway::AdapterLogLevel::kError, "tls-verify-failed",
+                    {{"peer", peer}, {"reason", reason}});
+    };
     client = std::make_unique<http::HttpsClient>(strand, std::move(options));
     if (config.push.enabled && config.push.peer.empty()) {
       throw std::invalid_argument("regional adapter: push needs the network's identity (peer)");

@@ -15,11 +15,21 @@ std::mutex g_mutex;
 void escape(std::string& out, std::string_view s) {
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -34,23 +44,24 @@ void escape(std::string& out, std::string_view s) {
 
 const char* level_name(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
 
-}  // namespace
-
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
-
-void log(LogLevel level, std::string_view event,
-         std::initializer_list<std::pair<std::string_view, std::string>> fields) {
+template <class Fields>
+void write_line(LogLevel level, std::string_view event, const Fields& fields) {
   if (static_cast<int>(level) < g_level.load()) return;
   const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
@@ -75,6 +86,22 @@ void log(LogLevel level, std::string_view event,
   line += "}\n";
   std::lock_guard lock(g_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace
+
+void set_log_level(LogLevel level) {
+  g_level = static_cast<int>(level);
+}
+
+void log(LogLevel level, std::string_view event,
+         std::initializer_list<std::pair<std::string_view, std::string>> fields) {
+  write_line(level, event, fields);
+}
+
+void log_fields(LogLevel level, std::string_view event,
+                const std::vector<std::pair<std::string, std::string>>& fields) {
+  write_line(level, event, fields);
 }
 
 }  // namespace kakehashi::gateway

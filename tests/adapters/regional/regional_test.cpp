@@ -1526,6 +1526,18 @@ const std::string kNotice = R"({"event":"mailbox","sequence":1})";
 
 }  // namespace
 
+// Issue 14: a server certificate that fails verification is logged (peer, reason) and counted.
+BOOST_AUTO_TEST_CASE(tls_verification_failures_are_logged_and_counted) {
+  Standin s("tls_verify");
+  auto config = adapter_config(s);
+  config.tls.ca_file = (env().pki / "tls/national-ca.pem").string();  // not the server's CA
+  AdapterRig rig(config);
+  const auto result = rig.directory();
+  BOOST_TEST(result.status.status == SendResult::Status::kRetry);
+  BOOST_TEST(rig.counters->tls_verify_failures.load() >= 1u);
+  BOOST_TEST(rig.events_named("tls-verify-failed") >= 1u);
+}
+
 BOOST_AUTO_TEST_SUITE(regional_push)
 
 // Every facility holds a certificate of the regional CA: only the pinned identity may push.
