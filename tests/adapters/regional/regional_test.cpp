@@ -899,7 +899,8 @@ BOOST_AUTO_TEST_CASE(config_is_parsed_with_key_paths) {
   rapidjson::Document doc;
   doc.Parse(R"({"port": 8443, "facility_id": "KAKEHASHI-GW", "poll_interval": "2s",
                "tls": {"ca_file": "ca.pem", "cert_file": "c.pem", "key_file": "k.pem"},
-               "push": {"port": 9443, "tls": {"ca_file": "ca.pem", "cert_file": "s.pem", "key_file": "sk.pem"}}})");
+               "push": {"port": 9443, "peer": {"subject_cn": "regional-standin-client"},
+                        "tls": {"ca_file": "ca.pem", "cert_file": "s.pem", "key_file": "sk.pem"}}})");
   std::vector<gateway::ConfigError> errors;
   auto c = parse_regional_config(gateway::ConfigNode(&doc, "adapters.regional", &errors));
   BOOST_TEST(errors.empty());
