@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -557,6 +558,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
            }
            // Decrypting a few files is quick enough to do on the executor (PROTOCOL/README).
            auto inner = cms::decrypt(view(resp.body), self->credential_);
+           const std::string& id = items->front().id;
+           // A body that is not CMS at all may be a cut or garbled answer (PROTOCOL §2: an
+           // unparseable answer is transient): asked again, refused the third time in a row.
+           if (!inner.ok() && inner.error().code == cms::ErrorCode::kMalformed &&
+               ++self->garbled_[id] < kGarbledBeforeRefusal) {
+             self->context_.events.count(&gateway::AdapterCounters::malformed_answers);
+             self->poll_failed("download", retry("malformed_response", "download is not CMS"));
+             return self->end_run(self->units_, self->config_.poll_interval);
+           }
+           self->garbled_.erase(id);
            if (!inner.ok()) {
              return self->hand_over_unreadable(items, more,
                                                "file " + name + ": cannot be decrypted (" +
@@ -721,6 +732,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
   int sink_pending_ = 0;
   std::function<void()> drained_;
   adapters::RecentIds reported_;  // transmission ids logged as unreadable lately
+  static constexpr int kGarbledBeforeRefusal = 3;
+  std::map<std::string, int> garbled_;  // downloads in a row that were not CMS, by transmission
   adapters::PollHealth health_{context_.events};
 };
 
