@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <cctype>
@@ -244,7 +245,16 @@ void HttpsClient::Impl::on_connect(const ExchangePtr& ex, error_code ec) {
 
 void HttpsClient::Impl::on_handshake(const ExchangePtr& ex, error_code ec) {
   if (ex->finished) return;
-  if (ec) return complete(ex, ec, {}, false);
+  if (ec) {
+    // A certificate that did not verify (unknown CA, expired, wrong name) is worth a log line;
+    // a reset or timeout during the handshake is an ordinary transport failure.
+    const long verify = SSL_get_verify_result(ex->connection->stream.native_handle());
+    if (verify != X509_V_OK && options.on_verify_failure) {
+      options.on_verify_failure(options.host + ":" + std::to_string(options.port),
+                                X509_verify_cert_error_string(verify));
+    }
+    return complete(ex, ec, {}, false);
+  }
   do_write(ex);
 }
 

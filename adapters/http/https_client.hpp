@@ -18,9 +18,12 @@ struct ClientOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   TlsConfig tls;
-  std::chrono::milliseconds timeout{15000};   // whole request: connect, handshake, write, read
-  std::size_t max_connections = 4;            // kept alive and reused
+  std::chrono::milliseconds timeout{15000};  // whole request: connect, handshake, write, read
+  std::size_t max_connections = 4;           // kept alive and reused
   std::size_t max_body_bytes = 64ull * 1024 * 1024;
+  // Called when the server's certificate fails verification (issue 14): the peer as
+  // "host:port" and OpenSSL's reason (no certificate contents). On the client's executor.
+  std::function<void(const std::string& peer, const std::string& reason)> on_verify_failure;
 };
 
 class HttpsClient {

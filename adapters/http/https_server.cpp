@@ -80,6 +80,10 @@ struct ServerShared {
     if (harmless(ec)) return;
     report(std::string(what) + ": " + ec.message());
   }
+  void refused(const std::string& line) const {
+    if (options.on_refused) return options.on_refused(line);
+    report(line);
+  }
   void report(const std::string& line) const {
     if (options.on_error) {
       options.on_error(line);
@@ -155,6 +159,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_handshake(error_code ec) {
     if (ec) return fail(ec, "handshake");
     PeerIdentity id = peer_identity(stream_.native_handle());
+    if (server_->options.accept_peer && !server_->options.accept_peer(id.der)) {
+      server_->refused("peer not accepted: " +
+                       (id.subject.empty() ? "no certificate" : id.subject));
+      return close_now();
+    }
     peer_der_ = std::move(id.der);
     peer_subject_ = std::move(id.subject);
     do_read();
@@ -174,7 +183,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(error_code ec) {
     if (ec == bhttp::error::end_of_stream) return do_shutdown();
-    if (ec == bhttp::error::body_limit) return send_error(413, "request body too large");
+    if (ec == bhttp::error::body_limit) {
+      server_->refused("request body over " + std::to_string(server_->options.max_body_bytes) +
+                       " bytes");
+      return send_error(413, "request body too large");
+    }
     if (ec == bhttp::error::header_limit) return send_error(431, "request header too large");
     if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
         ec != bhttp::error::partial_message) {
@@ -189,6 +202,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& message = parser_->get();
     // Belt and braces: Beast 1.74 lets some bodies past the parser's limit (see the client).
     if (message.body().size() > server_->options.max_body_bytes) {
+      server_->refused("request body over " + std::to_string(server_->options.max_body_bytes) +
+                       " bytes");
       return send_error(413, "request body too large");
     }
     keep_alive_ = message.keep_alive();
@@ -337,15 +352,25 @@ void HttpsServer::Impl::on_accept(error_code ec, tcp::socket socket) {
     socket.set_option(tcp::no_delay(true), ignored);
     auto session = std::make_shared<Session>(shared, std::move(socket));
     bool start = false;
+    bool over_cap = false;
     {
       std::lock_guard lock(mutex);
       if (!stopped) {
         std::erase_if(sessions, [](const auto& w) { return w.expired(); });
-        sessions.push_back(session);
-        start = true;
+        const std::size_t cap = shared->options.max_connections;
+        over_cap = cap > 0 && sessions.size() >= cap;
+        if (!over_cap) {
+          sessions.push_back(session);
+          start = true;
+        }
       }
     }
     if (start) session->start();
+    if (over_cap) {
+      shared->refused("connection over the cap of " +
+                      std::to_string(shared->options.max_connections));
+      session->close();
+    }
   }
   do_accept();
 }

@@ -27,13 +27,21 @@ struct ServerOptions {
   std::function<void(const std::string& what)> on_error;
   // Added: limit on the request line and headers together.
   std::size_t max_header_bytes = 64 * 1024;
+  // Open connections at most (0: no cap); one more is closed at once, before the handshake.
+  std::size_t max_connections = 0;
+  // When set: called with the client certificate (DER) after the handshake; false closes the
+  // connection before anything is read (e.g. http::peer_matches against a pin).
+  std::function<bool(const std::string& peer_cert_der)> accept_peer;
+  // Where refusals by the two rules above and by max_body_bytes go (one line each, no payload).
+  // Empty: reported like errors. Called from the connection's strand; must be thread-safe.
+  std::function<void(const std::string& what)> on_refused;
 };
 
 // Faults a test can switch on at run time (all off by default). Thread-safe.
 struct ServerFaults {
-  std::atomic<bool> refuse_tls{false};       // close each new connection before the handshake
-  std::atomic<int> drop_responses{0};        // the next N responses: send half, then close
-  std::atomic<int> delay_ms{0};              // wait this long before each response
+  std::atomic<bool> refuse_tls{false};  // close each new connection before the handshake
+  std::atomic<int> drop_responses{0};   // the next N responses: send half, then close
+  std::atomic<int> delay_ms{0};         // wait this long before each response
 };
 
 class HttpsServer {

@@ -9,12 +9,12 @@
 namespace kakehashi::http {
 
 struct TlsConfig {
-  std::string ca_file;    // PEM CA certificate(s) that issued the peer's certificate
-  std::string cert_file;  // PEM certificate chain presented to the peer
-  std::string key_file;   // PEM private key (must not be readable by group or others)
-  bool allow_tls12 = false;         // TLS 1.3 always; 1.2 only when set; 1.0/1.1 never
-  bool require_peer_cert = true;    // servers: refuse clients without a valid certificate
-  std::string server_name;          // clients: name to verify in the server's certificate
+  std::string ca_file;            // PEM CA certificate(s) that issued the peer's certificate
+  std::string cert_file;          // PEM certificate chain presented to the peer
+  std::string key_file;           // PEM private key (must not be readable by group or others)
+  bool allow_tls12 = false;       // TLS 1.3 always; 1.2 only when set; 1.0/1.1 never
+  bool require_peer_cert = true;  // servers: refuse clients without a valid certificate
+  std::string server_name;        // clients: name to verify in the server's certificate
 };
 
 // Build contexts; throw std::runtime_error naming the file and problem (startup only).

@@ -1,7 +1,9 @@
 #include "adapters/national/national_adapter.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -14,6 +16,7 @@
 
 #include "adapters/http/https_client.hpp"
 #include "adapters/intake/intake_lane.hpp"
+#include "adapters/intake/poll_health.hpp"
 #include "adapters/national/ncp_answers.hpp"
 #include "adapters/national/ncp_codec.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -118,6 +121,22 @@ bool may_poll_now(const Context& c) {
 
 using InboxItem = NcpInboxItem;
 
+http::ClientOptions client_options(const NationalAdapterConfig& config,
+                                   const gateway::AdapterEvents& events) {
+  http::ClientOptions o;
+  o.host = config.host;
+  o.port = config.port;
+  o.tls = config.tls;
+  o.timeout = config.request_timeout;
+  o.max_connections = 4;
+  o.max_body_bytes = 64ull * 1024 * 1024;
+  o.on_verify_failure = [events](const std::string& peer, const std::string& reason) {
+    events.report(&gateway::AdapterCounters::tls_verify_failures, gateway::AdapterLogLevel::kError,
+                  "tls-verify-failed", {{"peer", peer}, {"reason", reason}});
+  };
+  return o;
+}
+
 class Impl : public std::enable_shared_from_this<Impl> {
  public:
   using Done = std::function<void(SendResult, const http::Response&)>;
@@ -131,8 +150,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
         password_(std::move(password)),
         credential_(std::move(credential)),
         document_cert_der_(std::move(document_cert_der)),
-        client_(strand_, http::ClientOptions{config_.host, config_.port, config_.tls,
-                                             config_.request_timeout, 4, 64ull * 1024 * 1024}),
+        client_(strand_, client_options(config_, context_.events)),
         timer_(strand_),
         unit_cursor_(context_.unit_cursor),
         receipt_cursor_(context_.receipt_cursor),
@@ -332,16 +350,20 @@ class Impl : public std::enable_shared_from_this<Impl> {
       http::Request sent = req;
       sent.headers.emplace_back("authorization", "Bearer " + used);
       if (!sent.body.empty()) sent.headers.emplace_back("content-type", "application/json");
-      self->client_.request(std::move(sent),
-                            [self, req = std::move(req), may_relogin, used, done = std::move(done)](
-                                boost::system::error_code ec, http::Response resp) mutable {
-                              if (!ec && resp.status == 401 && may_relogin) {
-                                if (self->token_ == used)
-                                  self->token_.clear();  // expired: log in again, once
-                                return self->attempt(std::move(req), false, std::move(done));
-                              }
-                              done(classify(ec, resp), resp);
-                            });
+      self->client_.request(
+          std::move(sent), [self, req = std::move(req), may_relogin, used, done = std::move(done)](
+                               boost::system::error_code ec, http::Response resp) mutable {
+            if (!ec && resp.status == 401 && may_relogin) {
+              if (self->token_ == used) {
+                self->token_.clear();  // expired: log in again, once
+                self->context_.events.report(&gateway::AdapterCounters::relogins,
+                                             gateway::AdapterLogLevel::kInfo, "session-renewed",
+                                             {{"code", error_code_of(resp.body)}});
+              }
+              return self->attempt(std::move(req), false, std::move(done));
+            }
+            done(classify(ec, resp), resp);
+          });
     });
   }
 
@@ -414,9 +436,12 @@ class Impl : public std::enable_shared_from_this<Impl> {
   //
   // A run lists from the durable cursor and goes on listing past the last item handed over;
   // each answer true extends the durable cursor over the contiguous prefix answered true. The
-  // first false, a failed call or a file that cannot be decrypted ends the run: nothing more is
-  // handed over, and once every item is answered the next poll starts over from the durable
-  // cursor. Units are all answered before the outbox updates are polled, as with one at a time.
+  // first false or a failed call ends the run: nothing more is handed over, and once every item
+  // is answered the next poll starts over from the durable cursor. An item that cannot be read
+  // (a file that cannot be decrypted or carries no content, a permanent 4xx on a download, a
+  // listing entry that is not the contract's) is handed over as unreadable instead: the engine
+  // refuses it to its sender and the run goes on. Units are all answered before the outbox updates
+  // are polled, as with one at a time.
 
   // A fresh listing from the durable position; false when an old run still waits for answers
   // (it then ends like a failed run).
@@ -453,12 +478,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
                       {}};
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
-      if (r.status != SendResult::Status::kAccepted)
+      if (r.status != SendResult::Status::kAccepted) {
+        self->poll_failed("inbox", r);
         return self->end_run(self->units_, self->pause_after(r));
+      }
       auto items = std::make_shared<std::deque<InboxItem>>();
       bool more = false;
       if (!self->parse_inbox(resp.body, *items, more)) {
         // Malformed answer: try again later.
+        self->context_.events.count(&gateway::AdapterCounters::malformed_answers);
+        self->poll_failed("inbox", retry("malformed_response", "inbox page"));
         return self->end_run(self->units_, self->config_.poll_interval);
       }
       self->next_item(items, more);
@@ -469,6 +498,12 @@ class Impl : public std::enable_shared_from_this<Impl> {
     auto page = parse_inbox_page(body);
     if (!page) return false;
     more = page->more;
+    if (page->skipped > 0) {
+      context_.events.report(&gateway::AdapterCounters::items_skipped,
+                             gateway::AdapterLogLevel::kWarning, "inbox-item-skipped",
+                             {{"count", std::to_string(page->skipped)},
+                              {"reason", "listed without transmission_id or cursor"}});
+    }
     for (auto& item : page->items) items.push_back(std::move(item));
     return true;
   }
@@ -480,11 +515,14 @@ class Impl : public std::enable_shared_from_this<Impl> {
       return units_.wait_for_room([this, items, more] { next_item(items, more); });
     if (items->empty()) {
       if (more) return poll_inbox();
+      poll_succeeded();
       return units_.wait_until_drained([this] {
         if (units_.window().failed()) return schedule(config_.poll_interval);
         if (begin_run(receipts_, receipt_cursor_)) poll_updates();
       });
     }
+    if (!items->front().problem.empty())
+      return hand_over_unreadable(items, more, items->front().problem);
     download(items, 0, more);
   }
 
@@ -508,14 +546,39 @@ class Impl : public std::enable_shared_from_this<Impl> {
              items->pop_front();  // withdrawn since it was listed: nothing to deliver
              return self->next_item(items, more);
            }
-           if (r.status != SendResult::Status::kAccepted)
+           const std::string& name = items->front().names[file];
+           if (r.status == SendResult::Status::kRejected) {
+             // A permanent answer for a file of our own inbox: retrying cannot help.
+             return self->hand_over_unreadable(
+                 items, more, "file " + name + ": the network answered " + r.error_code);
+           }
+           if (r.status != SendResult::Status::kAccepted) {
+             self->poll_failed("download", r);
              return self->end_run(self->units_, self->pause_after(r));
+           }
            // Decrypting a few files is quick enough to do on the executor (PROTOCOL/README).
            auto inner = cms::decrypt(view(resp.body), self->credential_);
-           std::optional<cms::Bytes> content;
-           if (inner.ok()) content = cms::embedded_content(inner.value());
-           if (!inner.ok() || !content)
+           const std::string& id = items->front().id;
+           // A body that is not CMS at all may be a cut or garbled answer (PROTOCOL §2: an
+           // unparseable answer is transient): asked again, refused the third time in a row.
+           if (!inner.ok() && inner.error().code == cms::ErrorCode::kMalformed &&
+               ++self->garbled_[id] < kGarbledBeforeRefusal) {
+             self->context_.events.count(&gateway::AdapterCounters::malformed_answers);
+             self->poll_failed("download", retry("malformed_response", "download is not CMS"));
              return self->end_run(self->units_, self->config_.poll_interval);
+           }
+           self->garbled_.erase(id);
+           if (!inner.ok()) {
+             return self->hand_over_unreadable(items, more,
+                                               "file " + name + ": cannot be decrypted (" +
+                                                   std::string(cms::to_string(inner.error().code)) +
+                                                   ")");
+           }
+           std::optional<cms::Bytes> content = cms::embedded_content(inner.value());
+           if (!content) {
+             return self->hand_over_unreadable(
+                 items, more, "file " + name + ": the signed data carries no content");
+           }
            InboxItem& current = items->front();
            gateway::SignedFile f;
            f.name = current.names[file];
@@ -527,6 +590,27 @@ class Impl : public std::enable_shared_from_this<Impl> {
            self->download(items, file + 1, more);
          });
   }
+
+  // An item that cannot be read (issue 14): handed over with its reason, so that the engine
+  // refuses it back to its sender (receipt REJECTED) and the cursor moves past it. Logged once
+  // per transmission id, counted.
+  void hand_over_unreadable(std::shared_ptr<std::deque<InboxItem>> items, bool more,
+                            std::string reason) {
+    InboxItem& item = items->front();
+    item.unit.files.clear();
+    item.unit.unreadable = reason;
+    if (reported_.first_time(item.id)) {
+      context_.events.report(&gateway::AdapterCounters::items_unreadable,
+                             gateway::AdapterLogLevel::kWarning, "item-unreadable",
+                             {{"transmission", item.id}, {"reason", std::move(reason)}});
+    }
+    hand_over(items, more);
+  }
+
+  void poll_failed(const char* what, const SendResult& r) {
+    health_.failed(unit_cursor_, what, r.error_code, r.message);
+  }
+  void poll_succeeded() { health_.succeeded(); }
 
   void hand_over(std::shared_ptr<std::deque<InboxItem>> items, bool more) {
     InboxItem item = std::move(items->front());
@@ -553,10 +637,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
                       {}};
     call(std::move(req), [self = shared_from_this()](SendResult r, const http::Response& resp) {
       if (self->stopping_) return;
-      if (r.status != SendResult::Status::kAccepted)
+      if (r.status != SendResult::Status::kAccepted) {
+        self->context_.events.count(&gateway::AdapterCounters::polls_failed);
         return self->end_run(self->receipts_, self->pause_after(r));
+      }
       auto page = parse_updates_page(resp.body);
-      if (!page) return self->end_run(self->receipts_, self->config_.poll_interval);
+      if (!page) {
+        self->context_.events.count(&gateway::AdapterCounters::polls_failed);
+        self->context_.events.count(&gateway::AdapterCounters::malformed_answers);
+        return self->end_run(self->receipts_, self->config_.poll_interval);
+      }
       auto receipts = std::make_shared<std::deque<gateway::InboundReceipt>>(
           std::make_move_iterator(page->receipts.begin()),
           std::make_move_iterator(page->receipts.end()));
@@ -641,6 +731,10 @@ class Impl : public std::enable_shared_from_this<Impl> {
   int in_flight_ = 0;
   int sink_pending_ = 0;
   std::function<void()> drained_;
+  adapters::RecentIds reported_;  // transmission ids logged as unreadable lately
+  static constexpr int kGarbledBeforeRefusal = 3;
+  std::map<std::string, int> garbled_;  // downloads in a row that were not CMS, by transmission
+  adapters::PollHealth health_{context_.events};
 };
 
 class NationalAdapterImpl final : public NationalAdapter {

@@ -50,18 +50,31 @@ std::optional<NcpInboxPage> parse_inbox_page(std::string_view body) {
     NcpInboxItem item;
     item.id = str(v, "transmission_id");
     item.cursor = str(v, "cursor");
-    if (item.id.empty() || item.cursor.empty() || !v.HasMember("files") || !v["files"].IsArray())
-      return std::nullopt;
+    if (item.id.empty() || item.cursor.empty()) {
+      ++page.skipped;
+      continue;
+    }
     item.unit.source_id = item.id;
     item.unit.sender = office(v, "sender");
     item.unit.recipient = office(v, "recipient");
     item.unit.subject = str(v, "unit_kind");
     item.unit.message = str(v, "message");
     item.unit.cursor = item.cursor;
-    for (const auto& f : v["files"].GetArray()) {
-      std::string name = str(f, "name");
-      if (name.empty()) return std::nullopt;
-      item.names.push_back(std::move(name));
+    if (!v.HasMember("files") || !v["files"].IsArray()) {
+      item.problem = "files: missing or not an array";
+    } else if (v["files"].Empty() || v["files"].Size() > kMaxTransmissionFiles) {
+      item.problem = "files: " + std::to_string(v["files"].Size()) +
+                     " entries, the contract allows 1-" + std::to_string(kMaxTransmissionFiles);
+    } else {
+      for (rapidjson::SizeType i = 0; i < v["files"].Size(); ++i) {
+        std::string name = str(v["files"][i], "name");
+        if (name.empty()) {
+          item.problem = "files[" + std::to_string(i) + "].name: missing or empty";
+          item.names.clear();
+          break;
+        }
+        item.names.push_back(std::move(name));
+      }
     }
     page.items.push_back(std::move(item));
   }

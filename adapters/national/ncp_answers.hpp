@@ -19,11 +19,20 @@ struct NcpInboxItem {
   std::string cursor;
   gateway::InboundUnit unit;
   std::vector<std::string> names;
+  // Non-empty when the item is listed but cannot be taken as the contract describes (files
+  // missing, not names, more than kMaxTransmissionFiles): refused back without a download.
+  std::string problem;
 };
+
+// PROTOCOL.md §6: a transmission carries 1-64 files.
+inline constexpr std::size_t kMaxTransmissionFiles = 64;
 
 struct NcpInboxPage {
   std::vector<NcpInboxItem> items;
   bool more = false;
+  // Items listed without a transmission id or cursor: nothing to fetch, refuse or resume from,
+  // so they are left out (the adapter logs and counts them).
+  std::size_t skipped = 0;
 };
 
 struct NcpUpdatesPage {
@@ -38,7 +47,7 @@ struct NcpOfficePage {
   bool more = false;
 };
 
-// GET /ncp/v1/inbox
+// GET /ncp/v1/inbox. One malformed item does not spoil the page: see `problem` and `skipped`.
 std::optional<NcpInboxPage> parse_inbox_page(std::string_view body);
 // GET /ncp/v1/outbox/updates
 std::optional<NcpUpdatesPage> parse_updates_page(std::string_view body);

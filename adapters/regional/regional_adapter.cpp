@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "adapters/http/https_client.hpp"
 #include "adapters/http/https_server.hpp"
 #include "adapters/intake/intake_lane.hpp"
+#include "adapters/intake/poll_health.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/key_file.hpp"
 #include "mapping/cms/content_converter.hpp"
@@ -106,7 +108,8 @@ RegionalAdapterConfig parse_regional_config(const gateway::ConfigNode& section) 
   c.max_connections = static_cast<int>(section.integer("max_connections", 4, 1, 64));
   const auto push = section.child("push");
   if (push.present()) {
-    push.reject_unknown({"enabled", "listen_address", "port", "callback_host", "path", "tls"});
+    push.reject_unknown({"enabled", "listen_address", "port", "callback_host", "path", "tls",
+                         "peer", "max_connections"});
     c.push.enabled = push.boolean("enabled", true);
     c.push.listen_address = push.string("listen_address", std::string("127.0.0.1"));
     c.push.port = static_cast<std::uint16_t>(push.integer("port", 0, 0, 65535));
@@ -114,6 +117,23 @@ RegionalAdapterConfig parse_regional_config(const gateway::ConfigNode& section) 
     c.push.path = push.string("path", std::string("/rhn/notice"));
     if (c.push.path.empty() || c.push.path.front() != '/') push.error("path", "must start with /");
     c.push.tls = parse_tls(push.child("tls"), true);
+    c.push.max_connections = static_cast<int>(push.integer("max_connections", 4, 1, 64));
+    const auto peer = push.child("peer");
+    if (peer.present()) {
+      peer.reject_unknown({"subject_cn", "sha256"});
+      c.push.peer.subject_cn = peer.string("subject_cn", std::string());
+      const std::string fingerprint = peer.string("sha256", std::string());
+      if (!fingerprint.empty()) {
+        if (auto normalised = http::normalise_sha256(fingerprint)) {
+          c.push.peer.sha256 = *normalised;
+        } else {
+          peer.error("sha256", "must be 64 hex digits (colons allowed)");
+        }
+      }
+    }
+    if (c.push.enabled && c.push.peer.empty()) {
+      push.error("peer", "name the network's push identity: subject_cn and/or sha256");
+    }
   }
   return c;
 }
@@ -135,7 +155,16 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     options.tls = config.tls;
     options.timeout = config.timeout;
     options.max_connections = static_cast<std::size_t>(config.max_connections);
+    options.on_verify_failure = [events = ctx.events](const std::string& peer,
+                                                      const std::string& reason) {
+      events.report(&gateway::AdapterCounters::tls_verify_failures,
+                    gateway::AdapterLogLevel::kError, "tls-verify-failed",
+                    {{"peer", peer}, {"reason", reason}});
+    };
     client = std::make_unique<http::HttpsClient>(strand, std::move(options));
+    if (config.push.enabled && config.push.peer.empty()) {
+      throw std::invalid_argument("regional adapter: push needs the network's identity (peer)");
+    }
     if (config.push.enabled) {
       // HttpsServer listens on an io_context: the context's executor must be one's (checked at
       // construction, i.e. startup, so that start() never throws).
@@ -175,6 +204,11 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
   bool mailbox_again = false;
   bool receipts_busy = false;
   bool receipts_again = false;
+  // Degraded paths (issue 14): failures in a row, items already reported, cut answers per id.
+  static constexpr int kCutAnswersBeforeRefusal = 3;
+  adapters::PollHealth health{ctx.events};
+  adapters::RecentIds reported;
+  std::map<std::string, int> cut_answers;
 
   // --- in-flight accounting: every HTTP call and every sink hand-over counts.
   void begin() { ++in_flight; }
@@ -262,6 +296,19 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     auto* io = push_io;
     std::weak_ptr<Impl> weak = shared_from_this();
     const std::string path = config.push.path;
+    http::ServerOptions options;
+    options.max_body_bytes = kMaxPushNoticeBytes;
+    options.max_header_bytes = 16 * 1024;
+    options.read_timeout = std::chrono::seconds(10);
+    options.max_connections = static_cast<std::size_t>(config.push.max_connections);
+    options.accept_peer = [pin = config.push.peer](const std::string& der) {
+      return http::peer_matches(pin, der);
+    };
+    // Refusals come from the listener's connections; the report is atomics plus the logger.
+    options.on_refused = [events = ctx.events](const std::string& what) {
+      events.report(&gateway::AdapterCounters::push_refused, gateway::AdapterLogLevel::kWarning,
+                    "push-refused", {{"reason", what}});
+    };
     push_server = std::make_unique<http::HttpsServer>(
         *io, config.push.tls,
         [weak, path](http::Request req, std::function<void(http::Response)> respond) {
@@ -275,7 +322,8 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
             r.status = 404;
           }
           respond(std::move(r));
-        });
+        },
+        std::move(options));
     try {
       push_port = push_server->listen(config.push.listen_address, config.push.port);
     } catch (const std::exception&) {
@@ -327,9 +375,28 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
                                "&limit=" + std::to_string(config.page_size);
     call("GET", target, "",
          [self = shared_from_this()](boost::system::error_code ec, http::Response r) {
-           if (ec || r.status != 200) return self->end_mailbox_run();
+           if (ec || r.status != 200) {
+             self->mailbox_failed("mailbox", classify(ec, r));
+             return self->end_mailbox_run();
+           }
            auto page = decode_mailbox_page(r.body);
-           if (!page) return self->end_mailbox_run();
+           if (!page) {
+             self->ctx.events.count(&gateway::AdapterCounters::malformed_answers);
+             self->mailbox_failed("mailbox", malformed("mailbox page is not the contract's shape"));
+             return self->end_mailbox_run();
+           }
+           for (const auto sequence : page->skipped_sequences) {
+             if (!self->reported.first_time("sequence " + std::to_string(sequence))) continue;
+             self->ctx.events.report(
+                 &gateway::AdapterCounters::items_skipped, gateway::AdapterLogLevel::kWarning,
+                 "mailbox-item-skipped",
+                 {{"sequence", std::to_string(sequence)}, {"reason", "listed without an id"}});
+           }
+           if (page->skipped > page->skipped_sequences.size()) {
+             self->ctx.events.report(&gateway::AdapterCounters::items_skipped,
+                                     gateway::AdapterLogLevel::kWarning, "mailbox-item-skipped",
+                                     {{"reason", "listed without a sequence"}});
+           }
            auto items = std::make_shared<std::vector<RhnMailboxItem>>(std::move(page->items));
            self->next_item(items, 0, page->more);
          });
@@ -349,6 +416,7 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
       return mailbox.wait_for_room([this, items, index, more] { next_item(items, index, more); });
     }
     if (index >= items->size()) {
+      if (!more) health.succeeded();
       if (!more && !mailbox_again) return end_mailbox_run();
       mailbox_again = false;
       return list_mailbox();
@@ -358,19 +426,44 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
     call("GET", "/rhn/v1/messages/" + id, "",
          [self = shared_from_this(), items, index, more, sequence](boost::system::error_code ec,
                                                                    http::Response r) {
-           if (ec || r.status != 200) return self->end_mailbox_run();
-           auto item = decode_mailbox_item(r.body);
-           if (!item || item->id != (*items)[index].id) return self->end_mailbox_run();
            if (self->mailbox.window().failed()) return self->end_mailbox_run();
+           const RhnMailboxItem& listed = (*items)[index];
+           const SendResult result = classify(ec, r);
+           if (result.status == SendResult::Status::kRetry) {
+             self->mailbox_failed("message", result);
+             return self->end_mailbox_run();
+           }
+           if (result.status == SendResult::Status::kRejected) {
+             // A permanent answer for a message of our own mailbox: asking again cannot help.
+             return self->hand_over_unreadable(
+                 items, index, more, "message: the network answered " + result.error_code);
+           }
+           auto read = read_mailbox_message(r.body);
+           if (const auto* problem = std::get_if<RhnItemProblem>(&read)) {
+             // A 2xx that does not parse is transient (PROTOCOL §9), until the same message
+             // came so kCutAnswersBeforeRefusal times in a row.
+             if (problem->transient && ++self->cut_answers[listed.id] < kCutAnswersBeforeRefusal) {
+               self->ctx.events.count(&gateway::AdapterCounters::malformed_answers);
+               self->mailbox_failed("message", malformed(problem->reason));
+               return self->end_mailbox_run();
+             }
+             return self->hand_over_unreadable(items, index, more, problem->reason);
+           }
+           self->cut_answers.erase(listed.id);
+           auto item = std::get<RhnMailboxItem>(std::move(read));
+           if (item.id != listed.id) {
+             return self->hand_over_unreadable(items, index, more,
+                                               "id: differs from the mailbox listing");
+           }
            gateway::InboundUnit unit;
-           unit.source_id = item->id;
-           unit.sender = item->from.office;
-           unit.recipient = item->to;
-           unit.sender_facility = item->from.facility_id;
-           unit.subject = item->subject;
-           unit.message = item->body;
+           unit.source_id = item.id;
+           unit.sender = item.from.office;
+           unit.recipient = item.to;
+           unit.sender_facility = item.from.facility_id;
+           unit.subject = item.subject;
+           unit.message = item.body;
            unit.cursor = std::to_string(sequence);
-           for (auto& d : item->documents) {
+           for (auto& d : item.documents) {
              gateway::SignedFile f;
              f.name = std::move(d.filename);
              f.media_type = std::move(d.media_type);
@@ -379,17 +472,50 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
              f.attached = false;
              unit.files.push_back(std::move(f));
            }
-           const auto ticket = self->mailbox.window().hand_over(sequence);
-           self->mailbox.listed = std::max(self->mailbox.listed, sequence);
-           self->begin();
-           self->ctx.sink->on_unit(std::move(unit), [self, ticket](bool accepted) {
-             asio::post(self->strand, [self, ticket, accepted] {
-               self->answered(self->mailbox, self->unit_cursor, ticket, accepted);
-               self->end();
-             });
-           });
+           self->hand_over(std::move(unit), sequence);
            self->next_item(items, index + 1, more);
          });
+  }
+
+  void hand_over(gateway::InboundUnit unit, std::int64_t sequence) {
+    const auto ticket = mailbox.window().hand_over(sequence);
+    mailbox.listed = std::max(mailbox.listed, sequence);
+    begin();
+    ctx.sink->on_unit(std::move(unit), [self = shared_from_this(), ticket](bool accepted) {
+      asio::post(self->strand, [self, ticket, accepted] {
+        self->answered(self->mailbox, self->unit_cursor, ticket, accepted);
+        self->end();
+      });
+    });
+  }
+
+  // A message that cannot be read (issue 14): handed over with its reason, so that the engine
+  // refuses it (POST /messages/{id}/reject) and the cursor moves past it. Logged once per id.
+  void hand_over_unreadable(std::shared_ptr<std::vector<RhnMailboxItem>> items, std::size_t index,
+                            bool more, std::string reason) {
+    const RhnMailboxItem& listed = (*items)[index];
+    cut_answers.erase(listed.id);
+    gateway::InboundUnit unit;
+    unit.source_id = listed.id;
+    unit.sender = listed.from.office;
+    unit.recipient = listed.to;
+    unit.sender_facility = listed.from.facility_id;
+    unit.subject = listed.subject;
+    unit.cursor = std::to_string(listed.sequence);
+    unit.unreadable = reason;
+    if (reported.first_time(listed.id)) {
+      ctx.events.report(&gateway::AdapterCounters::items_unreadable,
+                        gateway::AdapterLogLevel::kWarning, "item-unreadable",
+                        {{"message", listed.id},
+                         {"sequence", std::to_string(listed.sequence)},
+                         {"reason", std::move(reason)}});
+    }
+    hand_over(std::move(unit), listed.sequence);
+    next_item(items, index + 1, more);
+  }
+
+  void mailbox_failed(const char* call, const SendResult& r) {
+    health.failed(std::to_string(unit_cursor), call, r.error_code, r.message);
   }
 
   // --- receipts for what the gateway sent
@@ -407,9 +533,16 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
                                "&limit=" + std::to_string(config.page_size);
     call("GET", target, "",
          [self = shared_from_this()](boost::system::error_code ec, http::Response r) {
-           if (ec || r.status != 200) return self->end_receipts_run();
+           if (ec || r.status != 200) {
+             self->ctx.events.count(&gateway::AdapterCounters::polls_failed);
+             return self->end_receipts_run();
+           }
            auto page = decode_receipt_page(r.body);
-           if (!page) return self->end_receipts_run();
+           if (!page) {
+             self->ctx.events.count(&gateway::AdapterCounters::polls_failed);
+             self->ctx.events.count(&gateway::AdapterCounters::malformed_answers);
+             return self->end_receipts_run();
+           }
            auto items = std::make_shared<std::vector<RhnReceipt>>(std::move(page->items));
            self->next_receipt(items, 0, page->more);
          });

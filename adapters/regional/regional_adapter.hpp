@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/http/peer_pin.hpp"
 #include "adapters/http/tls_config.hpp"
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/config/config_node.hpp"
@@ -24,7 +25,14 @@ struct RegionalPushConfig {
   std::string callback_host = "127.0.0.1";  // host named in the registered callback URL
   std::string path = "/rhn/notice";
   http::TlsConfig tls;  // server certificate; ca_file: the CA of the network's client certificate
+  // The network's own push identity: every member holds a certificate of the regional CA, so
+  // the CA alone does not say who pushes. Required (subject CN and/or SHA-256 fingerprint).
+  http::PeerPin peer;
+  int max_connections = 4;  // open connections to the listener at most
 };
+
+// A notice is {"event":"mailbox","sequence":N}: bodies over this are refused (413).
+inline constexpr std::size_t kMaxPushNoticeBytes = 4096;
 
 struct RegionalAdapterConfig {
   std::string host = "127.0.0.1";

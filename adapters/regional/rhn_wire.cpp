@@ -426,6 +426,74 @@ std::optional<RhnMailboxItem> read_item(const rapidjson::Value& v, bool full) {
 
 }  // namespace
 
+std::variant<RhnMailboxItem, RhnItemProblem> read_mailbox_message(std::string_view json) {
+  const auto problem = [](std::string reason) { return RhnItemProblem{false, std::move(reason)}; };
+  if (!http::json_nesting_within(json)) {
+    return problem("body: nested deeper than " + std::to_string(http::kMaxJsonDepth) + " levels");
+  }
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError()) return RhnItemProblem{true, "body: not JSON"};
+  if (!doc.IsObject()) return problem("body: not a JSON object");
+  RhnMailboxItem item;
+  const auto need = [](const rapidjson::Value& obj, const char* key) -> std::optional<std::string> {
+    auto v = str(obj, key);
+    if (!v || v->empty()) return std::nullopt;
+    return v;
+  };
+  auto seq = int64(doc, "sequence");
+  if (!seq || *seq <= 0) return problem("sequence: missing or not a positive integer");
+  item.sequence = *seq;
+  auto id = need(doc, "id");
+  if (!id) return problem("id: missing or empty");
+  item.id = *id;
+  const auto* from = member(doc, "from");
+  if (from == nullptr || !from->IsObject()) return problem("from: missing or not an object");
+  for (const char* key : {"facility_id", "office_no", "service_type"}) {
+    if (!need(*from, key)) return problem(std::string("from.") + key + ": missing or empty");
+  }
+  read_sender(*from, item.from);
+  const auto* to = member(doc, "to");
+  if (to == nullptr || !to->IsObject()) return problem("to: missing or not an object");
+  for (const char* key : {"office_no", "service_type"}) {
+    if (!need(*to, key)) return problem(std::string("to.") + key + ": missing or empty");
+  }
+  read_ref(*to, item.to);
+  item.message_id = str(doc, "message_id").value_or("");
+  item.subject = str(doc, "subject").value_or("");
+  item.body = str(doc, "body").value_or("");
+  item.state = str(doc, "state").value_or("");
+  item.received_at = str(doc, "received_at").value_or("");
+  item.document_count = int64(doc, "document_count").value_or(0);
+  const auto* docs = member(doc, "documents");
+  if (docs == nullptr || !docs->IsArray()) return problem("documents: missing or not an array");
+  if (docs->Empty() || docs->Size() > kMaxDocuments) {
+    return problem("documents: " + std::to_string(docs->Size()) +
+                   " entries, the contract allows 1-" + std::to_string(kMaxDocuments));
+  }
+  for (rapidjson::SizeType i = 0; i < docs->Size(); ++i) {
+    const auto& d = (*docs)[i];
+    const std::string path = "documents[" + std::to_string(i) + "]";
+    RhnDocument out;
+    for (const char* key : {"filename", "media_type", "content", "signature"}) {
+      if (!str(d, key)) return problem(path + "." + key + ": missing or not a string");
+    }
+    out.filename = *str(d, "filename");
+    out.media_type = *str(d, "media_type");
+    auto content = base64_decode(*str(d, "content"));
+    if (!content) return problem(path + ".content: not base64 (RFC 4648, padded, no line breaks)");
+    if (content->size() > kMaxDocumentBytes) return problem(path + ".content: larger than 10 MiB");
+    auto signature = base64_decode(*str(d, "signature"));
+    if (!signature || signature->empty()) {
+      return problem(path + ".signature: not base64 (RFC 4648, padded, no line breaks)");
+    }
+    out.content = std::move(*content);
+    out.signature = std::move(*signature);
+    item.documents.push_back(std::move(out));
+  }
+  return item;
+}
+
 std::optional<RhnMailboxPage> decode_mailbox_page(std::string_view json) {
   rapidjson::Document doc;
   if (!parse(doc, json)) return std::nullopt;
@@ -438,8 +506,23 @@ std::optional<RhnMailboxPage> decode_mailbox_page(std::string_view json) {
   page.more = more != nullptr && more->IsBool() && more->GetBool();
   for (const auto& v : items->GetArray()) {
     auto item = read_item(v, false);
-    if (!item) return std::nullopt;
-    page.items.push_back(std::move(*item));
+    if (item) {
+      page.items.push_back(std::move(*item));
+      continue;
+    }
+    // One malformed entry does not spoil the page: with a sequence and an id the message is
+    // fetched (and refused if it cannot be read); without, it is left out.
+    auto seq = int64(v, "sequence");
+    auto id = str(v, "id");
+    if (seq && *seq > 0 && id && !id->empty()) {
+      RhnMailboxItem partial;
+      partial.sequence = *seq;
+      partial.id = *id;
+      page.items.push_back(std::move(partial));
+    } else {
+      ++page.skipped;
+      if (seq && *seq > 0) page.skipped_sequences.push_back(*seq);
+    }
   }
   return page;
 }

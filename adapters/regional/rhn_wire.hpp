@@ -78,6 +78,16 @@ struct RhnMailboxPage {
   std::vector<RhnMailboxItem> items;
   std::int64_t next_since = 0;
   bool more = false;
+  // Items listed without a sequence or id (nothing to fetch, refuse or resume from): left out
+  // of `items`; their sequences, when they have one, in `skipped_sequences`.
+  std::size_t skipped = 0;
+  std::vector<std::int64_t> skipped_sequences;
+};
+
+// Why a message fetched from the mailbox cannot be taken (issue 14).
+struct RhnItemProblem {
+  bool transient = false;  // the body does not parse as JSON (e.g. a cut answer): ask again
+  std::string reason;      // the JSON path and what is wrong; never a value
 };
 
 struct RhnReceipt {
@@ -147,6 +157,10 @@ RhnError decode_error(int status, std::string_view body);
 std::optional<RhnSendAnswer> decode_send_answer(std::string_view json);
 std::optional<RhnMailboxPage> decode_mailbox_page(std::string_view json);
 std::optional<RhnMailboxItem> decode_mailbox_item(std::string_view json);
+// GET /messages/{id} as the gateway takes it: the §2 limits a member's message must meet
+// (every field present, 1-100 documents, strict base64 without line breaks, 10 MiB per
+// document, nesting within http::kMaxJsonDepth), or the first problem with its JSON path.
+std::variant<RhnMailboxItem, RhnItemProblem> read_mailbox_message(std::string_view json);
 std::optional<RhnReceiptPage> decode_receipt_page(std::string_view json);
 std::optional<std::vector<RhnFacility>> decode_directory(std::string_view json);
 

@@ -13,6 +13,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "gateway/adapter/adapter_events.hpp"
 #include "mapping/careplan/file_name.hpp"
 
 namespace kakehashi::gateway {
@@ -39,6 +40,12 @@ struct InboundUnit {
   std::string message;  // the cover note
   std::vector<SignedFile> files;
   std::string cursor;  // opaque position to persist with the durable accept
+  // Non-empty when the adapter could not read the item (a file that cannot be decrypted or
+  // carries no content, a message that is not the contract's shape): what is wrong, naming the
+  // file or JSON path, never payload. The engine refuses such a unit back to its sender with
+  // this reason (it is never delivered); `files` may be empty and `sender`/`recipient` hold what
+  // could be read. So one bad item never stops a direction: the cursor moves past it.
+  std::string unreadable;
 };
 
 // A unit the engine asks an adapter to deliver.
@@ -135,6 +142,8 @@ struct AdapterContext {
   // Whether this instance may poll its network's inbox now (several instances share one store:
   // one polls each inbox at a time). Empty means yes. Adapters ask before each poll.
   std::function<bool()> may_poll;
+  // Logger and counters for the adapter's degraded paths (gateway/adapter/adapter_events.hpp).
+  AdapterEvents events;
 };
 
 class Adapter {

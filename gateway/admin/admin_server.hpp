@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "gateway/adapter/adapter_events.hpp"
 #include "gateway/admin/admin_config.hpp"
 #include "gateway/engine/relay_engine.hpp"
 #include "gateway/store/store.hpp"
@@ -60,6 +61,8 @@ struct AdminSources {
                             std::int64_t now)>
       evidence;
   std::function<std::int64_t()> clock;  // ms since the epoch; empty: the system clock
+  // Each network adapter's degraded-path counters (metrics, the inbox-stalled alert).
+  std::map<std::string, std::shared_ptr<const AdapterCounters>> adapter_counters;
 };
 
 class AdminServer {

@@ -391,6 +391,14 @@ std::vector<Alert> evaluate_alerts(ApiContext& ctx) {
                          n.last_operator_refusal_reason});
     }
   }
+  // Issue 14: a network whose cursor stops moving while its polls keep failing.
+  for (const auto& [network, counters] : ctx.sources.adapter_counters) {
+    const auto stalled = counters->stalled_polls.load();
+    if (stalled >= kInboxStalledPolls)
+      out.push_back(
+          {"inbox-stalled", network,
+           std::to_string(stalled) + " inbox polls failed in a row and the cursor has not moved"});
+  }
   try {
     if (const auto s = last_sync(ctx);
         s && ctx.now - s->finished_ms > ctx.config.registry_stale.count())
@@ -930,6 +938,28 @@ http::Response metrics(ApiContext& ctx) {
            "1 while deliveries to the network are paused (circuit open).");
   for (const auto& n : ctx.engine.networks)
     p.sample("kakehashi_network_breaker_open", {{"network", n.name}}, n.open_until > 0 ? 1 : 0);
+  // The adapters' degraded paths (issues 14, 15).
+  using Counter = std::atomic<std::uint64_t> AdapterCounters::*;
+  const std::pair<const char*, Counter> adapter_counts[] = {
+      {"polls_failed", &AdapterCounters::polls_failed},
+      {"malformed_answers", &AdapterCounters::malformed_answers},
+      {"items_unreadable", &AdapterCounters::items_unreadable},
+      {"items_skipped", &AdapterCounters::items_skipped},
+      {"relogins", &AdapterCounters::relogins},
+      {"tls_verify_failures", &AdapterCounters::tls_verify_failures},
+      {"push_refused", &AdapterCounters::push_refused}};
+  p.family("kakehashi_adapter_events_total", "counter",
+           "Degraded paths of a network adapter by kind (unreadable items refused, failed "
+           "polls, malformed answers, re-logins, TLS verification failures, refused pushes).");
+  for (const auto& [network, adapter] : ctx.sources.adapter_counters)
+    for (const auto& [kind, member] : adapter_counts)
+      p.sample("kakehashi_adapter_events_total", {{"network", network}, {"kind", kind}},
+               static_cast<double>(((*adapter).*member).load()));
+  p.family("kakehashi_inbox_stalled_polls", "gauge",
+           "Inbox polls failed in a row while the network's unit cursor stayed put.");
+  for (const auto& [network, adapter] : ctx.sources.adapter_counters)
+    p.sample("kakehashi_inbox_stalled_polls", {{"network", network}},
+             static_cast<double>(adapter->stalled_polls.load()));
   p.family("kakehashi_network_consecutive_failures", "gauge",
            "Failed deliveries to the network since its last answer.");
   for (const auto& n : ctx.engine.networks)
@@ -990,7 +1020,8 @@ http::Response metrics(ApiContext& ctx) {
   const auto alerts = evaluate_alerts(ctx);
   p.family("kakehashi_alerts", "gauge", "Active alerts by kind.");
   for (const char* kind : {"parked", "certificate-expiry", "crl-expiry", "network-unreachable",
-                           "destination-refusal", "registry-stale", "conservation-drift"}) {
+                           "destination-refusal", "registry-stale", "conservation-drift",
+                           "inbox-stalled"}) {
     const auto n =
         std::count_if(alerts.begin(), alerts.end(), [&](const Alert& a) { return a.kind == kind; });
     p.sample("kakehashi_alerts", {{"kind", kind}}, static_cast<double>(n));

@@ -56,11 +56,13 @@ struct ApiContext {
 
 struct Alert {
   std::string kind;     // parked, certificate-expiry, crl-expiry, network-unreachable,
-                        // destination-refusal, registry-stale, conservation-drift
+                        // destination-refusal, registry-stale, conservation-drift, inbox-stalled
   std::string subject;  // which network, file or direction ("" for the gateway as a whole)
   std::string detail;
 };
 std::vector<Alert> evaluate_alerts(ApiContext& ctx);
+// Inbox runs in a row that failed while a network's unit cursor stayed put: inbox-stalled.
+inline constexpr std::uint64_t kInboxStalledPolls = 5;
 
 http::Response json_response(int status, std::string body);
 http::Response error_response(const ApiError& error);

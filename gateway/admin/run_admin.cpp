@@ -4,11 +4,13 @@
 
 namespace kakehashi::gateway::admin {
 
-std::unique_ptr<AdminServer> start_admin(boost::asio::io_context& io,
-                                         const daemon::GatewayConfig& config,
-                                         engine::Engine& engine, const std::string& version) {
+std::unique_ptr<AdminServer> start_admin(
+    boost::asio::io_context& io, const daemon::GatewayConfig& config, engine::Engine& engine,
+    const std::string& version,
+    std::map<std::string, std::shared_ptr<const AdapterCounters>> adapter_counters) {
   if (!config.admin.enabled) return nullptr;
   AdminSources s;
+  s.adapter_counters = std::move(adapter_counters);
   s.instance = config.instance_id;
   s.version = version;
   const auto store_config = config.store;

@@ -22,6 +22,19 @@ using namespace kakehashi::gateway;
 
 namespace {
 
+// An adapter's event as a log line naming its network (AdapterContext::events).
+void log_adapter_event(const std::string& network, AdapterLogLevel level, std::string_view event,
+                       const AdapterLogFields& fields) {
+  AdapterLogFields all;
+  all.reserve(fields.size() + 1);
+  all.emplace_back("network", network);
+  all.insert(all.end(), fields.begin(), fields.end());
+  const LogLevel l = level == AdapterLogLevel::kError     ? LogLevel::kError
+                     : level == AdapterLogLevel::kWarning ? LogLevel::kWarning
+                                                          : LogLevel::kInfo;
+  log_fields(l, event, all);
+}
+
 constexpr const char* kRunHelp = R"(Usage: kakehashi run --config FILE
 
 Runs the gateway: every network of the config relays to the others through the relay engine
@@ -110,13 +123,26 @@ Command run_command() {
       engine::Engine engine(
           io_context, engine_options, [store_config] { return daemon::open_store(store_config); },
           std::move(cipher), receipt_signer, config.route_preference);
+      std::map<std::string, std::shared_ptr<const AdapterCounters>> adapter_counters;
       for (const auto& net : config.networks) {
         const auto* type = daemon::find_adapter_type(net.type);
         std::vector<ConfigError> errors;
         ConfigNode settings(net.settings.get(), "networks." + net.name + ".settings", &errors);
         engine::NetworkBinding b;
         b.name = net.name;
-        b.make_adapter = type->prepare(settings);
+        // The adapter's logger and counters (issue 15): log lines name the network; the
+        // counters go to the admin listener's metrics and alerts.
+        auto counters = std::make_shared<AdapterCounters>();
+        adapter_counters[net.name] = counters;
+        b.make_adapter = [make = type->prepare(settings), counters,
+                          name = net.name](AdapterContext ctx) {
+          ctx.events.counters = counters;
+          ctx.events.sink = [name](AdapterLogLevel level, std::string_view event,
+                                   const AdapterLogFields& fields) {
+            log_adapter_event(name, level, event, fields);
+          };
+          return make(std::move(ctx));
+        };
         b.outbound_form = type->outbound_form;
         b.trust =
             std::make_shared<mapping::cms::TrustDomain>(pki::load_trust_domain(net.trust_domain));
@@ -162,7 +188,8 @@ Command run_command() {
             return audit_store->checkpoint(wall_ms());
           });
       // The admin listener (metrics, health, console), when the config has an admin section.
-      auto admin_server = admin::start_admin(io_context, config, engine, KAKEHASHI_VERSION);
+      auto admin_server =
+          admin::start_admin(io_context, config, engine, KAKEHASHI_VERSION, adapter_counters);
       boost::asio::signal_set stop_signals(io_context, SIGTERM, SIGINT);
       boost::asio::signal_set reload_signal(io_context, SIGHUP);
       stop_signals.async_wait([&](boost::system::error_code ec, int sig) {

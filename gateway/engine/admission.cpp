@@ -44,6 +44,12 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
               (refusals.size() == refused_before ? " ok" : " refused");
     refused_before = refusals.size();
   };
+  // An item its adapter could not read (issue 14): refused back to the sender with the reason.
+  if (!unit.unreadable.empty()) {
+    refusals.push_back(unit_refusal(refusal_codes::kItemUnreadable, unit.unreadable));
+    result.unit = std::move(unit);
+    return result;
+  }
   if (unit.files.empty()) {
     refusals.push_back(unit_refusal(refusal_codes::kNoFiles, "the message carries no files"));
     result.unit = std::move(unit);

@@ -42,12 +42,8 @@ const char* level_name(LogLevel l) {
   return "info";
 }
 
-}  // namespace
-
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
-
-void log(LogLevel level, std::string_view event,
-         std::initializer_list<std::pair<std::string_view, std::string>> fields) {
+template <class Fields>
+void write_line(LogLevel level, std::string_view event, const Fields& fields) {
   if (static_cast<int>(level) < g_level.load()) return;
   const auto now = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
@@ -75,6 +71,20 @@ void log(LogLevel level, std::string_view event,
   line += "}\n";
   std::lock_guard lock(g_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace
+
+void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
+
+void log(LogLevel level, std::string_view event,
+         std::initializer_list<std::pair<std::string_view, std::string>> fields) {
+  write_line(level, event, fields);
+}
+
+void log_fields(LogLevel level, std::string_view event,
+                const std::vector<std::pair<std::string, std::string>>& fields) {
+  write_line(level, event, fields);
 }
 
 }  // namespace kakehashi::gateway

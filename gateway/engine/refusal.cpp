@@ -74,6 +74,9 @@ const std::map<std::string_view, std::string_view>& phrases() {
        "送信先のネットワークが、その運用方針により受け付けませんでした。"
        "送信元の事業所では対処できません"},
       {"UNIT_EMPTY", "ファイルが含まれていません"},
+      {"ITEM_UNREADABLE",
+       "ゲートウェイが受信データを読み取れませんでした（復号できない、内容が含まれていない、"
+       "形式が正しくない）"},
   };
   return kPhrases;
 }

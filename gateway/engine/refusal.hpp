@@ -29,6 +29,8 @@ inline constexpr const char* kDestinationRefused = "DESTINATION_REFUSED";
 inline constexpr const char* kDestinationTrust = "DESTINATION_TRUST";
 inline constexpr const char* kDestinationPolicy = "DESTINATION_POLICY";
 inline constexpr const char* kNoFiles = "UNIT_EMPTY";
+// The adapter could not read the item (InboundUnit::unreadable).
+inline constexpr const char* kItemUnreadable = "ITEM_UNREADABLE";
 }  // namespace refusal_codes
 
 struct Refusal {

@@ -348,6 +348,9 @@ struct Gateway {
   admin::EngineSnapshot engine;  // what the fake engine shows (guarded by mutex)
   // The evidence bundle maker (AdminSources::evidence); empty: none offered.
   std::function<std::string(const std::string&, const std::string&, std::int64_t)> evidence;
+  // The national adapter's counters as the daemon hands them over (atomics: no mutex).
+  std::shared_ptr<kakehashi::gateway::AdapterCounters> national_adapter =
+      std::make_shared<kakehashi::gateway::AdapterCounters>();
 
   Gateway() {
     static int counter = 0;
@@ -434,6 +437,7 @@ struct Gateway {
     s.audit_certificate_file = "";
     s.evidence = evidence;
     s.clock = [] { return kNow; };
+    s.adapter_counters["national"] = national_adapter;
     server = std::make_unique<admin::AdminServer>(io, config(), std::move(s));
     port = server->start(0);
     work.emplace(net::make_work_guard(io));
@@ -996,6 +1000,39 @@ BOOST_AUTO_TEST_CASE(a_refusal_the_sender_cannot_fix_raises_an_alert) {
     g.engine.networks[0].last_operator_refusal = kNow - 25 * kHour;
   }
   BOOST_TEST(kinds().count("destination-refusal") == 0u);
+}
+
+// Issue 14: an inbox whose cursor stops moving while its polls keep failing raises
+// inbox-stalled; it clears once a poll goes through. The adapter's counters are in /metrics.
+BOOST_AUTO_TEST_CASE(inbox_stalled_alert_is_raised_and_cleared) {
+  Gateway g;
+  g.start();
+  const auto kinds_now = [&] {
+    std::promise<std::vector<std::string>> kinds;
+    net::post(g.io, [&] {
+      g.server->check_alerts([&](std::vector<std::string> k) { kinds.set_value(std::move(k)); });
+    });
+    const auto k = kinds.get_future().get();
+    return std::set<std::string>(k.begin(), k.end());
+  };
+  g.national_adapter->stalled_polls = admin::kInboxStalledPolls - 1;
+  BOOST_TEST(kinds_now().count("inbox-stalled") == 0u);
+  g.national_adapter->stalled_polls = admin::kInboxStalledPolls;
+  g.national_adapter->items_unreadable = 3;
+  BOOST_TEST(kinds_now().count("inbox-stalled") == 1u);
+  const auto r = g.get("/metrics", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  const auto e = parse_prometheus(r.body);
+  BOOST_TEST(e.errors.empty(), r.body);
+  const auto* unreadable = e.find("kakehashi_adapter_events_total",
+                                  {{"network", "national"}, {"kind", "items_unreadable"}});
+  BOOST_TEST_REQUIRE(unreadable != nullptr);
+  BOOST_TEST(unreadable->value == 3);
+  const auto* alert = e.find("kakehashi_alerts", {{"kind", "inbox-stalled"}});
+  BOOST_TEST_REQUIRE(alert != nullptr);
+  BOOST_TEST(alert->value == 1);
+  g.national_adapter->stalled_polls = 0;  // a poll went through
+  BOOST_TEST(kinds_now().count("inbox-stalled") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(console_files_are_served) {

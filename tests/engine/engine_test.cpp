@@ -843,6 +843,13 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
     u.recipient = {kNationalService, "11"};
     add("empty", "UNIT_EMPTY", "", u);
   }
+  {
+    // Issue 14: an item its adapter could not read is refused with the adapter's reason, even
+    // when it carries files that would pass.
+    auto m = make_unit(306, "K5", kRegionalService, kNationalManager, false);
+    m.unit.unreadable = "documents[0].content: not base64";
+    add("unreadable", "ITEM_UNREADABLE", "読み取れませんでした", m.unit);
+  }
   // The generator's offices are rewritten to these, so the signer certificate names the sender.
   const auto signed_by = [&](std::uint64_t seed, const std::string& office,
                              const std::string& cert) {

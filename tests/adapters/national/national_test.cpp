@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE national
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -222,7 +223,17 @@ struct AdapterRig {
     ctx.executor = io.get_executor();
     ctx.sink = &sink;
     ctx.name = "national";
+    ctx.events.sink = [this](kakehashi::gateway::AdapterLogLevel, std::string_view event,
+                             const kakehashi::gateway::AdapterLogFields& fields) {
+      events.emplace_back(event);
+      for (const auto& [k, v] : fields)
+        if (k == "transmission") event_items.push_back(v);
+    };
+    counters = ctx.events.counters;
     adapter = kakehashi::national::make_national_adapter(c, ctx);
+  }
+  std::size_t events_named(const std::string& name) const {
+    return static_cast<std::size_t>(std::count(events.begin(), events.end(), name));
   }
   ~AdapterRig() {
     bool drained = false;
@@ -241,6 +252,9 @@ struct AdapterRig {
   }
   boost::asio::io_context io;
   RecordingSink sink;
+  std::vector<std::string> events;       // adapter log events, in order
+  std::vector<std::string> event_items;  // the transmission ids they named
+  std::shared_ptr<kakehashi::gateway::AdapterCounters> counters;
   std::unique_ptr<kakehashi::gateway::Adapter> adapter;
 };
 
@@ -1029,6 +1043,81 @@ BOOST_AUTO_TEST_CASE(office_master_entries_that_are_not_objects_are_skipped) {
   BOOST_TEST_REQUIRE(page.has_value());
   BOOST_TEST_REQUIRE(page->entries.size() == 1u);
   BOOST_TEST(page->entries[0].office.service_type == "43");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// Issue 14: a transmission served broken for good (`kind`, the stand-in's poison_next) is handed
+// over as unreadable with its reason, logged once and counted, and the good unit sent after it
+// arrives; polling on does not offer the bad one again. On the old adapter the inbox stopped at
+// the bad item for good and neither unit came.
+void poison_then_good(Fixture& f, const std::string& kind, const std::string& reason_part,
+                      std::uint64_t seed) {
+  std::string t1, t2;
+  auto bad = retarget(kakehashi::testing::UnitGenerator(seed).make("K2"), kOfficeA, kRegional, &t1);
+  auto good =
+      retarget(kakehashi::testing::UnitGenerator(seed + 1).make("K2"), kOfficeA, kRegional, &t2);
+  f.standin->server->set_represented(kProxy, {{kRegional, t1}, {kRegional, t2}});
+  BOOST_TEST_REQUIRE(
+      f.admin("POST", "/admin/v1/faults", "{\"poison_next\":\"" + kind + "\"}").ok());
+  auto a = f.office(kOfficeA, kUserA, "pw-a");
+  const std::string bad_id =
+      id_of(a.send({kOfficeA, "43"}, {kRegional, t1}, "K2", "", plain(bad), "poison-" + kind));
+  const std::string good_id =
+      id_of(a.send({kOfficeA, "43"}, {kRegional, t2}, "K2", "", plain(good), "good-" + kind));
+  AdapterRig rig(f.standin->port, {});
+  rig.adapter->start();
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  const auto& first = rig.sink.units[0];
+  BOOST_TEST(first.source_id == bad_id);
+  BOOST_TEST(first.unreadable.find(reason_part) != std::string::npos, first.unreadable);
+  BOOST_TEST(first.files.empty());
+  BOOST_TEST(first.sender.office_no == kOfficeA);
+  const auto& second = rig.sink.units[1];
+  BOOST_TEST(second.source_id == good_id);
+  BOOST_TEST(second.unreadable.empty());
+  BOOST_TEST(second.files.size() == good.files.size());
+  BOOST_TEST(second.files[0].content == good.files[0].bytes);
+  // More polls: the cursor moved past both, nothing is offered or logged again.
+  const auto polls_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+  run_until(rig.io, [&] { return std::chrono::steady_clock::now() > polls_end; });
+  BOOST_TEST(rig.sink.units.size() == 2u);
+  BOOST_TEST(rig.counters->items_unreadable.load() == 1u);
+  BOOST_TEST(rig.events_named("item-unreadable") == 1u);
+  BOOST_TEST((std::count(rig.event_items.begin(), rig.event_items.end(), bad_id) == 1));
+  BOOST_TEST(rig.counters->stalled_polls.load() == 0u);
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(national_poison, Fixture)
+
+BOOST_AUTO_TEST_CASE(undecryptable_file_is_refused_and_the_next_unit_arrives) {
+  poison_then_good(*this, "undecryptable", "cannot be decrypted", 301);
+}
+
+BOOST_AUTO_TEST_CASE(signed_data_without_content_is_refused_and_the_next_unit_arrives) {
+  poison_then_good(*this, "no_content", "carries no content", 311);
+}
+
+BOOST_AUTO_TEST_CASE(listed_item_without_files_is_refused_and_the_next_unit_arrives) {
+  poison_then_good(*this, "no_files", "files: missing", 321);
+}
+
+// A failing inbox (500 on every call) grows the stalled gauge while the cursor stays; it drops
+// to 0 once a poll goes through. The first failure of the streak is logged, not every one.
+BOOST_AUTO_TEST_CASE(failing_polls_grow_the_stalled_gauge_and_recover) {
+  standin->server->set_represented(kProxy, {{kRegional, "43"}});
+  AdapterRig rig(standin->port, {});
+  BOOST_TEST(admin("POST", "/admin/v1/faults", "{\"status\":500,\"count\":6}").ok());
+  rig.adapter->start();
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return rig.counters->stalled_polls.load() >= 3; }));
+  BOOST_TEST(rig.counters->polls_failed.load() >= 3u);
+  BOOST_TEST(rig.events_named("poll-failed") == 1u);
+  BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return rig.counters->stalled_polls.load() == 0; }));
+  BOOST_TEST(rig.events_named("poll-recovered") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

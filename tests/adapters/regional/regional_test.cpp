@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,8 +25,10 @@
 #include <vector>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "adapters/http/asio.hpp"
+#include "adapters/http/https_client.hpp"
 #include "adapters/regional/regional_adapter.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -264,13 +267,26 @@ struct AdapterRig {
   asio::io_context io;
   RecordingSink sink;
   std::unique_ptr<RegionalAdapter> adapter;
+  std::vector<std::string> events;       // adapter log events, in order
+  std::vector<std::string> event_items;  // the message ids they named
+  std::shared_ptr<gateway::AdapterCounters> counters;
   explicit AdapterRig(RegionalAdapterConfig config, std::string unit_cursor = "") {
     gateway::AdapterContext ctx;
     ctx.executor = io.get_executor();
     ctx.sink = &sink;
     ctx.name = "regional";
     ctx.unit_cursor = std::move(unit_cursor);
+    ctx.events.sink = [this](gateway::AdapterLogLevel, std::string_view event,
+                             const gateway::AdapterLogFields& fields) {
+      events.emplace_back(event);
+      for (const auto& [k, v] : fields)
+        if (k == "message") event_items.push_back(v);
+    };
+    counters = ctx.events.counters;
     adapter = std::make_unique<RegionalAdapter>(std::move(config), ctx);
+  }
+  std::size_t events_named(const std::string& name) const {
+    return static_cast<std::size_t>(std::count(events.begin(), events.end(), name));
   }
   ~AdapterRig() {
     bool drained = false;
@@ -485,9 +501,18 @@ BOOST_AUTO_TEST_CASE(message_decoding_names_the_offending_field) {
 BOOST_AUTO_TEST_CASE(pages_reject_what_is_not_the_contract) {
   BOOST_TEST(decode_mailbox_page(R"({"items":[],"next_since":0,"more":false})").has_value());
   BOOST_TEST(!decode_mailbox_page(R"({"items":{},"next_since":0})").has_value());
-  BOOST_TEST(!decode_mailbox_page(
-                  R"({"items":[{"sequence":-1,"id":"m","from":{},"to":{}}],"next_since":0})")
-                  .has_value());
+  // Issue 14: one malformed entry no longer spoils the page; an entry without a sequence is
+  // left out and counted, one with a sequence and an id is kept for the fetch to judge.
+  const auto skipped = decode_mailbox_page(
+      R"({"items":[{"sequence":-1,"id":"m","from":{},"to":{}}],"next_since":0})");
+  BOOST_TEST_REQUIRE(skipped.has_value());
+  BOOST_TEST(skipped->items.empty());
+  BOOST_TEST(skipped->skipped == 1u);
+  const auto kept =
+      decode_mailbox_page(R"({"items":[{"sequence":3,"id":"m","from":{}}],"next_since":3})");
+  BOOST_TEST_REQUIRE(kept.has_value());
+  BOOST_TEST_REQUIRE(kept->items.size() == 1u);
+  BOOST_TEST(kept->items[0].id == "m");
   BOOST_TEST(!decode_mailbox_page("{\"items\":[").has_value());
   BOOST_TEST(
       !decode_receipt_page(R"({"items":[{"sequence":1,"id":"m","state":"LOST"}],"next_since":1})")
@@ -874,7 +899,8 @@ BOOST_AUTO_TEST_CASE(config_is_parsed_with_key_paths) {
   rapidjson::Document doc;
   doc.Parse(R"({"port": 8443, "facility_id": "KAKEHASHI-GW", "poll_interval": "2s",
                "tls": {"ca_file": "ca.pem", "cert_file": "c.pem", "key_file": "k.pem"},
-               "push": {"port": 9443, "tls": {"ca_file": "ca.pem", "cert_file": "s.pem", "key_file": "sk.pem"}}})");
+               "push": {"port": 9443, "peer": {"subject_cn": "regional-standin-client"},
+                        "tls": {"ca_file": "ca.pem", "cert_file": "s.pem", "key_file": "sk.pem"}}})");
   std::vector<gateway::ConfigError> errors;
   auto c = parse_regional_config(gateway::ConfigNode(&doc, "adapters.regional", &errors));
   BOOST_TEST(errors.empty());
@@ -1160,6 +1186,7 @@ BOOST_AUTO_TEST_CASE(push_notice_triggers_a_poll) {
   config.push.tls.ca_file = (env().pki / "tls/regional-ca.pem").string();
   config.push.tls.cert_file = (env().pki / "tls/gateway-regional-server-ec.cert.pem").string();
   config.push.tls.key_file = (env().pki / "tls/gateway-regional-server-ec.key.pem").string();
+  config.push.peer.subject_cn = "regional-standin-client";  // the stand-in's push identity
   AdapterRig rig(config);
   BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
   auto a = client(s, "A");
@@ -1328,6 +1355,278 @@ BOOST_AUTO_TEST_CASE(pipelined_receipts_wait_for_every_answer_after_a_false) {
   expected.insert(expected.end(), ids.begin() + 6, ids.end());
   BOOST_TEST(ids_of(lane.handed()) == expected, boost::test_tools::per_element());
   BOOST_TEST(ids_of(lane.accepted()) == ids, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// Issue 14: a mailbox message served broken for good (`kind`, the stand-in's poison_next) is
+// handed over as unreadable with its reason (a JSON path), logged once and counted, and the good
+// message sent after it arrives; polling on does not offer the bad one again. On the old adapter
+// the mailbox stopped at the bad message for good and neither came.
+void poison_then_good(const std::string& kind, const std::string& reason_part, std::uint64_t seed) {
+  Standin s("poison_" + kind);
+  AdapterRig rig(adapter_config(s));
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults", R"({"poison_next":")" + kind + R"("})").status, 200);
+  auto bad = a->send(message_from_a("bad-" + kind, kNational11, seed));
+  BOOST_REQUIRE_EQUAL(bad.status, 201);
+  auto good = a->send(message_from_a("good-" + kind, kNational11, seed + 1));
+  BOOST_REQUIRE_EQUAL(good.status, 201);
+  const std::string bad_id = decode_send_answer(bad.body)->id;
+  const std::string good_id = decode_send_answer(good.body)->id;
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  const auto& first = rig.sink.units[0];
+  BOOST_TEST(first.source_id == bad_id);
+  BOOST_TEST(first.unreadable.find(reason_part) != std::string::npos, first.unreadable);
+  BOOST_TEST(first.files.empty());
+  BOOST_TEST(first.cursor == "1");
+  const auto& second = rig.sink.units[1];
+  BOOST_TEST(second.source_id == good_id);
+  BOOST_TEST(second.unreadable.empty());
+  BOOST_TEST(!second.files.empty());
+  BOOST_TEST(second.cursor == "2");
+  // More polls: the cursor moved past both, nothing is offered or logged again.
+  const auto polls_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+  run_until(rig.io, [&] { return std::chrono::steady_clock::now() > polls_end; });
+  BOOST_TEST(rig.sink.units.size() == 2u);
+  BOOST_TEST(rig.counters->items_unreadable.load() == 1u);
+  BOOST_TEST(rig.events_named("item-unreadable") == 1u);
+  BOOST_TEST((std::count(rig.event_items.begin(), rig.event_items.end(), bad_id) == 1));
+  // The refusal goes back through the network's reject path.
+  gateway::OutboundReceipt refusal;
+  refusal.source_id = bad_id;
+  refusal.state = gateway::ReceiptState::kRejected;
+  refusal.reason = "ITEM_UNREADABLE (" + first.unreadable + ")";
+  BOOST_TEST(rig.receipt(refusal).status == SendResult::Status::kAccepted);
+  auto receipts = decode_receipt_page(a->receipts().body);
+  BOOST_REQUIRE(receipts.has_value());
+  BOOST_REQUIRE_EQUAL(receipts->items.size(), 1u);
+  BOOST_TEST(receipts->items[0].state == "REJECTED");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(regional_poison)
+
+BOOST_AUTO_TEST_CASE(bad_base64_is_refused_and_the_next_message_arrives) {
+  poison_then_good("bad_base64", "documents[0].content: not base64", 401);
+}
+
+BOOST_AUTO_TEST_CASE(base64_with_a_line_break_is_refused_and_the_next_message_arrives) {
+  poison_then_good("base64_newline", "documents[0].content: not base64", 411);
+}
+
+BOOST_AUTO_TEST_CASE(missing_field_is_refused_and_the_next_message_arrives) {
+  poison_then_good("missing_field", "from.office_no: missing", 421);
+}
+
+BOOST_AUTO_TEST_CASE(too_deep_json_is_refused_and_the_next_message_arrives) {
+  poison_then_good("deep_json", "nested deeper than", 431);
+}
+
+// Issue 14: a message with more documents than the contract's 100 was taken.
+BOOST_AUTO_TEST_CASE(more_than_100_documents_are_refused_and_the_next_message_arrives) {
+  poison_then_good("too_many_documents", "documents: 101 entries, the contract allows 1-100", 441);
+}
+
+// A message whose answer never parses: transient twice, refused the third time in a row.
+BOOST_AUTO_TEST_CASE(a_message_that_never_parses_is_refused_after_three_answers) {
+  Standin s("poison_cut");
+  AdapterRig rig(adapter_config(s));
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status == SendResult::Status::kAccepted);
+  auto a = client(s, "A");
+  auto bad = a->send(message_from_a("cut-1", kNational11, 451));
+  BOOST_REQUIRE_EQUAL(bad.status, 201);
+  const std::string id = decode_send_answer(bad.body)->id;
+  BOOST_REQUIRE_EQUAL(a->send(message_from_a("cut-2", kNational11, 452)).status, 201);
+  BOOST_REQUIRE_EQUAL(
+      a->call("POST", "/admin/v1/faults",
+              R"({"only":"GET /rhn/v1/messages/)" + id + R"(","malformed_responses":1000})")
+          .status,
+      200);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.sink.units.size() >= 2; }));
+  BOOST_TEST(rig.sink.units[0].source_id == id);
+  BOOST_TEST(rig.sink.units[0].unreadable.find("body: not JSON") != std::string::npos);
+  BOOST_TEST(rig.sink.units[1].unreadable.empty());
+  BOOST_TEST(rig.counters->malformed_answers.load() == 2u);
+  BOOST_TEST(rig.counters->polls_failed.load() >= 2u);
+  BOOST_TEST(rig.events_named("poll-failed") == 1u);  // once per streak, not per retry
+}
+
+// A mailbox failing on every call grows the stalled gauge while the cursor stays; it drops to 0
+// once a poll goes through.
+BOOST_AUTO_TEST_CASE(failing_polls_grow_the_stalled_gauge_and_recover) {
+  Standin s("poison_stalled");
+  AdapterRig rig(adapter_config(s));
+  auto a = client(s, "A");
+  BOOST_REQUIRE_EQUAL(a->call("POST", "/admin/v1/faults",
+                              R"({"only":"GET /rhn/v1/mailbox","fail_status":500,"fail_count":5})")
+                          .status,
+                      200);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.counters->stalled_polls.load() >= 3; }));
+  BOOST_TEST(rig.events_named("poll-failed") == 1u);
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.counters->stalled_polls.load() == 0; }));
+  BOOST_TEST(rig.events_named("poll-recovered") == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the push listener (issue 14): a notice-sized body limit, a connection cap, and only the
+// network's own push identity -------------------------------------------------------------------
+
+namespace {
+
+RegionalAdapterConfig push_config(const Standin& s) {
+  auto config = adapter_config(s);
+  config.poll_interval = std::chrono::hours(1);
+  config.push.enabled = true;
+  config.push.tls.ca_file = (env().pki / "tls/regional-ca.pem").string();
+  config.push.tls.cert_file = (env().pki / "tls/gateway-regional-server-ec.cert.pem").string();
+  config.push.tls.key_file = (env().pki / "tls/gateway-regional-server-ec.key.pem").string();
+  config.push.peer.subject_cn = "regional-standin-client";
+  config.push.max_connections = 2;
+  return config;
+}
+
+// A client of the push listener with `who`'s certificate, on the rig's io_context.
+struct PushClient {
+  PushClient(AdapterRig& rig, const std::string& who) : rig_(rig) {
+    http::ClientOptions o;
+    o.port = rig.adapter->push_port();
+    o.tls = member_tls(who);
+    o.timeout = std::chrono::milliseconds(5000);
+    o.max_connections = 1;
+    client = std::make_unique<http::HttpsClient>(rig.io.get_executor(), o);
+  }
+  // The status, or 0 when the connection failed.
+  int post(std::string body) {
+    std::optional<int> status;
+    http::Request req;
+    req.method = "POST";
+    req.target = "/rhn/notice";
+    req.headers = {{"content-type", "application/json"}};
+    req.body = std::move(body);
+    client->request(std::move(req), [&](boost::system::error_code ec, http::Response r) {
+      status = ec ? 0 : r.status;
+    });
+    BOOST_REQUIRE(run_until(rig_.io, [&] { return status.has_value(); }));
+    return *status;
+  }
+  AdapterRig& rig_;
+  std::unique_ptr<http::HttpsClient> client;
+};
+
+const std::string kNotice = R"({"event":"mailbox","sequence":1})";
+
+}  // namespace
+
+// Issue 14: a server certificate that fails verification is logged (peer, reason) and counted.
+BOOST_AUTO_TEST_CASE(tls_verification_failures_are_logged_and_counted) {
+  Standin s("tls_verify");
+  auto config = adapter_config(s);
+  config.tls.ca_file = (env().pki / "tls/national-ca.pem").string();  // not the server's CA
+  AdapterRig rig(config);
+  const auto result = rig.directory();
+  BOOST_TEST(result.status.status == SendResult::Status::kRetry);
+  BOOST_TEST(rig.counters->tls_verify_failures.load() >= 1u);
+  BOOST_TEST(rig.events_named("tls-verify-failed") >= 1u);
+}
+
+BOOST_AUTO_TEST_SUITE(regional_push)
+
+// Every facility holds a certificate of the regional CA: only the pinned identity may push.
+BOOST_AUTO_TEST_CASE(only_the_networks_push_identity_is_served) {
+  Standin s("push_identity");
+  AdapterRig rig(push_config(s));
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.adapter->push_port() != 0; }));
+  PushClient facility(rig, "B");
+  BOOST_TEST(facility.post(kNotice) == 0);  // closed after the handshake, nothing read
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+  BOOST_TEST(rig.events_named("push-refused") == 1u);
+  PushClient network(rig, "A");  // regional-standin-client: the network's push identity
+  BOOST_TEST(network.post(kNotice) == 204);
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_fingerprint_pin_takes_that_certificate_only) {
+  Standin s("push_fingerprint");
+  auto config = push_config(s);
+  config.push.peer.subject_cn.clear();
+  const auto cert = pki::load_certificate(member_tls("A").cert_file);
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert.get(), &der);
+  BOOST_REQUIRE(n > 0);
+  config.push.peer.sha256 = http::sha256_hex_of(
+      std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n)));
+  OPENSSL_free(der);
+  AdapterRig rig(config);
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.adapter->push_port() != 0; }));
+  BOOST_TEST(PushClient(rig, "A").post(kNotice) == 204);
+  BOOST_TEST(PushClient(rig, "stranger").post(kNotice) == 0);
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+}
+
+// A notice is a few dozen bytes: a body over 4 KiB is refused (it was 64 MiB).
+BOOST_AUTO_TEST_CASE(a_body_larger_than_a_notice_is_refused) {
+  Standin s("push_body");
+  AdapterRig rig(push_config(s));
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.adapter->push_port() != 0; }));
+  PushClient network(rig, "A");
+  BOOST_TEST(network.post(std::string(kMaxPushNoticeBytes + 1, ' ')) == 413);
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+  BOOST_TEST(PushClient(rig, "A").post(kNotice) == 204);
+}
+
+// Open connections beyond push.max_connections are closed before the handshake.
+BOOST_AUTO_TEST_CASE(connections_over_the_cap_are_closed) {
+  Standin s("push_cap");
+  AdapterRig rig(push_config(s));  // max_connections = 2
+  rig.adapter->start();
+  BOOST_REQUIRE(run_until(rig.io, [&] { return rig.adapter->push_port() != 0; }));
+  PushClient first(rig, "A");
+  PushClient second(rig, "A");
+  BOOST_TEST(first.post(kNotice) == 204);  // both stay open (keep-alive)
+  BOOST_TEST(second.post(kNotice) == 204);
+  PushClient third(rig, "A");
+  BOOST_TEST(third.post(kNotice) == 0);
+  BOOST_TEST(rig.counters->push_refused.load() == 1u);
+  first.client.reset();  // a place frees up once a connection closes
+  BOOST_REQUIRE(run_until(rig.io, [&] {
+    PushClient again(rig, "A");
+    return again.post(kNotice) == 204;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(push_settings_must_name_the_identity) {
+  const auto parse = [](const std::string& push) {
+    rapidjson::Document d;
+    const std::string json = R"({"port":8443,"facility_id":"KAKEHASHI-GW",)"
+                             R"("tls":{"ca_file":"a","cert_file":"b","key_file":"c"},"push":)" +
+                             push + "}";
+    d.Parse(json.c_str());
+    std::vector<gateway::ConfigError> errors;
+    gateway::ConfigNode node(&d, "networks.regional.settings", &errors);
+    (void)parse_regional_config(node);
+    std::string all;
+    for (const auto& e : errors) all += e.path + ": " + e.message + "\n";
+    return all;
+  };
+  const std::string tls = R"("tls":{"ca_file":"a","cert_file":"b","key_file":"c"})";
+  BOOST_TEST(parse("{" + tls + "}").find("networks.regional.settings.push.peer") !=
+             std::string::npos);
+  BOOST_TEST(parse("{" + tls + R"(,"peer":{"sha256":"zz"}})")
+                 .find("networks.regional.settings.push.peer.sha256") != std::string::npos);
+  BOOST_TEST(parse("{" + tls + R"(,"peer":{"subject_cn":"regional-standin-client"}})").empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,6 +24,7 @@
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/careplan/inspector.hpp"
+#include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/envelope.hpp"
 #include "mapping/cms/parse.hpp"
 #include "mapping/cms/signer_identity.hpp"
@@ -723,6 +724,7 @@ struct NationalStandin::Impl {
     std::snprintf(idbuf.data(), idbuf.size(), "T%012lld", static_cast<long long>(seq));
     const std::string id = idbuf.data();
     db.prepare("UPDATE transmissions SET id=? WHERE seq=?").bind(1, id).bind(2, seq).run();
+    if (!poison_next.empty()) poisoned[id] = std::exchange(poison_next, std::string());
     std::int64_t idx = 0;
     for (const auto& f : files) {
       db.prepare("INSERT INTO files VALUES(?,?,?,?,?)")
@@ -778,6 +780,10 @@ struct NationalStandin::Impl {
     put(w, "message", r.message);
     put(w, "accepted_at", r.accepted_at);
     put(w, "state", r.state);
+    if (poison_of(r.id) == "no_files") {  // listed without its files
+      w.EndObject();
+      return;
+    }
     w.Key("files");
     w.StartArray();
     auto st = db.prepare("SELECT name, size FROM files WHERE transmission_id=? ORDER BY idx");
@@ -868,11 +874,23 @@ struct NationalStandin::Impl {
         return r;
       }
     }
-    const std::string signed_data = st.text(0);
+    std::string signed_data = st.text(0);
     auto cert = cms::parse_certificate(view(who.document_cert_der));
     if (!cert.ok()) return error(500, "internal_error", "session has no usable certificate");
     std::vector<cms::X509Ptr> recipients;
-    recipients.push_back(std::move(cert.value()));
+    const std::string poison = poison_of(id);
+    if (poison == "no_content") {
+      // The sender's SignedData without its embedded content (detached).
+      auto detached = cms::detach_content(view(signed_data));
+      if (!detached.ok()) return error(500, "internal_error", "cannot detach");
+      signed_data = to_string(detached.value().signature);
+    }
+    if (poison == "undecryptable") {
+      // Encrypted to another certificate (the stand-in's own): the caller cannot open it.
+      recipients.push_back(pki::load_certificate(options.tls.cert_file));
+    } else {
+      recipients.push_back(std::move(cert.value()));
+    }
     auto enveloped = cms::encrypt(view(signed_data), recipients);
     if (!enveloped.ok()) return error(500, "internal_error", "encryption failed");
     db.prepare("UPDATE transmissions SET downloads = downloads + 1 WHERE id=?").bind(1, id).run();
@@ -1153,6 +1171,12 @@ struct NationalStandin::Impl {
     drops = int_field(d, "drop", drops);
     malformed = int_field(d, "malformed", malformed);
     duplicate_inbox = int_field(d, "duplicate_inbox", duplicate_inbox);
+    if (d.HasMember("poison_next") && d["poison_next"].IsString()) {
+      const std::string kind = d["poison_next"].GetString();
+      if (kind != "undecryptable" && kind != "no_content" && kind != "no_files" && !kind.empty())
+        return error(400, "invalid_request", "poison_next: undecryptable, no_content or no_files");
+      poison_next = kind;
+    }
     if (d.HasMember("delay_ms")) server.faults().delay_ms.store(int_field(d, "delay_ms", 0));
     if (d.HasMember("refuse_tls") && d["refuse_tls"].IsBool()) {
       server.faults().refuse_tls.store(d["refuse_tls"].GetBool());
@@ -1207,6 +1231,14 @@ struct NationalStandin::Impl {
   int drops = 0;
   int malformed = 0;
   int duplicate_inbox = 0;
+  // Poison items (issue 14): the next transmission accepted is served broken for good, its kind
+  // kept by id (in memory: a restart of the stand-in heals it).
+  std::string poison_next;
+  std::map<std::string, std::string> poisoned;
+  std::string poison_of(const std::string& id) const {
+    const auto it = poisoned.find(id);
+    return it == poisoned.end() ? std::string() : it->second;
+  }
 };
 
 NationalStandin::NationalStandin(boost::asio::io_context& io, StandinOptions options)

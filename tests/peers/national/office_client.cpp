@@ -56,7 +56,7 @@ struct OfficeClient::Impl {
         credential(pki::load_credential(options.office_cert_file, options.office_key_file)),
         client(io.get_executor(),
                http::ClientOptions{options.host, options.port, options.tls,
-                                   std::chrono::milliseconds(15000), 2, 64ull * 1024 * 1024}) {}
+                                   std::chrono::milliseconds(15000), 2, 64ull * 1024 * 1024, {}}) {}
 
   Answer run(http::Request req) {
     Answer a;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -182,7 +183,47 @@ struct Faults {
   int pending_drops = 0;
   int pending_delay_ms = 0;
   std::string only;
+  // Poison items (issue 14): the next message accepted is served broken for good by
+  // GET /messages/{id}; kinds by id, in memory (a restart of the stand-in heals them).
+  std::string poison_next;
+  std::map<std::string, std::string> poisoned;
 };
+
+bool poison_kind_known(const std::string& kind) {
+  return kind == "bad_base64" || kind == "base64_newline" || kind == "missing_field" ||
+         kind == "deep_json" || kind == "too_many_documents";
+}
+
+// The message body `json` as a poisoned message of `kind` is served.
+std::string poison_body(const std::string& json, const std::string& kind) {
+  if (kind == "deep_json") {
+    // Well-formed, an unknown member (ignored by the contract), nested 40 deep.
+    const auto close = json.rfind('}');
+    return json.substr(0, close) + ",\"extra\":" + std::string(40, '[') + std::string(40, ']') +
+           "}";
+  }
+  rapidjson::Document d;
+  d.Parse(json.data(), json.size());
+  auto& docs = d["documents"];
+  auto& a = d.GetAllocator();
+  if (kind == "bad_base64") {
+    docs[0]["content"].SetString("@@not-base64@@", a);
+  } else if (kind == "base64_newline") {
+    std::string content = docs[0]["content"].GetString();
+    content.insert(std::min<std::size_t>(content.size(), 76), "\r\n");
+    docs[0]["content"].SetString(content.data(), static_cast<rapidjson::SizeType>(content.size()),
+                                 a);
+  } else if (kind == "missing_field") {
+    d["from"].RemoveMember("office_no");
+  } else if (kind == "too_many_documents") {
+    rapidjson::Value first(docs[0], a);
+    while (docs.Size() <= kMaxDocuments) docs.PushBack(rapidjson::Value(first, a), a);
+  }
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  d.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
 
 }  // namespace
 
@@ -473,6 +514,8 @@ struct RegionalStandin::Impl {
       stored.documents_json = finish(sb);
     }
     stored = store->insert_message(std::move(stored), &send_answer);
+    if (!faults.poison_next.empty())
+      faults.poisoned[stored.id] = std::exchange(faults.poison_next, std::string());
     notify(stored.recipient, stored.sequence);
     return json(201, stored.response_body);
   }
@@ -527,6 +570,8 @@ struct RegionalStandin::Impl {
     rapidjson::StringBuffer sb;
     Writer w(sb);
     write_item(w, *m, true);
+    if (const auto p = faults.poisoned.find(id); p != faults.poisoned.end())
+      return json(200, poison_body(finish(sb), p->second));
     return json(200, finish(sb));
   }
 
@@ -749,6 +794,16 @@ struct RegionalStandin::Impl {
         num("malformed_responses", faults.malformed_responses);
         num("duplicate_listings", faults.duplicate_listings);
         if (doc.HasMember("only") && doc["only"].IsString()) faults.only = doc["only"].GetString();
+        if (doc.HasMember("poison_next") && doc["poison_next"].IsString()) {
+          const std::string kind = doc["poison_next"].GetString();
+          if (!kind.empty() && !poison_kind_known(kind)) {
+            return error(400, "INVALID_REQUEST",
+                         "poison_next: bad_base64, base64_newline, missing_field, deep_json or "
+                         "too_many_documents",
+                         "poison_next");
+          }
+          faults.poison_next = kind;
+        }
         if (doc.HasMember("maintenance") && doc["maintenance"].IsBool()) {
           faults.maintenance = doc["maintenance"].GetBool();
         }
