@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
   auto fresh_db = open_sqlite(fresh);
   const std::string current = meta(*fresh_db, "schema_version");
   const auto current_shape = shape(*fresh_db);
-  for (int version : {1, 2}) {
+  for (int version : {1, 2, 3}) {
     BOOST_TEST_CONTEXT("schema version " << version) {
       const std::string path = fixture_store(dir, version);
       BOOST_TEST(meta(*open_sqlite(path), "schema_version") == std::to_string(version));
@@ -161,6 +161,9 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
       BOOST_TEST(t2->payload == "sealed-unit-2");
       BOOST_TEST(t2->state == std::string(kAccepted));
       BOOST_TEST(s.load_cursor("national", "units").value_or("") == "cursor-17");
+      // Version 3 kept a receipt that came before its delivery's remote id: still there.
+      BOOST_TEST(db->query("SELECT remote_id FROM kh_early_receipts").size() ==
+                 (version >= 3 ? 1u : 0u));
       // Version 1 had no chain: its five records are chained in id order by the migration.
       expect_chain_intact(s, 5);
       const auto records = s.audit_records();
