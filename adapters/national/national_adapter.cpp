@@ -245,6 +245,16 @@ class Impl : public std::enable_shared_from_this<Impl> {
                      r.remote_id = answer_string(resp.body, "transmission_id");
                      if (r.remote_id.empty())
                        r = retry("malformed_response", "no transmission_id in the answer");
+                   } else if (r.status == SendResult::Status::kRejected &&
+                              r.error_code == "idempotency_conflict") {
+                     // The key (the source unit's identity) was accepted before with other
+                     // bytes (a co-signature made again): the unit is there (PROTOCOL.md §13).
+                     if (auto first = conflict_transmission_id(resp.body); !first.empty()) {
+                       r.status = SendResult::Status::kAccepted;
+                       r.remote_id = std::move(first);
+                       r.error_code.clear();
+                       r.message = "accepted before under the same key (idempotency_conflict)";
+                     }
                    }
                    done(std::move(r));
                  });

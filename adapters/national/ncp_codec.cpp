@@ -128,6 +128,20 @@ std::string error_code_of(std::string_view body) {
   return c->value.GetString();
 }
 
+std::string conflict_transmission_id(std::string_view body) {
+  if (!json_nesting_within(body)) return {};
+  rapidjson::Document d;
+  d.Parse(body.data(), body.size());
+  if (d.HasParseError() || !d.IsObject()) return {};
+  const auto e = d.FindMember("error");
+  if (e == d.MemberEnd() || !e->value.IsObject()) return {};
+  const auto details = e->value.FindMember("details");
+  if (details == e->value.MemberEnd() || !details->value.IsObject()) return {};
+  const auto id = details->value.FindMember("transmission_id");
+  if (id == details->value.MemberEnd() || !id->value.IsString()) return {};
+  return {id->value.GetString(), id->value.GetStringLength()};
+}
+
 std::string iso_time(std::int64_t epoch_ms) {
   const std::time_t secs = static_cast<std::time_t>(epoch_ms / 1000);
   std::tm tm{};

@@ -30,6 +30,9 @@ using http::kMaxJsonDepth;
 
 // The error code in an error body, or "" when the body is not one.
 std::string error_code_of(std::string_view body);
+// `error.details.transmission_id` of an error answer (409 idempotency_conflict names the key's
+// first transmission there); "" when absent or not an error body.
+std::string conflict_transmission_id(std::string_view body);
 
 // UTC time as 2025-03-25T01:48:05.123Z from milliseconds since the epoch.
 std::string iso_time(std::int64_t epoch_ms);

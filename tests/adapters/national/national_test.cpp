@@ -577,6 +577,22 @@ BOOST_AUTO_TEST_CASE(adapter_send_poll_receipts_directory) {
   const SendResult bad = rig.send(proxied_unit(22, "u-22", &t2, false));
   BOOST_TEST((bad.status == SendResult::Status::kRejected));
   BOOST_TEST(bad.error_code == "signer_mismatch");
+  // The same key with other bytes (a store restored from a backup taken before the first send
+  // co-signs the unit again): the network's 409 names the first transmission, which is where the
+  // unit went, so the send is that acceptance, not a rejection back to the sender.
+  auto resigned = unit;
+  resigned.message += " (co-signed again)";
+  const SendResult again = rig.send(resigned);
+  BOOST_TEST_REQUIRE((again.status == SendResult::Status::kAccepted),
+                     again.error_code << " " << again.message);
+  BOOST_TEST(again.remote_id == r.remote_id);
+  // A key whose first answer was a refusal names no transmission: the conflict stays a refusal.
+  std::string t3;
+  auto bad_again = proxied_unit(22, "u-22", &t3, false);
+  bad_again.message += " (other bytes)";
+  const SendResult still_bad = rig.send(bad_again);
+  BOOST_TEST((still_bad.status == SendResult::Status::kRejected));
+  BOOST_TEST(still_bad.error_code == "idempotency_conflict");
 
   // A national office sends to the represented office; the adapter delivers it to the sink.
   std::string back_type;

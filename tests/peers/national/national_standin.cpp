@@ -496,8 +496,21 @@ struct NationalStandin::Impl {
     st.bind(1, who.user_id).bind(2, *key);
     if (st.step()) {
       if (st.text(0) != body_hash) {
+        // The conflict names the transmission the key's first body made, when it made one, so
+        // that a client that re-signed the same unit learns where it went (§4).
+        std::string first_id;
+        if (st.integer(1) / 100 == 2) {
+          rapidjson::Document first;
+          const std::string first_body = st.text(2);
+          first.Parse(first_body.data(), first_body.size());
+          if (!first.HasParseError() && first.IsObject() && first.HasMember("transmission_id") &&
+              first["transmission_id"].IsString())
+            first_id = first["transmission_id"].GetString();
+        }
         return error(409, "idempotency_conflict", "the key was used with another body",
-                     details_of({{"idempotency_key", *key}}));
+                     first_id.empty()
+                         ? details_of({{"idempotency_key", *key}})
+                         : details_of({{"idempotency_key", *key}, {"transmission_id", first_id}}));
       }
       db.prepare("UPDATE idempotency SET replays = replays + 1 WHERE user_id=? AND key=?")
           .bind(1, who.user_id)
