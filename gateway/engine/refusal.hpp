@@ -57,6 +57,11 @@ bool sender_can_fix(const Refusal& refusal);
 // destination's policy.
 bool needs_operator(const Refusal& refusal);
 
+// The first line of every notice that tells an office its unit was sent back: the delivery status
+// word of README "Delivery status" (差し戻し), so the office reads the same word as the console
+// and the evidence report.
+inline constexpr const char* kRejectedStatusLine = "【差し戻し】\n";
+
 // The text the sending office receives (Japanese, one line per reason with its code). It asks
 // to fix and resend only when every reason is one the office can fix.
 std::string refusal_text_ja(const std::vector<Refusal>& refusals);

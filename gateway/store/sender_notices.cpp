@@ -10,6 +10,7 @@ SenderNotice superseded_notice(std::int64_t newer_id, const std::string& newer_s
              ", was delivered first and replaces this unit: same sender, recipient, kind, month "
              "and users)";
   n.text =
+      "【差し戻し】\n"  // the status word of README "Delivery status", as in every notice
       "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を送信先に届けませんでした。"
       "同じ送信先・同じ種類・同じ対象年月・同じ利用者の、より新しい送信単位（ファイル連番 " +
       newer_sequence + "、送信ID " + newer_source_id +
@@ -26,6 +27,7 @@ SenderNotice sequence_reused_notice(const std::string& sequence, std::int64_t fi
              ", source id " + first_source_id + ", already carries sequence " + sequence +
              " from this sender to this recipient with other files)";
   n.text =
+      "【差し戻し】\n"
       "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を受け付けませんでした。"
       "同じ送信先へのファイル連番 " +
       sequence + " は、内容の異なる別の送信単位（送信ID " + first_source_id +

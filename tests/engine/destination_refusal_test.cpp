@@ -72,4 +72,6 @@ BOOST_AUTO_TEST_CASE(unknown_ca_at_the_destination_is_not_worded_as_the_senders_
   const auto policy = refusal_text_ja({destination_refusal("NOT_GATEWAY", "")});
   BOOST_TEST(policy.find(kCannot) != std::string::npos, policy);
   BOOST_TEST(policy.find("運用方針") != std::string::npos, policy);
+  // Issue 18: every notice opens with the status word the console and the evidence report use.
+  for (const auto& t : {text, fixable, policy}) BOOST_TEST(t.rfind("【差し戻し】\n", 0) == 0u, t);
 }

@@ -971,6 +971,7 @@ BOOST_AUTO_TEST_CASE(a_superseded_unit_is_reported_to_its_sender_with_the_newer_
   BOOST_TEST(r->reason.find(kNewer) != std::string::npos, r->reason);
   BOOST_TEST(r->reason.find(newer.unit.source_id) != std::string::npos, r->reason);
   BOOST_TEST(r->reason.find("[SUPERSEDED]") != std::string::npos, r->reason);
+  BOOST_TEST(r->reason.rfind("【差し戻し】\n", 0) == 0u, r->reason);  // issue 18: the status word
   BOOST_TEST(rig.national.deliveries.size() == 1u);
   rig.settle();
   for (const auto& row : rig.store()->report(0, INT64_MAX))
@@ -1032,6 +1033,7 @@ BOOST_AUTO_TEST_CASE(other_files_under_a_used_sequence_are_refused_to_the_sender
   const auto* r = receipt_for(rig.regional, second.unit.source_id);
   BOOST_TEST((r->state == ReceiptState::kRejected));
   BOOST_TEST(r->reason.find("[SEQUENCE_REUSED]") != std::string::npos, r->reason);
+  BOOST_TEST(r->reason.rfind("【差し戻し】\n", 0) == 0u, r->reason);
   BOOST_TEST(r->reason.find(kNewer) != std::string::npos, r->reason);
   BOOST_TEST(transfer_of(rig, first.unit.source_id)->state == store::kDelivered);
   const auto refused = transfer_of(rig, second.unit.source_id);
