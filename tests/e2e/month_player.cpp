@@ -4,7 +4,8 @@
 //
 //   kakehashi-month --national-port N --regional-port N --pki DIR --config GATEWAY.json
 //                   --kakehashi BIN --regional-state FILE.sqlite
-//                   [--scenario month|load|outage|faults|crl] [--units N] [--deadline SECONDS]
+//                   [--scenario month|load|outage|faults|crl|poison] [--units N]
+//                   [--deadline SECONDS]
 //                   [--seed N]
 //                   [--outage-seconds S --outage-down CMD --outage-up CMD] [--expect-code CODE]
 //
@@ -15,6 +16,9 @@
 //        inbox items again and again (tests/e2e/faults.sh).
 // crl:   regional units while the gateway's regional CRL is stale: refused with --expect-code
 //        (hard-fail) or relayed (soft-fail) (tests/e2e/crl_test.sh).
+// poison: N good units both ways with every poison item kind of both stand-ins mixed in (issue 14):
+//        a broken item is refused back to its sender as ITEM_UNREADABLE, the good ones around it
+//        arrive once (tests/e2e/poison_test.sh).
 // outage: national offices keep sending to regional partners while the regional network is down
 //        for S seconds (CMD down stops the regional stand-in, CMD up starts it again on the same
 //        port and state); the gateway's backlog must drain by itself afterwards, in order.
@@ -196,6 +200,8 @@ class Player {
       play_load(true);
     else if (o_.scenario == "crl")
       play_crl();
+    else if (o_.scenario == "poison")
+      play_poison();
     else
       play_month();
     return verify_and_summarise();
@@ -931,6 +937,85 @@ class Player {
     print_phase("crl", 0, t0, ok);
   }
 
+  // poison (issue 14): rounds of good units both ways, each followed by one unit that its network
+  // serves broken for good (the stand-in's poison_next: the next message it accepts). The arm is
+  // set only when everything sent so far has settled: the gateway then has nothing to send to that
+  // network, so the next message it accepts is the office's, the unit marked bad here. The good
+  // units of the next round follow the bad one at once (the inbox holds it among good ones).
+  void play_poison() {
+    static const std::vector<std::pair<Net, std::string>> kKinds{
+        {Net::kNational, "undecryptable"}, {Net::kRegional, "bad_base64"},
+        {Net::kNational, "no_content"},    {Net::kRegional, "base64_newline"},
+        {Net::kNational, "no_files"},      {Net::kRegional, "missing_field"},
+        {Net::kRegional, "deep_json"},     {Net::kRegional, "too_many_documents"},
+    };
+    std::cout << "== poison: " << o_.units << " good units both ways, " << kKinds.size()
+              << " poison items mixed in" << std::endl;
+    const auto t0 = Clock::now();
+    const int per_round = std::max(2, o_.units / static_cast<int>(kKinds.size() + 1));
+    int i = 0;
+    auto send_good = [&](int n) {
+      for (int k = 0; k < n && i < o_.units; ++k, ++i) {
+        Unit u;
+        if (i % 2 == 0) {
+          u = make("good", "K2", Net::kRegional,
+                   kRegionalManagers[static_cast<std::size_t>(i / 2) % 2],
+                   kNationalServices[static_cast<std::size_t>(i / 4) % 4], false, 1);
+        } else {
+          u = make("good", "K5", Net::kNational,
+                   kNationalServices[static_cast<std::size_t>(i / 2) % 4],
+                   kRegionalManagers[static_cast<std::size_t>(i / 8) % 2], false, 1);
+        }
+        send(u);
+      }
+    };
+    bool ok = true;
+    for (std::size_t k = 0; k < kKinds.size(); ++k) {
+      send_good(per_round);
+      ok = wait_for([&] { return settled(0, units_.size()); }, "the units before a poison item") &&
+           ok;
+      const auto& [net, kind] = kKinds[k];
+      const std::string arm = "{\"poison_next\":\"" + kind + "\"}";
+      Unit bad;
+      if (net == Net::kNational) {
+        admin_national(arm);
+        bad = make("poison-" + kind, "K5", Net::kNational,
+                   kNationalServices[k % kNationalServices.size()],
+                   kRegionalManagers[k % kRegionalManagers.size()], false, 1);
+      } else {
+        const auto r = reg_->call("POST", "/admin/v1/faults", arm);
+        if (r.status != 200)
+          throw std::runtime_error("regional admin call failed: " + std::to_string(r.status));
+        bad = make("poison-" + kind, "K2", Net::kRegional,
+                   kRegionalManagers[k % kRegionalManagers.size()],
+                   kNationalServices[k % kNationalServices.size()], false, 1);
+      }
+      bad.expect_code = "ITEM_UNREADABLE";
+      send(bad);
+    }
+    send_good(o_.units - i);
+    ok = wait_for([&] { return settled(0, units_.size()); }, "every unit, receipt and refusal") &&
+         ok;
+    // The refusal names what was wrong with the item (the adapter's reason), not only the code.
+    static const std::map<std::string, std::string> kReasons{
+        {"undecryptable", "cannot be decrypted"},
+        {"no_content", "carries no content"},
+        {"no_files", "files: missing"},
+        {"bad_base64", "documents[0].content: not base64"},
+        {"base64_newline", "documents[0].content: not base64"},
+        {"missing_field", "from.office_no: missing"},
+        {"deep_json", "nested deeper than"},
+        {"too_many_documents", "documents: 101 entries"},
+    };
+    for (const auto& u : units_) {
+      if (u.valid()) continue;
+      const auto& part = kReasons.at(u.label.substr(std::string("poison-").size()));
+      if (u.reason.find(part) == std::string::npos)
+        unexpected_.push_back(u.label + ": the refusal does not say \"" + part + "\"");
+    }
+    print_phase("poison", 0, t0, ok);
+  }
+
   // ---- verification ---------------------------------------------------------------------
 
   struct Report {
@@ -1180,7 +1265,7 @@ int main(int argc, char** argv) {
     if (o.national_port == 0 || o.regional_port == 0 || o.pki.empty() || o.config.empty() ||
         o.kakehashi.empty() || o.regional_state.empty() ||
         (o.scenario != "month" && o.scenario != "load" && o.scenario != "outage" &&
-         o.scenario != "faults" && o.scenario != "crl") ||
+         o.scenario != "faults" && o.scenario != "crl" && o.scenario != "poison") ||
         (o.scenario == "outage" && (o.outage_down.empty() || o.outage_up.empty()))) {
       throw std::invalid_argument("missing options");
     }
@@ -1188,7 +1273,7 @@ int main(int argc, char** argv) {
     std::cerr
         << "kakehashi-month: " << e.what() << "\n"
         << "usage: kakehashi-month --national-port N --regional-port N --pki DIR --config FILE "
-           "--kakehashi BIN --regional-state FILE [--scenario month|load|outage|faults|crl] "
+           "--kakehashi BIN --regional-state FILE [--scenario month|load|outage|faults|crl|poison] "
            "[--units N] "
            "[--deadline S] [--seed N] [--outage-seconds S --outage-down CMD --outage-up CMD] "
            "[--expect-code CODE]\n";
