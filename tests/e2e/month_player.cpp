@@ -996,7 +996,8 @@ class Player {
     send_good(o_.units - i);
     ok = wait_for([&] { return settled(0, units_.size()); }, "every unit, receipt and refusal") &&
          ok;
-    // The refusal names what was wrong with the item (the adapter's reason), not only the code.
+    // The office's notice names [ITEM_UNREADABLE] (verify checks it); the gateway's transfer
+    // keeps what was wrong with the item (the adapter's reason), for the operator.
     static const std::map<std::string, std::string> kReasons{
         {"undecryptable", "cannot be decrypted"},
         {"no_content", "carries no content"},
@@ -1005,14 +1006,35 @@ class Player {
         {"base64_newline", "documents[0].content: not base64"},
         {"missing_field", "from.office_no: missing"},
         {"deep_json", "nested deeper than"},
-        {"too_many_documents", "documents: 101 entries"},
+        {"too_many_documents", "documents: 101 entries, the contract allows 1-100"},
     };
+    int status = 0;
+    const auto listed = parse(run_capture("'" + o_.kakehashi + "' relay list --config '" +
+                                              o_.config + "' --state rejected --json 2>/dev/null",
+                                          status));
+    std::map<std::string, std::string> reason_by_source;  // "network:source id" → reason
+    if (status != 0 || !listed.IsArray()) {
+      unexpected_.push_back("kakehashi relay list --state rejected --json gave no list");
+    } else {
+      for (const auto& t : listed.GetArray())
+        reason_by_source[str(t, "source_network") + ":" + str(t, "source_id")] = str(t, "reason");
+    }
     for (const auto& u : units_) {
       if (u.valid()) continue;
       const auto& part = kReasons.at(u.label.substr(std::string("poison-").size()));
-      if (u.reason.find(part) == std::string::npos)
-        unexpected_.push_back(u.label + ": the refusal does not say \"" + part + "\"");
+      const auto source =
+          std::string(u.from_net == Net::kNational ? "national:" : "regional:") + u.remote_id;
+      const auto it = reason_by_source.find(source);
+      if (it == reason_by_source.end())
+        unexpected_.push_back(u.label + ": no rejected transfer from " + source);
+      else if (it->second.rfind("ITEM_UNREADABLE (", 0) != 0 ||
+               it->second.find(part) == std::string::npos)
+        unexpected_.push_back(u.label + ": the transfer's reason \"" + it->second +
+                              "\" does not say \"" + part + "\"");
     }
+    if (reason_by_source.size() != kKinds.size())
+      unexpected_.push_back(std::to_string(reason_by_source.size()) + " transfers rejected, " +
+                            std::to_string(kKinds.size()) + " poison items sent");
     print_phase("poison", 0, t0, ok);
   }
 
