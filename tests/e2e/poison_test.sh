@@ -51,11 +51,17 @@ if [ -z "$ADMIN_PORT" ]; then
   exit 1
 fi
 TOKEN="$(cat "$PKI/admin/operator.token")"
-# 1 while kakehashi_alert_active{kind="inbox-stalled",subject="national"} is on /metrics, else 0.
+# 1 while kakehashi_alert_active{kind="inbox-stalled",subject="national"} is on /metrics, 0 while
+# it is not; "unreadable" when /metrics did not answer with its alert families.
 stalled_alert() {
-  curl -sS --fail --max-time 10 --cacert "$PKI/tls/admin-ca.pem" \
-    -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$ADMIN_PORT/metrics" |
-    grep -c '^kakehashi_alert_active{.*kind="inbox-stalled".*subject="national".*} 1' || true
+  local metrics
+  if ! metrics="$(curl -sS --fail --max-time 10 --cacert "$PKI/tls/admin-ca.pem" \
+    -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$ADMIN_PORT/metrics")" ||
+    ! grep -q '^kakehashi_alerts{kind="inbox-stalled"}' <<<"$metrics"; then
+    echo unreadable
+    return 0
+  fi
+  grep -c '^kakehashi_alert_active{.*kind="inbox-stalled".*subject="national".*} 1' <<<"$metrics" || true
 }
 # wait_alert WANT SECONDS: polls /metrics until the alert's state is WANT (deadline-bounded).
 wait_alert() {
