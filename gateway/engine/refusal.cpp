@@ -182,6 +182,10 @@ std::string refusal_text_ja(const std::vector<Refusal>& refusals) {
     }
     text += it != phrases().end() ? std::string(it->second) : std::string("受け付けられません");
     if (r.code == refusal_codes::kSignatureInvalid) text += signature_hint(r.detail);
+    // What could not be read, as the adapter names it (a file name or JSON path and the fault;
+    // never content), so the office's software vendor can find it.
+    if (r.code == refusal_codes::kItemUnreadable && !r.detail.empty())
+      text += "（" + r.detail + "）";
     text += " [" + r.code + "]\n";
   }
   return text;

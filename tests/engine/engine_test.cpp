@@ -848,7 +848,9 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
     // when it carries files that would pass.
     auto m = make_unit(306, "K5", kRegionalService, kNationalManager, false);
     m.unit.unreadable = "documents[0].content: not base64";
-    add("unreadable", "ITEM_UNREADABLE", "読み取れませんでした", m.unit);
+    // The office is told what could not be read (the adapter's path and fault, no content).
+    add("unreadable", "ITEM_UNREADABLE", "形式が正しくない）（documents[0].content: not base64）",
+        m.unit);
   }
   // The generator's offices are rewritten to these, so the signer certificate names the sender.
   const auto signed_by = [&](std::uint64_t seed, const std::string& office,
