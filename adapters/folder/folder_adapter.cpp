@@ -33,7 +33,8 @@ class FolderAdapter final : public gateway::Adapter {
         scanner_(config_, std::move(offices)),
         inbox_(config_.root, office_refs(), config_.max_file_bytes, config_.max_unit_bytes,
                config_.file_mode) {
-    if (auto ec = scanner_.recover()) throw std::system_error(ec, "drop folder " + config_.root.string());
+    if (auto ec = scanner_.recover())
+      throw std::system_error(ec, "drop folder " + config_.root.string());
     if (auto ec = inbox_.recover()) throw std::system_error(ec, "drop folder inbox");
   }
 
@@ -140,12 +141,13 @@ class FolderAdapter final : public gateway::Adapter {
     asio::post(worker_, [this, alive = std::weak_ptr<bool>(alive_), strand = strand_,
                          work = std::move(work), done = std::move(done)]() mutable {
       auto result = work();
-      asio::post(strand, [this, alive, done = std::move(done), result = std::move(result)]() mutable {
-        if (alive.expired()) return;
-        done(std::move(result));
-        --in_flight_;
-        maybe_drained();
-      });
+      asio::post(strand,
+                 [this, alive, done = std::move(done), result = std::move(result)]() mutable {
+                   if (alive.expired()) return;
+                   done(std::move(result));
+                   --in_flight_;
+                   maybe_drained();
+                 });
     });
   }
 
@@ -217,7 +219,8 @@ std::unique_ptr<gateway::Adapter> make_folder_adapter(FolderAdapterConfig config
                                                       gateway::AdapterContext context) {
   std::vector<SigningOffice> offices;
   for (const auto& office : config.offices) {
-    offices.push_back({office.office, pki::load_credential(office.certificate_file, office.key_file)});
+    offices.push_back(
+        {office.office, pki::load_credential(office.certificate_file, office.key_file)});
   }
   return std::make_unique<FolderAdapter>(std::move(config), std::move(context), std::move(offices));
 }

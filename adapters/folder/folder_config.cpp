@@ -18,12 +18,13 @@ FolderAdapterConfig parse_folder_config(const gateway::ConfigNode& section) {
   config.incomplete_timeout =
       section.duration("incomplete_timeout", std::chrono::milliseconds(10 * 60 * 1000));
   if (config.scan_interval.count() <= 0) section.error("scan_interval", "must be positive");
-  if (config.stability_window.count() < 0) section.error("stability_window", "must not be negative");
+  if (config.stability_window.count() < 0)
+    section.error("stability_window", "must not be negative");
   constexpr std::int64_t kGiB = 1024ll * 1024 * 1024;
   config.max_file_bytes =
       static_cast<std::uint64_t>(section.integer("max_file_bytes", 10ll * 1024 * 1024, 1, kGiB));
-  config.max_unit_bytes =
-      static_cast<std::uint64_t>(section.integer("max_unit_bytes", 100ll * 1024 * 1024, 1, 4 * kGiB));
+  config.max_unit_bytes = static_cast<std::uint64_t>(
+      section.integer("max_unit_bytes", 100ll * 1024 * 1024, 1, 4 * kGiB));
   const auto mode = section.string("file_mode", std::string("0640"));
   std::size_t used = 0;
   unsigned long parsed = 0;

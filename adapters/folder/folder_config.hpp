@@ -19,19 +19,19 @@ namespace kakehashi::adapters::folder {
 // One office whose care software exports into this folder.
 struct FolderOffice {
   mapping::OfficeRef office;
-  std::string name;                          // display name for the directory ("" allowed)
-  std::filesystem::path certificate_file;    // office signing certificate (PEM)
-  std::filesystem::path key_file;            // its private key (PEM, mode 0600); never logged
+  std::string name;                        // display name for the directory ("" allowed)
+  std::filesystem::path certificate_file;  // office signing certificate (PEM)
+  std::filesystem::path key_file;          // its private key (PEM, mode 0600); never logged
 };
 
 // What one scan of outbox/ saw; handed to `FolderAdapterConfig::on_scan` (metrics, tests).
 struct ScanReport {
-  std::size_t files = 0;              // candidate files in outbox/
-  std::size_t unstable_files = 0;     // still changing (size or mtime) within the window
-  std::size_t incomplete_units = 0;   // stable, but a file of the combination is missing
-  std::size_t offered = 0;            // units handed to the sink by this scan
-  std::size_t rejected = 0;           // units moved to rejected/ by this scan
-  std::size_t errors = 0;             // local failures (I/O, signing); retried next scan
+  std::size_t files = 0;             // candidate files in outbox/
+  std::size_t unstable_files = 0;    // still changing (size or mtime) within the window
+  std::size_t incomplete_units = 0;  // stable, but a file of the combination is missing
+  std::size_t offered = 0;           // units handed to the sink by this scan
+  std::size_t rejected = 0;          // units moved to rejected/ by this scan
+  std::size_t errors = 0;            // local failures (I/O, signing); retried next scan
 };
 
 struct FolderAdapterConfig {

@@ -10,7 +10,9 @@
 namespace kakehashi::adapters::folder {
 namespace {
 
-std::error_code last_error() { return {errno, std::generic_category()}; }
+std::error_code last_error() {
+  return {errno, std::generic_category()};
+}
 
 // Owns a POSIX descriptor so every early return closes it.
 class Fd {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "adapters/folder/folder_files.hpp"
 #include "mapping/careplan/file_name.hpp"
@@ -129,8 +129,8 @@ gateway::SendResult InboxWriter::write_new(const gateway::OutboundUnit& unit) {
   std::uint64_t total = 0;
   std::string sequence;
   for (const auto& f : unit.files) {
-    if (!is_plain_file_name(f.name) || f.name.ends_with(".p7s") || f.name.rfind("RECEIPT-", 0) == 0 ||
-        !names.insert(f.name).second) {
+    if (!is_plain_file_name(f.name) || f.name.ends_with(".p7s") ||
+        f.name.rfind("RECEIPT-", 0) == 0 || !names.insert(f.name).second) {
       return outcome(Status::kRejected, "file-name", "a file name is unusable or repeated");
     }
     FileToWrite out{f.name, f.content, f.cms};
@@ -147,7 +147,8 @@ gateway::SendResult InboxWriter::write_new(const gateway::OutboundUnit& unit) {
       out.signature.assign(detached.value().signature.begin(), detached.value().signature.end());
     }
     if (out.signature.empty()) return outcome(Status::kRejected, "signature-missing", f.name);
-    if (out.content.size() > max_file_bytes_) return outcome(Status::kRejected, "file-too-large", f.name);
+    if (out.content.size() > max_file_bytes_)
+      return outcome(Status::kRejected, "file-too-large", f.name);
     total += out.content.size();
     if (sequence.empty()) {
       const auto parsed = mapping::parse_file_name(f.name);
@@ -175,8 +176,8 @@ gateway::SendResult InboxWriter::write_new(const gateway::OutboundUnit& unit) {
     }
   }
 
-  const fs::path temp = inbox_ / (std::string(kInboxTempPrefix) + base + "-" +
-                                  std::to_string(++temp_counter_));
+  const fs::path temp =
+      inbox_ / (std::string(kInboxTempPrefix) + base + "-" + std::to_string(++temp_counter_));
   auto fail = [&](const std::error_code& ec) {
     std::error_code ignored;
     fs::remove_all(temp, ignored);

@@ -13,8 +13,8 @@
 #include "gateway/admin/access.hpp"
 #include "gateway/admin/api.hpp"
 #include "gateway/admin/console_assets.hpp"
-#include "gateway/admin/evidence_api.hpp"
 #include "gateway/admin/cross_site.hpp"
+#include "gateway/admin/evidence_api.hpp"
 #include "gateway/engine/log.hpp"
 #include "gateway/registry/registry_store.hpp"
 

@@ -55,7 +55,7 @@ struct AdminSources {
   std::function<std::string(const std::string& office_no, const std::string& service_type)>
       office_name;
   std::vector<ExpirySource> expiry;
-  std::string audit_certificate_file;   // checks the audit checkpoints' signatures
+  std::string audit_certificate_file;  // checks the audit checkpoints' signatures
   // The evidence bundle of an office and month (file bytes; throws); empty: none offered.
   std::function<std::string(const std::string& office_no, const std::string& month,
                             std::int64_t now)>

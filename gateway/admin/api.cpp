@@ -1019,9 +1019,9 @@ http::Response metrics(ApiContext& ctx) {
 
   const auto alerts = evaluate_alerts(ctx);
   p.family("kakehashi_alerts", "gauge", "Active alerts by kind.");
-  for (const char* kind : {"parked", "certificate-expiry", "crl-expiry", "network-unreachable",
-                           "destination-refusal", "registry-stale", "conservation-drift",
-                           "inbox-stalled"}) {
+  for (const char* kind :
+       {"parked", "certificate-expiry", "crl-expiry", "network-unreachable", "destination-refusal",
+        "registry-stale", "conservation-drift", "inbox-stalled"}) {
     const auto n =
         std::count_if(alerts.begin(), alerts.end(), [&](const Alert& a) { return a.kind == kind; });
     p.sample("kakehashi_alerts", {{"kind", kind}}, static_cast<double>(n));

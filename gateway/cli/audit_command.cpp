@@ -92,8 +92,8 @@ std::optional<Source> open_source(const Args& args, CommandIo io) {
   if (auto cert = args.option("--cert")) src.certificate_file = *cert;
   try {
     if (dsn || (src.config && src.config->store.type == "postgres")) {
-      src.store = std::make_unique<store::Store>(
-          store::open_postgres(dsn ? *dsn : src.config->store.dsn));
+      src.store =
+          std::make_unique<store::Store>(store::open_postgres(dsn ? *dsn : src.config->store.dsn));
     } else {
       src.store = std::make_unique<store::Store>(
           store::open_sqlite(sqlite ? *sqlite : src.config->store.path));
@@ -169,7 +169,8 @@ int verify(const Args& args, CommandIo io) {
   } else if (r.intact()) {
     io.out << "intact: " << r.records << " records, " << r.checkpoints
            << " signed checkpoint(s), last sealing record " << r.last_checkpoint_seq;
-    if (unsealed > 0) io.out << "; " << unsealed << " record(s) after it are chained, not yet signed";
+    if (unsealed > 0)
+      io.out << "; " << unsealed << " record(s) after it are chained, not yet signed";
     io.out << "\n";
   } else {
     io.out << "BROKEN (" << audit::to_string(r.breakage) << "): " << r.detail << "\n";
@@ -216,7 +217,8 @@ int export_records(const Args& args, CommandIo io) {
     audit::write_jsonl(rows, out);
   }
   out.flush();
-  if (file.is_open()) io.err << rows.size() << " record(s) written to " << *args.option("--output") << "\n";
+  if (file.is_open())
+    io.err << rows.size() << " record(s) written to " << *args.option("--output") << "\n";
   return out ? kExitOk : kExitUsage;
 }
 
@@ -237,8 +239,9 @@ int hash_insured(const Args& args, CommandIo io) {
     throw UsageError{"give --config FILE or --key-file FILE"};
   }
   const auto key = pki::read_file(key_file);
-  io.out << audit::insured_hash(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
-                                args.positionals()[0])
+  io.out << audit::insured_hash(
+                std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
+                args.positionals()[0])
          << "\n";
   return kExitOk;
 }
@@ -254,12 +257,14 @@ int checkpoint(const Args& args, CommandIo io) {
     return kExitRejected;
   }
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   try {
     auto s = daemon::open_store(loaded.config.store);
     s->migrate();
     const bool written = s->checkpoint(now);
-    io.out << (written ? "checkpoint written\n" : "nothing to seal: no records since the last checkpoint\n");
+    io.out << (written ? "checkpoint written\n"
+                       : "nothing to seal: no records since the last checkpoint\n");
   } catch (const store::SqlError& e) {
     io.err << "kakehashi audit checkpoint: store: " << e.message << "\n";
     return kExitUsage;
@@ -275,8 +280,8 @@ int audit_main(std::span<const std::string> argv, CommandIo io) {
   const std::string sub = argv[0];
   const Args args(argv.subspan(1), {"--json"},
                   {"--config", "--store", "--dsn", "--cert", "--format", "--from", "--to",
-                   "--office", "--transfer", "--output", "--key-file", "--role",
-                   "--known-seq", "--month", "--out", "--html"});
+                   "--office", "--transfer", "--output", "--key-file", "--role", "--known-seq",
+                   "--month", "--out", "--html"});
   if (sub == "verify") return verify(args, io);
   if (sub == "export") return export_records(args, io);
   if (sub == "hash-insured") return hash_insured(args, io);

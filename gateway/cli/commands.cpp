@@ -15,14 +15,8 @@ namespace kakehashi::cli {
 std::vector<Command> all_commands() {
   // Listed explicitly (no self-registration): add a line here for each new subcommand.
   return {
-      run_command(),
-      audit_command(),
-      config_command(),
-      inspect_command(),
-      relay_command(),
-      registry_command(),
-      store_command(),
-      verify_command(),
+      run_command(),   audit_command(),    config_command(), inspect_command(),
+      relay_command(), registry_command(), store_command(),  verify_command(),
   };
 }
 

@@ -8,9 +8,9 @@
 #include <ostream>
 #include <sstream>
 
-#include <boost/asio/io_context.hpp>
 #include <rapidjson/ostreamwrapper.h>
 #include <rapidjson/prettywriter.h>
+#include <boost/asio/io_context.hpp>
 
 #include "gateway/cli/args.hpp"
 #include "gateway/daemon/adapter_registry.hpp"
@@ -68,7 +68,8 @@ std::unique_ptr<store::SqlConnection> connect(const daemon::StoreConfig& c) {
   return store::open_sqlite(c.path, c.synchronous_full);
 }
 
-reg::Policy load_policy(const daemon::GatewayConfig& config, const std::optional<std::string>& file) {
+reg::Policy load_policy(const daemon::GatewayConfig& config,
+                        const std::optional<std::string>& file) {
   std::vector<std::string> names;
   for (const auto& n : config.networks) names.push_back(n.name);
   reg::Policy policy{config.route_preference, {}};
@@ -113,13 +114,17 @@ void write_change(Writer& w, const reg::Change& c) {
 }
 
 void print_change(std::ostream& out, const reg::Change& c) {
-  const char mark = c.kind == reg::ChangeKind::kAdded ? '+' : c.kind == reg::ChangeKind::kRemoved ? '-' : '~';
+  const char mark = c.kind == reg::ChangeKind::kAdded     ? '+'
+                    : c.kind == reg::ChangeKind::kRemoved ? '-'
+                                                          : '~';
   out << mark << " " << c.key.str();
   if (c.kind == reg::ChangeKind::kChanged) {
     out << "\n";
-    for (const auto& f : c.fields) out << "    " << f.field << ": " << f.before << " -> " << f.after << "\n";
+    for (const auto& f : c.fields)
+      out << "    " << f.field << ": " << f.before << " -> " << f.after << "\n";
   } else {
-    for (const auto& f : c.fields) out << "  " << f.field << "=" << (f.after.empty() ? f.before : f.after);
+    for (const auto& f : c.fields)
+      out << "  " << f.field << "=" << (f.after.empty() ? f.before : f.after);
     out << "\n";
   }
 }
@@ -179,8 +184,8 @@ class RefusingSink final : public AdapterSink {
   void on_receipt(InboundReceipt, std::function<void(bool)> done) override { done(false); }
 };
 
-int run_sync(const daemon::GatewayConfig& config, reg::Registry& registry, registry::RegistryStore& store,
-             bool full, bool json, CommandIo io) {
+int run_sync(const daemon::GatewayConfig& config, reg::Registry& registry,
+             registry::RegistryStore& store, bool full, bool json, CommandIo io) {
   boost::asio::io_context ctx;
   RefusingSink sink;
   std::vector<std::unique_ptr<Adapter>> adapters;
@@ -191,7 +196,8 @@ int run_sync(const daemon::GatewayConfig& config, reg::Registry& registry, regis
     std::vector<ConfigError> errors;
     ConfigNode settings(net.settings.get(), "networks." + net.name + ".settings", &errors);
     auto maker = type->prepare(settings);
-    if (!errors.empty()) throw std::runtime_error(errors.front().path + ": " + errors.front().message);
+    if (!errors.empty())
+      throw std::runtime_error(errors.front().path + ": " + errors.front().message);
     AdapterContext actx;
     actx.executor = ctx.get_executor();
     actx.sink = &sink;
@@ -227,13 +233,14 @@ int run_sync(const daemon::GatewayConfig& config, reg::Registry& registry, regis
     io.out << "\n";
   } else {
     print_sync(io.out, report.record);
-    for (const auto& [n, count] : report.published) io.out << "  published to " << n << ": " << count << " offices\n";
+    for (const auto& [n, count] : report.published)
+      io.out << "  published to " << n << ": " << count << " offices\n";
   }
   return report.ok() ? kExitOk : kExitRejected;
 }
 
-int run_show(const std::string& what, reg::Registry& registry, const daemon::GatewayConfig& config, bool json,
-             CommandIo io) {
+int run_show(const std::string& what, reg::Registry& registry, const daemon::GatewayConfig& config,
+             bool json, CommandIo io) {
   std::vector<reg::OfficeKey> keys;
   if (auto k = reg::parse_office_key(what)) {
     keys.push_back(*k);
@@ -287,27 +294,32 @@ int run_show(const std::string& what, reg::Registry& registry, const daemon::Gat
       for (const auto& n : config.networks) {
         const auto r = registry.route(o.key, n.name);
         w.Key(("from_" + n.name).c_str());
-        w.String(r.network ? r.network->c_str() : ("refused: " + std::string(reg::to_string(r.refusal))).c_str());
+        w.String(r.network ? r.network->c_str()
+                           : ("refused: " + std::string(reg::to_string(r.refusal))).c_str());
       }
       w.EndObject();
       w.EndObject();
       continue;
     }
-    io.out << o.key.str() << "  home " << (o.home.empty() ? "(none)" : o.home) << " (" << o.home_reason << ")\n"
+    io.out << o.key.str() << "  home " << (o.home.empty() ? "(none)" : o.home) << " ("
+           << o.home_reason << ")\n"
            << "  name      " << o.name << "\n  kana      " << o.kana << "\n  status    "
            << reg::to_string(o.status) << "\n";
     if (!o.facility_id.empty()) io.out << "  facility  " << o.facility_id << "\n";
     if (!o.prefecture.empty()) io.out << "  pref.     " << o.prefecture << "\n";
     for (const auto& p : o.presences) {
-      io.out << "  on " << p.network << ": " << reg::to_string(p.role) << ", " << reg::to_string(p.entry.status)
-             << ", \"" << p.entry.name << "\"" << (p.entry.facility_id.empty() ? "" : " facility " + p.entry.facility_id)
+      io.out << "  on " << p.network << ": " << reg::to_string(p.role) << ", "
+             << reg::to_string(p.entry.status) << ", \"" << p.entry.name << "\""
+             << (p.entry.facility_id.empty() ? "" : " facility " + p.entry.facility_id)
              << ", updated " << p.entry.updated_at << "\n";
     }
-    for (const auto& c : o.conflicts) io.out << "  conflict " << reg::to_string(c.kind) << ": " << c.detail << "\n";
+    for (const auto& c : o.conflicts)
+      io.out << "  conflict " << reg::to_string(c.kind) << ": " << c.detail << "\n";
     for (const auto& n : config.networks) {
       const auto r = registry.route(o.key, n.name);
       io.out << "  from " << n.name << ": "
-             << (r.network ? "route to " + *r.network : "refused (" + std::string(reg::to_string(r.refusal)) + ")")
+             << (r.network ? "route to " + *r.network
+                           : "refused (" + std::string(reg::to_string(r.refusal)) + ")")
              << "\n";
     }
   }
@@ -336,8 +348,8 @@ int run_conflicts(const reg::Registry& registry, bool json, CommandIo io) {
   for (const auto& c : conflicts) {
     std::string nets;
     for (const auto& n : c.networks) nets += (nets.empty() ? "" : ",") + n;
-    io.out << std::left << std::setw(22) << reg::to_string(c.kind) << " " << c.key.str() << "  [" << nets
-           << "]  " << c.detail << "\n";
+    io.out << std::left << std::setw(22) << reg::to_string(c.kind) << " " << c.key.str() << "  ["
+           << nets << "]  " << c.detail << "\n";
   }
   io.out << conflicts.size() << " conflicts\n";
   // The gateway's own publications listed back by a network: counted, never conflicts.
@@ -345,10 +357,12 @@ int run_conflicts(const reg::Registry& registry, bool json, CommandIo io) {
   return kExitOk;
 }
 
-int run_diff(registry::RegistryStore& store, const std::optional<std::string>& id, bool json, CommandIo io) {
+int run_diff(registry::RegistryStore& store, const std::optional<std::string>& id, bool json,
+             CommandIo io) {
   const auto s = id ? store.sync(std::stoll(*id)) : store.last_sync();
   if (!s) {
-    io.err << "kakehashi registry diff: " << (id ? "no sync " + *id : std::string("no sync recorded yet")) << "\n";
+    io.err << "kakehashi registry diff: "
+           << (id ? "no sync " + *id : std::string("no sync recorded yet")) << "\n";
     return kExitRejected;
   }
   const auto diff = store.diff_of(s->id);
@@ -378,7 +392,8 @@ Command registry_command() {
   c.summary = "sync, show and reconcile the office registries of every configured network";
   c.help = kHelp;
   c.run = [](std::span<const std::string> argv, CommandIo io) {
-    if (argv.empty()) throw UsageError{"a registry command is required (sync, show, conflicts, diff)"};
+    if (argv.empty())
+      throw UsageError{"a registry command is required (sync, show, conflicts, diff)"};
     const std::string sub = argv[0];
     const Args args(argv.subspan(1), {"--json", "--full"}, {"--config", "--overrides", "--sync"});
     const auto file = args.option("--config");
@@ -397,8 +412,10 @@ Command registry_command() {
     if (sub == "diff") return run_diff(store, args.option("--sync"), args.flag("--json"), io);
     reg::Registry registry(load_policy(config, args.option("--overrides")));
     store.load(registry);
-    if (sub == "sync") return run_sync(config, registry, store, args.flag("--full"), args.flag("--json"), io);
-    if (sub == "show") return run_show(args.positionals()[0], registry, config, args.flag("--json"), io);
+    if (sub == "sync")
+      return run_sync(config, registry, store, args.flag("--full"), args.flag("--json"), io);
+    if (sub == "show")
+      return run_show(args.positionals()[0], registry, config, args.flag("--json"), io);
     return run_conflicts(registry, args.flag("--json"), io);
   };
   return c;

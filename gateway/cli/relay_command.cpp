@@ -1,7 +1,7 @@
 #include <chrono>
 #include <ctime>
-#include <iomanip>
 #include <exception>
+#include <iomanip>
 #include <ostream>
 
 #include <rapidjson/ostreamwrapper.h>
@@ -132,9 +132,11 @@ int relay(std::span<const std::string> argv, CommandIo io) {
   if (!loaded.ok()) return kExitUsage;
   // The auditor role (config audit.role or --role) reads and exports; it changes nothing, not
   // even the log. Operators' commands are recorded in the audit log: who, when, what.
-  const bool auditor = loaded.config.store.audit.role == "auditor" || args.option("--role") == "auditor";
+  const bool auditor =
+      loaded.config.store.audit.role == "auditor" || args.option("--role") == "auditor";
   if (auditor && (sub == "retry" || sub == "park")) {
-    io.err << "kakehashi relay " << sub << ": not allowed for the auditor role (read and export only)\n";
+    io.err << "kakehashi relay " << sub
+           << ": not allowed for the auditor role (read and export only)\n";
     return kExitRejected;
   }
   std::string command = "relay";
@@ -146,7 +148,8 @@ int relay(std::span<const std::string> argv, CommandIo io) {
     command += " " + argv[i];
   }
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   std::unique_ptr<store::Store> s;
   try {
     s = daemon::open_store(loaded.config.store);
@@ -231,7 +234,8 @@ int relay(std::span<const std::string> argv, CommandIo io) {
       if (!t->last_error.empty()) io.out << "  last error: " << t->last_error << "\n";
       for (const auto& e : events) {
         std::string detail = e.detail;
-        if (e.kind == "translation-receipt" && detail.size() > 60) detail = detail.substr(0, 60) + "… (base64 CMS)";
+        if (e.kind == "translation-receipt" && detail.size() > 60)
+          detail = detail.substr(0, 60) + "… (base64 CMS)";
         io.out << "  " << iso(e.at) << "  " << e.kind << "  " << detail << "\n";
       }
     }
@@ -247,14 +251,16 @@ int relay(std::span<const std::string> argv, CommandIo io) {
     }
     if (sub == "retry") {
       if (!s->redrive(id, actor_of(args), now)) {
-        io.err << "kakehashi relay retry: transfer " << id << " is " << t->state << ", not parked\n";
+        io.err << "kakehashi relay retry: transfer " << id << " is " << t->state
+               << ", not parked\n";
         return kExitRejected;
       }
       io.out << "transfer " << id << " re-driven\n";
       return kExitOk;
     }
     if (t->state != store::kAccepted) {
-      io.err << "kakehashi relay park: transfer " << id << " is " << t->state << ", not in flight\n";
+      io.err << "kakehashi relay park: transfer " << id << " is " << t->state
+             << ", not in flight\n";
       return kExitRejected;
     }
     s->park(id, args.option("--reason").value_or("parked by an operator"), actor_of(args), now);
@@ -262,8 +268,10 @@ int relay(std::span<const std::string> argv, CommandIo io) {
     return kExitOk;
   }
   if (sub == "report") {
-    const std::int64_t from = args.option("--from") ? parse_time("--from", *args.option("--from")) : 0;
-    const std::int64_t to = args.option("--to") ? parse_time("--to", *args.option("--to")) : INT64_MAX;
+    const std::int64_t from =
+        args.option("--from") ? parse_time("--from", *args.option("--from")) : 0;
+    const std::int64_t to =
+        args.option("--to") ? parse_time("--to", *args.option("--to")) : INT64_MAX;
     const auto rows = s->report(from, to);
     bool balanced = true;
     store::ReportRow total;
@@ -288,9 +296,14 @@ int relay(std::span<const std::string> argv, CommandIo io) {
         w.Key("direction");
         w.String(r.direction.c_str());
         for (const auto& [k, v] : std::initializer_list<std::pair<const char*, std::int64_t>>{
-                 {"in", r.in}, {"delivered", r.delivered}, {"rejected", r.rejected},
-                 {"parked", r.parked}, {"superseded", r.superseded}, {"in_flight", r.in_flight},
-                 {"receipts", r.receipts}, {"notices_pending", r.notices_pending}}) {
+                 {"in", r.in},
+                 {"delivered", r.delivered},
+                 {"rejected", r.rejected},
+                 {"parked", r.parked},
+                 {"superseded", r.superseded},
+                 {"in_flight", r.in_flight},
+                 {"receipts", r.receipts},
+                 {"notices_pending", r.notices_pending}}) {
           w.Key(k);
           w.Int64(v);
         }
@@ -306,9 +319,10 @@ int relay(std::span<const std::string> argv, CommandIo io) {
       io.out << "\n";
     } else {
       io.out << std::left << std::setw(24) << "direction" << std::right << std::setw(8) << "in"
-             << std::setw(11) << "delivered" << std::setw(10) << "rejected" << std::setw(8) << "parked"
-             << std::setw(12) << "superseded" << std::setw(11) << "in flight" << std::setw(10)
-             << "receipts" << "\n";
+             << std::setw(11) << "delivered" << std::setw(10) << "rejected" << std::setw(8)
+             << "parked" << std::setw(12) << "superseded" << std::setw(11) << "in flight"
+             << std::setw(10) << "receipts"
+             << "\n";
       for (const auto* r : [&] {
              std::vector<const store::ReportRow*> v;
              for (const auto& x : rows) v.push_back(&x);
@@ -320,9 +334,10 @@ int relay(std::span<const std::string> argv, CommandIo io) {
                << r->parked << std::setw(12) << r->superseded << std::setw(11) << r->in_flight
                << std::setw(10) << r->receipts << "\n";
       }
-      io.out << (balanced ? "balanced: " : "NOT BALANCED: ") << total.in << " in = " << total.delivered
-             << " delivered + " << total.rejected << " rejected + " << total.parked << " parked + "
-             << total.superseded << " superseded + " << total.in_flight << " in flight\n";
+      io.out << (balanced ? "balanced: " : "NOT BALANCED: ") << total.in
+             << " in = " << total.delivered << " delivered + " << total.rejected << " rejected + "
+             << total.parked << " parked + " << total.superseded << " superseded + "
+             << total.in_flight << " in flight\n";
     }
     return balanced ? kExitOk : kExitRejected;
   }
@@ -346,7 +361,8 @@ Command config_command() {
   c.summary = "check a gateway config file, every error with its key path";
   c.help = kConfigHelp;
   c.run = [](std::span<const std::string> argv, CommandIo io) {
-    if (argv.size() != 2 || argv[0] != "check") throw UsageError{"usage: kakehashi config check FILE"};
+    if (argv.size() != 2 || argv[0] != "check")
+      throw UsageError{"usage: kakehashi config check FILE"};
     const auto loaded = load_config_or_report(argv[1], io);
     if (!loaded.ok()) {
       io.out << argv[1] << ": " << loaded.errors.size() << " error(s)\n";

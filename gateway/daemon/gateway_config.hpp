@@ -26,7 +26,7 @@ struct AuditSettings {
   std::string hmac_key_file;  // key for insured-number hashes ("" = numbers only counted)
   std::int64_t checkpoint_every_records = 1000;
   std::int64_t checkpoint_every_ms = 5 * 60 * 1000;  // README "Audit log": the sealing delay
-  CredentialPaths signer;         // signs checkpoints; default: receipt_signer
+  CredentialPaths signer;                            // signs checkpoints; default: receipt_signer
   std::string role = "operator";  // operator | auditor (auditor: read and export only)
   std::string actor;              // "gateway:<instance>"
 };

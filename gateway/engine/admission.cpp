@@ -4,8 +4,8 @@
 #include <set>
 
 #include "gateway/engine/file_checks.hpp"
-#include "mapping/careplan/csv_reader.hpp"
 #include "gateway/engine/unit_identity.hpp"
+#include "mapping/careplan/csv_reader.hpp"
 #include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/signer_identity.hpp"
 #include "mapping/cms/translation_receipt.hpp"

@@ -162,12 +162,14 @@ std::string refusal_text_ja(const std::vector<Refusal>& refusals) {
   for (const auto& r : refusals) fixable &= sender_can_fix(r);
   // Every notice opens with the office's status word for it (README "Delivery status",
   // gateway/audit/delivery_status.hpp): the same 差し戻し as the console and the evidence report.
-  std::string text = std::string(kRejectedStatusLine) +
-      (fixable ? "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を受け付けませんでした。"
-                "次の点を修正して、もう一度送信してください。\n"
-              : "この送信単位は送信先に届けられませんでした。送信元の事業所で修正できる理由では"
-                "ありません。ゲートウェイの運用者に通知しました。運用者から解決の連絡があるまで、"
-                "同じ送信単位を再送しても同じ結果になります。\n");
+  std::string text =
+      std::string(kRejectedStatusLine) +
+      (fixable
+           ? "ケアプランデータ連携ゲートウェイ（架け橋）は、この送信単位を受け付けませんでした。"
+             "次の点を修正して、もう一度送信してください。\n"
+           : "この送信単位は送信先に届けられませんでした。送信元の事業所で修正できる理由では"
+             "ありません。ゲートウェイの運用者に通知しました。運用者から解決の連絡があるまで、"
+             "同じ送信単位を再送しても同じ結果になります。\n");
   for (const auto& r : refusals) {
     const auto it = phrases().find(r.code);
     text += "・";

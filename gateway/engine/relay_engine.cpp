@@ -793,7 +793,8 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
           case Action::kDelivered:
             *held = s.mark_delivered(
                 t.id, options_.instance_id, r.remote_id,
-                "to " + t.dest_adapter + " as " + r.remote_id + "; envelope " + digests, at, receipt);
+                "to " + t.dest_adapter + " as " + r.remote_id + "; envelope " + digests, at,
+                receipt);
             break;
           case Action::kRefused: {
             const Refusal refusal = destination_refusal(r.error_code, r.message);
@@ -836,7 +837,8 @@ void Engine::finish_delivery(const Prepared& p, SendResult r) {
                    {"network", t.dest_adapter},
                    {"code", refusal.code},
                    {"error", error}});
-              if (needs_operator(refusal)) {  // an operator alert (admin api): the sender cannot act
+              if (needs_operator(
+                      refusal)) {  // an operator alert (admin api): the sender cannot act
                 auto& b = breakers_[t.dest_adapter];
                 ++b.operator_refusals;
                 b.last_operator_refusal = now();

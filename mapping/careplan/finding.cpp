@@ -6,16 +6,21 @@
 
 namespace kakehashi::mapping {
 
-std::string_view severity_name(Severity s) { return s == Severity::kError ? "error" : "warning"; }
+std::string_view severity_name(Severity s) {
+  return s == Severity::kError ? "error" : "warning";
+}
 
 namespace codes {
 
 std::span<const CodeInfo> catalogue() {
   static constexpr std::array kCatalogue{
-      CodeInfo{kNameUnrecognised, "file name is neither a care-plan CSV name nor an attachment name"},
+      CodeInfo{kNameUnrecognised,
+               "file name is neither a care-plan CSV name nor an attachment name"},
       CodeInfo{kNameOfficeCheckDigit, "an office number in the file name fails its check digit"},
-      CodeInfo{kNameServiceType, "a service type in the file name is unknown or outside link scope"},
-      CodeInfo{kNameDirection, "the service types in the name do not fit the file kind's direction"},
+      CodeInfo{kNameServiceType,
+               "a service type in the file name is unknown or outside link scope"},
+      CodeInfo{kNameDirection,
+               "the service types in the name do not fit the file kind's direction"},
       CodeInfo{kNameSameOffice, "sender and recipient in the name are the same office"},
       CodeInfo{kNameSequence, "the 14-digit sequence is not a real date and time"},
       CodeInfo{kNameMonth, "the month segment is not a real month (or 000000 outside UPHOSOKU)"},
@@ -55,7 +60,9 @@ std::span<const CodeInfo> catalogue() {
       CodeInfo{kFieldUnused, "warning: 識別子 (not used by the standard) is filled"},
       CodeInfo{kFieldSpecialValue, "a special value (00000000, 9999999999, ...) used out of place"},
       CodeInfo{kFieldAmountWide, "warning: a 第7表 amount is wider than the annex prints"},
-      CodeInfo{kRowMonth, "a record's month, or a date or day flag tied to it, is outside the month in the file name"},
+      CodeInfo{kRowMonth,
+               "a record's month, or a date or day flag tied to it, is outside the month in the "
+               "file name"},
       CodeInfo{kRowOffice, "an office column differs from the office named in the file name"},
       CodeInfo{kRowNotForRecipient, "a user in 第6表 has no service from the receiving office"},
       CodeInfo{kLinkMissing, "a record has no matching records in a file of the same unit"},

@@ -11,45 +11,66 @@ namespace kakehashi::mapping::registry {
 
 std::string_view to_string(ConflictKind kind) {
   switch (kind) {
-    case ConflictKind::kOnBothNetworks: return "on_both_networks";
-    case ConflictKind::kNameMismatch: return "name_mismatch";
-    case ConflictKind::kStatusMismatch: return "status_mismatch";
-    case ConflictKind::kUnknownServiceType: return "unknown_service_type";
-    case ConflictKind::kInvalidCheckDigit: return "invalid_check_digit";
-    case ConflictKind::kUnknownStatus: return "unknown_status";
+    case ConflictKind::kOnBothNetworks:
+      return "on_both_networks";
+    case ConflictKind::kNameMismatch:
+      return "name_mismatch";
+    case ConflictKind::kStatusMismatch:
+      return "status_mismatch";
+    case ConflictKind::kUnknownServiceType:
+      return "unknown_service_type";
+    case ConflictKind::kInvalidCheckDigit:
+      return "invalid_check_digit";
+    case ConflictKind::kUnknownStatus:
+      return "unknown_status";
   }
   return "?";
 }
 
 std::string_view to_string(Presence::Role role) {
   switch (role) {
-    case Presence::Role::kNative: return "native";
-    case Presence::Role::kPublished: return "published";
-    case Presence::Role::kEcho: return "echo";
-    case Presence::Role::kQuarantined: return "quarantined";
+    case Presence::Role::kNative:
+      return "native";
+    case Presence::Role::kPublished:
+      return "published";
+    case Presence::Role::kEcho:
+      return "echo";
+    case Presence::Role::kQuarantined:
+      return "quarantined";
   }
   return "?";
 }
 
 std::string_view to_string(RouteRefusal refusal) {
   switch (refusal) {
-    case RouteRefusal::kNone: return "none";
-    case RouteRefusal::kUnknown: return "unknown";
-    case RouteRefusal::kClosed: return "closed";
-    case RouteRefusal::kSuspended: return "suspended";
-    case RouteRefusal::kInvalidCheckDigit: return "invalid_check_digit";
-    case RouteRefusal::kOutOfLinkScope: return "out_of_link_scope";
-    case RouteRefusal::kSameNetwork: return "same_network";
-    case RouteRefusal::kLoop: return "loop";
+    case RouteRefusal::kNone:
+      return "none";
+    case RouteRefusal::kUnknown:
+      return "unknown";
+    case RouteRefusal::kClosed:
+      return "closed";
+    case RouteRefusal::kSuspended:
+      return "suspended";
+    case RouteRefusal::kInvalidCheckDigit:
+      return "invalid_check_digit";
+    case RouteRefusal::kOutOfLinkScope:
+      return "out_of_link_scope";
+    case RouteRefusal::kSameNetwork:
+      return "same_network";
+    case RouteRefusal::kLoop:
+      return "loop";
   }
   return "?";
 }
 
 std::string_view to_string(ChangeKind kind) {
   switch (kind) {
-    case ChangeKind::kAdded: return "added";
-    case ChangeKind::kRemoved: return "removed";
-    case ChangeKind::kChanged: return "changed";
+    case ChangeKind::kAdded:
+      return "added";
+    case ChangeKind::kRemoved:
+      return "removed";
+    case ChangeKind::kChanged:
+      return "changed";
   }
   return "?";
 }
@@ -64,7 +85,8 @@ namespace {
 // `next` happened after `prev` to the same office within one sync: one change for both.
 void merge_into(Change& prev, Change next) {
   const auto find = [](std::vector<FieldChange>& fields, const std::string& name) {
-    return std::find_if(fields.begin(), fields.end(), [&](const FieldChange& f) { return f.field == name; });
+    return std::find_if(fields.begin(), fields.end(),
+                        [&](const FieldChange& f) { return f.field == name; });
   };
   if (next.kind == ChangeKind::kRemoved) {
     if (prev.kind == ChangeKind::kAdded) {
@@ -112,14 +134,17 @@ void Diff::append(Diff other) {
       merge_into(changes[it->second], std::move(c));
     }
   }
-  std::erase_if(changes, [](const Change& c) { return c.kind == ChangeKind::kChanged && c.fields.empty(); });
+  std::erase_if(changes,
+                [](const Change& c) { return c.kind == ChangeKind::kChanged && c.fields.empty(); });
   std::stable_sort(changes.begin(), changes.end(),
                    [](const Change& a, const Change& b) { return a.key < b.key; });
 }
 
 namespace {
 
-bool is_unflagged(Presence::Role r) { return r == Presence::Role::kNative || r == Presence::Role::kEcho; }
+bool is_unflagged(Presence::Role r) {
+  return r == Presence::Role::kNative || r == Presence::Role::kEcho;
+}
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string s;
@@ -221,7 +246,8 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
   o.key = key;
   for (const auto& [network, table] : sources_) {
     const auto it = table.find(key);
-    if (it != table.end()) o.presences.push_back({network, role_of(network, it->second), it->second});
+    if (it != table.end())
+      o.presences.push_back({network, role_of(network, it->second), it->second});
   }
   if (o.presences.empty()) return std::nullopt;
   for (const auto p : validate(o.presences.front().entry)) {
@@ -234,7 +260,8 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
     if (is_unflagged(p.role)) unflagged.push_back(&p);
     if (p.role == Presence::Role::kQuarantined) quarantined.push_back(&p);
     if (p.role != Presence::Role::kQuarantined && p.entry.status == OfficeStatus::kUnknown &&
-        std::find(o.problems.begin(), o.problems.end(), EntryProblem::kUnknownStatus) == o.problems.end()) {
+        std::find(o.problems.begin(), o.problems.end(), EntryProblem::kUnknownStatus) ==
+            o.problems.end()) {
       o.problems.push_back(EntryProblem::kUnknownStatus);
     }
   }
@@ -314,7 +341,8 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
     std::vector<std::pair<std::string, std::string>> status_params;
     for (const auto* p : native) {
       statuses.insert(p->entry.status);
-      described += (described.empty() ? "" : ", ") + std::string(to_string(p->entry.status)) + " on " + p->network;
+      described += (described.empty() ? "" : ", ") + std::string(to_string(p->entry.status)) +
+                   " on " + p->network;
       status_params.emplace_back("status." + p->network, std::string(to_string(p->entry.status)));
     }
     if (statuses.size() > 1) {
@@ -323,7 +351,9 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
     }
   }
   if (!quarantined.empty()) {
-    o.conflicts.push_back({ConflictKind::kInvalidCheckDigit, key, networks_of(quarantined),
+    o.conflicts.push_back({ConflictKind::kInvalidCheckDigit,
+                           key,
+                           networks_of(quarantined),
                            "office number " + key.office_no + " fails its check digit: quarantined",
                            {{"office_no", key.office_no}}});
   }
@@ -333,7 +363,9 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
   if (has(EntryProblem::kUnknownServiceType)) {
     std::vector<const Presence*> all;
     for (const auto& p : o.presences) all.push_back(&p);
-    o.conflicts.push_back({ConflictKind::kUnknownServiceType, key, networks_of(all),
+    o.conflicts.push_back({ConflictKind::kUnknownServiceType,
+                           key,
+                           networks_of(all),
                            "service type " + key.service_type + " is not a code of the standard",
                            {{"service_type", key.service_type}}});
   }
@@ -342,7 +374,9 @@ std::optional<Office> Registry::build(const OfficeKey& key) const {
     for (const auto* p : unflagged) {
       if (p->entry.status == OfficeStatus::kUnknown) odd.push_back(p);
     }
-    o.conflicts.push_back({ConflictKind::kUnknownStatus, key, networks_of(odd),
+    o.conflicts.push_back({ConflictKind::kUnknownStatus,
+                           key,
+                           networks_of(odd),
                            "status is none of ACTIVE, SUSPENDED, CLOSED: treated as not receiving",
                            {{"networks", join(networks_of(odd), ",")}}});
   }
@@ -374,7 +408,8 @@ Diff Registry::refresh(std::vector<OfficeKey> touched, const std::map<OfficeKey,
       records_.erase(k);
     }
     const auto b = before.find(k);
-    auto d = diff_offices(b == before.end() ? std::nullopt : std::optional<Office>(b->second), after);
+    auto d =
+        diff_offices(b == before.end() ? std::nullopt : std::optional<Office>(b->second), after);
     for (auto& c : d.changes) diff.changes.push_back(std::move(c));
   }
   return diff;
@@ -484,7 +519,9 @@ Diff Registry::set_policy(Policy policy) {
   return refresh(std::move(touched), before);
 }
 
-std::optional<Office> Registry::find(const OfficeKey& key) const { return build(key); }
+std::optional<Office> Registry::find(const OfficeKey& key) const {
+  return build(key);
+}
 
 std::vector<OfficeKey> Registry::keys_of(const std::string& office_no) const {
   std::vector<OfficeKey> out;
@@ -516,20 +553,25 @@ std::size_t Registry::echoes() const {
 }
 
 Route Registry::route(const OfficeKey& recipient, const std::string& source) const {
-  const auto refuse = [](RouteRefusal r, std::string detail) { return Route{std::nullopt, r, std::move(detail)}; };
+  const auto refuse = [](RouteRefusal r, std::string detail) {
+    return Route{std::nullopt, r, std::move(detail)};
+  };
   const std::string who = "recipient " + recipient.str();
   if (!is_valid_office_number(recipient.office_no)) {
-    return refuse(RouteRefusal::kInvalidCheckDigit, who + ": the office number fails its check digit");
+    return refuse(RouteRefusal::kInvalidCheckDigit,
+                  who + ": the office number fails its check digit");
   }
   const auto& standard = CarePlanStandard::get();
   if (!standard.is_known_service_type(recipient.service_type)) {
     return refuse(RouteRefusal::kOutOfLinkScope, who + ": not a service type of the standard");
   }
   if (!in_link_scope(recipient.service_type)) {
-    return refuse(RouteRefusal::kOutOfLinkScope, who + ": service type outside the care-plan link scope");
+    return refuse(RouteRefusal::kOutOfLinkScope,
+                  who + ": service type outside the care-plan link scope");
   }
   const auto office = build(recipient);
-  if (!office) return refuse(RouteRefusal::kUnknown, who + " is in no directory the gateway reaches");
+  if (!office)
+    return refuse(RouteRefusal::kUnknown, who + " is in no directory the gateway reaches");
   if (office->home.empty()) {
     for (const auto& p : office->presences) {
       if (p.role == Presence::Role::kEcho) {
@@ -540,14 +582,18 @@ Route Registry::route(const OfficeKey& recipient, const std::string& source) con
     return refuse(RouteRefusal::kUnknown, who + " is listed only as the gateway's own publication");
   }
   if (office->home == source) {
-    return refuse(RouteRefusal::kSameNetwork, who + " is delivered on the sender's own network (" + source + ")");
+    return refuse(RouteRefusal::kSameNetwork,
+                  who + " is delivered on the sender's own network (" + source + ")");
   }
   switch (office->status) {
-    case OfficeStatus::kActive: return Route{office->home, RouteRefusal::kNone, "via " + office->home};
-    case OfficeStatus::kClosed: return refuse(RouteRefusal::kClosed, who + " is CLOSED on " + office->home);
+    case OfficeStatus::kActive:
+      return Route{office->home, RouteRefusal::kNone, "via " + office->home};
+    case OfficeStatus::kClosed:
+      return refuse(RouteRefusal::kClosed, who + " is CLOSED on " + office->home);
     case OfficeStatus::kSuspended:
       return refuse(RouteRefusal::kSuspended, who + " is SUSPENDED on " + office->home);
-    case OfficeStatus::kUnknown: break;
+    case OfficeStatus::kUnknown:
+      break;
   }
   return refuse(RouteRefusal::kSuspended, who + " has an unknown status on " + office->home);
 }
@@ -563,7 +609,8 @@ SenderCheck Registry::authorize_sender(const std::string& network, const std::st
   if (!e) return {false, who + " is not listed on " + network};
   const auto role = role_of(network, *e);
   if (role != Presence::Role::kNative) {
-    return {false, who + " is " + std::string(to_string(role)) + " on " + network + ", not a member there"};
+    return {false, who + " is " + std::string(to_string(role)) + " on " + network +
+                       ", not a member there"};
   }
   if (!facility.empty() && e->facility_id != facility) {
     return {false, "facility " + facility + " does not hold " + who};
@@ -571,10 +618,12 @@ SenderCheck Registry::authorize_sender(const std::string& network, const std::st
   if (e->status != OfficeStatus::kActive) {
     return {false, who + " is " + std::string(to_string(e->status)) + " on " + network};
   }
-  return {true, who + " is active on " + network + (facility.empty() ? "" : " under facility " + facility)};
+  return {true, who + " is active on " + network +
+                    (facility.empty() ? "" : " under facility " + facility)};
 }
 
-std::vector<SourceEntry> Registry::publication_for(const std::string& target, bool active_only) const {
+std::vector<SourceEntry> Registry::publication_for(const std::string& target,
+                                                   bool active_only) const {
   const auto t = sources_.find(target);
   std::vector<SourceEntry> out;
   for (const auto& [k, r] : records_) {
@@ -584,7 +633,8 @@ std::vector<SourceEntry> Registry::publication_for(const std::string& target, bo
       // listing of what we already publish there stays ours (dropping it would make it look
       // native at the next sync, and publishing it again after that would oscillate).
       const auto there = t->second.find(k);
-      if (there != t->second.end() && role_of(target, there->second) == Presence::Role::kNative) continue;
+      if (there != t->second.end() && role_of(target, there->second) == Presence::Role::kNative)
+        continue;
     }
     const auto& e = sources_.at(r.home).at(k);
     if (active_only && e.status != OfficeStatus::kActive) continue;
@@ -592,7 +642,8 @@ std::vector<SourceEntry> Registry::publication_for(const std::string& target, bo
     p.published_by_gateway = true;
     out.push_back(std::move(p));
   }
-  std::sort(out.begin(), out.end(), [](const SourceEntry& a, const SourceEntry& b) { return a.key < b.key; });
+  std::sort(out.begin(), out.end(),
+            [](const SourceEntry& a, const SourceEntry& b) { return a.key < b.key; });
   return out;
 }
 

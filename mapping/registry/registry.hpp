@@ -71,20 +71,20 @@ struct Office {
 
 enum class RouteRefusal {
   kNone,
-  kUnknown,            // in no directory (or only as the gateway's own publication)
+  kUnknown,  // in no directory (or only as the gateway's own publication)
   kClosed,
-  kSuspended,          // also an unknown status: not receiving
+  kSuspended,  // also an unknown status: not receiving
   kInvalidCheckDigit,
-  kOutOfLinkScope,     // service type unknown or outside the care-plan exchange
-  kSameNetwork,        // its home is the sender's own network
-  kLoop,               // only reachable back across the bridge it would come from
+  kOutOfLinkScope,  // service type unknown or outside the care-plan exchange
+  kSameNetwork,     // its home is the sender's own network
+  kLoop,            // only reachable back across the bridge it would come from
 };
 std::string_view to_string(RouteRefusal refusal);
 
 struct Route {
   std::optional<std::string> network;  // the destination, when routable
   RouteRefusal refusal = RouteRefusal::kNone;
-  std::string detail;                  // English, for operators
+  std::string detail;  // English, for operators
 };
 
 struct SenderCheck {
@@ -128,21 +128,20 @@ class Registry {
   // entry of a published office is the gateway's own echo, never native.
   Diff set_published(const std::string& network, const std::vector<OfficeKey>& offices,
                      bool listing_flags_publication = false);
-  bool flags_publication(const std::string& network) const {
-    return flagging_.count(network) != 0;
-  }
+  bool flags_publication(const std::string& network) const { return flagging_.count(network) != 0; }
   Diff set_policy(Policy policy);
 
   bool has_network(const std::string& network) const { return sources_.count(network) != 0; }
   std::vector<std::string> networks() const;
   std::size_t size() const { return records_.size(); }
   std::size_t size(const std::string& network) const;
-  const std::unordered_map<OfficeKey, SourceEntry, OfficeKeyHash>* source(const std::string& network) const;
+  const std::unordered_map<OfficeKey, SourceEntry, OfficeKeyHash>* source(
+      const std::string& network) const;
   const Policy& policy() const { return policy_; }
 
   std::optional<Office> find(const OfficeKey& key) const;
   std::vector<OfficeKey> keys_of(const std::string& office_no) const;  // every service type
-  std::vector<Conflict> conflicts() const;  // ordered by key
+  std::vector<Conflict> conflicts() const;                             // ordered by key
   // Offices that a network lists only because the gateway published them there (unflagged
   // echoes of its own publication): never conflicts, counted here for one summary line.
   std::size_t echoes() const;

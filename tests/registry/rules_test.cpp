@@ -162,21 +162,30 @@ BOOST_AUTO_TEST_CASE(conflict_table) {
       {{kE, "13"}, ConflictKind::kStatusMismatch, false},
   };
   for (const auto& c : cases) {
-    BOOST_TEST(has_conflict(r, c.key, c.kind) == c.expected, c.key.str() << " " << to_string(c.kind));
+    BOOST_TEST(has_conflict(r, c.key, c.kind) == c.expected, c.key.str()
+                                                                 << " " << to_string(c.kind));
   }
   // The list is ordered and holds exactly these.
   const auto all = r.conflicts();
   BOOST_TEST(all.size() == 6u);
-  BOOST_TEST(std::is_sorted(all.begin(), all.end(), [](const Conflict& x, const Conflict& y) { return x.key < y.key; }));
-  const auto status = std::find_if(all.begin(), all.end(), [](const Conflict& c) { return c.kind == ConflictKind::kStatusMismatch; });
+  BOOST_TEST(std::is_sorted(all.begin(), all.end(),
+                            [](const Conflict& x, const Conflict& y) { return x.key < y.key; }));
+  const auto status = std::find_if(all.begin(), all.end(), [](const Conflict& c) {
+    return c.kind == ConflictKind::kStatusMismatch;
+  });
   BOOST_REQUIRE(status != all.end());
   BOOST_TEST(status->detail == "ACTIVE on national, CLOSED on regional");
   // The same detail as values, for the console to word in Japanese or English.
   using Params = std::vector<std::pair<std::string, std::string>>;
-  BOOST_TEST((status->params == Params{{"status.national", "ACTIVE"}, {"status.regional", "CLOSED"}}));
-  const auto both = std::find_if(all.begin(), all.end(), [](const Conflict& c) { return c.kind == ConflictKind::kOnBothNetworks; });
+  BOOST_TEST(
+      (status->params == Params{{"status.national", "ACTIVE"}, {"status.regional", "CLOSED"}}));
+  const auto both = std::find_if(all.begin(), all.end(), [](const Conflict& c) {
+    return c.kind == ConflictKind::kOnBothNetworks;
+  });
   BOOST_REQUIRE(both != all.end());
-  BOOST_TEST((both->params == Params{{"networks", "national,regional"}, {"home", "regional"}, {"home_reason", "preference"}}));
+  BOOST_TEST((both->params == Params{{"networks", "national,regional"},
+                                     {"home", "regional"},
+                                     {"home_reason", "preference"}}));
   BOOST_TEST(r.echoes() == 0u);
 }
 
@@ -200,10 +209,10 @@ BOOST_AUTO_TEST_CASE(routing_table) {
       {{kB, "11"}, "regional", "national", RouteRefusal::kNone},
       {{kA, "43"}, "regional", "", RouteRefusal::kSameNetwork},
       {{kB, "11"}, "national", "", RouteRefusal::kSameNetwork},
-      {{kC, "11"}, "national", "regional", RouteRefusal::kNone},    // both: home by preference
-      {{kC, "11"}, "folder", "regional", RouteRefusal::kNone},      // delivered once, to the home
+      {{kC, "11"}, "national", "regional", RouteRefusal::kNone},  // both: home by preference
+      {{kC, "11"}, "folder", "regional", RouteRefusal::kNone},    // delivered once, to the home
       {{kC, "11"}, "regional", "", RouteRefusal::kSameNetwork},
-      {{kD, "15"}, "regional", "national", RouteRefusal::kNone},    // the active side
+      {{kD, "15"}, "regional", "national", RouteRefusal::kNone},  // the active side
       {{kE, "13"}, "regional", "", RouteRefusal::kSuspended},
       {{kF, "13"}, "regional", "", RouteRefusal::kClosed},
       {{office_no(99), "43"}, "regional", "", RouteRefusal::kUnknown},
@@ -214,7 +223,8 @@ BOOST_AUTO_TEST_CASE(routing_table) {
   for (const auto& c : cases) {
     const auto route = r.route(c.to, c.from);
     BOOST_TEST(route.network.value_or("") == c.network, c.to.str() << " from " << c.from);
-    BOOST_TEST(route.refusal == c.refusal, c.to.str() << " from " << c.from << ": " << route.detail);
+    BOOST_TEST(route.refusal == c.refusal, c.to.str()
+                                               << " from " << c.from << ": " << route.detail);
     BOOST_TEST(!route.detail.empty());
   }
 }
@@ -249,7 +259,8 @@ BOOST_AUTO_TEST_CASE(loop_prevention_table) {
   // The gateway publishes national kB to regional, and regional kA to national. Each network
   // then lists what it was given: regional flags it (external facility), national does not.
   Registry r({{"regional", "national"}, {}});
-  auto own_on_regional = entry(kB, "11", "とうきょう訪問介護", OfficeStatus::kActive, "KAKEHASHI-GW");
+  auto own_on_regional =
+      entry(kB, "11", "とうきょう訪問介護", OfficeStatus::kActive, "KAKEHASHI-GW");
   own_on_regional.published_by_gateway = true;
   r.replace("regional", {entry(kA, "43", "まつえ", OfficeStatus::kActive, "F-1"), own_on_regional});
   r.replace("national", {entry(kB, "11", "とうきょう訪問介護")});
@@ -274,7 +285,8 @@ BOOST_AUTO_TEST_CASE(loop_prevention_table) {
   for (const auto& c : cases) {
     const auto route = r.route(c.to, c.from);
     BOOST_TEST(route.network.value_or("") == c.network, c.to.str() << " from " << c.from);
-    BOOST_TEST(route.refusal == c.refusal, c.to.str() << " from " << c.from << ": " << route.detail);
+    BOOST_TEST(route.refusal == c.refusal, c.to.str()
+                                               << " from " << c.from << ": " << route.detail);
   }
   // Our own publications are not conflicts ("on both networks") either.
   BOOST_TEST(r.conflicts().empty());
@@ -316,19 +328,23 @@ BOOST_AUTO_TEST_CASE(unflagged_echo_is_not_native) {
 BOOST_AUTO_TEST_CASE(echoes_are_not_conflicts_but_real_ones_stay) {
   // National does not flag the gateway's entries: dozens of echoes must not flood the conflicts.
   Registry r({{"regional", "national"}, {}});
-  r.replace("national", {entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kActive),
-                         entry(kD, "15", "ひかわデイ")});
+  r.replace("national",
+            {entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kActive),
+             entry(kD, "15", "ひかわデイ")});
   r.replace("regional", {entry(kA, "43", "まつえ"), entry(kD, "15", "ひかわデイサービス")});
   r.set_published("national", {{kA, "43"}});
   // National echoes kA (published to it); regional echoes kB and kE.
-  r.replace("national", {entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kActive),
-                         entry(kD, "15", "ひかわデイ"), entry(kA, "43", "まつえ（代理）")});
+  r.replace("national",
+            {entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kActive),
+             entry(kD, "15", "ひかわデイ"), entry(kA, "43", "まつえ（代理）")});
   r.set_published("regional", {{kB, "11"}, {kE, "13"}});
-  r.replace("regional", {entry(kA, "43", "まつえ"), entry(kD, "15", "ひかわデイサービス"),
-                         entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kSuspended)});
+  r.replace("regional",
+            {entry(kA, "43", "まつえ"), entry(kD, "15", "ひかわデイサービス"),
+             entry(kB, "11", "とうきょう"), entry(kE, "13", "いずも", OfficeStatus::kSuspended)});
   BOOST_TEST(r.echoes() == 3u);
   for (const auto& c : r.conflicts()) {
-    BOOST_TEST(c.key.office_no == kD, "an echo reported as a conflict: " << c.key.str() << " " << to_string(c.kind));
+    BOOST_TEST(c.key.office_no == kD,
+               "an echo reported as a conflict: " << c.key.str() << " " << to_string(c.kind));
   }
   // kD is native on both networks with different names: a real conflict, still listed.
   BOOST_TEST(has_conflict(r, {kD, "15"}, ConflictKind::kOnBothNetworks));
@@ -409,19 +425,19 @@ BOOST_AUTO_TEST_CASE(sender_authorization_table) {
   };
   const std::vector<Case> cases = {
       {"regional", "F-1", {kA, "43"}, true},
-      {"regional", "F-2", {kA, "43"}, false},   // another facility's office
-      {"regional", "F-1", {kB, "11"}, false},   // not listed on regional
-      {"regional", "F-3", {kD, "15"}, false},   // closed
-      {"national", "", {kB, "11"}, true},       // active national office
-      {"national", "", {kE, "13"}, false},      // suspended
-      {"national", "", {kF, "13"}, false},      // closed
-      {"national", "", {kA, "43"}, false},      // not a national office
-      {"national", "", {kBad, "43"}, false},    // quarantined
+      {"regional", "F-2", {kA, "43"}, false},  // another facility's office
+      {"regional", "F-1", {kB, "11"}, false},  // not listed on regional
+      {"regional", "F-3", {kD, "15"}, false},  // closed
+      {"national", "", {kB, "11"}, true},      // active national office
+      {"national", "", {kE, "13"}, false},     // suspended
+      {"national", "", {kF, "13"}, false},     // closed
+      {"national", "", {kA, "43"}, false},     // not a national office
+      {"national", "", {kBad, "43"}, false},   // quarantined
   };
   for (const auto& c : cases) {
     const auto check = r.authorize_sender(c.network, c.facility, c.office);
-    BOOST_TEST(check.allowed == c.allowed, c.network << " " << c.facility << " " << c.office.str() << ": "
-                                                      << check.detail);
+    BOOST_TEST(check.allowed == c.allowed,
+               c.network << " " << c.facility << " " << c.office.str() << ": " << check.detail);
   }
   // The gateway's own publications on regional may not be claimed by a facility.
   Registry g;
@@ -436,7 +452,8 @@ BOOST_AUTO_TEST_CASE(publication_sets) {
   std::vector<std::string> to_regional, to_national, active_to_national;
   for (const auto& e : r.publication_for("regional", false)) to_regional.push_back(e.key.str());
   for (const auto& e : r.publication_for("national", false)) to_national.push_back(e.key.str());
-  for (const auto& e : r.publication_for("national", true)) active_to_national.push_back(e.key.str());
+  for (const auto& e : r.publication_for("national", true))
+    active_to_national.push_back(e.key.str());
   // National offices regional does not have (kC, kD are native there already; 33 out of scope).
   BOOST_TEST(to_regional == (std::vector<std::string>{kB + "/11", kE + "/13", kF + "/13"}));
   // Regional's own: kA/43 (kA/ZZ is not a service type; kC is native on national too).
@@ -449,7 +466,8 @@ BOOST_AUTO_TEST_CASE(diffs_between_listings) {
   Registry r({{"regional", "national"}, {}});
   auto first = r.replace("national", {entry(kB, "11", "とうきょう"), entry(kE, "13", "しながわ")});
   BOOST_TEST(first.count(ChangeKind::kAdded) == 2u);
-  BOOST_TEST(r.replace("national", {entry(kB, "11", "とうきょう"), entry(kE, "13", "しながわ")}).changes.empty());
+  BOOST_TEST(r.replace("national", {entry(kB, "11", "とうきょう"), entry(kE, "13", "しながわ")})
+                 .changes.empty());
 
   auto renamed = entry(kB, "11", "とうきょう訪問");
   renamed.updated_at = "2025-05-01T00:00:00Z";
@@ -474,11 +492,13 @@ BOOST_AUTO_TEST_CASE(diffs_between_listings) {
   BOOST_TEST(r.size("national") == 2u);
 
   // Joining the other network changes the networks and adds a conflict.
-  const auto both = r.replace("regional", {entry(kB, "11", "とうきょう訪問", OfficeStatus::kActive, "F-9")});
+  const auto both =
+      r.replace("regional", {entry(kB, "11", "とうきょう訪問", OfficeStatus::kActive, "F-9")});
   BOOST_REQUIRE(both.changes.size() == 1u);
   std::vector<std::string> both_fields;
   for (const auto& f : both.changes[0].fields) both_fields.push_back(f.field);
-  BOOST_TEST(both_fields == (std::vector<std::string>{"home", "home_reason", "facility", "networks", "versions", "conflicts"}));
+  BOOST_TEST(both_fields == (std::vector<std::string>{"home", "home_reason", "facility", "networks",
+                                                      "versions", "conflicts"}));
 }
 
 BOOST_AUTO_TEST_CASE(policy_file_table) {
@@ -488,10 +508,12 @@ BOOST_AUTO_TEST_CASE(policy_file_table) {
     std::size_t errors;
   };
   const std::vector<Case> cases = {
-      {R"({"preference":["regional","national"],"overrides":[{"office_no":"3200000013","service_type":"43","network":"national","reason":"x"}]})", 0},
+      {R"({"preference":["regional","national"],"overrides":[{"office_no":"3200000013","service_type":"43","network":"national","reason":"x"}]})",
+       0},
       {R"({"preference":["folder"]})", 1},
       {R"({"overrides":[{"office_no":"3200000013","service_type":"43"}]})", 1},
-      {R"({"overrides":[{"office_no":"1","service_type":"43","network":"national"},{"office_no":"1","service_type":"43","network":"regional"}]})", 1},
+      {R"({"overrides":[{"office_no":"1","service_type":"43","network":"national"},{"office_no":"1","service_type":"43","network":"regional"}]})",
+       1},
       {R"({"overides":[]})", 1},
       {R"({"preference":"national"})", 1},
       {R"(not json)", 1},

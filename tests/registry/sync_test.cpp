@@ -36,12 +36,14 @@ struct Db {
     ++counter;
     if (postgres()) {
       auto admin = store::open_postgres("");
-      const std::string name = "kh_registry_" + std::to_string(::getpid()) + "_" + std::to_string(counter);
+      const std::string name =
+          "kh_registry_" + std::to_string(::getpid()) + "_" + std::to_string(counter);
       admin->execute_script("DROP DATABASE IF EXISTS " + name);
       admin->execute_script("CREATE DATABASE " + name);
       conn = store::open_postgres("dbname=" + name);
     } else {
-      dir = fs::temp_directory_path() / ("kh-registry-" + std::to_string(::getpid()) + "-" + std::to_string(counter));
+      dir = fs::temp_directory_path() /
+            ("kh-registry-" + std::to_string(::getpid()) + "-" + std::to_string(counter));
       fs::create_directories(dir);
       conn = store::open_sqlite((dir / "store.db").string(), false);
     }
@@ -85,7 +87,8 @@ class FakeDirectory final : public Adapter {
     asked.push_back(since);
     DirectoryResult r;
     if (fail) {
-      r.status = {SendResult::Status::kRetry, "", "MAINTENANCE", "maintenance window", std::nullopt};
+      r.status = {SendResult::Status::kRetry, "", "MAINTENANCE", "maintenance window",
+                  std::nullopt};
       return done(std::move(r));
     }
     r.status.status = SendResult::Status::kAccepted;
@@ -106,9 +109,11 @@ struct FakePublication {
   int calls = 0;
   bool refuse = false;
   registry::Publisher publisher() {
-    return [this](std::vector<mapping::registry::SourceEntry> entries, std::function<void(SendResult)> done) {
+    return [this](std::vector<mapping::registry::SourceEntry> entries,
+                  std::function<void(SendResult)> done) {
       ++calls;
-      if (refuse) return done({SendResult::Status::kRejected, "", "NOT_GATEWAY", "refused", std::nullopt});
+      if (refuse)
+        return done({SendResult::Status::kRejected, "", "NOT_GATEWAY", "refused", std::nullopt});
       last = std::move(entries);
       done({SendResult::Status::kAccepted, "", "", "", std::nullopt});
     };
@@ -131,9 +136,10 @@ struct Rig {
     national.incremental = true;
     regional.listing = {dir_entry(kA, "43", "まつえケアプラン", "ACTIVE", "F-1"),
                         dir_entry(kC, "11", "株式会社いずも", "ACTIVE", "F-2")};
-    national.listing = {dir_entry(kB, "11", "とうきょう訪問介護", "ACTIVE", "", "2025-04-01T00:00:00Z"),
-                        dir_entry(kC, "11", "（株）いずも", "ACTIVE", "", "2025-04-01T00:00:00Z"),
-                        dir_entry(kD, "13", "しながわ訪問看護", "SUSPENDED", "", "2025-04-01T00:00:00Z")};
+    national.listing = {
+        dir_entry(kB, "11", "とうきょう訪問介護", "ACTIVE", "", "2025-04-01T00:00:00Z"),
+        dir_entry(kC, "11", "（株）いずも", "ACTIVE", "", "2025-04-01T00:00:00Z"),
+        dir_entry(kD, "13", "しながわ訪問看護", "SUSPENDED", "", "2025-04-01T00:00:00Z")};
   }
 
   registry::SyncReport sync(bool full = false) {
@@ -205,7 +211,8 @@ BOOST_AUTO_TEST_CASE(second_sync_is_incremental_and_echoes_are_recognised) {
   BOOST_TEST(diff.count(ChangeKind::kRemoved) == 0u);
   BOOST_TEST(r.record.conflicts == 1);  // the echoes are not "on both networks"
   // The echoes never route back: a national sender to kB stays on national.
-  BOOST_TEST(rig.registry.route({kB, "11"}, "national").refusal == mapping::registry::RouteRefusal::kSameNetwork);
+  BOOST_TEST(rig.registry.route({kB, "11"}, "national").refusal ==
+             mapping::registry::RouteRefusal::kSameNetwork);
   BOOST_TEST(rig.registry.route({kB, "11"}, "regional").network.value_or("") == "national");
   // Publication is stable: the same two offices, still.
   BOOST_TEST(rig.to_regional.last.size() == 2u);
@@ -219,10 +226,12 @@ BOOST_AUTO_TEST_CASE(a_failed_fetch_keeps_the_last_listing_and_skips_publication
   Rig rig;
   rig.sync();
   rig.regional.fail = true;
-  rig.national.listing.push_back(dir_entry(office_no(15), "43", "新規", "ACTIVE", "", "2025-06-01T00:00:00Z"));
+  rig.national.listing.push_back(
+      dir_entry(office_no(15), "43", "新規", "ACTIVE", "", "2025-06-01T00:00:00Z"));
   const auto r = rig.sync();
   BOOST_TEST(!r.ok());
-  BOOST_TEST(r.record.note.find("regional: directory fetch failed: MAINTENANCE") != std::string::npos);
+  BOOST_TEST(r.record.note.find("regional: directory fetch failed: MAINTENANCE") !=
+             std::string::npos);
   BOOST_TEST(r.record.added == 1);
   BOOST_TEST(rig.to_regional.calls == 1);  // not published again on a partial view
   BOOST_TEST(rig.registry.route({kA, "43"}, "national").network.value_or("") == "regional");
@@ -254,7 +263,8 @@ BOOST_AUTO_TEST_CASE(router_maps_registry_decisions_to_refusals) {
   engine::Router router({"regional", "national"});
   BOOST_TEST(!router.ready({"regional", "national"}));
   router.update("regional", {dir_entry(kA, "43", "まつえ", "ACTIVE", "F-1")});
-  router.update("national", {dir_entry(kB, "11", "とうきょう"), dir_entry(kD, "13", "しながわ", "SUSPENDED")});
+  router.update("national",
+                {dir_entry(kB, "11", "とうきょう"), dir_entry(kD, "13", "しながわ", "SUSPENDED")});
   BOOST_TEST(router.ready({"regional", "national"}));
   struct Case {
     OfficeRef to;
@@ -274,7 +284,8 @@ BOOST_AUTO_TEST_CASE(router_maps_registry_decisions_to_refusals) {
   for (const auto& c : cases) {
     const auto d = router.resolve(c.to, c.from);
     BOOST_TEST(d.adapter.value_or("") == c.adapter, c.to.office_no << "/" << c.to.service_type);
-    BOOST_TEST((d.refusal ? d.refusal->code : "") == c.code, c.to.office_no << "/" << c.to.service_type);
+    BOOST_TEST((d.refusal ? d.refusal->code : "") == c.code,
+               c.to.office_no << "/" << c.to.service_type);
   }
   BOOST_TEST(router.facility_holds("regional", "F-1", {kA, "43"}));
   BOOST_TEST(!router.facility_holds("regional", "F-2", {kA, "43"}));
@@ -319,7 +330,8 @@ BOOST_AUTO_TEST_CASE(an_office_that_joins_the_flagging_network_becomes_native_th
     return out;
   };
   const auto publish_back = [&rig] {  // the regional network lists what it was given, flagged
-    std::erase_if(rig.regional.listing, [](const DirectoryEntry& e) { return e.published_by_gateway; });
+    std::erase_if(rig.regional.listing,
+                  [](const DirectoryEntry& e) { return e.published_by_gateway; });
     for (const auto& e : rig.to_regional.last) {
       auto d = engine::to_directory_entry(e);
       d.facility_id = "KAKEHASHI-GW";

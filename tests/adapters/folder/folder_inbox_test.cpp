@@ -6,8 +6,8 @@
 #include <atomic>
 #include <thread>
 
-#include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
+#include <boost/test/unit_test.hpp>
 
 #include "adapters/folder/inbox_writer.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -106,7 +106,8 @@ BOOST_AUTO_TEST_CASE(inbox_folders_appear_complete_or_not_at_all) {
       const auto* p = reinterpret_cast<const std::uint8_t*>(p7s.data());
       BOOST_TEST(!mapping::cms::embedded_content({p, p7s.size()}).has_value());
     }
-    BOOST_TEST(read_file(dir / "MESSAGE.txt").find("お世話になっております。") != std::string::npos);
+    BOOST_TEST(read_file(dir / "MESSAGE.txt").find("お世話になっております。") !=
+               std::string::npos);
   }
   b.stop_and_drain();
 }
@@ -220,7 +221,8 @@ BOOST_AUTO_TEST_CASE(config_section_is_parsed_with_key_paths) {
   std::vector<std::string> paths;
   for (const auto& e : errors) paths.push_back(e.path);
   BOOST_TEST(std::count(paths.begin(), paths.end(), "adapters.folder.offices[1].office_no") == 1);
-  BOOST_TEST(std::count(paths.begin(), paths.end(), "adapters.folder.offices[1].service_type") == 1);
+  BOOST_TEST(std::count(paths.begin(), paths.end(), "adapters.folder.offices[1].service_type") ==
+             1);
   BOOST_TEST(std::count(paths.begin(), paths.end(), "adapters.folder.offices[1].colour") == 1);
   BOOST_TEST(errors.size() == 3u);
 

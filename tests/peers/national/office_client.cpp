@@ -54,9 +54,13 @@ struct OfficeClient::Impl {
   explicit Impl(OfficeClientOptions o)
       : options(std::move(o)),
         credential(pki::load_credential(options.office_cert_file, options.office_key_file)),
-        client(io.get_executor(),
-               http::ClientOptions{options.host, options.port, options.tls,
-                                   std::chrono::milliseconds(15000), 2, 64ull * 1024 * 1024, {}}) {}
+        client(io.get_executor(), http::ClientOptions{options.host,
+                                                      options.port,
+                                                      options.tls,
+                                                      std::chrono::milliseconds(15000),
+                                                      2,
+                                                      64ull * 1024 * 1024,
+                                                      {}}) {}
 
   Answer run(http::Request req) {
     Answer a;
