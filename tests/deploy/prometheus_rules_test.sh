@@ -11,8 +11,9 @@ promtool check rules "$RULES"
 promtool test rules "$ROOT/tests/deploy/prometheus_rules_test.yml"
 
 rc=0
-# The kinds listed where kakehashi_alerts is exported: for (const char* kind : {"parked", ...}).
-kinds="$(sed -n '/for (const char\* kind : {/,/})/p' "$ROOT/gateway/admin/api.cpp" | grep -o '"[a-z-]*"' | tr -d '"')"
+# The kinds listed where kakehashi_alerts is exported: for (const char* kind : {"parked", ...})
+# (the list may start on the next line).
+kinds="$(sed -n '/for (const char\* kind :/,/})/p' "$ROOT/gateway/admin/api.cpp" | grep -o '"[a-z-]*"' | tr -d '"')"
 [ -n "$kinds" ] || { echo "no alert kinds found in gateway/admin/api.cpp" >&2; exit 1; }
 for k in $kinds; do
   if ! grep -q "kind=\"$k\"" "$RULES"; then
