@@ -4,7 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "gateway/admin/run_admin.hpp"
+#include "gateway/daemon/run_admin.hpp"
 #include "gateway/audit/checkpoint_scheduler.hpp"
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/daemon_commands.hpp"
@@ -189,7 +189,7 @@ Command run_command() {
           });
       // The admin listener (metrics, health, console), when the config has an admin section.
       auto admin_server =
-          admin::start_admin(io_context, config, engine, KAKEHASHI_VERSION, adapter_counters);
+          daemon::start_admin(io_context, config, engine, KAKEHASHI_VERSION, adapter_counters);
       boost::asio::signal_set stop_signals(io_context, SIGTERM, SIGINT);
       boost::asio::signal_set reload_signal(io_context, SIGHUP);
       stop_signals.async_wait([&](boost::system::error_code ec, int sig) {

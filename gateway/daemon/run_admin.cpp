@@ -1,8 +1,10 @@
-#include "gateway/admin/run_admin.hpp"
+#include "gateway/daemon/run_admin.hpp"
 
 #include "gateway/daemon/evidence_builder.hpp"
 
-namespace kakehashi::gateway::admin {
+namespace kakehashi::gateway::daemon {
+
+using namespace admin;  // NOLINT(google-build-using-namespace): the listener's own types
 
 std::unique_ptr<AdminServer> start_admin(
     boost::asio::io_context& io, const daemon::GatewayConfig& config, engine::Engine& engine,
@@ -54,4 +56,4 @@ std::unique_ptr<AdminServer> start_admin(
   return server;
 }
 
-}  // namespace kakehashi::gateway::admin
+}  // namespace kakehashi::gateway::daemon
