@@ -182,6 +182,107 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
   }
 }
 
+// The same stores on PostgreSQL (fixtures/store-vN.pg.sql): a deployment that moved to PostgreSQL
+// early upgrades in place too. Runs under store_copy_postgres (pg_virtualenv).
+namespace {
+
+bool on_postgres(boost::unit_test::test_unit_id) {
+  return postgres();
+}
+
+// Columns per table and index names of the kh_ tables of a PostgreSQL database.
+std::map<std::string, std::set<std::string>> pg_shape(SqlConnection& db) {
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& r :
+       db.query("SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name LIKE 'kh\\_%'"))
+    out[r[0].value_or("")].insert(r[1].value_or(""));
+  for (const auto& r : db.query("SELECT indexname FROM pg_indexes WHERE schemaname = "
+                                "current_schema() AND indexname LIKE 'kh\\_%'"))
+    out["(indexes)"].insert(r[0].value_or(""));
+  return out;
+}
+
+std::string pg_snapshot(const std::string& dsn) {
+  auto db = open_postgres(dsn);
+  std::string out;
+  for (const auto& [table, columns] : pg_shape(*db)) {
+    out += table;
+    for (const auto& c : columns) out += " " + c;
+    out += "\n";
+  }
+  for (const auto& t : summarize_store(*db))
+    out += t.table + " " + std::to_string(t.rows) + " " + t.digest + "\n";
+  return out;
+}
+
+std::string pg_fixture_store(const TempDir& dir, int version) {
+  const std::string dsn = fresh_target(dir);
+  open_postgres(dsn)->execute_script(
+      read_text(fs::path(KAKEHASHI_FIXTURES) / ("store-v" + std::to_string(version) + ".pg.sql")));
+  return dsn;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_on_postgres,
+                     *boost::unit_test::precondition(on_postgres)) {
+  TempDir dir;
+  const std::string fresh = fresh_target(dir);
+  Store(open_postgres(fresh)).migrate();
+  auto fresh_db = open_postgres(fresh);
+  const std::string current = meta(*fresh_db, "schema_version");
+  const auto current_shape = pg_shape(*fresh_db);
+  for (int version : {1, 2, 3}) {
+    BOOST_TEST_CONTEXT("schema version " << version << " on PostgreSQL") {
+      const std::string dsn = pg_fixture_store(dir, version);
+      BOOST_TEST(meta(*open_postgres(dsn), "schema_version") == std::to_string(version));
+      Store s(open_postgres(dsn));
+      s.migrate();
+      auto db = open_postgres(dsn);
+      BOOST_TEST(meta(*db, "schema_version") == current);
+      BOOST_TEST(pg_shape(*db) == current_shape);
+      BOOST_TEST(db->query("SELECT id FROM kh_transfers").size() == 3u);
+      const auto t2 = s.get(2, true);
+      BOOST_REQUIRE(t2.has_value());
+      BOOST_TEST(t2->payload == "sealed-unit-2");
+      BOOST_TEST(t2->state == std::string(kAccepted));
+      BOOST_TEST(s.load_cursor("national", "units").value_or("") == "cursor-17");
+      BOOST_TEST(db->query("SELECT remote_id FROM kh_early_receipts").size() ==
+                 (version >= 3 ? 1u : 0u));
+      expect_chain_intact(s, 5);
+      BOOST_TEST(s.audit_records().front().actor == (version == 1 ? "gateway" : "gateway:old"));
+      // It works on: the serial sequences carry on after the old rows.
+      const auto out = s.accept(unit("RHN-M-0200"), std::nullopt, 1764550000000);
+      BOOST_TEST(!out.duplicate);
+      BOOST_TEST(out.id == 4);
+      BOOST_TEST(s.accept(unit("RHN-M-0100"), std::nullopt, 1764550000001).duplicate);
+      expect_chain_intact(s, 7);
+      const std::string before = pg_snapshot(dsn);
+      s.migrate();
+      BOOST_TEST(pg_snapshot(dsn) == before);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_migration_on_postgres_leaves_the_store_as_it_was,
+                     *boost::unit_test::precondition(on_postgres)) {
+  TempDir dir;
+  const std::string dsn = pg_fixture_store(dir, 1);
+  // The upgrade fails part way: after it has created the newer tables and columns, when it
+  // chains the old events (a trigger refuses the update). PostgreSQL rolls the DDL back too.
+  open_postgres(dsn)->execute_script(
+      "CREATE FUNCTION kh_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; "
+      "CREATE TRIGGER kh_test_refuse BEFORE UPDATE ON kh_events FOR EACH ROW "
+      "EXECUTE FUNCTION kh_test_refuse();");
+  const std::string before = pg_snapshot(dsn);
+  Store s(open_postgres(dsn));
+  BOOST_CHECK_THROW(s.migrate(), SqlError);
+  BOOST_TEST(pg_snapshot(dsn) == before);
+  BOOST_TEST(meta(*open_postgres(dsn), "schema_version") == "1");
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_migration_leaves_the_store_as_it_was) {
   TempDir dir;
   const std::string path = fixture_store(dir, 1);
