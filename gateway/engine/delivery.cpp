@@ -1,13 +1,12 @@
 #include "gateway/engine/delivery.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <ctime>
-#include <limits>
 #include <optional>
 #include <random>
 #include <utility>
 
+#include "gateway/engine/delivery_policy.hpp"
 #include "gateway/engine/engine_core.hpp"
 #include "gateway/engine/group_committer.hpp"
 #include "gateway/engine/log.hpp"
@@ -68,15 +67,16 @@ std::vector<NetworkStatus> Delivery::network_status() const {
   for (const auto& [name, n] : core_.networks) {
     NetworkStatus s;
     s.name = name;
-    if (const auto b = breakers_.find(name); b != breakers_.end()) {
-      s.failures = b->second.failures;
-      s.open_until = b->second.open_until > core_.now() ? b->second.open_until : 0;
-      s.last_success = b->second.last_success;
-      s.last_failure = b->second.last_failure;
-      s.failing_since = b->second.failures > 0 ? b->second.failing_since : 0;
-      s.operator_refusals = b->second.operator_refusals;
-      s.last_operator_refusal = b->second.last_operator_refusal;
-      s.last_operator_refusal_reason = b->second.last_operator_refusal_reason;
+    if (const auto h = health_.find(name); h != health_.end()) {
+      const BreakerState& b = h->second.breaker;
+      s.failures = b.failures;
+      s.open_until = b.open_until > core_.now() ? b.open_until : 0;
+      s.last_success = b.last_success;
+      s.last_failure = b.last_failure;
+      s.failing_since = b.failures > 0 ? b.failing_since : 0;
+      s.operator_refusals = h->second.operator_refusals;
+      s.last_operator_refusal = h->second.last_operator_refusal;
+      s.last_operator_refusal_reason = h->second.last_operator_refusal_reason;
     }
     s.directory_loaded = core_.router.ready({name});
     out.push_back(std::move(s));
@@ -87,20 +87,10 @@ std::vector<NetworkStatus> Delivery::network_status() const {
 std::vector<std::string> Delivery::paused_destinations() const {
   std::vector<std::string> paused;
   const auto t = core_.now();
-  for (const auto& [name, b] : breakers_) {
-    if (b.open_until > t) paused.push_back(name);
+  for (const auto& [name, h] : health_) {
+    if (h.breaker.open_until > t) paused.push_back(name);
   }
   return paused;
-}
-
-std::int64_t backoff_delay(const EngineOptions& options, std::int64_t attempts) {
-  const double base = static_cast<double>(options.backoff_initial.count());
-  const double cap = static_cast<double>(options.backoff_max.count());
-  const double exp = std::min(
-      cap, base * std::pow(2.0, static_cast<double>(std::min<std::int64_t>(attempts, 30))));
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_real_distribution<double> jitter(0.8, 1.2);  // spreads retries of a burst
-  return static_cast<std::int64_t>(exp * jitter(rng));
 }
 
 void Delivery::pump() {
@@ -233,90 +223,69 @@ void Delivery::deliver(Prepared p) {
   });
 }
 
+DeliverySettings delivery_settings(const EngineOptions& options) {
+  DeliverySettings s;
+  s.max_attempts = options.max_attempts;
+  s.backoff_initial_ms = options.backoff_initial.count();
+  s.backoff_max_ms = options.backoff_max.count();
+  s.breaker_failures = options.breaker_failures;
+  s.breaker_cooldown_ms = options.breaker_cooldown.count();
+  return s;
+}
+
+double draw_jitter() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(kJitterMin, kJitterMax)(rng);
+}
+
+// The policy decides (delivery_policy.hpp); this applies the decision: the breaker and latency
+// at once, the transfer's new state in the group commit, counters and logs once it is durable.
 void Delivery::finish_delivery(const Prepared& p, SendResult r) {
   const auto& t = p.transfer;
-  auto& breaker = breakers_[t.dest_adapter];
+  auto& health = health_[t.dest_adapter];
   const std::int64_t at = core_.now();
-  enum class Action { kDelivered, kRefused, kRetry, kRelease, kPark };
-  Action action = Action::kRetry;
-  std::int64_t next = at;
-  std::string error = r.error_code + (r.message.empty() ? "" : ": " + r.message);
-  switch (r.status) {
-    case SendResult::Status::kAccepted:
-      breaker.failures = 0;  // closed again (what the network refused before stays counted)
-      breaker.open_until = 0;
-      breaker.failing_since = 0;
-      breaker.last_success = at;
-      action = Action::kDelivered;
-      latency_[t.direction].observe(static_cast<double>(at - t.created_at) / 1000.0);
-      break;
-    case SendResult::Status::kRejected:
-      breaker.failures = 0;
-      breaker.last_success = at;
-      action = Action::kRefused;
-      break;
-    case SendResult::Status::kRetry:
-      if (breaker.failures == 0) breaker.failing_since = at;
-      breaker.last_failure = at;
-      ++breaker.failures;
-      if (r.retry_after) {
-        // Maintenance or rate limit: pause the whole network, do not burn an attempt.
-        breaker.open_until = std::max(breaker.open_until, at + r.retry_after->count() * 1000);
-        action = Action::kRelease;
-        next = breaker.open_until;
-      } else if (breaker.open_until > at) {
-        action = Action::kRelease;
-        next = breaker.open_until;
-      } else {
-        if (breaker.failures >= core_.options.breaker_failures) {
-          breaker.open_until = at + core_.options.breaker_cooldown.count();
-          log(LogLevel::kWarning, "circuit-open",
-              {{"network", t.dest_adapter}, {"until_ms", std::to_string(breaker.open_until)}});
-        }
-        if (t.attempts + 1 >= core_.options.max_attempts) {
-          action = Action::kPark;
-          // Counted and parked in two commits: never claimable in between (a re-drive sets the
-          // next attempt again).
-          next = std::numeric_limits<std::int64_t>::max();
-        } else {
-          action = Action::kRetry;
-          next = at + backoff_delay(core_.options, t.attempts);
-        }
-      }
-      break;
-  }
+  const DeliveryDecision decision = decide_delivery(
+      r, health.breaker, t.attempts, delivery_settings(core_.options), at, draw_jitter());
+  health.breaker = decision.breaker;
+  if (decision.breaker_change == BreakerChange::kOpened)
+    log(LogLevel::kWarning, "circuit-open",
+        {{"network", t.dest_adapter}, {"until_ms", std::to_string(health.breaker.open_until)}});
+  if (decision.action == DeliveryAction::kDelivered)
+    latency_[t.direction].observe(static_cast<double>(at - t.created_at) / 1000.0);
+  const DeliveryAction action = decision.action;
+  const std::int64_t next = decision.next_attempt;
+  const std::string error = decision.error;
+  const std::string park_reason = decision.park_reason;
   auto held = std::make_shared<bool>(true);  // false: the lease was lost, nothing written
   committer_.commit(
-      [this, t, action, next, error, at, held, r,
+      [this, t, action, next, error, park_reason, at, held, r,
        receipt = p.translation ? base64(p.translation->receipt_der) : std::string(),
        digests = p.translation
                      ? p.translation->inbound_sha256 + " -> " + p.translation->outbound_sha256
                      : std::string()](store::Store& s) {
         switch (action) {
-          case Action::kDelivered:
+          case DeliveryAction::kDelivered:
             *held = s.mark_delivered(
                 t.id, core_.options.instance_id, r.remote_id,
                 "to " + t.dest_adapter + " as " + r.remote_id + "; envelope " + digests, at,
                 receipt);
             break;
-          case Action::kRefused: {
+          case DeliveryAction::kRefused: {
             const Refusal refusal = destination_refusal(r.error_code, r.message);
             s.reject_at_destination(t.id, refusal_summary({refusal}),
                                     refusal_text_ja({refusal}) + "（" + error + "）\n", at);
             break;
           }
-          case Action::kRetry:
+          case DeliveryAction::kRetry:
             *held = s.retry_later(t.id, core_.options.instance_id, next, error, at);
             break;
-          case Action::kRelease:
+          case DeliveryAction::kHold:
             s.release(t.id, core_.options.instance_id, next, "paused: " + error, at);
             break;
-          case Action::kPark:
+          case DeliveryAction::kPark:
             // Counted and parked in one transaction.
-            *held =
-                s.retry_later(t.id, core_.options.instance_id, next, error, at) &&
-                s.park(t.id, "failed " + std::to_string(t.attempts + 1) + " times; last: " + error,
-                       "engine", at);
+            *held = s.retry_later(t.id, core_.options.instance_id, next, error, at) &&
+                    s.park(t.id, park_reason, "engine", at);
             break;
         }
       },
@@ -327,12 +296,12 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
               {{"transfer", std::to_string(t.id)}, {"network", t.dest_adapter}});
         } else if (committed) {
           switch (action) {
-            case Action::kDelivered:
+            case DeliveryAction::kDelivered:
               ++core_.counters.delivered;
               log(LogLevel::kInfo, "transfer-delivered",
                   {{"transfer", std::to_string(t.id)}, {"network", t.dest_adapter}});
               break;
-            case Action::kRefused: {
+            case DeliveryAction::kRefused: {
               ++core_.counters.destination_refused;
               const Refusal refusal = destination_refusal(r.error_code, r.message);
               log(LogLevel::kWarning, "transfer-refused-by-destination",
@@ -342,20 +311,20 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
                    {"error", error}});
               if (needs_operator(
                       refusal)) {  // an operator alert (admin api): the sender cannot act
-                auto& b = breakers_[t.dest_adapter];
-                ++b.operator_refusals;
-                b.last_operator_refusal = core_.now();
-                b.last_operator_refusal_reason = refusal.code + " " + error;
+                auto& h = health_[t.dest_adapter];
+                ++h.operator_refusals;
+                h.last_operator_refusal = core_.now();
+                h.last_operator_refusal_reason = refusal.code + " " + error;
               }
               break;
             }
-            case Action::kRetry:
+            case DeliveryAction::kRetry:
               ++core_.counters.retries;
               break;
-            case Action::kRelease:
+            case DeliveryAction::kHold:
               ++core_.counters.released;
               break;
-            case Action::kPark:
+            case DeliveryAction::kPark:
               ++core_.counters.parked;
               log(LogLevel::kError, "transfer-parked",
                   {{"transfer", std::to_string(t.id)}, {"reason", error}});

@@ -1,9 +1,10 @@
 #pragma once
 // Delivery (internal to gateway/engine): claims transfers that are due, translates each one on a
 // worker (co-signature, translation receipt), keeps the first translation before it is sent,
-// sends it through the destination's adapter and commits the outcome: delivered, refused by the
-// destination, retried later, released while the destination is paused, or parked. Keeps each
-// destination's circuit breaker and the relay latency per direction.
+// sends it through the destination's adapter and carries out what the delivery policy
+// (delivery_policy.hpp) decides from the answer: delivered, refused by the destination, retried
+// later, held while the destination is paused, or parked. Keeps each destination's circuit
+// breaker and the relay latency per direction.
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "gateway/adapter/adapter.hpp"
+#include "gateway/engine/delivery_policy.hpp"
 #include "gateway/engine/relay_engine.hpp"
 #include "gateway/store/store.hpp"
 #include "mapping/cms/credential.hpp"
@@ -22,9 +24,10 @@ namespace kakehashi::gateway::engine {
 struct EngineCore;
 class GroupCommitter;
 
-// The wait before attempt `attempts + 1` (ms): exponential from backoff_initial up to
-// backoff_max, times a random factor in [0.8, 1.2) that spreads the retries of a burst.
-std::int64_t backoff_delay(const EngineOptions& options, std::int64_t attempts);
+// The policy's settings from the engine's options, and a jitter factor in
+// [kJitterMin, kJitterMax) for backoff_delay (delivery_policy.hpp).
+DeliverySettings delivery_settings(const EngineOptions& options);
+double draw_jitter();
 
 class Delivery {
  public:
@@ -40,10 +43,9 @@ class Delivery {
 
  private:
   struct Prepared;
-  struct Breaker {
-    std::int64_t failures = 0;
-    std::int64_t open_until = 0;
-    std::int64_t last_success = 0, last_failure = 0, failing_since = 0;
+  // A destination as delivery sees it: its breaker, and the refusals an operator must see.
+  struct DestinationHealth {
+    BreakerState breaker;
     std::int64_t operator_refusals = 0, last_operator_refusal = 0;  // refusal.hpp needs_operator
     std::string last_operator_refusal_reason;
   };
@@ -57,7 +59,7 @@ class Delivery {
 
   EngineCore& core_;
   GroupCommitter& committer_;
-  std::map<std::string, Breaker> breakers_;
+  std::map<std::string, DestinationHealth> health_;
   std::map<std::string, LatencyHistogram> latency_;
   std::size_t in_flight_ = 0;
   bool claiming_ = false;

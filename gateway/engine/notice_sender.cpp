@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gateway/engine/delivery.hpp"
+#include "gateway/engine/delivery_policy.hpp"
 #include "gateway/engine/engine_core.hpp"
 #include "gateway/engine/group_committer.hpp"
 
@@ -43,29 +44,31 @@ void NoticeSender::pump() {
           r.state = receipt_state_from(n.state);
           r.reason = n.reason;
           r.idempotency_key = n.idempotency_key;
-          net->second->adapter->send_receipt(
-              std::move(r), [this, alive = core_.alive, n](SendResult result) {
-                if (!*alive) return;
-                const bool done = result.status != SendResult::Status::kRetry;
-                const std::int64_t next =
-                    core_.now() + (result.retry_after ? result.retry_after->count() * 1000
-                                                      : backoff_delay(core_.options, n.attempts));
-                const std::string error = result.error_code + " " + result.message;
-                committer_.commit(
-                    [this, n, done, next, error](store::Store& s) {
-                      if (done) {
-                        s.notice_sent(n.id, core_.now());
-                      } else {
-                        s.notice_retry(n.id, next, error, core_.now());
-                      }
-                    },
-                    [this, done](bool committed) {
-                      --in_flight_;
-                      if (done && committed) ++core_.counters.notices_sent;
-                      pump();
-                      core_.maybe_finish_stop();
-                    });
-              });
+          net->second->adapter->send_receipt(std::move(r), [this, alive = core_.alive,
+                                                            n](SendResult result) {
+            if (!*alive) return;
+            const bool done = result.status != SendResult::Status::kRetry;
+            const std::int64_t next =
+                core_.now() +
+                (result.retry_after
+                     ? result.retry_after->count() * 1000
+                     : backoff_delay(n.attempts, delivery_settings(core_.options), draw_jitter()));
+            const std::string error = result.error_code + " " + result.message;
+            committer_.commit(
+                [this, n, done, next, error](store::Store& s) {
+                  if (done) {
+                    s.notice_sent(n.id, core_.now());
+                  } else {
+                    s.notice_retry(n.id, next, error, core_.now());
+                  }
+                },
+                [this, done](bool committed) {
+                  --in_flight_;
+                  if (done && committed) ++core_.counters.notices_sent;
+                  pump();
+                  core_.maybe_finish_stop();
+                });
+          });
         }
         core_.maybe_finish_stop();
       });
