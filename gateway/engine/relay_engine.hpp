@@ -12,6 +12,9 @@
 // made ready while the previous group was committing is written in one transaction (one fsync).
 // Intake stays in hand-over order per network and kind (an intake lane): a unit is committed
 // only after the ones handed over before it, with its cursor, and answered in that order.
+//
+// This class is the lifecycle and the wiring; each step has its own internal file beside it
+// (intake_pipeline, group_committer, delivery, notice_sender; README.md has the map).
 
 #include <chrono>
 #include <cstdint>
@@ -107,6 +110,12 @@ struct LatencyHistogram {
   void observe(double seconds);
 };
 
+struct EngineCore;
+class GroupCommitter;
+class IntakePipeline;
+class Delivery;
+class NoticeSender;
+
 class Engine {
  public:
   Engine(boost::asio::io_context& io, EngineOptions options, StoreFactory stores,
@@ -132,87 +141,35 @@ class Engine {
                           std::shared_ptr<const mapping::cms::Credential> cosigner);
   void reload_receipt_signer(std::shared_ptr<const mapping::cms::Credential> signer);
 
-  const EngineCounters& counters() const { return counters_; }
+  const EngineCounters& counters() const;
   // For the admin listener (io thread): each network's breaker and reachability, and the relay
   // latency per direction since start.
   std::vector<NetworkStatus> network_status() const;
-  const std::map<std::string, LatencyHistogram>& latency() const { return latency_; }
-  Router& router() { return router_; }
+  const std::map<std::string, LatencyHistogram>& latency() const;
+  Router& router();
   // A network's adapter once started (nullptr before start() or for an unknown name).
   Adapter* adapter(const std::string& network);
   // Refreshes every directory now (also runs periodically); `done` when all have answered.
   void refresh_directories(std::function<void()> done = {});
 
  private:
-  struct Network;
-  struct Breaker {
-    std::int64_t failures = 0;
-    std::int64_t open_until = 0;
-    std::int64_t last_success = 0, last_failure = 0, failing_since = 0;
-    std::int64_t operator_refusals = 0, last_operator_refusal = 0;  // refusal.hpp needs_operator
-    std::string last_operator_refusal_reason;
-  };
-  struct Prepared;
-  struct IntakeSlot;
-  struct IntakeLane;
-  struct Commit {
-    std::function<void(store::Store&)> op;  // runs inside the group's transaction (may re-run)
-    std::function<void(bool)> then;         // io thread: committed or not
-    IntakeLane* lane = nullptr;  // intake: skipped once an earlier item of the lane failed
-  };
-
-  std::int64_t now() const { return clock_(); }
-  store::Store& worker_store();
-  template <typename Work, typename Then>
-  void on_worker(Work work, Then then);
   void schedule_tick();
-  void pump_transfers();
-  void pump_notices();
-  // Group commit (io thread): queues `op`; `then(committed)` runs on the io thread.
-  void commit(std::function<void(store::Store&)> op, std::function<void(bool)> then,
-              IntakeLane* lane = nullptr);
-  void flush_commits();
-  // Intake lanes (io thread): a new slot, and moving ready slots into the committer in order.
-  std::shared_ptr<IntakeSlot> open_slot(IntakeLane& lane, std::function<void(bool)> done);
-  void advance(IntakeLane& lane);
-  void translate_claimed(store::Transfer transfer,
-                         std::shared_ptr<const mapping::cms::Credential> cosigner,
-                         std::shared_ptr<const mapping::cms::Credential> receipt_signer);
-  void deliver(Prepared prepared);
-  void finish_delivery(const Prepared& prepared, SendResult result);
-  std::vector<std::string> paused_destinations() const;
-  std::int64_t backoff(std::int64_t attempts) const;
   void maybe_finish_stop();
   void renew_poll_leases();
 
-  boost::asio::io_context& io_;
-  EngineOptions options_;
-  StoreFactory stores_;
-  PayloadCipher cipher_;
-  std::shared_ptr<const mapping::cms::Credential> receipt_signer_;
-  Router router_;
-  Clock clock_;
-  boost::asio::thread_pool pool_;
+  // The pipeline's parts (internal headers beside this one); the parts hold references to the
+  // core, so they are declared after it (destroyed first).
+  std::unique_ptr<EngineCore> core_;
+  std::unique_ptr<GroupCommitter> committer_;
+  std::unique_ptr<IntakePipeline> intake_;
+  std::unique_ptr<Delivery> delivery_;
+  std::unique_ptr<NoticeSender> notices_;
   boost::asio::steady_timer tick_timer_;
-  std::map<std::string, std::unique_ptr<Network>> networks_;
-  std::map<std::string, Breaker> breakers_;
-  EngineCounters counters_;
-  std::map<std::string, LatencyHistogram> latency_;
-  std::size_t in_flight_ = 0;
-  std::size_t notices_in_flight_ = 0;
-  std::size_t intake_in_flight_ = 0;  // items handed over and not yet answered
-  std::deque<Commit> commits_;
-  bool committing_ = false;
-  bool claiming_ = false;
-  bool claiming_notices_ = false;
   bool started_ = false;
-  bool stopping_ = false;
   std::function<void()> stopped_;
   std::chrono::steady_clock::time_point last_directory_refresh_{};
   std::chrono::steady_clock::time_point last_purge_{};
   std::int64_t last_lease_renewal_ms_ = 0;
-  std::mutex credentials_mutex_;  // bindings' trust/cosigner and receipt_signer_ (SIGHUP swaps)
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace kakehashi::gateway::engine
