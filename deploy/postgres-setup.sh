@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy/postgres-setup.sh — create the PostgreSQL role and database for a multi-instance
-# Kakehashi deployment (README "Operations"). Run as a PostgreSQL superuser, e.g.
+# Kakehashi deployment (deploy/README.md, "Several instances on PostgreSQL"). Run as a
+# PostgreSQL superuser, e.g.
 #   sudo -u postgres deploy/postgres-setup.sh [--db kakehashi] [--role kakehashi]
 #       [--auditor-role kakehashi_auditor] [--password-file FILE]
 #

@@ -39,6 +39,9 @@
 #include "gateway/engine/admission.hpp"
 #include "gateway/engine/router.hpp"
 #include "gateway/store/store.hpp"
+#include "tests/support/db.hpp"
+#include "tests/support/run_until.hpp"
+#include "tests/support/transfers.hpp"
 
 using namespace kakehashi::gateway;
 using namespace kakehashi::gateway::store;
@@ -48,8 +51,7 @@ namespace fs = std::filesystem;
 namespace {
 
 bool postgres() {
-  const char* b = std::getenv("KAKEHASHI_TEST_BACKEND");
-  return b != nullptr && std::string(b) == "postgres";
+  return kakehashi::testing::postgres_backend();
 }
 
 constexpr const char* kInsured = "H123456789";
@@ -80,36 +82,18 @@ const cms::Credential& gateway_credential() {
 }
 
 // A fresh database per test, a temp dir with the gateway certificate, key and HMAC key files.
-struct Db {
-  Db() {
-    static int counter = 0;
-    ++counter;
-    dir = fs::temp_directory_path() /
-          ("kh-audit-" + std::to_string(::getpid()) + "-" + std::to_string(counter));
-    fs::create_directories(dir);
-    if (postgres()) {
-      auto admin = open_postgres("");
-      name = "kh_audit_" + std::to_string(::getpid()) + "_" + std::to_string(counter);
-      admin->execute_script("DROP DATABASE IF EXISTS " + name);
-      admin->execute_script("CREATE DATABASE " + name);
-      dsn = "dbname=" + name;
-    } else {
-      dsn = (dir / "store.db").string();
-    }
+struct Db : kakehashi::testing::Db {
+  Db() : kakehashi::testing::Db("audit") {
     const auto& cred = gateway_credential();
-    FILE* f = std::fopen((dir / "gateway.cert.pem").c_str(), "w");
+    FILE* f = std::fopen((dir() / "gateway.cert.pem").c_str(), "w");
     PEM_write_X509(f, cred.certificate.get());
     std::fclose(f);
-    f = std::fopen((dir / "gateway.key.pem").c_str(), "w");
+    f = std::fopen((dir() / "gateway.key.pem").c_str(), "w");
     PEM_write_PrivateKey(f, cred.private_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
     std::fclose(f);
-    ::chmod((dir / "gateway.key.pem").c_str(), 0600);
-    std::ofstream(dir / "audit.key") << kHmacKey;
-    ::chmod((dir / "audit.key").c_str(), 0600);
-  }
-  ~Db() { fs::remove_all(dir); }
-  std::unique_ptr<SqlConnection> connect() const {
-    return postgres() ? open_postgres(dsn) : open_sqlite(dsn);
+    ::chmod((dir() / "gateway.key.pem").c_str(), 0600);
+    std::ofstream(dir() / "audit.key") << kHmacKey;
+    ::chmod((dir() / "audit.key").c_str(), 0600);
   }
   std::unique_ptr<Store> open(std::int64_t every_records = 4, std::int64_t every_ms = 3600000,
                               bool chained = true) const {
@@ -124,35 +108,17 @@ struct Db {
       if (!s) return std::nullopt;
       return s.value();
     };
-    auto s = std::make_unique<Store>(connect(), std::move(o));
-    s->migrate();
-    return s;
+    return kakehashi::testing::Db::open(std::move(o));
   }
   void sql(const std::string& statement) const { connect()->execute_script(statement); }
-  std::string cert() const { return (dir / "gateway.cert.pem").string(); }
-  std::vector<std::string> where() const {
-    return postgres() ? std::vector<std::string>{"--dsn", dsn}
-                      : std::vector<std::string>{"--store", dsn};
-  }
-  std::string name, dsn;
-  fs::path dir;
+  std::string cert() const { return (dir() / "gateway.cert.pem").string(); }
+  std::vector<std::string> where() const { return cli_args(); }
 };
 
 NewTransfer unit(const std::string& source_id, const std::string& sequence,
                  const std::string& recipient) {
-  NewTransfer t;
-  t.source_adapter = "regional";
-  t.source_id = source_id;
-  t.dest_adapter = "national";
-  t.direction = "regional->national";
-  t.sender_office = "3271500013";
-  t.sender_type = "43";
-  t.recipient_office = recipient;
-  t.recipient_type = "11";
-  t.sequence = sequence;
-  t.unit_kind = "K2";
+  NewTransfer t = kakehashi::testing::regional_k2_unit(source_id, sequence, recipient);
   t.subject_key = "K2:202506:" + source_id;
-  t.idempotency_key = "kh-" + source_id;
   t.payload = "sealed";
   t.event_detail =
       "kind K2, 3 files; signer CN=office serial 01 (current, hard-fail); checks "
@@ -418,7 +384,7 @@ BOOST_AUTO_TEST_CASE(no_insured_number_in_clear_and_the_auditor_can_find_it) {
   Db db;
   populate(*db.open());
   const auto hashed =
-      run({"audit", "hash-insured", kInsured, "--key-file", (db.dir / "audit.key").string()});
+      run({"audit", "hash-insured", kInsured, "--key-file", (db.dir() / "audit.key").string()});
   BOOST_TEST_REQUIRE(hashed.code == 0, hashed.err);
   const std::string h = hashed.out.substr(0, hashed.out.size() - 1);
   BOOST_TEST(h == audit::insured_hash(kHmacKey, kInsured));
@@ -612,19 +578,18 @@ BOOST_AUTO_TEST_CASE(auditing_off_writes_the_events_without_a_chain) {
 namespace {
 
 void write_config(const Db& db, const std::string& role, int every_records = 4) {
-  fs::create_directories(db.dir / "trust");
-  fs::create_directories(db.dir / "outbox");
-  std::ofstream(db.dir / "payload.key") << "0123456789abcdef0123456789abcdef";
-  ::chmod((db.dir / "payload.key").c_str(), 0600);
-  const std::string store = postgres() ? R"({"type": "postgres", "dsn": ")" + db.dsn + "\"}"
-                                       : R"({"type": "sqlite", "path": ")" + db.dsn + "\"}";
-  std::ofstream(db.dir / "gw.json") << R"({
+  fs::create_directories(db.dir() / "trust");
+  fs::create_directories(db.dir() / "outbox");
+  std::ofstream(db.dir() / "payload.key") << "0123456789abcdef0123456789abcdef";
+  ::chmod((db.dir() / "payload.key").c_str(), 0600);
+  const std::string store = db.config_json();
+  std::ofstream(db.dir() / "gw.json") << R"({
   "instance": "audit-test",
   "store": )" << store << R"(,
   "payload_key_file": "payload.key",
   "receipt_signer": {"certificate_file": "gateway.cert.pem", "key_file": "gateway.key.pem"},
   "audit": {"hmac_key_file": "audit.key", "checkpoint_every_records": )"
-                                    << every_records << R"(, "role": ")" << role << R"("},
+                                      << every_records << R"(, "role": ")" << role << R"("},
   "networks": {
     "folder": {"type": "folder", "trust_domain": "trust",
                "settings": {"root": "outbox", "offices": [{"office_no": "3271500013",
@@ -640,7 +605,7 @@ BOOST_AUTO_TEST_CASE(auditor_role_cannot_retry_or_park_and_operators_are_recorde
   Db db;
   populate(*db.open());
   write_config(db, "operator");
-  const std::string cfg = (db.dir / "gw.json").string();
+  const std::string cfg = (db.dir() / "gw.json").string();
   auto s = db.open();
   auto t = unit("m9", "20250601100009", "1371100460");
   const auto id = std::to_string(s->accept(t, std::nullopt, 1'750'000'002'000).id);
@@ -683,7 +648,7 @@ BOOST_AUTO_TEST_CASE(an_operator_command_is_sealed_when_it_ends) {
       s->accept(unit("o1", "20250601100000", "1371100452"), std::nullopt, 1'750'000'000'000).id);
   BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 1);
   write_config(db, "operator", 1000);
-  const std::string cfg = (db.dir / "gw.json").string();
+  const std::string cfg = (db.dir() / "gw.json").string();
   auto r = run({"relay", "list", "--config", cfg});
   BOOST_TEST(r.code == 0, r.err);
   BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 0);
@@ -718,12 +683,8 @@ BOOST_AUTO_TEST_CASE(the_daemon_timer_seals_a_quiet_tail) {
                                    [&] { return sealer->checkpoint(now + 1000); });
   timer.start();
   const auto run_until = [&](const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!done()) {
-      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting");
-      io.restart();
-      io.run_for(std::chrono::milliseconds(5));
-    }
+    kakehashi::testing::require_until(io, done, std::chrono::seconds(20),
+                                      std::chrono::milliseconds(5));
   };
   run_until([&] { return timer.written() == 1; });
   const auto after_seal = timer.runs();
@@ -751,15 +712,15 @@ BOOST_AUTO_TEST_CASE(a_clean_stop_seals_the_tail) {
   }
   BOOST_TEST(verify_cli(db, 0)["unsealed_records"].GetInt64() == 2);
   write_config(db, "operator", 1000);
-  fs::copy_file(db.cert(), db.dir / "trust" / "ca.pem");
-  std::ofstream(db.dir / "trust" / "domain.conf") << "anchor = ca.pem\ncrl_policy = soft-fail\n";
-  const std::string log = (db.dir / "gateway.log").string();
+  fs::copy_file(db.cert(), db.dir() / "trust" / "ca.pem");
+  std::ofstream(db.dir() / "trust" / "domain.conf") << "anchor = ca.pem\ncrl_policy = soft-fail\n";
+  const std::string log = (db.dir() / "gateway.log").string();
   const pid_t pid = ::fork();
   BOOST_REQUIRE(pid >= 0);
   if (pid == 0) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(fd, 2);
-    ::execl(KAKEHASHI_BIN, KAKEHASHI_BIN, "run", "--config", (db.dir / "gw.json").c_str(),
+    ::execl(KAKEHASHI_BIN, KAKEHASHI_BIN, "run", "--config", (db.dir() / "gw.json").c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -33,6 +33,7 @@
 #include "gateway/store/store.hpp"
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/translation_receipt.hpp"
+#include "tests/support/db.hpp"
 
 using namespace kakehashi::gateway;
 using namespace kakehashi::gateway::store;
@@ -45,11 +46,6 @@ constexpr const char* kOffice = "3271500013";
 constexpr const char* kPayloadKey = "0123456789abcdef0123456789abcdef";
 constexpr std::int64_t kJune = 1'750'000'000'000;  // 2025-06-16 00:06 JST
 constexpr std::int64_t kJuly = 1'752'000'000'000;  // 2025-07-09 JST
-
-bool postgres() {
-  const char* b = std::getenv("KAKEHASHI_TEST_BACKEND");
-  return b != nullptr && std::string(b) == "postgres";
-}
 
 cms::Credential make_credential(const std::string& cn) {
   cms::Credential c;
@@ -89,22 +85,8 @@ cms::ByteView view(const std::string& s) {
 // read; refused at intake; parked), another office's unit in between, and a July unit.
 struct Fixture {
   Fixture() {
-    static int counter = 0;
-    ++counter;
-    dir = fs::temp_directory_path() /
-          ("kh-evidence-" + std::to_string(::getpid()) + "-" + std::to_string(counter));
     fs::create_directories(dir / "trust");
     fs::create_directories(dir / "outbox");
-    if (postgres()) {
-      auto admin = open_postgres("");
-      const std::string name =
-          "kh_evidence_" + std::to_string(::getpid()) + "_" + std::to_string(counter);
-      admin->execute_script("DROP DATABASE IF EXISTS " + name);
-      admin->execute_script("CREATE DATABASE " + name);
-      dsn = "dbname=" + name;
-    } else {
-      dsn = (dir / "store.db").string();
-    }
     FILE* f = std::fopen((dir / "gateway.cert.pem").c_str(), "w");
     PEM_write_X509(f, gateway().certificate.get());
     std::fclose(f);
@@ -114,8 +96,7 @@ struct Fixture {
     ::chmod((dir / "gateway.key.pem").c_str(), 0600);
     std::ofstream(dir / "payload.key") << kPayloadKey;
     ::chmod((dir / "payload.key").c_str(), 0600);
-    const std::string store = postgres() ? R"({"type": "postgres", "dsn": ")" + dsn + "\"}"
-                                         : R"({"type": "sqlite", "path": ")" + dsn + "\"}";
+    const std::string store = db.config_json();
     std::ofstream(dir / "gw.json") << R"({
   "instance": "evidence-test",
   "store": )" << store << R"(,
@@ -131,7 +112,6 @@ struct Fixture {
 })";
     populate();
   }
-  ~Fixture() { fs::remove_all(dir); }
 
   std::unique_ptr<Store> open() const {
     AuditOptions o;
@@ -142,10 +122,7 @@ struct Fixture {
       if (!s) return std::nullopt;
       return s.value();
     };
-    auto s =
-        std::make_unique<Store>(postgres() ? open_postgres(dsn) : open_sqlite(dsn), std::move(o));
-    s->migrate();
-    return s;
+    return db.open(std::move(o));
   }
 
   NewTransfer unit(const std::string& id, const std::string& from, const std::string& to,
@@ -245,8 +222,8 @@ struct Fixture {
     // July: not in June's bundle.
     s->accept(unit("100006", kOffice, "1371100452", "regional->national"), std::nullopt, kJuly);
     // Office names from the registry.
-    auto db = postgres() ? open_postgres(dsn) : open_sqlite(dsn);
-    db->execute_script(
+    auto registry = db.connect();
+    registry->execute_script(
         "CREATE TABLE IF NOT EXISTS kh_registry_entry (network TEXT NOT NULL, office_no TEXT NOT "
         "NULL, service_type TEXT NOT NULL, name TEXT NOT NULL, kana TEXT NOT NULL, facility_id "
         "TEXT NOT NULL, prefecture TEXT NOT NULL, status TEXT NOT NULL, updated_at TEXT NOT NULL, "
@@ -254,15 +231,17 @@ struct Fixture {
     for (const auto& [no, type, name] : {std::tuple{kOffice, "43", "まつえ居宅介護支援センター"},
                                          {"1371100452", "11", "東京ヘルパーステーション"},
                                          {"1370100016", "11", "訪問介護さくら"}}) {
-      db->query(
+      registry->query(
           "INSERT INTO kh_registry_entry VALUES ('regional', ?, ?, ?, '', '', '32', "
           "'ACTIVE', '', 0)",
           {std::string(no), std::string(type), std::string(name)});
     }
   }
 
-  fs::path dir;
-  std::string dsn;
+  // The store and the temp dir (the store file, keys, gw.json, the bundle written).
+  kakehashi::testing::Db db{"evidence"};
+  const fs::path& dir = db.dir();
+  const std::string& dsn = db.dsn();
   std::map<std::string, std::vector<SignedFile>> files;
 };
 

@@ -25,6 +25,8 @@
 #include "mapping/cms/verify.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/engine/fake_network.hpp"
+#include "tests/support/db.hpp"
+#include "tests/support/run_until.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::gateway;
@@ -62,11 +64,6 @@ struct Pki {
 const Pki& test_pki() {
   static Pki p;
   return p;
-}
-
-bool postgres() {
-  const char* b = std::getenv("KAKEHASHI_TEST_BACKEND");
-  return b != nullptr && std::string(b) == "postgres";
 }
 
 store::TransferFilter state_filter(const char* state) {
@@ -152,7 +149,9 @@ DirectoryEntry entry(const std::string& office, const std::string& type,
 // One engine with a regional and a national fake network, on a temp store, with a clock the
 // test moves by hand.
 struct Rig {
-  fs::path dir;
+  // The temp dir and the store in it (SQLite), or a fresh database on the pg_virtualenv cluster.
+  kakehashi::testing::Db db{"engine"};
+  fs::path dir = db.dir();
   boost::asio::io_context io;
   testing::FakeNetwork regional, national;
   // Real time to start with (a few seconds on, so certificates made this second are valid),
@@ -171,20 +170,7 @@ struct Rig {
                 std::chrono::system_clock::now().time_since_epoch())
                 .count() +
             5000;
-    static int n = 0;
-    dir = fs::temp_directory_path() /
-          ("kh-engine-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::create_directories(dir);
-    if (postgres()) {
-      // A fresh database per rig on the pg_virtualenv cluster.
-      const std::string db = "kh_engine_" + std::to_string(::getpid()) + "_" + std::to_string(n);
-      auto admin = store::open_postgres("");
-      admin->execute_script("DROP DATABASE IF EXISTS " + db);
-      admin->execute_script("CREATE DATABASE " + db);
-      connect = [db] { return store::open_postgres("dbname=" + db); };
-    } else {
-      connect = [this] { return store::open_sqlite((dir / "store.db").string(), false); };
-    }
+    connect = [this] { return db.connect(false); };
     options.tick = std::chrono::milliseconds(5);
     options.backoff_initial = std::chrono::milliseconds(1000);
     options.max_attempts = 4;
@@ -196,10 +182,7 @@ struct Rig {
       national.directory.push_back(entry(kNationalService, t));
     }
   }
-  ~Rig() {
-    engine.reset();
-    fs::remove_all(dir);
-  }
+  ~Rig() { engine.reset(); }
 
   void start() { engine = make_engine(regional, national, options); }
 
@@ -232,12 +215,7 @@ struct Rig {
   // Runs the io_context until `done` holds (a deadline turns a hang into a failure).
   void run_until(const std::function<bool()>& done,
                  std::chrono::seconds limit = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    io.restart();
-    while (!done()) {
-      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting");
-      io.run_for(std::chrono::milliseconds(5));
-    }
+    kakehashi::testing::require_until(io, done, limit, std::chrono::milliseconds(5));
   }
   // Runs until the engine has nothing left it could do now.
   void settle() {

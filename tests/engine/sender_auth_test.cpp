@@ -17,6 +17,7 @@
 #include "mapping/cms/signer.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/engine/fake_network.hpp"
+#include "tests/support/run_until.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::gateway;
@@ -158,12 +159,8 @@ struct Rig {
     run_until([this] { return engine->router().ready({"regional", "national"}); });
   }
   void run_until(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    io.restart();
-    while (!done()) {
-      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting");
-      io.run_for(std::chrono::milliseconds(5));
-    }
+    kakehashi::testing::require_until(io, done, std::chrono::seconds(30),
+                                      std::chrono::milliseconds(5));
   }
   // Offers one national unit and waits for the sender's rejection; returns its text.
   std::string rejection_of(const InboundUnit& unit) {

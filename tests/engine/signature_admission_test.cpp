@@ -23,6 +23,7 @@
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/cms/signing_support.hpp"
 #include "tests/engine/fake_network.hpp"
+#include "tests/support/run_until.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::gateway;
@@ -179,12 +180,8 @@ struct Rig {
     fs::remove_all(dir);
   }
   void run_until(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    io.restart();
-    while (!done()) {
-      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting");
-      io.run_for(std::chrono::milliseconds(5));
-    }
+    kakehashi::testing::require_until(io, done, std::chrono::seconds(30),
+                                      std::chrono::milliseconds(5));
   }
   // Offers one unit on `from` and waits for the sender's rejection. Returns the rejection text
   // and the stored reason (the operators' summary, with the verifier's detail).

@@ -22,6 +22,7 @@
 #include "mapping/cms/signer.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/engine/fake_network.hpp"
+#include "tests/support/run_until.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::gateway;
@@ -178,12 +179,7 @@ struct Rig {
 
   void run_until(const std::function<bool()>& done,
                  std::chrono::seconds limit = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    io.restart();
-    while (!done()) {
-      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting");
-      io.run_for(std::chrono::milliseconds(5));
-    }
+    kakehashi::testing::require_until(io, done, limit, std::chrono::milliseconds(5));
   }
   // Runs until every offer has been answered (accepted, or kept by its source).
   void answer_offers(std::size_t offered) {

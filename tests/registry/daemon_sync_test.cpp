@@ -30,6 +30,7 @@
 #include "gateway/registry/registry_service.hpp"
 #include "tests/peers/national/national_standin.hpp"
 #include "tests/peers/regional/regional_standin.hpp"
+#include "tests/support/run_until.hpp"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -193,12 +194,8 @@ struct Gateway {
     return c;
   }
   void run_until(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!done()) {
-      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting");
-      io.restart();
-      io.run_for(std::chrono::milliseconds(5));
-    }
+    kakehashi::testing::require_until(io, done, std::chrono::seconds(30),
+                                      std::chrono::milliseconds(5));
   }
   // One sync by hand; returns its report.
   registry::SyncReport sync() {

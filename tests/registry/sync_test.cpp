@@ -14,6 +14,7 @@
 #include "gateway/registry/registry_store.hpp"
 #include "gateway/registry/registry_sync.hpp"
 #include "tests/registry/test_offices.hpp"
+#include "tests/support/db.hpp"
 
 namespace fs = std::filesystem;
 using namespace kakehashi;
@@ -24,35 +25,9 @@ using testing::office_no;
 
 namespace {
 
-bool postgres() {
-  const char* b = std::getenv("KAKEHASHI_TEST_BACKEND");
-  return b != nullptr && std::string(b) == "postgres";
-}
-
 // A fresh database per test: a temp SQLite file, or a new PostgreSQL database.
-struct Db {
-  Db() {
-    static int counter = 0;
-    ++counter;
-    if (postgres()) {
-      auto admin = store::open_postgres("");
-      const std::string name =
-          "kh_registry_" + std::to_string(::getpid()) + "_" + std::to_string(counter);
-      admin->execute_script("DROP DATABASE IF EXISTS " + name);
-      admin->execute_script("CREATE DATABASE " + name);
-      conn = store::open_postgres("dbname=" + name);
-    } else {
-      dir = fs::temp_directory_path() /
-            ("kh-registry-" + std::to_string(::getpid()) + "-" + std::to_string(counter));
-      fs::create_directories(dir);
-      conn = store::open_sqlite((dir / "store.db").string(), false);
-    }
-  }
-  ~Db() {
-    conn.reset();
-    if (!dir.empty()) fs::remove_all(dir);
-  }
-  fs::path dir;
+struct Db : testing::Db {
+  Db() : testing::Db("registry"), conn(connect(false)) {}
   std::unique_ptr<store::SqlConnection> conn;
 };
 

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "gateway/store/store.hpp"
+#include "tests/support/db.hpp"
+#include "tests/support/transfers.hpp"
 
 using namespace kakehashi::gateway::store;
 namespace fs = std::filesystem;
@@ -20,56 +22,19 @@ namespace fs = std::filesystem;
 namespace {
 
 bool postgres() {
-  const char* b = std::getenv("KAKEHASHI_TEST_BACKEND");
-  return b != nullptr && std::string(b) == "postgres";
+  return kakehashi::testing::postgres_backend();
 }
 
-// A fresh database per test case: a new SQLite file, or a new PostgreSQL schema-less database.
-struct Db {
-  Db() {
-    static int counter = 0;
-    ++counter;
-    if (postgres()) {
-      auto admin = open_postgres("");
-      name = "kh_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter);
-      admin->execute_script("DROP DATABASE IF EXISTS " + name);
-      admin->execute_script("CREATE DATABASE " + name);
-      dsn = "dbname=" + name;
-    } else {
-      dir = fs::temp_directory_path() /
-            ("kh-store-" + std::to_string(::getpid()) + "-" + std::to_string(counter));
-      fs::create_directories(dir);
-      dsn = (dir / "store.db").string();
-    }
-  }
-  ~Db() {
-    if (!dir.empty()) fs::remove_all(dir);
-  }
-  std::unique_ptr<Store> open() const {
-    auto s = std::make_unique<Store>(postgres() ? open_postgres(dsn) : open_sqlite(dsn));
-    s->migrate();
-    return s;
-  }
-  std::string name, dsn;
-  fs::path dir;
+// A fresh database per test case: a new SQLite file, or a new PostgreSQL database.
+struct Db : kakehashi::testing::Db {
+  Db() : kakehashi::testing::Db("store") {}
 };
 
 NewTransfer unit(const std::string& source_id, const std::string& sequence,
                  const std::string& recipient = "1371100452",
                  const std::string& subject = "K2:202506") {
-  NewTransfer t;
-  t.source_adapter = "regional";
-  t.source_id = source_id;
-  t.dest_adapter = "national";
-  t.direction = "regional->national";
-  t.sender_office = "3271500013";
-  t.sender_type = "43";
-  t.recipient_office = recipient;
-  t.recipient_type = "11";
-  t.sequence = sequence;
-  t.unit_kind = "K2";
+  NewTransfer t = kakehashi::testing::regional_k2_unit(source_id, sequence, recipient);
   t.subject_key = subject;
-  t.idempotency_key = "kh-" + source_id;
   t.payload = std::string("payload\0\xFF\x01 of ", 13) + source_id;
   t.event_detail = "checks passed";
   return t;
@@ -584,7 +549,7 @@ BOOST_AUTO_TEST_CASE(a_store_from_before_unit_identity_is_migrated) {
   }
   {
     // Take the store back to schema 3.
-    auto c = postgres() ? open_postgres(db.dsn) : open_sqlite(db.dsn);
+    auto c = db.connect();
     c->execute_script(
         "DROP INDEX kh_transfers_identity; "
         "ALTER TABLE kh_transfers DROP COLUMN unit_digest; "
@@ -592,7 +557,7 @@ BOOST_AUTO_TEST_CASE(a_store_from_before_unit_identity_is_migrated) {
   }
   auto s = db.open();
   s->migrate();  // twice: idempotent
-  auto c = postgres() ? open_postgres(db.dsn) : open_sqlite(db.dsn);
+  auto c = db.connect();
   BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "4");
   const std::string indexes =
       postgres() ? "SELECT indexname FROM pg_indexes WHERE tablename = 'kh_transfers'"

@@ -14,9 +14,12 @@ namespace ut = boost::unit_test;
 
 std::string status_name(Status s) {
   switch (s) {
-    case Status::kAccepted: return "accepted";
-    case Status::kRejected: return "rejected";
-    case Status::kRetry: return "retry";
+    case Status::kAccepted:
+      return "accepted";
+    case Status::kRejected:
+      return "rejected";
+    case Status::kRetry:
+      return "retry";
   }
   return "?";
 }
@@ -173,16 +176,16 @@ void register_behaviour_suite(const std::string& name,
       {"retry_after_honoured", &retry_after_honoured, Needs::kMisbehave},
   };
   for (const auto& entry : kCases) {
-    auto* test_case = ut::make_test_case(
-        std::function<void()>([run = entry.run, make_peer] { run(make_peer); }), entry.name,
-        __FILE__, __LINE__);
+    auto* test_case =
+        ut::make_test_case(std::function<void()>([run = entry.run, make_peer] { run(make_peer); }),
+                           entry.name, __FILE__, __LINE__);
     if (entry.needs != Needs::kNothing) {
       const Needs needs = entry.needs;
       // Reported as skipped (not passed) for a peer that cannot play this part.
       test_case->add_precondition([make_peer, needs](ut::test_unit_id) {
         const auto peer = make_peer();
-        const bool able = needs == Needs::kReset ? peer->can_reset_connections()
-                                                 : peer->can_misbehave();
+        const bool able =
+            needs == Needs::kReset ? peer->can_reset_connections() : peer->can_misbehave();
         return boost::test_tools::assertion_result(able);
       });
     }
@@ -256,21 +259,6 @@ std::size_t RecordingSink::unit_count() const {
 std::size_t RecordingSink::held_count() const {
   std::lock_guard lock(mutex_);
   return held_.size();
-}
-
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto guard = boost::asio::make_work_guard(io);
-  if (io.stopped()) io.restart();
-  while (!done()) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return false;
-    // Blocks until a handler runs or the slice ends: waiting, not sleeping.
-    io.run_one_for(std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                 std::chrono::milliseconds(50)));
-  }
-  return true;
 }
 
 }  // namespace kakehashi::testing

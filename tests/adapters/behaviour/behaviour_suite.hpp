@@ -41,6 +41,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "gateway/adapter/adapter.hpp"
+#include "tests/support/run_until.hpp"  // run_until, used by the suite and every adapter test
 
 namespace kakehashi::testing {
 
@@ -82,11 +83,11 @@ class RecordingSink final : public gateway::AdapterSink {
   void on_unit(gateway::InboundUnit unit, std::function<void(bool)> done) override;
   void on_receipt(gateway::InboundReceipt receipt, std::function<void(bool)> done) override;
 
-  void set_answer(bool accepted);      // what to answer (default true)
-  void set_hold_answers(bool hold);    // keep callbacks instead of answering
+  void set_answer(bool accepted);    // what to answer (default true)
+  void set_hold_answers(bool hold);  // keep callbacks instead of answering
   // Answers every held unit callback with `accepted`; returns how many were answered.
   std::size_t answer_held(bool accepted);
-  void drop_held();                    // forget held callbacks without calling them
+  void drop_held();  // forget held callbacks without calling them
 
   std::vector<gateway::InboundUnit> units() const;
   std::vector<gateway::InboundReceipt> receipts() const;
@@ -101,10 +102,5 @@ class RecordingSink final : public gateway::AdapterSink {
   std::vector<gateway::InboundReceipt> receipts_;
   std::vector<std::function<void(bool)>> held_;
 };
-
-// Runs `io` (a work guard is kept while waiting) until `done()` holds or `timeout` passes;
-// returns done(). Handlers run on this thread, so `done` may read state they write.
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace kakehashi::testing

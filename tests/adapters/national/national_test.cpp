@@ -204,14 +204,10 @@ kakehashi::national::NationalAdapterConfig adapter_config(std::uint16_t port) {
   return c;
 }
 
-template <class Pred>
-bool run_until(boost::asio::io_context& io, Pred pred,
+// The shared wait (tests/support/run_until.hpp) with this suite's deadline.
+bool run_until(boost::asio::io_context& io, const std::function<bool()>& pred,
                std::chrono::seconds limit = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  io.restart();
-  while (!pred() && std::chrono::steady_clock::now() < end)
-    io.run_one_for(std::chrono::milliseconds(100));
-  return pred();
+  return kakehashi::testing::run_until(io, pred, limit);
 }
 
 struct AdapterRig {

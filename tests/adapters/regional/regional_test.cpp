@@ -241,15 +241,10 @@ struct RecordingSink : gateway::AdapterSink {
   }
 };
 
+// The shared wait (tests/support/run_until.hpp) with this suite's deadline.
 bool run_until(asio::io_context& io, const std::function<bool()>& pred,
                std::chrono::seconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.restart();
-    io.run_one_for(std::chrono::milliseconds(50));
-  }
-  return true;
+  return testing::run_until(io, pred, limit);
 }
 
 RegionalAdapterConfig adapter_config(const Standin& s) {
