@@ -145,7 +145,9 @@ for f in "$WORK/gen"/*; do
   elif [ "$tt" = 43 ] && [[ "$SERVICE_TYPES" == *"\"$ft\""* ]]; then kind=actuals
   else continue; fi
   [ -z "${TEMPLATE_SEQ[$kind]:-}" ] || continue
-  if ls "$WORK/gen" | grep "_$seq" | grep -qv '\.CSV$'; then continue; fi
+  csv_only=1
+  for g in "$WORK/gen"/*"_$seq"*; do [[ "$g" == *.CSV ]] || csv_only=0; done
+  [ "$csv_only" = 1 ] || continue
   TEMPLATE_SEQ[$kind]="$seq" TEMPLATE_FROM[$kind]="${BASH_REMATCH[1]}_$ft"
   TEMPLATE_TO[$kind]="${BASH_REMATCH[3]}_$tt"
 done
@@ -192,14 +194,14 @@ send_unit() {
 
 # send_route LABEL FROM_NET TO_NET N: N units, alternately plans and actuals.
 send_route() {
-  local label="$1" s="$2" d="$3" n="$4" i mgr svc
-  declare -A m=([a]=$A_MANAGER [national]=$N_MANAGER [b]=$B_MANAGER)
-  declare -A v=([a]=$A_SERVICE [national]=$N_SERVICE [b]=$B_SERVICE)
+  local label="$1" s="$2" d="$3" n="$4" i
+  local -A manager=([a]=$A_MANAGER [national]=$N_MANAGER [b]=$B_MANAGER)
+  local -A service=([a]=$A_SERVICE [national]=$N_SERVICE [b]=$B_SERVICE)
   for i in $(seq 1 "$n"); do
     if [ $((i % 2)) -eq 1 ]; then
-      send_unit "$label" plan "${m[$s]}" "${v[$d]}"
+      send_unit "$label" plan "${manager[$s]}" "${service[$d]}"
     else
-      send_unit "$label" actuals "${v[$s]}" "${m[$d]}"
+      send_unit "$label" actuals "${service[$s]}" "${manager[$d]}"
     fi
   done
 }
@@ -338,7 +340,6 @@ wait_for "$JOINER native on A and B in the registry" joined_both
 send_unit "national→joiner (A)" plan "$N_MANAGER" "$JOINER" a
 wait_for "the unit to the joined office" settled "$UNIT_NO"
 echo "  .. 2. $JOINER joined A: native on regional-a and regional-b, national→$JOINER now to A ($((SECONDS - t0)) s)"
-PHASE2_LAST=$UNIT_NO
 
 # ---- 3. B down for a while ----------------------------------------------------------------------
 t0=$SECONDS
@@ -430,9 +431,9 @@ metrics="$(curl -sS --fail --max-time 10 --cacert "$PKI/tls/admin-ca.pem" \
   -H "Authorization: Bearer $(cat "$PKI/admin/operator.token")" "https://127.0.0.1:$ADMIN_PORT/metrics")" ||
   fail "the gateway's /metrics did not answer"
 for event in refused destination_refused parked; do
-  v="$(sed -n "s/^kakehashi_engine_events_total{event=\"$event\"} \([0-9.e+]*\)$/\1/p" <<<"$metrics")"
-  if [ "${v:-missing}" != 0 ]; then
-    echo "FAIL: kakehashi_engine_events_total{event=\"$event\"} is ${v:-missing}, not 0"
+  value="$(sed -n "s/^kakehashi_engine_events_total{event=\"$event\"} \([0-9.e+]*\)$/\1/p" <<<"$metrics")"
+  if [ "${value:-missing}" != 0 ]; then
+    echo "FAIL: kakehashi_engine_events_total{event=\"$event\"} is ${value:-missing}, not 0"
     rc=1
   fi
 done
