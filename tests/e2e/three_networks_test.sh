@@ -9,21 +9,25 @@
 #      member of A too (A's own, unflagged listing); after the next directory sync `kakehashi
 #      registry show` has it native on both and units from national to it go to A (first in the
 #      preference);
-#   3. B down (its stand-in killed): A ⇄ national keeps flowing; units towards B wait in flight (not
-#      refused, not parked) and are delivered once when B is back on its state;
+#   3. B down (its stand-in killed): A ⇄ national keeps flowing; units towards B wait in flight at
+#      the gateway (not refused, not parked) and are delivered once when B is back on its state;
+#      with --restart-while-b-down 1 the gateway is also restarted while B is down (B's directory
+#      has not answered in the new process; units towards B then wait with their source), which
+#      today stops A ⇄ national too (a unit towards B at the head of A's mailbox or the national
+#      inbox holds back the units behind it): not in the default run until that is fixed;
 # and at the end: every unit once on the network and office it was meant for (the stand-ins'
 # mailboxes and delivery logs), every receipt back, no refusal, `kakehashi relay report` balanced
 # with nothing in flight, `kakehashi audit verify` intact.
 #   three_networks_test.sh --work DIR --bin-gateway F --bin-national F --bin-regional F
 #     --bin-national-office F --bin-regional-office F --bin-gen F [--pki DIR] [--pki-b DIR]
-#     [--units N] [--deadline SECONDS]
+#     [--units N] [--deadline SECONDS] [--restart-while-b-down 0|1]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
-WORK="" PKI="" PKI_B="" UNITS=2 DEADLINE=150
+WORK="" PKI="" PKI_B="" UNITS=2 DEADLINE=150 RESTART_WHILE_B_DOWN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) WORK="$2" ;; --pki) PKI="$2" ;; --pki-b) PKI_B="$2" ;; --units) UNITS="$2" ;;
-    --deadline) DEADLINE="$2" ;;
+    --deadline) DEADLINE="$2" ;; --restart-while-b-down) RESTART_WHILE_B_DOWN="$2" ;;
     --bin-gateway) BIN_GATEWAY="$2" ;; --bin-national) BIN_NATIONAL="$2" ;;
     --bin-regional) BIN_REGIONAL="$2" ;; --bin-national-office) BIN_NATIONAL_OFFICE="$2" ;;
     --bin-regional-office) BIN_REGIONAL_OFFICE="$2" ;; --bin-gen) BIN_GEN="$2" ;;
@@ -303,6 +307,28 @@ registry_native() {
            | unique | join(",")' 2>/dev/null || true
 }
 
+# check_no_refusals WHEN: the running gateway's engine refused, parked and was refused nothing
+# (its /metrics counters, per process) and raises no destination-refusal alert.
+check_no_refusals() {
+  local port metrics event value
+  port="$(sed -n 's/.*"event":"admin-listening".*"port":"\([0-9]*\)".*/\1/p' "$WORK/gateway.log" | tail -1)"
+  metrics="$(curl -sS --fail --max-time 10 --cacert "$PKI/tls/admin-ca.pem" \
+    -H "Authorization: Bearer $(cat "$PKI/admin/operator.token")" "https://127.0.0.1:$port/metrics")" ||
+    fail "the gateway's /metrics did not answer ($1)"
+  for event in refused destination_refused parked; do
+    value="$(sed -n "s/^kakehashi_engine_events_total{event=\"$event\"} \([0-9.e+]*\)$/\1/p" <<<"$metrics")"
+    if [ "${value:-missing}" != 0 ]; then
+      echo "FAIL: kakehashi_engine_events_total{event=\"$event\"} is ${value:-missing}, not 0 ($1)"
+      rc=1
+    fi
+  done
+  if grep -q '^kakehashi_alert_active{.*kind="destination-refusal".*} 1' <<<"$metrics"; then
+    echo "FAIL: the destination-refusal alert is active ($1)"
+    rc=1
+  fi
+}
+
+rc=0
 # ---- 1. units every way ------------------------------------------------------------------------
 t0=$SECONDS
 send_route "A→national" a national "$UNITS"
@@ -347,6 +373,13 @@ b_pid="$(cat "$WORK/regional-b.pid")"
 kill -KILL "$b_pid"
 wait "$b_pid" 2>/dev/null || true
 B_UP=0
+if [ "$RESTART_WHILE_B_DOWN" = 1 ]; then
+  # The gateway restarts while B is down: B's directory has not answered in the new process, and
+  # the routes that do not depend on it must not wait for it (issue 22, first item).
+  check_no_refusals "before the restart"
+  e2e_stop "$GATEWAY_PID" 60 || fail "the gateway exited with an error after SIGTERM"
+  e2e_start_gateway "$WORK"
+fi
 FIRST_TO_B=$((UNIT_NO + 1))
 send_route "A→B (B down)" a b "$UNITS"
 send_route "national→B (B down)" national b "$UNITS"
@@ -354,30 +387,33 @@ LAST_TO_B=$UNIT_NO
 send_route "A→national (B down)" a national "$UNITS"
 send_route "national→A (B down)" national a "$UNITS"
 wait_for "A ⇄ national while B is down" all_settled $((LAST_TO_B + 1)) "$UNIT_NO"
-# The units towards B are the gateway's now, in flight: not refused, not parked, not delivered.
-in_flight_to_b() {
-  local n seq
-  for n in $(seq "$FIRST_TO_B" "$LAST_TO_B"); do
-    seq="$(awk -F'\t' -v n="$n" '$1 == n {print $2}' "$WORK/units.tsv")"
-    [ "$(arrivals_of "$seq")" -eq 0 ] || fail "unit $n reached B while B was down"
-  done
-  [ "$(gw relay list --state accepted --json |
-    jq '[.[] | select(.destination_network == "regional-b")] | length')" -eq $((LAST_TO_B - FIRST_TO_B + 1)) ]
-}
-wait_for "the units towards B in flight at the gateway" in_flight_to_b
-for state in parked rejected; do
+# Meanwhile the units towards B wait: none has arrived anywhere, none came back refused to its
+# sender, none is rejected or parked; each is in flight at the gateway (after a restart while B
+# is down, those the gateway had not taken yet wait with their source).
+for n in $(seq "$FIRST_TO_B" "$LAST_TO_B"); do
+  IFS=$'\t' read -r _ seq _ _ src _ id _ < <(awk -F'\t' -v n="$n" '$1 == n' "$WORK/units.tsv")
+  [ "$(arrivals_of "$seq")" -eq 0 ] || fail "unit $n reached a mailbox while B was down"
+  ! grep -q "^$src	$id	" "$WORK/receipts.tsv" || fail "unit $n came back to its sender while B was down"
+done
+for state in rejected parked; do
   n="$(gw relay list --state "$state" --json | jq length)"
   [ "$n" -eq 0 ] || fail "$n transfer(s) $state while B is down"
 done
+waiting_at_gateway="$(gw relay list --state accepted --json |
+  jq '[.[] | select(.destination_network == "regional-b")] | length')"
+if [ "$RESTART_WHILE_B_DOWN" != 1 ] && [ "$waiting_at_gateway" -ne $((LAST_TO_B - FIRST_TO_B + 1)) ]; then
+  fail "$waiting_at_gateway of $((LAST_TO_B - FIRST_TO_B + 1)) units towards B in flight at the gateway"
+fi
 down_for=$((SECONDS - t0))
 start_b
 B_UP=1
 wait_for "everything towards B after B came back" all_settled "$FIRST_TO_B" "$LAST_TO_B"
-echo "  .. 3. B down ${down_for} s: A ⇄ national flowed; $((LAST_TO_B - FIRST_TO_B + 1)) units towards B waited and were delivered once B was back ($((SECONDS - t0)) s)"
+restarted=""
+[ "$RESTART_WHILE_B_DOWN" != 1 ] || restarted=", the gateway restarted meanwhile"
+echo "  .. 3. B down ${down_for} s$restarted: A ⇄ national flowed; $((LAST_TO_B - FIRST_TO_B + 1)) units towards B waited ($waiting_at_gateway in flight at the gateway, the others with their source) and were delivered once B was back ($((SECONDS - t0)) s)"
 
 # ---- the end: once each, on the right network, receipts, logs, counters, report, audit --------
 wait_for "every unit and receipt" all_settled 1 "$UNIT_NO"
-rc=0
 declare -A ROUTE_SENT ROUTE_OK
 while IFS=$'\t' read -r n seq from to src expect id label; do
   route="$src→$expect"
@@ -425,22 +461,7 @@ if [ "$conflicts" != "on_both_networks:$JOINER" ]; then
   echo "FAIL: registry conflicts '$conflicts', expected only on_both_networks:$JOINER"
   rc=1
 fi
-# No refusal anywhere: the engine's counters (this process ran the whole scenario) and its alert.
-ADMIN_PORT="$(sed -n 's/.*"event":"admin-listening".*"port":"\([0-9]*\)".*/\1/p' "$WORK/gateway.log" | tail -1)"
-metrics="$(curl -sS --fail --max-time 10 --cacert "$PKI/tls/admin-ca.pem" \
-  -H "Authorization: Bearer $(cat "$PKI/admin/operator.token")" "https://127.0.0.1:$ADMIN_PORT/metrics")" ||
-  fail "the gateway's /metrics did not answer"
-for event in refused destination_refused parked; do
-  value="$(sed -n "s/^kakehashi_engine_events_total{event=\"$event\"} \([0-9.e+]*\)$/\1/p" <<<"$metrics")"
-  if [ "${value:-missing}" != 0 ]; then
-    echo "FAIL: kakehashi_engine_events_total{event=\"$event\"} is ${value:-missing}, not 0"
-    rc=1
-  fi
-done
-if grep -q '^kakehashi_alert_active{.*kind="destination-refusal".*} 1' <<<"$metrics"; then
-  echo "FAIL: the destination-refusal alert is active"
-  rc=1
-fi
+check_no_refusals "at the end"
 e2e_stop "$GATEWAY_PID" 60 || { echo "FAIL: the gateway exited with an error after SIGTERM"; rc=1; }
 echo "-- kakehashi relay report:"
 gw relay report || { echo "FAIL: the report does not balance"; rc=1; }
