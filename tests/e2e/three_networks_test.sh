@@ -77,7 +77,7 @@ e2e_trust_domain "$WORK/domains/a-proxied" a-proxied "$PKI/national" "$PKI_B/reg
 e2e_trust_domain "$WORK/domains/b-proxied" b-proxied "$PKI/national" "$PKI/regional"
 e2e_trust_domain "$WORK/domains/national-proxied" national-proxied "$PKI/regional" "$PKI_B/regional"
 
-b_office() { # NO [STATUS]: a B office as a directory entry, one per service type
+b_office() { # NO: a B office's directory entries (one per service type), as a JSON array
   local no="$1" types='["43"]'
   [ "$no" = "$B_MANAGER" ] || types="$SERVICE_TYPES"
   jq -n --arg no "$no" --argjson types "$types" \
@@ -122,8 +122,7 @@ e2e_start_gateway "$WORK"
 # The gateway represents A's and B's offices on the national side (its first sync publishes
 # them); then the national office master lists them too, as the national system does for the
 # offices a proxy represents: the gateway must take that listing as its own echo.
-for _ in $(seq 1 600); do
-  grep -q '"event":"registry-synced".*"published":"national:[1-9]' "$WORK/gateway.log" && break
+until grep -q '"event":"registry-synced".*"published":"national:[1-9]' "$WORK/gateway.log"; do
   [ "$SECONDS" -lt "$END" ] || fail "the gateway published nothing to the national side"
   sleep 0.1
 done
