@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# deploy/pki.sh DIR — create a development PKI for both networks with the openssl CLI.
+# deploy/pki.sh [--regional-org ORG] [--regional-offices "NO ..."] DIR — create a development PKI
+# for both networks with the openssl CLI.
+#
+# A second regional network (several regional networks on one gateway, README "Several regional
+# networks") gets its own PKI in another DIR: --regional-org names its organisation (so its CAs'
+# subjects differ from the first network's) and --regional-offices lists its office numbers
+# (default: the six 32715000xx offices below).
 #
 # Idempotent: every file is made only when it is missing, so re-running keeps existing keys and
 # certificates and fills in whatever is absent. Private keys are written with mode 0600.
@@ -14,8 +20,18 @@
 #                                                         rollover old/new, stale CRL
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 DIR" >&2
+REG_ORG="Regional Care Network (dev)"
+REGIONAL_OFFICES=(3271500013 3271500021 3271500039 3271500047 3271500054 3271500062)
+while [ $# -gt 1 ]; do
+  case "$1" in
+    --regional-org) REG_ORG="$2" ;;
+    --regional-offices) read -r -a REGIONAL_OFFICES <<<"$2" ;;
+    *) break ;;
+  esac
+  shift 2
+done
+if [ $# -ne 1 ] || [ "${#REGIONAL_OFFICES[@]}" -eq 0 ]; then
+  echo "usage: $0 [--regional-org ORG] [--regional-offices \"NO ...\"] DIR" >&2
   exit 2
 fi
 umask 077
@@ -23,7 +39,6 @@ mkdir -p "$1"
 DIR="$(cd "$1" && pwd)"
 
 NATIONAL_OFFICES=(1370100016 1370100024 1370100032 1371100452 1371100460 1371100478)
-REGIONAL_OFFICES=(3271500013 3271500021 3271500039 3271500047 3271500054 3271500062)
 # Offices used by the failure cases (regional network), all with valid check digits.
 EXPIRED_OFFICE=3271500070
 NOT_YET_VALID_OFFICE=3271500088
@@ -211,7 +226,6 @@ copy_public() { # SRC DST
 
 write_extensions
 NAT_ORG="National Care Plan Data Linkage System (dev)"
-REG_ORG="Regional Care Network (dev)"
 make_ca national-ca "/C=JP/O=$NAT_ORG/CN=National Care Plan CA (dev)"
 make_ca regional-ca "/C=JP/O=$REG_ORG/CN=Regional Care Network CA G1 (dev)"
 make_ca regional-ca-g0 "/C=JP/O=$REG_ORG/CN=Regional Care Network CA G0 (dev, retiring)"

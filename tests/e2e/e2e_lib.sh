@@ -29,7 +29,9 @@ e2e_wait_port() {
 }
 
 # e2e_start_standins WORK PKI: sets NATIONAL_PORT, REGIONAL_PORT, NATIONAL_PID, REGIONAL_PID.
-# E2E_STANDIN_WRAP (unquoted words, e.g. "faketime -f +5m") runs both stand-ins under a wrapper.
+# E2E_STANDIN_WRAP (unquoted words, e.g. "faketime -f +5m") runs both stand-ins under a wrapper;
+# E2E_NATIONAL_OFFICES (the national office master, default tests/e2e/national_offices.json),
+# E2E_NATIONAL_EXTRA and E2E_REGIONAL_EXTRA (unquoted words: more flags) change what they start.
 e2e_start_standins() {
   local work="$1" pki="$2"
   local accounts=(--account "$E2E_PROXY_USER:$(cat "$work/national-proxy.password"):proxy")
@@ -38,16 +40,75 @@ e2e_start_standins() {
     accounts+=(--account "$(printf 'KJ1000000000%02d' "$i"):month-$no:office:$no")
     i=$((i + 1))
   done
-  $E2E_STANDIN_WRAP "$BIN_NATIONAL" --pki "$pki" --state "$work/national.sqlite" --offices "$E2E_DIR/national_offices.json" \
+  $E2E_STANDIN_WRAP "$BIN_NATIONAL" --pki "$pki" --state "$work/national.sqlite" \
+    --offices "${E2E_NATIONAL_OFFICES:-$E2E_DIR/national_offices.json}" ${E2E_NATIONAL_EXTRA:-} \
     "${accounts[@]}" >"$work/national.out" 2>"$work/national.log" &
   NATIONAL_PID=$!
   E2E_PIDS+=("$NATIONAL_PID")
   $E2E_STANDIN_WRAP "$BIN_REGIONAL" --pki "$pki" --state "$work/regional.sqlite" \
-    --seed-directory "$E2E_DIR/regional_directory.json" >"$work/regional.out" 2>"$work/regional.log" &
+    --seed-directory "$E2E_DIR/regional_directory.json" ${E2E_REGIONAL_EXTRA:-} \
+    >"$work/regional.out" 2>"$work/regional.log" &
   REGIONAL_PID=$!
   E2E_PIDS+=("$REGIONAL_PID")
   NATIONAL_PORT="$(e2e_wait_port "$work/national.out" "$NATIONAL_PID" national-standin)"
   REGIONAL_PORT="$(e2e_wait_port "$work/regional.out" "$REGIONAL_PID" regional-standin)"
+}
+
+# e2e_start_regional WORK NAME PKI PORT [FLAGS...]: one more regional stand-in (a second regional
+# network) on PORT (0 = any), its state WORK/NAME.sqlite, output WORK/NAME.out (truncated), log
+# WORK/NAME.log (appended), pid WORK/NAME.pid; sets E2E_STARTED_PORT. Starting it again with the
+# same NAME and its port brings the same network back after an outage.
+e2e_start_regional() {
+  local work="$1" name="$2" pki="$3" port="$4" pid
+  shift 4
+  : >"$work/$name.out"
+  "$BIN_REGIONAL" --pki "$pki" --state "$work/$name.sqlite" --port "$port" "$@" \
+    >"$work/$name.out" 2>>"$work/$name.log" </dev/null &
+  pid=$!
+  E2E_PIDS+=("$pid")
+  echo "$pid" >"$work/$name.pid"
+  E2E_STARTED_PORT="$(e2e_wait_port "$work/$name.out" "$pid" "$name")"
+}
+
+# e2e_prepare_pki_b PKI_B OFFICES: a second regional network's own PKI (deploy/pki.sh with its own
+# organisation, so its CAs differ from the first network's, and its own office numbers).
+e2e_prepare_pki_b() {
+  local pki_b="$1" offices="$2" no
+  for no in $offices; do
+    if [ ! -f "$pki_b/offices/regional/$no.cert.pem" ] || [ ! -f "$pki_b/tls/regional-ca.pem" ]; then
+      bash "$E2E_ROOT/deploy/pki.sh" --regional-org "Regional Care Network B (dev)" \
+        --regional-offices "$offices" "$pki_b" >/dev/null
+      return 0
+    fi
+  done
+}
+
+# e2e_trust_domain OUT NAME DOMAIN_DIR...: a trust domain (mapping/cms/README.md) accepting every
+# anchor and CRL of the given domains, without time windows: what a network trusts for the
+# gateway's relayed messages when they come from several other networks (README, "Several
+# regional networks").
+e2e_trust_domain() {
+  local out="$1" name="$2" src i=0 f policy
+  shift 2
+  rm -rf "$out"
+  mkdir -p "$out/anchors" "$out/crls"
+  policy="$(sed -n 's/^crl_policy = //p' "$1/domain.conf")"
+  {
+    echo "name = $name"
+    echo "crl_policy = ${policy:-hard-fail}"
+    echo "crl_max_age = 604800"
+    echo "office_rule = subject serialNumber"
+  } >"$out/domain.conf"
+  for src in "$@"; do
+    i=$((i + 1))
+    for f in "$src"/anchors/*.pem; do
+      cp "$f" "$out/anchors/$i-$(basename "$f")"
+      echo "anchor = anchors/$i-$(basename "$f") - -" >>"$out/domain.conf"
+    done
+    for f in "$src"/crls/*; do
+      [ -f "$f" ] && cp "$f" "$out/crls/$i-$(basename "$f")"
+    done
+  done
 }
 
 # e2e_prepare WORK PKI: fresh state directory, the proxy's password, the PKI (kept between runs).

@@ -842,6 +842,17 @@ struct RegionalStandin::Impl {
       w.EndObject();
       return json(200, finish(sb));
     }
+    if (path == "/admin/v1/directory") {
+      // The seed directory's shape, applied as at start (a registry change while running: an
+      // office joins a facility, a member is added).
+      if (req.method != "POST") return error(405, "METHOD_NOT_ALLOWED", "POST only");
+      try {
+        seed(req.body);
+      } catch (const std::runtime_error& e) {
+        return error(400, "INVALID_REQUEST", e.what());
+      }
+      return json(200, "{\"applied\":true}");
+    }
     if (path == "/admin/v1/deliveries") {
       if (req.method != "GET") return error(405, "METHOD_NOT_ALLOWED", "GET only");
       auto q = query_of(req.target);
