@@ -152,9 +152,6 @@ void Engine::on_worker(Work work, Then then) {
         std::string error;
         try {
           result = work(worker_store());
-        } catch (const store::SqlError& e) {
-          ok = false;
-          error = e.message;
         } catch (const std::exception& e) {
           ok = false;
           error = e.what();
@@ -510,8 +507,6 @@ void Engine::flush_commits() {
       try {
         run();
         return std::nullopt;
-      } catch (const store::SqlError& e) {
-        return e.message;
       } catch (const std::exception& e) {
         return std::string(e.what());
       }
