@@ -128,9 +128,7 @@ std::vector<HourCount> Store::hourly_counts(std::int64_t since) {
 }
 
 std::optional<std::int64_t> Store::last_checkpoint_at() {
-  const auto rows = db_->query("SELECT MAX(at) FROM kh_audit_checkpoints");
-  if (rows.empty() || !rows[0][0]) return std::nullopt;
-  return to_i64(rows[0][0]);
+  return log_.last_checkpoint_at();
 }
 
 }  // namespace kakehashi::gateway::store

@@ -42,7 +42,7 @@ void Store::apply_receipt(std::int64_t id, const std::string& state, const std::
   if (previous == state || (previous == "read" && state == "delivered")) return;
   db_->query("UPDATE kh_transfers SET receipt_state = ?, updated_at = ? WHERE id = ?",
              {state, now, id});
-  append_event(id, "receipt-" + state, reason, audit_.actor, now);
+  log_.append(id, "receipt-" + state, reason, log_.options().actor, now);
   db_->query(
       "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
       "idempotency_key, status, next_attempt_at, created_at, updated_at) "
@@ -103,8 +103,8 @@ void Store::notice_sent(std::int64_t id, std::int64_t now) {
         "attempts = attempts + 1, updated_at = ? WHERE id = ? RETURNING transfer_id, state",
         {now, id});
     if (!rows.empty()) {
-      append_event(to_i64(rows[0][0]), "notice-sent-" + to_s(rows[0][1]),
-                   std::string("the source network was told"), audit_.actor, now);
+      log_.append(to_i64(rows[0][0]), "notice-sent-" + to_s(rows[0][1]),
+                  std::string("the source network was told"), log_.options().actor, now);
     }
   });
 }

@@ -147,6 +147,29 @@ void Store::migrate() {
   });
 }
 
+void Store::migrate_audit() {
+  // Stores made before schema 2: add the newer columns, then chain the existing events in id
+  // order so the whole history verifies from record 1 (the audit log's start_chain).
+  const std::string blob = db_->dialect() == Dialect::kSqlite ? "BLOB" : "BYTEA";
+  const std::vector<std::pair<std::string, std::string>> columns{
+      {"kh_events", "seq BIGINT"},
+      {"kh_events", "actor TEXT"},
+      {"kh_events", "prev_hash TEXT"},
+      {"kh_events", "hash TEXT"},
+      {"kh_transfers", "outbound " + blob}};
+  for (const auto& [table, column] : columns) {
+    if (db_->dialect() == Dialect::kPostgres) {
+      db_->execute_script("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + column);
+      continue;
+    }
+    const auto have = db_->query("SELECT 1 FROM pragma_table_info('" + table + "') WHERE name = ?",
+                                 {column.substr(0, column.find(' '))});
+    if (have.empty()) db_->execute_script("ALTER TABLE " + table + " ADD COLUMN " + column);
+  }
+  db_->execute_script("CREATE INDEX IF NOT EXISTS kh_events_at ON kh_events (at)");
+  log_.start_chain();
+}
+
 // Schema 4, a step of its own. A store made before it gets the unit_digest column (NULL on its
 // existing transfers: they keep only their source identity, since their payloads are sealed
 // with a key the store does not hold), the unique identity index over the transfers that carry

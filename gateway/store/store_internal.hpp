@@ -1,13 +1,12 @@
 #pragma once
 // Private to gateway/store: what the store's files share (row decoding, the transaction
-// template, the chain head). Not for callers; they include store.hpp.
+// template). Not for callers; they include store.hpp.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <type_traits>
 
-#include "gateway/audit/chain.hpp"
 #include "gateway/store/store.hpp"
 
 namespace kakehashi::gateway::store {
@@ -73,33 +72,20 @@ inline void save_cursor_row(SqlConnection& db, const CursorUpdate& c, std::int64
       {c.adapter, c.kind, c.value, now});
 }
 
-// The chain head row: last position and hash, and the last checkpoint's number, position and
-// time. A transaction's first record reads it (on PostgreSQL `FOR UPDATE`: its row lock is what
-// serialises the chain), later records of that transaction use it from memory, and it is
-// written back once before the commit.
-struct Store::Head {
-  std::int64_t seq = 0;
-  std::string hash{audit::kGenesisHash};
-  std::int64_t cp_number = 0, cp_seq = 0, cp_at = 0;
-};
-
 template <typename Fn>
 auto Store::transaction(Fn&& fn) {
   // Inside batch(): part of the batch's transaction (its retry re-runs the whole batch).
   if (depth_ > 0) return fn();
-  // The chain head is read (and locked) by the transaction's first record, kept in memory for
-  // the others and written once, just before the commit.
+  // The audit chain head is read (and locked) by the transaction's first record, kept in memory
+  // for the others and written once, just before the commit.
   const auto finish = [&] {
     --depth_;
-    if (head_ && head_dirty_) save_head(*head_);
-    head_.reset();
-    head_dirty_ = false;
+    log_.before_commit();
     db_->commit();
   };
   const auto abandon = [&] {
     depth_ = 0;
-    head_.reset();
-    head_dirty_ = false;
+    log_.forget();
     db_->rollback();
   };
   for (int attempt = 1;; ++attempt) {

@@ -44,18 +44,18 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
       out.id = to_i64(existing[0][0]);
       out.state = to_s(existing[0][1]);
       out.duplicate = true;
-      append_event(out.id, std::string("duplicate"),
-                   std::string("the source offered the same item again; first outcome stands"),
-                   audit_.actor, now);
+      log_.append(out.id, std::string("duplicate"),
+                  std::string("the source offered the same item again; first outcome stands"),
+                  log_.options().actor, now);
     } else if (!same_unit.empty()) {
       out.id = to_i64(same_unit[0][0]);
       out.state = to_s(same_unit[0][1]);
       out.duplicate = true;
       out.same_unit = true;
-      append_event(out.id, std::string("duplicate"),
-                   "the same unit (sender, recipient, sequence and files) was offered again by " +
-                       t.source_adapter + " as " + t.source_id + "; first outcome stands",
-                   audit_.actor, now);
+      log_.append(out.id, std::string("duplicate"),
+                  "the same unit (sender, recipient, sequence and files) was offered again by " +
+                      t.source_adapter + " as " + t.source_id + "; first outcome stands",
+                  log_.options().actor, now);
     } else {
       const NewTransfer& u = *row;  // as stored: refused here, or as given
       const bool finished = u.state != kAccepted;
@@ -91,17 +91,17 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
       std::string detail = u.event_detail;
       if (!u.insured_numbers.empty()) {
         // Keyed hashes only: an auditor given a number finds it with `audit hash-insured`.
-        if (audit_.insured_key.empty()) {
+        if (log_.options().insured_key.empty()) {
           detail += "; insured numbers " + std::to_string(u.insured_numbers.size()) +
                     " (not recorded: no audit key)";
         } else {
           detail += "; insured";
           for (const auto& n : u.insured_numbers)
-            detail += " " + audit::insured_hash(audit_.insured_key, n);
+            detail += " " + audit::insured_hash(log_.options().insured_key, n);
         }
       }
-      append_event(out.id, std::string(finished ? "refused" : "accepted"), detail, audit_.actor,
-                   now);
+      log_.append(out.id, std::string(finished ? "refused" : "accepted"), detail,
+                  log_.options().actor, now);
       if (u.state == kRejected) {
         db_->query(
             "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
@@ -186,7 +186,7 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
             "UPDATE kh_transfers SET state = 'superseded', reason = ?, lease_owner = NULL, "
             "lease_until = 0, finished_at = ?, updated_at = ? WHERE id = ?",
             {notice.reason, now, now, t.id});
-        append_event(t.id, std::string("superseded"), notice.reason, audit_.actor, now);
+        log_.append(t.id, std::string("superseded"), notice.reason, log_.options().actor, now);
         db_->query(
             "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
             "idempotency_key, status, next_attempt_at, created_at, updated_at) "
@@ -214,9 +214,10 @@ bool Store::mark_delivered(std::int64_t id, const std::string& owner, const std:
         {remote_id, now, now, id, owner});
     // Lease lost (another instance took the unit over): its outcome is that instance's record.
     if (rows.empty()) return false;
-    append_event(id, std::string("delivered"), detail, audit_.actor, now);
+    log_.append(id, std::string("delivered"), detail, log_.options().actor, now);
     if (!receipt_detail.empty())
-      append_event(id, std::string("translation-receipt"), receipt_detail, audit_.actor, now);
+      log_.append(id, std::string("translation-receipt"), receipt_detail, log_.options().actor,
+                  now);
     apply_early_receipts(id, now);
     return true;
   });
@@ -236,7 +237,7 @@ bool Store::retry_later(std::int64_t id, const std::string& owner, std::int64_t 
         "WHERE id = ? AND lease_owner = ? RETURNING id",
         {next_attempt_at, error, now, id, owner});
     if (rows.empty()) return false;
-    append_event(id, std::string("attempt-failed"), error, audit_.actor, now);
+    log_.append(id, std::string("attempt-failed"), error, log_.options().actor, now);
     return true;
   });
 }
@@ -258,7 +259,7 @@ bool Store::park(std::int64_t id, const std::string& reason, const std::string& 
         "RETURNING id",
         {reason, now, now, id});
     if (rows.empty()) return false;  // already finished (delivered, refused, parked)
-    append_event(id, std::string("parked"), actor + ": " + reason, actor, now);
+    log_.append(id, std::string("parked"), actor + ": " + reason, actor, now);
     return true;
   });
 }
@@ -271,7 +272,7 @@ void Store::reject_at_destination(std::int64_t id, const std::string& reason,
         "lease_until = 0, attempts = attempts + 1, finished_at = ?, updated_at = ? "
         "WHERE id = ? AND state = 'accepted' RETURNING source_adapter, source_id",
         {reason, now, now, id});
-    append_event(id, std::string("rejected-by-destination"), reason, audit_.actor, now);
+    log_.append(id, std::string("rejected-by-destination"), reason, log_.options().actor, now);
     if (!rows.empty()) {
       db_->query(
           "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
@@ -291,7 +292,7 @@ bool Store::redrive(std::int64_t id, const std::string& actor, std::int64_t now)
         "finished_at = NULL, updated_at = ? WHERE id = ? AND state = 'parked' RETURNING id",
         {now, now, id});
     if (rows.empty()) return false;
-    append_event(id, std::string("redriven"), actor, actor, now);
+    log_.append(id, std::string("redriven"), actor, actor, now);
     return true;
   });
 }
