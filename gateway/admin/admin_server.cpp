@@ -125,7 +125,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         if (readiness) {
           reply(json_response(503, "{\"ready\":false,\"reasons\":[\"store unreachable\"]}"));
         } else {
-          log(LogLevel::kError, "admin-store-error", {{"error", e.message}});
+          log(LogLevel::kError, "admin-store-error", {{"error", e.what()}});
           reply(error_response({503, "unavailable", "the store is unavailable"}));
         }
       } catch (const std::exception& e) {
@@ -242,7 +242,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
           alerts = evaluate_alerts(ctx);
         } catch (const store::SqlError& e) {
           ts = ThreadState{};
-          log(LogLevel::kError, "admin-alerts-failed", {{"error", e.message}});
+          log(LogLevel::kError, "admin-alerts-failed", {{"error", e.what()}});
         } catch (const std::exception& e) {
           log(LogLevel::kError, "admin-alerts-failed", {{"error", e.what()}});
         }

@@ -1044,7 +1044,7 @@ http::Response readyz(ApiContext& ctx) {
   try {
     (void)ctx.store().last_checkpoint_at();
   } catch (const store::SqlError& e) {
-    reasons.push_back("store unreachable: " + e.message);
+    reasons.push_back("store unreachable: " + std::string(e.what()));
   }
   if (ctx.sources.engine && !ctx.engine.running) reasons.push_back("relay engine not running");
   for (const auto& n : ctx.engine.networks) {

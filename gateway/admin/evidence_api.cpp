@@ -24,6 +24,8 @@ http::Response api_audit_evidence(ApiContext& ctx, const QueryParams& q) {
   std::string file;
   try {
     file = ctx.sources.evidence(office, month, ctx.now);
+  } catch (const store::SqlError&) {
+    throw;  // the pool's handler answers 503 and reconnects, as for every store failure
   } catch (const std::exception& e) {
     log(LogLevel::kError, "evidence-failed",
         {{"office", office}, {"month", month}, {"error", e.what()}});

@@ -39,7 +39,7 @@ bool CheckpointScheduler::seal_now(const char* trigger) {
   } catch (const std::exception& e) {
     error = e.what();
   } catch (...) {
-    error = "store error";
+    error = "unknown error";  // store errors are std::exceptions (store::SqlError)
   }
   if (!error.empty()) {
     log(LogLevel::kError, "audit-checkpoint-failed", {{"trigger", trigger}, {"error", error}});
@@ -68,7 +68,7 @@ void CheckpointScheduler::arm() {
       } catch (const std::exception& e) {
         error = e.what();
       } catch (...) {
-        error = "store error";  // store::SqlError: the next expiry tries again
+        error = "unknown error";  // store errors are std::exceptions: the next expiry tries again
       }
       if (!error.empty()) log(LogLevel::kError, "audit-checkpoint-failed", {{"error", error}});
       ++*runs;

@@ -99,7 +99,7 @@ std::optional<Source> open_source(const Args& args, CommandIo io) {
           store::open_sqlite(sqlite ? *sqlite : src.config->store.path));
     }
   } catch (const store::SqlError& e) {
-    io.err << "kakehashi audit: store: " << e.message << "\n";
+    io.err << "kakehashi audit: store: " << e.what() << "\n";
     return std::nullopt;
   }
   return src;
@@ -117,7 +117,7 @@ int verify(const Args& args, CommandIo io) {
     head = src->store->audit_head();
   } catch (const store::SqlError& e) {
     io.err << "kakehashi audit verify: store (is it a Kakehashi store with an audit log?): "
-           << e.message << "\n";
+           << e.what() << "\n";
     return kExitUsage;
   }
   mapping::cms::X509Ptr cert;
@@ -199,7 +199,7 @@ int export_records(const Args& args, CommandIo io) {
   try {
     rows = src->store->audit_export(q);
   } catch (const store::SqlError& e) {
-    io.err << "kakehashi audit export: store: " << e.message << "\n";
+    io.err << "kakehashi audit export: store: " << e.what() << "\n";
     return kExitUsage;
   }
   std::ofstream file;
@@ -266,7 +266,7 @@ int checkpoint(const Args& args, CommandIo io) {
     io.out << (written ? "checkpoint written\n"
                        : "nothing to seal: no records since the last checkpoint\n");
   } catch (const store::SqlError& e) {
-    io.err << "kakehashi audit checkpoint: store: " << e.message << "\n";
+    io.err << "kakehashi audit checkpoint: store: " << e.what() << "\n";
     return kExitUsage;
   }
   return kExitOk;

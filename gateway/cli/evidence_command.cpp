@@ -50,11 +50,11 @@ int audit_evidence(const Args& args, CommandIo io) {
   daemon::EvidenceResult result;
   try {
     result = daemon::make_evidence_bundle(loaded.config, request);
+  } catch (const store::SqlError& e) {
+    io.err << "kakehashi audit evidence: store: " << e.what() << "\n";
+    return kExitUsage;
   } catch (const std::exception& e) {
     io.err << "kakehashi audit evidence: " << e.what() << "\n";
-    return kExitUsage;
-  } catch (const store::SqlError& e) {
-    io.err << "kakehashi audit evidence: store: " << e.message << "\n";
     return kExitUsage;
   }
   const std::string out = args.option("--out").value_or("evidence-" + request.office_no + "-" +

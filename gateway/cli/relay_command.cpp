@@ -158,7 +158,7 @@ int relay(std::span<const std::string> argv, CommandIo io) {
       s->record_operator_command(actor_of(args), command, now);
     }
   } catch (const store::SqlError& e) {
-    io.err << "kakehashi relay: store: " << e.message << "\n";
+    io.err << "kakehashi relay: store: " << e.what() << "\n";
     return kExitUsage;
   }
   // What an operator's command wrote is sealed when it ends: no daemon may be running to seal it
@@ -171,8 +171,6 @@ int relay(std::span<const std::string> argv, CommandIo io) {
       if (store == nullptr) return;
       try {
         store->checkpoint(now);
-      } catch (const store::SqlError& e) {
-        err << "kakehashi relay: audit checkpoint not written: " << e.message << "\n";
       } catch (const std::exception& e) {
         err << "kakehashi relay: audit checkpoint not written: " << e.what() << "\n";
       }

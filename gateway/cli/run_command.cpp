@@ -239,11 +239,11 @@ Command run_command() {
       // A clean stop seals the tail: the engine has drained, nothing writes records any more.
       checkpoints.seal_now("stop");
       return kExitOk;
+    } catch (const store::SqlError& e) {
+      io.err << "kakehashi run: store: " << e.what() << "\n";
+      return kExitUsage;
     } catch (const std::exception& e) {
       io.err << "kakehashi run: " << e.what() << "\n";
-      return kExitUsage;
-    } catch (const store::SqlError& e) {
-      io.err << "kakehashi run: store: " << e.message << "\n";
       return kExitUsage;
     }
   };

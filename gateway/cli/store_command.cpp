@@ -322,7 +322,7 @@ Command store_command() {
       if (sub == "migrate") return migrate_command(args, io);
       if (sub == "summary") return summary(args, io);
     } catch (const store::SqlError& e) {
-      io.err << "kakehashi store " << sub << ": store: " << e.message << "\n";
+      io.err << "kakehashi store " << sub << ": store: " << e.what() << "\n";
       return kExitUsage;
     }
     throw UsageError{"unknown command '" + sub + "'"};

@@ -80,9 +80,6 @@ void EngineCore::on_worker(Work work, Then then) {
     std::string error;
     try {
       result = work(worker_store());
-    } catch (const store::SqlError& e) {
-      ok = false;
-      error = e.message;
     } catch (const std::exception& e) {
       ok = false;
       error = e.what();

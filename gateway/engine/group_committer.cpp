@@ -44,8 +44,6 @@ void GroupCommitter::flush() {
       try {
         run();
         return std::nullopt;
-      } catch (const store::SqlError& e) {
-        return e.message;
       } catch (const std::exception& e) {
         return std::string(e.what());
       }

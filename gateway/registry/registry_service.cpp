@@ -67,8 +67,6 @@ void RegistryService::start() {
   boost::asio::post(worker_, [this] {
     try {
       load();
-    } catch (const store::SqlError& e) {
-      log(LogLevel::kError, "registry-load-failed", {{"error", e.message}});
     } catch (const std::exception& e) {
       log(LogLevel::kError, "registry-load-failed", {{"error", e.what()}});
     }
@@ -94,8 +92,6 @@ void RegistryService::load() {
           try {
             step();
             return;
-          } catch (const store::SqlError& e) {
-            error = e.message;
           } catch (const std::exception& e) {
             error = e.what();
           }
@@ -138,7 +134,7 @@ void RegistryService::sync_now(bool full, std::function<void(const SyncReport&)>
       });
     } catch (const store::SqlError& e) {
       syncing_ = false;
-      log(LogLevel::kError, "registry-sync-failed", {{"error", e.message}});
+      log(LogLevel::kError, "registry-sync-failed", {{"error", e.what()}});
     }
   });
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -21,9 +22,14 @@ using SqlRow = std::vector<std::optional<std::string>>;
 
 enum class Dialect { kSqlite, kPostgres };
 
-// Thrown by connections on a database error; the store turns it into its own error reporting.
-struct SqlError {
-  std::string message;
+// Thrown by connections (and the store) on a database error. A std::runtime_error, so a layer that
+// treats every failure alike catches std::exception once; what() is the database's message (the
+// statement's text at most, never its parameters). Catch SqlError itself only to act on it
+// differently (reconnect, answer "unavailable", retry when transient).
+class SqlError : public std::runtime_error {
+ public:
+  explicit SqlError(const std::string& message, bool is_transient = false)
+      : std::runtime_error(message), transient(is_transient) {}
   bool transient = false;  // serialization failure, busy, connection lost: retry the transaction
 };
 
@@ -32,7 +38,8 @@ class SqlConnection {
   virtual ~SqlConnection() = default;
   virtual Dialect dialect() const = 0;
   // Runs one statement; returns its rows (empty for statements without results).
-  virtual std::vector<SqlRow> query(std::string_view sql, const std::vector<SqlValue>& params = {}) = 0;
+  virtual std::vector<SqlRow> query(std::string_view sql,
+                                    const std::vector<SqlValue>& params = {}) = 0;
   // Runs a script of several statements without parameters (migrations).
   virtual void execute_script(std::string_view sql) = 0;
   virtual void begin() = 0;  // a write transaction (SQLite: BEGIN IMMEDIATE)

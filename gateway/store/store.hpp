@@ -3,8 +3,8 @@
 // rejections owed to a source network), adapter cursors, history events and work leases.
 // Blocking: call it from worker threads, never from the network thread. One implementation over
 // SqlConnection serves SQLite and PostgreSQL with the same statements. Every state change writes
-// its kh_events record in the same transaction; kh_events is the audit log: append-only, one
-// hash chain serialised on the head row in kh_meta, sealed by signed checkpoints.
+// its kh_events record in the same transaction through the audit log (gateway/audit/audit_log.hpp:
+// append-only, one hash chain, sealed by signed checkpoints). The files behind it: README.md.
 
 #include <cstdint>
 #include <functional>
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/audit/audit_log.hpp"
 #include "gateway/audit/checkpoint.hpp"
 #include "gateway/audit/exporter.hpp"
 #include "gateway/audit/verifier.hpp"
@@ -53,24 +54,9 @@ struct NewTransfer {
   std::set<std::string> insured_numbers;
 };
 
-// How the store keeps its audit log.
-struct AuditOptions {
-  bool chained = true;  // hash-chain every record (off only to measure what chaining costs)
-  std::string actor = "gateway";  // who the gateway's own records name
-  std::string insured_key;  // HMAC key for insured numbers; empty: only their count is recorded
-  // Signs a checkpoint (base64 DER CMS); nullopt when signing failed. Unset: no checkpoints.
-  std::function<std::optional<std::string>(const audit::Checkpoint&)> sign_checkpoint;
-  std::int64_t checkpoint_every_records = 1000;
-  std::int64_t checkpoint_every_ms = 3600 * 1000;
-};
-
-// Which records an audit export holds. Time bounds are on the record's `at`.
-struct AuditQuery {
-  std::int64_t from = 0;
-  std::int64_t to = INT64_MAX;
-  std::optional<std::string> office;  // sender or recipient of the record's transfer
-  std::optional<std::int64_t> transfer_id;
-};
+// How the store keeps its audit log, and which records an audit export holds (audit_log.hpp).
+using AuditOptions = audit::AuditOptions;
+using AuditQuery = audit::AuditQuery;
 
 struct CursorUpdate {
   std::string adapter;
@@ -265,26 +251,15 @@ class Store {
   std::size_t claim_round(const std::string& owner, std::int64_t now, std::int64_t lease_ms,
                           std::size_t limit, const std::vector<std::string>& paused,
                           std::vector<Transfer>& out);
-  struct Head;
-  // Inside a transaction: appends one record to the chain (and a checkpoint when one is due).
-  void append_event(std::int64_t transfer_id, const std::string& kind, const std::string& detail,
-                    const std::string& actor, std::int64_t now);
-  Head lock_head();
-  // Inside a transaction: the head as this transaction left it (read and locked on first use).
-  Head& transaction_head();
   // Inside a transaction: a receipt's state change, its audit record and the notice to the sender.
   void apply_receipt(std::int64_t id, const std::string& state, const std::string& reason,
                      std::int64_t now);
   void apply_early_receipts(std::int64_t id, std::int64_t now);
-  void save_head(const Head& head);
-  void write_checkpoint(Head& head, std::int64_t now);
   void migrate_audit();
   void migrate_unit_identity();
   std::unique_ptr<SqlConnection> db_;
-  AuditOptions audit_;
-  int depth_ = 0;               // >0 inside transaction(): nested calls join it
-  std::unique_ptr<Head> head_;  // the chain head within the current transaction
-  bool head_dirty_ = false;     // written back before the commit
+  audit::AuditLog log_;  // over *db_: declared after it
+  int depth_ = 0;        // >0 inside transaction(): nested calls join it
 };
 
 }  // namespace kakehashi::gateway::store

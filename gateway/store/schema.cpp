@@ -1,0 +1,191 @@
+// The store's schema: the tables of a new store, and the steps that bring an older one up to
+// kSchemaVersion. migrate() is idempotent and safe with several instances starting together.
+
+#include "gateway/store/store_internal.hpp"
+
+namespace kakehashi::gateway::store {
+
+// 2: kh_events is the hash-chained audit log; 3: kh_early_receipts; 4: unit identity
+// (kh_transfers.unit_digest and the unique kh_transfers_identity): migrate_unit_identity().
+constexpr int kSchemaVersion = 4;
+
+namespace {
+
+std::string schema(Dialect d) {
+  const std::string id =
+      d == Dialect::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+  const std::string blob = d == Dialect::kSqlite ? "BLOB" : "BYTEA";
+  return R"(
+CREATE TABLE IF NOT EXISTS kh_transfers (
+  id )" + id +
+         R"(,
+  source_adapter TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  dest_adapter TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  sender_office TEXT NOT NULL, sender_type TEXT NOT NULL,
+  recipient_office TEXT NOT NULL, recipient_type TEXT NOT NULL,
+  sequence TEXT NOT NULL,
+  unit_kind TEXT NOT NULL,
+  subject_key TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  remote_id TEXT,
+  idempotency_key TEXT NOT NULL,
+  receipt_state TEXT,
+  reason TEXT,
+  last_error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  finished_at BIGINT,
+  payload )" +
+         blob + R"(,
+  outbound )" +
+         blob + R"(,
+  unit_digest TEXT,
+  UNIQUE (source_adapter, source_id)
+);
+CREATE INDEX IF NOT EXISTS kh_transfers_due ON kh_transfers (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS kh_transfers_pair ON kh_transfers
+  (sender_office, recipient_office, dest_adapter, state, sequence);
+CREATE INDEX IF NOT EXISTS kh_transfers_remote ON kh_transfers (dest_adapter, remote_id);
+CREATE INDEX IF NOT EXISTS kh_transfers_created ON kh_transfers (created_at);
+CREATE TABLE IF NOT EXISTS kh_notices (
+  id )" + id +
+         R"(,
+  transfer_id BIGINT NOT NULL,
+  adapter TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kh_notices_due ON kh_notices (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS kh_cursors (
+  adapter TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (adapter, kind)
+);
+CREATE TABLE IF NOT EXISTS kh_events (
+  id )" + id +
+         R"(,
+  transfer_id BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  seq BIGINT,
+  actor TEXT,
+  prev_hash TEXT,
+  hash TEXT
+);
+CREATE INDEX IF NOT EXISTS kh_events_transfer ON kh_events (transfer_id, id);
+CREATE TABLE IF NOT EXISTS kh_audit_checkpoints (
+  number BIGINT PRIMARY KEY,
+  seq BIGINT NOT NULL,
+  hash TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  signature TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kh_early_receipts (
+  dest_adapter TEXT NOT NULL,
+  remote_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (dest_adapter, remote_id, state)
+);
+CREATE TABLE IF NOT EXISTS kh_leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kh_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)";
+}
+
+}  // namespace
+
+void Store::migrate() {
+  if (db_->dialect() == Dialect::kPostgres) {
+    // Several instances may start together: serialise schema creation.
+    transaction([&] {
+      db_->query("SELECT pg_advisory_xact_lock(727274)");
+      db_->execute_script(schema(Dialect::kPostgres));
+      migrate_audit();
+      migrate_unit_identity();
+      db_->query(
+          "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          {std::to_string(kSchemaVersion)});
+    });
+    return;
+  }
+  transaction([&] {
+    db_->execute_script(schema(Dialect::kSqlite));
+    migrate_audit();
+    migrate_unit_identity();
+    db_->query(
+        "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        {std::to_string(kSchemaVersion)});
+  });
+}
+
+void Store::migrate_audit() {
+  // Stores made before schema 2: add the newer columns, then chain the existing events in id
+  // order so the whole history verifies from record 1 (the audit log's start_chain).
+  const std::string blob = db_->dialect() == Dialect::kSqlite ? "BLOB" : "BYTEA";
+  const std::vector<std::pair<std::string, std::string>> columns{
+      {"kh_events", "seq BIGINT"},
+      {"kh_events", "actor TEXT"},
+      {"kh_events", "prev_hash TEXT"},
+      {"kh_events", "hash TEXT"},
+      {"kh_transfers", "outbound " + blob}};
+  for (const auto& [table, column] : columns) {
+    if (db_->dialect() == Dialect::kPostgres) {
+      db_->execute_script("ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + column);
+      continue;
+    }
+    const auto have = db_->query("SELECT 1 FROM pragma_table_info('" + table + "') WHERE name = ?",
+                                 {column.substr(0, column.find(' '))});
+    if (have.empty()) db_->execute_script("ALTER TABLE " + table + " ADD COLUMN " + column);
+  }
+  db_->execute_script("CREATE INDEX IF NOT EXISTS kh_events_at ON kh_events (at)");
+  log_.start_chain();
+}
+
+// Schema 4, a step of its own. A store made before it gets the unit_digest column (NULL on its
+// existing transfers: they keep only their source identity, since their payloads are sealed
+// with a key the store does not hold), the unique identity index over the transfers that carry
+// a digest.
+void Store::migrate_unit_identity() {
+  if (db_->dialect() == Dialect::kPostgres) {
+    db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN IF NOT EXISTS unit_digest TEXT");
+  } else if (db_->query("SELECT 1 FROM pragma_table_info('kh_transfers') WHERE name = ?",
+                        {std::string("unit_digest")})
+                 .empty()) {
+    db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN unit_digest TEXT");
+  }
+  db_->execute_script(
+      "CREATE UNIQUE INDEX IF NOT EXISTS kh_transfers_identity ON kh_transfers "
+      "(sender_office, sender_type, recipient_office, recipient_type, sequence) "
+      "WHERE unit_digest IS NOT NULL");
+}
+
+}  // namespace kakehashi::gateway::store
