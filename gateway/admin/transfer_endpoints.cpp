@@ -5,6 +5,7 @@
 #include "gateway/admin/endpoints.hpp"
 #include "gateway/admin/json_writer.hpp"
 #include "gateway/admin/transfer_json.hpp"
+#include "gateway/operations/transfer_actions.hpp"
 
 namespace kakehashi::gateway::admin {
 
@@ -145,25 +146,18 @@ http::Response api_act(ApiContext& ctx, std::int64_t id, const std::string& acti
   if (!reason.empty()) command += " --reason " + reason;
   auto& s = ctx.store();
   s.record_operator_command(who.actor(), command, ctx.now);
-  const auto t = s.get(id);
-  if (!t) throw ApiError{404, "not_found", "no transfer " + std::to_string(id)};
-  if (action == "retry") {
-    if (!s.redrive(id, who.actor(), ctx.now))
-      throw ApiError{409, "conflict",
-                     "transfer " + std::to_string(id) + " is " + t->state + ", not parked"};
-  } else {
-    if (t->state != store::kAccepted)
-      throw ApiError{409, "conflict",
-                     "transfer " + std::to_string(id) + " is " + t->state + ", not in flight"};
-    if (!s.park(id, reason.empty() ? "parked by an operator" : reason, who.actor(), ctx.now))
-      throw ApiError{409, "conflict",
-                     "transfer " + std::to_string(id) + " finished before it could be parked"};
-  }
-  const auto after = s.get(id);
+  const auto result = action == "retry"
+                          ? operations::retry_transfer(s, id, who.actor(), ctx.now)
+                          : operations::park_transfer(
+                                s, id, reason.empty() ? operations::kDefaultParkReason : reason,
+                                who.actor(), ctx.now);
+  if (result.outcome == operations::ActionOutcome::kNotFound)
+    throw ApiError{404, "not_found", result.detail};
+  if (!result.ok()) throw ApiError{409, "conflict", result.detail};
   JsonWriter j;
   j.w().StartObject();
   j.kv("id", id);
-  j.kv("state", after ? after->state : std::string());
+  j.kv("state", result.state);
   j.kv("result", action == "retry" ? "re-driven" : "parked");
   j.w().EndObject();
   return json_response(200, j.done());

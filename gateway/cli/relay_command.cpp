@@ -10,6 +10,7 @@
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/daemon/gateway_config.hpp"
+#include "gateway/operations/transfer_actions.hpp"
 
 namespace kakehashi::cli {
 using namespace kakehashi::gateway;
@@ -244,27 +245,17 @@ int relay(std::span<const std::string> argv, CommandIo io) {
   if (sub == "retry" || sub == "park") {
     if (args.positionals().size() != 1) throw UsageError{"relay " + sub + " needs one transfer ID"};
     const auto id = parse_id(args.positionals()[0]);
-    const auto t = s->get(id);
-    if (!t) {
-      io.err << "kakehashi relay " << sub << ": no transfer " << id << "\n";
+    const auto result =
+        sub == "retry"
+            ? gateway::operations::retry_transfer(*s, id, actor_of(args), now)
+            : gateway::operations::park_transfer(
+                  *s, id, args.option("--reason").value_or(gateway::operations::kDefaultParkReason),
+                  actor_of(args), now);
+    if (!result.ok()) {
+      io.err << "kakehashi relay " << sub << ": " << result.detail << "\n";
       return kExitRejected;
     }
-    if (sub == "retry") {
-      if (!s->redrive(id, actor_of(args), now)) {
-        io.err << "kakehashi relay retry: transfer " << id << " is " << t->state
-               << ", not parked\n";
-        return kExitRejected;
-      }
-      io.out << "transfer " << id << " re-driven\n";
-      return kExitOk;
-    }
-    if (t->state != store::kAccepted) {
-      io.err << "kakehashi relay park: transfer " << id << " is " << t->state
-             << ", not in flight\n";
-      return kExitRejected;
-    }
-    s->park(id, args.option("--reason").value_or("parked by an operator"), actor_of(args), now);
-    io.out << "transfer " << id << " parked\n";
+    io.out << "transfer " << id << (sub == "retry" ? " re-driven\n" : " parked\n");
     return kExitOk;
   }
   if (sub == "report") {
