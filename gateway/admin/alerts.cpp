@@ -1,7 +1,7 @@
 #include "gateway/admin/alerts.hpp"
 
-#include "gateway/audit/exporter.hpp"
 #include "gateway/pki/expiry.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::gateway::admin {
 
@@ -49,14 +49,15 @@ std::vector<Alert> evaluate_alerts(ApiContext& ctx) {
                                        : ctx.config.certificate_expiry_days)) {
         out.push_back({source.kind == "crl" ? "crl-expiry" : "certificate-expiry", e.name,
                        (days < 0 ? "expired " : "expires in " + std::to_string(days) + " day(s) ") +
-                           std::string("(") + audit::iso_time(e.until) + ") " + e.subject});
+                           std::string("(") + mapping::common::format_iso_ms(e.until) + ") " +
+                           e.subject});
       }
     }
   }
   for (const auto& n : ctx.engine.networks) {
     if (n.failing_since > 0 && ctx.now - n.failing_since > ctx.config.network_unreachable.count()) {
       out.push_back({"network-unreachable", n.name,
-                     "failing since " + audit::iso_time(n.failing_since) + " (" +
+                     "failing since " + mapping::common::format_iso_ms(n.failing_since) + " (" +
                          std::to_string(n.failures) + " consecutive failures)"});
     }
   }
@@ -67,7 +68,7 @@ std::vector<Alert> evaluate_alerts(ApiContext& ctx) {
       out.push_back({"destination-refusal", n.name,
                      std::to_string(n.operator_refusals) +
                          " unit(s) refused for a reason the sender cannot fix; last " +
-                         audit::iso_time(n.last_operator_refusal) + ": " +
+                         mapping::common::format_iso_ms(n.last_operator_refusal) + ": " +
                          n.last_operator_refusal_reason});
     }
   }
@@ -83,7 +84,8 @@ std::vector<Alert> evaluate_alerts(ApiContext& ctx) {
     if (const auto s = last_sync(ctx);
         s && ctx.now - s->finished_ms > ctx.config.registry_stale.count())
       out.push_back(
-          {"registry-stale", "", "last registry sync finished " + audit::iso_time(s->finished_ms)});
+          {"registry-stale", "",
+           "last registry sync finished " + mapping::common::format_iso_ms(s->finished_ms)});
   } catch (const store::SqlError&) {
     // No registry tables yet: nothing synced, nothing stale.
   }

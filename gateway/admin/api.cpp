@@ -1,15 +1,13 @@
 #include "gateway/admin/api.hpp"
 
 #include <algorithm>
-#include <ctime>
-#include <iomanip>
-#include <sstream>
 
 #include "gateway/admin/cross_site.hpp"
 #include "gateway/admin/endpoints.hpp"
 #include "gateway/admin/json_writer.hpp"
 #include "gateway/admin/metrics.hpp"
 #include "gateway/registry/registry_store.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::gateway::admin {
 namespace reg = mapping::registry;
@@ -61,14 +59,6 @@ std::optional<Target> parse_target(const std::string& target) {
     }
   }
   return t;
-}
-
-std::optional<std::int64_t> parse_time(const std::string& text) {
-  std::tm tm{};
-  std::istringstream is(text);
-  is >> std::get_time(&tm, text.size() == 10 ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%S");
-  if (is.fail()) return std::nullopt;
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
 }
 
 http::Response json_response(int status, std::string body) {
@@ -134,7 +124,7 @@ std::int64_t parse_id(const std::string& text, const char* what) {
 std::int64_t time_param(const QueryParams& q, const char* key, std::int64_t fallback) {
   const auto it = q.find(key);
   if (it == q.end() || it->second.empty()) return fallback;
-  const auto v = parse_time(it->second);
+  const auto v = mapping::common::parse_day_or_time_ms(it->second);
   if (!v)
     throw ApiError{400, "bad_request",
                    std::string(key) + " needs a date like 2025-06-01 or 2025-06-01T09:00:00Z"};

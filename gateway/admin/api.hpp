@@ -60,12 +60,10 @@ http::Response error_response(const ApiError& error);
 
 // Query parameters as the endpoints read them; a bad value throws ApiError 400.
 std::optional<std::string> text_param(const QueryParams& q, const char* key);  // absent or ""
+// time_param: "2025-06-01" or "2025-06-01T09:00:00Z" as `kakehashi relay|audit` read them (ms).
 std::int64_t time_param(const QueryParams& q, const char* key, std::int64_t fallback);
 std::int64_t parse_id(const std::string& text, const char* what);  // a non-negative number
 inline constexpr std::size_t kMaxLimit = 500;                      // items in one answer
-
-// "2025-06-01" or "2025-06-01T09:00:00Z" as `kakehashi relay|audit` read them; ms since epoch.
-std::optional<std::int64_t> parse_time(const std::string& text);
 
 // Work for the listener's pool: runs with the thread's connections, answers or throws ApiError.
 using Work = std::function<http::Response(ApiContext&)>;

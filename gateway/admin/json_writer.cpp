@@ -1,6 +1,6 @@
 #include "gateway/admin/json_writer.hpp"
 
-#include "gateway/audit/exporter.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::gateway::admin {
 
@@ -9,7 +9,7 @@ void JsonWriter::time(std::string_view k, std::int64_t ms) {
   if (ms == 0) {
     w_.Null();
   } else {
-    str(audit::iso_time(ms));
+    str(mapping::common::format_iso_ms(ms));
   }
 }
 

@@ -5,7 +5,7 @@
 #include "gateway/admin/endpoints.hpp"
 #include "gateway/admin/json_writer.hpp"
 #include "gateway/admin/transfer_json.hpp"
-#include "gateway/audit/exporter.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::gateway::admin {
 
@@ -144,7 +144,7 @@ http::Response readyz(ApiContext& ctx) {
     if (n.open_until > 0 && n.failing_since > 0 &&
         ctx.now - n.failing_since > ctx.config.network_unreachable.count())
       reasons.push_back("network " + n.name + " unreachable since " +
-                        audit::iso_time(n.failing_since) + " (circuit open)");
+                        mapping::common::format_iso_ms(n.failing_since) + " (circuit open)");
   }
   JsonWriter j;
   j.w().StartObject();

@@ -11,6 +11,7 @@
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/daemon/gateway_config.hpp"
 #include "gateway/operations/transfer_actions.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::cli {
 using namespace kakehashi::gateway;
@@ -42,26 +43,14 @@ accepted (in flight), delivered, rejected, parked, superseded.
 Exit status: 0 ok, 1 not found / not allowed / report does not balance, 2 usage or store error.
 )";
 
+// A stored time as the operator reads it ("" for never).
 std::string iso(std::int64_t ms) {
-  if (ms == 0) return "";
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  std::ostringstream os;
-  os << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  return os.str();
+  return ms == 0 ? std::string() : mapping::common::format_iso_seconds(ms / 1000);
 }
 
 std::int64_t parse_time(const std::string& opt, const std::string& text) {
-  std::tm tm{};
-  std::istringstream is(text);
-  if (text.size() == 10) {
-    is >> std::get_time(&tm, "%Y-%m-%d");
-  } else {
-    is >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
-  }
-  if (is.fail()) throw UsageError{opt + " needs a date like 2025-06-01 or 2025-06-01T09:00:00Z"};
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  if (const auto ms = mapping::common::parse_day_or_time_ms(text)) return *ms;
+  throw UsageError{opt + " needs a date like 2025-06-01 or 2025-06-01T09:00:00Z"};
 }
 
 std::int64_t parse_id(const std::string& text) {
