@@ -11,10 +11,10 @@
 
 #include "adapters/http/https_server.hpp"
 #include "gateway/admin/access.hpp"
+#include "gateway/admin/alerts.hpp"
 #include "gateway/admin/api.hpp"
 #include "gateway/admin/console_assets.hpp"
-#include "gateway/admin/cross_site.hpp"
-#include "gateway/admin/evidence_api.hpp"
+#include "gateway/admin/endpoints.hpp"
 #include "gateway/engine/log.hpp"
 #include "gateway/registry/registry_store.hpp"
 
@@ -35,28 +35,6 @@ void add_security_headers(http::Response& r) {
   r.headers.emplace_back("referrer-policy", "no-referrer");
   r.headers.emplace_back("content-security-policy", "default-src 'self'; frame-ancestors 'none'");
   r.headers.emplace_back("strict-transport-security", "max-age=31536000");
-}
-
-// /api/transfers/{id} and /api/transfers/{id}/{action}; nullopt when the path is not one.
-struct TransferPath {
-  std::int64_t id = 0;
-  std::string action;  // "" for the transfer itself
-};
-std::optional<TransferPath> transfer_path(const std::string& path) {
-  constexpr std::string_view kPrefix = "/api/transfers/";
-  if (path.rfind(kPrefix, 0) != 0) return std::nullopt;
-  std::string rest = path.substr(kPrefix.size());
-  TransferPath out;
-  const auto slash = rest.find('/');
-  if (slash != std::string::npos) {
-    out.action = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-  }
-  if (rest.empty() || rest.size() > 18 ||
-      !std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
-  out.id = std::stoll(rest);
-  return out;
 }
 
 }  // namespace
@@ -84,7 +62,6 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   std::set<std::pair<std::string, std::string>> active_alerts;  // io thread
 
   using Reply = std::function<void(http::Response)>;
-  using Work = std::function<http::Response(ApiContext&)>;
 
   ThreadState& thread_state() {
     std::lock_guard lock(threads_mutex);
@@ -159,56 +136,14 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     if (!who)
       return reply(error_response(
           {401, "unauthorized", "a valid bearer token or client certificate is needed"}));
-    const Principal principal = *who;
-    const auto only_get = [&](Work work) {
-      if (!get) return reply(error_response({405, "method_not_allowed", "use GET"}));
-      on_pool(std::move(work), std::move(reply));
-    };
-    const auto& q = target->query;
-    if (path == "/metrics") return only_get([](ApiContext& ctx) { return metrics(ctx); });
-    if (path == "/api/session")
-      return only_get([principal](ApiContext& ctx) { return api_session(ctx, principal); });
-    if (path == "/api/dashboard")
-      return only_get([](ApiContext& ctx) { return api_dashboard(ctx); });
-    if (path == "/api/transfers")
-      return only_get([q](ApiContext& ctx) { return api_transfers(ctx, q); });
-    if (path == "/api/parked") return only_get([](ApiContext& ctx) { return api_parked(ctx); });
-    if (path == "/api/registry/conflicts")
-      return only_get([](ApiContext& ctx) { return api_registry_conflicts(ctx); });
-    if (path == "/api/registry/last-sync")
-      return only_get([](ApiContext& ctx) { return api_registry_last_sync(ctx); });
-    if (path == "/api/audit/verify")
-      return only_get([](ApiContext& ctx) { return api_audit_verify(ctx); });
-    if (path == "/api/audit/export")
-      return only_get([q](ApiContext& ctx) { return api_audit_export(ctx, q); });
-    if (path == "/api/audit/evidence")
-      return only_get([q](ApiContext& ctx) { return api_audit_evidence(ctx, q); });
-    if (const auto t = transfer_path(path)) {
-      if (t->action.empty()) {
-        const auto id = t->id;
-        return only_get([id](ApiContext& ctx) { return api_transfer(ctx, id); });
-      }
-      if (t->action == "retry" || t->action == "park") {
-        if (req.method != "POST")
-          return reply(error_response({405, "method_not_allowed", "use POST"}));
-        // Refused before any store work: the auditor never acts, not even in the log.
-        if (principal.role != Role::kOperator)
-          return reply(error_response(
-              {403, "forbidden", "the auditor role may read and export, not " + t->action}));
-        // A page of another site must not act with the browser's credentials (cross_site.hpp).
-        if (auto refusal = cross_site_refusal(req)) {
-          log(LogLevel::kWarning, "admin-cross-site-refused",
-              {{"path", path}, {"actor", principal.actor()}});
-          return reply(error_response({403, "forbidden", std::move(*refusal)}));
-        }
-        const auto id = t->id;
-        const auto action = t->action;
-        return on_pool([id, action, principal, body = std::move(req.body)](
-                           ApiContext& ctx) { return api_act(ctx, id, action, principal, body); },
-                       std::move(reply));
-      }
+    auto routed = route(std::move(req), *target, *who);
+    if (routed.refusal) {
+      if (routed.cross_site)
+        log(LogLevel::kWarning, "admin-cross-site-refused",
+            {{"path", path}, {"actor", who->actor()}});
+      return reply(error_response(*routed.refusal));
     }
-    return reply(error_response({404, "not_found", "no such endpoint: " + path}));
+    on_pool(std::move(routed.work), std::move(reply));
   }
 
   void serve_static(const http::Request& req, const std::string& path, const Reply& reply) {

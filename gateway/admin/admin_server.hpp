@@ -17,6 +17,7 @@
 #include "gateway/adapter/adapter_events.hpp"
 #include "gateway/admin/admin_config.hpp"
 #include "gateway/engine/relay_engine.hpp"
+#include "gateway/pki/expiry.hpp"
 #include "gateway/store/store.hpp"
 #include "mapping/registry/policy.hpp"
 
@@ -30,16 +31,10 @@ struct EngineSnapshot {
   std::map<std::string, engine::LatencyHistogram> latency;
 };
 
-// A certificate or CRL file whose expiry is watched.
-struct ExpirySource {
-  std::string kind;  // "certificate" or "crl"
-  std::string name;  // e.g. "trust_domain national anchors/national-ca.pem", "receipt_signer"
-  std::string file;
-};
-
-// Certificates and CRLs of a trust domain directory (anchors/, intermediates/, crls/).
-std::vector<ExpirySource> trust_domain_expiry_sources(const std::string& network,
-                                                      const std::string& directory);
+// Watched certificate and CRL files (gateway/pki/expiry.hpp), named here as the daemon and the
+// tests have always named them.
+using pki::ExpirySource;
+using pki::trust_domain_expiry_sources;
 
 struct AdminSources {
   std::string instance;

@@ -1,14 +1,15 @@
 #pragma once
-// The admin listener's handlers as plain functions: a request's parameters and a context (the
-// thread's store and registry connections, the engine snapshot) in, a response out. They block
-// on the store: the server runs them on its pool, never on the io thread.
+// The admin listener's API plumbing and router: a request target parsed, the context a handler
+// runs in (the thread's store and registry connections, the engine snapshot), the JSON answer
+// and refusal forms, and `route`, which picks the endpoint (endpoints.hpp, metrics.hpp) for an
+// authenticated request to /metrics or /api/.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "adapters/http/message.hpp"
 #include "gateway/admin/access.hpp"
@@ -54,35 +55,26 @@ struct ApiContext {
   const mapping::registry::Registry* registry(bool fresh = false);
 };
 
-struct Alert {
-  std::string kind;     // parked, certificate-expiry, crl-expiry, network-unreachable,
-                        // destination-refusal, registry-stale, conservation-drift, inbox-stalled
-  std::string subject;  // which network, file or direction ("" for the gateway as a whole)
-  std::string detail;
-};
-std::vector<Alert> evaluate_alerts(ApiContext& ctx);
-// Inbox runs in a row that failed while a network's unit cursor stayed put: inbox-stalled.
-inline constexpr std::uint64_t kInboxStalledPolls = 5;
-
 http::Response json_response(int status, std::string body);
 http::Response error_response(const ApiError& error);
 
-http::Response api_session(ApiContext& ctx, const Principal& who);
-http::Response api_dashboard(ApiContext& ctx);
-http::Response api_transfers(ApiContext& ctx, const QueryParams& query);
-http::Response api_transfer(ApiContext& ctx, std::int64_t id);
-http::Response api_parked(ApiContext& ctx);
-// retry or park, recorded as an operator command like `kakehashi relay retry|park`.
-http::Response api_act(ApiContext& ctx, std::int64_t id, const std::string& action,
-                       const Principal& who, const std::string& body);
-http::Response api_registry_conflicts(ApiContext& ctx);
-http::Response api_registry_last_sync(ApiContext& ctx);
-http::Response api_audit_verify(ApiContext& ctx);
-http::Response api_audit_export(ApiContext& ctx, const QueryParams& query);
-http::Response metrics(ApiContext& ctx);
-http::Response readyz(ApiContext& ctx);
+// Query parameters as the endpoints read them; a bad value throws ApiError 400.
+std::optional<std::string> text_param(const QueryParams& q, const char* key);  // absent or ""
+// time_param: "2025-06-01" or "2025-06-01T09:00:00Z" as `kakehashi relay|audit` read them (ms).
+std::int64_t time_param(const QueryParams& q, const char* key, std::int64_t fallback);
+std::int64_t parse_id(const std::string& text, const char* what);  // a non-negative number
+inline constexpr std::size_t kMaxLimit = 500;                      // items in one answer
 
-// "2025-06-01" or "2025-06-01T09:00:00Z" as `kakehashi relay|audit` read them; ms since epoch.
-std::optional<std::int64_t> parse_time(const std::string& text);
+// Work for the listener's pool: runs with the thread's connections, answers or throws ApiError.
+using Work = std::function<http::Response(ApiContext&)>;
+
+// The router's decision for an authenticated request to /metrics or /api/...: the endpoint's
+// work for the pool, or a refusal answered at once (before any store work).
+struct Routed {
+  Work work;
+  std::optional<ApiError> refusal;
+  bool cross_site = false;  // the refusal is a cross-site request: the server logs it
+};
+Routed route(http::Request req, const Target& target, const Principal& who);
 
 }  // namespace kakehashi::gateway::admin

@@ -30,9 +30,11 @@ mapping::cms::Result<std::string> sign_checkpoint(const Checkpoint& checkpoint,
 
 // Checks the signature with `gateway_certificate` alone and that the signed text is this
 // checkpoint's. kBadSignature or kContentMismatch with the reason otherwise.
-mapping::cms::Result<bool> verify_checkpoint(const Checkpoint& checkpoint, X509* gateway_certificate);
+mapping::cms::Result<bool> verify_checkpoint(const Checkpoint& checkpoint,
+                                             X509* gateway_certificate);
 
-std::string base64_encode(std::string_view bytes);
-std::string base64_decode(std::string_view text);  // "" when not base64
+// mapping::common::base64_decode, "" when not base64. Kept for gateway/store/evidence_query.cpp
+// until it calls mapping/common itself (issue 15); new code calls mapping/common.
+std::string base64_decode(std::string_view text);
 
 }  // namespace kakehashi::gateway::audit

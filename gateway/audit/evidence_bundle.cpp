@@ -15,6 +15,7 @@
 #include "gateway/audit/evidence_report.hpp"
 #include "mapping/cms/ossl.hpp"
 #include "mapping/cms/signer.hpp"
+#include "mapping/common/base64.hpp"
 
 namespace kakehashi::gateway::audit {
 namespace {
@@ -296,8 +297,8 @@ mapping::cms::Result<EvidenceBundle> seal_bundle(const EvidenceBody& body,
       mapping::cms::sign(content, gateway, mapping::cms::SignOptions{.detached = true});
   if (!signed_data) return signed_data.error();
   const auto& der = signed_data.value();
-  out.signature =
-      base64_encode(std::string_view(reinterpret_cast<const char*>(der.data()), der.size()));
+  out.signature = mapping::common::base64_encode(
+      std::string_view(reinterpret_cast<const char*>(der.data()), der.size()));
   out.report_html = render_report(body);
   return out;
 }
@@ -342,7 +343,7 @@ EvidenceFile evidence_file(const std::string& name, const std::string& content,
   f.name = name;
   f.sha256 = sha256_hex(content);
   f.size = static_cast<std::int64_t>(content.size());
-  f.signature = base64_encode(der);
+  f.signature = mapping::common::base64_encode(der);
   const mapping::cms::ByteView view(reinterpret_cast<const std::uint8_t*>(der.data()), der.size());
   mapping::cms::CmsPtr parsed = der.empty() ? nullptr : mapping::cms::parse_cms_der(view);
   if (parsed) {

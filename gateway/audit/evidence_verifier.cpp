@@ -14,6 +14,7 @@
 #include "gateway/audit/evidence_report.hpp"
 #include "mapping/cms/ossl.hpp"
 #include "mapping/cms/translation_receipt.hpp"
+#include "mapping/common/base64.hpp"
 
 namespace kakehashi::gateway::audit {
 namespace {
@@ -57,7 +58,7 @@ std::string fingerprint(X509* cert) {
 std::string check_body_signature(const std::string& body, const std::string& signature,
                                  X509* gateway) {
   ERR_clear_error();
-  const std::string der = base64_decode(signature);
+  const std::string der = mapping::common::base64_decode(signature).value_or(std::string());
   cms::CmsPtr parsed = der.empty() ? nullptr : cms::parse_cms_der(bytes(der));
   if (!parsed) return "is not base64 DER CMS SignedData";
   cms::CertStackPtr certs(sk_X509_new_null());
@@ -74,7 +75,7 @@ std::string check_body_signature(const std::string& body, const std::string& sig
 // SHA-256. Returns "" and the signer's subject, or the problem.
 std::string check_file_signature(const EvidenceFile& f, std::string& signer) {
   ERR_clear_error();
-  const std::string der = base64_decode(f.signature);
+  const std::string der = mapping::common::base64_decode(f.signature).value_or(std::string());
   cms::CmsPtr parsed = der.empty() ? nullptr : cms::parse_cms_der(bytes(der));
   if (!parsed || OBJ_obj2nid(CMS_get0_type(parsed.get())) != NID_pkcs7_signed)
     return "the signature is not base64 DER CMS SignedData";
@@ -312,7 +313,7 @@ EvidenceCheck verify_evidence(const std::string& file) {
         }
       }
       if (r.kind != "translation-receipt") continue;
-      const std::string der = base64_decode(r.detail);
+      const std::string der = mapping::common::base64_decode(r.detail).value_or(std::string());
       const auto receipt = cms::verify_receipt(bytes(der), gateway.get());
       if (!receipt) {
         problems.push_back(name + ": translation receipt (record " + std::to_string(*r.seq) +

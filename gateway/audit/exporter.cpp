@@ -1,5 +1,7 @@
 #include "gateway/audit/exporter.hpp"
 
+#include "mapping/common/iso_time.hpp"
+
 #include <cstdio>
 #include <ctime>
 #include <ostream>
@@ -12,9 +14,17 @@ namespace {
 
 std::vector<std::string> values(const ExportRow& row) {
   const auto& r = row.record;
-  return {r.seq ? std::to_string(*r.seq) : std::string(), iso_time(r.at), std::to_string(r.at),
-          std::to_string(r.transfer_id), r.kind, r.actor, row.sender_office, row.recipient_office,
-          r.detail, r.prev_hash, r.hash};
+  return {r.seq ? std::to_string(*r.seq) : std::string(),
+          mapping::common::format_iso_ms(r.at),
+          std::to_string(r.at),
+          std::to_string(r.transfer_id),
+          r.kind,
+          r.actor,
+          row.sender_office,
+          row.recipient_office,
+          r.detail,
+          r.prev_hash,
+          r.hash};
 }
 
 void csv_field(std::ostream& out, const std::string& v) {
@@ -31,17 +41,6 @@ void csv_field(std::ostream& out, const std::string& v) {
 }
 
 }  // namespace
-
-std::string iso_time(std::int64_t ms) {
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
 
 void write_csv(const std::vector<ExportRow>& rows, std::ostream& out) {
   bool first = true;

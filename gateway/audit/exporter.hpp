@@ -13,16 +13,15 @@ namespace kakehashi::gateway::audit {
 
 struct ExportRow {
   AuditRecord record;
-  std::string sender_office;     // of the record's transfer ("" for operator commands)
+  std::string sender_office;  // of the record's transfer ("" for operator commands)
   std::string recipient_office;
 };
 
 // Column order of both formats.
 inline constexpr const char* kExportColumns[] = {
-    "seq", "at", "at_ms", "transfer_id", "kind", "actor", "sender_office", "recipient_office",
+    "seq",    "at",        "at_ms",         "transfer_id",
+    "kind",   "actor",     "sender_office", "recipient_office",
     "detail", "prev_hash", "hash"};
-
-std::string iso_time(std::int64_t ms);  // 2025-06-01T09:00:00.123Z
 
 void write_csv(const std::vector<ExportRow>& rows, std::ostream& out);
 void write_jsonl(const std::vector<ExportRow>& rows, std::ostream& out);

@@ -16,6 +16,7 @@
 #include "gateway/cli/evidence_command.hpp"
 #include "gateway/daemon/gateway_config.hpp"
 #include "gateway/pki/key_file.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::cli {
 using namespace kakehashi::gateway;
@@ -61,11 +62,8 @@ Exit status: 0 intact / done, 1 broken chain or not allowed, 2 usage or store er
 )";
 
 std::int64_t parse_time(const std::string& opt, const std::string& text) {
-  std::tm tm{};
-  std::istringstream is(text);
-  is >> std::get_time(&tm, text.size() == 10 ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%S");
-  if (is.fail()) throw UsageError{opt + " needs a date like 2025-06-01 or 2025-06-01T09:00:00Z"};
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  if (const auto ms = mapping::common::parse_day_or_time_ms(text)) return *ms;
+  throw UsageError{opt + " needs a date like 2025-06-01 or 2025-06-01T09:00:00Z"};
 }
 
 struct Source {

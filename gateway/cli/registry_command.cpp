@@ -19,6 +19,7 @@
 #include "gateway/registry/registry_service.hpp"
 #include "gateway/registry/registry_store.hpp"
 #include "gateway/registry/registry_sync.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::cli {
 using namespace kakehashi::gateway;
@@ -47,15 +48,6 @@ config, when present: {"preference":[...],"overrides":[{"office_no","service_typ
 )";
 
 using Writer = rapidjson::PrettyWriter<rapidjson::OStreamWrapper>;
-
-std::string iso(std::int64_t ms) {
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  std::ostringstream os;
-  os << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  return os.str();
-}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -135,9 +127,9 @@ void write_sync(Writer& w, const registry::SyncRecord& s) {
   w.Key("mode");
   w.String(s.mode.c_str());
   w.Key("started_at");
-  w.String(iso(s.started_ms).c_str());
+  w.String(mapping::common::format_iso_seconds(s.started_ms / 1000).c_str());
   w.Key("finished_at");
-  w.String(iso(s.finished_ms).c_str());
+  w.String(mapping::common::format_iso_seconds(s.finished_ms / 1000).c_str());
   w.Key("networks");
   w.String(s.networks.c_str());
   w.Key("added");
@@ -153,7 +145,8 @@ void write_sync(Writer& w, const registry::SyncRecord& s) {
 }
 
 void print_sync(std::ostream& out, const registry::SyncRecord& s) {
-  out << "sync " << s.id << " (" << s.mode << ") " << iso(s.started_ms) << ", "
+  out << "sync " << s.id << " (" << s.mode << ") "
+      << mapping::common::format_iso_seconds(s.started_ms / 1000) << ", "
       << (s.finished_ms - s.started_ms) << " ms: " << s.networks << "\n"
       << "  added " << s.added << ", removed " << s.removed << ", changed " << s.changed << "; "
       << s.conflicts << " conflicts\n";

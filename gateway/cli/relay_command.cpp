@@ -10,6 +10,8 @@
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/daemon/gateway_config.hpp"
+#include "gateway/operations/transfer_actions.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::cli {
 using namespace kakehashi::gateway;
@@ -41,26 +43,14 @@ accepted (in flight), delivered, rejected, parked, superseded.
 Exit status: 0 ok, 1 not found / not allowed / report does not balance, 2 usage or store error.
 )";
 
+// A stored time as the operator reads it ("" for never).
 std::string iso(std::int64_t ms) {
-  if (ms == 0) return "";
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  std::ostringstream os;
-  os << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  return os.str();
+  return ms == 0 ? std::string() : mapping::common::format_iso_seconds(ms / 1000);
 }
 
 std::int64_t parse_time(const std::string& opt, const std::string& text) {
-  std::tm tm{};
-  std::istringstream is(text);
-  if (text.size() == 10) {
-    is >> std::get_time(&tm, "%Y-%m-%d");
-  } else {
-    is >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
-  }
-  if (is.fail()) throw UsageError{opt + " needs a date like 2025-06-01 or 2025-06-01T09:00:00Z"};
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  if (const auto ms = mapping::common::parse_day_or_time_ms(text)) return *ms;
+  throw UsageError{opt + " needs a date like 2025-06-01 or 2025-06-01T09:00:00Z"};
 }
 
 std::int64_t parse_id(const std::string& text) {
@@ -242,27 +232,17 @@ int relay(std::span<const std::string> argv, CommandIo io) {
   if (sub == "retry" || sub == "park") {
     if (args.positionals().size() != 1) throw UsageError{"relay " + sub + " needs one transfer ID"};
     const auto id = parse_id(args.positionals()[0]);
-    const auto t = s->get(id);
-    if (!t) {
-      io.err << "kakehashi relay " << sub << ": no transfer " << id << "\n";
+    const auto result =
+        sub == "retry"
+            ? gateway::operations::retry_transfer(*s, id, actor_of(args), now)
+            : gateway::operations::park_transfer(
+                  *s, id, args.option("--reason").value_or(gateway::operations::kDefaultParkReason),
+                  actor_of(args), now);
+    if (!result.ok()) {
+      io.err << "kakehashi relay " << sub << ": " << result.detail << "\n";
       return kExitRejected;
     }
-    if (sub == "retry") {
-      if (!s->redrive(id, actor_of(args), now)) {
-        io.err << "kakehashi relay retry: transfer " << id << " is " << t->state
-               << ", not parked\n";
-        return kExitRejected;
-      }
-      io.out << "transfer " << id << " re-driven\n";
-      return kExitOk;
-    }
-    if (t->state != store::kAccepted) {
-      io.err << "kakehashi relay park: transfer " << id << " is " << t->state
-             << ", not in flight\n";
-      return kExitRejected;
-    }
-    s->park(id, args.option("--reason").value_or("parked by an operator"), actor_of(args), now);
-    io.out << "transfer " << id << " parked\n";
+    io.out << "transfer " << id << (sub == "retry" ? " re-driven\n" : " parked\n");
     return kExitOk;
   }
   if (sub == "report") {

@@ -11,6 +11,7 @@
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/cms/parse.hpp"
 #include "mapping/cms/verify.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::cli {
 
@@ -34,14 +35,6 @@ constexpr const char* kHelp =
     "  --json              machine-readable output\n"
     "\n"
     "Exit status: 0 valid, 1 invalid (reason shown), 2 usage or I/O error.\n";
-
-std::string iso_time(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 struct Verdict {
   std::string file;
@@ -88,15 +81,15 @@ void print_json(std::ostream& out, const Verdict& v) {
       w.Null();
     }
     str("key_type", r.signer->key_type);
-    str("not_before", iso_time(r.signer->not_before));
-    str("not_after", iso_time(r.signer->not_after));
+    str("not_before", mapping::common::format_iso_seconds(r.signer->not_before));
+    str("not_after", mapping::common::format_iso_seconds(r.signer->not_after));
     w.EndObject();
   } else {
     w.Null();
   }
   w.Key("signing_time");
   if (r.signing_time) {
-    w.String(iso_time(*r.signing_time).c_str());
+    w.String(mapping::common::format_iso_seconds(*r.signing_time).c_str());
   } else {
     w.Null();
   }
@@ -126,7 +119,8 @@ void print_text(std::ostream& out, const Verdict& v) {
         << "  office:       " << r.signer->office_number.value_or("(none)") << "\n"
         << "  key:          " << r.signer->key_type << "\n";
   }
-  if (r.signing_time) out << "  signing time: " << iso_time(*r.signing_time) << "\n";
+  if (r.signing_time)
+    out << "  signing time: " << mapping::common::format_iso_seconds(*r.signing_time) << "\n";
   if (!r.anchor.empty()) out << "  anchor:       " << r.anchor << "\n";
   out << "  revocation:   " << cms::to_string(r.crl) << " (policy " << cms::to_string(r.crl_policy)
       << ")\n"

@@ -10,6 +10,7 @@
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/pki_error.hpp"
 #include "mapping/cms/parse.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::pki {
 
@@ -27,13 +28,9 @@ std::string trim(const std::string& s) {
 // "-" for unbounded, else YYYY-MM-DDTHH:MM:SSZ.
 std::optional<std::time_t> parse_bound(const std::string& s, const std::string& where) {
   if (s == "-") return std::nullopt;
-  std::tm tm{};
-  std::istringstream in(s);
-  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  if (in.fail() || in.peek() != std::char_traits<char>::eof()) {
-    throw PkiError(where + ": time '" + s + "' is not YYYY-MM-DDTHH:MM:SSZ or '-'");
-  }
-  return timegm(&tm);
+  const auto seconds = mapping::common::parse_iso_seconds(s);
+  if (!seconds) throw PkiError(where + ": time '" + s + "' is not YYYY-MM-DDTHH:MM:SSZ or '-'");
+  return static_cast<std::time_t>(*seconds);
 }
 
 std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir) {

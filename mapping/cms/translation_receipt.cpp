@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "mapping/cms/signer.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::mapping::cms {
 
@@ -21,22 +22,6 @@ bool is_hex64(const std::string& s) {
 
 bool is_line_safe(const std::string& s) {
   return !s.empty() && s.find_first_of("\r\n") == std::string::npos;
-}
-
-std::string format_time(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::optional<std::time_t> parse_time(const std::string& s) {
-  std::tm tm{};
-  std::istringstream in(s);
-  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  if (in.fail()) return std::nullopt;
-  return timegm(&tm);
 }
 
 Result<TranslationReceipt> parse_text(const std::string& text) {
@@ -55,9 +40,9 @@ Result<TranslationReceipt> parse_text(const std::string& text) {
       !field("Inbound-Envelope-SHA256: ", r.inbound_sha256)) {
     return bad;
   }
-  const auto t = parse_time(created);
+  const auto t = common::parse_iso_seconds(created, common::Trailing::kIgnore);
   if (!t) return bad;
-  r.created = *t;
+  r.created = static_cast<std::time_t>(*t);
   while (std::getline(in, line)) {
     constexpr std::string_view kFile = "File-SHA256: ";
     constexpr std::string_view kOut = "Outbound-Envelope-SHA256: ";
@@ -97,7 +82,7 @@ Result<std::string> receipt_text(const TranslationReceipt& r) {
                  "receipt needs a transfer id and two SHA-256 digests"};
   }
   std::string text(kMagic);
-  text += "\nTransfer: " + r.transfer_id + "\nCreated: " + format_time(r.created) +
+  text += "\nTransfer: " + r.transfer_id + "\nCreated: " + common::format_iso_seconds(r.created) +
           "\nInbound-Envelope-SHA256: " + r.inbound_sha256 + "\n";
   for (const auto& f : r.files) {
     if (!is_hex64(f.sha256) || !is_line_safe(f.name)) {

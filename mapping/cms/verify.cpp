@@ -9,6 +9,7 @@
 
 #include "mapping/cms/certificate_cache.hpp"
 #include "mapping/cms/signed_attributes.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::mapping::cms {
 
@@ -167,14 +168,6 @@ X509_CRL* find_crl(const TrustDomain& domain, X509* issuer) {
   return best;
 }
 
-std::string format_time(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // Revocation of the leaf under the domain's policy; kNone when acceptable.
 VerifyFailure check_revocation(Verification& v, const TrustDomain& domain, X509* leaf, X509* issuer,
                                std::time_t at) {
@@ -189,7 +182,8 @@ VerifyFailure check_revocation(Verification& v, const TrustDomain& domain, X509*
     const auto when = to_time_t(X509_REVOKED_get0_revocationDate(revoked));
     if (!when || *when <= at) {
       v.crl = CrlOutcome::kRevoked;
-      v.detail = "certificate revoked" + (when ? " at " + format_time(*when) : std::string());
+      v.detail = "certificate revoked" +
+                 (when ? " at " + common::format_iso_seconds(*when) : std::string());
       return VerifyFailure::kRevoked;
     }
   }
@@ -199,8 +193,9 @@ VerifyFailure check_revocation(Verification& v, const TrustDomain& domain, X509*
     return VerifyFailure::kNone;
   }
   const auto last = to_time_t(X509_CRL_get0_lastUpdate(crl)).value_or(0);
-  const std::string stale = "CRL past nextUpdate " + (next ? format_time(*next) : "(none)") +
-                            ", issued " + format_time(last);
+  const std::string stale = "CRL past nextUpdate " +
+                            (next ? common::format_iso_seconds(*next) : "(none)") + ", issued " +
+                            common::format_iso_seconds(last);
   if (domain.crl_policy == CrlPolicy::kSoftFail && at - last <= domain.crl_max_age.count()) {
     v.crl = CrlOutcome::kStaleAccepted;
     v.detail = stale + "; accepted by soft-fail policy (max age " +

@@ -7,6 +7,7 @@
 #include <rapidjson/error/en.h>
 
 #include "mapping/careplan/inspector.hpp"
+#include "mapping/common/base64.hpp"
 #include "mapping/standard5/document_writer.hpp"
 #include "mapping/standard5/translate.hpp"
 
@@ -364,7 +365,7 @@ class DocumentRenderer {
                                            "extension"));
         continue;
       }
-      auto bytes = base64_decode(string_at(entry, att.content));
+      auto bytes = common::base64_decode(string_at(entry, att.content));
       if (!bytes) continue;  // the schema check reported it
       result_.files.push_back({name, std::move(*bytes)});
     }

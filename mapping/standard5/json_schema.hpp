@@ -50,8 +50,4 @@ class JsonSchema {
   std::vector<Node> nodes_;  // nodes_[0] is the root
 };
 
-// Strict base64 (RFC 4648 §4, padded, no whitespace); nullopt when `text` is not that.
-std::optional<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
-
 }  // namespace kakehashi::mapping::standard5

@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "mapping/careplan/csv_reader.hpp"
+#include "mapping/common/base64.hpp"
 #include "mapping/standard5/document_writer.hpp"
 #include "mapping/standard5/translate.hpp"
 
@@ -93,8 +94,8 @@ class UnitTranslator {
         entry.AddMember(json_string(att.name, a_), json_string(f.file->name, a_), a_);
         entry.AddMember(json_string(att.media_type, a_),
                         json_string(*att.media_type_for(f.name.extension), a_), a_);
-        entry.AddMember(json_string(att.content, a_), json_string(base64_encode(f.file->bytes), a_),
-                        a_);
+        entry.AddMember(json_string(att.content, a_),
+                        json_string(common::base64_encode(f.file->bytes), a_), a_);
         list.PushBack(std::move(entry), a_);
       }
       doc_.AddMember(json_string(keys_.attachments, a_), std::move(list), a_);

@@ -28,6 +28,7 @@
 #include "gateway/admin/access.hpp"
 #include "gateway/admin/admin_config.hpp"
 #include "gateway/admin/admin_server.hpp"
+#include "gateway/admin/alerts.hpp"
 #include "gateway/admin/api.hpp"
 #include "gateway/admin/prometheus.hpp"
 #include "gateway/audit/exporter.hpp"

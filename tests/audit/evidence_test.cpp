@@ -33,6 +33,7 @@
 #include "gateway/store/store.hpp"
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/translation_receipt.hpp"
+#include "mapping/common/base64.hpp"
 #include "tests/support/db.hpp"
 
 using namespace kakehashi::gateway;
@@ -169,7 +170,7 @@ struct Fixture {
     r.inbound_sha256 = std::string(64, 'a');
     r.outbound_sha256 = std::string(64, 'b');
     for (const auto& f : files[unit_id]) r.files.push_back({f.name, audit::sha256_hex(f.content)});
-    return audit::base64_encode(str(cms::sign_receipt(r, gateway()).value()));
+    return kakehashi::mapping::common::base64_encode(str(cms::sign_receipt(r, gateway()).value()));
   }
 
   void deliver(Store& s, std::int64_t id, const std::string& unit_id, const std::string& remote,
@@ -323,9 +324,9 @@ rapidjson::Value& record_with(rapidjson::Document& body, std::int64_t seq) {
 
 // Flips one byte of a base64 DER value near its end (inside the signature value).
 void flip(rapidjson::Value& v, rapidjson::Document::AllocatorType& alloc) {
-  std::string der = audit::base64_decode(v.GetString());
+  std::string der = kakehashi::mapping::common::base64_decode(v.GetString()).value_or("");
   der[der.size() - 5] ^= 0x01;
-  const auto b64 = audit::base64_encode(der);
+  const auto b64 = kakehashi::mapping::common::base64_encode(der);
   v.SetString(b64.c_str(), static_cast<rapidjson::SizeType>(b64.size()), alloc);
 }
 
@@ -382,7 +383,9 @@ BOOST_AUTO_TEST_CASE(the_bundle_holds_the_month_and_verifies_alone) {
   BOOST_TEST(bundle->body.find("H123456789") == std::string::npos);
   for (const auto& u : body->units)
     for (const auto& f : u.files)
-      BOOST_TEST(audit::base64_decode(f.signature).find("H123456789") == std::string::npos);
+      BOOST_TEST(
+          kakehashi::mapping::common::base64_decode(f.signature).value_or("").find("H123456789") ==
+          std::string::npos);
   // The Japanese report, kept for the browser test (tests/audit/render_report.sh).
   const auto& html = bundle->report_html;
   for (const char* word : {"送信日時", "配信日時", "受領/既読", "差し戻し理由",

@@ -120,6 +120,35 @@ grep -q '"balanced": true' "$tmp/out" || fail "json report"
 expect_exit 1 "$bin" relay show 42 --config "$tmp/gw/good.json"
 expect_exit 1 "$bin" relay retry 42 --config "$tmp/gw/good.json"
 expect_exit 2 "$bin" relay show abc --config "$tmp/gw/good.json"
+
+# retry and park on a transfer in flight (gateway/operations). A park the store does not write
+# (delivery finished the transfer between the check and the write; a trigger stands in for it)
+# is an error, not "parked".
+if command -v sqlite3 >/dev/null; then
+  sqlite3 "$tmp/gw/state.db" "INSERT INTO kh_transfers (source_adapter, source_id, dest_adapter,
+    direction, sender_office, sender_type, recipient_office, recipient_type, sequence, unit_kind,
+    subject_key, state, idempotency_key, created_at, updated_at) VALUES ('folder', 'u1', 'folder',
+    'folder->folder', '3271500013', '43', '1371100452', '11', '20250601090000', 'K2',
+    'K2:202506:u1', 'accepted', 'kh-u1', 1748736000000, 1748736000000);
+    CREATE TRIGGER kh_test_no_park BEFORE UPDATE OF state ON kh_transfers
+    WHEN NEW.state = 'parked' BEGIN SELECT RAISE(IGNORE); END;" || fail "cannot seed a transfer"
+  id="$(sqlite3 "$tmp/gw/state.db" "SELECT id FROM kh_transfers WHERE source_id = 'u1'")"
+  expect_exit 1 "$bin" relay park "$id" --config "$tmp/gw/good.json"
+  grep -q "kakehashi relay park: transfer $id finished before it could be parked" "$tmp/err" ||
+    fail "unwritten park not reported: $(cat "$tmp/err")"
+  grep -q "parked" "$tmp/out" && fail "unwritten park printed as parked: $(cat "$tmp/out")"
+  sqlite3 "$tmp/gw/state.db" "DROP TRIGGER kh_test_no_park"
+  expect_exit 0 "$bin" relay park "$id" --reason "held for a check" --config "$tmp/gw/good.json"
+  grep -q "transfer $id parked" "$tmp/out" || fail "park: $(cat "$tmp/out")"
+  expect_exit 1 "$bin" relay park "$id" --config "$tmp/gw/good.json"
+  grep -q "transfer $id is parked, not in flight" "$tmp/err" || fail "park twice: $(cat "$tmp/err")"
+  expect_exit 0 "$bin" relay retry "$id" --config "$tmp/gw/good.json"
+  grep -q "transfer $id re-driven" "$tmp/out" || fail "retry: $(cat "$tmp/out")"
+  expect_exit 1 "$bin" relay retry "$id" --config "$tmp/gw/good.json"
+  grep -q "transfer $id is accepted, not parked" "$tmp/err" || fail "retry twice: $(cat "$tmp/err")"
+else
+  fail "sqlite3 missing: the retry/park checks need it"
+fi
 expect_exit 2 "$bin" relay frob --config "$tmp/gw/good.json"
 expect_exit 2 "$bin" relay list
 expect_exit 2 "$bin" run

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Prometheus rules in deploy/prometheus/kakehashi-rules.yml: valid (promtool check rules),
 # behaving as written (promtool test rules on prometheus_rules_test.yml), and in step with the
-# gateway: every alert kind gateway/admin/api.cpp exports has a rule, and every kakehashi_*
+# gateway: every alert kind gateway/admin/alerts.hpp lists has a rule, and every kakehashi_*
 # metric a rule reads is one the admin listener exports.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -11,13 +11,13 @@ promtool check rules "$RULES"
 promtool test rules "$ROOT/tests/deploy/prometheus_rules_test.yml"
 
 rc=0
-# The kinds listed where kakehashi_alerts is exported: for (const char* kind : {"parked", ...})
+# The kinds the gateway evaluates and exports as kakehashi_alerts: kAlertKinds[] = {"parked", ...};
 # (the list may start on the next line).
-kinds="$(sed -n '/for (const char\* kind :/,/})/p' "$ROOT/gateway/admin/api.cpp" | grep -o '"[a-z-]*"' | tr -d '"')"
-[ -n "$kinds" ] || { echo "no alert kinds found in gateway/admin/api.cpp" >&2; exit 1; }
+kinds="$(sed -n '/kAlertKinds\[\] = {/,/};/p' "$ROOT/gateway/admin/alerts.hpp" | grep -o '"[a-z-]*"' | tr -d '"')"
+[ -n "$kinds" ] || { echo "no alert kinds found in gateway/admin/alerts.hpp" >&2; exit 1; }
 for k in $kinds; do
   if ! grep -q "kind=\"$k\"" "$RULES"; then
-    echo "alert kind $k (gateway/admin/api.cpp) has no rule in $RULES" >&2
+    echo "alert kind $k (gateway/admin/alerts.hpp) has no rule in $RULES" >&2
     rc=1
   fi
 done
