@@ -771,6 +771,15 @@ class NationalAdapterImpl final : public NationalAdapter {
                            std::function<void(SendResult)> done) override {
     impl_->declare_represented(std::move(offices), std::move(done));
   }
+  // The registry's publication to the national side is the proxy's represented offices: every
+  // entry's office, whatever its status (suspended and closed ones stay recognised as ours).
+  void publish_directory(std::vector<gateway::DirectoryEntry> entries,
+                         std::function<void(SendResult)> done) override {
+    std::vector<gateway::OfficeRef> offices;
+    offices.reserve(entries.size());
+    for (auto& e : entries) offices.push_back(std::move(e.office));
+    impl_->declare_represented(std::move(offices), std::move(done));
+  }
 
  private:
   std::shared_ptr<Impl> impl_;
