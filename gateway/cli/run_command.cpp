@@ -4,12 +4,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "gateway/daemon/run_admin.hpp"
 #include "gateway/audit/checkpoint_scheduler.hpp"
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/daemon_commands.hpp"
 #include "gateway/daemon/adapter_registry.hpp"
 #include "gateway/daemon/gateway_config.hpp"
+#include "gateway/daemon/run_admin.hpp"
 #include "gateway/engine/log.hpp"
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
@@ -134,7 +134,8 @@ Command run_command() {
         // counters go to the admin listener's metrics and alerts.
         auto counters = std::make_shared<AdapterCounters>();
         adapter_counters[net.name] = counters;
-        b.make_adapter = [make = type->prepare(settings), counters,
+        auto prepared = type->prepare(settings);
+        b.make_adapter = [make = std::move(prepared.make), counters,
                           name = net.name](AdapterContext ctx) {
           ctx.events.counters = counters;
           ctx.events.sink = [name](AdapterLogLevel level, std::string_view event,
@@ -143,26 +144,19 @@ Command run_command() {
           };
           return make(std::move(ctx));
         };
-        b.outbound_form = type->outbound_form;
+        b.outbound_form = type->traits.outbound_form;
         b.trust =
             std::make_shared<mapping::cms::TrustDomain>(pki::load_trust_domain(net.trust_domain));
         if (net.cosign) b.cosigner = load_cred(*net.cosign);
-        b.senders_must_be_members = net.type == "national";  // Router::check_sender in admission
+        b.senders_must_be_members = type->traits.senders_must_be_members;
         engine.add_network(std::move(b));
-        // The offices this gateway declares as represented on the national side are its own
-        // publication there: never native national offices (no relay loops). This seeds a new
-        // store; once the registry has published, its stored publication replaces the seed.
-        if (net.type == "national" && net.settings->IsObject() &&
-            net.settings->HasMember("represented_offices") &&
-            (*net.settings)["represented_offices"].IsArray()) {
-          std::vector<mapping::registry::OfficeKey> published;
-          for (const auto& o : (*net.settings)["represented_offices"].GetArray()) {
-            if (o.IsObject() && o.HasMember("office_no") && o.HasMember("service_type") &&
-                o["office_no"].IsString() && o["service_type"].IsString())
-              published.push_back({o["office_no"].GetString(), o["service_type"].GetString()});
-          }
-          engine.router().set_published(net.name, published);
-        }
+        // The offices the config declares as this gateway's publication on a network (the
+        // national represented offices) are never native offices there (no relay loops). This
+        // seeds a new store; once the registry has published, its stored publication replaces
+        // the seed.
+        engine.router().with_registry([&](mapping::registry::Registry& registry) {
+          registry::seed_declared_publication(registry, net.name, prepared.declared_publication);
+        });
       }
       engine.router().set_policy(load_routing_policy(config));
       // The office registry (issue 6): synced at start and every relay.directory_refresh,
@@ -230,8 +224,9 @@ Command run_command() {
       wait_reload();
       engine.start();
       for (const auto& net : config.networks)
-        registry_service.add_network(
-            registry::sync_network_for(net.name, engine.adapter(net.name)));
+        registry_service.add_network(registry::sync_network_for(
+            net.name, daemon::find_adapter_type(net.type)->traits.directory,
+            engine.adapter(net.name)));
       registry_service.start();
       checkpoints.start();
       io_context.run();
