@@ -14,9 +14,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "adapters/http/https_client.hpp"
-#include "adapters/intake/intake_lane.hpp"
-#include "adapters/intake/poll_health.hpp"
+#include "adapters/common/http/https_client.hpp"
+#include "adapters/common/intake/intake_lane.hpp"
+#include "adapters/common/intake/poll_health.hpp"
 #include "adapters/national/ncp_answers.hpp"
 #include "adapters/national/ncp_codec.hpp"
 #include "gateway/pki/key_file.hpp"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/tls_config.hpp"
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/config/config_node.hpp"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/peer_pin.hpp"
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/peer_pin.hpp"
+#include "adapters/common/http/tls_config.hpp"
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/config/config_node.hpp"
 

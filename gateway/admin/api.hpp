@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/message.hpp"
+#include "adapters/common/http/message.hpp"
 #include "gateway/admin/access.hpp"
 #include "gateway/admin/admin_server.hpp"
 #include "mapping/registry/registry.hpp"

@@ -27,8 +27,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "adapters/http/asio.hpp"
-#include "adapters/http/https_client.hpp"
+#include "adapters/common/http/asio.hpp"
+#include "adapters/common/http/https_client.hpp"
 #include "adapters/regional/regional_adapter.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/key_file.hpp"
