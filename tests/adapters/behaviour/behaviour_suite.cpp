@@ -14,9 +14,12 @@ namespace ut = boost::unit_test;
 
 std::string status_name(Status s) {
   switch (s) {
-    case Status::kAccepted: return "accepted";
-    case Status::kRejected: return "rejected";
-    case Status::kRetry: return "retry";
+    case Status::kAccepted:
+      return "accepted";
+    case Status::kRejected:
+      return "rejected";
+    case Status::kRetry:
+      return "retry";
   }
   return "?";
 }
@@ -151,6 +154,40 @@ void retry_after_honoured(const std::function<std::unique_ptr<BehaviourPeer>()>&
   b.stop_and_drain();
 }
 
+void publish_directory_answers_once(
+    const std::function<std::unique_ptr<BehaviourPeer>()>& make_peer) {
+  Bench b(make_peer);
+  auto entries = b.peer->sample_publication();
+  const bool takes = !entries.empty();
+  if (!takes) {
+    gateway::DirectoryEntry e;
+    e.office = {"1371100452", "11"};
+    e.name = "behaviour";
+    e.status = "ACTIVE";
+    entries.push_back(e);
+  }
+  int calls = 0;
+  SendResult result;
+  b.adapter->publish_directory(std::move(entries), [&](SendResult r) {
+    ++calls;
+    result = std::move(r);
+  });
+  BOOST_TEST_REQUIRE(run_until(b.io, [&] { return calls > 0; }), "publish never completed");
+  b.io.poll();
+  BOOST_TEST(calls == 1);
+  if (takes) {
+    BOOST_TEST(status_name(result.status) == "accepted",
+               result.error_code << " " << result.message);
+  } else {
+    BOOST_TEST(status_name(result.status) == "rejected");
+    BOOST_TEST(result.error_code == gateway::Adapter::kPublishNotSupported);
+  }
+  b.adapter->start();
+  const auto sent = b.send(b.peer->sample_unit("behaviour-after-publish-1"));
+  BOOST_TEST(status_name(sent.status) == "accepted", sent.error_code << " " << sent.message);
+  b.stop_and_drain();
+}
+
 using Case = void (*)(const std::function<std::unique_ptr<BehaviourPeer>()>&);
 
 }  // namespace
@@ -171,18 +208,19 @@ void register_behaviour_suite(const std::string& name,
       {"reconnect_after_reset", &reconnect_after_reset, Needs::kReset},
       {"malformed_answer_is_error", &malformed_answer_is_error, Needs::kMisbehave},
       {"retry_after_honoured", &retry_after_honoured, Needs::kMisbehave},
+      {"publish_directory_answers_once", &publish_directory_answers_once, Needs::kNothing},
   };
   for (const auto& entry : kCases) {
-    auto* test_case = ut::make_test_case(
-        std::function<void()>([run = entry.run, make_peer] { run(make_peer); }), entry.name,
-        __FILE__, __LINE__);
+    auto* test_case =
+        ut::make_test_case(std::function<void()>([run = entry.run, make_peer] { run(make_peer); }),
+                           entry.name, __FILE__, __LINE__);
     if (entry.needs != Needs::kNothing) {
       const Needs needs = entry.needs;
       // Reported as skipped (not passed) for a peer that cannot play this part.
       test_case->add_precondition([make_peer, needs](ut::test_unit_id) {
         const auto peer = make_peer();
-        const bool able = needs == Needs::kReset ? peer->can_reset_connections()
-                                                 : peer->can_misbehave();
+        const bool able =
+            needs == Needs::kReset ? peer->can_reset_connections() : peer->can_misbehave();
         return boost::test_tools::assertion_result(able);
       });
     }

@@ -418,6 +418,14 @@ class RegionalPeer final : public testing::BehaviourPeer {
   std::size_t delivered_count(const std::string& key) override {
     return static_cast<std::size_t>(deliveries(*admin(), key, nullptr));
   }
+  // The external directory: a national office the gateway reaches.
+  std::vector<gateway::DirectoryEntry> sample_publication() override {
+    gateway::DirectoryEntry e;
+    e.office = {"1371100452", "11"};
+    e.name = "National home help";
+    e.status = "ACTIVE";
+    return {e};
+  }
   bool can_reset_connections() const override { return true; }
   void reset_connections() override { standin_.restart(true); }
   bool can_misbehave() const override { return true; }
