@@ -4,7 +4,9 @@
 #      the one registration file, gateway/daemon/adapter_registry.cpp; adapters/common/ (shared
 #      plumbing) is allowed everywhere;
 #  (b) nothing under adapters/ includes the gateway's engine, store, registry, admin, daemon or
-#      cli (adapters see the adapter API, config reading, pki loading and mapping only).
+#      cli (adapters see the adapter API, config reading, pki loading and mapping only);
+#  (c) the same line in CMake: only gateway/daemon/CMakeLists.txt (the registration file's
+#      target) links a concrete adapter target (kakehashi::<network>_adapter).
 # Usage: check_includes.sh ROOT      prints FILE:LINE: what crosses, exits 1 when anything does
 #        check_includes.sh --self-test   plants violations in a temporary tree and checks that
 #                                        each is reported (and a clean tree passes)
@@ -12,6 +14,7 @@ set -u
 
 readonly kRegistration="gateway/daemon/adapter_registry.cpp"
 readonly kForbidden="engine|store|registry|admin|daemon|cli"
+readonly kRegistrationCMake="gateway/daemon/CMakeLists.txt"
 readonly kInclude='^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]'
 
 # Every include line of C++ sources under DIR whose path starts with PREFIX, as FILE:LINE:TEXT
@@ -40,6 +43,14 @@ check() {
       "see gateway/adapter, gateway/config, gateway/pki and mapping only)"
     found=1
   done < <(includes_of "$root" adapters "gateway/(${kForbidden})/")
+  while IFS=: read -r file line text; do
+    [[ -n "$file" ]] || continue
+    [[ "$file" == "$kRegistrationCMake" ]] && continue
+    target=$(grep -oE 'kakehashi::[a-z0-9_]+_adapter\b' <<<"$text" | paste -sd' ' -)
+    echo "$file:$line: links the concrete adapter $target (only $kRegistrationCMake may)"
+    found=1
+  done < <([[ -d "$root/gateway" ]] && cd "$root" &&
+    grep -rnE --include='CMakeLists.txt' --include='*.cmake' 'kakehashi::[a-z0-9_]+_adapter\b' gateway)
   return "$found"
 }
 
@@ -51,6 +62,10 @@ self_test() {
     "$tmp/adapters/national" "$tmp/adapters/common/http"
   # Allowed: the registration file, shared plumbing, an adapter using the adapter API and pki.
   printf '#include "adapters/national/national_adapter.hpp"\n' >"$tmp/$kRegistration"
+  printf 'target_link_libraries(d PRIVATE kakehashi::adapter_api\n  kakehashi::national_adapter)\n' \
+    >"$tmp/$kRegistrationCMake"
+  printf 'target_link_libraries(a PUBLIC kakehashi::adapter_api kakehashi::adapter_intake)\n' \
+    >"$tmp/gateway/admin/CMakeLists.txt"
   printf '#include <string>\n#include "adapters/common/http/message.hpp"\n' \
     >"$tmp/gateway/admin/api.hpp"
   printf '#include "gateway/adapter/adapter.hpp"\n#include "gateway/pki/key_file.hpp"\n' \
@@ -63,21 +78,25 @@ self_test() {
     >"$tmp/gateway/engine/relay_engine.cpp"
   printf '#include "gateway/adapter/adapter.hpp"\n#include <gateway/store/store.hpp>\n' \
     >"$tmp/adapters/national/ncp_codec.hpp"
+  # And the engine's target linking a network adapter.
+  printf 'add_library(e STATIC x.cpp)\ntarget_link_libraries(e PRIVATE kakehashi::regional_adapter)\n' \
+    >"$tmp/gateway/engine/CMakeLists.txt"
   out=$(check "$tmp")
   status=$?
   if [[ $status -ne 1 ]]; then
     echo "self-test: planted violations passed (status $status)"; failed=1
   fi
   for want in "gateway/engine/relay_engine.cpp:3: includes the concrete adapter adapters/regional/" \
-              "adapters/national/ncp_codec.hpp:2: an adapter includes gateway/store/store.hpp"; do
+              "adapters/national/ncp_codec.hpp:2: an adapter includes gateway/store/store.hpp" \
+              "gateway/engine/CMakeLists.txt:2: links the concrete adapter kakehashi::regional_adapter"; do
     if ! grep -qF "$want" <<<"$out"; then
       echo "self-test: not reported: $want"; echo "got:"; echo "$out"; failed=1
     fi
   done
-  if [[ $(wc -l <<<"$out") -ne 2 ]]; then
-    echo "self-test: expected exactly two findings, got:"; echo "$out"; failed=1
+  if [[ $(wc -l <<<"$out") -ne 3 ]]; then
+    echo "self-test: expected exactly three findings, got:"; echo "$out"; failed=1
   fi
-  [[ $failed -eq 0 ]] && echo "self-test: clean tree passes, both planted violations reported"
+  [[ $failed -eq 0 ]] && echo "self-test: clean tree passes, every planted violation reported"
   return "$failed"
 }
 
@@ -86,7 +105,7 @@ case "${1:-}" in
   "") echo "usage: $0 ROOT | --self-test" >&2; exit 2 ;;
   *)
     if check "$1"; then
-      echo "include boundaries hold (gateway -> concrete adapters, adapters -> gateway internals)"
+      echo "boundaries hold (gateway -> concrete adapters, adapters -> gateway internals)"
     else
       exit 1
     fi
