@@ -14,9 +14,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "adapters/http/https_client.hpp"
-#include "adapters/intake/intake_lane.hpp"
-#include "adapters/intake/poll_health.hpp"
+#include "adapters/common/http/https_client.hpp"
+#include "adapters/common/intake/intake_lane.hpp"
+#include "adapters/common/intake/poll_health.hpp"
 #include "adapters/national/ncp_answers.hpp"
 #include "adapters/national/ncp_codec.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -769,6 +769,15 @@ class NationalAdapterImpl final : public NationalAdapter {
   }
   void declare_represented(std::vector<gateway::OfficeRef> offices,
                            std::function<void(SendResult)> done) override {
+    impl_->declare_represented(std::move(offices), std::move(done));
+  }
+  // The registry's publication to the national side is the proxy's represented offices: every
+  // entry's office, whatever its status (suspended and closed ones stay recognised as ours).
+  void publish_directory(std::vector<gateway::DirectoryEntry> entries,
+                         std::function<void(SendResult)> done) override {
+    std::vector<gateway::OfficeRef> offices;
+    offices.reserve(entries.size());
+    for (auto& e : entries) offices.push_back(std::move(e.office));
     impl_->declare_represented(std::move(offices), std::move(done));
   }
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/tls_config.hpp"
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/config/config_node.hpp"
 
@@ -46,7 +46,8 @@ class NationalAdapter : public gateway::Adapter {
 };
 
 // Loads the password and the document credential (throws at startup on a bad file). The object
-// is a NationalAdapter: dynamic_cast to reach withdraw and declare_represented.
+// is a NationalAdapter (withdraw, declare_represented); the gateway uses only the Adapter
+// interface, where publish_directory declares the represented offices.
 std::unique_ptr<gateway::Adapter> make_national_adapter(NationalAdapterConfig config,
                                                         gateway::AdapterContext context);
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "adapters/http/json_depth.hpp"
+#include "adapters/common/http/json_depth.hpp"
 
 namespace kakehashi::national {
 

@@ -7,10 +7,10 @@
 #include <stdexcept>
 #include <utility>
 
-#include "adapters/http/https_client.hpp"
-#include "adapters/http/https_server.hpp"
-#include "adapters/intake/intake_lane.hpp"
-#include "adapters/intake/poll_health.hpp"
+#include "adapters/common/http/https_client.hpp"
+#include "adapters/common/http/https_server.hpp"
+#include "adapters/common/intake/intake_lane.hpp"
+#include "adapters/common/intake/poll_health.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/key_file.hpp"
 #include "mapping/cms/content_converter.hpp"

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/peer_pin.hpp"
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/peer_pin.hpp"
+#include "adapters/common/http/tls_config.hpp"
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/config/config_node.hpp"
 
@@ -67,7 +67,7 @@ class RegionalAdapter final : public gateway::Adapter {
   // Publishes the national offices the gateway reaches as its external directory (replaces the
   // previous publication). Entries without a status are published as ACTIVE.
   void publish_directory(std::vector<gateway::DirectoryEntry> entries,
-                         std::function<void(gateway::SendResult)> done);
+                         std::function<void(gateway::SendResult)> done) override;
 
   // Polls mailbox and receipts now (what a push notice does).
   void poll_now();

@@ -9,7 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "adapters/http/json_depth.hpp"
+#include "adapters/common/http/json_depth.hpp"
 
 namespace kakehashi::regional {
 

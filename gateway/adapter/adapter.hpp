@@ -156,6 +156,23 @@ class Adapter {
   virtual void send_receipt(OutboundReceipt receipt, std::function<void(SendResult)> done) = 0;
   virtual void fetch_directory(std::string changed_since,
                                std::function<void(DirectoryResult)> done) = 0;
+  // Hands the network the offices the gateway reaches through the other networks, replacing
+  // what it published before (the registry's publication: the national represented offices, the
+  // regional external directory). `done` is called exactly once; kAccepted when the network took
+  // the whole list. A network type that takes no publication keeps this default, which answers
+  // at once, on the caller's thread, kRejected with error_code kPublishNotSupported; the
+  // registry only publishes to types whose traits say they take one.
+  virtual void publish_directory(std::vector<DirectoryEntry> entries,
+                                 std::function<void(SendResult)> done) {
+    (void)entries;
+    SendResult r;
+    r.status = SendResult::Status::kRejected;
+    r.error_code = kPublishNotSupported;
+    r.message = "this network type takes no directory publication";
+    done(std::move(r));
+  }
+
+  static constexpr const char* kPublishNotSupported = "publish_not_supported";
 };
 
 }  // namespace kakehashi::gateway

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/message.hpp"
+#include "adapters/common/http/message.hpp"
 
 namespace kakehashi::gateway::admin {
 

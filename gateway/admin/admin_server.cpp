@@ -9,7 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "adapters/http/https_server.hpp"
+#include "adapters/common/http/https_server.hpp"
 #include "gateway/admin/access.hpp"
 #include "gateway/admin/alerts.hpp"
 #include "gateway/admin/api.hpp"

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "adapters/http/message.hpp"
+#include "adapters/common/http/message.hpp"
 #include "gateway/admin/access.hpp"
 #include "gateway/admin/admin_server.hpp"
 #include "mapping/registry/registry.hpp"

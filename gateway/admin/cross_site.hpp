@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "adapters/http/message.hpp"
+#include "adapters/common/http/message.hpp"
 
 namespace kakehashi::gateway::admin {
 

@@ -19,6 +19,7 @@
 #include "gateway/registry/registry_service.hpp"
 #include "gateway/registry/registry_store.hpp"
 #include "gateway/registry/registry_sync.hpp"
+#include "gateway/registry/sync_network.hpp"
 #include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::cli {
@@ -177,30 +178,45 @@ class RefusingSink final : public AdapterSink {
   void on_receipt(InboundReceipt, std::function<void(bool)> done) override { done(false); }
 };
 
-int run_sync(const daemon::GatewayConfig& config, reg::Registry& registry,
-             registry::RegistryStore& store, bool full, bool json, CommandIo io) {
-  boost::asio::io_context ctx;
-  RefusingSink sink;
-  std::vector<std::unique_ptr<Adapter>> adapters;
-  std::vector<registry::SyncNetwork> networks;
+// Each configured network with its type and parsed settings.
+struct PreparedNetwork {
+  std::string name;
+  const daemon::AdapterType* type = nullptr;
+  daemon::PreparedAdapter prepared;
+};
+
+std::vector<PreparedNetwork> prepare_networks(const daemon::GatewayConfig& config) {
+  std::vector<PreparedNetwork> out;
   for (const auto& net : config.networks) {
     const auto* type = daemon::find_adapter_type(net.type);
     if (!type) throw std::runtime_error("networks." + net.name + ": unknown type " + net.type);
     std::vector<ConfigError> errors;
     ConfigNode settings(net.settings.get(), "networks." + net.name + ".settings", &errors);
-    auto maker = type->prepare(settings);
+    auto prepared = type->prepare(settings);
     if (!errors.empty())
       throw std::runtime_error(errors.front().path + ": " + errors.front().message);
+    out.push_back({net.name, type, std::move(prepared)});
+  }
+  return out;
+}
+
+int run_sync(std::vector<PreparedNetwork> prepared, reg::Registry& registry,
+             registry::RegistryStore& store, bool full, bool json, CommandIo io) {
+  boost::asio::io_context ctx;
+  RefusingSink sink;
+  std::vector<std::unique_ptr<Adapter>> adapters;
+  std::vector<registry::SyncNetwork> networks;
+  for (auto& net : prepared) {
     AdapterContext actx;
     actx.executor = ctx.get_executor();
     actx.sink = &sink;
     actx.name = net.name;
     actx.may_poll = [] { return false; };  // the daemon polls; this command only reads directories
-    adapters.push_back(maker(std::move(actx)));
+    adapters.push_back(net.prepared.make(std::move(actx)));
     // The daemon's own description of each network (what it fetches, publishes, and whether its
     // listing flags the publication), so that a sync from here stores what the daemon would.
-    auto n = registry::sync_network_for(net.name, adapters.back().get());
-    networks.push_back(std::move(n));
+    networks.push_back(
+        registry::sync_network_for(net.name, net.type->traits.directory, adapters.back().get()));
   }
   registry::SyncReport report;
   registry::RegistrySync sync(registry, store, now_ms);
@@ -404,9 +420,15 @@ Command registry_command() {
     store.migrate();
     if (sub == "diff") return run_diff(store, args.option("--sync"), args.flag("--json"), io);
     reg::Registry registry(load_policy(config, args.option("--overrides")));
+    auto prepared = prepare_networks(config);
+    // What the daemon's registry starts from: the publication the config declares, replaced by
+    // the stored one where the registry has published.
+    for (const auto& net : prepared)
+      registry::seed_declared_publication(registry, net.name, net.prepared.declared_publication);
     store.load(registry);
     if (sub == "sync")
-      return run_sync(config, registry, store, args.flag("--full"), args.flag("--json"), io);
+      return run_sync(std::move(prepared), registry, store, args.flag("--full"),
+                      args.flag("--json"), io);
     if (sub == "show")
       return run_show(args.positionals()[0], registry, config, args.flag("--json"), io);
     return run_conflicts(registry, args.flag("--json"), io);

@@ -1,3 +1,5 @@
+// The one registration file: the only file under gateway/ that includes a concrete adapter
+// (tests/architecture checks it). One entry per network type.
 #include "gateway/daemon/adapter_registry.hpp"
 
 #include "adapters/folder/folder_adapter.hpp"
@@ -6,24 +8,62 @@
 
 namespace kakehashi::gateway::daemon {
 
+namespace {
+
+AdapterTraits national_traits() {
+  AdapterTraits t;
+  t.outbound_form = engine::EnvelopeForm::kAttachedCosigned;
+  t.needs_cosigner = true;
+  t.senders_must_be_members = true;
+  t.directory.incremental = true;           // the office master lists changes since `changed_since`
+  t.directory.takes_publication = true;     // the proxy's represented offices
+  t.directory.publish_active_only = false;  // suspended and closed offices stay ours there
+  return t;
+}
+
+AdapterTraits regional_traits() {
+  AdapterTraits t;
+  t.directory.takes_publication = true;          // the external directory
+  t.directory.listing_shows_publication = true;  // which comes back flagged as ours
+  return t;
+}
+
+// A drop folder: detached envelopes, no directory publication.
+AdapterTraits folder_traits() {
+  return {};
+}
+
+}  // namespace
+
 const std::vector<AdapterType>& adapter_types() {
   static const std::vector<AdapterType> kTypes{
-      {"national", engine::EnvelopeForm::kAttachedCosigned, true,
-       [](const ConfigNode& settings) -> AdapterMaker {
+      {"national", national_traits(),
+       [](const ConfigNode& settings) {
          auto config = national::parse_national_config(settings);
-         return [config](AdapterContext ctx) { return national::make_national_adapter(config, ctx); };
+         PreparedAdapter p;
+         p.declared_publication = config.represented_offices;
+         p.make = [config](AdapterContext ctx) {
+           return national::make_national_adapter(config, ctx);
+         };
+         return p;
        }},
-      {"regional", engine::EnvelopeForm::kDetached, false,
-       [](const ConfigNode& settings) -> AdapterMaker {
+      {"regional", regional_traits(),
+       [](const ConfigNode& settings) {
          auto config = regional::parse_regional_config(settings);
-         return [config](AdapterContext ctx) { return regional::make_regional_adapter(config, ctx); };
+         PreparedAdapter p;
+         p.make = [config](AdapterContext ctx) {
+           return regional::make_regional_adapter(config, ctx);
+         };
+         return p;
        }},
-      {"folder", engine::EnvelopeForm::kDetached, false,
-       [](const ConfigNode& settings) -> AdapterMaker {
+      {"folder", folder_traits(),
+       [](const ConfigNode& settings) {
          auto config = adapters::folder::parse_folder_config(settings);
-         return [config](AdapterContext ctx) {
+         PreparedAdapter p;
+         p.make = [config](AdapterContext ctx) {
            return adapters::folder::make_folder_adapter(config, ctx);
          };
+         return p;
        }},
   };
   return kTypes;

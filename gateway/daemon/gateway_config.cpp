@@ -163,7 +163,7 @@ LoadedConfig load_gateway_config(const std::string& path) {
       for (const auto& t : adapter_types()) known += (known.empty() ? "" : ", ") + t.type;
       n.error("type", "unknown adapter type (known: " + known + ")");
     }
-    net.cosign = credential(n.child("cosign"), type != nullptr && type->needs_cosigner);
+    net.cosign = credential(n.child("cosign"), type != nullptr && type->traits.needs_cosigner);
     // Keep a copy of the settings for the adapter, and let its parser check them now.
     net.settings = std::make_shared<rapidjson::Document>();
     const auto& net_value = doc["networks"].FindMember(name.c_str())->value;

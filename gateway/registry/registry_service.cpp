@@ -5,42 +5,11 @@
 
 #include <boost/asio/post.hpp>
 
-#include "adapters/national/national_adapter.hpp"
-#include "adapters/regional/regional_adapter.hpp"
 #include "gateway/engine/log.hpp"
 
 namespace kakehashi::gateway::registry {
 
 namespace reg = mapping::registry;
-
-SyncNetwork sync_network_for(const std::string& name, Adapter* adapter) {
-  SyncNetwork n;
-  n.name = name;
-  n.adapter = adapter;
-  if (auto* national = dynamic_cast<national::NationalAdapter*>(adapter)) {
-    n.incremental = true;  // the office master lists changes since `changed_since`
-    // Suspended and closed offices stay represented: the national office master keeps listing
-    // them, and only as our publication are they recognised as ours (no loop, a clear refusal).
-    n.publish_active_only = false;
-    n.publish = [national](std::vector<reg::SourceEntry> entries,
-                           std::function<void(SendResult)> done) {
-      std::vector<OfficeRef> offices;
-      offices.reserve(entries.size());
-      for (const auto& e : entries) offices.push_back({e.key.office_no, e.key.service_type});
-      national->declare_represented(std::move(offices), std::move(done));
-    };
-  } else if (auto* regional = dynamic_cast<regional::RegionalAdapter*>(adapter)) {
-    n.listing_shows_publication = true;  // the external directory comes back flagged
-    n.publish = [regional](std::vector<reg::SourceEntry> entries,
-                           std::function<void(SendResult)> done) {
-      std::vector<DirectoryEntry> out;
-      out.reserve(entries.size());
-      for (const auto& e : entries) out.push_back(engine::to_directory_entry(e));
-      regional->publish_directory(std::move(out), std::move(done));
-    };
-  }
-  return n;
-}
 
 RegistryService::RegistryService(boost::asio::io_context& io, engine::Router& router,
                                  Connect connect, RegistrySync::Clock clock,

@@ -23,17 +23,10 @@
 #include "gateway/engine/router.hpp"
 #include "gateway/registry/registry_store.hpp"
 #include "gateway/registry/registry_sync.hpp"
+#include "gateway/registry/sync_network.hpp"
 #include "gateway/store/sql_connection.hpp"
 
 namespace kakehashi::gateway::registry {
-
-// How the registry reaches one network through its adapter: the national office master is
-// fetched incrementally and receives the represented offices; the regional directory is listed
-// in full and receives the external directory; other networks (folders) are only listed.
-// `publish_active_only`: the national side receives suspended and closed offices too, so their
-// entries in its office master stay recognised as the gateway's (refused as not active, never
-// taken as native national offices).
-SyncNetwork sync_network_for(const std::string& name, Adapter* adapter);
 
 struct RegistryServiceOptions {
   std::chrono::milliseconds sync_every{std::chrono::minutes(5)};

@@ -24,7 +24,7 @@
 
 #include <rapidjson/document.h>
 
-#include "adapters/http/asio.hpp"
+#include "adapters/common/http/asio.hpp"
 #include "gateway/admin/access.hpp"
 #include "gateway/admin/admin_config.hpp"
 #include "gateway/admin/admin_server.hpp"

@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "adapters/http/asio.hpp"
-#include "adapters/http/https_client.hpp"
-#include "adapters/http/https_server.hpp"
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/asio.hpp"
+#include "adapters/common/http/https_client.hpp"
+#include "adapters/common/http/https_server.hpp"
+#include "adapters/common/http/tls_config.hpp"
 
 namespace {
 
@@ -229,12 +229,13 @@ BOOST_AUTO_TEST_CASE(requests_beyond_the_pool_queue_and_complete) {
 BOOST_AUTO_TEST_CASE(client_without_certificate_is_refused) {
   Loop loop;
   bool called = false;
-  HttpsServer server(loop.io, national_server_tls(),
-                     [&called](Request r, std::function<void(Response)> respond) {
-                       called = true;
-                       echo(std::move(r), std::move(respond));
-                     },
-                     quiet_options());
+  HttpsServer server(
+      loop.io, national_server_tls(),
+      [&called](Request r, std::function<void(Response)> respond) {
+        called = true;
+        echo(std::move(r), std::move(respond));
+      },
+      quiet_options());
   const auto port = server.listen();
   auto options = client_options(port);
   options.tls.cert_file.clear();
@@ -439,15 +440,16 @@ BOOST_AUTO_TEST_CASE(stop_with_a_request_in_flight_ends_it_with_an_error) {
   std::promise<void> arrived;
   std::mutex mutex;
   std::function<void(Response)> pending;
-  HttpsServer server(loop.io, national_server_tls(),
-                     [&](Request, std::function<void(Response)> respond) {
-                       {
-                         std::lock_guard lock(mutex);
-                         pending = std::move(respond);
-                       }
-                       arrived.set_value();
-                     },
-                     quiet_options());
+  HttpsServer server(
+      loop.io, national_server_tls(),
+      [&](Request, std::function<void(Response)> respond) {
+        {
+          std::lock_guard lock(mutex);
+          pending = std::move(respond);
+        }
+        arrived.set_value();
+      },
+      quiet_options());
   const auto port = server.listen();
   HttpsClient client(loop.io.get_executor(), client_options(port));
   auto future = send(client, get("/hang"));
@@ -482,15 +484,16 @@ BOOST_AUTO_TEST_CASE(destroying_the_client_with_requests_in_flight_is_safe) {
   std::promise<void> arrived;
   std::mutex mutex;
   std::function<void(Response)> pending;
-  HttpsServer server(loop.io, national_server_tls(),
-                     [&](Request, std::function<void(Response)> respond) {
-                       {
-                         std::lock_guard lock(mutex);
-                         pending = std::move(respond);
-                       }
-                       arrived.set_value();
-                     },
-                     quiet_options());
+  HttpsServer server(
+      loop.io, national_server_tls(),
+      [&](Request, std::function<void(Response)> respond) {
+        {
+          std::lock_guard lock(mutex);
+          pending = std::move(respond);
+        }
+        arrived.set_value();
+      },
+      quiet_options());
   const auto port = server.listen();
   std::future<Result> in_flight;
   std::future<Result> queued;

@@ -25,6 +25,7 @@
 #include "adapters/national/national_adapter.hpp"
 #include "adapters/regional/regional_adapter.hpp"
 #include "gateway/cli/command.hpp"
+#include "gateway/daemon/adapter_registry.hpp"
 #include "gateway/engine/router.hpp"
 #include "gateway/registry/policy_file.hpp"
 #include "gateway/registry/registry_service.hpp"
@@ -174,8 +175,13 @@ struct Gateway {
               .count();
         },
         o);
-    service->add_network(registry::sync_network_for("national", national_adapter.get()));
-    service->add_network(registry::sync_network_for("regional", regional_adapter.get()));
+    // Each network as its type's traits describe it (gateway/daemon/adapter_registry.cpp).
+    service->add_network(registry::sync_network_for(
+        "national", daemon::find_adapter_type("national")->traits.directory,
+        national_adapter.get()));
+    service->add_network(registry::sync_network_for(
+        "regional", daemon::find_adapter_type("regional")->traits.directory,
+        regional_adapter.get()));
   }
   ~Gateway() {
     service->stop();
@@ -439,4 +445,53 @@ BOOST_AUTO_TEST_CASE(config_check_validates_routing_overrides_file) {
   fs::copy_file(KAKEHASHI_OVERRIDES_EXAMPLE, dir / "registry-overrides.json",
                 fs::copy_options::overwrite_existing);
   BOOST_TEST(check(config, &output) == 0, output);
+}
+
+// `kakehashi registry sync` describes each network as the daemon does (one sync path,
+// gateway/registry/sync_network): the suspended regional office is published to the national
+// side too (not only the active ones), the regional publication comes back flagged as the
+// gateway's, and the store records that the regional listing flags it, as the daemon's would.
+BOOST_FIXTURE_TEST_CASE(the_registry_command_syncs_as_the_daemon_does, Fixture) {
+  std::ifstream in(KAKEHASHI_CONFIG_EXAMPLE);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string config = text.str();
+  const auto replace = [&](const std::string& from, const std::string& to) {
+    for (std::size_t p = 0; (p = config.find(from, p)) != std::string::npos; p += to.size())
+      config.replace(p, from.size(), to);
+  };
+  replace("@PKI@", env().pki.string());
+  replace("@RUN@", dir.string());
+  replace("@NATIONAL_PORT@", std::to_string(national->port));
+  replace("@REGIONAL_PORT@", std::to_string(regional->port));
+  std::ofstream(dir / "national-proxy.password") << "pw-proxy\n";
+  fs::permissions(dir / "national-proxy.password", fs::perms::owner_read | fs::perms::owner_write);
+  std::ofstream(dir / "kakehashi.json") << config;
+  std::ostringstream out, err;
+  const std::vector<std::string> args{"kakehashi", "registry", "sync",
+                                      "--json",    "--config", (dir / "kakehashi.json").string()};
+  BOOST_TEST(cli::run_cli(args, {out, err}) == 0, out.str() + err.str());
+
+  // The same publications as the daemon's first sync (sync_publishes_each_side_...), the
+  // suspended office included. The config's represented offices seed the national publication
+  // as `kakehashi run` seeds it; they name 3271500062/11 too, so that office on both networks is
+  // the regional one's (by preference) and is declared as well.
+  const std::set<Key> expected_national{
+      {"3271500013", "43"}, {"3271500021", "11"}, {"3271500054", "13"}, {"3271500062", "11"}};
+  const auto got = represented(dir / "national.sqlite");
+  std::string listed;
+  for (const auto& k : got) listed += k.office_no + "/" + k.service_type + " ";
+  BOOST_TEST((got == expected_national), listed);
+  Gateway gw(dir / "unused-gateway.sqlite", national->port, regional->port);
+  const std::map<Key, bool> expected_regional{
+      {{"1370100016", "43"}, true},  {{"1371100452", "11"}, true},  {{"1371100452", "13"}, true},
+      {{"3271500013", "43"}, false}, {{"3271500021", "11"}, false}, {{"3271500054", "13"}, false},
+      {{"3271500062", "11"}, false}};
+  BOOST_TEST((gw.regional_listing() == expected_regional));
+  auto db = store::open_sqlite((dir / "kakehashi.sqlite").string(), false);
+  std::map<std::string, std::string> flags;
+  for (const auto& r : db->query("SELECT network, listing_flags FROM kh_registry_publication", {}))
+    flags[*r[0]] = *r[1];
+  const std::map<std::string, std::string> expected_flags{{"national", "0"}, {"regional", "1"}};
+  BOOST_TEST((flags == expected_flags));
 }

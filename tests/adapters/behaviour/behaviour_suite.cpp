@@ -154,6 +154,40 @@ void retry_after_honoured(const std::function<std::unique_ptr<BehaviourPeer>()>&
   b.stop_and_drain();
 }
 
+void publish_directory_answers_once(
+    const std::function<std::unique_ptr<BehaviourPeer>()>& make_peer) {
+  Bench b(make_peer);
+  auto entries = b.peer->sample_publication();
+  const bool takes = !entries.empty();
+  if (!takes) {
+    gateway::DirectoryEntry e;
+    e.office = {"1371100452", "11"};
+    e.name = "behaviour";
+    e.status = "ACTIVE";
+    entries.push_back(e);
+  }
+  int calls = 0;
+  SendResult result;
+  b.adapter->publish_directory(std::move(entries), [&](SendResult r) {
+    ++calls;
+    result = std::move(r);
+  });
+  BOOST_TEST_REQUIRE(run_until(b.io, [&] { return calls > 0; }), "publish never completed");
+  b.io.poll();
+  BOOST_TEST(calls == 1);
+  if (takes) {
+    BOOST_TEST(status_name(result.status) == "accepted",
+               result.error_code << " " << result.message);
+  } else {
+    BOOST_TEST(status_name(result.status) == "rejected");
+    BOOST_TEST(result.error_code == gateway::Adapter::kPublishNotSupported);
+  }
+  b.adapter->start();
+  const auto sent = b.send(b.peer->sample_unit("behaviour-after-publish-1"));
+  BOOST_TEST(status_name(sent.status) == "accepted", sent.error_code << " " << sent.message);
+  b.stop_and_drain();
+}
+
 using Case = void (*)(const std::function<std::unique_ptr<BehaviourPeer>()>&);
 
 }  // namespace
@@ -174,6 +208,7 @@ void register_behaviour_suite(const std::string& name,
       {"reconnect_after_reset", &reconnect_after_reset, Needs::kReset},
       {"malformed_answer_is_error", &malformed_answer_is_error, Needs::kMisbehave},
       {"retry_after_honoured", &retry_after_honoured, Needs::kMisbehave},
+      {"publish_directory_answers_once", &publish_directory_answers_once, Needs::kNothing},
   };
   for (const auto& entry : kCases) {
     auto* test_case =

@@ -25,6 +25,11 @@
 //   malformed_answer_is_error  a malformed answer gives kRetry or kRejected; the adapter keeps
 //                              working and a resend with the same key is delivered exactly once
 //   retry_after_honoured       503 + Retry-After: kRetry with retry_after equal to the peer's
+//   publish_directory_answers_once
+//                              publish_directory (before start, as `kakehashi registry sync`
+//                              does) calls done once: kAccepted for a network that takes a
+//                              publication (sample_publication not empty), else kRejected with
+//                              Adapter::kPublishNotSupported; the adapter still sends afterwards
 // Every wait runs the io_context until a predicate holds, with a deadline (no sleeps).
 
 #include <chrono>
@@ -61,6 +66,9 @@ class BehaviourPeer {
   virtual void answer_malformed_next(int /*count*/) {}  // next N answers have malformed bodies
   // Next N answers are 503 with Retry-After: `after` (seconds).
   virtual void answer_retry_after_next(int /*count*/, std::chrono::seconds /*after*/) {}
+  // Offices the peer accepts as the gateway's publication (Adapter::publish_directory). Empty:
+  // the network type takes none (its traits say so) and keeps the interface's default.
+  virtual std::vector<gateway::DirectoryEntry> sample_publication() { return {}; }
 };
 
 // Registers the cases above in the master test suite, under a sub-suite called `name`.

@@ -1,4 +1,5 @@
-// adapters/intake: the window of outstanding items, the durable prefix, and the lane's waits.
+// adapters/common/intake: the window of outstanding items, the durable prefix, and the lane's
+// waits.
 #define BOOST_TEST_DYN_LINK
 #define BOOST_TEST_MODULE adapter_intake
 #include <boost/test/unit_test.hpp>
@@ -6,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "adapters/intake/intake_lane.hpp"
-#include "adapters/intake/intake_window.hpp"
+#include "adapters/common/intake/intake_lane.hpp"
+#include "adapters/common/intake/intake_window.hpp"
 
 using kakehashi::adapters::IntakeLane;
 using kakehashi::adapters::IntakeWindow;

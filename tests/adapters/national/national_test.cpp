@@ -321,6 +321,15 @@ class NationalPeer final : public kakehashi::testing::BehaviourPeer {
       n += std::string(e["idempotency_key"].GetString()) == key;
     return n;
   }
+  // The proxy's represented offices: one of the seeded regional offices, and a suspended one.
+  std::vector<kakehashi::gateway::DirectoryEntry> sample_publication() override {
+    kakehashi::gateway::DirectoryEntry a, b;
+    a.office = {kRegional, "43"};
+    a.status = "ACTIVE";
+    b.office = {kRegional, "13"};
+    b.status = "SUSPENDED";
+    return {a, b};
+  }
   bool can_reset_connections() const override { return true; }
   void reset_connections() override {
     standin_.reset();

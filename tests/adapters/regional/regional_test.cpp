@@ -27,8 +27,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "adapters/http/asio.hpp"
-#include "adapters/http/https_client.hpp"
+#include "adapters/common/http/asio.hpp"
+#include "adapters/common/http/https_client.hpp"
 #include "adapters/regional/regional_adapter.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/key_file.hpp"
@@ -412,6 +412,14 @@ class RegionalPeer final : public testing::BehaviourPeer {
   }
   std::size_t delivered_count(const std::string& key) override {
     return static_cast<std::size_t>(deliveries(*admin(), key, nullptr));
+  }
+  // The external directory: a national office the gateway reaches.
+  std::vector<gateway::DirectoryEntry> sample_publication() override {
+    gateway::DirectoryEntry e;
+    e.office = {"1371100452", "11"};
+    e.name = "National home help";
+    e.status = "ACTIVE";
+    return {e};
   }
   bool can_reset_connections() const override { return true; }
   void reset_connections() override { standin_.restart(true); }

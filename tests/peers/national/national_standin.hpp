@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/https_server.hpp"
-#include "adapters/http/message.hpp"
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/https_server.hpp"
+#include "adapters/common/http/message.hpp"
+#include "adapters/common/http/tls_config.hpp"
 #include "mapping/careplan/file_name.hpp"
 
 namespace kakehashi::standin {

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "adapters/http/https_client.hpp"
+#include "adapters/common/http/https_client.hpp"
 #include "mapping/careplan/file_name.hpp"
 
 namespace kakehashi::standin {

@@ -5,7 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "adapters/http/https_client.hpp"
+#include "adapters/common/http/https_client.hpp"
 #include "mapping/cms/signer.hpp"
 
 namespace kakehashi::regional::office {

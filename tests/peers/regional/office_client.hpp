@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/message.hpp"
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/message.hpp"
+#include "adapters/common/http/tls_config.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "mapping/cms/credential.hpp"
 

@@ -18,7 +18,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "adapters/http/https_client.hpp"
+#include "adapters/common/http/https_client.hpp"
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/cms/verify.hpp"

@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
-#include "adapters/http/https_server.hpp"
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/https_server.hpp"
+#include "adapters/common/http/tls_config.hpp"
 
 namespace kakehashi::regional::standin {
 

@@ -1,4 +1,4 @@
-#include "adapters/http/peer_pin.hpp"
+#include "adapters/common/http/peer_pin.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/objects.h>

@@ -1,4 +1,4 @@
-#include "adapters/http/https_server.hpp"
+#include "adapters/common/http/https_server.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>

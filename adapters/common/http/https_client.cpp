@@ -1,4 +1,4 @@
-#include "adapters/http/https_client.hpp"
+#include "adapters/common/http/https_client.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "adapters/http/asio.hpp"
+#include "adapters/common/http/asio.hpp"
 
 namespace kakehashi::http {
 

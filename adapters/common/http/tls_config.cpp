@@ -1,4 +1,4 @@
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/tls_config.hpp"
 
 #include <openssl/ssl.h>
 #include <sys/stat.h>

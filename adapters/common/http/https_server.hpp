@@ -10,9 +10,9 @@
 #include <memory>
 #include <string>
 
-#include "adapters/http/asio.hpp"
-#include "adapters/http/message.hpp"
-#include "adapters/http/tls_config.hpp"
+#include "adapters/common/http/asio.hpp"
+#include "adapters/common/http/message.hpp"
+#include "adapters/common/http/tls_config.hpp"
 
 namespace kakehashi::http {
 

@@ -8,7 +8,7 @@
 #include <functional>
 #include <utility>
 
-#include "adapters/intake/intake_window.hpp"
+#include "adapters/common/intake/intake_window.hpp"
 
 namespace kakehashi::adapters {
 
