@@ -66,8 +66,9 @@ struct EngineCore {
   std::shared_ptr<const mapping::cms::Credential> receipt_signer;
   bool stopping = false;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // false once the engine is gone
-  // Set by the engine: claim due transfers, claim due notices, finish a stop if nothing is left.
-  std::function<void()> pump_transfers, pump_notices, maybe_finish_stop;
+  // Set by the engine: claim due transfers, claim due notices, finish a stop if nothing is left,
+  // look at the units awaiting their route.
+  std::function<void()> pump_transfers, pump_notices, maybe_finish_stop, route_awaiting;
 };
 
 template <typename Work, typename Then>

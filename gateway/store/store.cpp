@@ -276,7 +276,8 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
     // The same unit under another source id: one indexed lookup (kh_transfers_identity), only
     // for a unit that passed admission.
     std::vector<SqlRow> same_unit;
-    if (existing.empty() && t.state == kAccepted && !t.unit_digest.empty()) {
+    const bool admitted = t.state == kAccepted || t.state == kAwaitingRoute;
+    if (existing.empty() && admitted && !t.unit_digest.empty()) {
       same_unit = db_->query(
           "SELECT id, state, unit_digest, source_id FROM kh_transfers WHERE sender_office = ? "
           "AND sender_type = ? AND recipient_office = ? AND recipient_type = ? AND sequence = ? "
@@ -317,7 +318,7 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
                    audit_.actor, now);
     } else {
       const NewTransfer& u = *row;  // as stored: refused here, or as given
-      const bool finished = u.state != kAccepted;
+      const bool finished = u.state != kAccepted && u.state != kAwaitingRoute;
       const auto rows = db_->query(
           "INSERT INTO kh_transfers (source_adapter, source_id, dest_adapter, direction, "
           "sender_office, sender_type, recipient_office, recipient_type, sequence, unit_kind, "
@@ -343,7 +344,7 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
            now,
            finished ? SqlValue{now} : SqlValue{},
            Blob{u.payload},
-           u.state == kAccepted && !u.unit_digest.empty() ? SqlValue{u.unit_digest} : SqlValue{}});
+           !finished && !u.unit_digest.empty() ? SqlValue{u.unit_digest} : SqlValue{}});
       out.id = to_i64(rows.at(0)[0]);
       out.state = u.state;
       if (row == &refused) out.reason = u.reason;
@@ -734,9 +735,10 @@ std::vector<Transfer> Store::list(const TransferFilter& f) {
 std::vector<StateCount> Store::state_counts(std::int64_t since) {
   std::vector<StateCount> out;
   for (const auto& r : db_->query(
-           "SELECT direction, state, CASE WHEN dest_adapter = '' THEN 1 ELSE 0 END, COUNT(*) "
-           "FROM kh_transfers WHERE created_at >= ? GROUP BY direction, state, "
-           "CASE WHEN dest_adapter = '' THEN 1 ELSE 0 END ORDER BY direction, state",
+           "SELECT direction, state, CASE WHEN dest_adapter = '' AND state <> 'awaiting_route' "
+           "THEN 1 ELSE 0 END, COUNT(*) FROM kh_transfers WHERE created_at >= ? GROUP BY "
+           "direction, state, CASE WHEN dest_adapter = '' AND state <> 'awaiting_route' THEN 1 "
+           "ELSE 0 END ORDER BY direction, state",
            {since})) {
     out.push_back({to_s(r[0]), to_s(r[1]), to_i64(r[2]) != 0, to_i64(r[3])});
   }
