@@ -459,7 +459,7 @@ http::Response api_dashboard(ApiContext& ctx) {
     j.kv("rejected", by_state[store::kRejected]);
     j.kv("parked", by_state[store::kParked]);
     j.kv("superseded", by_state[store::kSuperseded]);
-    j.kv("in_flight", by_state[store::kAccepted]);
+    j.kv("in_flight", by_state[store::kAccepted] + by_state[store::kAwaitingRoute]);
     j.w().EndObject();
     j.key("hours");
     j.w().StartArray();
@@ -482,7 +482,7 @@ http::Response api_dashboard(ApiContext& ctx) {
     j.w().EndObject();
   }
   j.w().EndArray();
-  j.kv("backlog", sum_state(all, store::kAccepted));
+  j.kv("backlog", sum_state(all, store::kAccepted) + sum_state(all, store::kAwaitingRoute));
   j.kv("parked", sum_state(all, store::kParked));
   j.key("networks");
   j.w().StartArray();
@@ -599,7 +599,7 @@ http::Response api_transfer(ApiContext& ctx, std::int64_t id) {
       stage("delivery", e, k == "delivered" || k == "superseded");
     } else if (k.rfind("receipt-", 0) == 0 || k.rfind("notice-sent-", 0) == 0) {
       stage("receipt", e, k.find("rejected") == std::string::npos);
-    } else if (k == "rejected-by-destination") {
+    } else if (k == "rejected-by-destination" || k == "route-refused") {
       stage("rejection", e, false);
     } else if (k == "parked") {
       stage("parking", e, false);
@@ -884,8 +884,11 @@ http::Response metrics(ApiContext& ctx) {
   for (const auto& [k, v] : states)
     p.sample("kakehashi_transfers", {{"direction", k.first}, {"state", k.second}},
              static_cast<double>(v));
-  p.family("kakehashi_backlog", "gauge", "Accepted transfers not yet delivered (in flight).");
-  p.sample("kakehashi_backlog", {}, static_cast<double>(sum_state(counts, store::kAccepted)));
+  p.family("kakehashi_backlog", "gauge",
+           "Accepted transfers not yet delivered (in flight), awaiting their route included.");
+  p.sample("kakehashi_backlog", {},
+           static_cast<double>(sum_state(counts, store::kAccepted) +
+                               sum_state(counts, store::kAwaitingRoute)));
   p.family("kakehashi_parked", "gauge", "Parked transfers waiting for an operator.");
   p.sample("kakehashi_parked", {}, static_cast<double>(sum_state(counts, store::kParked)));
 
