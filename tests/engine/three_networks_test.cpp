@@ -26,6 +26,7 @@
 #include "tests/engine/fake_network.hpp"
 #include "tests/support/db.hpp"
 #include "tests/support/run_until.hpp"
+#include "tests/support/transfers.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::gateway;
@@ -390,4 +391,69 @@ BOOST_AUTO_TEST_CASE(a_unit_waiting_for_b_is_held_at_the_gateway_not_ahead_of_th
   BOOST_TEST(in == 3);
   BOOST_TEST(rig.engine->counters().awaiting_route == 2);
   BOOST_TEST(rig.engine->counters().routed_later == 1);
+}
+
+// Routing a held unit is a compare-and-set on its state: two instances sharing the store (two
+// connections here; PostgreSQL under engine_three_networks_postgres) never route one unit twice,
+// and a unit already routed is not refused after all (nor the reverse).
+BOOST_AUTO_TEST_CASE(a_held_unit_is_routed_or_refused_once_whoever_tries) {
+  kakehashi::testing::Db db{"held"};
+  auto one = db.open();
+  auto two = db.open();
+  const auto hold = [&](const std::string& id, const std::string& sequence) {
+    auto t = kakehashi::testing::regional_k2_unit(id, sequence);
+    t.state = store::kAwaitingRoute;
+    t.dest_adapter = "";
+    t.direction = "regional->unrouted";
+    t.unit_digest = "digest-" + id;
+    t.payload = "sealed";
+    const auto out = one->accept(t, std::nullopt, 1000);
+    BOOST_TEST(out.state == store::kAwaitingRoute);
+    return out.id;
+  };
+  const auto routed = hold("held-1", "20250601000001");
+  const auto refused = hold("held-2", "20250601000002");
+  BOOST_TEST(one->awaiting_route(0, 10).size() == 2u);
+  BOOST_TEST(one->awaiting_route(1, 10).size() == 1u);
+  BOOST_TEST(!one->get(routed)->finished_at);  // in flight, payload kept
+  BOOST_TEST(one->purge_payloads(INT64_MAX) == 0);
+
+  BOOST_TEST(one->route_awaiting(routed, "national", "regional->national", "route national", 2000));
+  BOOST_TEST(
+      !two->route_awaiting(routed, "national", "regional->national", "route national", 2000));
+  BOOST_TEST(!two->refuse_awaiting(routed, "regional->unrouted", "RECIPIENT_UNKNOWN", "x", 2000));
+  BOOST_TEST(
+      two->refuse_awaiting(refused, "regional->unrouted", "RECIPIENT_UNKNOWN (x)", "通知", 2000));
+  BOOST_TEST(!one->refuse_awaiting(refused, "regional->unrouted", "RECIPIENT_UNKNOWN", "x", 2000));
+  BOOST_TEST(
+      !one->route_awaiting(refused, "national", "regional->national", "route national", 2000));
+  BOOST_TEST(one->awaiting_route(0, 10).empty());
+
+  const auto r = one->get(routed);
+  BOOST_TEST(r->state == store::kAccepted);
+  BOOST_TEST(r->dest_adapter == "national");
+  BOOST_TEST(r->direction == "regional->national");
+  const auto f = one->get(refused);
+  BOOST_TEST(f->state == store::kRejected);
+  BOOST_TEST(f->reason == "RECIPIENT_UNKNOWN (x)");
+  BOOST_TEST(f->finished_at == 2000);
+  std::size_t routed_records = 0, refused_records = 0;
+  for (const auto& e : one->events(routed)) routed_records += e.kind == "routed" ? 1 : 0;
+  for (const auto& e : one->events(refused)) refused_records += e.kind == "route-refused" ? 1 : 0;
+  BOOST_TEST(routed_records == 1u);
+  BOOST_TEST(refused_records == 1u);
+  // One notice to the sender of the refused unit, none for the routed one.
+  const auto notices = one->claim_notices("test", 3000, 60000, 10);
+  BOOST_REQUIRE(notices.size() == 1u);
+  BOOST_TEST(notices[0].transfer_id == refused);
+  BOOST_TEST(notices[0].state == "rejected");
+  BOOST_TEST(notices[0].reason == "通知");
+  // The refused unit's identity is gone: the sender may send that sequence again.
+  auto again = kakehashi::testing::regional_k2_unit("held-2-again", "20250601000002");
+  again.unit_digest = "other-digest";
+  BOOST_TEST(one->accept(again, std::nullopt, 4000).state == store::kAccepted);
+  // Delivery takes the routed unit (the head of its pair; the resent one follows it).
+  const auto claimed = one->claim_transfers("test", 5000, 60000, 10, {});
+  BOOST_REQUIRE(claimed.size() == 1u);
+  BOOST_TEST(claimed[0].id == routed);
 }
