@@ -152,7 +152,10 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   // The routing decision and the registry version it used (the sync id: `kakehashi registry
   // diff --sync N` shows what that sync changed).
   if (ctx.defer_route) {
-    result.detail += "; route waits for " + ctx.waiting_for + "'s directory";
+    result.detail += "; route waits for " + (ctx.waiting_for.empty()
+                                                 ? std::string("an earlier unit of this sender "
+                                                               "and recipient")
+                                                 : ctx.waiting_for + "'s directory");
   } else {
     result.detail += "; route " + (route.adapter ? *route.adapter : std::string("refused")) +
                      " (registry " + std::to_string(route.registry_version) + ")";

@@ -42,7 +42,7 @@ struct AdmissionContext {
   std::time_t now = 0;
   // The route cannot be decided yet (a directory it depends on has not answered): every other
   // check runs, the route step is skipped, and `waiting_for` (the network whose directory it
-  // waits for) goes into the intake record.
+  // waits for; "" when it waits behind an earlier unit of its pair) goes into the intake record.
   bool defer_route = false;
   std::string waiting_for;
 };

@@ -20,6 +20,7 @@ struct SweepResult {
   };
   std::vector<Outcome> routed, refused;
   std::size_t waiting = 0;
+  std::set<std::pair<std::string, std::string>> held;  // pairs of the units still waiting
 };
 
 }  // namespace
@@ -62,6 +63,17 @@ void AwaitingRoutes::wake() {
   sweep();
 }
 
+void AwaitingRoutes::wake(const std::string& sender_office, const std::string& recipient_office) {
+  held_.insert({sender_office, recipient_office});
+  if (sweeping_) held_meanwhile_.insert({sender_office, recipient_office});
+  wake();
+}
+
+bool AwaitingRoutes::holds(const std::string& sender_office,
+                           const std::string& recipient_office) const {
+  return held_.count({sender_office, recipient_office}) != 0;
+}
+
 void AwaitingRoutes::sweep() {
   if (core_.stopping) return;
   if (sweeping_) {
@@ -85,6 +97,7 @@ void AwaitingRoutes::sweep() {
             auto route = decide_late_route(core_.router, t, networks);
             if (!route.ready) {
               ++result->waiting;
+              result->held.insert({t.sender_office, t.recipient_office});
               continue;
             }
             const auto now = core_.now();
@@ -102,6 +115,12 @@ void AwaitingRoutes::sweep() {
       },
       [this](bool ok, std::shared_ptr<SweepResult> r) {
         sweeping_ = false;
+        if (ok && r) {
+          ++core_.counters.awaiting_route_looks;
+          held_ = std::move(r->held);
+          held_.insert(held_meanwhile_.begin(), held_meanwhile_.end());
+        }
+        held_meanwhile_.clear();
         if (ok && r) {
           for (const auto& o : r->routed) {
             ++core_.counters.routed_later;

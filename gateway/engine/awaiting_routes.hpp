@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gateway/engine/router.hpp"
@@ -43,9 +45,17 @@ class AwaitingRoutes {
   // A unit was just taken in awaiting its route (io thread): look now, in case its directory
   // answered between intake's check and the commit.
   void wake();
+  // wake() with the unit's sender and recipient offices: they are held from now on.
+  void wake(const std::string& sender_office, const std::string& recipient_office);
   bool idle() const { return !sweeping_; }
+  // Whether a unit of this sender and recipient (offices) is known to await its route (io
+  // thread): a later unit of the pair then waits behind it, so the pair keeps its sequence order
+  // (delivery orders a pair's units once they have a destination). Known: taken in here, or seen
+  // waiting by the last look at the store.
+  bool holds(const std::string& sender_office, const std::string& recipient_office) const;
 
  private:
+  using Pair = std::pair<std::string, std::string>;  // sender office, recipient office
   void sweep();
 
   EngineCore& core_;
@@ -53,6 +63,8 @@ class AwaitingRoutes {
   bool again_ = true;  // look (again) at the next chance; true at start: units of earlier runs
   std::uint64_t seen_generation_ = 0;
   std::chrono::steady_clock::time_point last_sweep_{};
+  std::set<Pair> held_;            // pairs with a unit awaiting its route
+  std::set<Pair> held_meanwhile_;  // taken in while a look was running (it may not see them)
 };
 
 }  // namespace kakehashi::gateway::engine

@@ -57,7 +57,12 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
   // source keep the unit.
   std::vector<std::string> names;
   for (auto& [name, n] : core_.networks) names.push_back(name);
-  const auto readiness = core_.router.ready_for(unit.recipient, network, names);
+  auto readiness = core_.router.ready_for(unit.recipient, network, names);
+  // A unit of the same sender and recipient awaits its route: this one waits behind it, so the
+  // pair keeps its order (it is routed right after it).
+  if (readiness.ready &&
+      core_.awaiting_route_holds(unit.sender.office_no, unit.recipient.office_no))
+    readiness = {false, ""};
   const bool defer_route = !readiness.ready && core_.router.ready({network});
   if (core_.stopping || (!readiness.ready && !defer_route)) {
     if (lane.slots.empty()) {
@@ -145,7 +150,8 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
                   {{"network", network},
                    {"transfer", std::to_string(out->id)},
                    {"waiting_for", waiting_for}});
-              core_.route_awaiting();  // its directory may have answered meanwhile
+              // Its directory may have answered meanwhile.
+              core_.route_awaiting(t->sender_office, t->recipient_office);
             } else if (out->state != store::kAccepted) {
               ++core_.counters.refused;
               log(LogLevel::kInfo, "unit-refused",

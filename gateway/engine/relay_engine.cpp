@@ -48,7 +48,12 @@ Engine::Engine(boost::asio::io_context& io, EngineOptions options, StoreFactory 
   core_->pump_transfers = [this] { delivery_->pump(); };
   core_->pump_notices = [this] { notices_->pump(); };
   core_->maybe_finish_stop = [this] { maybe_finish_stop(); };
-  core_->route_awaiting = [this] { awaiting_->wake(); };
+  core_->route_awaiting = [this](const std::string& sender, const std::string& recipient) {
+    awaiting_->wake(sender, recipient);
+  };
+  core_->awaiting_route_holds = [this](const std::string& sender, const std::string& recipient) {
+    return awaiting_->holds(sender, recipient);
+  };
 }
 
 Engine::~Engine() {

@@ -77,9 +77,9 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 // A generated plan (K2: care manager office → service office) moved onto real offices and
 // signed by the sender (attached from the national side, detached from a regional one).
-InboundUnit plan(std::uint64_t seed, const std::string& from, const std::string& to,
-                 bool from_national) {
-  testing::UnitGenerator gen(seed);
+// From `gen`: its units carry increasing sequences.
+InboundUnit plan_from(testing::UnitGenerator& gen, std::uint64_t seed, const std::string& from,
+                      const std::string& to, bool from_national) {
   testing::UnitParams params;
   params.users = 1;
   auto g = gen.make("K2", params);
@@ -117,6 +117,12 @@ InboundUnit plan(std::uint64_t seed, const std::string& from, const std::string&
   return u;
 }
 
+InboundUnit plan(std::uint64_t seed, const std::string& from, const std::string& to,
+                 bool from_national) {
+  testing::UnitGenerator gen(seed);
+  return plan_from(gen, seed, from, to, from_national);
+}
+
 std::vector<DirectoryEntry> listing(std::initializer_list<const char*> offices) {
   std::vector<DirectoryEntry> out;
   for (const char* no : offices) {
@@ -138,14 +144,14 @@ struct Rig {
   std::unique_ptr<engine::Engine> engine;
   std::int64_t clock = 0;
 
-  Rig() {
+  explicit Rig(std::chrono::milliseconds tick = std::chrono::milliseconds(5)) {
     (void)test_pki();
     clock = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::system_clock::now().time_since_epoch())
                 .count() +
             5000;
     engine::EngineOptions options;
-    options.tick = std::chrono::milliseconds(5);
+    options.tick = tick;
     // The router is fed by the test, as the registry service feeds it in the daemon.
     options.refresh_directories = false;
     engine = std::make_unique<engine::Engine>(
@@ -456,4 +462,31 @@ BOOST_AUTO_TEST_CASE(a_held_unit_is_routed_or_refused_once_whoever_tries) {
   const auto claimed = one->claim_transfers("test", 5000, 60000, 10, {});
   BOOST_REQUIRE(claimed.size() == 1u);
   BOOST_TEST(claimed[0].id == routed);
+}
+
+// A later unit of a sender and recipient whose earlier unit awaits its route waits behind it,
+// even when its own route could be decided: B answers between the two, and the engine has not
+// looked at the held unit again yet (no ticks here: only intake wakes that look). Both then go
+// to B in sequence order, once each.
+BOOST_AUTO_TEST_CASE(a_later_unit_of_a_held_pair_waits_behind_it) {
+  Rig rig(std::chrono::hours(1));
+  rig.engine->router().update("regional-a", listing({kManagerA, kServiceA}));
+  rig.engine->router().update("national", listing({kManagerN, kServiceN}));
+  testing::UnitGenerator gen(31);
+  const auto first = plan_from(gen, 31, kManagerA, kServiceB, false);
+  const auto second = plan_from(gen, 32, kManagerA, kServiceB, false);
+  rig.a.offer(first);
+  rig.answer_offers(1);
+  // Its look at the store (woken by its intake) is done: it keeps waiting.
+  rig.run_until([&] { return rig.engine->counters().awaiting_route_looks == 1; });
+  BOOST_TEST(rig.in_state(store::kAwaitingRoute).size() == 1u);
+  rig.engine->router().update("regional-b", listing({kManagerB, kServiceB}));
+  rig.a.offer(second);
+  rig.run_until(
+      [&] { return delivered(rig.b, key(first)) == 1 && delivered(rig.b, key(second)) == 1; });
+  BOOST_REQUIRE(rig.b.deliveries.size() == 2u);
+  BOOST_TEST(rig.b.deliveries[0].unit.files.front().name == key(first));
+  BOOST_TEST(rig.b.deliveries[1].unit.files.front().name == key(second));
+  BOOST_TEST(rig.in_state(store::kAwaitingRoute).empty());
+  BOOST_TEST(rig.engine->counters().routed_later == 2);
 }
