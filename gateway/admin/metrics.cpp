@@ -45,8 +45,11 @@ http::Response metrics(ApiContext& ctx) {
   for (const auto& [k, v] : states)
     p.sample("kakehashi_transfers", {{"direction", k.first}, {"state", k.second}},
              static_cast<double>(v));
-  p.family("kakehashi_backlog", "gauge", "Accepted transfers not yet delivered (in flight).");
-  p.sample("kakehashi_backlog", {}, static_cast<double>(sum_state(counts, store::kAccepted)));
+  p.family("kakehashi_backlog", "gauge",
+           "Accepted transfers not yet delivered (in flight), awaiting their route included.");
+  p.sample("kakehashi_backlog", {},
+           static_cast<double>(sum_state(counts, store::kAccepted) +
+                               sum_state(counts, store::kAwaitingRoute)));
   p.family("kakehashi_parked", "gauge", "Parked transfers waiting for an operator.");
   p.sample("kakehashi_parked", {}, static_cast<double>(sum_state(counts, store::kParked)));
 

@@ -59,7 +59,7 @@ http::Response api_dashboard(ApiContext& ctx) {
     j.kv("rejected", by_state[store::kRejected]);
     j.kv("parked", by_state[store::kParked]);
     j.kv("superseded", by_state[store::kSuperseded]);
-    j.kv("in_flight", by_state[store::kAccepted]);
+    j.kv("in_flight", by_state[store::kAccepted] + by_state[store::kAwaitingRoute]);
     j.w().EndObject();
     j.key("hours");
     j.w().StartArray();
@@ -82,7 +82,7 @@ http::Response api_dashboard(ApiContext& ctx) {
     j.w().EndObject();
   }
   j.w().EndArray();
-  j.kv("backlog", sum_state(all, store::kAccepted));
+  j.kv("backlog", sum_state(all, store::kAccepted) + sum_state(all, store::kAwaitingRoute));
   j.kv("parked", sum_state(all, store::kParked));
   j.key("networks");
   j.w().StartArray();

@@ -77,7 +77,7 @@ http::Response api_transfer(ApiContext& ctx, std::int64_t id) {
       stage("delivery", e, k == "delivered" || k == "superseded");
     } else if (k.rfind("receipt-", 0) == 0 || k.rfind("notice-sent-", 0) == 0) {
       stage("receipt", e, k.find("rejected") == std::string::npos);
-    } else if (k == "rejected-by-destination") {
+    } else if (k == "rejected-by-destination" || k == "route-refused") {
       stage("rejection", e, false);
     } else if (k == "parked") {
       stage("parking", e, false);

@@ -75,7 +75,8 @@ UnitHistory history_of(const std::vector<AuditRecord>& records) {
     } else if (k == "refused") {
       h.accepted_at = r.at;
       reject(r, refusal_of(r.detail));
-    } else if (k == "superseded" || k == "rejected-by-destination" || k == "receipt-rejected") {
+    } else if (k == "superseded" || k == "rejected-by-destination" || k == "receipt-rejected" ||
+               k == "route-refused") {
       reject(r, r.detail);
     } else if (k == "parked") {
       if (h.status != DeliveryStatus::kRejected) {

@@ -39,7 +39,8 @@ constexpr const char* kRelayHelp = R"(Usage: kakehashi relay COMMAND --config FI
 --role auditor (or audit.role in the config) allows list, show and report only. Operators'
 commands are recorded in the audit log with their actor (--actor, default cli:$USER).
 Times T are ISO dates or date-times in UTC (2025-06-01 or 2025-06-01T09:00:00Z). States:
-accepted (in flight), delivered, rejected, parked, superseded.
+accepted (in flight), awaiting_route (in flight: taken in, its route waits for a network's
+directory), delivered, rejected, parked, superseded.
 Exit status: 0 ok, 1 not found / not allowed / report does not balance, 2 usage or store error.
 )";
 

@@ -135,11 +135,14 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   }
 
   check("sender-authorized");
-  // 5. The route.
-  const auto route = ctx.router->resolve(unit.recipient, ctx.source_adapter);
-  if (route.refusal) refusals.push_back(*route.refusal);
-  if (route.adapter) result.route = *route.adapter;
-  check("route");
+  // 5. The route, unless it waits for a directory (decided later: route_decision()).
+  RouteDecision route;
+  if (!ctx.defer_route) {
+    route = ctx.router->resolve(unit.recipient, ctx.source_adapter);
+    if (route.refusal) refusals.push_back(*route.refusal);
+    if (route.adapter) result.route = *route.adapter;
+    check("route");
+  }
 
   result.subject_key = subject_key(unit, result.unit_kind);
   result.detail = "kind " + (result.unit_kind.empty() ? std::string("?") : result.unit_kind) +
@@ -148,9 +151,18 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   result.detail += "; checks " + checks;
   // The routing decision and the registry version it used (the sync id: `kakehashi registry
   // diff --sync N` shows what that sync changed).
-  result.detail += "; route " + (route.adapter ? *route.adapter : std::string("refused")) +
-                   " (registry " + std::to_string(route.registry_version) + ")";
-  if (refusals.empty()) {
+  if (ctx.defer_route) {
+    result.detail += "; route waits for " + (ctx.waiting_for.empty()
+                                                 ? std::string("an earlier unit of this sender "
+                                                               "and recipient")
+                                                 : ctx.waiting_for + "'s directory");
+  } else {
+    result.detail += "; route " + (route.adapter ? *route.adapter : std::string("refused")) +
+                     " (registry " + std::to_string(route.registry_version) + ")";
+  }
+  if (refusals.empty() && ctx.defer_route) {
+    result.awaiting_route = true;
+  } else if (refusals.empty()) {
     result.accepted = true;
     result.dest_adapter = *route.adapter;
   } else {

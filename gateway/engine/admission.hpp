@@ -20,10 +20,13 @@ struct AdmissionResult {
   bool accepted = false;
   InboundUnit unit;          // canonical: every file with content and a detached signature
   std::string dest_adapter;  // when accepted
-  std::string route;         // where the recipient resolved to, also when refused ("" if nowhere)
-  std::string unit_kind;     // combination id (K2, P1, ...) or "" when unknown
-  std::string sequence;      // from the file names ("" when unreadable)
-  std::string subject_key;   // kind, month and users: what a newer unit replaces
+  // Every check but the route passed, and the route was left for later
+  // (AdmissionContext::defer_route): not accepted, not refused; taken in awaiting its route.
+  bool awaiting_route = false;
+  std::string route;        // where the recipient resolved to, also when refused ("" if nowhere)
+  std::string unit_kind;    // combination id (K2, P1, ...) or "" when unknown
+  std::string sequence;     // from the file names ("" when unreadable)
+  std::string subject_key;  // kind, month and users: what a newer unit replaces
   std::vector<Refusal> refusals;
   std::string detail;  // for the intake event: signers, kind, route (no payload)
 };
@@ -37,6 +40,11 @@ struct AdmissionContext {
   bool sender_must_be_member = false;
   mapping::InspectOptions inspect;
   std::time_t now = 0;
+  // The route cannot be decided yet (a directory it depends on has not answered): every other
+  // check runs, the route step is skipped, and `waiting_for` (the network whose directory it
+  // waits for; "" when it waits behind an earlier unit of its pair) goes into the intake record.
+  bool defer_route = false;
+  std::string waiting_for;
 };
 
 AdmissionResult admit(InboundUnit unit, const AdmissionContext& context);

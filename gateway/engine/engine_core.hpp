@@ -68,6 +68,10 @@ struct EngineCore {
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // false once the engine is gone
   // Set by the engine: claim due transfers, claim due notices, finish a stop if nothing is left.
   std::function<void()> pump_transfers, pump_notices, maybe_finish_stop;
+  // Units awaiting their route (awaiting_routes.hpp): one of (sender, recipient) offices was
+  // just taken in (look at them now); whether a unit of that pair awaits its route.
+  std::function<void(const std::string&, const std::string&)> route_awaiting;
+  std::function<bool(const std::string&, const std::string&)> awaiting_route_holds;
 };
 
 template <typename Work, typename Then>

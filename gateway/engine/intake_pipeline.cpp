@@ -50,11 +50,21 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
     return;
   }
   Lane& lane = lanes_[network].units;
-  // Routing needs the directories this unit's route depends on (Router::ready_for); until they
-  // have answered once, the source keeps the unit.
+  // Routing needs the directories this unit's route depends on (Router::ready_for). Until they
+  // have answered once, the unit is taken in all the same, every check but the route run, and
+  // held awaiting its route (awaiting_routes.hpp), so the units behind it keep flowing. Only
+  // while the source's own directory has not answered (the sender checks need it) does the
+  // source keep the unit.
   std::vector<std::string> names;
   for (auto& [name, n] : core_.networks) names.push_back(name);
-  if (core_.stopping || !core_.router.ready_for(unit.recipient, network, names).ready) {
+  auto readiness = core_.router.ready_for(unit.recipient, network, names);
+  // A unit of the same sender and recipient awaits its route: this one waits behind it, so the
+  // pair keeps its order (it is routed right after it).
+  if (readiness.ready &&
+      core_.awaiting_route_holds(unit.sender.office_no, unit.recipient.office_no))
+    readiness = {false, ""};
+  const bool defer_route = !readiness.ready && core_.router.ready({network});
+  if (core_.stopping || (!readiness.ready && !defer_route)) {
     if (lane.slots.empty()) {
       done(false);
       return;
@@ -73,7 +83,8 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
   const bool sender_must_be_member = it->second->binding.senders_must_be_members;
   // Admission on a worker: signatures, the standard's checks, routing. Nothing durable yet.
   core_.on_worker(
-      [this, network, trust, sender_must_be_member, unit = std::move(unit)](store::Store&) mutable {
+      [this, network, trust, sender_must_be_member, defer_route,
+       waiting_for = readiness.waiting_for, unit = std::move(unit)](store::Store&) mutable {
         AdmissionContext ctx;
         ctx.source_adapter = network;
         ctx.trust = trust.get();
@@ -81,6 +92,8 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
         ctx.sender_must_be_member = sender_must_be_member;
         ctx.inspect = core_.options.inspect;
         ctx.now = static_cast<std::time_t>(core_.now() / 1000);
+        ctx.defer_route = defer_route;
+        ctx.waiting_for = waiting_for;
         const std::string source_id = unit.source_id;
         auto decision = admit(std::move(unit), ctx);
         auto t = std::make_shared<store::NewTransfer>();
@@ -88,7 +101,8 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
         t->source_id = source_id;
         t->dest_adapter = decision.dest_adapter;
         // Refused units too are counted under the direction they were headed in (or
-        // "<source>->unrouted" when the recipient resolved nowhere); the outcome is their state.
+        // "<source>->unrouted" when the recipient resolved nowhere, or while the route waits);
+        // the outcome is their state.
         t->direction =
             network + "->" + (decision.route.empty() ? std::string("unrouted") : decision.route);
         t->sender_office = decision.unit.sender.office_no;
@@ -98,10 +112,13 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
         t->sequence = decision.sequence;
         t->unit_kind = decision.unit_kind;
         t->subject_key = decision.subject_key;
-        if (decision.accepted) t->unit_digest = content_digest(decision.unit);
-        t->state = decision.accepted ? store::kAccepted : store::kRejected;
-        t->reason = decision.accepted ? "" : refusal_summary(decision.refusals);
-        t->notice_text = decision.accepted ? "" : refusal_text_ja(decision.refusals);
+        const bool admitted = decision.accepted || decision.awaiting_route;
+        if (admitted) t->unit_digest = content_digest(decision.unit);
+        t->state = decision.accepted         ? store::kAccepted
+                   : decision.awaiting_route ? store::kAwaitingRoute
+                                             : store::kRejected;
+        t->reason = admitted ? "" : refusal_summary(decision.refusals);
+        t->notice_text = admitted ? "" : refusal_text_ja(decision.refusals);
         t->idempotency_key = idempotency_key_for(network, source_id);
         t->payload = core_.cipher.seal(serialize_unit(decision.unit));
         t->event_detail = decision.detail;
@@ -109,7 +126,8 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
           audit::collect_insured_numbers(f.name, f.content, t->insured_numbers);
         return t;
       },
-      [this, network, cursor, slot, &lane](bool ok, std::shared_ptr<store::NewTransfer> t) {
+      [this, network, cursor, slot, &lane, waiting_for = readiness.waiting_for](
+          bool ok, std::shared_ptr<store::NewTransfer> t) {
         slot->state = Slot::State::kReady;
         if (ok && t) {
           auto out = std::make_shared<store::AcceptOutcome>();
@@ -117,7 +135,7 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
           if (!cursor.empty()) c = store::CursorUpdate{network, "units", cursor};
           // The durable accept, with the source cursor, in the group's transaction.
           slot->op = [this, t, c, out](store::Store& s) { *out = s.accept(*t, c, core_.now()); };
-          slot->after = [this, network, t, out](bool committed) {
+          slot->after = [this, network, t, out, waiting_for](bool committed) {
             if (!committed) return;  // not durable: the source keeps it and offers it again
             if (out->duplicate) {
               ++core_.counters.duplicates;
@@ -126,6 +144,14 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
                    {"transfer", std::to_string(out->id)},
                    {"state", out->state},
                    {"found_by", out->same_unit ? "sequence-and-files" : "source-id"}});
+            } else if (out->state == store::kAwaitingRoute) {
+              ++core_.counters.awaiting_route;
+              log(LogLevel::kInfo, "unit-awaiting-route",
+                  {{"network", network},
+                   {"transfer", std::to_string(out->id)},
+                   {"waiting_for", waiting_for}});
+              // Its directory may have answered meanwhile.
+              core_.route_awaiting(t->sender_office, t->recipient_office);
             } else if (out->state != store::kAccepted) {
               ++core_.counters.refused;
               log(LogLevel::kInfo, "unit-refused",

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "gateway/engine/awaiting_routes.hpp"
 #include "gateway/engine/delivery.hpp"
 #include "gateway/engine/engine_core.hpp"
 #include "gateway/engine/group_committer.hpp"
@@ -42,10 +43,17 @@ Engine::Engine(boost::asio::io_context& io, EngineOptions options, StoreFactory 
       intake_(std::make_unique<IntakePipeline>(*core_, *committer_)),
       delivery_(std::make_unique<Delivery>(*core_, *committer_)),
       notices_(std::make_unique<NoticeSender>(*core_, *committer_)),
+      awaiting_(std::make_unique<AwaitingRoutes>(*core_)),
       tick_timer_(io) {
   core_->pump_transfers = [this] { delivery_->pump(); };
   core_->pump_notices = [this] { notices_->pump(); };
   core_->maybe_finish_stop = [this] { maybe_finish_stop(); };
+  core_->route_awaiting = [this](const std::string& sender, const std::string& recipient) {
+    awaiting_->wake(sender, recipient);
+  };
+  core_->awaiting_route_holds = [this](const std::string& sender, const std::string& recipient) {
+    return awaiting_->holds(sender, recipient);
+  };
 }
 
 Engine::~Engine() {
@@ -145,6 +153,8 @@ void Engine::schedule_tick() {
       last_lease_renewal_ms_ = core_->now();
       renew_poll_leases();
     }
+    // Units awaiting their route: routed once the directories they wait for have answered.
+    awaiting_->tick();
     delivery_->pump();
     notices_->pump();
     schedule_tick();
@@ -219,7 +229,8 @@ void Engine::stop(std::function<void()> stopped) {
 
 void Engine::maybe_finish_stop() {
   if (!core_->stopping || !stopped_) return;
-  if (!delivery_->idle() || !notices_->idle() || intake_->in_flight() > 0 || !committer_->idle())
+  if (!delivery_->idle() || !notices_->idle() || intake_->in_flight() > 0 || !committer_->idle() ||
+      !awaiting_->idle())
     return;
   auto stopped = std::move(stopped_);
   stopped_ = nullptr;

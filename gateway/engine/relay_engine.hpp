@@ -81,6 +81,9 @@ using Clock = std::function<std::int64_t()>;  // milliseconds since the epoch
 struct EngineCounters {
   std::int64_t accepted = 0, refused = 0, duplicates = 0, delivered = 0, destination_refused = 0;
   std::int64_t retries = 0, released = 0, parked = 0, receipts = 0, notices_sent = 0;
+  // Units taken in awaiting their route (a directory had not answered), those routed later
+  // (refused later ones count under `refused`), and the looks at them that completed.
+  std::int64_t awaiting_route = 0, routed_later = 0, awaiting_route_looks = 0;
   // Group commit: transactions, the operations they carried, and groups that failed as a whole.
   std::int64_t commit_groups = 0, commit_operations = 0, commit_group_failures = 0;
 };
@@ -115,6 +118,7 @@ class GroupCommitter;
 class IntakePipeline;
 class Delivery;
 class NoticeSender;
+class AwaitingRoutes;
 
 class Engine {
  public:
@@ -164,6 +168,7 @@ class Engine {
   std::unique_ptr<IntakePipeline> intake_;
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<NoticeSender> notices_;
+  std::unique_ptr<AwaitingRoutes> awaiting_;
   boost::asio::steady_timer tick_timer_;
   bool started_ = false;
   std::function<void()> stopped_;

@@ -43,21 +43,25 @@ void Router::update(const std::string& adapter, const std::vector<DirectoryEntry
   std::unique_lock lock(mutex_);
   (void)registry_.replace(adapter, converted);
   loaded_.insert(adapter);
+  ++generation_;
 }
 
 void Router::with_registry(const std::function<void(reg::Registry&)>& fn) {
   std::unique_lock lock(mutex_);
   fn(registry_);
+  ++generation_;
 }
 
 void Router::mark_loaded(const std::string& adapter) {
   std::unique_lock lock(mutex_);
   loaded_.insert(adapter);
+  ++generation_;
 }
 
 void Router::set_registry_version(std::int64_t version) {
   std::unique_lock lock(mutex_);
   registry_version_ = version;
+  ++generation_;
 }
 
 std::int64_t Router::registry_version() const {
@@ -68,11 +72,13 @@ std::int64_t Router::registry_version() const {
 void Router::set_policy(reg::Policy policy) {
   std::unique_lock lock(mutex_);
   (void)registry_.set_policy(std::move(policy));
+  ++generation_;
 }
 
 void Router::set_published(const std::string& adapter, const std::vector<reg::OfficeKey>& offices) {
   std::unique_lock lock(mutex_);
   (void)registry_.set_published(adapter, offices);
+  ++generation_;
 }
 
 bool Router::ready(const std::vector<std::string>& adapters) const {

@@ -4,6 +4,7 @@
 // the engine refreshes. Entries the gateway published itself are never taken as native (no relay
 // loops); an office on several networks goes to one, by preference and per-office overrides.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -90,8 +91,13 @@ class Router {
   std::optional<DirectoryEntry> lookup(const std::string& adapter, const OfficeRef& office) const;
   std::optional<mapping::registry::Office> office(const OfficeRef& office) const;
   std::size_t size(const std::string& adapter) const;
+  // Bumped by every change that can make a route decidable or change it (a listing, a network
+  // answering, the policy, the published offices, the registry service's own work): the engine
+  // looks again at units awaiting their route when it moves. Any thread.
+  std::uint64_t generation() const { return generation_.load(); }
 
  private:
+  std::atomic<std::uint64_t> generation_{0};
   mutable std::shared_mutex mutex_;
   mapping::registry::Registry registry_;
   std::set<std::string> loaded_;

@@ -96,9 +96,10 @@ std::vector<ReportRow> Store::report(std::int64_t from, std::int64_t to) {
 std::vector<StateCount> Store::state_counts(std::int64_t since) {
   std::vector<StateCount> out;
   for (const auto& r : db_->query(
-           "SELECT direction, state, CASE WHEN dest_adapter = '' THEN 1 ELSE 0 END, COUNT(*) "
-           "FROM kh_transfers WHERE created_at >= ? GROUP BY direction, state, "
-           "CASE WHEN dest_adapter = '' THEN 1 ELSE 0 END ORDER BY direction, state",
+           "SELECT direction, state, CASE WHEN dest_adapter = '' AND state <> 'awaiting_route' "
+           "THEN 1 ELSE 0 END, COUNT(*) FROM kh_transfers WHERE created_at >= ? GROUP BY "
+           "direction, state, CASE WHEN dest_adapter = '' AND state <> 'awaiting_route' THEN 1 "
+           "ELSE 0 END ORDER BY direction, state",
            {since})) {
     out.push_back({to_s(r[0]), to_s(r[1]), to_i64(r[2]) != 0, to_i64(r[3])});
   }

@@ -22,8 +22,12 @@
 
 namespace kakehashi::gateway::store {
 
-// Transfer states. kAccepted is the only non-terminal one.
+// Transfer states. kAccepted and kAwaitingRoute are the non-terminal ones ("in flight").
 inline constexpr const char* kAccepted = "accepted";
+// Taken in and durable, but its route is not decided yet: a directory it depends on has not
+// answered in this process. No destination (dest_adapter ""); routed later (route_awaiting) or
+// refused (refuse_awaiting). Delivery never claims it. It waits as long as that takes.
+inline constexpr const char* kAwaitingRoute = "awaiting_route";
 inline constexpr const char* kDelivered = "delivered";
 inline constexpr const char* kRejected = "rejected";
 inline constexpr const char* kParked = "parked";
@@ -43,9 +47,11 @@ struct NewTransfer {
   // The unit's identity beside its source id: the digest of its files (unit_identity.hpp) under
   // its (sender, recipient, sequence). "" = no identity taken (refused units).
   std::string unit_digest;
-  std::string state = kAccepted;  // kAccepted, or kRejected when refused at admission
-  std::string reason;             // refusal reason (finding codes and fields; never payload)
-  std::string notice_text;        // what the sender is told when refused ("" = reason)
+  // kAccepted, kAwaitingRoute (admitted, route not decidable yet) or kRejected when refused at
+  // admission.
+  std::string state = kAccepted;
+  std::string reason;       // refusal reason (finding codes and fields; never payload)
+  std::string notice_text;  // what the sender is told when refused ("" = reason)
   std::string idempotency_key;
   std::string payload;       // encrypted unit
   std::string event_detail;  // the intake event's detail (checks, signers; no payload)
@@ -199,6 +205,20 @@ class Store {
                              const std::string& notice_text, std::int64_t now);
   // Operator re-drive of a parked transfer. Returns false when it is not parked.
   bool redrive(std::int64_t id, const std::string& actor, std::int64_t now);
+
+  // Units awaiting their route (awaiting_route.cpp), oldest first from `offset`, without payload.
+  std::vector<Transfer> awaiting_route(std::size_t offset, std::size_t limit);
+  // Routes an awaiting unit: its destination and direction set, state accepted, due now, with a
+  // "routed" record (`detail`: the route and registry version). Compare-and-set: false (nothing
+  // written) when the unit is not awaiting its route any more (another instance routed it).
+  bool route_awaiting(std::int64_t id, const std::string& dest_adapter,
+                      const std::string& direction, const std::string& detail, std::int64_t now);
+  // Refuses an awaiting unit whose route turned out to be a refusal (recipient unknown, not
+  // active, ...): rejected, its identity dropped (the sender may resend the same sequence), a
+  // "route-refused" record and the rejection notice to its sender, as an admission refusal.
+  // Compare-and-set like route_awaiting.
+  bool refuse_awaiting(std::int64_t id, const std::string& direction, const std::string& reason,
+                       const std::string& notice_text, std::int64_t now);
 
   // A receipt from the destination network about a delivered transfer, with the cursor.
   // Returns the transfer id, or nullopt when no transfer has that remote id yet (the receipt is

@@ -17,7 +17,8 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
     // The same unit under another source id: one indexed lookup (kh_transfers_identity), only
     // for a unit that passed admission.
     std::vector<SqlRow> same_unit;
-    if (existing.empty() && t.state == kAccepted && !t.unit_digest.empty()) {
+    const bool admitted = t.state == kAccepted || t.state == kAwaitingRoute;
+    if (existing.empty() && admitted && !t.unit_digest.empty()) {
       same_unit = db_->query(
           "SELECT id, state, unit_digest, source_id FROM kh_transfers WHERE sender_office = ? "
           "AND sender_type = ? AND recipient_office = ? AND recipient_type = ? AND sequence = ? "
@@ -58,7 +59,7 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
                   log_.options().actor, now);
     } else {
       const NewTransfer& u = *row;  // as stored: refused here, or as given
-      const bool finished = u.state != kAccepted;
+      const bool finished = u.state != kAccepted && u.state != kAwaitingRoute;
       const auto rows = db_->query(
           "INSERT INTO kh_transfers (source_adapter, source_id, dest_adapter, direction, "
           "sender_office, sender_type, recipient_office, recipient_type, sequence, unit_kind, "
@@ -84,7 +85,7 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
            now,
            finished ? SqlValue{now} : SqlValue{},
            Blob{u.payload},
-           u.state == kAccepted && !u.unit_digest.empty() ? SqlValue{u.unit_digest} : SqlValue{}});
+           !finished && !u.unit_digest.empty() ? SqlValue{u.unit_digest} : SqlValue{}});
       out.id = to_i64(rows.at(0)[0]);
       out.state = u.state;
       if (row == &refused) out.reason = u.reason;

@@ -9,21 +9,21 @@
 #      member of A too (A's own, unflagged listing); after the next directory sync `kakehashi
 #      registry show` has it native on both and units from national to it go to A (first in the
 #      preference);
-#   3. B down (its stand-in killed): A ⇄ national keeps flowing; units towards B wait in flight at
-#      the gateway (not refused, not parked) and are delivered once when B is back on its state;
-#      with --restart-while-b-down 1 the gateway is also restarted while B is down (B's directory
-#      has not answered in the new process; units towards B then wait with their source), which
-#      today stops A ⇄ national too (a unit towards B at the head of A's mailbox or the national
-#      inbox holds back the units behind it): not in the default run until that is fixed;
+#   3. B down (its stand-in killed) and the gateway restarted meanwhile, so B's directory has not
+#      answered in the new process: A ⇄ national keeps flowing; units towards B (sent ahead of the
+#      A ⇄ national ones, in the same mailboxes) are taken in and wait in flight at the gateway,
+#      awaiting their route (not refused, not parked, not holding back the units behind them), and
+#      are delivered once when B is back; --restart-while-b-down 0 leaves the gateway running
+#      (the units towards B then wait accepted, routed to B);
 # and at the end: every unit once on the network and office it was meant for (the stand-ins'
 # mailboxes and delivery logs), every receipt back, no refusal, `kakehashi relay report` balanced
 # with nothing in flight, `kakehashi audit verify` intact.
 #   three_networks_test.sh --work DIR --bin-gateway F --bin-national F --bin-regional F
 #     --bin-national-office F --bin-regional-office F --bin-gen F [--pki DIR] [--pki-b DIR]
-#     [--units N] [--deadline SECONDS] [--restart-while-b-down 0|1]
+#     [--units N] [--deadline SECONDS] [--restart-while-b-down 1|0]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
-WORK="" PKI="" PKI_B="" UNITS=2 DEADLINE=150 RESTART_WHILE_B_DOWN=0
+WORK="" PKI="" PKI_B="" UNITS=2 DEADLINE=150 RESTART_WHILE_B_DOWN=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) WORK="$2" ;; --pki) PKI="$2" ;; --pki-b) PKI_B="$2" ;; --units) UNITS="$2" ;;
@@ -387,8 +387,8 @@ send_route "A→national (B down)" a national "$UNITS"
 send_route "national→A (B down)" national a "$UNITS"
 wait_for "A ⇄ national while B is down" all_settled $((LAST_TO_B + 1)) "$UNIT_NO"
 # Meanwhile the units towards B wait: none has arrived anywhere, none came back refused to its
-# sender, none is rejected or parked; each is in flight at the gateway (after a restart while B
-# is down, those the gateway had not taken yet wait with their source).
+# sender, none is rejected or parked; each is in flight at the gateway: accepted towards B, or
+# (after a restart while B is down, B's directory not answered yet) awaiting its route.
 for n in $(seq "$FIRST_TO_B" "$LAST_TO_B"); do
   IFS=$'\t' read -r _ seq _ _ src _ id _ < <(awk -F'\t' -v n="$n" '$1 == n' "$WORK/units.tsv")
   [ "$(arrivals_of "$seq")" -eq 0 ] || fail "unit $n reached a mailbox while B was down"
@@ -398,10 +398,15 @@ for state in rejected parked; do
   n="$(gw relay list --state "$state" --json | jq length)"
   [ "$n" -eq 0 ] || fail "$n transfer(s) $state while B is down"
 done
-waiting_at_gateway="$(gw relay list --state accepted --json |
+routed_to_b="$(gw relay list --state accepted --json |
   jq '[.[] | select(.destination_network == "regional-b")] | length')"
-if [ "$RESTART_WHILE_B_DOWN" != 1 ] && [ "$waiting_at_gateway" -ne $((LAST_TO_B - FIRST_TO_B + 1)) ]; then
+awaiting_route="$(gw relay list --state awaiting_route --json | jq length)"
+waiting_at_gateway=$((routed_to_b + awaiting_route))
+if [ "$waiting_at_gateway" -ne $((LAST_TO_B - FIRST_TO_B + 1)) ]; then
   fail "$waiting_at_gateway of $((LAST_TO_B - FIRST_TO_B + 1)) units towards B in flight at the gateway"
+fi
+if [ "$RESTART_WHILE_B_DOWN" = 1 ] && [ "$awaiting_route" -ne "$waiting_at_gateway" ]; then
+  fail "$routed_to_b unit(s) routed to B before B's directory answered after the restart"
 fi
 down_for=$((SECONDS - t0))
 start_b
@@ -409,7 +414,7 @@ B_UP=1
 wait_for "everything towards B after B came back" all_settled "$FIRST_TO_B" "$LAST_TO_B"
 restarted=""
 [ "$RESTART_WHILE_B_DOWN" != 1 ] || restarted=", the gateway restarted meanwhile"
-echo "  .. 3. B down ${down_for} s$restarted: A ⇄ national flowed; $((LAST_TO_B - FIRST_TO_B + 1)) units towards B waited ($waiting_at_gateway in flight at the gateway, the others with their source) and were delivered once B was back ($((SECONDS - t0)) s)"
+echo "  .. 3. B down ${down_for} s$restarted: A ⇄ national flowed; $((LAST_TO_B - FIRST_TO_B + 1)) units towards B waited at the gateway ($routed_to_b accepted towards B, $awaiting_route awaiting their route) and were delivered once B was back ($((SECONDS - t0)) s)"
 
 # ---- the end: once each, on the right network, receipts, logs, counters, report, audit --------
 wait_for "every unit and receipt" all_settled 1 "$UNIT_NO"

@@ -1,9 +1,11 @@
 // Issue 22: one engine bridging two regional networks (A, B) and the national one, against
-// in-memory networks. With B's directory not answered yet, A ⇄ national flows while units to and
-// from B (and to offices no answered directory knows) stay with their source; once B answers
-// they flow too. Then an office joins A while the engine runs and units to it go to A (first in
-// the preference). Every unit is delivered once, to the network expected, and the report
-// balances.
+// in-memory networks. With B's directory not answered yet, A ⇄ national flows; units to B (and
+// to offices no answered directory knows) are taken in and held at the gateway awaiting their
+// route, units from B stay with B (its sender checks need its directory); once B answers the
+// held units are routed (delivered, or refused with a notice) and B's flow too. Then an office
+// joins A while the engine runs and units to it go to A (first in the preference). Every unit
+// is delivered once, to the network expected, and the report balances. On SQLite, and on
+// PostgreSQL under pg_virtualenv (engine_three_networks_postgres).
 
 #define BOOST_TEST_MODULE kakehashi_three_networks
 #include <boost/test/unit_test.hpp>
@@ -22,7 +24,9 @@
 #include "mapping/cms/signer.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/engine/fake_network.hpp"
+#include "tests/support/db.hpp"
 #include "tests/support/run_until.hpp"
+#include "tests/support/transfers.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::gateway;
@@ -40,6 +44,8 @@ constexpr const char* kServiceB = "3271500047";
 constexpr const char* kManagerN = "1370100016";
 constexpr const char* kServiceN = "1371100452";
 constexpr const char* kJoiner = "1371100460";  // national, then also a member of A
+// Listed by no network in the second case (a number with a valid check digit).
+constexpr const char* kNowhere = kJoiner;
 
 struct Pki {
   fs::path dir;
@@ -71,9 +77,9 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 // A generated plan (K2: care manager office → service office) moved onto real offices and
 // signed by the sender (attached from the national side, detached from a regional one).
-InboundUnit plan(std::uint64_t seed, const std::string& from, const std::string& to,
-                 bool from_national) {
-  testing::UnitGenerator gen(seed);
+// From `gen`: its units carry increasing sequences.
+InboundUnit plan_from(testing::UnitGenerator& gen, std::uint64_t seed, const std::string& from,
+                      const std::string& to, bool from_national) {
   testing::UnitParams params;
   params.users = 1;
   auto g = gen.make("K2", params);
@@ -111,6 +117,12 @@ InboundUnit plan(std::uint64_t seed, const std::string& from, const std::string&
   return u;
 }
 
+InboundUnit plan(std::uint64_t seed, const std::string& from, const std::string& to,
+                 bool from_national) {
+  testing::UnitGenerator gen(seed);
+  return plan_from(gen, seed, from, to, from_national);
+}
+
 std::vector<DirectoryEntry> listing(std::initializer_list<const char*> offices) {
   std::vector<DirectoryEntry> out;
   for (const char* no : offices) {
@@ -126,33 +138,26 @@ std::vector<DirectoryEntry> listing(std::initializer_list<const char*> offices) 
 }
 
 struct Rig {
-  fs::path dir;
+  kakehashi::testing::Db db{"three"};
   boost::asio::io_context io;
   testing::FakeNetwork a, b, national;
   std::unique_ptr<engine::Engine> engine;
   std::int64_t clock = 0;
 
-  Rig() {
+  explicit Rig(std::chrono::milliseconds tick = std::chrono::milliseconds(5)) {
     (void)test_pki();
     clock = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::system_clock::now().time_since_epoch())
                 .count() +
             5000;
-    dir = fs::temp_directory_path() / ("kh-three-" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
     engine::EngineOptions options;
-    options.tick = std::chrono::milliseconds(5);
+    options.tick = tick;
     // The router is fed by the test, as the registry service feeds it in the daemon.
     options.refresh_directories = false;
     engine = std::make_unique<engine::Engine>(
-        io, options,
-        [this] {
-          return std::make_unique<store::Store>(
-              store::open_sqlite((dir / "store.db").string(), false));
-        },
-        engine::PayloadCipher(std::string(32, 'k')), test_pki().proxy,
-        std::vector<std::string>{"regional-a", "national", "regional-b"}, [this] { return clock; });
+        io, options, [this] { return store(); }, engine::PayloadCipher(std::string(32, 'k')),
+        test_pki().proxy, std::vector<std::string>{"regional-a", "national", "regional-b"},
+        [this] { return clock; });
     const std::pair<const char*, testing::FakeNetwork*> regionals[] = {{"regional-a", &a},
                                                                        {"regional-b", &b}};
     for (const auto& [name, net] : regionals) {
@@ -172,9 +177,15 @@ struct Rig {
     engine->add_network(std::move(n));
     engine->start();
   }
-  ~Rig() {
-    engine.reset();
-    fs::remove_all(dir);
+  ~Rig() { engine.reset(); }
+
+  std::unique_ptr<store::Store> store() const {
+    return std::make_unique<store::Store>(db.connect(false));
+  }
+  std::vector<store::Transfer> in_state(const char* state) const {
+    store::TransferFilter f;
+    f.state = state;
+    return store()->list(f);
   }
 
   void run_until(const std::function<bool()>& done,
@@ -207,8 +218,8 @@ BOOST_AUTO_TEST_CASE(units_every_way_with_b_down_then_an_office_joining_a) {
   rig.engine->router().update("regional-a", listing({kManagerA, kServiceA}));
   rig.engine->router().update("national", listing({kManagerN, kServiceN, kJoiner}));
 
-  // B has not answered: units to and from B, and to an office no answered directory lists,
-  // stay with their source; A ⇄ national flows.
+  // B has not answered: A ⇄ national flows; units to B are taken in and held awaiting their
+  // route, units from B stay with B.
   const auto a_to_n = plan(1, kManagerA, kServiceN, false);
   const auto n_to_a = plan(2, kManagerN, kServiceA, true);
   const auto a_to_b = plan(3, kManagerA, kServiceB, false);
@@ -225,15 +236,15 @@ BOOST_AUTO_TEST_CASE(units_every_way_with_b_down_then_an_office_joining_a) {
     return delivered(rig.national, key(a_to_n)) == 1 && delivered(rig.a, key(n_to_a)) == 1;
   });
   rig.answer_offers(6);
-  BOOST_TEST(rig.a.pending.size() == 1u);         // A → B
-  BOOST_TEST(rig.national.pending.size() == 1u);  // national → B
-  BOOST_TEST(rig.b.pending.size() == 2u);         // B → national, B → A
+  BOOST_TEST(rig.a.pending.empty());         // A → B: held at the gateway
+  BOOST_TEST(rig.national.pending.empty());  // national → B: held at the gateway
+  BOOST_TEST(rig.b.pending.size() == 2u);    // B → national, B → A
+  BOOST_TEST(rig.in_state(store::kAwaitingRoute).size() == 2u);
   BOOST_TEST(rig.b.deliveries.empty());
 
-  // B answers: its units flow (the networks offer them again, as an inbox poll does).
+  // B answers: the held units are routed to it, and B's own units flow (B offers them again,
+  // as an inbox poll does).
   rig.engine->router().update("regional-b", listing({kManagerB, kServiceB}));
-  rig.a.reoffer_pending();
-  rig.national.reoffer_pending();
   rig.b.reoffer_pending();
   rig.run_until([&] {
     return delivered(rig.b, key(a_to_b)) == 1 && delivered(rig.b, key(n_to_b)) == 1 &&
@@ -256,8 +267,7 @@ BOOST_AUTO_TEST_CASE(units_every_way_with_b_down_then_an_office_joining_a) {
 
   // Nothing lost, nothing twice, nothing elsewhere; the report balances.
   rig.run_until([&] {
-    auto s =
-        std::make_unique<store::Store>(store::open_sqlite((rig.dir / "store.db").string(), false));
+    auto s = rig.store();
     std::int64_t in_flight = 0;
     for (const auto& r : s->report(0, INT64_MAX)) in_flight += r.in_flight;
     return in_flight == 0;
@@ -279,8 +289,9 @@ BOOST_AUTO_TEST_CASE(units_every_way_with_b_down_then_an_office_joining_a) {
     total += delivered(rig.a, id) + delivered(rig.b, id) + delivered(rig.national, id);
   }
   BOOST_TEST(total == expected.size());
-  auto s =
-      std::make_unique<store::Store>(store::open_sqlite((rig.dir / "store.db").string(), false));
+  BOOST_TEST(rig.engine->counters().awaiting_route == 2);
+  BOOST_TEST(rig.engine->counters().routed_later == 2);
+  auto s = rig.store();
   std::int64_t in = 0, out = 0;
   for (const auto& r : s->report(0, INT64_MAX)) {
     BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight,
@@ -290,4 +301,192 @@ BOOST_AUTO_TEST_CASE(units_every_way_with_b_down_then_an_office_joining_a) {
   }
   BOOST_TEST(in == 9);
   BOOST_TEST(out == 9);
+}
+
+// The shape that stopped A ⇄ national in the e2e (issue 22): a unit towards B handed over ahead
+// of A → national in A's inbox while B is silent. The unit towards B is taken in (durable,
+// awaiting its route, not refused) and the one behind it is delivered at once; once B answers
+// the held unit is delivered to B once, and a unit to an office no network lists, held as well,
+// is refused with a notice to its sender (the refusal needs every directory: B might have
+// listed it).
+BOOST_AUTO_TEST_CASE(a_unit_waiting_for_b_is_held_at_the_gateway_not_ahead_of_the_others) {
+  Rig rig;
+  rig.engine->router().update("regional-a", listing({kManagerA, kServiceA}));
+  rig.engine->router().update("national", listing({kManagerN, kServiceN}));
+
+  const auto a_to_b = plan(11, kManagerA, kServiceB, false);
+  const auto a_to_n = plan(12, kManagerA, kServiceN, false);
+  const auto a_to_nowhere = plan(13, kManagerA, kNowhere, false);
+  // Handed over together, in this order, as one inbox poll does.
+  rig.a.offer(a_to_b);
+  rig.a.offer(a_to_n);
+  rig.a.offer(a_to_nowhere);
+  rig.run_until([&] { return delivered(rig.national, key(a_to_n)) == 1; });
+  rig.answer_offers(3);
+  BOOST_TEST(rig.a.pending.empty());  // every one taken: the cursor moves past them
+  BOOST_TEST(rig.a.accepted_offers.size() == 3u);
+  BOOST_TEST(rig.store()->load_cursor("regional-a", "units").value_or("") == "c3");
+  const auto held = rig.in_state(store::kAwaitingRoute);
+  BOOST_REQUIRE(held.size() == 2u);
+  for (const auto& t : held) {
+    BOOST_TEST(t.dest_adapter == "");
+    BOOST_TEST(t.has_payload);
+    bool says_what_it_waits_for = false;
+    for (const auto& e : rig.store()->events(t.id))
+      says_what_it_waits_for |=
+          e.kind == "accepted" &&
+          e.detail.find("route waits for regional-b's directory") != std::string::npos;
+    BOOST_TEST(says_what_it_waits_for);
+  }
+  BOOST_TEST(rig.in_state(store::kRejected).empty());
+  BOOST_TEST(rig.a.receipts_received.empty());  // no refusal while B is silent
+  BOOST_TEST(rig.b.deliveries.empty());
+  {
+    std::int64_t in_flight = 0;
+    for (const auto& r : rig.store()->report(0, INT64_MAX)) {
+      BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight);
+      in_flight += r.in_flight;
+    }
+    BOOST_TEST(in_flight == 2);  // the held units count as in flight
+  }
+
+  // B answers: the held unit goes to B, the one to an office nobody lists is refused.
+  rig.engine->router().update("regional-b", listing({kManagerB, kServiceB}));
+  rig.run_until(
+      [&] { return delivered(rig.b, key(a_to_b)) == 1 && !rig.a.receipts_received.empty(); });
+  BOOST_TEST(rig.in_state(store::kAwaitingRoute).empty());
+  const auto refused = rig.in_state(store::kRejected);
+  BOOST_REQUIRE(refused.size() == 1u);
+  BOOST_TEST(refused[0].source_id == a_to_nowhere.source_id);
+  BOOST_TEST(refused[0].direction == "regional-a->unrouted");
+  BOOST_TEST(refused[0].reason.find("RECIPIENT_UNKNOWN") != std::string::npos, refused[0].reason);
+  BOOST_REQUIRE(rig.a.receipts_received.size() == 1u);
+  BOOST_TEST(rig.a.receipts_received[0].source_id == a_to_nowhere.source_id);
+  BOOST_TEST((rig.a.receipts_received[0].state == ReceiptState::kRejected));
+  BOOST_TEST(rig.a.receipts_received[0].reason.find("RECIPIENT_UNKNOWN") != std::string::npos);
+
+  // Delivered once, to B only, with its routing on record; nothing else moved.
+  rig.run_until([&] { return rig.in_state(store::kAccepted).empty(); });
+  BOOST_TEST(delivered(rig.b, key(a_to_b)) == 1u);
+  BOOST_TEST(delivered(rig.a, key(a_to_b)) + delivered(rig.national, key(a_to_b)) == 0u);
+  BOOST_TEST(delivered(rig.national, key(a_to_n)) == 1u);
+  BOOST_TEST(rig.b.deliveries.size() == 1u);
+  BOOST_TEST(rig.national.deliveries.size() == 1u);
+  const auto done = rig.in_state(store::kDelivered);
+  BOOST_REQUIRE(done.size() == 2u);
+  for (const auto& t : done) {
+    if (t.source_id != a_to_b.source_id) continue;
+    BOOST_TEST(t.direction == "regional-a->regional-b");
+    bool routed = false;
+    for (const auto& e : rig.store()->events(t.id))
+      routed |= e.kind == "routed" && e.detail.find("route regional-b") == 0;
+    BOOST_TEST(routed);
+  }
+  // Offered again (an inbox poll after a lost answer): duplicates, nothing new.
+  rig.a.offer(a_to_b);
+  rig.a.offer(a_to_nowhere);
+  rig.answer_offers(5);
+  BOOST_TEST(rig.engine->counters().duplicates == 2);
+  BOOST_TEST(rig.b.deliveries.size() == 1u);
+  std::int64_t in = 0;
+  for (const auto& r : rig.store()->report(0, INT64_MAX)) {
+    BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight);
+    BOOST_TEST(r.in_flight == 0);
+    in += r.in;
+  }
+  BOOST_TEST(in == 3);
+  BOOST_TEST(rig.engine->counters().awaiting_route == 2);
+  BOOST_TEST(rig.engine->counters().routed_later == 1);
+}
+
+// Routing a held unit is a compare-and-set on its state: two instances sharing the store (two
+// connections here; PostgreSQL under engine_three_networks_postgres) never route one unit twice,
+// and a unit already routed is not refused after all (nor the reverse).
+BOOST_AUTO_TEST_CASE(a_held_unit_is_routed_or_refused_once_whoever_tries) {
+  kakehashi::testing::Db db{"held"};
+  auto one = db.open();
+  auto two = db.open();
+  const auto hold = [&](const std::string& id, const std::string& sequence) {
+    auto t = kakehashi::testing::regional_k2_unit(id, sequence);
+    t.state = store::kAwaitingRoute;
+    t.dest_adapter = "";
+    t.direction = "regional->unrouted";
+    t.unit_digest = "digest-" + id;
+    t.payload = "sealed";
+    const auto out = one->accept(t, std::nullopt, 1000);
+    BOOST_TEST(out.state == store::kAwaitingRoute);
+    return out.id;
+  };
+  const auto routed = hold("held-1", "20250601000001");
+  const auto refused = hold("held-2", "20250601000002");
+  BOOST_TEST(one->awaiting_route(0, 10).size() == 2u);
+  BOOST_TEST(one->awaiting_route(1, 10).size() == 1u);
+  BOOST_TEST(!one->get(routed)->finished_at);  // in flight, payload kept
+  BOOST_TEST(one->purge_payloads(INT64_MAX) == 0);
+
+  BOOST_TEST(one->route_awaiting(routed, "national", "regional->national", "route national", 2000));
+  BOOST_TEST(
+      !two->route_awaiting(routed, "national", "regional->national", "route national", 2000));
+  BOOST_TEST(!two->refuse_awaiting(routed, "regional->unrouted", "RECIPIENT_UNKNOWN", "x", 2000));
+  BOOST_TEST(
+      two->refuse_awaiting(refused, "regional->unrouted", "RECIPIENT_UNKNOWN (x)", "通知", 2000));
+  BOOST_TEST(!one->refuse_awaiting(refused, "regional->unrouted", "RECIPIENT_UNKNOWN", "x", 2000));
+  BOOST_TEST(
+      !one->route_awaiting(refused, "national", "regional->national", "route national", 2000));
+  BOOST_TEST(one->awaiting_route(0, 10).empty());
+
+  const auto r = one->get(routed);
+  BOOST_TEST(r->state == store::kAccepted);
+  BOOST_TEST(r->dest_adapter == "national");
+  BOOST_TEST(r->direction == "regional->national");
+  const auto f = one->get(refused);
+  BOOST_TEST(f->state == store::kRejected);
+  BOOST_TEST(f->reason == "RECIPIENT_UNKNOWN (x)");
+  BOOST_TEST(f->finished_at == 2000);
+  std::size_t routed_records = 0, refused_records = 0;
+  for (const auto& e : one->events(routed)) routed_records += e.kind == "routed" ? 1 : 0;
+  for (const auto& e : one->events(refused)) refused_records += e.kind == "route-refused" ? 1 : 0;
+  BOOST_TEST(routed_records == 1u);
+  BOOST_TEST(refused_records == 1u);
+  // One notice to the sender of the refused unit, none for the routed one.
+  const auto notices = one->claim_notices("test", 3000, 60000, 10);
+  BOOST_REQUIRE(notices.size() == 1u);
+  BOOST_TEST(notices[0].transfer_id == refused);
+  BOOST_TEST(notices[0].state == "rejected");
+  BOOST_TEST(notices[0].reason == "通知");
+  // The refused unit's identity is gone: the sender may send that sequence again.
+  auto again = kakehashi::testing::regional_k2_unit("held-2-again", "20250601000002");
+  again.unit_digest = "other-digest";
+  BOOST_TEST(one->accept(again, std::nullopt, 4000).state == store::kAccepted);
+  // Delivery takes the routed unit (the head of its pair; the resent one follows it).
+  const auto claimed = one->claim_transfers("test", 5000, 60000, 10, {});
+  BOOST_REQUIRE(claimed.size() == 1u);
+  BOOST_TEST(claimed[0].id == routed);
+}
+
+// A later unit of a sender and recipient whose earlier unit awaits its route waits behind it,
+// even when its own route could be decided: B answers between the two, and the engine has not
+// looked at the held unit again yet (no ticks here: only intake wakes that look). Both then go
+// to B in sequence order, once each.
+BOOST_AUTO_TEST_CASE(a_later_unit_of_a_held_pair_waits_behind_it) {
+  Rig rig(std::chrono::hours(1));
+  rig.engine->router().update("regional-a", listing({kManagerA, kServiceA}));
+  rig.engine->router().update("national", listing({kManagerN, kServiceN}));
+  testing::UnitGenerator gen(31);
+  const auto first = plan_from(gen, 31, kManagerA, kServiceB, false);
+  const auto second = plan_from(gen, 32, kManagerA, kServiceB, false);
+  rig.a.offer(first);
+  rig.answer_offers(1);
+  // Its look at the store (woken by its intake) is done: it keeps waiting.
+  rig.run_until([&] { return rig.engine->counters().awaiting_route_looks == 1; });
+  BOOST_TEST(rig.in_state(store::kAwaitingRoute).size() == 1u);
+  rig.engine->router().update("regional-b", listing({kManagerB, kServiceB}));
+  rig.a.offer(second);
+  rig.run_until(
+      [&] { return delivered(rig.b, key(first)) == 1 && delivered(rig.b, key(second)) == 1; });
+  BOOST_REQUIRE(rig.b.deliveries.size() == 2u);
+  BOOST_TEST(rig.b.deliveries[0].unit.files.front().name == key(first));
+  BOOST_TEST(rig.b.deliveries[1].unit.files.front().name == key(second));
+  BOOST_TEST(rig.in_state(store::kAwaitingRoute).empty());
+  BOOST_TEST(rig.engine->counters().routed_later == 2);
 }

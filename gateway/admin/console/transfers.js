@@ -5,7 +5,7 @@ import { t } from './i18n.js';
 import { h, clear, fmtTime, officeCell, statusBadge, directionLabel, table, errorBox } from './util.js';
 import { eventDetail } from './details.js';
 
-const STATES = ['accepted', 'delivered', 'rejected', 'parked', 'superseded'];
+const STATES = ['accepted', 'awaiting_route', 'delivered', 'rejected', 'parked', 'superseded'];
 const KINDS = ['K1', 'K2', 'K3', 'K4', 'K5', 'K6', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9'];
 // Refused units keep the direction they were headed in; "->unrouted" when the recipient resolved
 // nowhere ("->refused" only in stores from before issue 14).
