@@ -23,6 +23,7 @@
 #include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/envelope.hpp"
 #include "mapping/cms/verify.hpp"
+#include "mapping/common/media_type.hpp"
 
 namespace kakehashi::national {
 namespace {
@@ -49,19 +50,6 @@ void put_office(Writer& w, const char* key, const gateway::OfficeRef& o) {
   put(w, "office_no", o.office_no);
   put(w, "service_type", o.service_type);
   w.EndObject();
-}
-
-std::string media_type_of(const std::string& name) {
-  const auto dot = name.rfind('.');
-  std::string ext = dot == std::string::npos ? "" : name.substr(dot + 1);
-  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (ext == "csv") return "text/csv";
-  if (ext == "pdf") return "application/pdf";
-  if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
-  if (ext == "png") return "image/png";
-  if (ext == "gif") return "image/gif";
-  if (ext == "txt") return "text/plain";
-  return "application/octet-stream";
 }
 
 SendResult retry(std::string code, std::string message) {
@@ -592,7 +580,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
            InboxItem& current = items->front();
            gateway::SignedFile f;
            f.name = current.names[file];
-           f.media_type = media_type_of(f.name);
+           f.media_type = mapping::common::media_type_for(f.name);
            f.content = to_string(*content);
            f.cms = to_string(inner.value());
            f.attached = true;

@@ -29,6 +29,7 @@
 #include "mapping/cms/parse.hpp"
 #include "mapping/cms/signer_identity.hpp"
 #include "mapping/cms/verify.hpp"
+#include "mapping/common/iso_time.hpp"
 #include "tests/peers/national/sqlite_db.hpp"
 
 namespace kakehashi::standin {
@@ -384,7 +385,7 @@ struct NationalStandin::Impl {
     Writer w(b);
     w.StartObject();
     put(w, "token", token);
-    put(w, "expires_at", national::iso_time(expires));
+    put(w, "expires_at", mapping::common::format_iso_ms(expires));
     w.Key("expires_in");
     w.Int64(options.session_ttl.count());
     w.Key("principal");
@@ -716,7 +717,7 @@ struct NationalStandin::Impl {
                                     const std::string& key, const std::string& sequence) {
     const auto* sender = &sender_ref;
     const auto* recipient = &recipient_ref;
-    const std::string accepted_at = national::iso_time(now_ms());
+    const std::string accepted_at = mapping::common::format_iso_ms(now_ms());
     db.prepare(
           "INSERT INTO transmissions(sender_user, sender_office, sender_type, recipient_office, "
           "recipient_type, unit_kind, sequence, message, state, reason, idempotency_key, "
@@ -947,7 +948,7 @@ struct NationalStandin::Impl {
           .bind(1, id)
           .bind(2, state)
           .bind(3, reason)
-          .bind(4, national::iso_time(now_ms()))
+          .bind(4, mapping::common::format_iso_ms(now_ms()))
           .run();
       db.exec("COMMIT");
     }
@@ -1031,7 +1032,7 @@ struct NationalStandin::Impl {
         .bind(4, o.kana)
         .bind(5, o.prefecture)
         .bind(6, o.status)
-        .bind(7, national::iso_time(now_ms()))
+        .bind(7, mapping::common::format_iso_ms(now_ms()))
         .run();
   }
 
@@ -1063,7 +1064,7 @@ struct NationalStandin::Impl {
     if (!cursor || limit < 0 || since.size() > 40) {
       return error(400, "invalid_request", "bad cursor, limit or changed_since");
     }
-    const std::string as_of = national::iso_time(now_ms());
+    const std::string as_of = mapping::common::format_iso_ms(now_ms());
     auto st = db.prepare(
         "SELECT office_no, service_types, name, kana, prefecture, status, updated_at FROM offices "
         "WHERE updated_at >= ? ORDER BY updated_at, office_no LIMIT ? OFFSET ?");

@@ -22,6 +22,7 @@
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/cms/verify.hpp"
+#include "mapping/common/iso_time.hpp"
 #include "tests/peers/regional/standin_store.hpp"
 
 namespace kakehashi::regional::standin {
@@ -32,12 +33,7 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 namespace {
 
 std::string now_utc() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return mapping::common::format_iso_seconds(std::time(nullptr));
 }
 
 std::string sha256_hex(std::string_view bytes) {
