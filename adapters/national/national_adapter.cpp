@@ -25,7 +25,7 @@
 #include "mapping/cms/verify.hpp"
 #include "mapping/common/media_type.hpp"
 
-namespace kakehashi::national {
+namespace kakehashi::adapters::national {
 namespace {
 
 namespace cms = mapping::cms;
@@ -833,4 +833,4 @@ std::unique_ptr<gateway::Adapter> make_national_adapter(NationalAdapterConfig co
   return std::make_unique<NationalAdapterImpl>(std::move(impl));
 }
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

@@ -4,7 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-namespace kakehashi::national {
+namespace kakehashi::adapters::national {
 std::string make_cursor(std::string_view scope, std::int64_t position) {
   return base64_encode(std::string(scope) + ":" + std::to_string(position));
 }
@@ -126,4 +126,4 @@ std::string query_param(std::string_view target, std::string_view key) {
   return {};
 }
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

@@ -10,7 +10,7 @@
 #include "adapters/common/http/json_depth.hpp"
 #include "mapping/common/base64.hpp"
 
-namespace kakehashi::national {
+namespace kakehashi::adapters::national {
 
 // Base64 is mapping/common's: canonical only (RFC 4648 §3.5), nullopt on anything else.
 using mapping::common::base64_decode;
@@ -42,4 +42,4 @@ std::string url_decode(std::string_view text);
 // Value of `key` in the query part of `target` ("" when absent).
 std::string query_param(std::string_view target, std::string_view key);
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

@@ -15,7 +15,7 @@
 #include "gateway/pki/key_file.hpp"
 #include "mapping/cms/content_converter.hpp"
 
-namespace kakehashi::regional {
+namespace kakehashi::adapters::regional {
 
 namespace asio = boost::asio;
 using gateway::SendResult;
@@ -815,4 +815,4 @@ std::unique_ptr<gateway::Adapter> make_regional_adapter(RegionalAdapterConfig co
   return std::make_unique<RegionalAdapter>(std::move(config), std::move(context));
 }
 
-}  // namespace kakehashi::regional
+}  // namespace kakehashi::adapters::regional

@@ -10,7 +10,7 @@
 #include "adapters/common/http/json_depth.hpp"
 #include "mapping/common/media_type.hpp"
 
-namespace kakehashi::regional {
+namespace kakehashi::adapters::regional {
 
 namespace {
 
@@ -587,4 +587,4 @@ std::variant<std::vector<RhnOffice>, RhnError> decode_external_directory(std::st
   return out;
 }
 
-}  // namespace kakehashi::regional
+}  // namespace kakehashi::adapters::regional

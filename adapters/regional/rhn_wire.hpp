@@ -14,7 +14,7 @@
 #include "mapping/common/base64.hpp"
 #include "mapping/common/media_type.hpp"
 
-namespace kakehashi::regional {
+namespace kakehashi::adapters::regional {
 
 // Limits of PROTOCOL.md §2.
 inline constexpr std::size_t kMaxMessageIdBytes = 128;
@@ -171,4 +171,4 @@ std::string encode_external_directory(const std::vector<RhnOffice>& offices);
 // §7 body; an error names the offending field.
 std::variant<std::vector<RhnOffice>, RhnError> decode_external_directory(std::string_view json);
 
-}  // namespace kakehashi::regional
+}  // namespace kakehashi::adapters::regional

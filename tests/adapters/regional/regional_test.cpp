@@ -56,7 +56,7 @@ inline std::ostream& boost_test_print_type(std::ostream& o, SendResult::Status s
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 using namespace kakehashi;
-using namespace kakehashi::regional;
+using namespace kakehashi::adapters::regional;
 using gateway::SendResult;
 
 namespace {

@@ -209,13 +209,13 @@ int run(const Options& o) {
     if (to_national) {
       ++units_rn;
       files_rn += static_cast<std::int64_t>(g.files.size());
-      std::vector<kakehashi::regional::office::OfficeFile> files;
+      std::vector<kakehashi::adapters::regional::office::OfficeFile> files;
       for (const auto& f : g.files) files.push_back({f.name, f.bytes});
-      const auto msg = kakehashi::regional::office::build_message(
+      const auto msg = kakehashi::adapters::regional::office::build_message(
           key, {kFacility, sender}, recipient, files, cred("regional", from),
           plan ? "計画" : "実績", "今月分をお送りします");
       rapidjson::Document full;
-      const auto encoded = kakehashi::regional::encode_message(msg);
+      const auto encoded = kakehashi::adapters::regional::encode_message(msg);
       full.Parse(encoded.data(), encoded.size());
       rapidjson::StringBuffer b;
       rapidjson::Writer<rapidjson::StringBuffer> w(b);

@@ -36,8 +36,8 @@ namespace kakehashi::standin {
 namespace {
 
 namespace cms = mapping::cms;
-using national::base64_decode;
-using national::base64_encode;
+using adapters::national::base64_decode;
+using adapters::national::base64_encode;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::size_t kMaxFiles = 64;
@@ -128,7 +128,7 @@ http::Response json_response(int status, std::string body) {
 
 http::Response error(int status, std::string_view code, std::string_view message,
                      std::string_view details = "{}") {
-  return json_response(status, national::error_body(code, message, details));
+  return json_response(status, adapters::national::error_body(code, message, details));
 }
 
 std::string details_of(std::initializer_list<std::pair<std::string_view, std::string_view>> kv) {
@@ -150,7 +150,7 @@ std::vector<std::string> split_path(std::string_view target) {
       continue;
     }
     const auto slash = path.find('/');
-    parts.push_back(national::url_decode(path.substr(0, slash)));
+    parts.push_back(adapters::national::url_decode(path.substr(0, slash)));
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash);
   }
@@ -787,7 +787,7 @@ struct NationalStandin::Impl {
   void write_item(Writer& w, const Row& r, bool with_cursor) {
     w.StartObject();
     put(w, "transmission_id", r.id);
-    if (with_cursor) put(w, "cursor", national::make_cursor("inbox", r.seq));
+    if (with_cursor) put(w, "cursor", adapters::national::make_cursor("inbox", r.seq));
     put_office(w, "sender", r.sender_office, r.sender_type);
     put_office(w, "recipient", r.recipient_office, r.recipient_type);
     put(w, "unit_kind", r.unit_kind);
@@ -827,8 +827,9 @@ struct NationalStandin::Impl {
   }
 
   http::Response inbox(const Principal& who, const std::string& target) {
-    const auto cursor = national::read_cursor("inbox", national::query_param(target, "cursor"));
-    const int limit = parse_limit(national::query_param(target, "limit"), 50, 200);
+    const auto cursor =
+        adapters::national::read_cursor("inbox", adapters::national::query_param(target, "cursor"));
+    const int limit = parse_limit(adapters::national::query_param(target, "limit"), 50, 200);
     if (!cursor || limit < 0) return error(400, "invalid_request", "bad cursor or limit");
     auto st = db.prepare(std::string("SELECT ") + kRowColumns +
                          " FROM transmissions WHERE seq > ? AND state <> 'WITHDRAWN' ORDER BY seq");
@@ -856,7 +857,8 @@ struct NationalStandin::Impl {
       if (twice) write_item(w, r, true);
     }
     w.EndArray();
-    put(w, "next_cursor", national::make_cursor("inbox", rows.empty() ? *cursor : rows.back().seq));
+    put(w, "next_cursor",
+        adapters::national::make_cursor("inbox", rows.empty() ? *cursor : rows.back().seq));
     w.Key("has_more");
     w.Bool(more);
     w.EndObject();
@@ -962,8 +964,9 @@ struct NationalStandin::Impl {
   }
 
   http::Response updates(const Principal& who, const std::string& target) {
-    const auto cursor = national::read_cursor("updates", national::query_param(target, "cursor"));
-    const int limit = parse_limit(national::query_param(target, "limit"), 50, 200);
+    const auto cursor = adapters::national::read_cursor(
+        "updates", adapters::national::query_param(target, "cursor"));
+    const int limit = parse_limit(adapters::national::query_param(target, "limit"), 50, 200);
     if (!cursor || limit < 0) return error(400, "invalid_request", "bad cursor or limit");
     auto st = db.prepare(
         "SELECT u.seq, u.transmission_id, u.state, u.reason, u.at FROM updates u "
@@ -986,14 +989,14 @@ struct NationalStandin::Impl {
       last = st.integer(0);
       w.StartObject();
       put(w, "transmission_id", st.text(1));
-      put(w, "cursor", national::make_cursor("updates", last));
+      put(w, "cursor", adapters::national::make_cursor("updates", last));
       put(w, "state", st.text(2));
       put(w, "reason", st.text(3));
       put(w, "at", st.text(4));
       w.EndObject();
     }
     w.EndArray();
-    put(w, "next_cursor", national::make_cursor("updates", last));
+    put(w, "next_cursor", adapters::national::make_cursor("updates", last));
     w.Key("has_more");
     w.Bool(more);
     w.EndObject();
@@ -1058,9 +1061,10 @@ struct NationalStandin::Impl {
   }
 
   http::Response offices(const std::string& target) {
-    const std::string since = national::query_param(target, "changed_since");
-    const auto cursor = national::read_cursor("offices", national::query_param(target, "cursor"));
-    const int limit = parse_limit(national::query_param(target, "limit"), 500, 1000);
+    const std::string since = adapters::national::query_param(target, "changed_since");
+    const auto cursor = adapters::national::read_cursor(
+        "offices", adapters::national::query_param(target, "cursor"));
+    const int limit = parse_limit(adapters::national::query_param(target, "limit"), 500, 1000);
     if (!cursor || limit < 0 || since.size() > 40) {
       return error(400, "invalid_request", "bad cursor, limit or changed_since");
     }
@@ -1097,7 +1101,7 @@ struct NationalStandin::Impl {
       w.EndObject();
     }
     w.EndArray();
-    put(w, "next_cursor", national::make_cursor("offices", *cursor + n));
+    put(w, "next_cursor", adapters::national::make_cursor("offices", *cursor + n));
     w.Key("has_more");
     w.Bool(more);
     put(w, "as_of", as_of);

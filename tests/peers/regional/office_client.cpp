@@ -8,7 +8,7 @@
 #include "adapters/common/http/https_client.hpp"
 #include "mapping/cms/signer.hpp"
 
-namespace kakehashi::regional::office {
+namespace kakehashi::adapters::regional::office {
 
 RhnMessage build_message(const std::string& message_id, const RhnSender& from,
                          const mapping::OfficeRef& to, const std::vector<OfficeFile>& files,
@@ -99,4 +99,4 @@ http::Response OfficeClient::reject(const std::string& id, const std::string& re
               std::string(sb.GetString(), sb.GetSize()));
 }
 
-}  // namespace kakehashi::regional::office
+}  // namespace kakehashi::adapters::regional::office

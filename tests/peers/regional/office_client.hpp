@@ -14,7 +14,7 @@
 #include "adapters/regional/rhn_wire.hpp"
 #include "mapping/cms/credential.hpp"
 
-namespace kakehashi::regional::office {
+namespace kakehashi::adapters::regional::office {
 
 struct OfficeClientOptions {
   std::string host = "127.0.0.1";
@@ -67,4 +67,4 @@ class OfficeClient {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace kakehashi::regional::office
+}  // namespace kakehashi::adapters::regional::office

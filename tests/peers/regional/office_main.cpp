@@ -13,7 +13,7 @@
 
 namespace {
 
-using namespace kakehashi::regional;
+using namespace kakehashi::adapters::regional;
 
 int usage() {
   std::cerr << "usage: kakehashi-regional-office --port N [--host H] [--pki DIR]\n"

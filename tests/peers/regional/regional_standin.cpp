@@ -25,7 +25,7 @@
 #include "mapping/common/iso_time.hpp"
 #include "tests/peers/regional/standin_store.hpp"
 
-namespace kakehashi::regional::standin {
+namespace kakehashi::adapters::regional::standin {
 
 namespace asio = boost::asio;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -920,4 +920,4 @@ http::ServerFaults& RegionalStandin::server_faults() {
   return impl_->server->faults();
 }
 
-}  // namespace kakehashi::regional::standin
+}  // namespace kakehashi::adapters::regional::standin

@@ -12,7 +12,7 @@
 #include "adapters/common/http/https_server.hpp"
 #include "adapters/common/http/tls_config.hpp"
 
-namespace kakehashi::regional::standin {
+namespace kakehashi::adapters::regional::standin {
 
 struct StandinOptions {
   // Development PKI made by deploy/pki.sh; fills every path below that is left empty.
@@ -57,4 +57,4 @@ class RegionalStandin {
   std::atomic<int> notices_delivered_{0};
 };
 
-}  // namespace kakehashi::regional::standin
+}  // namespace kakehashi::adapters::regional::standin
