@@ -173,8 +173,8 @@ struct Standin {
   }
 };
 
-http::TlsConfig member_tls(const std::string& who) {
-  http::TlsConfig t;
+adapters::http::TlsConfig member_tls(const std::string& who) {
+  adapters::http::TlsConfig t;
   t.ca_file = (env().pki / "tls/regional-ca.pem").string();
   fs::path base;
   if (who == "A") base = env().pki / "tls/regional-standin-client";
@@ -222,7 +222,7 @@ RhnMessage message_from_a(const std::string& id, const mapping::OfficeRef& to,
                                office_key("regional", kA43.office_no), "plan 2025-05", "cover");
 }
 
-std::string error_code(const http::Response& r) {
+std::string error_code(const adapters::http::Response& r) {
   return r.status >= 200 && r.status < 300 ? "" : decode_error(r.status, r.body).code;
 }
 
@@ -705,7 +705,7 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
   auto a = client(s, "A");
   auto b = client(s, "B");
   std::map<std::string, int> seen;
-  auto note = [&seen](const http::Response& r) {
+  auto note = [&seen](const adapters::http::Response& r) {
     if (r.status >= 400) seen[decode_error(r.status, r.body).code] = r.status;
   };
   note(a->call("POST", "/rhn/v1/messages", "not json"));
@@ -1501,29 +1501,29 @@ RegionalAdapterConfig push_config(const Standin& s) {
 // A client of the push listener with `who`'s certificate, on the rig's io_context.
 struct PushClient {
   PushClient(AdapterRig& rig, const std::string& who) : rig_(rig) {
-    http::ClientOptions o;
+    adapters::http::ClientOptions o;
     o.port = rig.adapter->push_port();
     o.tls = member_tls(who);
     o.timeout = std::chrono::milliseconds(5000);
     o.max_connections = 1;
-    client = std::make_unique<http::HttpsClient>(rig.io.get_executor(), o);
+    client = std::make_unique<adapters::http::HttpsClient>(rig.io.get_executor(), o);
   }
   // The status, or 0 when the connection failed.
   int post(std::string body) {
     std::optional<int> status;
-    http::Request req;
+    adapters::http::Request req;
     req.method = "POST";
     req.target = "/rhn/notice";
     req.headers = {{"content-type", "application/json"}};
     req.body = std::move(body);
-    client->request(std::move(req), [&](boost::system::error_code ec, http::Response r) {
+    client->request(std::move(req), [&](boost::system::error_code ec, adapters::http::Response r) {
       status = ec ? 0 : r.status;
     });
     BOOST_REQUIRE(run_until(rig_.io, [&] { return status.has_value(); }));
     return *status;
   }
   AdapterRig& rig_;
-  std::unique_ptr<http::HttpsClient> client;
+  std::unique_ptr<adapters::http::HttpsClient> client;
 };
 
 const std::string kNotice = R"({"event":"mailbox","sequence":1})";
@@ -1567,7 +1567,7 @@ BOOST_AUTO_TEST_CASE(a_fingerprint_pin_takes_that_certificate_only) {
   unsigned char* der = nullptr;
   const int n = i2d_X509(cert.get(), &der);
   BOOST_REQUIRE(n > 0);
-  config.push.peer.sha256 = http::sha256_hex_of(
+  config.push.peer.sha256 = adapters::http::sha256_hex_of(
       std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n)));
   OPENSSL_free(der);
   AdapterRig rig(config);

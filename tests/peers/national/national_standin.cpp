@@ -118,16 +118,16 @@ std::optional<mapping::OfficeRef> office_ref(const rapidjson::Value& v, const ch
   return o;
 }
 
-http::Response json_response(int status, std::string body) {
-  http::Response r;
+adapters::http::Response json_response(int status, std::string body) {
+  adapters::http::Response r;
   r.status = status;
   r.headers.emplace_back("content-type", "application/json");
   r.body = std::move(body);
   return r;
 }
 
-http::Response error(int status, std::string_view code, std::string_view message,
-                     std::string_view details = "{}") {
+adapters::http::Response error(int status, std::string_view code, std::string_view message,
+                               std::string_view details = "{}") {
   return json_response(status, adapters::national::error_body(code, message, details));
 }
 
@@ -192,7 +192,8 @@ struct NationalStandin::Impl {
         national(pki::load_trust_domain(options.national_domain_dir)),
         ca_certs(pki::load_certificates(options.tls.ca_file)),
         server(io, options.tls,
-               [this](http::Request req, std::function<void(http::Response)> respond) {
+               [this](adapters::http::Request req,
+                      std::function<void(adapters::http::Response)> respond) {
                  serve(std::move(req), std::move(respond));
                }) {
     if (!options.proxied_domain_dir.empty()) {
@@ -229,8 +230,9 @@ struct NationalStandin::Impl {
 
   // ---- plumbing -------------------------------------------------------------------------
 
-  void serve(http::Request req, const std::function<void(http::Response)>& respond) {
-    http::Response r = handle(req);
+  void serve(adapters::http::Request req,
+             const std::function<void(adapters::http::Response)>& respond) {
+    adapters::http::Response r = handle(req);
     // A counted drop (PROTOCOL §12): the server sends half of this response, then closes.
     const auto marker = std::find_if(r.headers.begin(), r.headers.end(),
                                      [](const auto& h) { return h.first == kDropHeader; });
@@ -241,7 +243,7 @@ struct NationalStandin::Impl {
     respond(std::move(r));
   }
 
-  http::Response handle(const http::Request& req) {
+  adapters::http::Response handle(const adapters::http::Request& req) {
     std::lock_guard lock(mutex);
     try {
       const auto path = split_path(req.target);
@@ -250,7 +252,7 @@ struct NationalStandin::Impl {
         return error(404, "not_found", "no such route");
       }
       if (auto f = injected_fault(); f) return *f;
-      http::Response r = route(req, path);
+      adapters::http::Response r = route(req, path);
       if (malformed > 0 && r.status < 300) {
         --malformed;
         r.body = "{\"items\": [ {\"transmission_id\": ";  // cut short on purpose
@@ -265,7 +267,7 @@ struct NationalStandin::Impl {
     }
   }
 
-  std::optional<http::Response> injected_fault() {
+  std::optional<adapters::http::Response> injected_fault() {
     if (maintenance) {
       auto r = error(503, "maintenance", "maintenance window");
       r.headers.emplace_back("retry-after", std::to_string(maintenance_retry_after));
@@ -284,16 +286,17 @@ struct NationalStandin::Impl {
     return std::nullopt;
   }
 
-  http::Response route(const http::Request& req, const std::vector<std::string>& p) {
+  adapters::http::Response route(const adapters::http::Request& req,
+                                 const std::vector<std::string>& p) {
     const std::string& m = req.method;
     const std::size_t n = p.size();
     if (n == 3 && p[2] == "sessions" && m == "POST") return login(req);
-    std::variant<Principal, http::Response> auth = authenticate(req);
-    if (auto* r = std::get_if<http::Response>(&auth)) return *r;
+    std::variant<Principal, adapters::http::Response> auth = authenticate(req);
+    if (auto* r = std::get_if<adapters::http::Response>(&auth)) return *r;
     const Principal& who = std::get<Principal>(auth);
     if (n == 4 && p[2] == "sessions" && p[3] == "current" && m == "DELETE") {
       db.prepare("DELETE FROM sessions WHERE token=?").bind(1, bearer(req)).run();
-      return http::Response{204, {}, {}};
+      return adapters::http::Response{204, {}, {}};
     }
     if (n == 4 && p[2] == "proxy" && p[3] == "offices") {
       if (who.kind != "proxy")
@@ -318,7 +321,7 @@ struct NationalStandin::Impl {
     return error(404, "not_found", "no such route");
   }
 
-  static std::string bearer(const http::Request& req) {
+  static std::string bearer(const adapters::http::Request& req) {
     const std::string* h = req.header("authorization");
     if (h == nullptr || h->rfind("Bearer ", 0) != 0) return {};
     return h->substr(7);
@@ -336,7 +339,7 @@ struct NationalStandin::Impl {
     return false;
   }
 
-  http::Response login(const http::Request& req) {
+  adapters::http::Response login(const adapters::http::Request& req) {
     rapidjson::Document d;
     d.Parse(req.body.data(), req.body.size());
     if (d.HasParseError() || !d.IsObject())
@@ -398,7 +401,8 @@ struct NationalStandin::Impl {
     return json_response(201, b.GetString());
   }
 
-  std::variant<Principal, http::Response> authenticate(const http::Request& req) {
+  std::variant<Principal, adapters::http::Response> authenticate(
+      const adapters::http::Request& req) {
     const std::string token = bearer(req);
     if (token.empty()) return error(401, "unauthenticated", "no bearer token");
     auto st = db.prepare(
@@ -442,7 +446,7 @@ struct NationalStandin::Impl {
     return out;
   }
 
-  http::Response put_represented(const std::string& user, const std::string& body) {
+  adapters::http::Response put_represented(const std::string& user, const std::string& body) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
     const auto list = d.HasParseError() ? std::nullopt : parse_offices_list(d);
@@ -451,7 +455,7 @@ struct NationalStandin::Impl {
     return represented_body(user);
   }
 
-  http::Response represented_body(const std::string& user) {
+  adapters::http::Response represented_body(const std::string& user) {
     rapidjson::StringBuffer b;
     Writer w(b);
     w.StartObject();
@@ -485,7 +489,7 @@ struct NationalStandin::Impl {
 
   // ---- send -----------------------------------------------------------------------------
 
-  http::Response send(const http::Request& req, const Principal& who) {
+  adapters::http::Response send(const adapters::http::Request& req, const Principal& who) {
     static const std::regex kKey("^[A-Za-z0-9._:-]{1,128}$");
     const std::string* key = req.header("idempotency-key");
     if (key == nullptr || !std::regex_match(*key, kKey)) {
@@ -517,13 +521,13 @@ struct NationalStandin::Impl {
           .bind(1, who.user_id)
           .bind(2, *key)
           .run();
-      http::Response r = json_response(static_cast<int>(st.integer(1)), st.text(2));
+      adapters::http::Response r = json_response(static_cast<int>(st.integer(1)), st.text(2));
       r.headers.emplace_back("idempotent-replay", "true");
       return r;
     }
     db.exec("BEGIN IMMEDIATE");
     try {
-      http::Response r = accept(req.body, who, *key);
+      adapters::http::Response r = accept(req.body, who, *key);
       if (r.status != 401 && r.status != 429 && r.status < 500) {
         db.prepare(
               "INSERT INTO idempotency(user_id, key, body_hash, status, response) "
@@ -550,8 +554,9 @@ struct NationalStandin::Impl {
   };
 
   // Checks one file's signatures; an error response, or nullopt when they are right.
-  std::optional<http::Response> check_signatures(const IncomingFile& f, const Principal& who,
-                                                 const mapping::OfficeRef& sender) {
+  std::optional<adapters::http::Response> check_signatures(const IncomingFile& f,
+                                                           const Principal& who,
+                                                           const mapping::OfficeRef& sender) {
     const auto file = details_of({{"file", f.name}});
     const auto first = cms::verify_signed_data(view(f.signed_data), std::nullopt, national);
     const std::size_t count = std::max<std::size_t>(first.signer_count, 1);
@@ -604,7 +609,8 @@ struct NationalStandin::Impl {
         proxy_signed ? "no signature of the sender office" : "no co-signature of the proxy", file);
   }
 
-  http::Response accept(const std::string& body, const Principal& who, const std::string& key) {
+  adapters::http::Response accept(const std::string& body, const Principal& who,
+                                  const std::string& key) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
     if (d.HasParseError() || !d.IsObject())
@@ -710,11 +716,13 @@ struct NationalStandin::Impl {
     return store_transmission(files, who, *sender, *recipient, unit_kind, message, key, sequence);
   }
 
-  http::Response store_transmission(const std::vector<IncomingFile>& files, const Principal& who,
-                                    const mapping::OfficeRef& sender_ref,
-                                    const mapping::OfficeRef& recipient_ref,
-                                    const std::string& unit_kind, const std::string& message,
-                                    const std::string& key, const std::string& sequence) {
+  adapters::http::Response store_transmission(const std::vector<IncomingFile>& files,
+                                              const Principal& who,
+                                              const mapping::OfficeRef& sender_ref,
+                                              const mapping::OfficeRef& recipient_ref,
+                                              const std::string& unit_kind,
+                                              const std::string& message, const std::string& key,
+                                              const std::string& sequence) {
     const auto* sender = &sender_ref;
     const auto* recipient = &recipient_ref;
     const std::string accepted_at = mapping::common::format_iso_ms(now_ms());
@@ -813,7 +821,7 @@ struct NationalStandin::Impl {
     w.EndObject();
   }
 
-  http::Response show(const Principal& who, const std::string& id) {
+  adapters::http::Response show(const Principal& who, const std::string& id) {
     const auto row = find(id);
     if (!row) return error(404, "not_found", "no such transmission");
     if (row->sender_user != who.user_id &&
@@ -826,7 +834,7 @@ struct NationalStandin::Impl {
     return json_response(200, b.GetString());
   }
 
-  http::Response inbox(const Principal& who, const std::string& target) {
+  adapters::http::Response inbox(const Principal& who, const std::string& target) {
     const auto cursor =
         adapters::national::read_cursor("inbox", adapters::national::query_param(target, "cursor"));
     const int limit = parse_limit(adapters::national::query_param(target, "limit"), 50, 200);
@@ -865,7 +873,8 @@ struct NationalStandin::Impl {
     return json_response(200, b.GetString());
   }
 
-  http::Response download(const Principal& who, const std::string& id, const std::string& name) {
+  adapters::http::Response download(const Principal& who, const std::string& id,
+                                    const std::string& name) {
     const auto row = find(id);
     if (!row) return error(404, "not_found", "no such transmission");
     if (!receives_for(who, row->recipient_office, row->recipient_type)) {
@@ -883,7 +892,7 @@ struct NationalStandin::Impl {
         db.prepare("UPDATE transmissions SET downloads = downloads + 1 WHERE id=?")
             .bind(1, id)
             .run();
-        http::Response r;
+        adapters::http::Response r;
         r.status = 200;
         r.headers.emplace_back("content-type", "application/pkcs7-mime; smime-type=enveloped-data");
         r.body = pre.text(0);
@@ -910,7 +919,7 @@ struct NationalStandin::Impl {
     auto enveloped = cms::encrypt(view(signed_data), recipients);
     if (!enveloped.ok()) return error(500, "internal_error", "encryption failed");
     db.prepare("UPDATE transmissions SET downloads = downloads + 1 WHERE id=?").bind(1, id).run();
-    http::Response r;
+    adapters::http::Response r;
     r.status = 200;
     r.headers.emplace_back("content-type", "application/pkcs7-mime; smime-type=enveloped-data");
     r.body = to_string(enveloped.value());
@@ -919,7 +928,8 @@ struct NationalStandin::Impl {
 
   // ---- receipts, updates, withdraw --------------------------------------------------------
 
-  http::Response receipt(const Principal& who, const std::string& id, const std::string& body) {
+  adapters::http::Response receipt(const Principal& who, const std::string& id,
+                                   const std::string& body) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
     const std::string state = d.HasParseError() ? std::string() : string_field(d, "state");
@@ -963,7 +973,7 @@ struct NationalStandin::Impl {
     return json_response(200, b.GetString());
   }
 
-  http::Response updates(const Principal& who, const std::string& target) {
+  adapters::http::Response updates(const Principal& who, const std::string& target) {
     const auto cursor = adapters::national::read_cursor(
         "updates", adapters::national::query_param(target, "cursor"));
     const int limit = parse_limit(adapters::national::query_param(target, "limit"), 50, 200);
@@ -1003,7 +1013,7 @@ struct NationalStandin::Impl {
     return json_response(200, b.GetString());
   }
 
-  http::Response withdraw(const Principal& who, const std::string& id) {
+  adapters::http::Response withdraw(const Principal& who, const std::string& id) {
     const auto row = find(id);
     if (!row) return error(404, "not_found", "no such transmission");
     if (row->sender_user != who.user_id)
@@ -1060,7 +1070,7 @@ struct NationalStandin::Impl {
     return out;
   }
 
-  http::Response offices(const std::string& target) {
+  adapters::http::Response offices(const std::string& target) {
     const std::string since = adapters::national::query_param(target, "changed_since");
     const auto cursor = adapters::national::read_cursor(
         "offices", adapters::national::query_param(target, "cursor"));
@@ -1121,7 +1131,8 @@ struct NationalStandin::Impl {
         .run();
   }
 
-  http::Response admin(const http::Request& req, const std::vector<std::string>& p) {
+  adapters::http::Response admin(const adapters::http::Request& req,
+                                 const std::vector<std::string>& p) {
     const std::string* auth = req.header("authorization");
     if (auth == nullptr || *auth != "Admin " + options.admin_token) {
       return error(403, "forbidden", "admin token required");
@@ -1173,7 +1184,7 @@ struct NationalStandin::Impl {
     return m != d.MemberEnd() && m->value.IsInt() ? m->value.GetInt() : fallback;
   }
 
-  http::Response set_faults(const rapidjson::Document& d) {
+  adapters::http::Response set_faults(const rapidjson::Document& d) {
     if (d.HasMember("status")) {
       const int s = int_field(d, "status", 0);
       if (s != 429 && s != 500 && s != 503)
@@ -1202,7 +1213,7 @@ struct NationalStandin::Impl {
     return json_response(200, "{}");
   }
 
-  http::Response deliveries() {
+  adapters::http::Response deliveries() {
     auto st = db.prepare(
         "SELECT t.idempotency_key, t.sender_user, t.id, t.sequence, t.sender_office, "
         "t.sender_type, t.recipient_office, t.recipient_type, COALESCE(i.replays, 0), t.state, "
@@ -1239,7 +1250,7 @@ struct NationalStandin::Impl {
   cms::TrustDomain national;
   std::optional<cms::TrustDomain> proxied;
   std::vector<cms::X509Ptr> ca_certs;
-  http::HttpsServer server;
+  adapters::http::HttpsServer server;
 
   bool maintenance = false;
   int maintenance_retry_after = 60;
@@ -1274,7 +1285,7 @@ void NationalStandin::stop() {
   impl_->server.stop();
 }
 
-http::Response NationalStandin::handle(const http::Request& request) {
+adapters::http::Response NationalStandin::handle(const adapters::http::Request& request) {
   return impl_->handle(request);
 }
 
@@ -1309,7 +1320,7 @@ void NationalStandin::load_offices_file(const std::string& path) {
   for (const auto& o : *list) impl_->upsert_office(o);
 }
 
-http::ServerFaults& NationalStandin::faults() {
+adapters::http::ServerFaults& NationalStandin::faults() {
   return impl_->server.faults();
 }
 

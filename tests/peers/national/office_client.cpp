@@ -54,18 +54,18 @@ struct OfficeClient::Impl {
   explicit Impl(OfficeClientOptions o)
       : options(std::move(o)),
         credential(pki::load_credential(options.office_cert_file, options.office_key_file)),
-        client(io.get_executor(), http::ClientOptions{options.host,
-                                                      options.port,
-                                                      options.tls,
-                                                      std::chrono::milliseconds(15000),
-                                                      2,
-                                                      64ull * 1024 * 1024,
-                                                      {}}) {}
+        client(io.get_executor(), adapters::http::ClientOptions{options.host,
+                                                                options.port,
+                                                                options.tls,
+                                                                std::chrono::milliseconds(15000),
+                                                                2,
+                                                                64ull * 1024 * 1024,
+                                                                {}}) {}
 
-  Answer run(http::Request req) {
+  Answer run(adapters::http::Request req) {
     Answer a;
     io.restart();
-    client.request(std::move(req), [&a](boost::system::error_code ec, http::Response r) {
+    client.request(std::move(req), [&a](boost::system::error_code ec, adapters::http::Response r) {
       a.ec = ec;
       a.status = r.status;
       a.body = std::move(r.body);
@@ -78,7 +78,7 @@ struct OfficeClient::Impl {
   OfficeClientOptions options;
   cms::Credential credential;
   boost::asio::io_context io;
-  http::HttpsClient client;
+  adapters::http::HttpsClient client;
   std::string token;
 };
 
@@ -91,7 +91,7 @@ OfficeClient::~OfficeClient() {
   impl_->io.run();
 }
 
-Answer OfficeClient::raw(http::Request request) {
+Answer OfficeClient::raw(adapters::http::Request request) {
   return impl_->run(std::move(request));
 }
 

@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
       if (o.tls.ca_file.empty()) o.tls.ca_file = (pki / "tls/regional-ca.pem").string();
     }
     office::OfficeClient client(o);
-    kakehashi::http::Response r;
+    kakehashi::adapters::http::Response r;
     if (command == "send") {
       const auto colon = to.find(':');
       if (facility.empty() || office_no.empty() || type.empty() || message_id.empty() ||
