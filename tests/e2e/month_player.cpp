@@ -219,9 +219,9 @@ class Player {
     }
     for (const auto* list : {&kRegionalManagers, &kRegionalServices}) {
       for (const auto& no : *list) {
-        reg_cred_.emplace(no,
-                          pki::load_credential(o_.pki + "/offices/regional/" + no + ".cert.pem",
-                                               o_.pki + "/offices/regional/" + no + ".key.pem"));
+        reg_cred_.emplace(
+            no, gateway::pki::load_credential(o_.pki + "/offices/regional/" + no + ".cert.pem",
+                                              o_.pki + "/offices/regional/" + no + ".key.pem"));
       }
     }
     adapters::regional::office::OfficeClientOptions r;

@@ -426,7 +426,7 @@ BOOST_AUTO_TEST_CASE(config_check_validates_routing_overrides_file) {
     std::ostringstream out, err;
     const std::vector<std::string> args{"kakehashi", "config", "check",
                                         (dir / "kakehashi.json").string()};
-    const int code = cli::run_cli(args, {out, err});
+    const int code = gateway::cli::run_cli(args, {out, err});
     *output = out.str() + err.str();
     return code;
   };
@@ -470,7 +470,7 @@ BOOST_FIXTURE_TEST_CASE(the_registry_command_syncs_as_the_daemon_does, Fixture) 
   std::ostringstream out, err;
   const std::vector<std::string> args{"kakehashi", "registry", "sync",
                                       "--json",    "--config", (dir / "kakehashi.json").string()};
-  BOOST_TEST(cli::run_cli(args, {out, err}) == 0, out.str() + err.str());
+  BOOST_TEST(gateway::cli::run_cli(args, {out, err}) == 0, out.str() + err.str());
 
   // The same publications as the daemon's first sync (sync_publishes_each_side_...), the
   // suspended office included. The config's represented offices seed the national publication

@@ -260,10 +260,11 @@ kakehashi::gateway::OutboundUnit proxied_unit(std::uint64_t seed, const std::str
   auto u =
       retarget(kakehashi::testing::UnitGenerator(seed).make("K2"), kRegional, kOfficeA, to_type);
   const std::string d = pki().dir();
-  auto office = kakehashi::pki::load_credential(d + "/offices/regional/" + kRegional + ".cert.pem",
-                                                d + "/offices/regional/" + kRegional + ".key.pem");
-  auto proxy = kakehashi::pki::load_credential(d + "/gateway/proxy-rsa.cert.pem",
-                                               d + "/gateway/proxy-rsa.key.pem");
+  auto office =
+      kakehashi::gateway::pki::load_credential(d + "/offices/regional/" + kRegional + ".cert.pem",
+                                               d + "/offices/regional/" + kRegional + ".key.pem");
+  auto proxy = kakehashi::gateway::pki::load_credential(d + "/gateway/proxy-rsa.cert.pem",
+                                                        d + "/gateway/proxy-rsa.key.pem");
   kakehashi::gateway::OutboundUnit out;
   out.idempotency_key = key;
   out.sender = {kRegional, "43"};

@@ -197,7 +197,7 @@ std::unique_ptr<office::OfficeClient> client(const Standin& s, const std::string
 
 mapping::cms::Credential office_key(const std::string& network, const std::string& office_no) {
   const auto base = env().pki / "offices" / network / office_no;
-  return pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+  return gateway::pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
 }
 
 // A generated K2 unit whose file names are re-addressed from `from` to `to`.
@@ -597,7 +597,7 @@ BOOST_AUTO_TEST_CASE(office_send_reaches_the_recipient_mailbox_with_read_receipt
   auto item = decode_mailbox_item(b->fetch(answer->id).body);
   BOOST_REQUIRE(item);
   BOOST_REQUIRE_EQUAL(item->documents.size(), msg.documents.size());
-  const auto domain = pki::load_trust_domain(env().pki / "regional");
+  const auto domain = gateway::pki::load_trust_domain(env().pki / "regional");
   for (std::size_t i = 0; i < msg.documents.size(); ++i) {
     BOOST_TEST(item->documents[i].content == msg.documents[i].content);
     BOOST_TEST(item->documents[i].signature == msg.documents[i].signature);
@@ -1563,7 +1563,7 @@ BOOST_AUTO_TEST_CASE(a_fingerprint_pin_takes_that_certificate_only) {
   Standin s("push_fingerprint");
   auto config = push_config(s);
   config.push.peer.subject_cn.clear();
-  const auto cert = pki::load_certificate(member_tls("A").cert_file);
+  const auto cert = gateway::pki::load_certificate(member_tls("A").cert_file);
   unsigned char* der = nullptr;
   const int n = i2d_X509(cert.get(), &der);
   BOOST_REQUIRE(n > 0);

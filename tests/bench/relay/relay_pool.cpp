@@ -144,13 +144,15 @@ int run(const Options& o) {
     auto it = creds.find(no);
     if (it == creds.end()) {
       const auto base = o.pki + "/offices/" + network + "/" + no;
-      it = creds.emplace(no, kakehashi::pki::load_credential(base + ".cert.pem", base + ".key.pem"))
+      it = creds
+               .emplace(no, kakehashi::gateway::pki::load_credential(base + ".cert.pem",
+                                                                     base + ".key.pem"))
                .first;
     }
     return it->second;
   };
   auto gateway_cert =
-      kakehashi::pki::load_certificates(o.pki + "/gateway/proxy-" + o.alg + ".cert.pem");
+      kakehashi::gateway::pki::load_certificates(o.pki + "/gateway/proxy-" + o.alg + ".cert.pem");
   if (gateway_cert.empty()) throw std::runtime_error("no gateway document certificate");
   Db national(o.national_state);
   Db regional(o.regional_state);

@@ -189,15 +189,15 @@ struct NationalStandin::Impl {
   Impl(boost::asio::io_context& io, StandinOptions o)
       : options(std::move(o)),
         db(options.state_file),
-        national(pki::load_trust_domain(options.national_domain_dir)),
-        ca_certs(pki::load_certificates(options.tls.ca_file)),
+        national(gateway::pki::load_trust_domain(options.national_domain_dir)),
+        ca_certs(gateway::pki::load_certificates(options.tls.ca_file)),
         server(io, options.tls,
                [this](adapters::http::Request req,
                       std::function<void(adapters::http::Response)> respond) {
                  serve(std::move(req), std::move(respond));
                }) {
     if (!options.proxied_domain_dir.empty()) {
-      proxied = pki::load_trust_domain(options.proxied_domain_dir);
+      proxied = gateway::pki::load_trust_domain(options.proxied_domain_dir);
     }
     db.exec(R"(
       CREATE TABLE IF NOT EXISTS accounts(user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
@@ -912,7 +912,7 @@ struct NationalStandin::Impl {
     }
     if (poison == "undecryptable") {
       // Encrypted to another certificate (the stand-in's own): the caller cannot open it.
-      recipients.push_back(pki::load_certificate(options.tls.cert_file));
+      recipients.push_back(gateway::pki::load_certificate(options.tls.cert_file));
     } else {
       recipients.push_back(std::move(cert.value()));
     }

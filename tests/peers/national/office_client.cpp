@@ -53,7 +53,8 @@ OfficeClientOptions office_options_from_pki(const std::string& pki_dir,
 struct OfficeClient::Impl {
   explicit Impl(OfficeClientOptions o)
       : options(std::move(o)),
-        credential(pki::load_credential(options.office_cert_file, options.office_key_file)),
+        credential(
+            gateway::pki::load_credential(options.office_cert_file, options.office_key_file)),
         client(io.get_executor(), adapters::http::ClientOptions{options.host,
                                                                 options.port,
                                                                 options.tls,

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
         sign_cert = (pki / "offices/regional" / (office_no + ".cert.pem")).string();
       if (sign_key.empty())
         sign_key = (pki / "offices/regional" / (office_no + ".key.pem")).string();
-      const auto signer = kakehashi::pki::load_credential(sign_cert, sign_key);
+      const auto signer = kakehashi::gateway::pki::load_credential(sign_cert, sign_key);
       std::vector<office::OfficeFile> files;
       for (const auto& p : positional) {
         files.push_back({std::filesystem::path(p).filename().string(), read_file(p)});

@@ -241,8 +241,9 @@ struct RegionalStandin::Impl {
     if (options.proxied_domain.empty() && !pki.empty()) options.proxied_domain = pki / "national";
     if (options.state_file.empty()) throw std::runtime_error("regional stand-in: no state file");
     options.tls.require_peer_cert = true;
-    regional = pki::load_trust_domain(options.regional_domain);
-    if (!options.proxied_domain.empty()) proxied = pki::load_trust_domain(options.proxied_domain);
+    regional = gateway::pki::load_trust_domain(options.regional_domain);
+    if (!options.proxied_domain.empty())
+      proxied = gateway::pki::load_trust_domain(options.proxied_domain);
     store = std::make_unique<StandinStore>(options.state_file);
     if (!options.seed_directory.empty()) seed(read_text(options.seed_directory));
   }
