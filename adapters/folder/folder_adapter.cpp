@@ -220,7 +220,7 @@ std::unique_ptr<gateway::Adapter> make_folder_adapter(FolderAdapterConfig config
   std::vector<SigningOffice> offices;
   for (const auto& office : config.offices) {
     offices.push_back(
-        {office.office, pki::load_credential(office.certificate_file, office.key_file)});
+        {office.office, gateway::pki::load_credential(office.certificate_file, office.key_file)});
   }
   return std::make_unique<FolderAdapter>(std::move(config), std::move(context), std::move(offices));
 }

@@ -10,7 +10,7 @@
 
 namespace kakehashi::adapters::folder {
 
-// Startup only: loads each office's credential (throws pki::PkiError for a missing or
+// Startup only: loads each office's credential (throws gateway::pki::PkiError for a missing or
 // group/world-readable key), creates the folders and recovers from an interrupted run
 // (throws std::system_error when the folder cannot be prepared).
 // Destroy the adapter on its executor, after `stop` has called `drained`.

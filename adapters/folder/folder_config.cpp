@@ -50,7 +50,7 @@ FolderAdapterConfig parse_folder_config(const gateway::ConfigNode& section) {
     office.name = node.string("name", std::string());
     office.certificate_file = node.string("certificate_file");
     office.key_file = node.string("key_file");
-    if (auto problem = pki::secret_file_problem(office.key_file, "private key"))
+    if (auto problem = gateway::pki::secret_file_problem(office.key_file, "private key"))
       node.error("key_file", *problem);
     if (!office.office.office_no.empty() &&
         !mapping::is_valid_office_number(office.office.office_no)) {

@@ -1,7 +1,6 @@
 #include "adapters/folder/outbox_scanner.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 
 #include "adapters/folder/folder_files.hpp"
@@ -9,6 +8,7 @@
 #include "mapping/careplan/inspector.hpp"
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/translation_receipt.hpp"
+#include "mapping/common/media_type.hpp"
 
 namespace kakehashi::adapters::folder {
 namespace fs = std::filesystem;
@@ -18,24 +18,6 @@ namespace {
 
 mapping::cms::ByteView view(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string media_type_of(const std::string& name) {
-  const auto dot = name.rfind('.');
-  const std::string ext = dot == std::string::npos ? "" : lower(name.substr(dot + 1));
-  if (ext == "csv") return "text/csv";
-  if (ext == "pdf") return "application/pdf";
-  if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
-  if (ext == "png") return "image/png";
-  if (ext == "gif") return "image/gif";
-  if (ext == "txt") return "text/plain";
-  return "application/octet-stream";
 }
 
 std::string office_text(const mapping::OfficeRef& o) {
@@ -64,9 +46,12 @@ std::string read_small(const fs::path& path) {
 
 std::string_view state_name(gateway::ReceiptState state) {
   switch (state) {
-    case gateway::ReceiptState::kDelivered: return "DELIVERED";
-    case gateway::ReceiptState::kRead: return "READ";
-    case gateway::ReceiptState::kRejected: return "REJECTED";
+    case gateway::ReceiptState::kDelivered:
+      return "DELIVERED";
+    case gateway::ReceiptState::kRead:
+      return "READ";
+    case gateway::ReceiptState::kRejected:
+      return "REJECTED";
   }
   return "UNKNOWN";
 }
@@ -220,8 +205,7 @@ ScanResult OutboxScanner::scan(std::chrono::steady_clock::time_point now) {
       ++result.report.errors;
       continue;
     }
-    const auto report =
-        mapping::inspect(inputs, {config_.max_file_bytes, config_.max_unit_bytes});
+    const auto report = mapping::inspect(inputs, {config_.max_file_bytes, config_.max_unit_bytes});
 
     for (const auto& unit : report.units) {
       mapping::Findings findings = unit.findings;
@@ -237,9 +221,9 @@ ScanResult OutboxScanner::scan(std::chrono::steady_clock::time_point now) {
       }
       const SigningOffice* signer = unit.key ? signer_for(unit.key->from) : nullptr;
       if (unit.key && signer == nullptr) {
-        findings.push_back(unit_finding(
-            kSenderNotConfigured, "sender office " + office_text(unit.key->from) +
-                                      " is not an office this folder sends for"));
+        findings.push_back(
+            unit_finding(kSenderNotConfigured, "sender office " + office_text(unit.key->from) +
+                                                   " is not an office this folder sends for"));
       }
       if (!unit.key || mapping::has_errors(findings)) {
         if (reject(unit.key, unit.files, findings)) {
@@ -262,7 +246,7 @@ ScanResult OutboxScanner::scan(std::chrono::steady_clock::time_point now) {
         const auto at = std::find(names.begin(), names.end(), file_name) - names.begin();
         gateway::SignedFile file;
         file.name = file_name;
-        file.media_type = media_type_of(file_name);
+        file.media_type = mapping::common::media_type_for(file_name);
         file.content = contents[static_cast<std::size_t>(at)];
         auto signature = mapping::cms::sign(view(file.content), signer->credential, {true});
         if (!signature.ok()) {
@@ -355,8 +339,8 @@ gateway::SendResult OutboxScanner::write_receipt(const gateway::OutboundReceipt&
     return result;
   }
   result.status = gateway::SendResult::Status::kAccepted;
-  result.remote_id = it->second.parent_path().filename().string() + "/" +
-                     it->second.filename().string();
+  result.remote_id =
+      it->second.parent_path().filename().string() + "/" + it->second.filename().string();
   return result;
 }
 

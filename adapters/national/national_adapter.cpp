@@ -23,8 +23,9 @@
 #include "mapping/cms/content_converter.hpp"
 #include "mapping/cms/envelope.hpp"
 #include "mapping/cms/verify.hpp"
+#include "mapping/common/media_type.hpp"
 
-namespace kakehashi::national {
+namespace kakehashi::adapters::national {
 namespace {
 
 namespace cms = mapping::cms;
@@ -49,19 +50,6 @@ void put_office(Writer& w, const char* key, const gateway::OfficeRef& o) {
   put(w, "office_no", o.office_no);
   put(w, "service_type", o.service_type);
   w.EndObject();
-}
-
-std::string media_type_of(const std::string& name) {
-  const auto dot = name.rfind('.');
-  std::string ext = dot == std::string::npos ? "" : name.substr(dot + 1);
-  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (ext == "csv") return "text/csv";
-  if (ext == "pdf") return "application/pdf";
-  if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
-  if (ext == "png") return "image/png";
-  if (ext == "gif") return "image/gif";
-  if (ext == "txt") return "text/plain";
-  return "application/octet-stream";
 }
 
 SendResult retry(std::string code, std::string message) {
@@ -100,7 +88,7 @@ SendResult classify(boost::system::error_code ec, const http::Response& resp) {
 
 std::string read_secret(const std::string& path) {
   // Refused when group/world-readable, like every secret (gateway/pki/key_file.hpp).
-  const auto bytes = pki::read_secret_file(path, "password file");
+  const auto bytes = gateway::pki::read_secret_file(path, "password file");
   std::string line(bytes.begin(), bytes.end());
   line = line.substr(0, line.find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
@@ -592,7 +580,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
            InboxItem& current = items->front();
            gateway::SignedFile f;
            f.name = current.names[file];
-           f.media_type = media_type_of(f.name);
+           f.media_type = mapping::common::media_type_for(f.name);
            f.content = to_string(*content);
            f.cms = to_string(inner.value());
            f.attached = true;
@@ -810,11 +798,11 @@ NationalAdapterConfig parse_national_config(const gateway::ConfigNode& section) 
   c.document_cert_file = section.string("document_cert_file");
   c.document_key_file = section.string("document_key_file");
   // Secrets readable by group or others are refused by `config check` and `run` alike.
-  if (auto problem = pki::secret_file_problem(c.password_file, "password file"))
+  if (auto problem = gateway::pki::secret_file_problem(c.password_file, "password file"))
     section.error("password_file", *problem);
-  if (auto problem = pki::secret_file_problem(c.document_key_file, "private key"))
+  if (auto problem = gateway::pki::secret_file_problem(c.document_key_file, "private key"))
     section.error("document_key_file", *problem);
-  if (auto problem = pki::secret_file_problem(c.tls.key_file, "private key"))
+  if (auto problem = gateway::pki::secret_file_problem(c.tls.key_file, "private key"))
     tls.error("key_file", *problem);
   c.poll_interval = section.duration("poll_interval", std::chrono::milliseconds(5000));
   c.request_timeout = section.duration("request_timeout", std::chrono::milliseconds(15000));
@@ -833,7 +821,7 @@ std::unique_ptr<gateway::Adapter> make_national_adapter(NationalAdapterConfig co
   if (context.sink == nullptr) throw std::invalid_argument("national adapter: no sink");
   std::string password = read_secret(config.password_file);
   cms::Credential credential =
-      pki::load_credential(config.document_cert_file, config.document_key_file);
+      gateway::pki::load_credential(config.document_cert_file, config.document_key_file);
   // The document certificate goes to the server in DER (PROTOCOL §3).
   unsigned char* der = nullptr;
   const int n = i2d_X509(credential.certificate.get(), &der);
@@ -845,4 +833,4 @@ std::unique_ptr<gateway::Adapter> make_national_adapter(NationalAdapterConfig co
   return std::make_unique<NationalAdapterImpl>(std::move(impl));
 }
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

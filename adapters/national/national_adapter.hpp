@@ -13,7 +13,7 @@
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/config/config_node.hpp"
 
-namespace kakehashi::national {
+namespace kakehashi::adapters::national {
 
 struct NationalAdapterConfig {
   std::string host = "127.0.0.1";
@@ -51,4 +51,4 @@ class NationalAdapter : public gateway::Adapter {
 std::unique_ptr<gateway::Adapter> make_national_adapter(NationalAdapterConfig config,
                                                         gateway::AdapterContext context);
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

@@ -4,7 +4,7 @@
 
 #include "adapters/national/ncp_codec.hpp"
 
-namespace kakehashi::national {
+namespace kakehashi::adapters::national {
 namespace {
 
 std::string str(const rapidjson::Value& v, const char* key) {
@@ -137,4 +137,4 @@ std::string answer_string(std::string_view body, const char* key) {
   return d.HasParseError() ? std::string() : str(d, key);
 }
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

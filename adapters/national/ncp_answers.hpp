@@ -11,7 +11,7 @@
 
 #include "gateway/adapter/adapter.hpp"
 
-namespace kakehashi::national {
+namespace kakehashi::adapters::national {
 
 // One listed transmission: the unit to hand over (files still to download) and their names.
 struct NcpInboxItem {
@@ -56,4 +56,4 @@ std::optional<NcpOfficePage> parse_office_page(std::string_view body);
 // A string member of a JSON object body ("" when the body is not JSON or has no such string).
 std::string answer_string(std::string_view body, const char* key);
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

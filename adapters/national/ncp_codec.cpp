@@ -1,83 +1,10 @@
 #include "adapters/national/ncp_codec.hpp"
 
-#include <array>
-#include <ctime>
-
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-namespace kakehashi::national {
-namespace {
-
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int sextet(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-}  // namespace
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
-                            (std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8) |
-                            std::uint32_t{static_cast<unsigned char>(bytes[i + 2])};
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t v = std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16;
-    if (rest == 2) v |= std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    std::array<int, 4> s{};
-    int pad = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      const char c = text[i + j];
-      if (c == '=' && last && j >= 2) {
-        ++pad;
-        s[j] = 0;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;  // data after padding
-      s[j] = sextet(c);
-      if (s[j] < 0) return std::nullopt;
-    }
-    const std::uint32_t v =
-        (static_cast<std::uint32_t>(s[0]) << 18) | (static_cast<std::uint32_t>(s[1]) << 12) |
-        (static_cast<std::uint32_t>(s[2]) << 6) | static_cast<std::uint32_t>(s[3]);
-    out += static_cast<char>((v >> 16) & 0xFF);
-    if (pad < 2) out += static_cast<char>((v >> 8) & 0xFF);
-    if (pad < 1) out += static_cast<char>(v & 0xFF);
-  }
-  return out;
-}
-
+namespace kakehashi::adapters::national {
 std::string make_cursor(std::string_view scope, std::int64_t position) {
   return base64_encode(std::string(scope) + ":" + std::to_string(position));
 }
@@ -142,17 +69,6 @@ std::string conflict_transmission_id(std::string_view body) {
   return {id->value.GetString(), id->value.GetStringLength()};
 }
 
-std::string iso_time(std::int64_t epoch_ms) {
-  const std::time_t secs = static_cast<std::time_t>(epoch_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::array<char, 40> buf{};
-  std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(epoch_ms % 1000));
-  return buf.data();
-}
-
 std::string url_encode(std::string_view text) {
   static constexpr std::string_view kHex = "0123456789ABCDEF";
   std::string out;
@@ -210,4 +126,4 @@ std::string query_param(std::string_view target, std::string_view key) {
   return {};
 }
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

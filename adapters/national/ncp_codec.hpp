@@ -1,6 +1,6 @@
 #pragma once
 // Small encodings shared by the NCP API's two sides (adapter and stand-in): base64, opaque
-// cursors, error bodies, timestamps. Pure functions; no I/O.
+// cursors, error bodies. Pure functions; no I/O.
 
 #include <cstdint>
 #include <optional>
@@ -8,12 +8,13 @@
 #include <string_view>
 
 #include "adapters/common/http/json_depth.hpp"
+#include "mapping/common/base64.hpp"
 
-namespace kakehashi::national {
+namespace kakehashi::adapters::national {
 
-std::string base64_encode(std::string_view bytes);
-// nullopt on any character outside the alphabet or bad padding.
-std::optional<std::string> base64_decode(std::string_view text);
+// Base64 is mapping/common's: canonical only (RFC 4648 §3.5), nullopt on anything else.
+using mapping::common::base64_decode;
+using mapping::common::base64_encode;
 
 // Opaque cursor for a position in an ordered list: "<scope>:<n>" in base64, so clients cannot
 // lean on its shape.
@@ -34,9 +35,6 @@ std::string error_code_of(std::string_view body);
 // first transmission there); "" when absent or not an error body.
 std::string conflict_transmission_id(std::string_view body);
 
-// UTC time as 2025-03-25T01:48:05.123Z from milliseconds since the epoch.
-std::string iso_time(std::int64_t epoch_ms);
-
 // Percent-encoding of a query or path component (unreserved characters kept).
 std::string url_encode(std::string_view text);
 std::string url_decode(std::string_view text);
@@ -44,4 +42,4 @@ std::string url_decode(std::string_view text);
 // Value of `key` in the query part of `target` ("" when absent).
 std::string query_param(std::string_view target, std::string_view key);
 
-}  // namespace kakehashi::national
+}  // namespace kakehashi::adapters::national

@@ -15,7 +15,7 @@
 #include "gateway/pki/key_file.hpp"
 #include "mapping/cms/content_converter.hpp"
 
-namespace kakehashi::regional {
+namespace kakehashi::adapters::regional {
 
 namespace asio = boost::asio;
 using gateway::SendResult;
@@ -78,7 +78,7 @@ http::TlsConfig parse_tls(const gateway::ConfigNode& node, bool server) {
   tls.ca_file = node.string("ca_file");
   tls.cert_file = node.string("cert_file");
   tls.key_file = node.string("key_file");
-  if (auto problem = pki::secret_file_problem(tls.key_file, "private key"))
+  if (auto problem = gateway::pki::secret_file_problem(tls.key_file, "private key"))
     node.error("key_file", *problem);
   tls.allow_tls12 = node.boolean("allow_tls12", false);
   if (!server) tls.server_name = node.string("server_name", std::string());
@@ -815,4 +815,4 @@ std::unique_ptr<gateway::Adapter> make_regional_adapter(RegionalAdapterConfig co
   return std::make_unique<RegionalAdapter>(std::move(config), std::move(context));
 }
 
-}  // namespace kakehashi::regional
+}  // namespace kakehashi::adapters::regional

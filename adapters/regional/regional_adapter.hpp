@@ -15,7 +15,7 @@
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/config/config_node.hpp"
 
-namespace kakehashi::regional {
+namespace kakehashi::adapters::regional {
 
 // The optional listener for the network's push notices (PROTOCOL.md §8).
 struct RegionalPushConfig {
@@ -85,4 +85,4 @@ class RegionalAdapter final : public gateway::Adapter {
 std::unique_ptr<gateway::Adapter> make_regional_adapter(RegionalAdapterConfig config,
                                                         gateway::AdapterContext context);
 
-}  // namespace kakehashi::regional
+}  // namespace kakehashi::adapters::regional

@@ -1,7 +1,5 @@
 #include "adapters/regional/rhn_wire.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <set>
 
@@ -10,8 +8,9 @@
 #include <rapidjson/writer.h>
 
 #include "adapters/common/http/json_depth.hpp"
+#include "mapping/common/media_type.hpp"
 
-namespace kakehashi::regional {
+namespace kakehashi::adapters::regional {
 
 namespace {
 
@@ -142,39 +141,6 @@ bool read_documents(const rapidjson::Value& arr, std::vector<RhnDocument>& out) 
 
 }  // namespace
 
-std::string base64_encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (alnum || c == '+' || c == '/') continue;
-    // Padding only in the last two positions, and a pad is never followed by data.
-    if (c == '=' && i + 2 >= text.size() && (i + 1 == text.size() || text[i + 1] == '=')) continue;
-    return std::nullopt;
-  }
-  if (text.empty()) return std::string();
-  std::string out(3 * (text.size() / 4), '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock keeps the bytes the padding stands for; drop them.
-  std::size_t pad = 0;
-  if (text.back() == '=') ++pad;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++pad;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
-
 bool valid_message_id(std::string_view id) {
   return !id.empty() && id.size() <= kMaxMessageIdBytes && charset_ok(id, true, true);
 }
@@ -193,26 +159,6 @@ bool valid_service_type(std::string_view service_type) {
 
 bool valid_status(std::string_view status) {
   return status == "ACTIVE" || status == "SUSPENDED" || status == "CLOSED";
-}
-
-bool allowed_media_type(std::string_view media_type) {
-  static const std::set<std::string_view> kAllowed = {"text/csv",  "application/pdf", "image/jpeg",
-                                                      "image/png", "image/gif",       "text/plain"};
-  return kAllowed.count(media_type) != 0;
-}
-
-std::string media_type_for(std::string_view filename) {
-  const auto dot = filename.rfind('.');
-  std::string ext(dot == std::string_view::npos ? "" : filename.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (ext == "csv") return "text/csv";
-  if (ext == "pdf") return "application/pdf";
-  if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
-  if (ext == "png") return "image/png";
-  if (ext == "gif") return "image/gif";
-  if (ext == "txt") return "text/plain";
-  return "application/octet-stream";
 }
 
 std::string encode_message(const RhnMessage& m) {
@@ -303,7 +249,7 @@ std::variant<RhnMessage, RhnError> decode_message(std::string_view json, bool ch
     if (!sig) return invalid(path + ".signature", "missing");
     RhnDocument out;
     out.filename = *name;
-    if (!allowed_media_type(*type)) {
+    if (!mapping::common::is_known_media_type(*type)) {
       return invalid_document(path + ".media_type", out.filename, "media type not allowed");
     }
     out.media_type = *type;
@@ -641,4 +587,4 @@ std::variant<std::vector<RhnOffice>, RhnError> decode_external_directory(std::st
   return out;
 }
 
-}  // namespace kakehashi::regional
+}  // namespace kakehashi::adapters::regional

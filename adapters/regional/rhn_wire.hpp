@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "mapping/careplan/file_name.hpp"
+#include "mapping/common/base64.hpp"
+#include "mapping/common/media_type.hpp"
 
-namespace kakehashi::regional {
+namespace kakehashi::adapters::regional {
 
 // Limits of PROTOCOL.md §2.
 inline constexpr std::size_t kMaxMessageIdBytes = 128;
@@ -130,18 +132,19 @@ struct RhnSendAnswer {
   std::string accepted_at;
 };
 
-std::string base64_encode(std::string_view bytes);
-// Strict RFC 4648 §4 with padding; nullopt on any other character or length.
-std::optional<std::string> base64_decode(std::string_view text);
+// Base64 is mapping/common's: strict RFC 4648 §4 with padding, canonical only (§3.5); nullopt
+// on anything else.
+using mapping::common::base64_decode;
+using mapping::common::base64_encode;
 
 bool valid_message_id(std::string_view id);
 bool valid_facility_id(std::string_view id);
 bool valid_office_no(std::string_view office_no);
 bool valid_service_type(std::string_view service_type);
 bool valid_status(std::string_view status);
-bool allowed_media_type(std::string_view media_type);
-// The media type for a file name by its extension (text/csv for the standard's CSV files).
-std::string media_type_for(std::string_view filename);
+// The media type for a file name by its extension (text/csv for the standard's CSV files), and
+// the allowed types (§3: exactly mapping/common's known types), are mapping/common's.
+using mapping::common::media_type_for;
 
 std::string encode_message(const RhnMessage& message);
 // Parses and checks §2 and the document rules of §3 step 2 (400 INVALID_REQUEST /
@@ -168,4 +171,4 @@ std::string encode_external_directory(const std::vector<RhnOffice>& offices);
 // §7 body; an error names the offending field.
 std::variant<std::vector<RhnOffice>, RhnError> decode_external_directory(std::string_view json);
 
-}  // namespace kakehashi::regional
+}  // namespace kakehashi::adapters::regional

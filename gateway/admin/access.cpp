@@ -107,7 +107,7 @@ AccessControl::AccessControl(std::vector<TokenEntry> tokens,
       operator_subjects_(std::move(operator_subjects)),
       auditor_subjects_(std::move(auditor_subjects)) {}
 
-std::optional<Principal> AccessControl::authenticate(const http::Request& request) const {
+std::optional<Principal> AccessControl::authenticate(const adapters::http::Request& request) const {
   if (const auto* h = request.header("authorization")) {
     constexpr std::string_view kBearer = "Bearer ";
     if (h->size() > kBearer.size() &&

@@ -43,7 +43,7 @@ class AccessControl {
   AccessControl(std::vector<TokenEntry> tokens, std::vector<std::string> operator_subjects,
                 std::vector<std::string> auditor_subjects);
   // The request's bearer token, else its verified client certificate; nullopt: no access.
-  std::optional<Principal> authenticate(const http::Request& request) const;
+  std::optional<Principal> authenticate(const adapters::http::Request& request) const;
 
  private:
   std::vector<TokenEntry> tokens_;

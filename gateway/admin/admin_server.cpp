@@ -29,7 +29,7 @@ std::int64_t system_now() {
       .count();
 }
 
-void add_security_headers(http::Response& r) {
+void add_security_headers(adapters::http::Response& r) {
   r.headers.emplace_back("x-content-type-options", "nosniff");
   r.headers.emplace_back("x-frame-options", "DENY");
   r.headers.emplace_back("referrer-policy", "no-referrer");
@@ -53,7 +53,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   AdminConfig config;
   AdminSources sources;
   std::unique_ptr<AccessControl> access;
-  std::unique_ptr<http::HttpsServer> server;
+  std::unique_ptr<adapters::http::HttpsServer> server;
   net::thread_pool pool;
   net::steady_timer timer;
   bool stopped = false;
@@ -61,7 +61,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::thread::id, std::unique_ptr<ThreadState>> threads;
   std::set<std::pair<std::string, std::string>> active_alerts;  // io thread
 
-  using Reply = std::function<void(http::Response)>;
+  using Reply = std::function<void(adapters::http::Response)>;
 
   ThreadState& thread_state() {
     std::lock_guard lock(threads_mutex);
@@ -112,8 +112,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  void handle(http::Request req, Reply respond) {
-    Reply reply = [respond = std::move(respond)](http::Response r) {
+  void handle(adapters::http::Request req, Reply respond) {
+    Reply reply = [respond = std::move(respond)](adapters::http::Response r) {
       add_security_headers(r);
       respond(std::move(r));
     };
@@ -146,19 +146,20 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     on_pool(std::move(routed.work), std::move(reply));
   }
 
-  void serve_static(const http::Request& req, const std::string& path, const Reply& reply) {
+  void serve_static(const adapters::http::Request& req, const std::string& path,
+                    const Reply& reply) {
     if (req.method != "GET") return reply(error_response({405, "method_not_allowed", "use GET"}));
     const std::string name = path == "/" ? "index.html" : path.substr(1);
     for (const auto& asset : console_assets()) {
       if (asset.path == name) {
-        http::Response r;
+        adapters::http::Response r;
         r.headers = {{"content-type", std::string(asset.content_type)},
                      {"cache-control", "no-cache"}};
         r.body.assign(asset.data.data(), asset.data.size());
         return reply(std::move(r));
       }
     }
-    http::Response r;
+    adapters::http::Response r;
     r.status = 404;
     r.headers = {{"content-type", "text/plain; charset=utf-8"}};
     r.body = "not found\n";
@@ -240,24 +241,25 @@ std::uint16_t AdminServer::start(std::optional<std::uint16_t> port_override) {
   }
   impl_->access =
       std::make_unique<AccessControl>(std::move(tokens), c.operator_subjects, c.auditor_subjects);
-  http::TlsConfig tls;
+  adapters::http::TlsConfig tls;
   tls.cert_file = c.certificate_file;
   tls.key_file = c.key_file;
   tls.ca_file = c.client_ca_file;
   tls.allow_tls12 = c.allow_tls12;
   tls.require_peer_cert = false;  // tokens work without one; a presented one must verify
-  http::ServerOptions options;
+  adapters::http::ServerOptions options;
   options.max_body_bytes = 64 * 1024;
   options.max_header_bytes = 16 * 1024;
   options.on_error = [](const std::string& what) {
     log(LogLevel::kWarning, "admin-connection-error", {{"error", what}});
   };
   std::weak_ptr<Impl> weak = impl_;
-  impl_->server = std::make_unique<http::HttpsServer>(
+  impl_->server = std::make_unique<adapters::http::HttpsServer>(
       impl_->io, tls,
-      [weak](http::Request request, std::function<void(http::Response)> respond) {
+      [weak](adapters::http::Request request,
+             std::function<void(adapters::http::Response)> respond) {
         auto self = weak.lock();
-        if (!self) return respond(http::Response{503, {}, "stopping\n"});
+        if (!self) return respond(adapters::http::Response{503, {}, "stopping\n"});
         self->handle(std::move(request), std::move(respond));
       },
       options);

@@ -61,8 +61,8 @@ std::optional<Target> parse_target(const std::string& target) {
   return t;
 }
 
-http::Response json_response(int status, std::string body) {
-  http::Response r;
+adapters::http::Response json_response(int status, std::string body) {
+  adapters::http::Response r;
   r.status = status;
   r.headers = {{"content-type", "application/json; charset=utf-8"}, {"cache-control", "no-store"}};
   r.body = std::move(body);
@@ -70,7 +70,7 @@ http::Response json_response(int status, std::string body) {
   return r;
 }
 
-http::Response error_response(const ApiError& error) {
+adapters::http::Response error_response(const ApiError& error) {
   JsonWriter j;
   j.w().StartObject();
   j.kv("error", error.code);
@@ -171,7 +171,7 @@ Routed refuse(int status, std::string code, std::string reason) {
 
 }  // namespace
 
-Routed route(http::Request req, const Target& target, const Principal& who) {
+Routed route(adapters::http::Request req, const Target& target, const Principal& who) {
   const std::string& path = target.path;
   const auto only_get = [&req](Work work) {
     if (req.method != "GET") return refuse(405, "method_not_allowed", "use GET");

@@ -55,8 +55,8 @@ struct ApiContext {
   const mapping::registry::Registry* registry(bool fresh = false);
 };
 
-http::Response json_response(int status, std::string body);
-http::Response error_response(const ApiError& error);
+adapters::http::Response json_response(int status, std::string body);
+adapters::http::Response error_response(const ApiError& error);
 
 // Query parameters as the endpoints read them; a bad value throws ApiError 400.
 std::optional<std::string> text_param(const QueryParams& q, const char* key);  // absent or ""
@@ -66,7 +66,7 @@ std::int64_t parse_id(const std::string& text, const char* what);  // a non-nega
 inline constexpr std::size_t kMaxLimit = 500;                      // items in one answer
 
 // Work for the listener's pool: runs with the thread's connections, answers or throws ApiError.
-using Work = std::function<http::Response(ApiContext&)>;
+using Work = std::function<adapters::http::Response(ApiContext&)>;
 
 // The router's decision for an authenticated request to /metrics or /api/...: the endpoint's
 // work for the pool, or a refusal answered at once (before any store work).
@@ -75,6 +75,6 @@ struct Routed {
   std::optional<ApiError> refusal;
   bool cross_site = false;  // the refusal is a cross-site request: the server logs it
 };
-Routed route(http::Request req, const Target& target, const Principal& who);
+Routed route(adapters::http::Request req, const Target& target, const Principal& who);
 
 }  // namespace kakehashi::gateway::admin

@@ -12,7 +12,7 @@
 
 namespace kakehashi::gateway::admin {
 
-http::Response api_audit_verify(ApiContext& ctx) {
+adapters::http::Response api_audit_verify(ApiContext& ctx) {
   auto& s = ctx.store();
   const auto records = s.audit_records();
   const auto checkpoints = s.audit_checkpoints();
@@ -54,7 +54,7 @@ http::Response api_audit_verify(ApiContext& ctx) {
   return json_response(200, j.done());
 }
 
-http::Response api_audit_export(ApiContext& ctx, const QueryParams& q) {
+adapters::http::Response api_audit_export(ApiContext& ctx, const QueryParams& q) {
   const auto format = text_param(q, "format").value_or("csv");
   if (format != "csv" && format != "jsonl")
     throw ApiError{400, "bad_request", "format must be csv or jsonl"};
@@ -82,7 +82,7 @@ http::Response api_audit_export(ApiContext& ctx, const QueryParams& q) {
   } else {
     audit::write_jsonl(rows, out);
   }
-  http::Response r;
+  adapters::http::Response r;
   r.status = 200;
   r.headers = {
       {"content-type", format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson"},
@@ -92,7 +92,7 @@ http::Response api_audit_export(ApiContext& ctx, const QueryParams& q) {
   return r;
 }
 
-http::Response api_audit_evidence(ApiContext& ctx, const QueryParams& q) {
+adapters::http::Response api_audit_evidence(ApiContext& ctx, const QueryParams& q) {
   const auto param = [&q](const char* key) {
     const auto it = q.find(key);
     return it == q.end() ? std::string() : it->second;
@@ -115,7 +115,7 @@ http::Response api_audit_evidence(ApiContext& ctx, const QueryParams& q) {
         {{"office", office}, {"month", month}, {"error", e.what()}});
     throw ApiError{500, "evidence_failed", e.what()};
   }
-  http::Response r;
+  adapters::http::Response r;
   r.status = 200;
   r.headers = {{"content-type", "application/json; charset=utf-8"},
                {"content-disposition",

@@ -22,7 +22,7 @@ std::string normalise_origin(std::string origin) {
 
 }  // namespace
 
-std::optional<std::string> cross_site_refusal(const http::Request& request) {
+std::optional<std::string> cross_site_refusal(const adapters::http::Request& request) {
   const std::string* marker = request.header(kRequestHeader);
   if (marker == nullptr || *marker != "1") {
     return std::string(

@@ -18,6 +18,6 @@ namespace kakehashi::gateway::admin {
 inline constexpr const char* kRequestHeader = "x-kakehashi-request";
 
 // nullopt when the request may act; otherwise why it is refused (English, for the 403 reason).
-std::optional<std::string> cross_site_refusal(const http::Request& request);
+std::optional<std::string> cross_site_refusal(const adapters::http::Request& request);
 
 }  // namespace kakehashi::gateway::admin

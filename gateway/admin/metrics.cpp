@@ -13,7 +13,7 @@
 
 namespace kakehashi::gateway::admin {
 
-http::Response metrics(ApiContext& ctx) {
+adapters::http::Response metrics(ApiContext& ctx) {
   PrometheusText p;
   const auto counts = ctx.store().state_counts(0);
   p.family("kakehashi_info", "gauge", "The gateway instance answering.");
@@ -194,7 +194,7 @@ http::Response metrics(ApiContext& ctx) {
     if (seen.insert({a.kind, a.subject}).second)
       p.sample("kakehashi_alert_active", {{"kind", a.kind}, {"subject", a.subject}}, 1);
   }
-  http::Response r;
+  adapters::http::Response r;
   r.status = 200;
   r.headers = {{"content-type", kPrometheusContentType}, {"cache-control", "no-store"}};
   r.body = p.text();

@@ -7,6 +7,6 @@
 
 namespace kakehashi::gateway::admin {
 
-http::Response metrics(ApiContext& ctx);
+adapters::http::Response metrics(ApiContext& ctx);
 
 }  // namespace kakehashi::gateway::admin

@@ -6,7 +6,7 @@
 namespace kakehashi::gateway::admin {
 namespace reg = mapping::registry;
 
-http::Response api_registry_conflicts(ApiContext& ctx) {
+adapters::http::Response api_registry_conflicts(ApiContext& ctx) {
   JsonWriter j;
   j.w().StartObject();
   j.key("conflicts");
@@ -38,7 +38,7 @@ http::Response api_registry_conflicts(ApiContext& ctx) {
   return json_response(200, j.done());
 }
 
-http::Response api_registry_last_sync(ApiContext& ctx) {
+adapters::http::Response api_registry_last_sync(ApiContext& ctx) {
   JsonWriter j;
   j.w().StartObject();
   const auto s = last_sync(ctx);

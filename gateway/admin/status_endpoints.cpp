@@ -15,7 +15,7 @@ constexpr std::int64_t kDayMs = 24 * kHourMs;
 constexpr std::int64_t kJapanOffsetMs = 9 * kHourMs;  // JST, no daylight saving
 }  // namespace
 
-http::Response api_session(ApiContext& ctx, const Principal& who) {
+adapters::http::Response api_session(ApiContext& ctx, const Principal& who) {
   JsonWriter j;
   j.w().StartObject();
   j.kv("role", to_string(who.role));
@@ -26,7 +26,7 @@ http::Response api_session(ApiContext& ctx, const Principal& who) {
   return json_response(200, j.done());
 }
 
-http::Response api_dashboard(ApiContext& ctx) {
+adapters::http::Response api_dashboard(ApiContext& ctx) {
   const std::int64_t day_start = (ctx.now + kJapanOffsetMs) / kDayMs * kDayMs - kJapanOffsetMs;
   const std::int64_t hours_start = ctx.now / kHourMs * kHourMs - 23 * kHourMs;
   const auto today = ctx.store().state_counts(day_start);
@@ -131,7 +131,7 @@ http::Response api_dashboard(ApiContext& ctx) {
   return json_response(200, j.done());
 }
 
-http::Response readyz(ApiContext& ctx) {
+adapters::http::Response readyz(ApiContext& ctx) {
   std::vector<std::string> reasons;
   try {
     (void)ctx.store().last_checkpoint_at();

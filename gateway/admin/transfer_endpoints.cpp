@@ -9,7 +9,7 @@
 
 namespace kakehashi::gateway::admin {
 
-http::Response api_transfers(ApiContext& ctx, const QueryParams& q) {
+adapters::http::Response api_transfers(ApiContext& ctx, const QueryParams& q) {
   store::TransferFilter f;
   f.state = text_param(q, "state");
   f.office = text_param(q, "office");
@@ -42,7 +42,7 @@ http::Response api_transfers(ApiContext& ctx, const QueryParams& q) {
   return json_response(200, j.done());
 }
 
-http::Response api_transfer(ApiContext& ctx, std::int64_t id) {
+adapters::http::Response api_transfer(ApiContext& ctx, std::int64_t id) {
   const auto t = ctx.store().get(id);
   if (!t) throw ApiError{404, "not_found", "no transfer " + std::to_string(id)};
   const auto events = ctx.store().events(id);
@@ -111,7 +111,7 @@ http::Response api_transfer(ApiContext& ctx, std::int64_t id) {
   return json_response(200, j.done());
 }
 
-http::Response api_parked(ApiContext& ctx) {
+adapters::http::Response api_parked(ApiContext& ctx) {
   store::TransferFilter f;
   f.state = store::kParked;
   f.limit = kMaxLimit;
@@ -125,8 +125,8 @@ http::Response api_parked(ApiContext& ctx) {
   return json_response(200, j.done());
 }
 
-http::Response api_act(ApiContext& ctx, std::int64_t id, const std::string& action,
-                       const Principal& who, const std::string& body) {
+adapters::http::Response api_act(ApiContext& ctx, std::int64_t id, const std::string& action,
+                                 const Principal& who, const std::string& body) {
   if (who.role != Role::kOperator)
     throw ApiError{403, "forbidden", "the auditor role may read and export, not " + action};
   std::string reason;

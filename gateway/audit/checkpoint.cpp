@@ -17,10 +17,6 @@ std::string checkpoint_text(std::int64_t number, std::int64_t seq, std::string_v
          std::to_string(seq) + "\nhash " + std::string(hash) + "\nat " + std::to_string(at) + "\n";
 }
 
-std::string base64_decode(std::string_view text) {
-  return mapping::common::base64_decode(text).value_or(std::string());
-}
-
 cms::Result<std::string> sign_checkpoint(const Checkpoint& c, const cms::Credential& signer) {
   const std::string text = checkpoint_text(c.number, c.seq, c.hash, c.at);
   const cms::ByteView content(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
@@ -33,7 +29,7 @@ cms::Result<std::string> sign_checkpoint(const Checkpoint& c, const cms::Credent
 
 cms::Result<bool> verify_checkpoint(const Checkpoint& c, X509* gateway_certificate) {
   ERR_clear_error();
-  const std::string der = base64_decode(c.signature);
+  const std::string der = mapping::common::base64_decode(c.signature).value_or(std::string());
   const cms::ByteView view(reinterpret_cast<const std::uint8_t*>(der.data()), der.size());
   cms::CmsPtr parsed = der.empty() ? nullptr : cms::parse_cms_der(view);
   if (!parsed || OBJ_obj2nid(CMS_get0_type(parsed.get())) != NID_pkcs7_signed ||

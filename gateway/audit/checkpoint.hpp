@@ -33,8 +33,4 @@ mapping::cms::Result<std::string> sign_checkpoint(const Checkpoint& checkpoint,
 mapping::cms::Result<bool> verify_checkpoint(const Checkpoint& checkpoint,
                                              X509* gateway_certificate);
 
-// mapping::common::base64_decode, "" when not base64. Kept for gateway/store/evidence_query.cpp
-// until it calls mapping/common itself (issue 15); new code calls mapping/common.
-std::string base64_decode(std::string_view text);
-
 }  // namespace kakehashi::gateway::audit

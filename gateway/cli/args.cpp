@@ -1,6 +1,6 @@
 #include "gateway/cli/args.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 Args::Args(std::span<const std::string> args, std::set<std::string> flags,
            std::set<std::string> options) {
@@ -42,4 +42,4 @@ std::optional<std::string> Args::option(const std::string& name) const {
   return it->second;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

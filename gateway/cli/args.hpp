@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 class Args {
  public:
@@ -31,4 +31,4 @@ struct UsageError {
   std::string message;
 };
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

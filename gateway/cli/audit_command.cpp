@@ -18,7 +18,7 @@
 #include "gateway/pki/key_file.hpp"
 #include "mapping/common/iso_time.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 using namespace kakehashi::gateway;
 
 daemon::LoadedConfig load_config_or_report(const std::string& path, CommandIo io);
@@ -301,4 +301,4 @@ Command audit_command() {
   return c;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

@@ -4,8 +4,8 @@
 
 #include "gateway/cli/command.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 Command audit_command();
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 // Exit codes shared by every subcommand.
 inline constexpr int kExitOk = 0;
@@ -33,4 +33,4 @@ std::vector<Command> all_commands();
 // Entry point used by main(): dispatches to a subcommand, handles --help and usage errors.
 int run_cli(std::span<const std::string> argv, CommandIo io);
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

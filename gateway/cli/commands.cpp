@@ -10,7 +10,7 @@
 #include "gateway/cli/store_command.hpp"
 #include "gateway/cli/verify_command.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 std::vector<Command> all_commands() {
   // Listed explicitly (no self-registration): add a line here for each new subcommand.
@@ -77,4 +77,4 @@ int run_cli(std::span<const std::string> argv, CommandIo io) {
   return kExitUsage;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

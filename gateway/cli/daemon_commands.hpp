@@ -4,10 +4,10 @@
 
 #include "gateway/cli/command.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 Command run_command();
 Command config_command();
 Command relay_command();
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

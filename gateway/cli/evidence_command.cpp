@@ -12,7 +12,7 @@
 #include "gateway/daemon/evidence_builder.hpp"
 #include "gateway/daemon/gateway_config.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 using namespace kakehashi::gateway;
 
 daemon::LoadedConfig load_config_or_report(const std::string& path, CommandIo io);
@@ -130,4 +130,4 @@ int audit_verify_evidence(const Args& args, CommandIo io) {
   return check.ok() ? kExitOk : kExitRejected;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

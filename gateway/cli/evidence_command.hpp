@@ -5,9 +5,9 @@
 #include "gateway/cli/args.hpp"
 #include "gateway/cli/command.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 int audit_evidence(const Args& args, CommandIo io);
 int audit_verify_evidence(const Args& args, CommandIo io);
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 namespace fs = std::filesystem;
 
 namespace {
@@ -72,4 +72,4 @@ std::vector<LoadedFile> load_files(const std::vector<std::string>& paths, std::u
   return out;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

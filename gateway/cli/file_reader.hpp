@@ -7,7 +7,7 @@
 #include <system_error>
 #include <vector>
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 struct LoadedFile {
   std::string path;   // as found on disk
@@ -25,4 +25,4 @@ struct LoadError {
 std::vector<LoadedFile> load_files(const std::vector<std::string>& paths, std::uint64_t limit,
                                    std::vector<LoadError>& errors);
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

@@ -10,7 +10,7 @@
 #include "gateway/cli/file_reader.hpp"
 #include "mapping/careplan/finding_codes.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 namespace {
 
 using mapping::Finding;
@@ -248,4 +248,4 @@ Command inspect_command() {
   return c;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

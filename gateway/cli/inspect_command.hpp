@@ -6,7 +6,7 @@
 #include "gateway/cli/command.hpp"
 #include "mapping/careplan/inspector.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 Command inspect_command();
 
@@ -14,4 +14,4 @@ Command inspect_command();
 void print_inspect_text(const mapping::InspectReport& report, std::ostream& out);
 void print_inspect_json(const mapping::InspectReport& report, std::ostream& out);
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

@@ -8,5 +8,5 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  return kakehashi::cli::run_cli(args, {std::cout, std::cerr});
+  return kakehashi::gateway::cli::run_cli(args, {std::cout, std::cerr});
 }

@@ -22,7 +22,7 @@
 #include "gateway/registry/sync_network.hpp"
 #include "mapping/common/iso_time.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 using namespace kakehashi::gateway;
 namespace reg = mapping::registry;
 namespace fs = std::filesystem;
@@ -436,4 +436,4 @@ Command registry_command() {
   return c;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

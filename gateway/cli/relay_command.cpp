@@ -13,7 +13,7 @@
 #include "gateway/operations/transfer_actions.hpp"
 #include "mapping/common/iso_time.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 using namespace kakehashi::gateway;
 
 daemon::LoadedConfig load_config_or_report(const std::string& path, CommandIo io);
@@ -354,4 +354,4 @@ Command config_command() {
   return c;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

@@ -7,7 +7,7 @@
 #include "gateway/daemon/gateway_config.hpp"
 #include "gateway/store/sql_connection.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 namespace fs = std::filesystem;
 using namespace kakehashi::gateway;
 
@@ -75,4 +75,4 @@ Command run_command() {
   return c;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

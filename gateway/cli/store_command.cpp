@@ -14,7 +14,7 @@
 #include "gateway/store/store.hpp"
 #include "gateway/store/store_copy.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 using namespace kakehashi::gateway;
 namespace fs = std::filesystem;
 
@@ -330,4 +330,4 @@ Command store_command() {
   return c;
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

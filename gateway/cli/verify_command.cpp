@@ -13,7 +13,7 @@
 #include "mapping/cms/verify.hpp"
 #include "mapping/common/iso_time.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 namespace {
 
@@ -179,4 +179,4 @@ Command verify_command() {
           run_verify};
 }
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

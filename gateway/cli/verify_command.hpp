@@ -3,8 +3,8 @@
 
 #include "gateway/cli/command.hpp"
 
-namespace kakehashi::cli {
+namespace kakehashi::gateway::cli {
 
 Command verify_command();
 
-}  // namespace kakehashi::cli
+}  // namespace kakehashi::gateway::cli

@@ -39,20 +39,20 @@ const std::vector<AdapterType>& adapter_types() {
   static const std::vector<AdapterType> kTypes{
       {"national", national_traits(),
        [](const ConfigNode& settings) {
-         auto config = national::parse_national_config(settings);
+         auto config = adapters::national::parse_national_config(settings);
          PreparedAdapter p;
          p.declared_publication = config.represented_offices;
          p.make = [config](AdapterContext ctx) {
-           return national::make_national_adapter(config, ctx);
+           return adapters::national::make_national_adapter(config, ctx);
          };
          return p;
        }},
       {"regional", regional_traits(),
        [](const ConfigNode& settings) {
-         auto config = regional::parse_regional_config(settings);
+         auto config = adapters::regional::parse_regional_config(settings);
          PreparedAdapter p;
          p.make = [config](AdapterContext ctx) {
-           return regional::make_regional_adapter(config, ctx);
+           return adapters::regional::make_regional_adapter(config, ctx);
          };
          return p;
        }},

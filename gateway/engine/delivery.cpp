@@ -13,36 +13,9 @@
 #include "gateway/engine/refusal.hpp"
 #include "gateway/engine/translator.hpp"
 #include "gateway/engine/unit_codec.hpp"
+#include "mapping/common/base64.hpp"
 
 namespace kakehashi::gateway::engine {
-namespace {
-
-std::string base64(const std::string& in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-}  // namespace
 
 struct Delivery::Prepared {
   store::Transfer transfer;
@@ -259,7 +232,8 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
   auto held = std::make_shared<bool>(true);  // false: the lease was lost, nothing written
   committer_.commit(
       [this, t, action, next, error, park_reason, at, held, r,
-       receipt = p.translation ? base64(p.translation->receipt_der) : std::string(),
+       receipt = p.translation ? mapping::common::base64_encode(p.translation->receipt_der)
+                               : std::string(),
        digests = p.translation
                      ? p.translation->inbound_sha256 + " -> " + p.translation->outbound_sha256
                      : std::string()](store::Store& s) {

@@ -3,8 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
+
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::gateway {
 namespace {
@@ -62,15 +63,8 @@ void write_line(LogLevel level, std::string_view event, const Fields& fields) {
   const auto now = std::chrono::system_clock::now();
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char ts[96];
-  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
   std::string line = "{\"ts\":\"";
-  line += ts;
+  line += mapping::common::format_iso_ms(ms);
   line += "\",\"level\":\"";
   line += level_name(level);
   line += "\",\"event\":\"";

@@ -10,7 +10,7 @@
 #include <system_error>
 #include <utility>
 
-namespace kakehashi::pki {
+namespace kakehashi::gateway::pki {
 namespace fs = std::filesystem;
 
 namespace {
@@ -91,4 +91,4 @@ std::vector<ExpirySource> trust_domain_expiry_sources(const std::string& network
   return out;
 }
 
-}  // namespace kakehashi::pki
+}  // namespace kakehashi::gateway::pki

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace kakehashi::pki {
+namespace kakehashi::gateway::pki {
 
 // A certificate or CRL file whose expiry is watched.
 struct ExpirySource {
@@ -33,4 +33,4 @@ std::vector<ExpirySource> trust_domain_expiry_sources(const std::string& network
 // Whole days from now until `until_ms`, rounded down: 12 hours left is 0, expired is negative.
 std::int64_t days_left(std::int64_t until_ms, std::int64_t now_ms);
 
-}  // namespace kakehashi::pki
+}  // namespace kakehashi::gateway::pki

@@ -13,7 +13,7 @@
 #include "gateway/pki/pki_error.hpp"
 #include "mapping/cms/parse.hpp"
 
-namespace kakehashi::pki {
+namespace kakehashi::gateway::pki {
 
 namespace cms = mapping::cms;
 
@@ -138,4 +138,4 @@ cms::Credential load_credential(const std::filesystem::path& certificate,
   return c;
 }
 
-}  // namespace kakehashi::pki
+}  // namespace kakehashi::gateway::pki

@@ -11,7 +11,7 @@
 #include "mapping/cms/credential.hpp"
 #include "mapping/cms/ossl.hpp"
 
-namespace kakehashi::pki {
+namespace kakehashi::gateway::pki {
 
 // Reads a whole file; throws PkiError naming the path.
 mapping::cms::Bytes read_file(const std::filesystem::path& path);
@@ -40,4 +40,4 @@ mapping::cms::X509Ptr load_certificate(const std::filesystem::path& path);
 mapping::cms::Credential load_credential(const std::filesystem::path& certificate,
                                          const std::filesystem::path& private_key);
 
-}  // namespace kakehashi::pki
+}  // namespace kakehashi::gateway::pki

@@ -3,11 +3,11 @@
 
 #include <stdexcept>
 
-namespace kakehashi::pki {
+namespace kakehashi::gateway::pki {
 
 class PkiError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-}  // namespace kakehashi::pki
+}  // namespace kakehashi::gateway::pki

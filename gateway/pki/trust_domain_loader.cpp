@@ -12,7 +12,7 @@
 #include "mapping/cms/parse.hpp"
 #include "mapping/common/iso_time.hpp"
 
-namespace kakehashi::pki {
+namespace kakehashi::gateway::pki {
 
 namespace cms = mapping::cms;
 
@@ -150,4 +150,4 @@ cms::TrustDomain load_trust_domain(const std::filesystem::path& dir) {
   return domain;
 }
 
-}  // namespace kakehashi::pki
+}  // namespace kakehashi::gateway::pki

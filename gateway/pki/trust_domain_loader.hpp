@@ -6,9 +6,9 @@
 
 #include "mapping/cms/trust_domain.hpp"
 
-namespace kakehashi::pki {
+namespace kakehashi::gateway::pki {
 
 // Throws PkiError naming the file (and line) on any problem: this runs at startup.
 mapping::cms::TrustDomain load_trust_domain(const std::filesystem::path& dir);
 
-}  // namespace kakehashi::pki
+}  // namespace kakehashi::gateway::pki

@@ -8,6 +8,7 @@
 #include "gateway/audit/delivery_status.hpp"
 #include "mapping/cms/ossl.hpp"
 #include "mapping/cms/translation_receipt.hpp"
+#include "mapping/common/base64.hpp"
 
 namespace kakehashi::gateway::store {
 namespace {
@@ -77,7 +78,7 @@ std::vector<audit::EvidenceFile> receipt_files(const std::vector<audit::AuditRec
   if (gateway == nullptr) return out;
   for (const auto& r : records) {
     if (r.kind != "translation-receipt") continue;
-    const std::string der = audit::base64_decode(r.detail);
+    const std::string der = mapping::common::base64_decode(r.detail).value_or(std::string());
     const auto receipt = mapping::cms::verify_receipt(
         {reinterpret_cast<const std::uint8_t*>(der.data()), der.size()}, gateway);
     if (!receipt) continue;

@@ -281,7 +281,7 @@ std::string first_line(const fs::path& p) {
 }
 
 // The development PKI (deploy/pki.sh), made once for the whole run.
-const fs::path& pki() {
+const fs::path& pki_dir() {
   static const fs::path dir = [] {
     const auto d = fs::temp_directory_path() / ("kh-admin-pki-" + std::to_string(::getpid()));
     const std::string cmd =
@@ -359,8 +359,8 @@ struct Gateway {
           ("kh-admin-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
     fs::create_directories(dir);
     db = (dir / "store.db").string();
-    operator_token = first_line(pki() / "admin/operator.token");
-    auditor_token = first_line(pki() / "admin/auditor.token");
+    operator_token = first_line(pki_dir() / "admin/operator.token");
+    auditor_token = first_line(pki_dir() / "admin/auditor.token");
     auto s = open_store();
     s->migrate();
     delivered =
@@ -406,10 +406,10 @@ struct Gateway {
     admin::AdminConfig c;
     c.enabled = true;
     c.port = 0;
-    c.certificate_file = (pki() / "tls/admin-server.cert.pem").string();
-    c.key_file = (pki() / "tls/admin-server.key.pem").string();
-    c.tokens_file = (pki() / "admin/tokens").string();
-    c.client_ca_file = (pki() / "tls/admin-ca.pem").string();
+    c.certificate_file = (pki_dir() / "tls/admin-server.cert.pem").string();
+    c.key_file = (pki_dir() / "tls/admin-server.key.pem").string();
+    c.tokens_file = (pki_dir() / "admin/tokens").string();
+    c.client_ca_file = (pki_dir() / "tls/admin-ca.pem").string();
     c.operator_subjects = {"CN=operator,OU=Admin,O=Kakehashi,C=JP"};
     c.auditor_subjects = {"CN=auditor,OU=Admin,O=Kakehashi,C=JP"};
     c.certificate_expiry_days = 30;
@@ -432,9 +432,9 @@ struct Gateway {
       if (no == "1371100452") return "Tokyo \"Day\" Service";
       return "";
     };
-    s.expiry = admin::trust_domain_expiry_sources("national", (pki() / "national").string());
+    s.expiry = admin::trust_domain_expiry_sources("national", (pki_dir() / "national").string());
     s.expiry.push_back(
-        {"certificate", "admin.tls", (pki() / "tls/admin-server.cert.pem").string()});
+        {"certificate", "admin.tls", (pki_dir() / "tls/admin-server.cert.pem").string()});
     s.audit_certificate_file = "";
     s.evidence = evidence;
     s.clock = [] { return kNow; };
@@ -470,12 +470,12 @@ struct Gateway {
       std::optional<std::vector<std::pair<std::string, std::string>>> headers = std::nullopt) {
     net::io_context ioc;
     net::ssl::context ctx(net::ssl::context::tls_client);
-    ctx.load_verify_file((pki() / "tls/admin-ca.pem").string());
+    ctx.load_verify_file((pki_dir() / "tls/admin-ca.pem").string());
     ctx.set_verify_mode(net::ssl::verify_peer);
     if (!client.empty()) {
       ctx.use_certificate_chain_file(
-          (pki() / ("tls/admin-" + client + "-client.cert.pem")).string());
-      ctx.use_private_key_file((pki() / ("tls/admin-" + client + "-client.key.pem")).string(),
+          (pki_dir() / ("tls/admin-" + client + "-client.cert.pem")).string());
+      ctx.use_private_key_file((pki_dir() / ("tls/admin-" + client + "-client.key.pem")).string(),
                                net::ssl::context::pem);
     }
     beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
@@ -517,7 +517,7 @@ std::string cli_export(const std::string& db, std::vector<std::string> args) {
   std::vector<std::string> argv{"kakehashi", "audit", "export", "--store", db};
   argv.insert(argv.end(), args.begin(), args.end());
   std::ostringstream out, err;
-  const int rc = kakehashi::cli::run_cli(argv, {out, err});
+  const int rc = kakehashi::gateway::cli::run_cli(argv, {out, err});
   BOOST_TEST(rc == 0, err.str());
   return out.str();
 }
@@ -581,9 +581,9 @@ BOOST_AUTO_TEST_CASE(token_file_lines_and_permissions) {
 BOOST_AUTO_TEST_CASE(config_section_is_validated_with_key_paths) {
   const std::string good =
       R"({"listen": "127.0.0.1:0", "tls": {"certificate_file": ")" +
-      (pki() / "tls/admin-server.cert.pem").string() + R"(", "key_file": ")" +
-      (pki() / "tls/admin-server.key.pem").string() + R"("}, "tokens_file": ")" +
-      (pki() / "admin/tokens").string() +
+      (pki_dir() / "tls/admin-server.cert.pem").string() + R"(", "key_file": ")" +
+      (pki_dir() / "tls/admin-server.key.pem").string() + R"("}, "tokens_file": ")" +
+      (pki_dir() / "admin/tokens").string() +
       R"(", "alerts": {"certificate_expiry_days": 10, "network_unreachable": "5m"}})";
   rapidjson::Document doc;
   doc.Parse(good.c_str());

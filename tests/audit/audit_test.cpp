@@ -157,7 +157,7 @@ Cli run(std::vector<std::string> args) {
   args.insert(args.begin(), "kakehashi");
   std::ostringstream out, err;
   Cli r;
-  r.code = kakehashi::cli::run_cli(args, {out, err});
+  r.code = kakehashi::gateway::cli::run_cli(args, {out, err});
   r.out = out.str();
   r.err = err.str();
   return r;

@@ -138,15 +138,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path pki = root / "pki";
-  const auto national = kakehashi::pki::load_trust_domain(pki / "national");
-  const auto regional = kakehashi::pki::load_trust_domain(pki / "regional");
+  const auto national = kakehashi::gateway::pki::load_trust_domain(pki / "national");
+  const auto regional = kakehashi::gateway::pki::load_trust_domain(pki / "regional");
   cms::Bytes content(content_bytes);
   for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<std::uint8_t>(i * 31);
 
   std::vector<Row> rows;
   for (const std::string alg : {"rsa", "ec"}) {
-    const auto cred = kakehashi::pki::load_credential(pki / ("gateway/proxy-" + alg + ".cert.pem"),
-                                                      pki / ("gateway/proxy-" + alg + ".key.pem"));
+    const auto cred = kakehashi::gateway::pki::load_credential(
+        pki / ("gateway/proxy-" + alg + ".cert.pem"), pki / ("gateway/proxy-" + alg + ".key.pem"));
     std::vector<cms::X509Ptr> recipients;
     recipients.push_back(cms::share(cred.certificate.get()));
     Row row;
@@ -170,16 +170,16 @@ int main(int argc, char** argv) {
     const std::string suffix = alg == "rsa" ? "" : "-ec";
     const auto office = [&](const std::string& network, const std::string& number,
                             const std::string& ca) {
-      auto c = kakehashi::pki::load_credential(
+      auto c = kakehashi::gateway::pki::load_credential(
           pki / ("offices/" + network + "/" + number + suffix + ".cert.pem"),
           pki / ("offices/" + network + "/" + number + suffix + ".key.pem"));
-      if (c.chain.empty()) c.chain.push_back(kakehashi::pki::load_certificate(pki / ca));
+      if (c.chain.empty()) c.chain.push_back(kakehashi::gateway::pki::load_certificate(pki / ca));
       return c;
     };
     const auto regional_office = office("regional", "3271500013", "ca/regional-ca/cert.pem");
     const auto national_office = office("national", "1370100016", "ca/national-ca/cert.pem");
-    const auto proxy = kakehashi::pki::load_credential(pki / ("gateway/proxy-" + alg + ".cert.pem"),
-                                                       pki / ("gateway/proxy-" + alg + ".key.pem"));
+    const auto proxy = kakehashi::gateway::pki::load_credential(
+        pki / ("gateway/proxy-" + alg + ".cert.pem"), pki / ("gateway/proxy-" + alg + ".key.pem"));
     const auto detached = cms::sign(content, regional_office, {}).value();
     const auto attached = cms::sign(content, national_office, cms::SignOptions{false}).value();
     RelayRow row;

@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(a_domain_lists_what_it_accepts) {
   const auto content = t::sample_content();
   const auto office = t::credential("offices/regional/3271500039");
   // A legacy domain that still takes SHA-1 (and RSA only).
-  const auto legacy = kakehashi::pki::load_trust_domain(
+  const auto legacy = kakehashi::gateway::pki::load_trust_domain(
       domain_with("alg-legacy", "digest_algorithms = sha256 sha1\nsignature_algorithms = rsa\n"));
   BOOST_TEST(cms::digest_names(legacy.algorithms) == "sha256 sha1");
   BOOST_TEST(cms::signature_key_names(legacy.algorithms) == "rsa");
@@ -106,9 +106,9 @@ BOOST_AUTO_TEST_CASE(an_unknown_algorithm_name_is_refused_at_load_with_its_line)
     BOOST_TEST_CONTEXT(line) {
       const auto dir = domain_with("alg-bad", line);
       try {
-        kakehashi::pki::load_trust_domain(dir);
+        kakehashi::gateway::pki::load_trust_domain(dir);
         BOOST_FAIL("loaded");
-      } catch (const kakehashi::pki::PkiError& e) {
+      } catch (const kakehashi::gateway::pki::PkiError& e) {
         const std::string what = e.what();
         BOOST_TEST(what.find("domain.conf:") != std::string::npos, what);
         BOOST_TEST(what.find(line.substr(0, line.find(' '))) != std::string::npos, what);
@@ -121,7 +121,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_algorithm_name_is_refused_at_load_with_its_line)
 // SHA-512 sender (a domain that accepts them), and the sender's SignerInfo is untouched.
 BOOST_AUTO_TEST_CASE(cosignature_is_sha256_whatever_the_sender_used) {
   const auto content = t::sample_content();
-  const auto legacy = kakehashi::pki::load_trust_domain(
+  const auto legacy = kakehashi::gateway::pki::load_trust_domain(
       domain_with("alg-cosign", "digest_algorithms = sha1 sha256 sha512\n"));
   const auto national = t::domain("national");
   const auto office = t::credential("offices/regional/3271500047");

@@ -95,7 +95,8 @@ void same_as_full_parse(const cms::Bytes& der) {
 // An office credential that embeds its CA certificate too, as many office signers do.
 cms::Credential office_with_chain(const std::string& prefix, const std::string& ca) {
   auto c = t::credential(prefix);
-  c.chain.push_back(kakehashi::pki::load_certificate(t::pki_dir() / "ca" / ca / "cert.pem"));
+  c.chain.push_back(
+      kakehashi::gateway::pki::load_certificate(t::pki_dir() / "ca" / ca / "cert.pem"));
   return c;
 }
 

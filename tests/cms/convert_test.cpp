@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(attach_and_cosign_equals_attach_then_cosign) {
   const auto content = t::sample_content();
   auto office = t::credential("offices/regional/3271500062");
   office.chain.push_back(
-      kakehashi::pki::load_certificate(t::pki_dir() / "ca/regional-ca/cert.pem"));
+      kakehashi::gateway::pki::load_certificate(t::pki_dir() / "ca/regional-ca/cert.pem"));
   const auto detached = cms::sign(content, office, {});
   BOOST_TEST_REQUIRE(detached.ok());
   const auto proxy = t::credential("gateway/proxy-rsa");

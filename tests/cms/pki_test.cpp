@@ -12,7 +12,7 @@
 
 namespace fs = std::filesystem;
 namespace t = kakehashi::test;
-using kakehashi::pki::PkiError;
+using kakehashi::gateway::pki::PkiError;
 
 BOOST_AUTO_TEST_SUITE(pki)
 
@@ -25,7 +25,7 @@ BOOST_AUTO_TEST_CASE(key_files_readable_by_others_are_refused) {
     BOOST_TEST_CONTEXT("mode " << std::oct << mode) {
       BOOST_TEST_REQUIRE(::chmod(key.c_str(), static_cast<mode_t>(mode)) == 0);
       try {
-        kakehashi::pki::load_private_key(key);
+        kakehashi::gateway::pki::load_private_key(key);
         BOOST_ERROR("key with group/other access was accepted");
       } catch (const PkiError& e) {
         const std::string msg = e.what();
@@ -36,13 +36,14 @@ BOOST_AUTO_TEST_CASE(key_files_readable_by_others_are_refused) {
     }
   }
   BOOST_TEST_REQUIRE(::chmod(key.c_str(), 0600) == 0);
-  BOOST_TEST(kakehashi::pki::load_private_key(key) != nullptr);
+  BOOST_TEST(kakehashi::gateway::pki::load_private_key(key) != nullptr);
   BOOST_TEST_REQUIRE(::chmod(key.c_str(), 0400) == 0);
-  BOOST_TEST(kakehashi::pki::load_private_key(key) != nullptr);
+  BOOST_TEST(kakehashi::gateway::pki::load_private_key(key) != nullptr);
   // A key that does not belong to the certificate is refused.
   BOOST_CHECK_THROW(
-      kakehashi::pki::load_credential(t::pki_dir() / "gateway/proxy-ec.cert.pem", key), PkiError);
-  BOOST_CHECK_THROW(kakehashi::pki::load_private_key(dir / "missing.pem"), PkiError);
+      kakehashi::gateway::pki::load_credential(t::pki_dir() / "gateway/proxy-ec.cert.pem", key),
+      PkiError);
+  BOOST_CHECK_THROW(kakehashi::gateway::pki::load_private_key(dir / "missing.pem"), PkiError);
 }
 
 BOOST_AUTO_TEST_CASE(pki_script_layout_and_modes) {
@@ -92,18 +93,18 @@ BOOST_AUTO_TEST_CASE(trust_domain_loading) {
   fs::copy_file(t::pki_dir() / "national/anchors/national-ca.pem", dir / "anchors/ca.pem");
   auto write_conf = [&](const std::string& text) { std::ofstream(dir / "domain.conf") << text; };
   write_conf("anchor = anchors/ca.pem\ncrl_policy = maybe\n");
-  BOOST_CHECK_THROW(kakehashi::pki::load_trust_domain(dir), PkiError);
+  BOOST_CHECK_THROW(kakehashi::gateway::pki::load_trust_domain(dir), PkiError);
   write_conf("anchor = anchors/ca.pem 2026-13-01 -\n");
-  BOOST_CHECK_THROW(kakehashi::pki::load_trust_domain(dir), PkiError);
+  BOOST_CHECK_THROW(kakehashi::gateway::pki::load_trust_domain(dir), PkiError);
   write_conf("office_rule = regex CN no-group\nanchor = anchors/ca.pem\n");
-  BOOST_CHECK_THROW(kakehashi::pki::load_trust_domain(dir), PkiError);
+  BOOST_CHECK_THROW(kakehashi::gateway::pki::load_trust_domain(dir), PkiError);
   write_conf(
       "crl_policy = soft-fail\ncrl_max_age = 3600\n"
       "office_rule = regex CN ^Office ([0-9]{10})$\nanchor = anchors/ca.pem\n");
-  const auto d = kakehashi::pki::load_trust_domain(dir);
+  const auto d = kakehashi::gateway::pki::load_trust_domain(dir);
   BOOST_TEST(d.crl_max_age.count() == 3600);
   BOOST_TEST(d.office_rule.pattern == "^Office ([0-9]{10})$");
-  BOOST_CHECK_THROW(kakehashi::pki::load_trust_domain(dir / "nope"), PkiError);
+  BOOST_CHECK_THROW(kakehashi::gateway::pki::load_trust_domain(dir / "nope"), PkiError);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -53,16 +53,16 @@ std::filesystem::path scratch_dir(const std::string& name) {
 }
 
 mapping::cms::Credential credential(const std::string& prefix) {
-  return pki::load_credential(pki_dir() / (prefix + ".cert.pem"),
-                              pki_dir() / (prefix + ".key.pem"));
+  return gateway::pki::load_credential(pki_dir() / (prefix + ".cert.pem"),
+                                       pki_dir() / (prefix + ".key.pem"));
 }
 
 mapping::cms::X509Ptr certificate(const std::string& prefix) {
-  return pki::load_certificate(pki_dir() / (prefix + ".cert.pem"));
+  return gateway::pki::load_certificate(pki_dir() / (prefix + ".cert.pem"));
 }
 
 mapping::cms::TrustDomain domain(const std::string& name) {
-  return pki::load_trust_domain(pki_dir() / name);
+  return gateway::pki::load_trust_domain(pki_dir() / name);
 }
 
 mapping::cms::Bytes to_bytes(const std::string& s) {
@@ -77,7 +77,7 @@ void write_file(const std::filesystem::path& path, mapping::cms::ByteView bytes)
 }
 
 mapping::cms::Bytes read_bytes(const std::filesystem::path& path) {
-  return pki::read_file(path);
+  return gateway::pki::read_file(path);
 }
 
 std::string quote(const std::string& arg) {

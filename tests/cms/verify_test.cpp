@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(each_certificate_defect_has_its_reason) {
       verify_detached(sign_with("cases/revoked", content, true), content, regional);
   BOOST_TEST(revoked.crl == cms::CrlOutcome::kRevoked);
   // A TLS client certificate (clientAuth only) must not sign care plans.
-  auto tls = kakehashi::pki::load_credential(
+  auto tls = kakehashi::gateway::pki::load_credential(
       kakehashi::test::pki_dir() / "tls/regional-standin-client.cert.pem",
       kakehashi::test::pki_dir() / "tls/regional-standin-client.key.pem");
   const auto tls_sig = cms::sign(content, tls, {});

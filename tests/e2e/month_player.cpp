@@ -219,17 +219,17 @@ class Player {
     }
     for (const auto* list : {&kRegionalManagers, &kRegionalServices}) {
       for (const auto& no : *list) {
-        reg_cred_.emplace(no,
-                          pki::load_credential(o_.pki + "/offices/regional/" + no + ".cert.pem",
-                                               o_.pki + "/offices/regional/" + no + ".key.pem"));
+        reg_cred_.emplace(
+            no, gateway::pki::load_credential(o_.pki + "/offices/regional/" + no + ".cert.pem",
+                                              o_.pki + "/offices/regional/" + no + ".key.pem"));
       }
     }
-    regional::office::OfficeClientOptions r;
+    adapters::regional::office::OfficeClientOptions r;
     r.port = o_.regional_port;
     r.tls.ca_file = o_.pki + "/tls/regional-ca.pem";
     r.tls.cert_file = o_.pki + "/tls/regional-standin-client.cert.pem";
     r.tls.key_file = o_.pki + "/tls/regional-standin-client.key.pem";
-    reg_ = std::make_unique<regional::office::OfficeClient>(r);
+    reg_ = std::make_unique<adapters::regional::office::OfficeClient>(r);
     for (auto& [no, c] : nat_) {
       const auto a = c->login();
       if (!a.ok())
@@ -397,12 +397,12 @@ class Player {
       if (u.remote_id.empty())
         throw std::runtime_error("national send: no transmission id in 50 answers");
     } else {
-      std::vector<regional::office::OfficeFile> files;
+      std::vector<adapters::regional::office::OfficeFile> files;
       for (const auto& f : u.files) files.push_back({f.name, f.bytes});
       u.message_id = "month-" + std::to_string(o_.seed) + "-" + std::to_string(idx);
-      const auto msg = regional::office::build_message(u.message_id, {kFacility, u.from}, u.to,
-                                                       files, reg_cred_.at(u.from.office_no),
-                                                       u.label, "今月分をお送りします");
+      const auto msg = adapters::regional::office::build_message(
+          u.message_id, {kFacility, u.from}, u.to, files, reg_cred_.at(u.from.office_no), u.label,
+          "今月分をお送りします");
       auto r = reg_->send(msg);
       for (int i = 0; i < 50 && (r.status == 0 || r.status >= 500 || r.status == 429 ||
                                  (r.status == 201 && str(parse(r.body), "id").empty()));
@@ -440,14 +440,15 @@ class Player {
     const auto idx = units_.size();
     u.message_id = "month-" + std::to_string(o_.seed) + "-" + std::to_string(idx) +
                    (tamper ? "-tampered" : "-injected");
-    std::vector<regional::office::OfficeFile> files;
+    std::vector<adapters::regional::office::OfficeFile> files;
     for (const auto& f : u.files)
       files.push_back({f.name, tamper ? f.bytes + " " : f.bytes});  // tampered: signed other bytes
-    auto msg = regional::office::build_message(u.message_id, {kFacility, u.from}, u.to, files,
-                                               reg_cred_.at(u.from.office_no), u.label, "");
+    auto msg =
+        adapters::regional::office::build_message(u.message_id, {kFacility, u.from}, u.to, files,
+                                                  reg_cred_.at(u.from.office_no), u.label, "");
     for (std::size_t i = 0; i < msg.documents.size(); ++i)
       msg.documents[i].content = u.files[i].bytes;
-    const auto full = parse(regional::encode_message(msg));
+    const auto full = parse(adapters::regional::encode_message(msg));
     rapidjson::StringBuffer b;
     rapidjson::Writer<rapidjson::StringBuffer> w(b);
     full["documents"].Accept(w);
@@ -1222,7 +1223,7 @@ class Player {
   testing::UnitGenerator gen_;
   std::map<std::string, std::unique_ptr<standin::OfficeClient>> nat_;
   std::map<std::string, mapping::cms::Credential> reg_cred_;
-  std::unique_ptr<regional::office::OfficeClient> reg_;
+  std::unique_ptr<adapters::regional::office::OfficeClient> reg_;
   std::vector<Unit> units_;
   std::map<std::string, std::size_t> by_key_;
   std::map<std::string, std::size_t> by_remote_;

@@ -49,15 +49,17 @@ struct Pki {
     const std::string cmd =
         std::string("bash ") + KAKEHASHI_PKI_SCRIPT + " " + dir.string() + " >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
-    regional = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "regional"));
-    national = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "national"));
-    proxy = std::make_shared<cms::Credential>(pki::load_credential(
+    regional =
+        std::make_shared<cms::TrustDomain>(gateway::pki::load_trust_domain(dir / "regional"));
+    national =
+        std::make_shared<cms::TrustDomain>(gateway::pki::load_trust_domain(dir / "national"));
+    proxy = std::make_shared<cms::Credential>(gateway::pki::load_credential(
         dir / "gateway/proxy-rsa.cert.pem", dir / "gateway/proxy-rsa.key.pem"));
   }
   ~Pki() { fs::remove_all(dir); }
   cms::Credential office(const std::string& network, const std::string& number) const {
     const auto base = dir / "offices" / network / number;
-    return pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+    return gateway::pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
   }
 };
 
@@ -835,7 +837,8 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_reaches_the_sender_by_name) {
                              const std::string& cert) {
     auto m = make_unit(seed, "K5", kRegionalService, kNationalManager, false);
     const auto base = test_pki().dir / "cases" / cert;
-    const auto cred = pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+    const auto cred =
+        gateway::pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
     m.unit.sender.office_no = office;
     for (auto& f : m.unit.files) {
       f.name = replace_all(f.name, kRegionalService, office);

@@ -40,9 +40,11 @@ struct Pki {
     const std::string cmd =
         std::string("bash ") + KAKEHASHI_PKI_SCRIPT + " " + dir.string() + " >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
-    regional = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "regional"));
-    national = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "national"));
-    proxy = std::make_shared<cms::Credential>(pki::load_credential(
+    regional =
+        std::make_shared<cms::TrustDomain>(gateway::pki::load_trust_domain(dir / "regional"));
+    national =
+        std::make_shared<cms::TrustDomain>(gateway::pki::load_trust_domain(dir / "national"));
+    proxy = std::make_shared<cms::Credential>(gateway::pki::load_credential(
         dir / "gateway/proxy-rsa.cert.pem", dir / "gateway/proxy-rsa.key.pem"));
   }
   ~Pki() { fs::remove_all(dir); }
@@ -81,7 +83,8 @@ InboundUnit national_unit(std::uint64_t seed, const std::string& from, const std
   u.recipient = {to, segs[k - 2]};
   u.subject = "plan";
   const auto base = test_pki().dir / "offices" / "national" / from;
-  const auto cred = pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+  const auto cred =
+      gateway::pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
   for (auto& f : g.files) {
     SignedFile s;
     s.name = replace_all(replace_all(f.name, gfrom, from), gto, to);

@@ -47,15 +47,17 @@ struct Pki {
     const std::string cmd =
         std::string("bash ") + KAKEHASHI_PKI_SCRIPT + " " + dir.string() + " >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
-    regional = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "regional"));
-    national = std::make_shared<cms::TrustDomain>(pki::load_trust_domain(dir / "national"));
-    proxy = std::make_shared<cms::Credential>(pki::load_credential(
+    regional =
+        std::make_shared<cms::TrustDomain>(gateway::pki::load_trust_domain(dir / "regional"));
+    national =
+        std::make_shared<cms::TrustDomain>(gateway::pki::load_trust_domain(dir / "national"));
+    proxy = std::make_shared<cms::Credential>(gateway::pki::load_credential(
         dir / "gateway/proxy-rsa.cert.pem", dir / "gateway/proxy-rsa.key.pem"));
   }
   ~Pki() { fs::remove_all(dir); }
   cms::Credential credential(const std::string& prefix) const {
     const auto base = dir / prefix;
-    return pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+    return gateway::pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
   }
 };
 

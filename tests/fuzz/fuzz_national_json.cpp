@@ -12,7 +12,7 @@
 #include "adapters/national/ncp_codec.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  namespace n = kakehashi::national;
+  namespace n = kakehashi::adapters::national;
   const std::string_view body(reinterpret_cast<const char*>(data), size);
 
   if (auto page = n::parse_inbox_page(body)) {

@@ -11,7 +11,7 @@
 #include "adapters/regional/rhn_wire.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  namespace r = kakehashi::regional;
+  namespace r = kakehashi::adapters::regional;
   const std::string_view body(reinterpret_cast<const char*>(data), size);
 
   const auto message = r::decode_message(body, true);

@@ -31,13 +31,13 @@ namespace ssl = boost::asio::ssl;
 namespace fs = std::filesystem;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
-using kakehashi::http::ClientOptions;
-using kakehashi::http::HttpsClient;
-using kakehashi::http::HttpsServer;
-using kakehashi::http::Request;
-using kakehashi::http::Response;
-using kakehashi::http::ServerOptions;
-using kakehashi::http::TlsConfig;
+using kakehashi::adapters::http::ClientOptions;
+using kakehashi::adapters::http::HttpsClient;
+using kakehashi::adapters::http::HttpsServer;
+using kakehashi::adapters::http::Request;
+using kakehashi::adapters::http::Response;
+using kakehashi::adapters::http::ServerOptions;
+using kakehashi::adapters::http::TlsConfig;
 
 constexpr auto kWait = std::chrono::seconds(5);  // only reached when something is broken
 
@@ -371,7 +371,7 @@ BOOST_AUTO_TEST_CASE(garbage_from_a_plain_tcp_server_is_an_error) {
 
 BOOST_AUTO_TEST_CASE(malformed_http_inside_tls_is_an_error) {
   Loop loop;
-  auto ctx = kakehashi::http::make_server_context(national_server_tls());
+  auto ctx = kakehashi::adapters::http::make_server_context(national_server_tls());
   tcp::acceptor acceptor(loop.io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
   const auto port = acceptor.local_endpoint().port();
   std::thread peer([&acceptor, &ctx] {
@@ -521,7 +521,7 @@ BOOST_AUTO_TEST_CASE(key_readable_by_others_is_refused) {
   auto tls = national_server_tls();
   tls.key_file = key.string();
   try {
-    kakehashi::http::make_server_context(tls);
+    kakehashi::adapters::http::make_server_context(tls);
     BOOST_FAIL("a world-readable key was accepted");
   } catch (const std::runtime_error& e) {
     BOOST_TEST(std::string(e.what()).find(key.string()) != std::string::npos, e.what());

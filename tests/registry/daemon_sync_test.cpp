@@ -115,12 +115,12 @@ struct RegionalPeer {
   explicit RegionalPeer(fs::path state_file) : state(std::move(state_file)) { open(0); }
   void open(std::uint16_t at_port) {
     std::ofstream(env().root / "regional-seed.json") << kRegionalSeed;
-    regional::standin::StandinOptions o;
+    adapters::regional::standin::StandinOptions o;
     o.pki_dir = env().pki;
     o.state_file = state;
     o.seed_directory = env().root / "regional-seed.json";
     o.port = at_port;
-    server = std::make_unique<regional::standin::RegionalStandin>(o);
+    server = std::make_unique<adapters::regional::standin::RegionalStandin>(o);
     port = server->start();
   }
   void stop() {
@@ -128,7 +128,7 @@ struct RegionalPeer {
     server.reset();
   }
   fs::path state;
-  std::unique_ptr<regional::standin::RegionalStandin> server;
+  std::unique_ptr<adapters::regional::standin::RegionalStandin> server;
   std::uint16_t port = 0;
 };
 
@@ -142,7 +142,7 @@ struct RefusingSink final : AdapterSink {
 struct Gateway {
   Gateway(const fs::path& store, std::uint16_t national_port, std::uint16_t regional_port,
           const std::vector<Key>& seed_published = {}) {
-    national::NationalAdapterConfig n;
+    adapters::national::NationalAdapterConfig n;
     const auto pki = env().pki.string();
     n.port = national_port;
     n.tls.ca_file = pki + "/tls/national-ca.pem";
@@ -153,15 +153,15 @@ struct Gateway {
     n.document_cert_file = pki + "/gateway/proxy-rsa.cert.pem";
     n.document_key_file = pki + "/gateway/proxy-rsa.key.pem";
     n.request_timeout = std::chrono::milliseconds(5000);
-    national_adapter = national::make_national_adapter(n, context("national"));
-    regional::RegionalAdapterConfig r;
+    national_adapter = adapters::national::make_national_adapter(n, context("national"));
+    adapters::regional::RegionalAdapterConfig r;
     r.port = regional_port;
     r.tls.ca_file = pki + "/tls/regional-ca.pem";
     r.tls.cert_file = pki + "/tls/gateway-regional-client-ec.cert.pem";
     r.tls.key_file = pki + "/tls/gateway-regional-client-ec.key.pem";
     r.facility_id = "KAKEHASHI-GW";
     r.timeout = std::chrono::milliseconds(5000);
-    regional_adapter = regional::make_regional_adapter(r, context("regional"));
+    regional_adapter = adapters::regional::make_regional_adapter(r, context("regional"));
     // What `kakehashi run` seeds from networks.national.settings.represented_offices.
     if (!seed_published.empty()) router.set_published("national", seed_published);
     registry::RegistryServiceOptions o;
@@ -426,7 +426,7 @@ BOOST_AUTO_TEST_CASE(config_check_validates_routing_overrides_file) {
     std::ostringstream out, err;
     const std::vector<std::string> args{"kakehashi", "config", "check",
                                         (dir / "kakehashi.json").string()};
-    const int code = cli::run_cli(args, {out, err});
+    const int code = gateway::cli::run_cli(args, {out, err});
     *output = out.str() + err.str();
     return code;
   };
@@ -470,7 +470,7 @@ BOOST_FIXTURE_TEST_CASE(the_registry_command_syncs_as_the_daemon_does, Fixture) 
   std::ostringstream out, err;
   const std::vector<std::string> args{"kakehashi", "registry", "sync",
                                       "--json",    "--config", (dir / "kakehashi.json").string()};
-  BOOST_TEST(cli::run_cli(args, {out, err}) == 0, out.str() + err.str());
+  BOOST_TEST(gateway::cli::run_cli(args, {out, err}) == 0, out.str() + err.str());
 
   // The same publications as the daemon's first sync (sync_publishes_each_side_...), the
   // suspended office included. The config's represented offices seed the national publication

@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 namespace {
 
 namespace net = boost::asio;
@@ -399,4 +399,4 @@ void HttpsClient::close() {
   net::post(impl_->strand, [impl = impl_] { impl->close_idle_and_queue(); });
 }
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

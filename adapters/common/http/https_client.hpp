@@ -12,7 +12,7 @@
 #include "adapters/common/http/message.hpp"
 #include "adapters/common/http/tls_config.hpp"
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 
 struct ClientOptions {
   std::string host = "127.0.0.1";
@@ -52,4 +52,4 @@ class HttpsClient {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <vector>
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 namespace {
 
 namespace net = boost::asio;
@@ -422,4 +422,4 @@ std::uint64_t HttpsServer::accepted_connections() const {
   return impl_->accepted.load();
 }
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

@@ -14,7 +14,7 @@
 #include "adapters/common/http/message.hpp"
 #include "adapters/common/http/tls_config.hpp"
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 
 // Called for each request; must call `respond` exactly once (from any thread).
 using Handler = std::function<void(Request request, std::function<void(Response)> respond)>;
@@ -68,4 +68,4 @@ class HttpsServer {
   std::shared_ptr<ServerFaults> faults_;
 };
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

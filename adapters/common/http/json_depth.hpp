@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 
 // No body of either contract nests deeper than about 5.
 inline constexpr int kMaxJsonDepth = 32;
@@ -34,4 +34,4 @@ inline bool json_nesting_within(std::string_view json, int max_depth = kMaxJsonD
   return true;
 }
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

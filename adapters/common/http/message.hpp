@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 
 struct Request {
   std::string method;  // GET, POST, PUT, DELETE
@@ -39,4 +39,4 @@ struct Response {
   }
 };
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

@@ -7,7 +7,7 @@
 #include <array>
 #include <cctype>
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 
 std::optional<std::string> subject_cn_of(const std::string& der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
@@ -61,4 +61,4 @@ std::optional<std::string> normalise_sha256(const std::string& text) {
   return out;
 }
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 
 struct PeerPin {
   std::string subject_cn;  // e.g. "regional-standin-client"; "" = any CN
@@ -24,4 +24,4 @@ bool peer_matches(const PeerPin& pin, const std::string& der);
 // "64 hex digits" check for config parsing (colons allowed, case ignored); normalised or nullopt.
 std::optional<std::string> normalise_sha256(const std::string& text);
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

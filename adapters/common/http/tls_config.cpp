@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 namespace {
 
 namespace ssl = boost::asio::ssl;
@@ -104,4 +104,4 @@ ssl::context make_client_context(const TlsConfig& config) {
   return ctx;
 }
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

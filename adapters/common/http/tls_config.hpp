@@ -6,7 +6,7 @@
 
 #include "adapters/common/http/asio.hpp"
 
-namespace kakehashi::http {
+namespace kakehashi::adapters::http {
 
 struct TlsConfig {
   std::string ca_file;            // PEM CA certificate(s) that issued the peer's certificate
@@ -21,4 +21,4 @@ struct TlsConfig {
 boost::asio::ssl::context make_server_context(const TlsConfig& config);
 boost::asio::ssl::context make_client_context(const TlsConfig& config);
 
-}  // namespace kakehashi::http
+}  // namespace kakehashi::adapters::http

@@ -2,8 +2,8 @@
 // office software reading inbox/: delivered_count counts inbox folders written for a key.
 
 #include "adapters/folder/inbox_writer.hpp"
-#include "mapping/cms/signer.hpp"
 #include "gateway/pki/key_file.hpp"
+#include "mapping/cms/signer.hpp"
 #include "tests/adapters/folder/folder_test_support.hpp"
 
 namespace kakehashi::testing::folder {
@@ -26,8 +26,8 @@ class FolderPeer final : public BehaviourPeer {
     // The sender's signatures, made once with another office's development key.
     if (signed_files_.empty()) {
       const auto credential =
-          pki::load_credential(pki_dir() / "offices/regional/3271500021.cert.pem",
-                               pki_dir() / "offices/regional/3271500021.key.pem");
+          gateway::pki::load_credential(pki_dir() / "offices/regional/3271500021.cert.pem",
+                                        pki_dir() / "offices/regional/3271500021.key.pem");
       for (const auto& f : unit_.files) {
         const auto* p = reinterpret_cast<const std::uint8_t*>(f.bytes.data());
         auto cms = mapping::cms::sign({p, f.bytes.size()}, credential, {true});

@@ -22,8 +22,9 @@ namespace {
 using Status = gateway::SendResult::Status;
 
 gateway::OutboundUnit outbound(const GeneratedUnit& g, const std::string& key, bool attached) {
-  const auto credential = pki::load_credential(pki_dir() / "offices/regional/3271500021.cert.pem",
-                                               pki_dir() / "offices/regional/3271500021.key.pem");
+  const auto credential =
+      gateway::pki::load_credential(pki_dir() / "offices/regional/3271500021.cert.pem",
+                                    pki_dir() / "offices/regional/3271500021.key.pem");
   gateway::OutboundUnit unit;
   unit.idempotency_key = key;
   unit.sender = sender_of(g);

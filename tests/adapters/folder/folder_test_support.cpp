@@ -18,8 +18,8 @@ struct TempTree {
     std::string pattern = (fs::temp_directory_path() / "kakehashi-folder-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     base = pattern;
-    const std::string command =
-        std::string("bash '") + KAKEHASHI_PKI_SCRIPT + "' '" + (base / "pki").string() + "' >/dev/null 2>&1";
+    const std::string command = std::string("bash '") + KAKEHASHI_PKI_SCRIPT + "' '" +
+                                (base / "pki").string() + "' >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) throw std::runtime_error("deploy/pki.sh failed");
   }
   ~TempTree() {
@@ -58,7 +58,7 @@ fs::path scratch_dir(const std::string& name) {
 }
 
 const mapping::cms::TrustDomain& regional_domain() {
-  static const auto domain = pki::load_trust_domain(pki_dir() / "regional");
+  static const auto domain = gateway::pki::load_trust_domain(pki_dir() / "regional");
   return domain;
 }
 
@@ -77,14 +77,21 @@ void write_file(const fs::path& path, const std::string& bytes) {
 std::vector<std::string> list_names(const fs::path& dir) {
   std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
 
-mapping::OfficeRef sender_of(const GeneratedUnit& unit) { return first_name(unit).from; }
-mapping::OfficeRef recipient_of(const GeneratedUnit& unit) { return first_name(unit).to; }
-std::string sequence_of(const GeneratedUnit& unit) { return first_name(unit).sequence; }
+mapping::OfficeRef sender_of(const GeneratedUnit& unit) {
+  return first_name(unit).from;
+}
+mapping::OfficeRef recipient_of(const GeneratedUnit& unit) {
+  return first_name(unit).to;
+}
+std::string sequence_of(const GeneratedUnit& unit) {
+  return first_name(unit).sequence;
+}
 
 adapters::folder::FolderOffice office(const mapping::OfficeRef& ref) {
   adapters::folder::FolderOffice o;
@@ -106,7 +113,9 @@ FolderBench::FolderBench(fs::path root_dir, std::vector<mapping::OfficeRef> offi
   config.incomplete_timeout = std::chrono::minutes(10);
 }
 
-FolderBench::~FolderBench() { adapter.reset(); }
+FolderBench::~FolderBench() {
+  adapter.reset();
+}
 
 void FolderBench::make_adapter() {
   adapters::folder::FolderAdapterConfig c = config;

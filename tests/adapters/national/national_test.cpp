@@ -185,8 +185,8 @@ struct RecordingSink : kakehashi::gateway::AdapterSink {
   bool accept = true;
 };
 
-kakehashi::national::NationalAdapterConfig adapter_config(std::uint16_t port) {
-  kakehashi::national::NationalAdapterConfig c;
+kakehashi::adapters::national::NationalAdapterConfig adapter_config(std::uint16_t port) {
+  kakehashi::adapters::national::NationalAdapterConfig c;
   const std::string d = pki().dir();
   c.port = port;
   c.tls.ca_file = d + "/tls/national-ca.pem";
@@ -226,7 +226,7 @@ struct AdapterRig {
         if (k == "transmission") event_items.push_back(v);
     };
     counters = ctx.events.counters;
-    adapter = kakehashi::national::make_national_adapter(c, ctx);
+    adapter = kakehashi::adapters::national::make_national_adapter(c, ctx);
   }
   std::size_t events_named(const std::string& name) const {
     return static_cast<std::size_t>(std::count(events.begin(), events.end(), name));
@@ -260,10 +260,11 @@ kakehashi::gateway::OutboundUnit proxied_unit(std::uint64_t seed, const std::str
   auto u =
       retarget(kakehashi::testing::UnitGenerator(seed).make("K2"), kRegional, kOfficeA, to_type);
   const std::string d = pki().dir();
-  auto office = kakehashi::pki::load_credential(d + "/offices/regional/" + kRegional + ".cert.pem",
-                                                d + "/offices/regional/" + kRegional + ".key.pem");
-  auto proxy = kakehashi::pki::load_credential(d + "/gateway/proxy-rsa.cert.pem",
-                                               d + "/gateway/proxy-rsa.key.pem");
+  auto office =
+      kakehashi::gateway::pki::load_credential(d + "/offices/regional/" + kRegional + ".cert.pem",
+                                               d + "/offices/regional/" + kRegional + ".key.pem");
+  auto proxy = kakehashi::gateway::pki::load_credential(d + "/gateway/proxy-rsa.cert.pem",
+                                                        d + "/gateway/proxy-rsa.key.pem");
   kakehashi::gateway::OutboundUnit out;
   out.idempotency_key = key;
   out.sender = {kRegional, "43"};
@@ -300,7 +301,7 @@ class NationalPeer final : public kakehashi::testing::BehaviourPeer {
       kakehashi::gateway::AdapterContext context) override {
     auto c = adapter_config(port_);
     c.represented_offices.clear();
-    return kakehashi::national::make_national_adapter(c, std::move(context));
+    return kakehashi::adapters::national::make_national_adapter(c, std::move(context));
   }
   kakehashi::gateway::OutboundUnit sample_unit(const std::string& key) override {
     // The same key must give the same bytes (signatures carry a signing time).
@@ -492,11 +493,13 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
     std::string wrong = body;
     for (std::size_t i = 0; i < unit.files.size(); ++i) {
       body += std::string(i ? "," : "") + "{\"name\":\"" + unit.files[i].name +
-              "\",\"signed_data\":\"" + kakehashi::national::base64_encode("garbage") + "\"}";
+              "\",\"signed_data\":\"" + kakehashi::adapters::national::base64_encode("garbage") +
+              "\"}";
       auto other = office(kOfficeB, kUserB, "pw-b");  // signs with B's key: verifies, wrong office
       wrong += std::string(i ? "," : "") + "{\"name\":\"" + unit.files[i].name +
                "\",\"signed_data\":\"" +
-               kakehashi::national::base64_encode(other.sign(unit.files[i].bytes)) + "\"}";
+               kakehashi::adapters::national::base64_encode(other.sign(unit.files[i].bytes)) +
+               "\"}";
     }
     note(a.call("POST", "/ncp/v1/transmissions", body + "]}", {{"idempotency-key", "e3"}}));
     note(a.call("POST", "/ncp/v1/transmissions", wrong + "]}", {{"idempotency-key", "e4"}}));
@@ -729,12 +732,12 @@ BOOST_AUTO_TEST_CASE(cursor_advances_only_after_accept_and_resumes) {
   ctx.sink = &sink;
   ctx.name = "national";
   ctx.unit_cursor = cursor1;
-  auto adapter = kakehashi::national::make_national_adapter(c, ctx);
+  auto adapter = kakehashi::adapters::national::make_national_adapter(c, ctx);
   adapter->start();
   BOOST_TEST_REQUIRE(run_until(io, [&] { return !sink.units.empty(); }));
   BOOST_TEST(sink.units[0].source_id == id2);
   // Withdraw through the adapter: refused once downloaded, accepted before.
-  auto* national = dynamic_cast<kakehashi::national::NationalAdapter*>(adapter.get());
+  auto* national = dynamic_cast<kakehashi::adapters::national::NationalAdapter*>(adapter.get());
   BOOST_TEST_REQUIRE(national != nullptr);
   std::optional<SendResult> w;
   national->withdraw(id2, [&](SendResult r) { w = r; });
@@ -756,7 +759,7 @@ BOOST_AUTO_TEST_CASE(adapter_withdraws_before_download) {
   std::string t;
   const SendResult sent = rig.send(proxied_unit(71, "w-71", &t));
   BOOST_TEST_REQUIRE((sent.status == SendResult::Status::kAccepted), sent.error_code);
-  auto* national = dynamic_cast<kakehashi::national::NationalAdapter*>(rig.adapter.get());
+  auto* national = dynamic_cast<kakehashi::adapters::national::NationalAdapter*>(rig.adapter.get());
   std::optional<SendResult> w;
   national->withdraw(sent.remote_id, [&](SendResult r) { w = r; });
   BOOST_TEST_REQUIRE(run_until(rig.io, [&] { return w.has_value(); }));
@@ -849,7 +852,8 @@ BOOST_AUTO_TEST_CASE(config_parsing_reports_key_paths) {
   rapidjson::Document d;
   d.Parse(good);
   std::vector<kakehashi::gateway::ConfigError> errors;
-  const auto c = kakehashi::national::parse_national_config({&d, "adapters.national", &errors});
+  const auto c =
+      kakehashi::adapters::national::parse_national_config({&d, "adapters.national", &errors});
   BOOST_TEST(errors.empty());
   BOOST_TEST(c.port == 8443);
   BOOST_TEST(c.poll_interval.count() == 2000);
@@ -858,7 +862,7 @@ BOOST_AUTO_TEST_CASE(config_parsing_reports_key_paths) {
   const char* bad = R"({"port":0,"user_id":"KJ1","tls":{"ca_file":"/ca","colour":1},"typo":true})";
   d.Parse(bad);
   errors.clear();
-  (void)kakehashi::national::parse_national_config({&d, "adapters.national", &errors});
+  (void)kakehashi::adapters::national::parse_national_config({&d, "adapters.national", &errors});
   std::set<std::string> paths;
   for (const auto& e : errors) paths.insert(e.path);
   for (const char* p : {"adapters.national.typo", "adapters.national.port",
@@ -904,7 +908,7 @@ struct PipelineRig {
     ctx.sink = &sink;
     ctx.name = "national";
     ctx.intake_window = kWindow;
-    adapter = kakehashi::national::make_national_adapter(c, ctx);
+    adapter = kakehashi::adapters::national::make_national_adapter(c, ctx);
   }
   ~PipelineRig() {
     bool drained = false;
@@ -1044,7 +1048,7 @@ BOOST_AUTO_TEST_SUITE(national_answers)
 
 // tests/fuzz finding: RapidJSON parses recursively, so "[[[[…" from a peer overflowed the stack.
 BOOST_AUTO_TEST_CASE(deeply_nested_bodies_are_refused_unparsed) {
-  using namespace kakehashi::national;
+  using namespace kakehashi::adapters::national;
   const std::string deep = "{\"items\":" + std::string(300000, '[');
   BOOST_TEST(!parse_inbox_page(deep).has_value());
   BOOST_TEST(!parse_updates_page(deep).has_value());
@@ -1058,7 +1062,7 @@ BOOST_AUTO_TEST_CASE(deeply_nested_bodies_are_refused_unparsed) {
 
 // An office master entry that is not an object is skipped, not dereferenced.
 BOOST_AUTO_TEST_CASE(office_master_entries_that_are_not_objects_are_skipped) {
-  using namespace kakehashi::national;
+  using namespace kakehashi::adapters::national;
   const auto page = parse_office_page(
       R"({"offices":[1,"x",{"office_no":"1370100016","service_types":["43",7]}],"has_more":false})");
   BOOST_TEST_REQUIRE(page.has_value());

@@ -56,7 +56,7 @@ inline std::ostream& boost_test_print_type(std::ostream& o, SendResult::Status s
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 using namespace kakehashi;
-using namespace kakehashi::regional;
+using namespace kakehashi::adapters::regional;
 using gateway::SendResult;
 
 namespace {
@@ -173,8 +173,8 @@ struct Standin {
   }
 };
 
-http::TlsConfig member_tls(const std::string& who) {
-  http::TlsConfig t;
+adapters::http::TlsConfig member_tls(const std::string& who) {
+  adapters::http::TlsConfig t;
   t.ca_file = (env().pki / "tls/regional-ca.pem").string();
   fs::path base;
   if (who == "A") base = env().pki / "tls/regional-standin-client";
@@ -197,7 +197,7 @@ std::unique_ptr<office::OfficeClient> client(const Standin& s, const std::string
 
 mapping::cms::Credential office_key(const std::string& network, const std::string& office_no) {
   const auto base = env().pki / "offices" / network / office_no;
-  return pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
+  return gateway::pki::load_credential(base.string() + ".cert.pem", base.string() + ".key.pem");
 }
 
 // A generated K2 unit whose file names are re-addressed from `from` to `to`.
@@ -222,7 +222,7 @@ RhnMessage message_from_a(const std::string& id, const mapping::OfficeRef& to,
                                office_key("regional", kA43.office_no), "plan 2025-05", "cover");
 }
 
-std::string error_code(const http::Response& r) {
+std::string error_code(const adapters::http::Response& r) {
   return r.status >= 200 && r.status < 300 ? "" : decode_error(r.status, r.body).code;
 }
 
@@ -597,7 +597,7 @@ BOOST_AUTO_TEST_CASE(office_send_reaches_the_recipient_mailbox_with_read_receipt
   auto item = decode_mailbox_item(b->fetch(answer->id).body);
   BOOST_REQUIRE(item);
   BOOST_REQUIRE_EQUAL(item->documents.size(), msg.documents.size());
-  const auto domain = pki::load_trust_domain(env().pki / "regional");
+  const auto domain = gateway::pki::load_trust_domain(env().pki / "regional");
   for (std::size_t i = 0; i < msg.documents.size(); ++i) {
     BOOST_TEST(item->documents[i].content == msg.documents[i].content);
     BOOST_TEST(item->documents[i].signature == msg.documents[i].signature);
@@ -705,7 +705,7 @@ BOOST_AUTO_TEST_CASE(every_documented_error_code_is_reachable) {
   auto a = client(s, "A");
   auto b = client(s, "B");
   std::map<std::string, int> seen;
-  auto note = [&seen](const http::Response& r) {
+  auto note = [&seen](const adapters::http::Response& r) {
     if (r.status >= 400) seen[decode_error(r.status, r.body).code] = r.status;
   };
   note(a->call("POST", "/rhn/v1/messages", "not json"));
@@ -1501,29 +1501,29 @@ RegionalAdapterConfig push_config(const Standin& s) {
 // A client of the push listener with `who`'s certificate, on the rig's io_context.
 struct PushClient {
   PushClient(AdapterRig& rig, const std::string& who) : rig_(rig) {
-    http::ClientOptions o;
+    adapters::http::ClientOptions o;
     o.port = rig.adapter->push_port();
     o.tls = member_tls(who);
     o.timeout = std::chrono::milliseconds(5000);
     o.max_connections = 1;
-    client = std::make_unique<http::HttpsClient>(rig.io.get_executor(), o);
+    client = std::make_unique<adapters::http::HttpsClient>(rig.io.get_executor(), o);
   }
   // The status, or 0 when the connection failed.
   int post(std::string body) {
     std::optional<int> status;
-    http::Request req;
+    adapters::http::Request req;
     req.method = "POST";
     req.target = "/rhn/notice";
     req.headers = {{"content-type", "application/json"}};
     req.body = std::move(body);
-    client->request(std::move(req), [&](boost::system::error_code ec, http::Response r) {
+    client->request(std::move(req), [&](boost::system::error_code ec, adapters::http::Response r) {
       status = ec ? 0 : r.status;
     });
     BOOST_REQUIRE(run_until(rig_.io, [&] { return status.has_value(); }));
     return *status;
   }
   AdapterRig& rig_;
-  std::unique_ptr<http::HttpsClient> client;
+  std::unique_ptr<adapters::http::HttpsClient> client;
 };
 
 const std::string kNotice = R"({"event":"mailbox","sequence":1})";
@@ -1563,11 +1563,11 @@ BOOST_AUTO_TEST_CASE(a_fingerprint_pin_takes_that_certificate_only) {
   Standin s("push_fingerprint");
   auto config = push_config(s);
   config.push.peer.subject_cn.clear();
-  const auto cert = pki::load_certificate(member_tls("A").cert_file);
+  const auto cert = gateway::pki::load_certificate(member_tls("A").cert_file);
   unsigned char* der = nullptr;
   const int n = i2d_X509(cert.get(), &der);
   BOOST_REQUIRE(n > 0);
-  config.push.peer.sha256 = http::sha256_hex_of(
+  config.push.peer.sha256 = adapters::http::sha256_hex_of(
       std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n)));
   OPENSSL_free(der);
   AdapterRig rig(config);

@@ -144,13 +144,15 @@ int run(const Options& o) {
     auto it = creds.find(no);
     if (it == creds.end()) {
       const auto base = o.pki + "/offices/" + network + "/" + no;
-      it = creds.emplace(no, kakehashi::pki::load_credential(base + ".cert.pem", base + ".key.pem"))
+      it = creds
+               .emplace(no, kakehashi::gateway::pki::load_credential(base + ".cert.pem",
+                                                                     base + ".key.pem"))
                .first;
     }
     return it->second;
   };
   auto gateway_cert =
-      kakehashi::pki::load_certificates(o.pki + "/gateway/proxy-" + o.alg + ".cert.pem");
+      kakehashi::gateway::pki::load_certificates(o.pki + "/gateway/proxy-" + o.alg + ".cert.pem");
   if (gateway_cert.empty()) throw std::runtime_error("no gateway document certificate");
   Db national(o.national_state);
   Db regional(o.regional_state);
@@ -209,13 +211,13 @@ int run(const Options& o) {
     if (to_national) {
       ++units_rn;
       files_rn += static_cast<std::int64_t>(g.files.size());
-      std::vector<kakehashi::regional::office::OfficeFile> files;
+      std::vector<kakehashi::adapters::regional::office::OfficeFile> files;
       for (const auto& f : g.files) files.push_back({f.name, f.bytes});
-      const auto msg = kakehashi::regional::office::build_message(
+      const auto msg = kakehashi::adapters::regional::office::build_message(
           key, {kFacility, sender}, recipient, files, cred("regional", from),
           plan ? "計画" : "実績", "今月分をお送りします");
       rapidjson::Document full;
-      const auto encoded = kakehashi::regional::encode_message(msg);
+      const auto encoded = kakehashi::adapters::regional::encode_message(msg);
       full.Parse(encoded.data(), encoded.size());
       rapidjson::StringBuffer b;
       rapidjson::Writer<rapidjson::StringBuffer> w(b);

@@ -29,14 +29,15 @@
 #include "mapping/cms/parse.hpp"
 #include "mapping/cms/signer_identity.hpp"
 #include "mapping/cms/verify.hpp"
+#include "mapping/common/iso_time.hpp"
 #include "tests/peers/national/sqlite_db.hpp"
 
 namespace kakehashi::standin {
 namespace {
 
 namespace cms = mapping::cms;
-using national::base64_decode;
-using national::base64_encode;
+using adapters::national::base64_decode;
+using adapters::national::base64_encode;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::size_t kMaxFiles = 64;
@@ -117,17 +118,17 @@ std::optional<mapping::OfficeRef> office_ref(const rapidjson::Value& v, const ch
   return o;
 }
 
-http::Response json_response(int status, std::string body) {
-  http::Response r;
+adapters::http::Response json_response(int status, std::string body) {
+  adapters::http::Response r;
   r.status = status;
   r.headers.emplace_back("content-type", "application/json");
   r.body = std::move(body);
   return r;
 }
 
-http::Response error(int status, std::string_view code, std::string_view message,
-                     std::string_view details = "{}") {
-  return json_response(status, national::error_body(code, message, details));
+adapters::http::Response error(int status, std::string_view code, std::string_view message,
+                               std::string_view details = "{}") {
+  return json_response(status, adapters::national::error_body(code, message, details));
 }
 
 std::string details_of(std::initializer_list<std::pair<std::string_view, std::string_view>> kv) {
@@ -149,7 +150,7 @@ std::vector<std::string> split_path(std::string_view target) {
       continue;
     }
     const auto slash = path.find('/');
-    parts.push_back(national::url_decode(path.substr(0, slash)));
+    parts.push_back(adapters::national::url_decode(path.substr(0, slash)));
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash);
   }
@@ -188,14 +189,15 @@ struct NationalStandin::Impl {
   Impl(boost::asio::io_context& io, StandinOptions o)
       : options(std::move(o)),
         db(options.state_file),
-        national(pki::load_trust_domain(options.national_domain_dir)),
-        ca_certs(pki::load_certificates(options.tls.ca_file)),
+        national(gateway::pki::load_trust_domain(options.national_domain_dir)),
+        ca_certs(gateway::pki::load_certificates(options.tls.ca_file)),
         server(io, options.tls,
-               [this](http::Request req, std::function<void(http::Response)> respond) {
+               [this](adapters::http::Request req,
+                      std::function<void(adapters::http::Response)> respond) {
                  serve(std::move(req), std::move(respond));
                }) {
     if (!options.proxied_domain_dir.empty()) {
-      proxied = pki::load_trust_domain(options.proxied_domain_dir);
+      proxied = gateway::pki::load_trust_domain(options.proxied_domain_dir);
     }
     db.exec(R"(
       CREATE TABLE IF NOT EXISTS accounts(user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
@@ -228,8 +230,9 @@ struct NationalStandin::Impl {
 
   // ---- plumbing -------------------------------------------------------------------------
 
-  void serve(http::Request req, const std::function<void(http::Response)>& respond) {
-    http::Response r = handle(req);
+  void serve(adapters::http::Request req,
+             const std::function<void(adapters::http::Response)>& respond) {
+    adapters::http::Response r = handle(req);
     // A counted drop (PROTOCOL §12): the server sends half of this response, then closes.
     const auto marker = std::find_if(r.headers.begin(), r.headers.end(),
                                      [](const auto& h) { return h.first == kDropHeader; });
@@ -240,7 +243,7 @@ struct NationalStandin::Impl {
     respond(std::move(r));
   }
 
-  http::Response handle(const http::Request& req) {
+  adapters::http::Response handle(const adapters::http::Request& req) {
     std::lock_guard lock(mutex);
     try {
       const auto path = split_path(req.target);
@@ -249,7 +252,7 @@ struct NationalStandin::Impl {
         return error(404, "not_found", "no such route");
       }
       if (auto f = injected_fault(); f) return *f;
-      http::Response r = route(req, path);
+      adapters::http::Response r = route(req, path);
       if (malformed > 0 && r.status < 300) {
         --malformed;
         r.body = "{\"items\": [ {\"transmission_id\": ";  // cut short on purpose
@@ -264,7 +267,7 @@ struct NationalStandin::Impl {
     }
   }
 
-  std::optional<http::Response> injected_fault() {
+  std::optional<adapters::http::Response> injected_fault() {
     if (maintenance) {
       auto r = error(503, "maintenance", "maintenance window");
       r.headers.emplace_back("retry-after", std::to_string(maintenance_retry_after));
@@ -283,16 +286,17 @@ struct NationalStandin::Impl {
     return std::nullopt;
   }
 
-  http::Response route(const http::Request& req, const std::vector<std::string>& p) {
+  adapters::http::Response route(const adapters::http::Request& req,
+                                 const std::vector<std::string>& p) {
     const std::string& m = req.method;
     const std::size_t n = p.size();
     if (n == 3 && p[2] == "sessions" && m == "POST") return login(req);
-    std::variant<Principal, http::Response> auth = authenticate(req);
-    if (auto* r = std::get_if<http::Response>(&auth)) return *r;
+    std::variant<Principal, adapters::http::Response> auth = authenticate(req);
+    if (auto* r = std::get_if<adapters::http::Response>(&auth)) return *r;
     const Principal& who = std::get<Principal>(auth);
     if (n == 4 && p[2] == "sessions" && p[3] == "current" && m == "DELETE") {
       db.prepare("DELETE FROM sessions WHERE token=?").bind(1, bearer(req)).run();
-      return http::Response{204, {}, {}};
+      return adapters::http::Response{204, {}, {}};
     }
     if (n == 4 && p[2] == "proxy" && p[3] == "offices") {
       if (who.kind != "proxy")
@@ -317,7 +321,7 @@ struct NationalStandin::Impl {
     return error(404, "not_found", "no such route");
   }
 
-  static std::string bearer(const http::Request& req) {
+  static std::string bearer(const adapters::http::Request& req) {
     const std::string* h = req.header("authorization");
     if (h == nullptr || h->rfind("Bearer ", 0) != 0) return {};
     return h->substr(7);
@@ -335,7 +339,7 @@ struct NationalStandin::Impl {
     return false;
   }
 
-  http::Response login(const http::Request& req) {
+  adapters::http::Response login(const adapters::http::Request& req) {
     rapidjson::Document d;
     d.Parse(req.body.data(), req.body.size());
     if (d.HasParseError() || !d.IsObject())
@@ -384,7 +388,7 @@ struct NationalStandin::Impl {
     Writer w(b);
     w.StartObject();
     put(w, "token", token);
-    put(w, "expires_at", national::iso_time(expires));
+    put(w, "expires_at", mapping::common::format_iso_ms(expires));
     w.Key("expires_in");
     w.Int64(options.session_ttl.count());
     w.Key("principal");
@@ -397,7 +401,8 @@ struct NationalStandin::Impl {
     return json_response(201, b.GetString());
   }
 
-  std::variant<Principal, http::Response> authenticate(const http::Request& req) {
+  std::variant<Principal, adapters::http::Response> authenticate(
+      const adapters::http::Request& req) {
     const std::string token = bearer(req);
     if (token.empty()) return error(401, "unauthenticated", "no bearer token");
     auto st = db.prepare(
@@ -441,7 +446,7 @@ struct NationalStandin::Impl {
     return out;
   }
 
-  http::Response put_represented(const std::string& user, const std::string& body) {
+  adapters::http::Response put_represented(const std::string& user, const std::string& body) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
     const auto list = d.HasParseError() ? std::nullopt : parse_offices_list(d);
@@ -450,7 +455,7 @@ struct NationalStandin::Impl {
     return represented_body(user);
   }
 
-  http::Response represented_body(const std::string& user) {
+  adapters::http::Response represented_body(const std::string& user) {
     rapidjson::StringBuffer b;
     Writer w(b);
     w.StartObject();
@@ -484,7 +489,7 @@ struct NationalStandin::Impl {
 
   // ---- send -----------------------------------------------------------------------------
 
-  http::Response send(const http::Request& req, const Principal& who) {
+  adapters::http::Response send(const adapters::http::Request& req, const Principal& who) {
     static const std::regex kKey("^[A-Za-z0-9._:-]{1,128}$");
     const std::string* key = req.header("idempotency-key");
     if (key == nullptr || !std::regex_match(*key, kKey)) {
@@ -516,13 +521,13 @@ struct NationalStandin::Impl {
           .bind(1, who.user_id)
           .bind(2, *key)
           .run();
-      http::Response r = json_response(static_cast<int>(st.integer(1)), st.text(2));
+      adapters::http::Response r = json_response(static_cast<int>(st.integer(1)), st.text(2));
       r.headers.emplace_back("idempotent-replay", "true");
       return r;
     }
     db.exec("BEGIN IMMEDIATE");
     try {
-      http::Response r = accept(req.body, who, *key);
+      adapters::http::Response r = accept(req.body, who, *key);
       if (r.status != 401 && r.status != 429 && r.status < 500) {
         db.prepare(
               "INSERT INTO idempotency(user_id, key, body_hash, status, response) "
@@ -549,8 +554,9 @@ struct NationalStandin::Impl {
   };
 
   // Checks one file's signatures; an error response, or nullopt when they are right.
-  std::optional<http::Response> check_signatures(const IncomingFile& f, const Principal& who,
-                                                 const mapping::OfficeRef& sender) {
+  std::optional<adapters::http::Response> check_signatures(const IncomingFile& f,
+                                                           const Principal& who,
+                                                           const mapping::OfficeRef& sender) {
     const auto file = details_of({{"file", f.name}});
     const auto first = cms::verify_signed_data(view(f.signed_data), std::nullopt, national);
     const std::size_t count = std::max<std::size_t>(first.signer_count, 1);
@@ -603,7 +609,8 @@ struct NationalStandin::Impl {
         proxy_signed ? "no signature of the sender office" : "no co-signature of the proxy", file);
   }
 
-  http::Response accept(const std::string& body, const Principal& who, const std::string& key) {
+  adapters::http::Response accept(const std::string& body, const Principal& who,
+                                  const std::string& key) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
     if (d.HasParseError() || !d.IsObject())
@@ -709,14 +716,16 @@ struct NationalStandin::Impl {
     return store_transmission(files, who, *sender, *recipient, unit_kind, message, key, sequence);
   }
 
-  http::Response store_transmission(const std::vector<IncomingFile>& files, const Principal& who,
-                                    const mapping::OfficeRef& sender_ref,
-                                    const mapping::OfficeRef& recipient_ref,
-                                    const std::string& unit_kind, const std::string& message,
-                                    const std::string& key, const std::string& sequence) {
+  adapters::http::Response store_transmission(const std::vector<IncomingFile>& files,
+                                              const Principal& who,
+                                              const mapping::OfficeRef& sender_ref,
+                                              const mapping::OfficeRef& recipient_ref,
+                                              const std::string& unit_kind,
+                                              const std::string& message, const std::string& key,
+                                              const std::string& sequence) {
     const auto* sender = &sender_ref;
     const auto* recipient = &recipient_ref;
-    const std::string accepted_at = national::iso_time(now_ms());
+    const std::string accepted_at = mapping::common::format_iso_ms(now_ms());
     db.prepare(
           "INSERT INTO transmissions(sender_user, sender_office, sender_type, recipient_office, "
           "recipient_type, unit_kind, sequence, message, state, reason, idempotency_key, "
@@ -786,7 +795,7 @@ struct NationalStandin::Impl {
   void write_item(Writer& w, const Row& r, bool with_cursor) {
     w.StartObject();
     put(w, "transmission_id", r.id);
-    if (with_cursor) put(w, "cursor", national::make_cursor("inbox", r.seq));
+    if (with_cursor) put(w, "cursor", adapters::national::make_cursor("inbox", r.seq));
     put_office(w, "sender", r.sender_office, r.sender_type);
     put_office(w, "recipient", r.recipient_office, r.recipient_type);
     put(w, "unit_kind", r.unit_kind);
@@ -812,7 +821,7 @@ struct NationalStandin::Impl {
     w.EndObject();
   }
 
-  http::Response show(const Principal& who, const std::string& id) {
+  adapters::http::Response show(const Principal& who, const std::string& id) {
     const auto row = find(id);
     if (!row) return error(404, "not_found", "no such transmission");
     if (row->sender_user != who.user_id &&
@@ -825,9 +834,10 @@ struct NationalStandin::Impl {
     return json_response(200, b.GetString());
   }
 
-  http::Response inbox(const Principal& who, const std::string& target) {
-    const auto cursor = national::read_cursor("inbox", national::query_param(target, "cursor"));
-    const int limit = parse_limit(national::query_param(target, "limit"), 50, 200);
+  adapters::http::Response inbox(const Principal& who, const std::string& target) {
+    const auto cursor =
+        adapters::national::read_cursor("inbox", adapters::national::query_param(target, "cursor"));
+    const int limit = parse_limit(adapters::national::query_param(target, "limit"), 50, 200);
     if (!cursor || limit < 0) return error(400, "invalid_request", "bad cursor or limit");
     auto st = db.prepare(std::string("SELECT ") + kRowColumns +
                          " FROM transmissions WHERE seq > ? AND state <> 'WITHDRAWN' ORDER BY seq");
@@ -855,14 +865,16 @@ struct NationalStandin::Impl {
       if (twice) write_item(w, r, true);
     }
     w.EndArray();
-    put(w, "next_cursor", national::make_cursor("inbox", rows.empty() ? *cursor : rows.back().seq));
+    put(w, "next_cursor",
+        adapters::national::make_cursor("inbox", rows.empty() ? *cursor : rows.back().seq));
     w.Key("has_more");
     w.Bool(more);
     w.EndObject();
     return json_response(200, b.GetString());
   }
 
-  http::Response download(const Principal& who, const std::string& id, const std::string& name) {
+  adapters::http::Response download(const Principal& who, const std::string& id,
+                                    const std::string& name) {
     const auto row = find(id);
     if (!row) return error(404, "not_found", "no such transmission");
     if (!receives_for(who, row->recipient_office, row->recipient_type)) {
@@ -880,7 +892,7 @@ struct NationalStandin::Impl {
         db.prepare("UPDATE transmissions SET downloads = downloads + 1 WHERE id=?")
             .bind(1, id)
             .run();
-        http::Response r;
+        adapters::http::Response r;
         r.status = 200;
         r.headers.emplace_back("content-type", "application/pkcs7-mime; smime-type=enveloped-data");
         r.body = pre.text(0);
@@ -900,14 +912,14 @@ struct NationalStandin::Impl {
     }
     if (poison == "undecryptable") {
       // Encrypted to another certificate (the stand-in's own): the caller cannot open it.
-      recipients.push_back(pki::load_certificate(options.tls.cert_file));
+      recipients.push_back(gateway::pki::load_certificate(options.tls.cert_file));
     } else {
       recipients.push_back(std::move(cert.value()));
     }
     auto enveloped = cms::encrypt(view(signed_data), recipients);
     if (!enveloped.ok()) return error(500, "internal_error", "encryption failed");
     db.prepare("UPDATE transmissions SET downloads = downloads + 1 WHERE id=?").bind(1, id).run();
-    http::Response r;
+    adapters::http::Response r;
     r.status = 200;
     r.headers.emplace_back("content-type", "application/pkcs7-mime; smime-type=enveloped-data");
     r.body = to_string(enveloped.value());
@@ -916,7 +928,8 @@ struct NationalStandin::Impl {
 
   // ---- receipts, updates, withdraw --------------------------------------------------------
 
-  http::Response receipt(const Principal& who, const std::string& id, const std::string& body) {
+  adapters::http::Response receipt(const Principal& who, const std::string& id,
+                                   const std::string& body) {
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
     const std::string state = d.HasParseError() ? std::string() : string_field(d, "state");
@@ -947,7 +960,7 @@ struct NationalStandin::Impl {
           .bind(1, id)
           .bind(2, state)
           .bind(3, reason)
-          .bind(4, national::iso_time(now_ms()))
+          .bind(4, mapping::common::format_iso_ms(now_ms()))
           .run();
       db.exec("COMMIT");
     }
@@ -960,9 +973,10 @@ struct NationalStandin::Impl {
     return json_response(200, b.GetString());
   }
 
-  http::Response updates(const Principal& who, const std::string& target) {
-    const auto cursor = national::read_cursor("updates", national::query_param(target, "cursor"));
-    const int limit = parse_limit(national::query_param(target, "limit"), 50, 200);
+  adapters::http::Response updates(const Principal& who, const std::string& target) {
+    const auto cursor = adapters::national::read_cursor(
+        "updates", adapters::national::query_param(target, "cursor"));
+    const int limit = parse_limit(adapters::national::query_param(target, "limit"), 50, 200);
     if (!cursor || limit < 0) return error(400, "invalid_request", "bad cursor or limit");
     auto st = db.prepare(
         "SELECT u.seq, u.transmission_id, u.state, u.reason, u.at FROM updates u "
@@ -985,21 +999,21 @@ struct NationalStandin::Impl {
       last = st.integer(0);
       w.StartObject();
       put(w, "transmission_id", st.text(1));
-      put(w, "cursor", national::make_cursor("updates", last));
+      put(w, "cursor", adapters::national::make_cursor("updates", last));
       put(w, "state", st.text(2));
       put(w, "reason", st.text(3));
       put(w, "at", st.text(4));
       w.EndObject();
     }
     w.EndArray();
-    put(w, "next_cursor", national::make_cursor("updates", last));
+    put(w, "next_cursor", adapters::national::make_cursor("updates", last));
     w.Key("has_more");
     w.Bool(more);
     w.EndObject();
     return json_response(200, b.GetString());
   }
 
-  http::Response withdraw(const Principal& who, const std::string& id) {
+  adapters::http::Response withdraw(const Principal& who, const std::string& id) {
     const auto row = find(id);
     if (!row) return error(404, "not_found", "no such transmission");
     if (row->sender_user != who.user_id)
@@ -1031,7 +1045,7 @@ struct NationalStandin::Impl {
         .bind(4, o.kana)
         .bind(5, o.prefecture)
         .bind(6, o.status)
-        .bind(7, national::iso_time(now_ms()))
+        .bind(7, mapping::common::format_iso_ms(now_ms()))
         .run();
   }
 
@@ -1056,14 +1070,15 @@ struct NationalStandin::Impl {
     return out;
   }
 
-  http::Response offices(const std::string& target) {
-    const std::string since = national::query_param(target, "changed_since");
-    const auto cursor = national::read_cursor("offices", national::query_param(target, "cursor"));
-    const int limit = parse_limit(national::query_param(target, "limit"), 500, 1000);
+  adapters::http::Response offices(const std::string& target) {
+    const std::string since = adapters::national::query_param(target, "changed_since");
+    const auto cursor = adapters::national::read_cursor(
+        "offices", adapters::national::query_param(target, "cursor"));
+    const int limit = parse_limit(adapters::national::query_param(target, "limit"), 500, 1000);
     if (!cursor || limit < 0 || since.size() > 40) {
       return error(400, "invalid_request", "bad cursor, limit or changed_since");
     }
-    const std::string as_of = national::iso_time(now_ms());
+    const std::string as_of = mapping::common::format_iso_ms(now_ms());
     auto st = db.prepare(
         "SELECT office_no, service_types, name, kana, prefecture, status, updated_at FROM offices "
         "WHERE updated_at >= ? ORDER BY updated_at, office_no LIMIT ? OFFSET ?");
@@ -1096,7 +1111,7 @@ struct NationalStandin::Impl {
       w.EndObject();
     }
     w.EndArray();
-    put(w, "next_cursor", national::make_cursor("offices", *cursor + n));
+    put(w, "next_cursor", adapters::national::make_cursor("offices", *cursor + n));
     w.Key("has_more");
     w.Bool(more);
     put(w, "as_of", as_of);
@@ -1116,7 +1131,8 @@ struct NationalStandin::Impl {
         .run();
   }
 
-  http::Response admin(const http::Request& req, const std::vector<std::string>& p) {
+  adapters::http::Response admin(const adapters::http::Request& req,
+                                 const std::vector<std::string>& p) {
     const std::string* auth = req.header("authorization");
     if (auth == nullptr || *auth != "Admin " + options.admin_token) {
       return error(403, "forbidden", "admin token required");
@@ -1168,7 +1184,7 @@ struct NationalStandin::Impl {
     return m != d.MemberEnd() && m->value.IsInt() ? m->value.GetInt() : fallback;
   }
 
-  http::Response set_faults(const rapidjson::Document& d) {
+  adapters::http::Response set_faults(const rapidjson::Document& d) {
     if (d.HasMember("status")) {
       const int s = int_field(d, "status", 0);
       if (s != 429 && s != 500 && s != 503)
@@ -1197,7 +1213,7 @@ struct NationalStandin::Impl {
     return json_response(200, "{}");
   }
 
-  http::Response deliveries() {
+  adapters::http::Response deliveries() {
     auto st = db.prepare(
         "SELECT t.idempotency_key, t.sender_user, t.id, t.sequence, t.sender_office, "
         "t.sender_type, t.recipient_office, t.recipient_type, COALESCE(i.replays, 0), t.state, "
@@ -1234,7 +1250,7 @@ struct NationalStandin::Impl {
   cms::TrustDomain national;
   std::optional<cms::TrustDomain> proxied;
   std::vector<cms::X509Ptr> ca_certs;
-  http::HttpsServer server;
+  adapters::http::HttpsServer server;
 
   bool maintenance = false;
   int maintenance_retry_after = 60;
@@ -1269,7 +1285,7 @@ void NationalStandin::stop() {
   impl_->server.stop();
 }
 
-http::Response NationalStandin::handle(const http::Request& request) {
+adapters::http::Response NationalStandin::handle(const adapters::http::Request& request) {
   return impl_->handle(request);
 }
 
@@ -1304,7 +1320,7 @@ void NationalStandin::load_offices_file(const std::string& path) {
   for (const auto& o : *list) impl_->upsert_office(o);
 }
 
-http::ServerFaults& NationalStandin::faults() {
+adapters::http::ServerFaults& NationalStandin::faults() {
   return impl_->server.faults();
 }
 

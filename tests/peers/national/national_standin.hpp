@@ -16,7 +16,7 @@
 namespace kakehashi::standin {
 
 struct StandinOptions {
-  http::TlsConfig tls;              // server certificate; ca_file = the national CA
+  adapters::http::TlsConfig tls;    // server certificate; ca_file = the national CA
   std::string state_file;           // SQLite file; created when missing
   std::string national_domain_dir;  // trust domain of national signatures (DIR/national)
   std::string proxied_domain_dir;   // trust domain of proxied senders (DIR/regional); optional
@@ -54,7 +54,7 @@ class NationalStandin {
   void stop();
 
   // One request, synchronously (what the server calls); thread-safe.
-  http::Response handle(const http::Request& request);
+  adapters::http::Response handle(const adapters::http::Request& request);
 
   // Set-up without HTTP (the same effects as the admin endpoints).
   void add_account(const std::string& user_id, const std::string& password, const std::string& kind,
@@ -64,7 +64,7 @@ class NationalStandin {
   // Seeds the office master from a JSON file shaped like PUT /admin/v1/offices.
   void load_offices_file(const std::string& path);
 
-  http::ServerFaults& faults();
+  adapters::http::ServerFaults& faults();
 
  private:
   struct Impl;

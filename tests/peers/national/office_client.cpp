@@ -53,32 +53,33 @@ OfficeClientOptions office_options_from_pki(const std::string& pki_dir,
 struct OfficeClient::Impl {
   explicit Impl(OfficeClientOptions o)
       : options(std::move(o)),
-        credential(pki::load_credential(options.office_cert_file, options.office_key_file)),
-        client(io.get_executor(), http::ClientOptions{options.host,
-                                                      options.port,
-                                                      options.tls,
-                                                      std::chrono::milliseconds(15000),
-                                                      2,
-                                                      64ull * 1024 * 1024,
-                                                      {}}) {}
+        credential(
+            gateway::pki::load_credential(options.office_cert_file, options.office_key_file)),
+        client(io.get_executor(), adapters::http::ClientOptions{options.host,
+                                                                options.port,
+                                                                options.tls,
+                                                                std::chrono::milliseconds(15000),
+                                                                2,
+                                                                64ull * 1024 * 1024,
+                                                                {}}) {}
 
-  Answer run(http::Request req) {
+  Answer run(adapters::http::Request req) {
     Answer a;
     io.restart();
-    client.request(std::move(req), [&a](boost::system::error_code ec, http::Response r) {
+    client.request(std::move(req), [&a](boost::system::error_code ec, adapters::http::Response r) {
       a.ec = ec;
       a.status = r.status;
       a.body = std::move(r.body);
     });
     io.run();
-    if (!a.ec && a.status >= 300) a.error_code = national::error_code_of(a.body);
+    if (!a.ec && a.status >= 300) a.error_code = adapters::national::error_code_of(a.body);
     return a;
   }
 
   OfficeClientOptions options;
   cms::Credential credential;
   boost::asio::io_context io;
-  http::HttpsClient client;
+  adapters::http::HttpsClient client;
   std::string token;
 };
 
@@ -91,7 +92,7 @@ OfficeClient::~OfficeClient() {
   impl_->io.run();
 }
 
-Answer OfficeClient::raw(http::Request request) {
+Answer OfficeClient::raw(adapters::http::Request request) {
   return impl_->run(std::move(request));
 }
 
@@ -105,7 +106,7 @@ Answer OfficeClient::login() {
   w.StartObject();
   put(w, "user_id", impl_->options.user_id);
   put(w, "password", impl_->options.password);
-  put(w, "encryption_certificate", national::base64_encode(cert));
+  put(w, "encryption_certificate", adapters::national::base64_encode(cert));
   w.EndObject();
   Answer a = raw(
       {"POST", "/ncp/v1/sessions", {{"content-type", "application/json"}}, b.GetString(), {}, {}});
@@ -168,7 +169,7 @@ std::string OfficeClient::unit_body(const mapping::OfficeRef& sender,
   for (const auto& f : files) {
     w.StartObject();
     put(w, "name", f.name);
-    put(w, "signed_data", national::base64_encode(sign(f.bytes)));
+    put(w, "signed_data", adapters::national::base64_encode(sign(f.bytes)));
     w.EndObject();
   }
   w.EndArray();
@@ -177,18 +178,18 @@ std::string OfficeClient::unit_body(const mapping::OfficeRef& sender,
 }
 
 Answer OfficeClient::inbox(const std::string& cursor, int limit) {
-  return call(
-      "GET",
-      "/ncp/v1/inbox?cursor=" + national::url_encode(cursor) + "&limit=" + std::to_string(limit),
-      "");
+  return call("GET",
+              "/ncp/v1/inbox?cursor=" + adapters::national::url_encode(cursor) +
+                  "&limit=" + std::to_string(limit),
+              "");
 }
 
 Answer OfficeClient::fetch(const std::string& id, const std::string& name, std::string& content,
                            std::string& signed_data) {
-  Answer a = call(
-      "GET",
-      "/ncp/v1/transmissions/" + national::url_encode(id) + "/files/" + national::url_encode(name),
-      "");
+  Answer a = call("GET",
+                  "/ncp/v1/transmissions/" + adapters::national::url_encode(id) + "/files/" +
+                      adapters::national::url_encode(name),
+                  "");
   if (!a.ok()) return a;
   auto inner = cms::decrypt(view(a.body), impl_->credential);
   if (!inner.ok()) {
@@ -210,16 +211,16 @@ Answer OfficeClient::receipt(const std::string& id, const std::string& state,
   put(w, "state", state);
   put(w, "reason", reason);
   w.EndObject();
-  return call("POST", "/ncp/v1/transmissions/" + national::url_encode(id) + "/receipt",
+  return call("POST", "/ncp/v1/transmissions/" + adapters::national::url_encode(id) + "/receipt",
               b.GetString());
 }
 
 Answer OfficeClient::updates(const std::string& cursor) {
-  return call("GET", "/ncp/v1/outbox/updates?cursor=" + national::url_encode(cursor), "");
+  return call("GET", "/ncp/v1/outbox/updates?cursor=" + adapters::national::url_encode(cursor), "");
 }
 
 Answer OfficeClient::withdraw(const std::string& id) {
-  return call("DELETE", "/ncp/v1/transmissions/" + national::url_encode(id), "");
+  return call("DELETE", "/ncp/v1/transmissions/" + adapters::national::url_encode(id), "");
 }
 
 }  // namespace kakehashi::standin

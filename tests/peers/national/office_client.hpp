@@ -17,7 +17,7 @@ namespace kakehashi::standin {
 struct OfficeClientOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
-  http::TlsConfig tls;  // national CA and a TLS client certificate of the national CA
+  adapters::http::TlsConfig tls;  // national CA and a TLS client certificate of the national CA
   std::string user_id;
   std::string password;
   std::string office_cert_file;  // the office's signing certificate (also its document certificate)
@@ -72,7 +72,7 @@ class OfficeClient {
   Answer call(const std::string& method, const std::string& target, const std::string& body,
               std::vector<std::pair<std::string, std::string>> headers = {});
   // Without the session token (login, admin).
-  Answer raw(http::Request request);
+  Answer raw(adapters::http::Request request);
 
   // Attached SignedData of `bytes` by the office key.
   std::string sign(const std::string& bytes) const;

@@ -8,7 +8,7 @@
 #include "adapters/common/http/https_client.hpp"
 #include "mapping/cms/signer.hpp"
 
-namespace kakehashi::regional::office {
+namespace kakehashi::adapters::regional::office {
 
 RhnMessage build_message(const std::string& message_id, const RhnSender& from,
                          const mapping::OfficeRef& to, const std::vector<OfficeFile>& files,
@@ -37,17 +37,18 @@ RhnMessage build_message(const std::string& message_id, const RhnSender& from,
 
 struct OfficeClient::Impl {
   boost::asio::io_context io;
-  std::unique_ptr<http::HttpsClient> client;
+  std::unique_ptr<adapters::http::HttpsClient> client;
 };
 
 OfficeClient::OfficeClient(OfficeClientOptions options) : impl_(std::make_unique<Impl>()) {
-  http::ClientOptions o;
+  adapters::http::ClientOptions o;
   o.host = options.host;
   o.port = options.port;
   o.tls = options.tls;
   o.timeout = options.timeout;
   o.max_connections = 1;
-  impl_->client = std::make_unique<http::HttpsClient>(impl_->io.get_executor(), std::move(o));
+  impl_->client =
+      std::make_unique<adapters::http::HttpsClient>(impl_->io.get_executor(), std::move(o));
 }
 
 OfficeClient::~OfficeClient() {
@@ -58,17 +59,17 @@ OfficeClient::~OfficeClient() {
   impl_->io.poll();
 }
 
-http::Response OfficeClient::call(const std::string& method, const std::string& target,
-                                  const std::string& body) {
-  http::Request req;
+adapters::http::Response OfficeClient::call(const std::string& method, const std::string& target,
+                                            const std::string& body) {
+  adapters::http::Request req;
   req.method = method;
   req.target = target;
   req.headers = {{"content-type", "application/json"}, {"accept", "application/json"}};
   req.body = body;
   bool done = false;
-  http::Response out;
+  adapters::http::Response out;
   impl_->client->request(std::move(req),
-                         [&done, &out](boost::system::error_code ec, http::Response r) {
+                         [&done, &out](boost::system::error_code ec, adapters::http::Response r) {
                            if (ec) {
                              out.status = 0;
                              out.body = ec.message();
@@ -88,7 +89,7 @@ http::Response OfficeClient::call(const std::string& method, const std::string& 
   return out;
 }
 
-http::Response OfficeClient::reject(const std::string& id, const std::string& reason) {
+adapters::http::Response OfficeClient::reject(const std::string& id, const std::string& reason) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -99,4 +100,4 @@ http::Response OfficeClient::reject(const std::string& id, const std::string& re
               std::string(sb.GetString(), sb.GetSize()));
 }
 
-}  // namespace kakehashi::regional::office
+}  // namespace kakehashi::adapters::regional::office

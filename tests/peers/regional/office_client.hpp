@@ -14,12 +14,12 @@
 #include "adapters/regional/rhn_wire.hpp"
 #include "mapping/cms/credential.hpp"
 
-namespace kakehashi::regional::office {
+namespace kakehashi::adapters::regional::office {
 
 struct OfficeClientOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
-  http::TlsConfig tls;  // the member's client certificate, regional CA
+  adapters::http::TlsConfig tls;  // the member's client certificate, regional CA
   std::chrono::milliseconds timeout{15000};
 };
 
@@ -42,29 +42,31 @@ class OfficeClient {
   OfficeClient& operator=(const OfficeClient&) = delete;
 
   // One request; a transport failure gives status 0 and the error text as body.
-  http::Response call(const std::string& method, const std::string& target,
-                      const std::string& body = "");
+  adapters::http::Response call(const std::string& method, const std::string& target,
+                                const std::string& body = "");
 
-  http::Response send(const RhnMessage& message) {
+  adapters::http::Response send(const RhnMessage& message) {
     return call("POST", "/rhn/v1/messages", encode_message(message));
   }
-  http::Response mailbox(std::int64_t since = 0, std::int64_t limit = kDefaultPageLimit) {
+  adapters::http::Response mailbox(std::int64_t since = 0, std::int64_t limit = kDefaultPageLimit) {
     return call("GET", "/rhn/v1/mailbox?since=" + std::to_string(since) +
                            "&limit=" + std::to_string(limit));
   }
-  http::Response fetch(const std::string& id) { return call("GET", "/rhn/v1/messages/" + id); }
-  http::Response read(const std::string& id) {
+  adapters::http::Response fetch(const std::string& id) {
+    return call("GET", "/rhn/v1/messages/" + id);
+  }
+  adapters::http::Response read(const std::string& id) {
     return call("POST", "/rhn/v1/messages/" + id + "/read", "{}");
   }
-  http::Response reject(const std::string& id, const std::string& reason);
-  http::Response receipts(std::int64_t since = 0) {
+  adapters::http::Response reject(const std::string& id, const std::string& reason);
+  adapters::http::Response receipts(std::int64_t since = 0) {
     return call("GET", "/rhn/v1/receipts?since=" + std::to_string(since));
   }
-  http::Response directory() { return call("GET", "/rhn/v1/directory"); }
+  adapters::http::Response directory() { return call("GET", "/rhn/v1/directory"); }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace kakehashi::regional::office
+}  // namespace kakehashi::adapters::regional::office

@@ -13,7 +13,7 @@
 
 namespace {
 
-using namespace kakehashi::regional;
+using namespace kakehashi::adapters::regional;
 
 int usage() {
   std::cerr << "usage: kakehashi-regional-office --port N [--host H] [--pki DIR]\n"
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
       if (o.tls.ca_file.empty()) o.tls.ca_file = (pki / "tls/regional-ca.pem").string();
     }
     office::OfficeClient client(o);
-    kakehashi::http::Response r;
+    kakehashi::adapters::http::Response r;
     if (command == "send") {
       const auto colon = to.find(':');
       if (facility.empty() || office_no.empty() || type.empty() || message_id.empty() ||
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
         sign_cert = (pki / "offices/regional" / (office_no + ".cert.pem")).string();
       if (sign_key.empty())
         sign_key = (pki / "offices/regional" / (office_no + ".key.pem")).string();
-      const auto signer = kakehashi::pki::load_credential(sign_cert, sign_key);
+      const auto signer = kakehashi::gateway::pki::load_credential(sign_cert, sign_key);
       std::vector<office::OfficeFile> files;
       for (const auto& p : positional) {
         files.push_back({std::filesystem::path(p).filename().string(), read_file(p)});

@@ -22,9 +22,10 @@
 #include "adapters/regional/rhn_wire.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/cms/verify.hpp"
+#include "mapping/common/iso_time.hpp"
 #include "tests/peers/regional/standin_store.hpp"
 
-namespace kakehashi::regional::standin {
+namespace kakehashi::adapters::regional::standin {
 
 namespace asio = boost::asio;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -32,12 +33,7 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 namespace {
 
 std::string now_utc() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return mapping::common::format_iso_seconds(std::time(nullptr));
 }
 
 std::string sha256_hex(std::string_view bytes) {
@@ -74,16 +70,17 @@ std::string finish(rapidjson::StringBuffer& sb) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-http::Response json(int status, std::string body) {
-  http::Response r;
+adapters::http::Response json(int status, std::string body) {
+  adapters::http::Response r;
   r.status = status;
   r.headers.emplace_back("content-type", "application/json");
   r.body = std::move(body);
   return r;
 }
 
-http::Response error(int status, std::string code, std::string message, std::string field = "",
-                     std::string reason = "", std::string filename = "") {
+adapters::http::Response error(int status, std::string code, std::string message,
+                               std::string field = "", std::string reason = "",
+                               std::string filename = "") {
   RhnError e;
   e.status = status;
   e.code = std::move(code);
@@ -94,7 +91,7 @@ http::Response error(int status, std::string code, std::string message, std::str
   return json(status, encode_error(e));
 }
 
-http::Response error(const RhnError& e) {
+adapters::http::Response error(const RhnError& e) {
   return json(e.status, encode_error(e));
 }
 
@@ -244,8 +241,9 @@ struct RegionalStandin::Impl {
     if (options.proxied_domain.empty() && !pki.empty()) options.proxied_domain = pki / "national";
     if (options.state_file.empty()) throw std::runtime_error("regional stand-in: no state file");
     options.tls.require_peer_cert = true;
-    regional = pki::load_trust_domain(options.regional_domain);
-    if (!options.proxied_domain.empty()) proxied = pki::load_trust_domain(options.proxied_domain);
+    regional = gateway::pki::load_trust_domain(options.regional_domain);
+    if (!options.proxied_domain.empty())
+      proxied = gateway::pki::load_trust_domain(options.proxied_domain);
     store = std::make_unique<StandinStore>(options.state_file);
     if (!options.seed_directory.empty()) seed(read_text(options.seed_directory));
   }
@@ -260,8 +258,8 @@ struct RegionalStandin::Impl {
 
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::unique_ptr<http::HttpsServer> server;
-  std::map<std::string, std::unique_ptr<http::HttpsClient>> push_clients;  // on io only
+  std::unique_ptr<adapters::http::HttpsServer> server;
+  std::map<std::string, std::unique_ptr<adapters::http::HttpsClient>> push_clients;  // on io only
   std::thread thread;
 
   void seed(const std::string& text) {
@@ -309,7 +307,7 @@ struct RegionalStandin::Impl {
   }
 
   // --- request handling (under the mutex)
-  http::Response handle(const http::Request& req) {
+  adapters::http::Response handle(const adapters::http::Request& req) {
     std::lock_guard lock(mutex);
     try {
       const std::string path = req.target.substr(0, req.target.find('?'));
@@ -329,7 +327,7 @@ struct RegionalStandin::Impl {
         return injected(faults.fail_status);
       }
       if (faults.maintenance) return injected(503);
-      http::Response r = route(req, path);
+      adapters::http::Response r = route(req, path);
       if (r.status >= 200 && r.status < 300 && !r.body.empty() && faults.malformed_responses > 0 &&
           targeted) {
         --faults.malformed_responses;
@@ -342,8 +340,8 @@ struct RegionalStandin::Impl {
     }
   }
 
-  http::Response injected(int status) {
-    http::Response r;
+  adapters::http::Response injected(int status) {
+    adapters::http::Response r;
     if (status == 429) {
       r = error(429, "RATE_LIMITED", "too many requests");
     } else if (status == 503) {
@@ -357,7 +355,7 @@ struct RegionalStandin::Impl {
     return r;
   }
 
-  http::Response route(const http::Request& req, const std::string& path) {
+  adapters::http::Response route(const adapters::http::Request& req, const std::string& path) {
     const std::string cn = req.peer_cert_der.empty() ? "" : common_name(req.peer_cert_der);
     auto member = cn.empty() ? std::nullopt : store->member(cn);
     // Route first so that unknown paths answer 404 whoever asks.
@@ -432,7 +430,7 @@ struct RegionalStandin::Impl {
     return error(404, "NOT_FOUND", "no such resource");
   }
 
-  http::Response post_message(const Member& member, const std::string& raw) {
+  adapters::http::Response post_message(const Member& member, const std::string& raw) {
     if (raw.size() > options.max_message_bytes) {
       return error(413, "TOO_LARGE", "message larger than the network accepts");
     }
@@ -537,7 +535,7 @@ struct RegionalStandin::Impl {
     return std::make_pair(since, limit);
   }
 
-  http::Response mailbox(const Member& member, const std::string& target) {
+  adapters::http::Response mailbox(const Member& member, const std::string& target) {
     auto args = page_args(target);
     if (!args) return error(400, "INVALID_REQUEST", "since/limit out of range", "since");
     auto items = store->mailbox(member.cn, args->first, args->second + 1);
@@ -564,7 +562,7 @@ struct RegionalStandin::Impl {
     return json(200, finish(sb));
   }
 
-  http::Response get_message(const Member& member, const std::string& id) {
+  adapters::http::Response get_message(const Member& member, const std::string& id) {
     auto m = store->message(id);
     if (!m || m->recipient != member.cn) return error(404, "NOT_FOUND", "no such message");
     rapidjson::StringBuffer sb;
@@ -575,7 +573,7 @@ struct RegionalStandin::Impl {
     return json(200, finish(sb));
   }
 
-  static http::Response state_answer(const StoredMessage& m) {
+  static adapters::http::Response state_answer(const StoredMessage& m) {
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
@@ -586,8 +584,8 @@ struct RegionalStandin::Impl {
     return json(200, finish(sb));
   }
 
-  http::Response mark(const Member& member, const std::string& id, const std::string& state,
-                      const std::string& reason) {
+  adapters::http::Response mark(const Member& member, const std::string& id,
+                                const std::string& state, const std::string& reason) {
     auto m = store->message(id);
     if (!m || m->recipient != member.cn) return error(404, "NOT_FOUND", "no such message");
     if (m->state == state && m->reason == reason) return state_answer(*m);
@@ -602,7 +600,8 @@ struct RegionalStandin::Impl {
     return state_answer(*m);
   }
 
-  http::Response reject(const Member& member, const std::string& id, const std::string& body) {
+  adapters::http::Response reject(const Member& member, const std::string& id,
+                                  const std::string& body) {
     rapidjson::Document doc;
     doc.Parse(body.data(), body.size());
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("reason") ||
@@ -614,7 +613,7 @@ struct RegionalStandin::Impl {
                 std::string(doc["reason"].GetString(), doc["reason"].GetStringLength()));
   }
 
-  http::Response receipts(const Member& member, const std::string& target) {
+  adapters::http::Response receipts(const Member& member, const std::string& target) {
     auto args = page_args(target);
     if (!args) return error(400, "INVALID_REQUEST", "since/limit out of range", "since");
     auto items = store->receipts(member.cn, args->first, args->second + 1);
@@ -647,7 +646,7 @@ struct RegionalStandin::Impl {
     return json(200, finish(sb));
   }
 
-  http::Response directory() {
+  adapters::http::Response directory() {
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
@@ -684,7 +683,7 @@ struct RegionalStandin::Impl {
     return json(200, finish(sb));
   }
 
-  http::Response put_external(const Member& member, const std::string& body) {
+  adapters::http::Response put_external(const Member& member, const std::string& body) {
     if (!member.gateway) return error(403, "NOT_GATEWAY", "only gateway members publish offices");
     auto decoded = decode_external_directory(body);
     if (auto* e = std::get_if<RhnError>(&decoded)) return error(*e);
@@ -701,9 +700,9 @@ struct RegionalStandin::Impl {
     return json(200, finish(sb));
   }
 
-  http::Response callback(const Member& member, const std::string& method,
-                          const std::string& body) {
-    http::Response ok;
+  adapters::http::Response callback(const Member& member, const std::string& method,
+                                    const std::string& body) {
+    adapters::http::Response ok;
     ok.status = 204;
     if (method == "DELETE") {
       store->set_callback(member.cn, "");
@@ -757,27 +756,28 @@ struct RegionalStandin::Impl {
       const std::string key = u.host + ":" + std::to_string(u.port);
       auto& client = push_clients[key];
       if (!client) {
-        http::ClientOptions o;
+        adapters::http::ClientOptions o;
         o.host = u.host;
         o.port = u.port;
         o.tls = options.push_tls;
         o.timeout = std::chrono::milliseconds(5000);
         o.max_connections = 1;
-        client = std::make_unique<http::HttpsClient>(io.get_executor(), std::move(o));
+        client = std::make_unique<adapters::http::HttpsClient>(io.get_executor(), std::move(o));
       }
-      http::Request req;
+      adapters::http::Request req;
       req.method = "POST";
       req.target = u.path;
       req.headers = {{"content-type", "application/json"}};
       req.body = "{\"event\":\"mailbox\",\"sequence\":" + std::to_string(sequence) + "}";
-      client->request(std::move(req), [this](boost::system::error_code ec, http::Response r) {
-        if (!ec && r.status >= 200 && r.status < 300) ++notices_delivered;
-      });
+      client->request(std::move(req),
+                      [this](boost::system::error_code ec, adapters::http::Response r) {
+                        if (!ec && r.status >= 200 && r.status < 300) ++notices_delivered;
+                      });
     });
   }
 
   // --- admin (§12)
-  http::Response admin(const http::Request& req, const std::string& path) {
+  adapters::http::Response admin(const adapters::http::Request& req, const std::string& path) {
     if (path == "/admin/v1/faults") {
       if (req.method == "POST") {
         rapidjson::Document doc;
@@ -887,13 +887,13 @@ struct RegionalStandin::Impl {
 
 RegionalStandin::RegionalStandin(StandinOptions options)
     : impl_(std::make_unique<Impl>(std::move(options), notices_delivered_)) {
-  http::ServerOptions server_options;
+  adapters::http::ServerOptions server_options;
   // Bodies beyond our own limit are answered 413 by us; keep the transport's limit above it.
   server_options.max_body_bytes = impl_->options.max_message_bytes + 1024 * 1024;
   auto* impl = impl_.get();
-  impl_->server = std::make_unique<http::HttpsServer>(
+  impl_->server = std::make_unique<adapters::http::HttpsServer>(
       impl_->io, impl_->options.tls,
-      [impl](http::Request req, std::function<void(http::Response)> respond) {
+      [impl](adapters::http::Request req, std::function<void(adapters::http::Response)> respond) {
         respond(impl->handle(req));
       },
       server_options);
@@ -920,8 +920,8 @@ void RegionalStandin::stop() {
   impl_->thread.join();
 }
 
-http::ServerFaults& RegionalStandin::server_faults() {
+adapters::http::ServerFaults& RegionalStandin::server_faults() {
   return impl_->server->faults();
 }
 
-}  // namespace kakehashi::regional::standin
+}  // namespace kakehashi::adapters::regional::standin

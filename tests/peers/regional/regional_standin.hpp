@@ -12,13 +12,14 @@
 #include "adapters/common/http/https_server.hpp"
 #include "adapters/common/http/tls_config.hpp"
 
-namespace kakehashi::regional::standin {
+namespace kakehashi::adapters::regional::standin {
 
 struct StandinOptions {
   // Development PKI made by deploy/pki.sh; fills every path below that is left empty.
   std::filesystem::path pki_dir;
-  http::TlsConfig tls;       // server certificate; ca_file: the regional CA (members' certs)
-  http::TlsConfig push_tls;  // client identity for push notices; ca_file: the members' server CA
+  adapters::http::TlsConfig tls;  // server certificate; ca_file: the regional CA (members' certs)
+  adapters::http::TlsConfig
+      push_tls;  // client identity for push notices; ca_file: the members' server CA
   std::filesystem::path regional_domain;  // trust domain of facility members' signers
   std::filesystem::path proxied_domain;   // trust domain of gateway members' senders (national)
   std::filesystem::path state_file;       // required
@@ -46,7 +47,7 @@ class RegionalStandin {
 
   std::uint16_t port() const { return port_; }
   // Transport-level faults (refuse TLS, drop responses, delay).
-  http::ServerFaults& server_faults();
+  adapters::http::ServerFaults& server_faults();
   // Push notices answered 2xx by a member's callback so far.
   int notices_delivered() const { return notices_delivered_.load(); }
 
@@ -57,4 +58,4 @@ class RegionalStandin {
   std::atomic<int> notices_delivered_{0};
 };
 
-}  // namespace kakehashi::regional::standin
+}  // namespace kakehashi::adapters::regional::standin

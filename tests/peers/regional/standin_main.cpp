@@ -21,8 +21,8 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using kakehashi::regional::standin::RegionalStandin;
-  using kakehashi::regional::standin::StandinOptions;
+  using kakehashi::adapters::regional::standin::RegionalStandin;
+  using kakehashi::adapters::regional::standin::StandinOptions;
   StandinOptions o;
   bool refuse_tls = false;
   int delay_ms = 0;

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-namespace kakehashi::regional::standin {
+namespace kakehashi::adapters::regional::standin {
 
 namespace {
 
@@ -421,4 +421,4 @@ std::vector<StoredMessage> StandinStore::deliveries(std::optional<std::string> m
   return out;
 }
 
-}  // namespace kakehashi::regional::standin
+}  // namespace kakehashi::adapters::regional::standin

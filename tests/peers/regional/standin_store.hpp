@@ -13,7 +13,7 @@
 
 struct sqlite3;
 
-namespace kakehashi::regional::standin {
+namespace kakehashi::adapters::regional::standin {
 
 struct Member {
   std::string cn;  // client certificate subject CN
@@ -94,4 +94,4 @@ class StandinStore {
   sqlite3* db_ = nullptr;
 };
 
-}  // namespace kakehashi::regional::standin
+}  // namespace kakehashi::adapters::regional::standin
