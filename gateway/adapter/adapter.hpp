@@ -14,6 +14,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "gateway/adapter/adapter_events.hpp"
+#include "gateway/adapter/office_sessions.hpp"
 #include "mapping/careplan/file_name.hpp"
 
 namespace kakehashi::gateway {
@@ -46,6 +47,11 @@ struct InboundUnit {
   // this reason (it is never delivered); `files` may be empty and `sender`/`recipient` hold what
   // could be read. So one bad item never stops a direction: the cursor moves past it.
   std::string unreadable;
+  // Networks that carry no signature (traits inbound_signed == false): where the item came from,
+  // for the gateway's attestation when it signs the rendered files as the proxy (issue 17).
+  std::string origin_session;  // e.g. the national office whose session fetched it
+  std::string origin_item;     // the network's item id
+  std::string fetched_sha256;  // hex SHA-256 of the exact answer bytes the item was read from
 };
 
 // A unit the engine asks an adapter to deliver.
@@ -57,6 +63,10 @@ struct OutboundUnit {
   std::string subject;
   std::string message;
   std::vector<SignedFile> files;
+  // How many times the engine has claimed this unit for delivery, this claim included. More than
+  // 1 (a retry, a crash, another instance's lapsed lease) means it may already have been sent:
+  // a network without an idempotency key checks before sending again.
+  int attempt = 1;
 };
 
 enum class ReceiptState { kDelivered, kRead, kRejected };
@@ -89,6 +99,14 @@ struct SendResult {
   std::string error_code;  // kRejected / kRetry: the network's code or a local one
   std::string message;     // human-readable detail (never payload)
   std::optional<std::chrono::seconds> retry_after;  // honoured by the engine's breaker
+  // kRetry only: the sender office cannot send on this network now (it must log in again, its
+  // credentials are refused). The engine holds that (network, sender office)'s outbound units
+  // without counting an attempt or touching the breaker, until the adapter reports the office
+  // "active" through AdapterContext::office_state. Other offices are not affected.
+  bool hold_office = false;
+  // kAccepted: hex SHA-256 of the exact document bytes the network took, where the adapter
+  // translated the unit (bound into the translation receipt, issue 17); "" otherwise.
+  std::string sent_sha256;
 };
 
 struct DirectoryEntry {
@@ -144,6 +162,13 @@ struct AdapterContext {
   std::function<bool()> may_poll;
   // Logger and counters for the adapter's degraded paths (gateway/adapter/adapter_events.hpp).
   AdapterEvents events;
+  // Sealed records shared by the instances (gateway/adapter/office_sessions.hpp). Null where the
+  // gateway gives none (tools, tests that do not need it); adapters that need it refuse to start.
+  std::shared_ptr<AdapterVault> vault;
+  // An office's state changed (login required, locked, active again...): the engine raises or
+  // clears the alert naming it, tells the office on its own network, and holds or releases its
+  // outbound units. Empty: nobody listens. Call on the executor.
+  std::function<void(OfficeStateReport)> office_state;
 };
 
 class Adapter {
@@ -173,6 +198,9 @@ class Adapter {
   }
 
   static constexpr const char* kPublishNotSupported = "publish_not_supported";
+  // The operator side of per-office logins, for network types whose offices log in with a
+  // one-time password (Kaigo WEB); null for every other type. Owned by the adapter.
+  virtual OfficeLogins* office_logins() { return nullptr; }
 };
 
 }  // namespace kakehashi::gateway

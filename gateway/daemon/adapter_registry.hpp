@@ -5,7 +5,9 @@
 // is its folder under adapters/ plus its entry there (gateway/adapter/README.md).
 
 #include <functional>
+#include <iosfwd>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,18 @@ struct AdapterTraits {
   // the gateway's own publication there never makes a sender.
   bool senders_must_be_members = false;
   registry::DirectoryTraits directory;  // fetching and publishing the directory
+  // Units from this network carry their senders' CMS signatures, which admission verifies. false
+  // (Kaigo WEB: the national side signs nothing): the engine checks the files, keeps the
+  // adapter's origin evidence and signs them with its proxy credential and attestation instead.
+  bool inbound_signed = true;
+};
+
+// Operator subcommands of a network type: `kakehashi <type> ARGS...` (the Kaigo WEB type's
+// `credentials add|list|check|remove`, `login`, `offices`). Implemented in the adapter's folder.
+struct TypeCommand {
+  std::string summary;  // one line for `kakehashi --help`
+  std::string help;     // `kakehashi <type> --help`
+  std::function<int(std::span<const std::string> args, std::ostream& out, std::ostream& err)> run;
 };
 
 // The settings of one network, parsed once: the maker for its adapter and the typed settings the
@@ -45,6 +59,8 @@ struct AdapterType {
   AdapterTraits traits;
   // Parses the settings (errors recorded on the node; throws on a file that cannot be read).
   std::function<PreparedAdapter(const ConfigNode& settings)> prepare;
+  // Empty `run`: the type has no subcommands of its own.
+  TypeCommand command{};
 };
 
 const std::vector<AdapterType>& adapter_types();
