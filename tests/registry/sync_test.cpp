@@ -62,8 +62,9 @@ class FakeDirectory final : public Adapter {
     asked.push_back(since);
     DirectoryResult r;
     if (fail) {
-      r.status = {SendResult::Status::kRetry, "", "MAINTENANCE", "maintenance window",
-                  std::nullopt};
+      r.status.status = SendResult::Status::kRetry;
+      r.status.error_code = "MAINTENANCE";
+      r.status.message = "maintenance window";
       return done(std::move(r));
     }
     r.status.status = SendResult::Status::kAccepted;
