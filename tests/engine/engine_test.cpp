@@ -439,7 +439,8 @@ BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
   for (std::uint64_t seed : {10u, 11u, 12u})
     units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false,
                               "20250" + std::to_string(seed - 5)));
-  const SendResult reset{SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt};
+  const SendResult reset{
+      SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt, false, ""};
   for (int i = 0; i < 3; ++i) rig.national.script(reset);
   for (auto it = units.rbegin(); it != units.rend(); ++it) rig.regional.offer(it->unit);
   rig.run_until([&] { return rig.regional.answered_offers == 3; });
@@ -461,8 +462,8 @@ BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
 BOOST_AUTO_TEST_CASE(maintenance_pauses_without_burning_attempts) {
   Rig rig;
   rig.start();
-  SendResult maintenance{SendResult::Status::kRetry, "", "MAINTENANCE", "503",
-                         std::chrono::seconds(600)};
+  SendResult maintenance{
+      SendResult::Status::kRetry, "", "MAINTENANCE", "503", std::chrono::seconds(600), false, ""};
   rig.national.script(maintenance);
   auto m = make_unit(20, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(m.unit);
@@ -483,7 +484,8 @@ BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_red
   rig.options.max_attempts = 3;
   rig.start();
   for (int i = 0; i < 3; ++i)
-    rig.national.script({SendResult::Status::kRetry, "", "HTTP_500", "server error", std::nullopt});
+    rig.national.script(
+        {SendResult::Status::kRetry, "", "HTTP_500", "server error", std::nullopt, false, ""});
   auto stuck = make_unit(30, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(stuck.unit);
   for (int i = 0; i < 3; ++i) {
@@ -509,8 +511,8 @@ BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_red
 BOOST_AUTO_TEST_CASE(a_destination_refusal_goes_back_to_the_sender) {
   Rig rig;
   rig.start();
-  rig.national.script(
-      {SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "suspended", std::nullopt});
+  rig.national.script({SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "suspended",
+                       std::nullopt, false, ""});
   auto m = make_unit(40, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(m.unit);
   rig.run_until([&] { return rig.regional.receipts_received.size() == 1; });
@@ -674,7 +676,8 @@ BOOST_AUTO_TEST_CASE(the_conservation_report_balances_after_a_mixed_run) {
   Rig rig;
   rig.options.max_attempts = 2;
   rig.start();
-  rig.national.script({SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "", std::nullopt});
+  rig.national.script(
+      {SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "", std::nullopt, false, ""});
   for (std::uint64_t i = 0; i < 8; ++i) {
     auto m = make_unit(80 + i, i % 2 ? "K5" : "K2", i % 2 ? kRegionalService : kRegionalManager,
                        i % 2 ? kNationalManager : kNationalService, false,
