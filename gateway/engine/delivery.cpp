@@ -189,6 +189,8 @@ void Delivery::translate_claimed(store::Transfer t,
 void Delivery::deliver(Prepared p) {
   auto& net = *core_.networks.at(p.transfer.dest_adapter);
   OutboundUnit out = p.translation->unit;
+  // Claims so far, this one included: more than 1 means it may have gone out before (§6).
+  out.attempt = static_cast<int>(std::max<std::int64_t>(1, p.transfer.claims));
   auto shared = std::make_shared<Prepared>(std::move(p));
   net.adapter->send(std::move(out), [this, alive = core_.alive, shared](SendResult r) {
     if (!*alive) return;

@@ -85,7 +85,10 @@ struct Transfer {
   std::string source_adapter, source_id, dest_adapter, direction;
   std::string sender_office, sender_type, recipient_office, recipient_type;
   std::string sequence, unit_kind, subject_key, state;
-  std::int64_t attempts = 0;
+  std::int64_t attempts = 0;  // failed attempts counted (delivered/refused count one more)
+  // How many times delivery claimed it, the current claim included (OutboundUnit::attempt): a
+  // retry, a lapsed lease (crash, dead instance) and a release all lead to one more claim.
+  std::int64_t claims = 0;
   std::int64_t next_attempt_at = 0;
   std::string remote_id, idempotency_key, receipt_state, reason, last_error;
   std::int64_t created_at = 0, updated_at = 0, finished_at = 0;
@@ -277,6 +280,7 @@ class Store {
   void apply_early_receipts(std::int64_t id, std::int64_t now);
   void migrate_audit();
   void migrate_unit_identity();
+  void migrate_office_sessions();
   std::unique_ptr<SqlConnection> db_;
   audit::AuditLog log_;  // over *db_: declared after it
   int depth_ = 0;        // >0 inside transaction(): nested calls join it

@@ -139,7 +139,7 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
                                std::size_t limit, const std::vector<std::string>& paused,
                                std::vector<Transfer>& out) {
   std::string sql =
-      "UPDATE kh_transfers SET lease_owner = ?, lease_until = ? WHERE id IN ("
+      "UPDATE kh_transfers SET lease_owner = ?, lease_until = ?, claims = claims + 1 WHERE id IN ("
       "SELECT t.id FROM kh_transfers t WHERE t.state = 'accepted' AND t.next_attempt_at <= ? "
       "AND t.lease_until <= ? ";
   std::vector<SqlValue> params{owner, now + lease_ms, now, now};
@@ -167,8 +167,8 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
   std::size_t superseded = 0;
   for (const auto& r : rows) {
     Transfer t = transfer_from(r);
-    if (r[24]) t.payload = decode_blob(db_->dialect(), *r[24]);
-    if (r[25]) t.outbound = decode_blob(db_->dialect(), *r[25]);
+    if (const auto& p = r[kTransferColumnCount]) t.payload = decode_blob(db_->dialect(), *p);
+    if (const auto& o = r[kTransferColumnCount + 1]) t.outbound = decode_blob(db_->dialect(), *o);
     // A newer unit that replaces exactly what this one carries (same pair with service types,
     // kind, month and users) already went out: this one must never follow it. Its sender is
     // told, by the same path as a rejection.

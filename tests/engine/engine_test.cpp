@@ -500,6 +500,10 @@ BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_red
   const auto parked = s->list(state_filter(store::kParked));
   BOOST_TEST_REQUIRE(parked.size() == 1u);
   BOOST_TEST(parked[0].reason.find("failed 3 times") != std::string::npos);
+  // Each retry was offered as what it was: the first, second and third claim.
+  BOOST_TEST_REQUIRE(rig.national.sent_units.size() == 3u);
+  for (std::size_t i = 0; i < 3; ++i)
+    BOOST_TEST(rig.national.sent_units[i].attempt == static_cast<int>(i) + 1);
   // Another pair still flows.
   auto other = make_unit(31, "K5", kRegionalService, kNationalManager, false);
   rig.regional.offer(other.unit);
@@ -544,6 +548,9 @@ BOOST_AUTO_TEST_CASE(a_crash_after_sending_before_recording_delivers_once) {
   // The resend carried exactly the bytes of the first attempt (networks compare replayed keys'
   // bodies), although the proxy co-signature is made with a fresh signing time each time.
   BOOST_TEST_REQUIRE(rig.national.sent_units.size() == 2u);
+  // The adapter is told the second claim may be a resend (OutboundUnit::attempt).
+  BOOST_TEST(rig.national.sent_units[0].attempt == 1);
+  BOOST_TEST(rig.national.sent_units[1].attempt == 2);
   for (std::size_t i = 0; i < rig.national.sent_units[0].files.size(); ++i)
     BOOST_TEST(rig.national.sent_units[0].files[i].cms == rig.national.sent_units[1].files[i].cms);
   BOOST_TEST(rig.national.deliveries.size() == 1u);  // replayed key: the first delivery stands

@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
   auto fresh_db = open_sqlite(fresh);
   const std::string current = meta(*fresh_db, "schema_version");
   const auto current_shape = shape(*fresh_db);
-  for (int version : {1, 2, 3}) {
+  for (int version : {1, 2, 3, 4}) {
     BOOST_TEST_CONTEXT("schema version " << version) {
       const std::string path = fixture_store(dir, version);
       BOOST_TEST(meta(*open_sqlite(path), "schema_version") == std::to_string(version));
@@ -160,6 +160,8 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
       BOOST_REQUIRE(t2.has_value());
       BOOST_TEST(t2->payload == "sealed-unit-2");
       BOOST_TEST(t2->state == std::string(kAccepted));
+      // Schema 5: its claims start at its attempts (one, in every fixture).
+      BOOST_TEST(t2->claims == 1);
       BOOST_TEST(s.load_cursor("national", "units").value_or("") == "cursor-17");
       // Version 3 kept a receipt that came before its delivery's remote id: still there.
       BOOST_TEST(db->query("SELECT remote_id FROM kh_early_receipts").size() ==
@@ -233,7 +235,7 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_on_postgres,
   auto fresh_db = open_postgres(fresh);
   const std::string current = meta(*fresh_db, "schema_version");
   const auto current_shape = pg_shape(*fresh_db);
-  for (int version : {1, 2, 3}) {
+  for (int version : {1, 2, 3, 4}) {
     BOOST_TEST_CONTEXT("schema version " << version << " on PostgreSQL") {
       const std::string dsn = pg_fixture_store(dir, version);
       BOOST_TEST(meta(*open_postgres(dsn), "schema_version") == std::to_string(version));
@@ -247,6 +249,8 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_on_postgres,
       BOOST_REQUIRE(t2.has_value());
       BOOST_TEST(t2->payload == "sealed-unit-2");
       BOOST_TEST(t2->state == std::string(kAccepted));
+      // Schema 5: its claims start at its attempts (one, in every fixture).
+      BOOST_TEST(t2->claims == 1);
       BOOST_TEST(s.load_cursor("national", "units").value_or("") == "cursor-17");
       BOOST_TEST(db->query("SELECT remote_id FROM kh_early_receipts").size() ==
                  (version >= 3 ? 1u : 0u));

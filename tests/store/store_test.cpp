@@ -206,6 +206,34 @@ BOOST_AUTO_TEST_CASE(retries_count_attempts_and_release_does_not) {
   BOOST_TEST(s->claim_transfers("o", 9000, 60000, 10, {"regional"}).size() == 1u);
 }
 
+// OutboundUnit::attempt: every claim counts, the current one included, whatever ended the one
+// before (a counted retry, a lapsed lease, a release without an attempt counted).
+BOOST_AUTO_TEST_CASE(every_claim_is_counted) {
+  Db db;
+  auto s = db.open();
+  const auto id = s->accept(unit("a", "20250601100001"), std::nullopt, 1000).id;
+  BOOST_TEST(s->get(id)->claims == 0);
+  auto c = s->claim_transfers("o", 1000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].claims == 1);  // a first claim
+  BOOST_TEST(s->retry_later(id, "o", 2000, "reset", 1100));
+  c = s->claim_transfers("o", 2000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].claims == 2);  // after a retry
+  // The owner dies: its lease lapses and another instance (or the restarted one) claims it.
+  BOOST_TEST(s->claim_transfers("other", 6999, 5000, 10, {}).empty());
+  c = s->claim_transfers("other", 7000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].claims == 3);
+  BOOST_TEST(c[0].attempts == 1);  // the lapsed lease spent no attempt
+  s->release(id, "other", 8000, "held: login_required", 7100);
+  c = s->claim_transfers("other", 8000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].claims == 4);
+  BOOST_TEST(s->get(id)->claims == 4);
+  BOOST_TEST(s->list({}).at(0).claims == 4);
+}
+
 BOOST_AUTO_TEST_CASE(an_older_unit_never_follows_a_newer_one_with_the_same_subject) {
   Db db;
   auto s = db.open();
@@ -558,7 +586,7 @@ BOOST_AUTO_TEST_CASE(a_store_from_before_unit_identity_is_migrated) {
   auto s = db.open();
   s->migrate();  // twice: idempotent
   auto c = db.connect();
-  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "4");
+  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "5");
   const std::string indexes =
       postgres() ? "SELECT indexname FROM pg_indexes WHERE tablename = 'kh_transfers'"
                  : "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
