@@ -71,10 +71,11 @@ void Delivery::pump() {
   claiming_ = true;
   const std::size_t room = core_.options.max_in_flight - in_flight_;
   auto paused = paused_destinations();
+  auto held = core_.office_holds.held_pairs(core_.now());
   core_.on_worker(
-      [this, room, paused](store::Store& s) {
+      [this, room, paused, held](store::Store& s) {
         return s.claim_transfers(core_.options.instance_id, core_.now(),
-                                 core_.options.lease.count(), room, paused);
+                                 core_.options.lease.count(), room, paused, held);
       },
       [this, room](bool ok, std::vector<store::Transfer> claimed) {
         claiming_ = false;
@@ -205,6 +206,7 @@ DeliverySettings delivery_settings(const EngineOptions& options) {
   s.backoff_max_ms = options.backoff_max.count();
   s.breaker_failures = options.breaker_failures;
   s.breaker_cooldown_ms = options.breaker_cooldown.count();
+  s.office_recheck_ms = options.office_recheck.count();
   return s;
 }
 
@@ -227,6 +229,13 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
         {{"network", t.dest_adapter}, {"until_ms", std::to_string(health.breaker.open_until)}});
   if (decision.action == DeliveryAction::kDelivered)
     latency_[t.direction].observe(static_cast<double>(at - t.created_at) / 1000.0);
+  // The sender office waits on this network: claim none of its units until the recheck or an
+  // "active" report (at once, so units claimed meanwhile are not offered in vain).
+  if (decision.action == DeliveryAction::kHoldOffice) {
+    core_.office_holds.hold(t.dest_adapter, t.sender_office, decision.next_attempt);
+    if (core_.office_holds.take_owed(t.dest_adapter, t.sender_office))
+      core_.tell_office(t.dest_adapter, t.sender_office);
+  }
   const DeliveryAction action = decision.action;
   const std::int64_t next = decision.next_attempt;
   const std::string error = decision.error;
@@ -257,6 +266,9 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
             break;
           case DeliveryAction::kHold:
             s.release(t.id, core_.options.instance_id, next, "paused: " + error, at);
+            break;
+          case DeliveryAction::kHoldOffice:
+            s.hold_for_office(t.id, core_.options.instance_id, next, error, at);
             break;
           case DeliveryAction::kPark:
             // Counted and parked in one transaction.
@@ -299,6 +311,14 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
               break;
             case DeliveryAction::kHold:
               ++core_.counters.released;
+              break;
+            case DeliveryAction::kHoldOffice:
+              ++core_.counters.held_for_office;
+              log(LogLevel::kInfo, "transfer-held-for-office",
+                  {{"transfer", std::to_string(t.id)},
+                   {"network", t.dest_adapter},
+                   {"office", t.sender_office},
+                   {"error", error}});
               break;
             case DeliveryAction::kPark:
               ++core_.counters.parked;

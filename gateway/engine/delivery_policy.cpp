@@ -29,6 +29,11 @@ DeliveryDecision decide_delivery(const SendResult& answer, const BreakerState& b
   d.next_attempt = now;
   d.error = answer.error_code + (answer.message.empty() ? "" : ": " + answer.message);
   auto& b = d.breaker;
+  if (answer.status == SendResult::Status::kRetry && answer.hold_office) {
+    d.action = DeliveryAction::kHoldOffice;
+    d.next_attempt = now + settings.office_recheck_ms;
+    return d;
+  }
   switch (answer.status) {
     case SendResult::Status::kAccepted:
       b.failures = 0;  // closed again (what the network refused before stays counted)

@@ -114,11 +114,35 @@ CREATE TABLE IF NOT EXISTS kh_leases (
   owner TEXT NOT NULL,
   until_at BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kh_adapter_vault (
+  adapter TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value )" +
+         blob + R"( NOT NULL,
+  generation BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (adapter, key)
+);
 CREATE TABLE IF NOT EXISTS kh_meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
 )";
+}
+
+// The store's schema version, 0 when it has none yet (no kh_meta: a new store).
+int stored_version(SqlConnection& db) {
+  const bool have_meta =
+      db.dialect() == Dialect::kPostgres
+          ? !db.query(
+                   "SELECT 1 FROM information_schema.tables WHERE table_schema = "
+                   "current_schema() AND table_name = 'kh_meta'")
+                 .empty()
+          : !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kh_meta'")
+                 .empty();
+  if (!have_meta) return 0;
+  const auto rows = db.query("SELECT value FROM kh_meta WHERE key = 'schema_version'");
+  return rows.empty() || !rows[0][0] ? 0 : std::stoi(*rows[0][0]);
 }
 
 }  // namespace
@@ -128,6 +152,9 @@ void Store::migrate() {
     // Several instances may start together: serialise schema creation.
     transaction([&] {
       db_->query("SELECT pg_advisory_xact_lock(727274)");
+      // Up to date: no DDL at all. Even an ALTER ... IF NOT EXISTS takes its table's exclusive
+      // lock, which deadlocks with another instance already writing (and is wasted work).
+      if (stored_version(*db_) == kSchemaVersion) return;
       db_->execute_script(schema(Dialect::kPostgres));
       migrate_audit();
       migrate_unit_identity();
@@ -193,8 +220,9 @@ void Store::migrate_unit_identity() {
 }
 
 // Schema 5, a step of its own: kh_transfers.claims (how often delivery claimed each transfer,
-// OutboundUnit::attempt). A store made before it starts each transfer's count at its attempts
-// (every counted attempt was a claim; a claim whose lease lapsed before was not counted then).
+// OutboundUnit::attempt); kh_adapter_vault is a plain CREATE TABLE IF NOT EXISTS (schema()). A
+// store made before it starts each transfer's count at its attempts (every counted attempt was a
+// claim; a claim whose lease lapsed before was not counted then).
 void Store::migrate_office_sessions() {
   bool added = false;
   if (db_->dialect() == Dialect::kPostgres) {

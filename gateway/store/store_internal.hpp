@@ -21,6 +21,9 @@ inline constexpr const char* kTransferColumns =
 // The index of the first column a query adds after kTransferColumns.
 inline constexpr std::size_t kTransferColumnCount = 25;
 
+// last_error of a transfer put back by hold_for_office (release_office finds them by it).
+inline constexpr const char* kHeldPrefix = "held: ";
+
 inline std::int64_t to_i64(const std::optional<std::string>& v) {
   return v ? std::stoll(*v) : 0;
 }

@@ -10,7 +10,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,6 +24,7 @@
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/cms/signer.hpp"
+#include "mapping/cms/signer_identity.hpp"
 #include "mapping/cms/verify.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/engine/fake_network.hpp"
@@ -156,6 +159,10 @@ struct Rig {
   fs::path dir = db.dir();
   boost::asio::io_context io;
   testing::FakeNetwork regional, national;
+  // A third network whose units carry no signature (AdapterTraits::inbound_signed == false, the
+  // Kaigo WEB type), bound when `with_unsigned` is set before start().
+  testing::FakeNetwork unsigned_net;
+  bool with_unsigned = false;
   // Real time to start with (a few seconds on, so certificates made this second are valid),
   // then moved by hand.
   std::int64_t clock = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -209,6 +216,16 @@ struct Rig {
     nb.trust = test_pki().national;
     nb.cosigner = test_pki().proxy;
     e->add_network(std::move(nb));
+    if (with_unsigned) {
+      engine::NetworkBinding kw;
+      kw.name = "kaigoweb";
+      kw.make_adapter = [this](AdapterContext c) { return unsigned_net.make_adapter(c); };
+      kw.outbound_form = engine::EnvelopeForm::kDetached;
+      kw.trust = test_pki().national;
+      kw.cosigner = test_pki().proxy;  // the network section's cosign credential
+      kw.inbound_signed = false;
+      e->add_network(std::move(kw));
+    }
     e->start();
     run_until([engine_ptr] { return engine_ptr->router().ready({"regional", "national"}); });
     return e;
@@ -523,6 +540,226 @@ BOOST_AUTO_TEST_CASE(a_destination_refusal_goes_back_to_the_sender) {
   BOOST_TEST(rig.regional.receipts_received[0].reason.find("RECIPIENT_SUSPENDED") !=
              std::string::npos);
   BOOST_TEST(rig.store()->list({})[0].state == store::kRejected);
+}
+
+namespace {
+
+std::size_t sent_by(const testing::FakeNetwork& n, const std::string& office) {
+  std::size_t count = 0;
+  for (const auto& u : n.sent_units) count += u.sender.office_no == office ? 1 : 0;
+  return count;
+}
+
+// Every unit taken in is in exactly one place, held ones in flight.
+void expect_conservation(Rig& rig, std::int64_t in_expected, std::int64_t delivered_expected,
+                         std::int64_t in_flight_expected) {
+  std::int64_t in = 0, delivered = 0, in_flight = 0;
+  for (const auto& r : rig.store()->report(0, INT64_MAX)) {
+    BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight);
+    in += r.in;
+    delivered += r.delivered;
+    in_flight += r.in_flight;
+  }
+  BOOST_TEST(in == in_expected);
+  BOOST_TEST(delivered == delivered_expected);
+  BOOST_TEST(in_flight == in_flight_expected);
+}
+
+}  // namespace
+
+// Per-office logins (issue 16, kaigoweb PROTOCOL.md §7.2): a sender office that must log in again
+// on the destination waits there (no attempt, the breaker untouched, never parked) while other
+// offices' units flow; it is told once on its own network; "active" releases its units at once.
+BOOST_AUTO_TEST_CASE(a_held_sender_office_waits_while_other_offices_flow) {
+  Rig rig;
+  rig.start();
+  rig.national.holding_offices = {kRegionalManager};
+  auto held = make_unit(60, "K2", kRegionalManager, kNationalService, false);
+  auto other = make_unit(61, "K5", kRegionalService, kNationalManager, false);
+  rig.regional.offer(held.unit);
+  rig.regional.offer(other.unit);
+  rig.run_until([&] {
+    return rig.national.deliveries.size() == 1 && rig.engine->counters().held_for_office == 1;
+  });
+  BOOST_TEST(rig.national.deliveries[0].unit.sender.office_no == kRegionalService);
+  auto t = transfer_of(rig, held.unit.source_id);
+  BOOST_TEST_REQUIRE(t.has_value());
+  BOOST_TEST(t->state == store::kAccepted);
+  BOOST_TEST(t->attempts == 0);
+  BOOST_TEST(t->last_error.rfind("held: login_required", 0) == 0u);
+  expect_conservation(rig, 2, 1, 1);  // held: in flight
+
+  // The adapter reports the office: logged, kept, and the office is told on its own network.
+  const std::string detail =
+      "the gateway needs a one-time password for your Kaigo WEB login; your outbound care plans "
+      "are waiting";
+  rig.national.report_office(kRegionalManager, "login_required", "active", detail);
+  rig.run_until([&] { return rig.regional.notices_received.size() == 1; });
+  BOOST_TEST(rig.regional.notices_received[0].office.office_no == kRegionalManager);
+  BOOST_TEST(rig.regional.notices_received[0].text.find(detail) != std::string::npos);
+  BOOST_TEST(rig.national.notices_received.empty());
+  const auto states = rig.engine->office_states();
+  BOOST_TEST_REQUIRE(states.size() == 1u);
+  BOOST_TEST(states[0].network == "national");
+  BOOST_TEST(states[0].office_no == kRegionalManager);
+  BOOST_TEST(states[0].state == "login_required");
+  // The same state again is no change: not told twice.
+  rig.national.report_office(kRegionalManager, "login_required", "login_required", detail);
+
+  // More units: the held office's are not even offered while the hold lasts; others flow.
+  auto held2 = make_unit(62, "K2", kRegionalManager, kNationalManager, false);
+  auto other2 = make_unit(63, "K2", kRegionalService, kNationalService, false);
+  rig.regional.offer(held2.unit);
+  rig.regional.offer(other2.unit);
+  rig.run_until([&] { return rig.national.deliveries.size() == 2; });
+  BOOST_TEST(sent_by(rig.national, kRegionalManager) == 1u);
+  for (const auto& s : rig.engine->network_status()) {
+    BOOST_TEST(s.failures == 0);  // the breaker untouched
+    BOOST_TEST(s.open_until == 0);
+  }
+
+  // The safety re-offer: after office_recheck the held units are offered again, held again,
+  // still without an attempt, never parked.
+  rig.clock += 300'001;
+  rig.run_until([&] { return rig.engine->counters().held_for_office >= 3; });
+  BOOST_TEST(sent_by(rig.national, kRegionalManager) >= 3u);
+  for (const auto& u : {held.unit.source_id, held2.unit.source_id}) {
+    const auto h = transfer_of(rig, u);
+    BOOST_TEST(h->state == store::kAccepted);
+    BOOST_TEST(h->attempts == 0);
+  }
+  BOOST_TEST(rig.engine->counters().parked == 0);
+
+  // Active: released at once (the clock stands still), each delivered once.
+  rig.national.holding_offices.clear();
+  rig.national.report_office(kRegionalManager, "active", "login_required");
+  rig.run_until([&] { return rig.national.deliveries.size() == 4; });
+  rig.settle();
+  BOOST_TEST(rig.national.deliveries.size() == 4u);
+  BOOST_TEST(rig.regional.notices_received.size() == 1u);  // active: no notice
+  BOOST_TEST(rig.engine->office_states().at(0).state == "active");
+  BOOST_TEST(transfer_of(rig, held.unit.source_id)->attempts == 1);
+  expect_conservation(rig, 4, 4, 0);
+}
+
+// The "active" report is lost with a crash: the safety re-offer still delivers the held unit.
+BOOST_AUTO_TEST_CASE(a_restart_while_an_office_is_held_strands_nothing) {
+  Rig rig;
+  rig.start();
+  rig.national.holding_offices = {kRegionalManager};
+  auto m = make_unit(64, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.engine->counters().held_for_office == 1; });
+  rig.crash();
+  rig.national.holding_offices.clear();  // the office logged in; nobody reported it
+  rig.start();
+  rig.settle();  // nothing is due before the re-offer
+  BOOST_TEST(rig.national.deliveries.empty());
+  expect_conservation(rig, 1, 0, 1);
+  rig.clock += 300'001;
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  const auto t = transfer_of(rig, m.unit.source_id);
+  rig.run_until([&] { return transfer_of(rig, m.unit.source_id)->state == store::kDelivered; });
+  BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts == 1);
+  // The second claim is offered as such: the adapter checks before sending again.
+  BOOST_TEST(rig.national.sent_units.back().attempt == 2);
+  expect_conservation(rig, 1, 1, 0);
+}
+
+// A network that cannot address an office outside an item: the notice is dropped, logged,
+// counted; the hold works all the same.
+BOOST_AUTO_TEST_CASE(an_office_notice_the_network_cannot_take_is_not_retried) {
+  Rig rig;
+  rig.start();
+  rig.regional.takes_notices = false;
+  rig.national.holding_offices = {kRegionalManager};
+  auto m = make_unit(65, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.engine->counters().held_for_office == 1; });
+  rig.national.report_office(kRegionalManager, "locked", "login_required", "locked");
+  rig.run_until([&] { return rig.engine->counters().office_notices_refused == 1; });
+  BOOST_TEST(rig.regional.notices_received.empty());
+  rig.national.holding_offices.clear();
+  rig.national.report_office(kRegionalManager, "active", "locked");
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+}
+
+// AdapterContext::vault: sealed records per adapter in the store, compare-and-set on the
+// generation, answers on the io thread; nothing in clear in the database.
+BOOST_AUTO_TEST_CASE(the_adapter_vault_seals_and_compares_and_sets) {
+  Rig rig;
+  rig.start();
+  auto vault = rig.national.context.vault;
+  BOOST_TEST_REQUIRE(vault != nullptr);
+  const std::string key = "kaigoweb:national:3271500013:session";
+  const std::string secret = "refresh-token-7f3a9c0e55d1";
+  const auto put = [&](AdapterVault& v, const std::string& k, const std::string& value,
+                       std::int64_t expected) {
+    std::optional<VaultWrite> w;
+    v.put(k, value, expected, [&](VaultWrite r) { w = r; });
+    rig.run_until([&] { return w.has_value(); });
+    return *w;
+  };
+  struct Got {
+    std::optional<VaultRecord> record;
+    bool ok = false;
+  };
+  const auto get = [&](AdapterVault& v, const std::string& k) {
+    std::optional<Got> got;
+    v.get(k, [&](std::optional<VaultRecord> r, bool ok) { got = Got{std::move(r), ok}; });
+    rig.run_until([&] { return got.has_value(); });
+    return *got;
+  };
+  BOOST_TEST((put(*vault, key, secret, 0) == VaultWrite::kWritten));
+  BOOST_TEST((put(*vault, key, "stale", 0) == VaultWrite::kConflict));
+  auto g = get(*vault, key);
+  BOOST_TEST(g.ok);
+  BOOST_TEST_REQUIRE(g.record.has_value());
+  BOOST_TEST(g.record->value == secret);
+  BOOST_TEST(g.record->generation == 1);
+  BOOST_TEST((put(*vault, key, secret + "-2", 1) == VaultWrite::kWritten));
+  BOOST_TEST((put(*vault, key, "stale", 1) == VaultWrite::kConflict));
+  BOOST_TEST(get(*vault, key).record->generation == 2);
+  BOOST_TEST(
+      (put(*vault, "kaigoweb:national:3271500013:doubt:kk1-00", "t", 0) == VaultWrite::kWritten));
+  // Another adapter's records are its own.
+  g = get(*rig.regional.context.vault, key);
+  BOOST_TEST(g.ok);
+  BOOST_TEST(!g.record.has_value());
+  std::optional<std::vector<std::string>> keys;
+  vault->list("kaigoweb:national:3271500013:d", [&](std::vector<std::string> k, bool ok) {
+    keys = ok ? k : std::vector<std::string>{};
+  });
+  rig.run_until([&] { return keys.has_value(); });
+  BOOST_TEST((*keys == std::vector<std::string>{"kaigoweb:national:3271500013:doubt:kk1-00"}));
+
+  // Not in clear in the database (nor in the SQLite files).
+  auto c = rig.db.connect();
+  std::string raw;
+  for (const auto& r : c->query("SELECT value FROM kh_adapter_vault")) raw += r[0].value_or("");
+  BOOST_TEST(!raw.empty());
+  BOOST_TEST(raw.find("refresh-token") == std::string::npos);
+  if (!rig.db.postgres()) {
+    for (const auto& suffix : {"", "-wal"}) {
+      const fs::path file = rig.db.dsn() + suffix;
+      if (!fs::exists(file)) continue;
+      std::ifstream in(file, std::ios::binary);
+      const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+      BOOST_TEST(bytes.find("refresh-token") == std::string::npos);
+    }
+  }
+  // A sealed record moved under another key does not open: a failure, not a value.
+  c->query("UPDATE kh_adapter_vault SET key = 'kaigoweb:moved' WHERE key = ?", {key});
+  g = get(*vault, "kaigoweb:moved");
+  BOOST_TEST(!g.ok);
+  BOOST_TEST(!g.record.has_value());
+  std::optional<bool> erased;
+  vault->erase("kaigoweb:moved", [&](bool ok) { erased = ok; });
+  rig.run_until([&] { return erased.has_value(); });
+  BOOST_TEST(*erased);
+  g = get(*vault, "kaigoweb:moved");
+  BOOST_TEST(g.ok);
+  BOOST_TEST(!g.record.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_crash_after_sending_before_recording_delivers_once) {

@@ -311,6 +311,9 @@ BOOST_AUTO_TEST_CASE(copy_moves_every_table_checks_it_and_the_target_carries_on)
     s.accept(unit("RHN-M-0300"), CursorUpdate{"regional", "units", "300"}, 1764550000000);
     s.record_receipt("national", "NCP-T-9", "DOWNLOADED", "", std::nullopt, 1764550000001);
     BOOST_TEST(s.try_lease("poll:regional", "gateway:a", 1764550000002, 30000));
+    // An adapter's sealed record (schema 5).
+    BOOST_TEST(s.vault_put("kaigoweb", "kaigoweb:kw:3271500013:session",
+                           std::string("sealed\0session", 14), 0, 1764550000003));
   }
   const std::string where = fresh_target(dir);
   {
@@ -320,6 +323,11 @@ BOOST_AUTO_TEST_CASE(copy_moves_every_table_checks_it_and_the_target_carries_on)
     auto from = open_sqlite(source);
     const auto checks = copy_store(*from, *to);
     BOOST_TEST(checks.size() == store_tables(*from).size());
+    // Every table of this schema, the vault included, was copied and checked.
+    std::set<std::string> copied;
+    for (const auto& c : checks) copied.insert(c.table);
+    BOOST_TEST(copied.size() == 9u);
+    BOOST_TEST(copied.count("kh_adapter_vault") == 1u);
     for (const auto& c : checks) {
       BOOST_TEST_CONTEXT(c.table) {
         BOOST_TEST(c.same());
@@ -335,6 +343,10 @@ BOOST_AUTO_TEST_CASE(copy_moves_every_table_checks_it_and_the_target_carries_on)
   expect_chain_intact(dst, src.audit_records().size());
   BOOST_TEST(dst.get(4, true)->payload == src.get(4, true)->payload);
   BOOST_TEST(dst.load_cursor("regional", "units").value_or("") == "300");
+  const auto record = dst.vault_get("kaigoweb", "kaigoweb:kw:3271500013:session");
+  BOOST_TEST_REQUIRE(record.has_value());
+  BOOST_TEST(record->sealed == std::string("sealed\0session", 14));
+  BOOST_TEST(record->generation == 1);
   // New rows continue after the copied ids (PostgreSQL: the sequences were moved on).
   const auto out = dst.accept(unit("RHN-M-0301"), std::nullopt, 1764550001000);
   BOOST_TEST(out.id == 5);
@@ -365,6 +377,7 @@ BOOST_AUTO_TEST_CASE(online_backup_copies_a_store_being_written_consistently) {
   Store writer(open_sqlite(live));
   writer.migrate();
   writer.accept(unit("RHN-M-1"), std::nullopt, 1764550000000);
+  BOOST_TEST(writer.vault_put("kaigoweb", "k", "sealed", 0, 1764550000000));
   // Another connection is in the middle of a write transaction while the backup runs: the
   // backup neither waits for it nor holds its uncommitted row.
   auto busy = open_sqlite(live);
@@ -378,6 +391,7 @@ BOOST_AUTO_TEST_CASE(online_backup_copies_a_store_being_written_consistently) {
   Store copy(open_sqlite(dir.file("backup.sqlite")));
   BOOST_TEST(copy.get(1, true)->payload == unit("RHN-M-1").payload);
   BOOST_TEST(!copy.load_cursor("regional", "units").has_value());
+  BOOST_TEST(copy.vault_get("kaigoweb", "k")->sealed == "sealed");
   expect_chain_intact(copy, 1);
   // Never over an existing file.
   BOOST_CHECK_THROW(sqlite_backup(live, dir.file("backup.sqlite")), std::runtime_error);
