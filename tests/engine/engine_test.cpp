@@ -762,6 +762,106 @@ BOOST_AUTO_TEST_CASE(the_adapter_vault_seals_and_compares_and_sets) {
   BOOST_TEST(!g.record.has_value());
 }
 
+namespace {
+
+// A national unit as the Kaigo WEB adapter hands it over: rendered 4.1 files without any CMS,
+// with where it came from.
+Made unsigned_unit(std::uint64_t seed, const std::function<void(SignedFile&)>& edit = {}) {
+  // Made as a national unit (its offices' files), then stripped of the national signature.
+  std::map<std::string, std::string> contents;
+  auto m = make_unit(seed, "K5", kNationalService, kRegionalManager, true, "", [&](SignedFile& f) {
+    if (edit) edit(f);
+    contents[f.name] = f.content;
+  });
+  for (auto& f : m.unit.files) {
+    f.content = contents.at(f.name);
+    f.cms.clear();
+    f.attached = false;
+  }
+  m.unit.source_id = "1371100452:item-" + std::to_string(seed);
+  m.unit.origin_session = kNationalService;
+  m.unit.origin_item = "item-" + std::to_string(seed);
+  m.unit.fetched_sha256 = std::string(64, 'a');
+  return m;
+}
+
+}  // namespace
+
+// Issue 16: units from a network that signs nothing are checked as usual, signed by the gateway
+// as the proxy and delivered; the attestation names where they came from.
+BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_reaches_the_regional_side_signed_by_the_gateway) {
+  Rig rig;
+  rig.with_unsigned = true;
+  rig.start();
+  auto m = unsigned_unit(70);
+  rig.unsigned_net.offer(m.unit);
+  rig.run_until([&] { return rig.regional.deliveries.size() == 1; });
+  const auto& out = rig.regional.deliveries[0].unit;
+  BOOST_TEST_REQUIRE(out.files.size() == m.unit.files.size());
+  for (std::size_t i = 0; i < out.files.size(); ++i) {
+    const auto& f = out.files[i];
+    BOOST_TEST(!f.attached);
+    BOOST_TEST(f.content == m.unit.files[i].content);  // the bytes as rendered
+    BOOST_TEST_REQUIRE(!f.cms.empty());
+    const auto v = cms::verify_signed_data(view(f.cms), view(f.content), *test_pki().national, {});
+    BOOST_TEST(v.valid(), f.name << ": " << cms::to_string(v.failure) << " " << v.detail);
+    // The gateway's signature, not an office's: the proxy certificate names no office.
+    BOOST_TEST_REQUIRE(v.signer.has_value());
+    BOOST_TEST(v.signer->subject == cms::subject_text(test_pki().proxy->certificate.get()));
+    BOOST_TEST(!v.signer->office_number.has_value());
+    BOOST_TEST(v.signer_count == 1u);
+  }
+  auto s = rig.store();
+  const auto t = transfer_of(rig, m.unit.source_id);
+  BOOST_TEST_REQUIRE(t.has_value());
+  std::string intake;
+  for (const auto& e : s->events(t->id))
+    if (e.kind == "accepted") intake = e.detail;
+  BOOST_TEST(intake.find("signatures-not-carried ok") != std::string::npos, intake);
+  BOOST_TEST(intake.find("gateway attestation v1: from kaigoweb office 1371100452 item item-70, "
+                         "fetched sha256 " +
+                         std::string(64, 'a')) != std::string::npos,
+             intake);
+  // And the audit export shows it (what `kakehashi audit export` writes).
+  bool exported = false;
+  for (const auto& r : s->audit_export({}))
+    exported |= r.record.detail.find("gateway attestation v1") != std::string::npos;
+  BOOST_TEST(exported);
+}
+
+BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_that_fails_the_inspector_is_refused_back) {
+  Rig rig;
+  rig.with_unsigned = true;
+  rig.start();
+  // A data line cut short: the care-plan checks refuse it, signature or not.
+  auto m = unsigned_unit(71, [](SignedFile& f) {
+    const auto nl = f.content.rfind('\n', f.content.size() - 2);
+    if (nl != std::string::npos) f.content = f.content.substr(0, nl + 1) + "1,2\r\n";
+  });
+  rig.unsigned_net.offer(m.unit);
+  rig.run_until([&] { return rig.unsigned_net.receipts_received.size() == 1; });
+  const auto& r = rig.unsigned_net.receipts_received[0];
+  BOOST_TEST(r.source_id == m.unit.source_id);
+  BOOST_TEST((r.state == ReceiptState::kRejected));
+  BOOST_TEST(!r.reason.empty());
+  BOOST_TEST(rig.regional.deliveries.empty());
+  BOOST_TEST(transfer_of(rig, m.unit.source_id)->state == store::kRejected);
+}
+
+BOOST_AUTO_TEST_CASE(a_signed_network_unit_without_a_signature_is_still_refused) {
+  Rig rig;
+  rig.with_unsigned = true;
+  rig.start();
+  auto m = make_unit(72, "K2", kRegionalManager, kNationalService, false);
+  for (auto& f : m.unit.files) f.cms.clear();
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.regional.receipts_received.size() == 1; });
+  BOOST_TEST((rig.regional.receipts_received[0].state == ReceiptState::kRejected));
+  BOOST_TEST(rig.regional.receipts_received[0].reason.find("SIGNATURE") != std::string::npos,
+             rig.regional.receipts_received[0].reason);
+  BOOST_TEST(rig.national.deliveries.empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_crash_after_sending_before_recording_delivers_once) {
   Rig rig;
   rig.options.lease = std::chrono::milliseconds(60'000);
