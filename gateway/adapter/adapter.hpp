@@ -102,7 +102,9 @@ struct SendResult {
   // kRetry only: the sender office cannot send on this network now (it must log in again, its
   // credentials are refused). The engine holds that (network, sender office)'s outbound units
   // without counting an attempt or touching the breaker, until the adapter reports the office
-  // "active" through AdapterContext::office_state. Other offices are not affected.
+  // "active" through AdapterContext::office_state. Other offices are not affected. With
+  // `retry_after` (a session another instance is renewing: seconds) the units are offered again
+  // then; without, at the engine's safety re-offer (relay.office_recheck, 5 minutes).
   bool hold_office = false;
   // kAccepted: hex SHA-256 of the exact document bytes the network took, where the adapter
   // translated the unit (bound into the translation receipt, issue 17); "" otherwise.

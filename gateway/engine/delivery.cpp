@@ -20,8 +20,9 @@ namespace kakehashi::gateway::engine {
 struct Delivery::Prepared {
   store::Transfer transfer;
   std::optional<Translation> translation;
-  std::string sealed;   // a first translation, sealed, to keep before sending ("" on a retry)
-  std::string failure;  // why it cannot be delivered at all (parked)
+  std::string sealed;        // a first translation, sealed, to keep before sending ("" on a retry)
+  std::string failure;       // why it cannot be delivered at all (parked)
+  std::int64_t sent_at = 0;  // when the adapter was called (ms)
 };
 
 Delivery::Delivery(EngineCore& core, GroupCommitter& committer)
@@ -189,6 +190,7 @@ void Delivery::translate_claimed(store::Transfer t,
 
 void Delivery::deliver(Prepared p) {
   auto& net = *core_.networks.at(p.transfer.dest_adapter);
+  p.sent_at = core_.now();
   OutboundUnit out = p.translation->unit;
   // Claims so far, this one included: more than 1 means it may have gone out before (§6).
   out.attempt = static_cast<int>(std::max<std::int64_t>(1, p.transfer.claims));
@@ -221,8 +223,8 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
   const auto& t = p.transfer;
   auto& health = health_[t.dest_adapter];
   const std::int64_t at = core_.now();
-  const DeliveryDecision decision = decide_delivery(
-      r, health.breaker, t.attempts, delivery_settings(core_.options), at, draw_jitter());
+  DeliveryDecision decision = decide_delivery(r, health.breaker, t.attempts,
+                                              delivery_settings(core_.options), at, draw_jitter());
   health.breaker = decision.breaker;
   if (decision.breaker_change == BreakerChange::kOpened)
     log(LogLevel::kWarning, "circuit-open",
@@ -232,9 +234,16 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
   // The sender office waits on this network: claim none of its units until the recheck or an
   // "active" report (at once, so units claimed meanwhile are not offered in vain).
   if (decision.action == DeliveryAction::kHoldOffice) {
-    core_.office_holds.hold(t.dest_adapter, t.sender_office, decision.next_attempt);
-    if (core_.office_holds.take_owed(t.dest_adapter, t.sender_office))
-      core_.tell_office(t.dest_adapter, t.sender_office);
+    const auto state = core_.office_holds.state(t.dest_adapter, t.sender_office);
+    if (state && !state->holds_outbound && state->reported_at >= p.sent_at) {
+      // The office was reported active while this send was under way: a stale answer. Offered
+      // again at once instead of waiting for the re-offer.
+      decision.next_attempt = at;
+    } else {
+      core_.office_holds.hold(t.dest_adapter, t.sender_office, decision.next_attempt);
+      if (core_.office_holds.take_owed(t.dest_adapter, t.sender_office))
+        core_.tell_office(t.dest_adapter, t.sender_office);
+    }
   }
   const DeliveryAction action = decision.action;
   const std::int64_t next = decision.next_attempt;

@@ -31,7 +31,10 @@ DeliveryDecision decide_delivery(const SendResult& answer, const BreakerState& b
   auto& b = d.breaker;
   if (answer.status == SendResult::Status::kRetry && answer.hold_office) {
     d.action = DeliveryAction::kHoldOffice;
-    d.next_attempt = now + settings.office_recheck_ms;
+    // The adapter may say when to look again (a session another instance is renewing: seconds);
+    // else the safety re-offer.
+    d.next_attempt = now + (answer.retry_after ? answer.retry_after->count() * 1000
+                                               : settings.office_recheck_ms);
     return d;
   }
   switch (answer.status) {

@@ -64,8 +64,8 @@ enum class DeliveryAction {
                 // without spending an attempt
   kPark,        // transient failure on the last allowed attempt: counted, then parked
   kHoldOffice,  // the sender office cannot send on this network now (SendResult::hold_office):
-                // released until `next_attempt` (the safety re-offer) without spending an
-                // attempt, the breaker untouched, never parked
+                // released until `next_attempt` (its Retry-After, else the safety re-offer)
+                // without spending an attempt, the breaker untouched, never parked
 };
 
 // What this answer did to the breaker.

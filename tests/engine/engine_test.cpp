@@ -684,6 +684,48 @@ BOOST_AUTO_TEST_CASE(an_office_notice_the_network_cannot_take_is_not_retried) {
   rig.run_until([&] { return rig.national.deliveries.size() == 1; });
 }
 
+// A hold answered after the adapter reported the office active again (the login completed while
+// the send was under way) is stale: the unit is offered again at once, not after the re-offer.
+BOOST_AUTO_TEST_CASE(a_hold_answered_after_the_office_became_active_does_not_wait) {
+  Rig rig;
+  rig.start();
+  rig.national.hang_next_send();
+  auto m = make_unit(66, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.national.send_calls.size() == 1; });
+  rig.national.report_office(kRegionalManager, "active", "login_required");
+  rig.run_until([&] { return rig.engine->counters().office_reports == 1; });
+  SendResult held;
+  held.status = SendResult::Status::kRetry;
+  held.error_code = "login_required";
+  held.hold_office = true;
+  rig.national.answer_hung(held);
+  // The clock stands still: only an immediate re-offer delivers it.
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  BOOST_TEST(rig.engine->counters().held_for_office == 1);
+  BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts <= 1);
+}
+
+// A hold with a Retry-After (a session another instance is renewing) is offered again then.
+BOOST_AUTO_TEST_CASE(a_hold_with_a_retry_after_is_offered_again_then) {
+  Rig rig;
+  rig.start();
+  SendResult held;
+  held.status = SendResult::Status::kRetry;
+  held.error_code = "session_pending";
+  held.hold_office = true;
+  held.retry_after = std::chrono::seconds(5);
+  rig.national.script(held);
+  auto m = make_unit(67, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.engine->counters().held_for_office == 1; });
+  BOOST_TEST(rig.national.deliveries.empty());
+  rig.clock += 5'001;
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts == 1);  // the delivery only
+  for (const auto& s : rig.engine->network_status()) BOOST_TEST(s.open_until == 0);
+}
+
 // AdapterContext::vault: sealed records per adapter in the store, compare-and-set on the
 // generation, answers on the io thread; nothing in clear in the database.
 BOOST_AUTO_TEST_CASE(the_adapter_vault_seals_and_compares_and_sets) {

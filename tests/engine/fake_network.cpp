@@ -104,6 +104,12 @@ void FakeNetwork::reoffer_pending() {
   for (auto& u : again) offer(std::move(u));
 }
 
+void FakeNetwork::answer_hung(SendResult result) {
+  auto done = std::move(hung_.front());
+  hung_.erase(hung_.begin());
+  done(std::move(result));
+}
+
 void FakeNetwork::report_office(const std::string& office_no, const std::string& state,
                                 const std::string& previous, const std::string& detail) {
   OfficeStateReport r;

@@ -40,6 +40,8 @@ class FakeNetwork {
   std::vector<gateway::OfficeNotice> notices_received;  // Adapter::send_notice
   bool takes_notices = true;                            // false: the default answer (not supported)
   void hang_next_send() { hang_next_ = true; }
+  // Answers the oldest send left hanging (hang_next_send) with `result`.
+  void answer_hung(gateway::SendResult result);
   bool hang_all_sends = false;       // every answer is lost (a stuck connection)
   FakeNetwork* delivery_log = this;  // where deliveries are recorded (shared by instances)
 
