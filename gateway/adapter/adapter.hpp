@@ -102,11 +102,22 @@ struct SendResult {
   // kRetry only: the sender office cannot send on this network now (it must log in again, its
   // credentials are refused). The engine holds that (network, sender office)'s outbound units
   // without counting an attempt or touching the breaker, until the adapter reports the office
-  // "active" through AdapterContext::office_state. Other offices are not affected.
+  // "active" through AdapterContext::office_state. Other offices are not affected. With
+  // `retry_after` (a session another instance is renewing: seconds) the units are offered again
+  // then; without, at the engine's safety re-offer (relay.office_recheck, 5 minutes).
   bool hold_office = false;
   // kAccepted: hex SHA-256 of the exact document bytes the network took, where the adapter
   // translated the unit (bound into the translation receipt, issue 17); "" otherwise.
   std::string sent_sha256;
+};
+
+// A notice the gateway gives an office on its own network about the office itself rather than
+// one item: e.g. "the gateway needs a one-time password for your Kaigo WEB login; your outbound
+// care plans are waiting" (AdapterContext::office_state on another network). Never a secret.
+struct OfficeNotice {
+  OfficeRef office;  // service_type empty: the office number as a whole
+  std::string text;  // plain text for the office's people
+  std::string idempotency_key;
 };
 
 struct DirectoryEntry {
@@ -198,6 +209,20 @@ class Adapter {
   }
 
   static constexpr const char* kPublishNotSupported = "publish_not_supported";
+
+  // Tells an office of this network something about itself (OfficeNotice). `done` exactly once:
+  // kAccepted once the network took it, kRetry to try again later, kRejected for good. A type
+  // that cannot address an office outside an item keeps this default: kRejected with
+  // kNoticeNotSupported at once, on the caller's thread (the engine logs that it could not tell).
+  virtual void send_notice(OfficeNotice notice, std::function<void(SendResult)> done) {
+    (void)notice;
+    SendResult r;
+    r.status = SendResult::Status::kRejected;
+    r.error_code = kNoticeNotSupported;
+    r.message = "this network type cannot address an office outside an item";
+    done(std::move(r));
+  }
+  static constexpr const char* kNoticeNotSupported = "notice_not_supported";
   // The operator side of per-office logins, for network types whose offices log in with a
   // one-time password (Kaigo WEB); null for every other type. Owned by the adapter.
   virtual OfficeLogins* office_logins() { return nullptr; }

@@ -64,6 +64,16 @@ std::int64_t wall_ms() {
 
 }  // namespace
 
+NetworkOfficeLogins office_logins_of(engine::Engine& engine, const GatewayConfig& config) {
+  NetworkOfficeLogins out;
+  for (const auto& net : config.networks) {
+    Adapter* adapter = engine.adapter(net.name);
+    if (OfficeLogins* logins = adapter ? adapter->office_logins() : nullptr)
+      out.emplace_back(net.name, logins);
+  }
+  return out;
+}
+
 void run_daemon(const GatewayConfig& config, const std::string& version) {
   if (!fs::exists(config.payload_key_file)) {
     engine::PayloadCipher::create_key_file(config.payload_key_file);
@@ -104,6 +114,12 @@ void run_daemon(const GatewayConfig& config, const std::string& version) {
     b.trust = std::make_shared<mapping::cms::TrustDomain>(pki::load_trust_domain(net.trust_domain));
     if (net.cosign) b.cosigner = load_cred(*net.cosign);
     b.senders_must_be_members = type->traits.senders_must_be_members;
+    // A network that signs nothing: its units are signed with the cosign credential instead.
+    b.inbound_signed = type->traits.inbound_signed;
+    if (!b.inbound_signed && !b.cosigner)
+      throw std::runtime_error("networks." + net.name + ": a " + net.type +
+                               " network carries no signatures; it needs a cosign credential "
+                               "(the gateway signs its units as the proxy)");
     engine.add_network(std::move(b));
     // The offices the config declares as this gateway's publication on a network (the
     // national represented offices) are never native offices there (no relay loops). This
@@ -176,6 +192,10 @@ void run_daemon(const GatewayConfig& config, const std::string& version) {
   };
   wait_reload();
   engine.start();
+  // The per-office logins of the networks that have them, for the admin listener's login routes.
+  const NetworkOfficeLogins office_logins = office_logins_of(engine, config);
+  if (!office_logins.empty())
+    log(LogLevel::kInfo, "office-logins", {{"networks", std::to_string(office_logins.size())}});
   for (const auto& net : config.networks)
     registry_service.add_network(registry::sync_network_for(
         net.name, find_adapter_type(net.type)->traits.directory, engine.adapter(net.name)));

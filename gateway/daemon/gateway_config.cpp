@@ -119,7 +119,8 @@ LoadedConfig load_gateway_config(const std::string& path) {
   const auto relay = root.child("relay");
   relay.reject_unknown({"workers", "max_in_flight", "intake_window", "group_commit_max",
                         "max_attempts", "backoff_initial", "backoff_max", "breaker_failures",
-                        "breaker_cooldown", "lease", "tick", "directory_refresh", "retention"});
+                        "breaker_cooldown", "lease", "tick", "directory_refresh", "retention",
+                        "office_recheck"});
   auto& e = c.engine;
   e.workers = static_cast<std::size_t>(relay.integer("workers", 2, 1, 64));
   e.max_in_flight = static_cast<std::size_t>(relay.integer("max_in_flight", 64, 1, 10000));
@@ -134,6 +135,9 @@ LoadedConfig load_gateway_config(const std::string& path) {
   e.tick = relay.duration("tick", std::chrono::milliseconds(250));
   e.directory_refresh = relay.duration("directory_refresh", std::chrono::minutes(5));
   e.retention = relay.duration("retention", std::chrono::hours(24 * 30));
+  // Units held for their sender office (a login due on the destination) are offered again this
+  // often even when no "active" report comes.
+  e.office_recheck = relay.duration("office_recheck", std::chrono::minutes(5));
   if (e.backoff_max < e.backoff_initial)
     relay.error("backoff_max", "must not be less than backoff_initial");
 

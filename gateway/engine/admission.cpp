@@ -107,9 +107,14 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   }
 
   check("standard");
-  // 3. Signatures: each file signed by a certificate of the source network naming the sender.
+  // 3. Signatures: each file signed by a certificate of the source network naming the sender;
+  // none on a network that carries none (the engine signs those as the proxy once admitted).
   std::set<std::string> signers;
-  for (std::size_t i = 0; i < unit.files.size(); ++i) {
+  for (std::size_t i = 0; !ctx.inbound_signed && i < unit.files.size(); ++i) {
+    unit.files[i].cms.clear();
+    unit.files[i].attached = false;
+  }
+  for (std::size_t i = 0; ctx.inbound_signed && i < unit.files.size(); ++i) {
     auto signature = check_file_signature(unit.files[i], was_attached[i], unit.sender.office_no,
                                           ctx.trust, ctx.now);
     if (signature.refusal) {
@@ -119,7 +124,7 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
     }
   }
 
-  check("signatures");
+  check(ctx.inbound_signed ? "signatures" : "signatures-not-carried");
   // 4. The sender may speak for the office: a regional facility only as the offices listed
   // under it; a sender without a facility (national) only as an active office native to its
   // network (its signing certificate naming it is step 3).
@@ -170,6 +175,14 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
   }
   result.unit = std::move(unit);
   return result;
+}
+
+std::string gateway_attestation(const std::string& network, const InboundUnit& unit,
+                                const std::string& signer_subject) {
+  const auto or_none = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
+  return "gateway attestation v1: from " + network + " office " + or_none(unit.origin_session) +
+         " item " + or_none(unit.origin_item) + ", fetched sha256 " + or_none(unit.fetched_sha256) +
+         "; files signed by the gateway (" + signer_subject + "), not by the sender";
 }
 
 }  // namespace kakehashi::gateway::engine

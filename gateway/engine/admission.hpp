@@ -38,6 +38,10 @@ struct AdmissionContext {
   // A sender without a facility must be an active office native to the source network
   // (the national network: NetworkBinding::senders_must_be_members).
   bool sender_must_be_member = false;
+  // false: the source network carries no signatures (AdapterTraits::inbound_signed, Kaigo WEB):
+  // no sender signature is demanded (any `cms` is dropped); every other check runs as usual. The
+  // engine signs the admitted files as the proxy afterwards (gateway_attestation below).
+  bool inbound_signed = true;
   mapping::InspectOptions inspect;
   std::time_t now = 0;
   // The route cannot be decided yet (a directory it depends on has not answered): every other
@@ -48,5 +52,12 @@ struct AdmissionContext {
 };
 
 AdmissionResult admit(InboundUnit unit, const AdmissionContext& context);
+
+// The gateway's attestation for a unit from a network that signs nothing (README.md, "Units from
+// networks that carry no signature"): its origin (the network, the office session that fetched
+// it, the item id, the SHA-256 of the bytes fetched) and the signer that stands for it. Recorded
+// in the intake audit record, so `audit export` and evidence bundles show it. Never payload.
+std::string gateway_attestation(const std::string& network, const InboundUnit& unit,
+                                const std::string& signer_subject);
 
 }  // namespace kakehashi::gateway::engine

@@ -20,8 +20,9 @@ namespace kakehashi::gateway::engine {
 struct Delivery::Prepared {
   store::Transfer transfer;
   std::optional<Translation> translation;
-  std::string sealed;   // a first translation, sealed, to keep before sending ("" on a retry)
-  std::string failure;  // why it cannot be delivered at all (parked)
+  std::string sealed;        // a first translation, sealed, to keep before sending ("" on a retry)
+  std::string failure;       // why it cannot be delivered at all (parked)
+  std::int64_t sent_at = 0;  // when the adapter was called (ms)
 };
 
 Delivery::Delivery(EngineCore& core, GroupCommitter& committer)
@@ -71,10 +72,11 @@ void Delivery::pump() {
   claiming_ = true;
   const std::size_t room = core_.options.max_in_flight - in_flight_;
   auto paused = paused_destinations();
+  auto held = core_.office_holds.held_pairs(core_.now());
   core_.on_worker(
-      [this, room, paused](store::Store& s) {
+      [this, room, paused, held](store::Store& s) {
         return s.claim_transfers(core_.options.instance_id, core_.now(),
-                                 core_.options.lease.count(), room, paused);
+                                 core_.options.lease.count(), room, paused, held);
       },
       [this, room](bool ok, std::vector<store::Transfer> claimed) {
         claiming_ = false;
@@ -188,7 +190,10 @@ void Delivery::translate_claimed(store::Transfer t,
 
 void Delivery::deliver(Prepared p) {
   auto& net = *core_.networks.at(p.transfer.dest_adapter);
+  p.sent_at = core_.now();
   OutboundUnit out = p.translation->unit;
+  // Claims so far, this one included: more than 1 means it may have gone out before (§6).
+  out.attempt = static_cast<int>(std::max<std::int64_t>(1, p.transfer.claims));
   auto shared = std::make_shared<Prepared>(std::move(p));
   net.adapter->send(std::move(out), [this, alive = core_.alive, shared](SendResult r) {
     if (!*alive) return;
@@ -203,6 +208,7 @@ DeliverySettings delivery_settings(const EngineOptions& options) {
   s.backoff_max_ms = options.backoff_max.count();
   s.breaker_failures = options.breaker_failures;
   s.breaker_cooldown_ms = options.breaker_cooldown.count();
+  s.office_recheck_ms = options.office_recheck.count();
   return s;
 }
 
@@ -217,14 +223,28 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
   const auto& t = p.transfer;
   auto& health = health_[t.dest_adapter];
   const std::int64_t at = core_.now();
-  const DeliveryDecision decision = decide_delivery(
-      r, health.breaker, t.attempts, delivery_settings(core_.options), at, draw_jitter());
+  DeliveryDecision decision = decide_delivery(r, health.breaker, t.attempts,
+                                              delivery_settings(core_.options), at, draw_jitter());
   health.breaker = decision.breaker;
   if (decision.breaker_change == BreakerChange::kOpened)
     log(LogLevel::kWarning, "circuit-open",
         {{"network", t.dest_adapter}, {"until_ms", std::to_string(health.breaker.open_until)}});
   if (decision.action == DeliveryAction::kDelivered)
     latency_[t.direction].observe(static_cast<double>(at - t.created_at) / 1000.0);
+  // The sender office waits on this network: claim none of its units until the recheck or an
+  // "active" report (at once, so units claimed meanwhile are not offered in vain).
+  if (decision.action == DeliveryAction::kHoldOffice) {
+    const auto state = core_.office_holds.state(t.dest_adapter, t.sender_office);
+    if (state && !state->holds_outbound && state->reported_at >= p.sent_at) {
+      // The office was reported active while this send was under way: a stale answer. Offered
+      // again at once instead of waiting for the re-offer.
+      decision.next_attempt = at;
+    } else {
+      core_.office_holds.hold(t.dest_adapter, t.sender_office, decision.next_attempt);
+      if (core_.office_holds.take_owed(t.dest_adapter, t.sender_office))
+        core_.tell_office(t.dest_adapter, t.sender_office);
+    }
+  }
   const DeliveryAction action = decision.action;
   const std::int64_t next = decision.next_attempt;
   const std::string error = decision.error;
@@ -255,6 +275,9 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
             break;
           case DeliveryAction::kHold:
             s.release(t.id, core_.options.instance_id, next, "paused: " + error, at);
+            break;
+          case DeliveryAction::kHoldOffice:
+            s.hold_for_office(t.id, core_.options.instance_id, next, error, at);
             break;
           case DeliveryAction::kPark:
             // Counted and parked in one transaction.
@@ -297,6 +320,14 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
               break;
             case DeliveryAction::kHold:
               ++core_.counters.released;
+              break;
+            case DeliveryAction::kHoldOffice:
+              ++core_.counters.held_for_office;
+              log(LogLevel::kInfo, "transfer-held-for-office",
+                  {{"transfer", std::to_string(t.id)},
+                   {"network", t.dest_adapter},
+                   {"office", t.sender_office},
+                   {"error", error}});
               break;
             case DeliveryAction::kPark:
               ++core_.counters.parked;

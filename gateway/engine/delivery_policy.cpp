@@ -29,6 +29,14 @@ DeliveryDecision decide_delivery(const SendResult& answer, const BreakerState& b
   d.next_attempt = now;
   d.error = answer.error_code + (answer.message.empty() ? "" : ": " + answer.message);
   auto& b = d.breaker;
+  if (answer.status == SendResult::Status::kRetry && answer.hold_office) {
+    d.action = DeliveryAction::kHoldOffice;
+    // The adapter may say when to look again (a session another instance is renewing: seconds);
+    // else the safety re-offer.
+    d.next_attempt = now + (answer.retry_after ? answer.retry_after->count() * 1000
+                                               : settings.office_recheck_ms);
+    return d;
+  }
   switch (answer.status) {
     case SendResult::Status::kAccepted:
       b.failures = 0;  // closed again (what the network refused before stays counted)

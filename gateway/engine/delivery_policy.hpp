@@ -14,7 +14,8 @@
 //   half-open  the pause is over but the failures were not cleared: deliveries flow again, and
 //              the next transient failure reopens the breaker for another cool-down.
 // Any answer from the network clears the failures: accepted also ends a pause; refused (the
-// network is up, the unit is wrong) leaves a pause as it is.
+// network is up, the unit is wrong) leaves a pause as it is. A retry that holds the sender office
+// (SendResult::hold_office) is about that office, not the network: the breaker is left as it is.
 
 #include <cstdint>
 #include <string>
@@ -29,6 +30,9 @@ struct DeliverySettings {
   std::int64_t backoff_max_ms = 300000;
   std::int64_t breaker_failures = 5;  // consecutive transient failures that open the breaker
   std::int64_t breaker_cooldown_ms = 30000;
+  // A unit held for its sender office (SendResult::hold_office) is offered again after this
+  // long even when no "active" report came (a report lost across a restart strands nothing).
+  std::int64_t office_recheck_ms = 300000;
 };
 
 // A destination's breaker (times in ms since the epoch; 0 = never).
@@ -53,12 +57,15 @@ inline constexpr double kJitterMax = 1.2;
 std::int64_t backoff_delay(std::int64_t attempts, const DeliverySettings& settings, double jitter);
 
 enum class DeliveryAction {
-  kDelivered,  // the destination took it: mark delivered (its receipt, the latency)
-  kRefused,    // permanent refusal: rejected at the destination, the sender gets a notice
-  kRetry,      // transient failure, one attempt spent: claimable again at `next_attempt`
-  kHold,       // destination paused (Retry-After or breaker open): released until `next_attempt`
-               // without spending an attempt
-  kPark,       // transient failure on the last allowed attempt: counted, then parked
+  kDelivered,   // the destination took it: mark delivered (its receipt, the latency)
+  kRefused,     // permanent refusal: rejected at the destination, the sender gets a notice
+  kRetry,       // transient failure, one attempt spent: claimable again at `next_attempt`
+  kHold,        // destination paused (Retry-After or breaker open): released until `next_attempt`
+                // without spending an attempt
+  kPark,        // transient failure on the last allowed attempt: counted, then parked
+  kHoldOffice,  // the sender office cannot send on this network now (SendResult::hold_office):
+                // released until `next_attempt` (its Retry-After, else the safety re-offer)
+                // without spending an attempt, the breaker untouched, never parked
 };
 
 // What this answer did to the breaker.

@@ -21,6 +21,7 @@
 
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/engine/log.hpp"
+#include "gateway/engine/office_holds.hpp"
 #include "gateway/engine/relay_engine.hpp"
 #include "gateway/engine/router.hpp"
 #include "gateway/engine/unit_codec.hpp"
@@ -62,12 +63,16 @@ struct EngineCore {
   boost::asio::thread_pool pool;
   std::map<std::string, std::unique_ptr<BoundNetwork>> networks;
   EngineCounters counters;
+  // Sender offices held on a network, and the offices' latest reported states (io thread).
+  OfficeHolds office_holds;
   std::mutex credentials_mutex;  // bindings' trust/cosigner and receipt_signer (SIGHUP swaps)
   std::shared_ptr<const mapping::cms::Credential> receipt_signer;
   bool stopping = false;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // false once the engine is gone
   // Set by the engine: claim due transfers, claim due notices, finish a stop if nothing is left.
   std::function<void()> pump_transfers, pump_notices, maybe_finish_stop;
+  // Tells an office on its own network of its latest reported state (Engine::on_office_state).
+  std::function<void(const std::string& network, const std::string& office)> tell_office;
   // Units awaiting their route (awaiting_routes.hpp): one of (sender, recipient) offices was
   // just taken in (look at them now); whether a unit of that pair awaits its route.
   std::function<void(const std::string&, const std::string&)> route_awaiting;

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "gateway/engine/refusal.hpp"
 #include "gateway/engine/unit_codec.hpp"
 #include "gateway/engine/unit_identity.hpp"
+#include "mapping/cms/signer.hpp"
+#include "mapping/cms/signer_identity.hpp"
 
 namespace kakehashi::gateway::engine {
 namespace {
@@ -26,6 +29,29 @@ std::string receipt_state_name(ReceiptState s) {
       return "rejected";
   }
   return "delivered";
+}
+
+// A unit from a network that signs nothing, admitted: each file gets a detached signature by the
+// proxy credential, and the intake record the gateway's attestation (its origin, its signer).
+// Throws when it cannot sign (no credential, a signing failure): the unit is not taken in.
+void attest(const std::string& network, AdmissionResult& decision,
+            const mapping::cms::Credential* attester) {
+  if (attester == nullptr)
+    throw std::runtime_error("network " + network +
+                             " carries no signatures and names no proxy credential (cosign) to "
+                             "sign its units with");
+  for (auto& f : decision.unit.files) {
+    const auto sig = mapping::cms::sign(
+        mapping::cms::ByteView(reinterpret_cast<const std::uint8_t*>(f.content.data()),
+                               f.content.size()),
+        *attester, {.detached = true});
+    if (!sig.ok()) throw std::runtime_error("gateway attestation failed: " + sig.error().detail);
+    f.cms.assign(sig.value().begin(), sig.value().end());
+    f.attached = false;
+  }
+  decision.detail +=
+      "; " + gateway_attestation(network, decision.unit,
+                                 mapping::cms::subject_text(attester->certificate.get()));
 }
 
 }  // namespace
@@ -75,27 +101,33 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
   }
   auto slot = open_slot(lane, std::move(done));
   std::shared_ptr<const mapping::cms::TrustDomain> trust;
+  std::shared_ptr<const mapping::cms::Credential> attester;  // signs what carries no signature
+  const bool inbound_signed = it->second->binding.inbound_signed;
   {
     std::lock_guard lock(core_.credentials_mutex);
     trust = it->second->binding.trust;
+    if (!inbound_signed) attester = it->second->binding.cosigner;
   }
   const std::string cursor = unit.cursor;
   const bool sender_must_be_member = it->second->binding.senders_must_be_members;
   // Admission on a worker: signatures, the standard's checks, routing. Nothing durable yet.
   core_.on_worker(
-      [this, network, trust, sender_must_be_member, defer_route,
+      [this, network, trust, attester, inbound_signed, sender_must_be_member, defer_route,
        waiting_for = readiness.waiting_for, unit = std::move(unit)](store::Store&) mutable {
         AdmissionContext ctx;
         ctx.source_adapter = network;
         ctx.trust = trust.get();
         ctx.router = &core_.router;
         ctx.sender_must_be_member = sender_must_be_member;
+        ctx.inbound_signed = inbound_signed;
         ctx.inspect = core_.options.inspect;
         ctx.now = static_cast<std::time_t>(core_.now() / 1000);
         ctx.defer_route = defer_route;
         ctx.waiting_for = waiting_for;
         const std::string source_id = unit.source_id;
         auto decision = admit(std::move(unit), ctx);
+        if (!inbound_signed && (decision.accepted || decision.awaiting_route))
+          attest(network, decision, attester.get());  // throws: not taken in, offered again
         auto t = std::make_shared<store::NewTransfer>();
         t->source_adapter = network;
         t->source_id = source_id;

@@ -8,6 +8,7 @@
 #include "gateway/engine/delivery_policy.hpp"
 #include "gateway/engine/engine_core.hpp"
 #include "gateway/engine/group_committer.hpp"
+#include "gateway/engine/log.hpp"
 
 namespace kakehashi::gateway::engine {
 namespace {
@@ -39,15 +40,18 @@ void NoticeSender::pump() {
           const auto net = core_.networks.find(n.adapter);
           if (net == core_.networks.end()) continue;
           ++in_flight_;
-          OutboundReceipt r;
-          r.source_id = n.source_id;
-          r.state = receipt_state_from(n.state);
-          r.reason = n.reason;
-          r.idempotency_key = n.idempotency_key;
-          net->second->adapter->send_receipt(std::move(r), [this, alive = core_.alive,
-                                                            n](SendResult result) {
+          auto answered = [this, alive = core_.alive, n](SendResult result) {
             if (!*alive) return;
             const bool done = result.status != SendResult::Status::kRetry;
+            if (n.state == store::kOfficeNotice && result.status == SendResult::Status::kRejected) {
+              // Not retried: the network cannot take it. Operators see the state on the
+              // dashboard and in the log line of the report.
+              ++core_.counters.office_notices_refused;
+              log(LogLevel::kWarning, "office-notice-refused",
+                  {{"network", n.adapter},
+                   {"office", n.source_id},
+                   {"error", result.error_code + " " + result.message}});
+            }
             const std::int64_t next =
                 core_.now() +
                 (result.retry_after
@@ -68,7 +72,21 @@ void NoticeSender::pump() {
                   pump();
                   core_.maybe_finish_stop();
                 });
-          });
+          };
+          if (n.state == store::kOfficeNotice) {
+            OfficeNotice notice;
+            notice.office.office_no = n.source_id;
+            notice.text = n.reason;
+            notice.idempotency_key = n.idempotency_key;
+            net->second->adapter->send_notice(std::move(notice), std::move(answered));
+            continue;
+          }
+          OutboundReceipt r;
+          r.source_id = n.source_id;
+          r.state = receipt_state_from(n.state);
+          r.reason = n.reason;
+          r.idempotency_key = n.idempotency_key;
+          net->second->adapter->send_receipt(std::move(r), std::move(answered));
         }
         core_.maybe_finish_stop();
       });

@@ -6,6 +6,7 @@
 #include "gateway/engine/awaiting_routes.hpp"
 #include "gateway/engine/delivery.hpp"
 #include "gateway/engine/engine_core.hpp"
+#include "gateway/engine/engine_vault.hpp"
 #include "gateway/engine/group_committer.hpp"
 #include "gateway/engine/intake_pipeline.hpp"
 #include "gateway/engine/log.hpp"
@@ -48,6 +49,9 @@ Engine::Engine(boost::asio::io_context& io, EngineOptions options, StoreFactory 
   core_->pump_transfers = [this] { delivery_->pump(); };
   core_->pump_notices = [this] { notices_->pump(); };
   core_->maybe_finish_stop = [this] { maybe_finish_stop(); };
+  core_->tell_office = [this](const std::string& network, const std::string& office) {
+    tell_office(network, office);
+  };
   core_->route_awaiting = [this](const std::string& sender, const std::string& recipient) {
     awaiting_->wake(sender, recipient);
   };
@@ -85,6 +89,11 @@ void Engine::start() {
       ctx.unit_cursor = s->load_cursor(name, "units").value_or("");
       ctx.receipt_cursor = s->load_cursor(name, "receipts").value_or("");
       ctx.may_poll = [flag = n->may_poll] { return flag->load(); };
+      // Sealed records shared by the instances (sessions of per-office logins).
+      ctx.vault = std::make_shared<EngineVault>(*core_, name);
+      ctx.office_state = [this, alive = core_->alive, name](OfficeStateReport report) {
+        if (*alive) on_office_state(name, std::move(report));
+      };
       n->adapter = n->binding.make_adapter(ctx);
       n->may_poll->store(s->try_lease("poll:" + name, core_->options.instance_id, core_->now(),
                                       core_->options.lease.count()));
@@ -214,6 +223,87 @@ const std::map<std::string, LatencyHistogram>& Engine::latency() const {
 
 Router& Engine::router() {
   return core_->router;
+}
+
+std::vector<OfficeState> Engine::office_states() const {
+  return core_->office_holds.states();
+}
+
+namespace {
+
+// What an office is told on its own network when its units wait on another: the adapter's
+// detail (never a secret), and where and why.
+std::string office_notice_text(const OfficeState& r) {
+  std::string text = "【Kakehashi ゲートウェイからのお知らせ】\n";
+  text += r.detail.empty() ? "事業所 " + r.office_no + " の " + r.network +
+                                 " への送信は、操作が必要なため保留しています。"
+                           : r.detail;
+  text += "\n(" + r.network + ", " + r.office_no + ": " + r.state;
+  if (!r.until.empty()) text += " until " + r.until;
+  text += ")\n";
+  return text;
+}
+
+}  // namespace
+
+// An office's state on a network where it logs in (PROTOCOL kaigoweb §7.2). Every report is
+// logged; entering a holding state tells the office once per change and holds its outbound units
+// there; "active" releases them at once.
+void Engine::on_office_state(const std::string& network, OfficeStateReport report) {
+  const std::int64_t now = core_->now();
+  const std::string office = report.office.office_no;
+  ++core_->counters.office_reports;
+  log(report.holds_outbound ? LogLevel::kWarning : LogLevel::kInfo, "office-state",
+      {{"network", network},
+       {"office", office},
+       {"from", report.previous_state},
+       {"to", report.state},
+       {"detail", report.detail},
+       {"until", report.until}});
+  const bool changed =
+      core_->office_holds.record(network, report, now) && report.previous_state != report.state;
+  if (!report.holds_outbound) {
+    core_->office_holds.release(network, office);
+    // Units held in the store (by any instance) are due now.
+    core_->on_worker(
+        [this, network, office](store::Store& s) {
+          return s.release_office(network, office, core_->now());
+        },
+        [this, network, office](bool ok, std::int64_t released) {
+          if (ok && released > 0)
+            log(LogLevel::kInfo, "office-released",
+                {{"network", network}, {"office", office}, {"units", std::to_string(released)}});
+          core_->pump_transfers();
+        });
+    return;
+  }
+  core_->office_holds.hold(network, office, now + core_->options.office_recheck.count());
+  if (changed) tell_office(network, office);
+}
+
+// The office's own network is the one its units to `network` came from (or its units from there
+// went to). None yet: the notice is owed until its first unit is held there.
+void Engine::tell_office(const std::string& network, const std::string& office) {
+  const auto state = core_->office_holds.state(network, office);
+  if (!state || !state->holds_outbound) return;
+  const std::string key = "kh-office-" + network + "-" + office + "-" + state->state + "-" +
+                          std::to_string(state->reported_at);
+  core_->on_worker(
+      [this, network, office, key, text = office_notice_text(*state)](store::Store& s) {
+        return s.add_office_notice(network, office, text, key, core_->now());
+      },
+      [this, network, office](bool ok, std::optional<std::string> home) {
+        if (!ok) return;
+        if (!home) {
+          core_->office_holds.owe_notice(network, office);
+          log(LogLevel::kInfo, "office-notice-owed", {{"network", network}, {"office", office}});
+          return;
+        }
+        ++core_->counters.office_notices;
+        log(LogLevel::kInfo, "office-notice-queued",
+            {{"network", network}, {"office", office}, {"told_on", *home}});
+        core_->pump_notices();
+      });
 }
 
 // ---- stop -------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "gateway/adapter/adapter.hpp"
+#include "gateway/engine/office_holds.hpp"
 #include "gateway/engine/router.hpp"
 #include "gateway/engine/translator.hpp"
 #include "gateway/engine/unit_codec.hpp"
@@ -53,6 +54,9 @@ struct EngineOptions {
   std::chrono::milliseconds backoff_max{300000};
   std::int64_t breaker_failures = 5;
   std::chrono::milliseconds breaker_cooldown{30000};
+  // Units held for their sender office (SendResult::hold_office) are offered again this often
+  // while no "active" report comes (office_holds.hpp).
+  std::chrono::milliseconds office_recheck{300000};
   std::chrono::milliseconds lease{300000};
   std::chrono::milliseconds tick{250};
   std::chrono::milliseconds directory_refresh{300000};
@@ -72,6 +76,10 @@ struct NetworkBinding {
   std::shared_ptr<const mapping::cms::Credential> cosigner;  // proxy co-signature (attached form)
   // Senders without a facility must be active offices native to this network (national).
   bool senders_must_be_members = false;
+  // false: this network's units carry no signature (AdapterTraits::inbound_signed): admission
+  // demands none and the engine signs the admitted files with `cosigner` (the proxy credential
+  // the network section names) and records the gateway's attestation (README.md).
+  bool inbound_signed = true;
 };
 
 using StoreFactory = std::function<std::unique_ptr<store::Store>()>;
@@ -81,6 +89,10 @@ using Clock = std::function<std::int64_t()>;  // milliseconds since the epoch
 struct EngineCounters {
   std::int64_t accepted = 0, refused = 0, duplicates = 0, delivered = 0, destination_refused = 0;
   std::int64_t retries = 0, released = 0, parked = 0, receipts = 0, notices_sent = 0;
+  // Units put back because their sender office must wait (hold_office); offices' state reports;
+  // notices to offices about themselves queued, and those their network could not take.
+  std::int64_t held_for_office = 0, office_reports = 0, office_notices = 0,
+               office_notices_refused = 0;
   // Units taken in awaiting their route (a directory had not answered), those routed later
   // (refused later ones count under `refused`), and the looks at them that completed.
   std::int64_t awaiting_route = 0, routed_later = 0, awaiting_route_looks = 0;
@@ -151,6 +163,13 @@ class Engine {
   std::vector<NetworkStatus> network_status() const;
   const std::map<std::string, LatencyHistogram>& latency() const;
   Router& router();
+  // The latest state each adapter reported for each of its offices (AdapterContext::office_state),
+  // for the dashboard (io thread). The operator side of logins is each adapter's office_logins().
+  std::vector<OfficeState> office_states() const;
+  // An adapter's office report (what AdapterContext::office_state calls, on the io thread): logged,
+  // kept, the office told on its own network when it enters a holding state, its outbound units
+  // on `network` held, or released at once on "active".
+  void on_office_state(const std::string& network, OfficeStateReport report);
   // A network's adapter once started (nullptr before start() or for an unknown name).
   Adapter* adapter(const std::string& network);
   // Refreshes every directory now (also runs periodically); `done` when all have answered.
@@ -160,6 +179,7 @@ class Engine {
   void schedule_tick();
   void maybe_finish_stop();
   void renew_poll_leases();
+  void tell_office(const std::string& network, const std::string& office);
 
   // The pipeline's parts (internal headers beside this one); the parts hold references to the
   // core, so they are declared after it (destroyed first).

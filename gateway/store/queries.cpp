@@ -40,7 +40,8 @@ std::optional<Transfer> Store::get(std::int64_t id, bool with_payload) {
       "SELECT " + std::string(kTransferColumns) + ", payload FROM kh_transfers WHERE id = ?", {id});
   if (rows.empty()) return std::nullopt;
   Transfer t = transfer_from(rows[0]);
-  if (with_payload && rows[0][24]) t.payload = decode_blob(db_->dialect(), *rows[0][24]);
+  if (with_payload && rows[0][kTransferColumnCount])
+    t.payload = decode_blob(db_->dialect(), *rows[0][kTransferColumnCount]);
   return t;
 }
 

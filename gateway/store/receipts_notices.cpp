@@ -66,6 +66,31 @@ void Store::apply_early_receipts(std::int64_t id, std::int64_t now) {
   }
 }
 
+std::optional<std::string> Store::add_office_notice(const std::string& about_network,
+                                                    const std::string& office_no,
+                                                    const std::string& text, const std::string& key,
+                                                    std::int64_t now) {
+  return transaction([&]() -> std::optional<std::string> {
+    auto home = db_->query(
+        "SELECT source_adapter FROM kh_transfers WHERE sender_office = ? AND dest_adapter = ? "
+        "ORDER BY id DESC LIMIT 1",
+        {office_no, about_network});
+    if (home.empty())
+      home = db_->query(
+          "SELECT dest_adapter FROM kh_transfers WHERE recipient_office = ? AND source_adapter = ? "
+          "AND dest_adapter <> '' ORDER BY id DESC LIMIT 1",
+          {office_no, about_network});
+    if (home.empty()) return std::nullopt;
+    const std::string adapter = to_s(home[0][0]);
+    db_->query(
+        "INSERT INTO kh_notices (transfer_id, adapter, source_id, state, reason, "
+        "idempotency_key, status, next_attempt_at, created_at, updated_at) "
+        "VALUES (0, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        {adapter, office_no, std::string(kOfficeNotice), text, key, now, now, now});
+    return adapter;
+  });
+}
+
 std::vector<Notice> Store::claim_notices(const std::string& owner, std::int64_t now,
                                          std::int64_t lease_ms, std::size_t limit) {
   return transaction([&] {

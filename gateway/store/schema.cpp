@@ -6,8 +6,9 @@
 namespace kakehashi::gateway::store {
 
 // 2: kh_events is the hash-chained audit log; 3: kh_early_receipts; 4: unit identity
-// (kh_transfers.unit_digest and the unique kh_transfers_identity): migrate_unit_identity().
-constexpr int kSchemaVersion = 4;
+// (kh_transfers.unit_digest and the unique kh_transfers_identity): migrate_unit_identity();
+// 5: per-office logins (kh_transfers.claims, kh_adapter_vault): migrate_office_sessions().
+constexpr int kSchemaVersion = 5;
 
 namespace {
 
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS kh_transfers (
   outbound )" +
          blob + R"(,
   unit_digest TEXT,
+  claims BIGINT NOT NULL DEFAULT 0,
   UNIQUE (source_adapter, source_id)
 );
 CREATE INDEX IF NOT EXISTS kh_transfers_due ON kh_transfers (state, next_attempt_at);
@@ -112,11 +114,35 @@ CREATE TABLE IF NOT EXISTS kh_leases (
   owner TEXT NOT NULL,
   until_at BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kh_adapter_vault (
+  adapter TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value )" +
+         blob + R"( NOT NULL,
+  generation BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (adapter, key)
+);
 CREATE TABLE IF NOT EXISTS kh_meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
 )";
+}
+
+// The store's schema version, 0 when it has none yet (no kh_meta: a new store).
+int stored_version(SqlConnection& db) {
+  const bool have_meta =
+      db.dialect() == Dialect::kPostgres
+          ? !db.query(
+                   "SELECT 1 FROM information_schema.tables WHERE table_schema = "
+                   "current_schema() AND table_name = 'kh_meta'")
+                 .empty()
+          : !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kh_meta'")
+                 .empty();
+  if (!have_meta) return 0;
+  const auto rows = db.query("SELECT value FROM kh_meta WHERE key = 'schema_version'");
+  return rows.empty() || !rows[0][0] ? 0 : std::stoi(*rows[0][0]);
 }
 
 }  // namespace
@@ -126,9 +152,13 @@ void Store::migrate() {
     // Several instances may start together: serialise schema creation.
     transaction([&] {
       db_->query("SELECT pg_advisory_xact_lock(727274)");
+      // Up to date: no DDL at all. Even an ALTER ... IF NOT EXISTS takes its table's exclusive
+      // lock, which deadlocks with another instance already writing (and is wasted work).
+      if (stored_version(*db_) == kSchemaVersion) return;
       db_->execute_script(schema(Dialect::kPostgres));
       migrate_audit();
       migrate_unit_identity();
+      migrate_office_sessions();
       db_->query(
           "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -140,6 +170,7 @@ void Store::migrate() {
     db_->execute_script(schema(Dialect::kSqlite));
     migrate_audit();
     migrate_unit_identity();
+    migrate_office_sessions();
     db_->query(
         "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -186,6 +217,28 @@ void Store::migrate_unit_identity() {
       "CREATE UNIQUE INDEX IF NOT EXISTS kh_transfers_identity ON kh_transfers "
       "(sender_office, sender_type, recipient_office, recipient_type, sequence) "
       "WHERE unit_digest IS NOT NULL");
+}
+
+// Schema 5, a step of its own: kh_transfers.claims (how often delivery claimed each transfer,
+// OutboundUnit::attempt); kh_adapter_vault is a plain CREATE TABLE IF NOT EXISTS (schema()). A
+// store made before it starts each transfer's count at its attempts (every counted attempt was a
+// claim; a claim whose lease lapsed before was not counted then).
+void Store::migrate_office_sessions() {
+  bool added = false;
+  if (db_->dialect() == Dialect::kPostgres) {
+    added = db_->query(
+                   "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                   "current_schema() AND table_name = 'kh_transfers' AND column_name = 'claims'")
+                .empty();
+    if (added)
+      db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN claims BIGINT NOT NULL DEFAULT 0");
+  } else if (db_->query("SELECT 1 FROM pragma_table_info('kh_transfers') WHERE name = ?",
+                        {std::string("claims")})
+                 .empty()) {
+    added = true;
+    db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN claims BIGINT NOT NULL DEFAULT 0");
+  }
+  if (added) db_->execute_script("UPDATE kh_transfers SET claims = attempts");
 }
 
 }  // namespace kakehashi::gateway::store

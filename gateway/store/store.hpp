@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gateway/audit/audit_log.hpp"
@@ -32,6 +33,8 @@ inline constexpr const char* kDelivered = "delivered";
 inline constexpr const char* kRejected = "rejected";
 inline constexpr const char* kParked = "parked";
 inline constexpr const char* kSuperseded = "superseded";
+// Notice::state of a notice to an office about itself (add_office_notice), not about a transfer.
+inline constexpr const char* kOfficeNotice = "office";
 
 struct NewTransfer {
   std::string source_adapter;
@@ -85,7 +88,10 @@ struct Transfer {
   std::string source_adapter, source_id, dest_adapter, direction;
   std::string sender_office, sender_type, recipient_office, recipient_type;
   std::string sequence, unit_kind, subject_key, state;
-  std::int64_t attempts = 0;
+  std::int64_t attempts = 0;  // failed attempts counted (delivered/refused count one more)
+  // How many times delivery claimed it, the current claim included (OutboundUnit::attempt): a
+  // retry, a lapsed lease (crash, dead instance) and a release all lead to one more claim.
+  std::int64_t claims = 0;
   std::int64_t next_attempt_at = 0;
   std::string remote_id, idempotency_key, receipt_state, reason, last_error;
   std::int64_t created_at = 0, updated_at = 0, finished_at = 0;
@@ -179,10 +185,12 @@ class Store {
   // pair. An accepted transfer older than a delivered one with the same sender and recipient
   // (service types included), destination and non-empty subject (kind, month, users) is marked
   // superseded instead, and its sender gets a rejection notice naming the newer unit.
-  // `destinations` limits the claim to these adapters (empty: all).
-  std::vector<Transfer> claim_transfers(const std::string& owner, std::int64_t now,
-                                        std::int64_t lease_ms, std::size_t limit,
-                                        const std::vector<std::string>& paused_destinations);
+  // `paused_destinations` are skipped, and so are the units of `held_senders`, each a
+  // (destination, sender office) pair whose sender must wait there (hold_for_office).
+  std::vector<Transfer> claim_transfers(
+      const std::string& owner, std::int64_t now, std::int64_t lease_ms, std::size_t limit,
+      const std::vector<std::string>& paused_destinations,
+      const std::vector<std::pair<std::string, std::string>>& held_senders = {});
   // Delivered, with the translation receipt's record (`receipt_detail`, "" for none) and any
   // receipt that came early. False when this owner no longer holds the lease: nothing written.
   bool mark_delivered(std::int64_t id, const std::string& owner, const std::string& remote_id,
@@ -198,6 +206,15 @@ class Store {
   // Put back without counting an attempt (circuit open, shutdown, maintenance).
   void release(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
                const std::string& why, std::int64_t now);
+  // Put back without counting an attempt because its sender office cannot send on the
+  // destination now (SendResult::hold_office: a login is due there): marked held (last_error
+  // "held: <why>"), due again at `next_attempt_at` (the engine's safety re-offer). Never parked.
+  void hold_for_office(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
+                       const std::string& why, std::int64_t now);
+  // The office may send on `dest_adapter` again: its held transfers there are due now (any
+  // instance claims them). Returns how many.
+  std::int64_t release_office(const std::string& dest_adapter, const std::string& sender_office,
+                              std::int64_t now);
   // False (nothing written) when the transfer is not in flight any more.
   bool park(std::int64_t id, const std::string& reason, const std::string& actor, std::int64_t now);
   // The destination refused the unit for good: rejected, with a notice to the source.
@@ -229,11 +246,35 @@ class Store {
                                              const std::optional<CursorUpdate>& cursor,
                                              std::int64_t now);
 
+  // A notice to an office about itself (Notice::state kOfficeNotice, transfer 0, source_id the
+  // office number): told on its own network, the one its units to `about_network` came from
+  // (or the one its units from there went to). `key` names the change it tells of (unique).
+  // Returns the network to be told, or nullopt when no transfer shows one (nothing written).
+  std::optional<std::string> add_office_notice(const std::string& about_network,
+                                               const std::string& office_no,
+                                               const std::string& text, const std::string& key,
+                                               std::int64_t now);
   std::vector<Notice> claim_notices(const std::string& owner, std::int64_t now,
                                     std::int64_t lease_ms, std::size_t limit);
   void notice_sent(std::int64_t id, std::int64_t now);
   void notice_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error,
                     std::int64_t now);
+
+  // Adapter vault (kh_adapter_vault, vault.cpp): records an adapter keeps across restarts and
+  // shares with the other instances (sessions...). Values arrive sealed (the engine seals them);
+  // the store never sees them in clear. Written with compare-and-set on the generation.
+  struct VaultRow {
+    std::string sealed;
+    std::int64_t generation = 0;
+  };
+  std::optional<VaultRow> vault_get(const std::string& adapter, const std::string& key);
+  // Writes when the stored generation is `expected_generation` (0: the key must be absent);
+  // the new generation is expected_generation + 1. False on a conflict (nothing written).
+  bool vault_put(const std::string& adapter, const std::string& key, const std::string& sealed,
+                 std::int64_t expected_generation, std::int64_t now);
+  void vault_erase(const std::string& adapter, const std::string& key);
+  // The adapter's keys that start with `prefix`, in byte order.
+  std::vector<std::string> vault_keys(const std::string& adapter, const std::string& prefix);
 
   // A named lease (e.g. "poll:national"), so one instance at a time polls each inbox.
   bool try_lease(const std::string& name, const std::string& owner, std::int64_t now,
@@ -270,6 +311,7 @@ class Store {
   auto transaction(Fn&& fn);
   std::size_t claim_round(const std::string& owner, std::int64_t now, std::int64_t lease_ms,
                           std::size_t limit, const std::vector<std::string>& paused,
+                          const std::vector<std::pair<std::string, std::string>>& held,
                           std::vector<Transfer>& out);
   // Inside a transaction: a receipt's state change, its audit record and the notice to the sender.
   void apply_receipt(std::int64_t id, const std::string& state, const std::string& reason,
@@ -277,6 +319,7 @@ class Store {
   void apply_early_receipts(std::int64_t id, std::int64_t now);
   void migrate_audit();
   void migrate_unit_identity();
+  void migrate_office_sessions();
   std::unique_ptr<SqlConnection> db_;
   audit::AuditLog log_;  // over *db_: declared after it
   int depth_ = 0;        // >0 inside transaction(): nested calls join it

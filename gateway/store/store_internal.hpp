@@ -2,6 +2,7 @@
 // Private to gateway/store: what the store's files share (row decoding, the transaction
 // template). Not for callers; they include store.hpp.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,12 +12,17 @@
 
 namespace kakehashi::gateway::store {
 
-// The columns transfer_from() reads, in its order (index 23: has a payload).
+// The columns transfer_from() reads, in its order (index 23: has a payload; 24: claims).
 inline constexpr const char* kTransferColumns =
     "id, source_adapter, source_id, dest_adapter, direction, sender_office, sender_type, "
     "recipient_office, recipient_type, sequence, unit_kind, subject_key, state, attempts, "
     "next_attempt_at, remote_id, idempotency_key, receipt_state, reason, last_error, created_at, "
-    "updated_at, finished_at, payload IS NOT NULL";
+    "updated_at, finished_at, payload IS NOT NULL, claims";
+// The index of the first column a query adds after kTransferColumns.
+inline constexpr std::size_t kTransferColumnCount = 25;
+
+// last_error of a transfer put back by hold_for_office (release_office finds them by it).
+inline constexpr const char* kHeldPrefix = "held: ";
 
 inline std::int64_t to_i64(const std::optional<std::string>& v) {
   return v ? std::stoll(*v) : 0;
@@ -54,6 +60,7 @@ inline Transfer transfer_from(const SqlRow& r) {
   t.updated_at = to_i64(r[21]);
   t.finished_at = to_i64(r[22]);
   t.has_payload = truthy(r[23]);
+  t.claims = to_i64(r[24]);
   return t;
 }
 

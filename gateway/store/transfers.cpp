@@ -120,15 +120,16 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
   });
 }
 
-std::vector<Transfer> Store::claim_transfers(const std::string& owner, std::int64_t now,
-                                             std::int64_t lease_ms, std::size_t limit,
-                                             const std::vector<std::string>& paused) {
+std::vector<Transfer> Store::claim_transfers(
+    const std::string& owner, std::int64_t now, std::int64_t lease_ms, std::size_t limit,
+    const std::vector<std::string>& paused,
+    const std::vector<std::pair<std::string, std::string>>& held) {
   return transaction([&]() -> std::vector<Transfer> {
     std::vector<Transfer> out;
     // Superseding a pair's head makes the next unit of that pair the head: claim again then.
     for (int round = 0; round < 8 && out.size() < limit; ++round) {
       const std::size_t superseded =
-          claim_round(owner, now, lease_ms, limit - out.size(), paused, out);
+          claim_round(owner, now, lease_ms, limit - out.size(), paused, held, out);
       if (superseded == 0) break;
     }
     return out;
@@ -137,15 +138,21 @@ std::vector<Transfer> Store::claim_transfers(const std::string& owner, std::int6
 
 std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::int64_t lease_ms,
                                std::size_t limit, const std::vector<std::string>& paused,
+                               const std::vector<std::pair<std::string, std::string>>& held,
                                std::vector<Transfer>& out) {
   std::string sql =
-      "UPDATE kh_transfers SET lease_owner = ?, lease_until = ? WHERE id IN ("
+      "UPDATE kh_transfers SET lease_owner = ?, lease_until = ?, claims = claims + 1 WHERE id IN ("
       "SELECT t.id FROM kh_transfers t WHERE t.state = 'accepted' AND t.next_attempt_at <= ? "
       "AND t.lease_until <= ? ";
   std::vector<SqlValue> params{owner, now + lease_ms, now, now};
   if (!paused.empty()) {
     sql += "AND t.dest_adapter NOT IN (" + placeholders(paused.size()) + ") ";
     for (const auto& p : paused) params.emplace_back(p);
+  }
+  for (const auto& [dest, sender] : held) {
+    sql += "AND NOT (t.dest_adapter = ? AND t.sender_office = ?) ";
+    params.emplace_back(dest);
+    params.emplace_back(sender);
   }
   // Ordered per (sender office, recipient office, destination), whatever the service types:
   // stricter than per (office, type) pair, and what DESIGN §5 and the crash test hold.
@@ -167,8 +174,8 @@ std::size_t Store::claim_round(const std::string& owner, std::int64_t now, std::
   std::size_t superseded = 0;
   for (const auto& r : rows) {
     Transfer t = transfer_from(r);
-    if (r[24]) t.payload = decode_blob(db_->dialect(), *r[24]);
-    if (r[25]) t.outbound = decode_blob(db_->dialect(), *r[25]);
+    if (const auto& p = r[kTransferColumnCount]) t.payload = decode_blob(db_->dialect(), *p);
+    if (const auto& o = r[kTransferColumnCount + 1]) t.outbound = decode_blob(db_->dialect(), *o);
     // A newer unit that replaces exactly what this one carries (same pair with service types,
     // kind, month and users) already went out: this one must never follow it. Its sender is
     // told, by the same path as a rejection.
@@ -249,6 +256,24 @@ void Store::release(std::int64_t id, const std::string& owner, std::int64_t next
       "UPDATE kh_transfers SET next_attempt_at = ?, lease_owner = NULL, lease_until = 0, "
       "last_error = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
       {next_attempt_at, why, now, id, owner});
+}
+
+void Store::hold_for_office(std::int64_t id, const std::string& owner, std::int64_t next_attempt_at,
+                            const std::string& why, std::int64_t now) {
+  db_->query(
+      "UPDATE kh_transfers SET next_attempt_at = ?, lease_owner = NULL, lease_until = 0, "
+      "last_error = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
+      {next_attempt_at, std::string(kHeldPrefix) + why, now, id, owner});
+}
+
+std::int64_t Store::release_office(const std::string& dest_adapter,
+                                   const std::string& sender_office, std::int64_t now) {
+  const auto rows = db_->query(
+      "UPDATE kh_transfers SET next_attempt_at = ?, updated_at = ? WHERE state = 'accepted' "
+      "AND dest_adapter = ? AND sender_office = ? AND next_attempt_at > ? AND last_error LIKE ? "
+      "RETURNING id",
+      {now, now, dest_adapter, sender_office, now, std::string(kHeldPrefix) + "%"});
+  return static_cast<std::int64_t>(rows.size());
 }
 
 bool Store::park(std::int64_t id, const std::string& reason, const std::string& actor,

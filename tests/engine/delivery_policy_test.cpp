@@ -48,6 +48,16 @@ SendResult refused(std::string code = "FORMAT", std::string message = "bad csv")
   return r;
 }
 
+SendResult office_held(std::optional<std::chrono::seconds> retry_after = std::nullopt) {
+  SendResult r;
+  r.status = SendResult::Status::kRetry;
+  r.error_code = "login_required";
+  r.message = "office 3271500013 must log in";
+  r.retry_after = retry_after;
+  r.hold_office = true;
+  return r;
+}
+
 SendResult transient(std::optional<std::chrono::seconds> retry_after = std::nullopt,
                      std::string message = "unavailable") {
   SendResult r;
@@ -81,6 +91,8 @@ const char* name(DeliveryAction a) {
       return "hold";
     case DeliveryAction::kPark:
       return "park";
+    case DeliveryAction::kHoldOffice:
+      return "hold office";
   }
   return "?";
 }
@@ -181,7 +193,36 @@ BOOST_AUTO_TEST_CASE(every_branch_from_a_table) {
        kNow - 3000, 5, kNow, BreakerChange::kOpened, "HTTP_503: unavailable",
        "failed 4 times; last: HTTP_503: unavailable"},
   };
-  for (const auto& c : cases) {
+  // A held sender office: about the office, not the network.
+  const std::string held = "login_required: office 3271500013 must log in";
+  const std::vector<Case> office_cases = {
+      {"held office: no attempt, breaker untouched, re-offered after the recheck", office_held(),
+       breaker(0), 0, 1.0, DeliveryAction::kHoldOffice, kNow + 300000, 0, 0, 0, 5, 7,
+       BreakerChange::kNone, held, ""},
+      {"held office on the last attempt: never parked", office_held(), breaker(2, 0, kNow - 100), 3,
+       1.0, DeliveryAction::kHoldOffice, kNow + 300000, 2, 0, kNow - 100, 5, 7,
+       BreakerChange::kNone, held, ""},
+      {"held office while the network is paused: the pause stays as it is", office_held(),
+       breaker(1, kNow + 5000, 1), 0, 1.0, DeliveryAction::kHoldOffice, kNow + 300000, 1,
+       kNow + 5000, 1, 5, 7, BreakerChange::kNone, held, ""},
+      {"held office with a Retry-After: offered again then; the network is not paused",
+       office_held(std::chrono::seconds(5)), breaker(0), 0, 1.0, DeliveryAction::kHoldOffice,
+       kNow + 5000, 0, 0, 0, 5, 7, BreakerChange::kNone, held, ""},
+      {"held office when half-open: neither closed nor reopened", office_held(),
+       breaker(4, kNow - 1, 1), 0, 1.0, DeliveryAction::kHoldOffice, kNow + 300000, 4, kNow - 1, 1,
+       5, 7, BreakerChange::kNone, held, ""},
+      {"hold_office on an acceptance means nothing",
+       [] {
+         auto r = accepted();
+         r.hold_office = true;
+         return r;
+       }(),
+       breaker(0), 0, 1.0, DeliveryAction::kDelivered, kNow, 0, 0, 0, kNow, 7, BreakerChange::kNone,
+       "", ""},
+  };
+  std::vector<Case> all = cases;
+  all.insert(all.end(), office_cases.begin(), office_cases.end());
+  for (const auto& c : all) {
     BOOST_TEST_CONTEXT(c.what) {
       const auto d = decide_delivery(c.answer, c.before, c.attempts, settings(), kNow, c.jitter);
       BOOST_TEST(name(d.action) == name(c.action));

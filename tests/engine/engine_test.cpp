@@ -10,7 +10,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,6 +24,7 @@
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
 #include "mapping/cms/signer.hpp"
+#include "mapping/cms/signer_identity.hpp"
 #include "mapping/cms/verify.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/engine/fake_network.hpp"
@@ -156,6 +159,10 @@ struct Rig {
   fs::path dir = db.dir();
   boost::asio::io_context io;
   testing::FakeNetwork regional, national;
+  // A third network whose units carry no signature (AdapterTraits::inbound_signed == false, the
+  // Kaigo WEB type), bound when `with_unsigned` is set before start().
+  testing::FakeNetwork unsigned_net;
+  bool with_unsigned = false;
   // Real time to start with (a few seconds on, so certificates made this second are valid),
   // then moved by hand.
   std::int64_t clock = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -209,6 +216,16 @@ struct Rig {
     nb.trust = test_pki().national;
     nb.cosigner = test_pki().proxy;
     e->add_network(std::move(nb));
+    if (with_unsigned) {
+      engine::NetworkBinding kw;
+      kw.name = "kaigoweb";
+      kw.make_adapter = [this](AdapterContext c) { return unsigned_net.make_adapter(c); };
+      kw.outbound_form = engine::EnvelopeForm::kDetached;
+      kw.trust = test_pki().national;
+      kw.cosigner = test_pki().proxy;  // the network section's cosign credential
+      kw.inbound_signed = false;
+      e->add_network(std::move(kw));
+    }
     e->start();
     run_until([engine_ptr] { return engine_ptr->router().ready({"regional", "national"}); });
     return e;
@@ -439,7 +456,8 @@ BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
   for (std::uint64_t seed : {10u, 11u, 12u})
     units.push_back(make_unit(seed, "K5", kRegionalService, kNationalManager, false,
                               "20250" + std::to_string(seed - 5)));
-  const SendResult reset{SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt};
+  const SendResult reset{
+      SendResult::Status::kRetry, "", "RESET", "connection reset", std::nullopt, false, ""};
   for (int i = 0; i < 3; ++i) rig.national.script(reset);
   for (auto it = units.rbegin(); it != units.rend(); ++it) rig.regional.offer(it->unit);
   rig.run_until([&] { return rig.regional.answered_offers == 3; });
@@ -461,8 +479,8 @@ BOOST_AUTO_TEST_CASE(units_of_a_pair_arrive_in_sequence_order) {
 BOOST_AUTO_TEST_CASE(maintenance_pauses_without_burning_attempts) {
   Rig rig;
   rig.start();
-  SendResult maintenance{SendResult::Status::kRetry, "", "MAINTENANCE", "503",
-                         std::chrono::seconds(600)};
+  SendResult maintenance{
+      SendResult::Status::kRetry, "", "MAINTENANCE", "503", std::chrono::seconds(600), false, ""};
   rig.national.script(maintenance);
   auto m = make_unit(20, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(m.unit);
@@ -483,7 +501,8 @@ BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_red
   rig.options.max_attempts = 3;
   rig.start();
   for (int i = 0; i < 3; ++i)
-    rig.national.script({SendResult::Status::kRetry, "", "HTTP_500", "server error", std::nullopt});
+    rig.national.script(
+        {SendResult::Status::kRetry, "", "HTTP_500", "server error", std::nullopt, false, ""});
   auto stuck = make_unit(30, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(stuck.unit);
   for (int i = 0; i < 3; ++i) {
@@ -498,6 +517,10 @@ BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_red
   const auto parked = s->list(state_filter(store::kParked));
   BOOST_TEST_REQUIRE(parked.size() == 1u);
   BOOST_TEST(parked[0].reason.find("failed 3 times") != std::string::npos);
+  // Each retry was offered as what it was: the first, second and third claim.
+  BOOST_TEST_REQUIRE(rig.national.sent_units.size() == 3u);
+  for (std::size_t i = 0; i < 3; ++i)
+    BOOST_TEST(rig.national.sent_units[i].attempt == static_cast<int>(i) + 1);
   // Another pair still flows.
   auto other = make_unit(31, "K5", kRegionalService, kNationalManager, false);
   rig.regional.offer(other.unit);
@@ -509,14 +532,376 @@ BOOST_AUTO_TEST_CASE(a_failing_unit_parks_without_blocking_others_and_can_be_red
 BOOST_AUTO_TEST_CASE(a_destination_refusal_goes_back_to_the_sender) {
   Rig rig;
   rig.start();
-  rig.national.script(
-      {SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "suspended", std::nullopt});
+  rig.national.script({SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "suspended",
+                       std::nullopt, false, ""});
   auto m = make_unit(40, "K2", kRegionalManager, kNationalService, false);
   rig.regional.offer(m.unit);
   rig.run_until([&] { return rig.regional.receipts_received.size() == 1; });
   BOOST_TEST(rig.regional.receipts_received[0].reason.find("RECIPIENT_SUSPENDED") !=
              std::string::npos);
   BOOST_TEST(rig.store()->list({})[0].state == store::kRejected);
+}
+
+namespace {
+
+std::size_t sent_by(const testing::FakeNetwork& n, const std::string& office) {
+  std::size_t count = 0;
+  for (const auto& u : n.sent_units) count += u.sender.office_no == office ? 1 : 0;
+  return count;
+}
+
+// Every unit taken in is in exactly one place, held ones in flight.
+void expect_conservation(Rig& rig, std::int64_t in_expected, std::int64_t delivered_expected,
+                         std::int64_t in_flight_expected) {
+  std::int64_t in = 0, delivered = 0, in_flight = 0;
+  for (const auto& r : rig.store()->report(0, INT64_MAX)) {
+    BOOST_TEST(r.in == r.delivered + r.rejected + r.parked + r.superseded + r.in_flight);
+    in += r.in;
+    delivered += r.delivered;
+    in_flight += r.in_flight;
+  }
+  BOOST_TEST(in == in_expected);
+  BOOST_TEST(delivered == delivered_expected);
+  BOOST_TEST(in_flight == in_flight_expected);
+}
+
+}  // namespace
+
+// Per-office logins (issue 16, kaigoweb PROTOCOL.md §7.2): a sender office that must log in again
+// on the destination waits there (no attempt, the breaker untouched, never parked) while other
+// offices' units flow; it is told once on its own network; "active" releases its units at once.
+BOOST_AUTO_TEST_CASE(a_held_sender_office_waits_while_other_offices_flow) {
+  Rig rig;
+  rig.start();
+  rig.national.holding_offices = {kRegionalManager};
+  auto held = make_unit(60, "K2", kRegionalManager, kNationalService, false);
+  auto other = make_unit(61, "K5", kRegionalService, kNationalManager, false);
+  rig.regional.offer(held.unit);
+  rig.regional.offer(other.unit);
+  rig.run_until([&] {
+    return rig.national.deliveries.size() == 1 && rig.engine->counters().held_for_office == 1;
+  });
+  BOOST_TEST(rig.national.deliveries[0].unit.sender.office_no == kRegionalService);
+  auto t = transfer_of(rig, held.unit.source_id);
+  BOOST_TEST_REQUIRE(t.has_value());
+  BOOST_TEST(t->state == store::kAccepted);
+  BOOST_TEST(t->attempts == 0);
+  BOOST_TEST(t->last_error.rfind("held: login_required", 0) == 0u);
+  expect_conservation(rig, 2, 1, 1);  // held: in flight
+
+  // The adapter reports the office: logged, kept, and the office is told on its own network.
+  const std::string detail =
+      "the gateway needs a one-time password for your Kaigo WEB login; your outbound care plans "
+      "are waiting";
+  rig.national.report_office(kRegionalManager, "login_required", "active", detail);
+  rig.run_until([&] { return rig.regional.notices_received.size() == 1; });
+  BOOST_TEST(rig.regional.notices_received[0].office.office_no == kRegionalManager);
+  BOOST_TEST(rig.regional.notices_received[0].text.find(detail) != std::string::npos);
+  BOOST_TEST(rig.national.notices_received.empty());
+  const auto states = rig.engine->office_states();
+  BOOST_TEST_REQUIRE(states.size() == 1u);
+  BOOST_TEST(states[0].network == "national");
+  BOOST_TEST(states[0].office_no == kRegionalManager);
+  BOOST_TEST(states[0].state == "login_required");
+  // The same state again is no change: not told twice.
+  rig.national.report_office(kRegionalManager, "login_required", "login_required", detail);
+
+  // More units: the held office's are not even offered while the hold lasts; others flow.
+  auto held2 = make_unit(62, "K2", kRegionalManager, kNationalManager, false);
+  auto other2 = make_unit(63, "K2", kRegionalService, kNationalService, false);
+  rig.regional.offer(held2.unit);
+  rig.regional.offer(other2.unit);
+  rig.run_until([&] { return rig.national.deliveries.size() == 2; });
+  BOOST_TEST(sent_by(rig.national, kRegionalManager) == 1u);
+  for (const auto& s : rig.engine->network_status()) {
+    BOOST_TEST(s.failures == 0);  // the breaker untouched
+    BOOST_TEST(s.open_until == 0);
+  }
+
+  // The safety re-offer: after office_recheck the held units are offered again, held again,
+  // still without an attempt, never parked.
+  rig.clock += 300'001;
+  rig.run_until([&] { return rig.engine->counters().held_for_office >= 3; });
+  BOOST_TEST(sent_by(rig.national, kRegionalManager) >= 3u);
+  for (const auto& u : {held.unit.source_id, held2.unit.source_id}) {
+    const auto h = transfer_of(rig, u);
+    BOOST_TEST(h->state == store::kAccepted);
+    BOOST_TEST(h->attempts == 0);
+  }
+  BOOST_TEST(rig.engine->counters().parked == 0);
+
+  // Active: released at once (the clock stands still), each delivered once.
+  rig.national.holding_offices.clear();
+  rig.national.report_office(kRegionalManager, "active", "login_required");
+  rig.run_until([&] { return rig.national.deliveries.size() == 4; });
+  rig.settle();
+  BOOST_TEST(rig.national.deliveries.size() == 4u);
+  BOOST_TEST(rig.regional.notices_received.size() == 1u);  // active: no notice
+  BOOST_TEST(rig.engine->office_states().at(0).state == "active");
+  BOOST_TEST(transfer_of(rig, held.unit.source_id)->attempts == 1);
+  expect_conservation(rig, 4, 4, 0);
+}
+
+// The "active" report is lost with a crash: the safety re-offer still delivers the held unit.
+BOOST_AUTO_TEST_CASE(a_restart_while_an_office_is_held_strands_nothing) {
+  Rig rig;
+  rig.start();
+  rig.national.holding_offices = {kRegionalManager};
+  auto m = make_unit(64, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.engine->counters().held_for_office == 1; });
+  rig.crash();
+  rig.national.holding_offices.clear();  // the office logged in; nobody reported it
+  rig.start();
+  rig.settle();  // nothing is due before the re-offer
+  BOOST_TEST(rig.national.deliveries.empty());
+  expect_conservation(rig, 1, 0, 1);
+  rig.clock += 300'001;
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  const auto t = transfer_of(rig, m.unit.source_id);
+  rig.run_until([&] { return transfer_of(rig, m.unit.source_id)->state == store::kDelivered; });
+  BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts == 1);
+  // The second claim is offered as such: the adapter checks before sending again.
+  BOOST_TEST(rig.national.sent_units.back().attempt == 2);
+  expect_conservation(rig, 1, 1, 0);
+}
+
+// A network that cannot address an office outside an item: the notice is dropped, logged,
+// counted; the hold works all the same.
+BOOST_AUTO_TEST_CASE(an_office_notice_the_network_cannot_take_is_not_retried) {
+  Rig rig;
+  rig.start();
+  rig.regional.takes_notices = false;
+  rig.national.holding_offices = {kRegionalManager};
+  auto m = make_unit(65, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.engine->counters().held_for_office == 1; });
+  rig.national.report_office(kRegionalManager, "locked", "login_required", "locked");
+  rig.run_until([&] { return rig.engine->counters().office_notices_refused == 1; });
+  BOOST_TEST(rig.regional.notices_received.empty());
+  rig.national.holding_offices.clear();
+  rig.national.report_office(kRegionalManager, "active", "locked");
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+}
+
+// A hold answered after the adapter reported the office active again (the login completed while
+// the send was under way) is stale: the unit is offered again at once, not after the re-offer.
+BOOST_AUTO_TEST_CASE(a_hold_answered_after_the_office_became_active_does_not_wait) {
+  Rig rig;
+  rig.start();
+  rig.national.hang_next_send();
+  auto m = make_unit(66, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.national.send_calls.size() == 1; });
+  rig.national.report_office(kRegionalManager, "active", "login_required");
+  rig.run_until([&] { return rig.engine->counters().office_reports == 1; });
+  SendResult held;
+  held.status = SendResult::Status::kRetry;
+  held.error_code = "login_required";
+  held.hold_office = true;
+  rig.national.answer_hung(held);
+  // The clock stands still: only an immediate re-offer delivers it.
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  BOOST_TEST(rig.engine->counters().held_for_office == 1);
+  BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts <= 1);
+}
+
+// A hold with a Retry-After (a session another instance is renewing) is offered again then.
+BOOST_AUTO_TEST_CASE(a_hold_with_a_retry_after_is_offered_again_then) {
+  Rig rig;
+  rig.start();
+  SendResult held;
+  held.status = SendResult::Status::kRetry;
+  held.error_code = "session_pending";
+  held.hold_office = true;
+  held.retry_after = std::chrono::seconds(5);
+  rig.national.script(held);
+  auto m = make_unit(67, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.engine->counters().held_for_office == 1; });
+  BOOST_TEST(rig.national.deliveries.empty());
+  rig.clock += 5'001;
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts == 1);  // the delivery only
+  for (const auto& s : rig.engine->network_status()) BOOST_TEST(s.open_until == 0);
+}
+
+// AdapterContext::vault: sealed records per adapter in the store, compare-and-set on the
+// generation, answers on the io thread; nothing in clear in the database.
+BOOST_AUTO_TEST_CASE(the_adapter_vault_seals_and_compares_and_sets) {
+  Rig rig;
+  rig.start();
+  auto vault = rig.national.context.vault;
+  BOOST_TEST_REQUIRE(vault != nullptr);
+  const std::string key = "kaigoweb:national:3271500013:session";
+  const std::string secret = "refresh-token-7f3a9c0e55d1";
+  const auto put = [&](AdapterVault& v, const std::string& k, const std::string& value,
+                       std::int64_t expected) {
+    std::optional<VaultWrite> w;
+    v.put(k, value, expected, [&](VaultWrite r) { w = r; });
+    rig.run_until([&] { return w.has_value(); });
+    return *w;
+  };
+  struct Got {
+    std::optional<VaultRecord> record;
+    bool ok = false;
+  };
+  const auto get = [&](AdapterVault& v, const std::string& k) {
+    std::optional<Got> got;
+    v.get(k, [&](std::optional<VaultRecord> r, bool ok) { got = Got{std::move(r), ok}; });
+    rig.run_until([&] { return got.has_value(); });
+    return *got;
+  };
+  BOOST_TEST((put(*vault, key, secret, 0) == VaultWrite::kWritten));
+  BOOST_TEST((put(*vault, key, "stale", 0) == VaultWrite::kConflict));
+  auto g = get(*vault, key);
+  BOOST_TEST(g.ok);
+  BOOST_TEST_REQUIRE(g.record.has_value());
+  BOOST_TEST(g.record->value == secret);
+  BOOST_TEST(g.record->generation == 1);
+  BOOST_TEST((put(*vault, key, secret + "-2", 1) == VaultWrite::kWritten));
+  BOOST_TEST((put(*vault, key, "stale", 1) == VaultWrite::kConflict));
+  BOOST_TEST(get(*vault, key).record->generation == 2);
+  BOOST_TEST(
+      (put(*vault, "kaigoweb:national:3271500013:doubt:kk1-00", "t", 0) == VaultWrite::kWritten));
+  // Another adapter's records are its own.
+  g = get(*rig.regional.context.vault, key);
+  BOOST_TEST(g.ok);
+  BOOST_TEST(!g.record.has_value());
+  std::optional<std::vector<std::string>> keys;
+  vault->list("kaigoweb:national:3271500013:d", [&](std::vector<std::string> k, bool ok) {
+    keys = ok ? k : std::vector<std::string>{};
+  });
+  rig.run_until([&] { return keys.has_value(); });
+  BOOST_TEST((*keys == std::vector<std::string>{"kaigoweb:national:3271500013:doubt:kk1-00"}));
+
+  // Not in clear in the database (nor in the SQLite files).
+  auto c = rig.db.connect();
+  std::string raw;
+  for (const auto& r : c->query("SELECT value FROM kh_adapter_vault")) raw += r[0].value_or("");
+  BOOST_TEST(!raw.empty());
+  BOOST_TEST(raw.find("refresh-token") == std::string::npos);
+  if (!rig.db.postgres()) {
+    for (const auto& suffix : {"", "-wal"}) {
+      const fs::path file = rig.db.dsn() + suffix;
+      if (!fs::exists(file)) continue;
+      std::ifstream in(file, std::ios::binary);
+      const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+      BOOST_TEST(bytes.find("refresh-token") == std::string::npos);
+    }
+  }
+  // A sealed record moved under another key does not open: a failure, not a value.
+  c->query("UPDATE kh_adapter_vault SET key = 'kaigoweb:moved' WHERE key = ?", {key});
+  g = get(*vault, "kaigoweb:moved");
+  BOOST_TEST(!g.ok);
+  BOOST_TEST(!g.record.has_value());
+  std::optional<bool> erased;
+  vault->erase("kaigoweb:moved", [&](bool ok) { erased = ok; });
+  rig.run_until([&] { return erased.has_value(); });
+  BOOST_TEST(*erased);
+  g = get(*vault, "kaigoweb:moved");
+  BOOST_TEST(g.ok);
+  BOOST_TEST(!g.record.has_value());
+}
+
+namespace {
+
+// A national unit as the Kaigo WEB adapter hands it over: rendered 4.1 files without any CMS,
+// with where it came from.
+Made unsigned_unit(std::uint64_t seed, const std::function<void(SignedFile&)>& edit = {}) {
+  // Made as a national unit (its offices' files), then stripped of the national signature.
+  std::map<std::string, std::string> contents;
+  auto m = make_unit(seed, "K5", kNationalService, kRegionalManager, true, "", [&](SignedFile& f) {
+    if (edit) edit(f);
+    contents[f.name] = f.content;
+  });
+  for (auto& f : m.unit.files) {
+    f.content = contents.at(f.name);
+    f.cms.clear();
+    f.attached = false;
+  }
+  m.unit.source_id = "1371100452:item-" + std::to_string(seed);
+  m.unit.origin_session = kNationalService;
+  m.unit.origin_item = "item-" + std::to_string(seed);
+  m.unit.fetched_sha256 = std::string(64, 'a');
+  return m;
+}
+
+}  // namespace
+
+// Issue 16: units from a network that signs nothing are checked as usual, signed by the gateway
+// as the proxy and delivered; the attestation names where they came from.
+BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_reaches_the_regional_side_signed_by_the_gateway) {
+  Rig rig;
+  rig.with_unsigned = true;
+  rig.start();
+  auto m = unsigned_unit(70);
+  rig.unsigned_net.offer(m.unit);
+  rig.run_until([&] { return rig.regional.deliveries.size() == 1; });
+  const auto& out = rig.regional.deliveries[0].unit;
+  BOOST_TEST_REQUIRE(out.files.size() == m.unit.files.size());
+  for (std::size_t i = 0; i < out.files.size(); ++i) {
+    const auto& f = out.files[i];
+    BOOST_TEST(!f.attached);
+    BOOST_TEST(f.content == m.unit.files[i].content);  // the bytes as rendered
+    BOOST_TEST_REQUIRE(!f.cms.empty());
+    const auto v = cms::verify_signed_data(view(f.cms), view(f.content), *test_pki().national, {});
+    BOOST_TEST(v.valid(), f.name << ": " << cms::to_string(v.failure) << " " << v.detail);
+    // The gateway's signature, not an office's: the proxy certificate names no office.
+    BOOST_TEST_REQUIRE(v.signer.has_value());
+    BOOST_TEST(v.signer->subject == cms::subject_text(test_pki().proxy->certificate.get()));
+    BOOST_TEST(!v.signer->office_number.has_value());
+    BOOST_TEST(v.signer_count == 1u);
+  }
+  auto s = rig.store();
+  const auto t = transfer_of(rig, m.unit.source_id);
+  BOOST_TEST_REQUIRE(t.has_value());
+  std::string intake;
+  for (const auto& e : s->events(t->id))
+    if (e.kind == "accepted") intake = e.detail;
+  BOOST_TEST(intake.find("signatures-not-carried ok") != std::string::npos, intake);
+  BOOST_TEST(intake.find("gateway attestation v1: from kaigoweb office 1371100452 item item-70, "
+                         "fetched sha256 " +
+                         std::string(64, 'a')) != std::string::npos,
+             intake);
+  // And the audit export shows it (what `kakehashi audit export` writes).
+  bool exported = false;
+  for (const auto& r : s->audit_export({}))
+    exported |= r.record.detail.find("gateway attestation v1") != std::string::npos;
+  BOOST_TEST(exported);
+}
+
+BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_that_fails_the_inspector_is_refused_back) {
+  Rig rig;
+  rig.with_unsigned = true;
+  rig.start();
+  // A data line cut short: the care-plan checks refuse it, signature or not.
+  auto m = unsigned_unit(71, [](SignedFile& f) {
+    const auto nl = f.content.rfind('\n', f.content.size() - 2);
+    if (nl != std::string::npos) f.content = f.content.substr(0, nl + 1) + "1,2\r\n";
+  });
+  rig.unsigned_net.offer(m.unit);
+  rig.run_until([&] { return rig.unsigned_net.receipts_received.size() == 1; });
+  const auto& r = rig.unsigned_net.receipts_received[0];
+  BOOST_TEST(r.source_id == m.unit.source_id);
+  BOOST_TEST((r.state == ReceiptState::kRejected));
+  BOOST_TEST(!r.reason.empty());
+  BOOST_TEST(rig.regional.deliveries.empty());
+  BOOST_TEST(transfer_of(rig, m.unit.source_id)->state == store::kRejected);
+}
+
+BOOST_AUTO_TEST_CASE(a_signed_network_unit_without_a_signature_is_still_refused) {
+  Rig rig;
+  rig.with_unsigned = true;
+  rig.start();
+  auto m = make_unit(72, "K2", kRegionalManager, kNationalService, false);
+  for (auto& f : m.unit.files) f.cms.clear();
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.regional.receipts_received.size() == 1; });
+  BOOST_TEST((rig.regional.receipts_received[0].state == ReceiptState::kRejected));
+  BOOST_TEST(rig.regional.receipts_received[0].reason.find("SIGNATURE") != std::string::npos,
+             rig.regional.receipts_received[0].reason);
+  BOOST_TEST(rig.national.deliveries.empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_crash_after_sending_before_recording_delivers_once) {
@@ -542,6 +927,9 @@ BOOST_AUTO_TEST_CASE(a_crash_after_sending_before_recording_delivers_once) {
   // The resend carried exactly the bytes of the first attempt (networks compare replayed keys'
   // bodies), although the proxy co-signature is made with a fresh signing time each time.
   BOOST_TEST_REQUIRE(rig.national.sent_units.size() == 2u);
+  // The adapter is told the second claim may be a resend (OutboundUnit::attempt).
+  BOOST_TEST(rig.national.sent_units[0].attempt == 1);
+  BOOST_TEST(rig.national.sent_units[1].attempt == 2);
   for (std::size_t i = 0; i < rig.national.sent_units[0].files.size(); ++i)
     BOOST_TEST(rig.national.sent_units[0].files[i].cms == rig.national.sent_units[1].files[i].cms);
   BOOST_TEST(rig.national.deliveries.size() == 1u);  // replayed key: the first delivery stands
@@ -674,7 +1062,8 @@ BOOST_AUTO_TEST_CASE(the_conservation_report_balances_after_a_mixed_run) {
   Rig rig;
   rig.options.max_attempts = 2;
   rig.start();
-  rig.national.script({SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "", std::nullopt});
+  rig.national.script(
+      {SendResult::Status::kRejected, "", "RECIPIENT_SUSPENDED", "", std::nullopt, false, ""});
   for (std::uint64_t i = 0; i < 8; ++i) {
     auto m = make_unit(80 + i, i % 2 ? "K5" : "K2", i % 2 ? kRegionalService : kRegionalManager,
                        i % 2 ? kNationalManager : kNationalService, false,

@@ -17,6 +17,16 @@ class FakeAdapter final : public Adapter {
   void send(OutboundUnit unit, std::function<void(SendResult)> done) override {
     ++net_.send_calls[unit.idempotency_key];
     net_.sent_units.push_back(unit);
+    if (net_.holding_offices.count(unit.sender.office_no) > 0) {
+      ++net_.held_answers[unit.idempotency_key];
+      SendResult r;
+      r.status = SendResult::Status::kRetry;
+      r.error_code = "login_required";
+      r.message = "office " + unit.sender.office_no + " must log in";
+      r.hold_office = true;
+      done(r);
+      return;
+    }
     if (net_.hang_next_ || net_.hang_all_sends) {
       net_.hang_next_ = false;
       net_.hung_.push_back(std::move(done));  // the answer never comes (crash mid-call)
@@ -46,6 +56,13 @@ class FakeAdapter final : public Adapter {
   }
   void send_receipt(OutboundReceipt receipt, std::function<void(SendResult)> done) override {
     net_.receipts_received.push_back(std::move(receipt));
+    SendResult r;
+    r.status = SendResult::Status::kAccepted;
+    done(r);
+  }
+  void send_notice(OfficeNotice notice, std::function<void(SendResult)> done) override {
+    if (!net_.takes_notices) return Adapter::send_notice(std::move(notice), std::move(done));
+    net_.notices_received.push_back(std::move(notice));
     SendResult r;
     r.status = SendResult::Status::kAccepted;
     done(r);
@@ -85,6 +102,23 @@ void FakeNetwork::reoffer_pending() {
   auto again = pending;
   pending.clear();
   for (auto& u : again) offer(std::move(u));
+}
+
+void FakeNetwork::answer_hung(SendResult result) {
+  auto done = std::move(hung_.front());
+  hung_.erase(hung_.begin());
+  done(std::move(result));
+}
+
+void FakeNetwork::report_office(const std::string& office_no, const std::string& state,
+                                const std::string& previous, const std::string& detail) {
+  OfficeStateReport r;
+  r.office.office_no = office_no;
+  r.state = state;
+  r.previous_state = previous;
+  r.detail = detail;
+  r.holds_outbound = state != "active" && state != "no_credentials";
+  context.office_state(std::move(r));
 }
 
 void FakeNetwork::emit_receipt(const std::string& remote_id, ReceiptState state) {

@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,20 @@ class FakeNetwork {
   void emit_receipt(const std::string& remote_id, gateway::ReceiptState state);
 
   void script(gateway::SendResult result) { script_.push_back(std::move(result)); }
+  // Per-office logins (kaigoweb PROTOCOL.md §7.2): sends from these sender offices are answered
+  // kRetry "login_required" with hold_office, without a delivery.
+  std::set<std::string> holding_offices;
+  std::map<std::string, int> held_answers;  // per idempotency key
+  // Reports an office's state to the engine (AdapterContext::office_state).
+  void report_office(const std::string& office_no, const std::string& state,
+                     const std::string& previous, const std::string& detail = "");
+  std::vector<gateway::OfficeNotice> notices_received;  // Adapter::send_notice
+  bool takes_notices = true;                            // false: the default answer (not supported)
   void hang_next_send() { hang_next_ = true; }
-  bool hang_all_sends = false;          // every answer is lost (a stuck connection)
-  FakeNetwork* delivery_log = this;     // where deliveries are recorded (shared by instances)
+  // Answers the oldest send left hanging (hang_next_send) with `result`.
+  void answer_hung(gateway::SendResult result);
+  bool hang_all_sends = false;       // every answer is lost (a stuck connection)
+  FakeNetwork* delivery_log = this;  // where deliveries are recorded (shared by instances)
 
   std::vector<gateway::DirectoryEntry> directory;
   std::vector<Delivery> deliveries;                         // unique deliveries, in order

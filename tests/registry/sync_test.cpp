@@ -62,9 +62,13 @@ class FakeDirectory final : public Adapter {
     asked.push_back(since);
     DirectoryResult r;
     if (fail) {
-      r.status.status = SendResult::Status::kRetry;
-      r.status.error_code = "MAINTENANCE";
-      r.status.message = "maintenance window";
+      r.status = {SendResult::Status::kRetry,
+                  "",
+                  "MAINTENANCE",
+                  "maintenance window",
+                  std::nullopt,
+                  false,
+                  ""};
       return done(std::move(r));
     }
     r.status.status = SendResult::Status::kAccepted;
@@ -89,9 +93,10 @@ struct FakePublication {
                   std::function<void(SendResult)> done) {
       ++calls;
       if (refuse)
-        return done({SendResult::Status::kRejected, "", "NOT_GATEWAY", "refused", std::nullopt});
+        return done(
+            {SendResult::Status::kRejected, "", "NOT_GATEWAY", "refused", std::nullopt, false, ""});
       last = std::move(entries);
-      done({SendResult::Status::kAccepted, "", "", "", std::nullopt});
+      done({SendResult::Status::kAccepted, "", "", "", std::nullopt, false, ""});
     };
   }
 };

@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
   auto fresh_db = open_sqlite(fresh);
   const std::string current = meta(*fresh_db, "schema_version");
   const auto current_shape = shape(*fresh_db);
-  for (int version : {1, 2, 3}) {
+  for (int version : {1, 2, 3, 4}) {
     BOOST_TEST_CONTEXT("schema version " << version) {
       const std::string path = fixture_store(dir, version);
       BOOST_TEST(meta(*open_sqlite(path), "schema_version") == std::to_string(version));
@@ -160,6 +160,8 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
       BOOST_REQUIRE(t2.has_value());
       BOOST_TEST(t2->payload == "sealed-unit-2");
       BOOST_TEST(t2->state == std::string(kAccepted));
+      // Schema 5: its claims start at its attempts (one, in every fixture).
+      BOOST_TEST(t2->claims == 1);
       BOOST_TEST(s.load_cursor("national", "units").value_or("") == "cursor-17");
       // Version 3 kept a receipt that came before its delivery's remote id: still there.
       BOOST_TEST(db->query("SELECT remote_id FROM kh_early_receipts").size() ==
@@ -233,7 +235,7 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_on_postgres,
   auto fresh_db = open_postgres(fresh);
   const std::string current = meta(*fresh_db, "schema_version");
   const auto current_shape = pg_shape(*fresh_db);
-  for (int version : {1, 2, 3}) {
+  for (int version : {1, 2, 3, 4}) {
     BOOST_TEST_CONTEXT("schema version " << version << " on PostgreSQL") {
       const std::string dsn = pg_fixture_store(dir, version);
       BOOST_TEST(meta(*open_postgres(dsn), "schema_version") == std::to_string(version));
@@ -247,6 +249,8 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_on_postgres,
       BOOST_REQUIRE(t2.has_value());
       BOOST_TEST(t2->payload == "sealed-unit-2");
       BOOST_TEST(t2->state == std::string(kAccepted));
+      // Schema 5: its claims start at its attempts (one, in every fixture).
+      BOOST_TEST(t2->claims == 1);
       BOOST_TEST(s.load_cursor("national", "units").value_or("") == "cursor-17");
       BOOST_TEST(db->query("SELECT remote_id FROM kh_early_receipts").size() ==
                  (version >= 3 ? 1u : 0u));
@@ -307,6 +311,9 @@ BOOST_AUTO_TEST_CASE(copy_moves_every_table_checks_it_and_the_target_carries_on)
     s.accept(unit("RHN-M-0300"), CursorUpdate{"regional", "units", "300"}, 1764550000000);
     s.record_receipt("national", "NCP-T-9", "DOWNLOADED", "", std::nullopt, 1764550000001);
     BOOST_TEST(s.try_lease("poll:regional", "gateway:a", 1764550000002, 30000));
+    // An adapter's sealed record (schema 5).
+    BOOST_TEST(s.vault_put("kaigoweb", "kaigoweb:kw:3271500013:session",
+                           std::string("sealed\0session", 14), 0, 1764550000003));
   }
   const std::string where = fresh_target(dir);
   {
@@ -316,6 +323,11 @@ BOOST_AUTO_TEST_CASE(copy_moves_every_table_checks_it_and_the_target_carries_on)
     auto from = open_sqlite(source);
     const auto checks = copy_store(*from, *to);
     BOOST_TEST(checks.size() == store_tables(*from).size());
+    // Every table of this schema, the vault included, was copied and checked.
+    std::set<std::string> copied;
+    for (const auto& c : checks) copied.insert(c.table);
+    BOOST_TEST(copied.size() == 9u);
+    BOOST_TEST(copied.count("kh_adapter_vault") == 1u);
     for (const auto& c : checks) {
       BOOST_TEST_CONTEXT(c.table) {
         BOOST_TEST(c.same());
@@ -331,6 +343,10 @@ BOOST_AUTO_TEST_CASE(copy_moves_every_table_checks_it_and_the_target_carries_on)
   expect_chain_intact(dst, src.audit_records().size());
   BOOST_TEST(dst.get(4, true)->payload == src.get(4, true)->payload);
   BOOST_TEST(dst.load_cursor("regional", "units").value_or("") == "300");
+  const auto record = dst.vault_get("kaigoweb", "kaigoweb:kw:3271500013:session");
+  BOOST_TEST_REQUIRE(record.has_value());
+  BOOST_TEST(record->sealed == std::string("sealed\0session", 14));
+  BOOST_TEST(record->generation == 1);
   // New rows continue after the copied ids (PostgreSQL: the sequences were moved on).
   const auto out = dst.accept(unit("RHN-M-0301"), std::nullopt, 1764550001000);
   BOOST_TEST(out.id == 5);
@@ -361,6 +377,7 @@ BOOST_AUTO_TEST_CASE(online_backup_copies_a_store_being_written_consistently) {
   Store writer(open_sqlite(live));
   writer.migrate();
   writer.accept(unit("RHN-M-1"), std::nullopt, 1764550000000);
+  BOOST_TEST(writer.vault_put("kaigoweb", "k", "sealed", 0, 1764550000000));
   // Another connection is in the middle of a write transaction while the backup runs: the
   // backup neither waits for it nor holds its uncommitted row.
   auto busy = open_sqlite(live);
@@ -374,6 +391,7 @@ BOOST_AUTO_TEST_CASE(online_backup_copies_a_store_being_written_consistently) {
   Store copy(open_sqlite(dir.file("backup.sqlite")));
   BOOST_TEST(copy.get(1, true)->payload == unit("RHN-M-1").payload);
   BOOST_TEST(!copy.load_cursor("regional", "units").has_value());
+  BOOST_TEST(copy.vault_get("kaigoweb", "k")->sealed == "sealed");
   expect_chain_intact(copy, 1);
   // Never over an existing file.
   BOOST_CHECK_THROW(sqlite_backup(live, dir.file("backup.sqlite")), std::runtime_error);

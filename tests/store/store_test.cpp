@@ -206,6 +206,95 @@ BOOST_AUTO_TEST_CASE(retries_count_attempts_and_release_does_not) {
   BOOST_TEST(s->claim_transfers("o", 9000, 60000, 10, {"regional"}).size() == 1u);
 }
 
+// OutboundUnit::attempt: every claim counts, the current one included, whatever ended the one
+// before (a counted retry, a lapsed lease, a release without an attempt counted).
+BOOST_AUTO_TEST_CASE(every_claim_is_counted) {
+  Db db;
+  auto s = db.open();
+  const auto id = s->accept(unit("a", "20250601100001"), std::nullopt, 1000).id;
+  BOOST_TEST(s->get(id)->claims == 0);
+  auto c = s->claim_transfers("o", 1000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].claims == 1);  // a first claim
+  BOOST_TEST(s->retry_later(id, "o", 2000, "reset", 1100));
+  c = s->claim_transfers("o", 2000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].claims == 2);  // after a retry
+  // The owner dies: its lease lapses and another instance (or the restarted one) claims it.
+  BOOST_TEST(s->claim_transfers("other", 6999, 5000, 10, {}).empty());
+  c = s->claim_transfers("other", 7000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].claims == 3);
+  BOOST_TEST(c[0].attempts == 1);  // the lapsed lease spent no attempt
+  s->release(id, "other", 8000, "held: login_required", 7100);
+  c = s->claim_transfers("other", 8000, 5000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].claims == 4);
+  BOOST_TEST(s->get(id)->claims == 4);
+  BOOST_TEST(s->list({}).at(0).claims == 4);
+}
+
+// SendResult::hold_office: the sender office's units are put back without an attempt, skipped
+// while held, and due at once when the office is active again.
+BOOST_AUTO_TEST_CASE(a_held_sender_office_is_skipped_and_released) {
+  Db db;
+  auto s = db.open();
+  const auto held = s->accept(unit("a", "20250601100001"), std::nullopt, 1000).id;
+  auto other = unit("b", "20250601100002");
+  other.sender_office = "3271500021";
+  s->accept(other, std::nullopt, 1000);
+  auto c = s->claim_transfers("o", 1000, 60000, 10, {}, {{"national", "3271500013"}});
+  BOOST_TEST_REQUIRE(c.size() == 1u);  // the held office's unit is not claimed
+  BOOST_TEST(c[0].sender_office == "3271500021");
+  c = s->claim_transfers("o", 1000, 60000, 10, {}, {{"regional", "3271500013"}});
+  BOOST_TEST_REQUIRE(c.size() == 1u);  // held on another network only
+  BOOST_TEST(c[0].id == held);
+  s->hold_for_office(held, "o", 301000, "login_required: log in", 1100);
+  auto t = s->get(held);
+  BOOST_TEST(t->attempts == 0);
+  BOOST_TEST(t->state == kAccepted);
+  BOOST_TEST(t->last_error == "held: login_required: log in");
+  BOOST_TEST(s->claim_transfers("o", 2000, 60000, 10, {}).empty());    // due at the re-offer
+  BOOST_TEST(s->release_office("national", "3271500021", 2000) == 0);  // another office
+  BOOST_TEST(s->release_office("regional", "3271500013", 2000) == 0);  // another network
+  BOOST_TEST(s->release_office("national", "3271500013", 2000) == 1);
+  c = s->claim_transfers("o", 2000, 60000, 10, {});
+  BOOST_TEST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0].id == held);
+  BOOST_TEST(c[0].attempts == 0);
+}
+
+// kh_adapter_vault: compare-and-set on the generation, per adapter, keys by prefix.
+BOOST_AUTO_TEST_CASE(the_adapter_vault_writes_by_compare_and_set) {
+  Db db;
+  auto s = db.open();
+  BOOST_TEST(!s->vault_get("kw", "a:session").has_value());
+  BOOST_TEST(!s->vault_put("kw", "a:session", "v1", 1, 1000));  // not there: nothing to update
+  BOOST_TEST(s->vault_put("kw", "a:session", "v1", 0, 1000));
+  BOOST_TEST(!s->vault_put("kw", "a:session", "other", 0, 1000));  // taken meanwhile
+  auto r = s->vault_get("kw", "a:session");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->sealed == "v1");
+  BOOST_TEST(r->generation == 1);
+  BOOST_TEST(s->vault_put("kw", "a:session", std::string("v2\0\xff", 4), 1, 1100));
+  BOOST_TEST(!s->vault_put("kw", "a:session", "stale", 1, 1200));  // a newer one was written
+  r = s->vault_get("kw", "a:session");
+  BOOST_TEST(r->sealed == std::string("v2\0\xff", 4));
+  BOOST_TEST(r->generation == 2);
+  BOOST_TEST(s->vault_put("other", "a:session", "x", 0, 1000));  // scoped per adapter
+  BOOST_TEST(s->vault_put("kw", "a:doubt:1", "t", 0, 1000));
+  BOOST_TEST(s->vault_put("kw", "b:session", "t", 0, 1000));
+  BOOST_TEST(s->vault_put("kw", "a_session", "t", 0, 1000));  // "_" is no wildcard
+  BOOST_TEST((s->vault_keys("kw", "a:") == std::vector<std::string>{"a:doubt:1", "a:session"}));
+  BOOST_TEST(s->vault_keys("kw", "").size() == 4u);
+  s->vault_erase("kw", "a:session");
+  s->vault_erase("kw", "a:session");  // absent is fine
+  BOOST_TEST(!s->vault_get("kw", "a:session").has_value());
+  BOOST_TEST(s->vault_get("other", "a:session")->sealed == "x");
+  BOOST_TEST(s->vault_put("kw", "a:session", "again", 0, 1300));  // a new record: generation 1
+  BOOST_TEST(s->vault_get("kw", "a:session")->generation == 1);
+}
+
 BOOST_AUTO_TEST_CASE(an_older_unit_never_follows_a_newer_one_with_the_same_subject) {
   Db db;
   auto s = db.open();
@@ -558,7 +647,7 @@ BOOST_AUTO_TEST_CASE(a_store_from_before_unit_identity_is_migrated) {
   auto s = db.open();
   s->migrate();  // twice: idempotent
   auto c = db.connect();
-  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "4");
+  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "5");
   const std::string indexes =
       postgres() ? "SELECT indexname FROM pg_indexes WHERE tablename = 'kh_transfers'"
                  : "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
