@@ -178,15 +178,45 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       return reply(error_response(*routed.refusal));
     }
     if (routed.office) {
-      const auto logins = office_logins();
-      const auto it = logins.find(routed.office->network);
-      return serve_office_request(io, std::move(*routed.office),
-                                  it == logins.end() ? nullptr : it->second,
-                                  config.office_login_wait, std::move(reply));
+      if (!office_request_is_post(routed.office->kind))
+        return serve_office(std::move(*routed.office), std::move(reply));
+      return record_then_serve_office(std::move(*routed.office), std::move(reply));
     }
     // The offices' states feed the alerts (dashboard, metrics) and the office gauge.
     const bool offices = path == "/metrics" || path == "/api/dashboard";
     on_pool(std::move(routed.work), std::move(reply), false, offices);
+  }
+
+  // An office-login request, on the io thread (the adapters' OfficeLogins live there).
+  void serve_office(OfficeRequest request, Reply reply) {
+    const auto logins = office_logins();
+    const auto it = logins.find(request.network);
+    serve_office_request(io, std::move(request), it == logins.end() ? nullptr : it->second,
+                         config.office_login_wait, std::move(reply));
+  }
+
+  // A login step is an operator action: recorded in the audit log first (on the pool, like
+  // retry and park), then carried out; a store failure answers 503 and nothing is done.
+  void record_then_serve_office(OfficeRequest request, Reply reply) {
+    net::post(pool, [self = shared_from_this(), request = std::move(request),
+                     reply = std::move(reply)]() mutable {
+      auto& ts = self->thread_state();
+      try {
+        self->open_connections(ts);
+        ts.store->record_operator_command(request.actor, office_audit_command(request),
+                                          self->sources.clock());
+      } catch (const store::SqlError& e) {
+        ts = ThreadState{};
+        log(LogLevel::kError, "admin-store-error", {{"error", e.what()}});
+        return reply(error_response({503, "unavailable", "the store is unavailable"}));
+      } catch (const std::exception& e) {
+        log(LogLevel::kError, "admin-handler-error", {{"error", e.what()}});
+        return reply(error_response({500, "internal", "internal error"}));
+      }
+      net::post(self->io, [self, request = std::move(request), reply = std::move(reply)]() mutable {
+        self->serve_office(std::move(request), std::move(reply));
+      });
+    });
   }
 
   void serve_static(const adapters::http::Request& req, const std::string& path,

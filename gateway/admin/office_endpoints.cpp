@@ -103,6 +103,11 @@ bool office_request_is_post(OfficeRequest::Kind kind) {
   return kind == OfficeRequest::Kind::kLogin || kind == OfficeRequest::Kind::kOtp;
 }
 
+std::string office_audit_command(const OfficeRequest& request) {
+  return std::string("office ") + (request.kind == OfficeRequest::Kind::kOtp ? "otp " : "login ") +
+         request.network + " " + request.office_no;
+}
+
 std::string parse_otp_body(const std::string& body) {
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());

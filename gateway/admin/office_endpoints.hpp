@@ -47,6 +47,11 @@ bool office_request_is_post(OfficeRequest::Kind kind);
 // [0-9A-Za-z]. The body is never echoed.
 std::string parse_otp_body(const std::string& body);
 
+// The audit log's operator command for a login step (the two POSTs), recorded before the step is
+// carried out, as `relay retry|park` are: "office login NETWORK OFFICE_NO" or "office otp NETWORK
+// OFFICE_NO" (never the code).
+std::string office_audit_command(const OfficeRequest& request);
+
 // Answers (pure, for tests): one office, every office of a network, a login step and its status.
 std::string office_view_json(const OfficeSessionView& view);
 std::string offices_json(const std::string& network, const std::vector<OfficeSessionView>& views);

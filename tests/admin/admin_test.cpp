@@ -1345,6 +1345,18 @@ BOOST_AUTO_TEST_CASE(office_logins_list_login_and_code) {
   BOOST_TEST(r.status == 404);
   BOOST_TEST(g.get("/api/networks/kaigo/offices/9999999999", g.operator_token).status == 404);
 
+  // Each login step is an operator command in the audit log (5 carried out; refusals are not).
+  {
+    auto s = g.open_store();
+    std::vector<std::string> commands;
+    for (const auto& rec : s->audit_records())
+      if (rec.kind == "operator-command") commands.push_back(rec.detail);
+    BOOST_TEST_REQUIRE(commands.size() == 5u);
+    BOOST_TEST(commands[0].find("office login kaigo 3271500013") != std::string::npos);
+    BOOST_TEST(commands[1].find("office otp kaigo 3271500013") != std::string::npos);
+    for (const auto& c : commands) BOOST_TEST(c.find("483920") == std::string::npos);
+  }
+
   // The log says what happened, never the codes or where they went.
   const auto text = log.text();
   BOOST_TEST(text.find("admin-office-login") != std::string::npos);
