@@ -196,19 +196,28 @@ void serve_office_request(net::io_context& io, OfficeRequest request, OfficeLogi
   auto finish = [once](adapters::http::Response r) {
     net::post(once->io, [once, r = std::move(r)]() mutable { once->send(std::move(r)); });
   };
+  // Adapters answer through `done`; one that throws instead is answered 500 here, once.
+  const auto failed = [finish](const std::exception& e) {
+    log(LogLevel::kError, "admin-handler-error", {{"error", e.what()}});
+    finish(error_response({500, "internal", "internal error"}));
+  };
   if (listing) {
-    logins->office_states([finish, request](std::vector<OfficeSessionView> views) {
-      if (request.kind == OfficeRequest::Kind::kList) {
-        return finish(json_response(200, offices_json(request.network, views)));
-      }
-      for (const auto& v : views) {
-        if (v.office_no == request.office_no)
-          return finish(json_response(200, office_view_json(v)));
-      }
-      finish(error_response(
-          {404, "not_found",
-           "office " + request.office_no + " is not an office of " + request.network}));
-    });
+    try {
+      logins->office_states([finish, request](std::vector<OfficeSessionView> views) {
+        if (request.kind == OfficeRequest::Kind::kList) {
+          return finish(json_response(200, offices_json(request.network, views)));
+        }
+        for (const auto& v : views) {
+          if (v.office_no == request.office_no)
+            return finish(json_response(200, office_view_json(v)));
+        }
+        finish(error_response(
+            {404, "not_found",
+             "office " + request.office_no + " is not an office of " + request.network}));
+      });
+    } catch (const std::exception& e) {
+      failed(e);
+    }
     return;
   }
   auto answered = [finish, network = request.network, office = request.office_no,
@@ -226,10 +235,14 @@ void serve_office_request(net::io_context& io, OfficeRequest request, OfficeLogi
          {"error", s.error}});
     finish(json_response(login_step_status(s), login_step_json(s)));
   };
-  if (request.kind == OfficeRequest::Kind::kLogin) {
-    logins->begin_login(request.office_no, std::move(answered));
-  } else {
-    logins->submit_otp(request.office_no, std::move(request.otp), std::move(answered));
+  try {
+    if (request.kind == OfficeRequest::Kind::kLogin) {
+      logins->begin_login(request.office_no, std::move(answered));
+    } else {
+      logins->submit_otp(request.office_no, std::move(request.otp), std::move(answered));
+    }
+  } catch (const std::exception& e) {
+    failed(e);
   }
 }
 
@@ -259,13 +272,21 @@ void collect_office_views(net::io_context& io, const OfficeLoginsByNetwork& logi
     if (!ec) c->finish();
   });
   for (const auto& [network, l] : logins) {
-    l->office_states([c, &io, name = network](std::vector<OfficeSessionView> views) {
-      net::post(io, [c, name, views = std::move(views)]() mutable {
-        if (c->finished) return;
-        c->views[name] = std::move(views);
-        if (--c->waiting == 0) c->finish();
+    try {
+      l->office_states([c, &io, name = network](std::vector<OfficeSessionView> views) {
+        net::post(io, [c, name, views = std::move(views)]() mutable {
+          if (c->finished) return;
+          c->views[name] = std::move(views);
+          if (--c->waiting == 0) c->finish();
+        });
       });
-    });
+    } catch (const std::exception& e) {
+      // Left out of this round; the others still count.
+      log(LogLevel::kError, "admin-handler-error", {{"error", e.what()}});
+      net::post(io, [c] {
+        if (!c->finished && --c->waiting == 0) c->finish();
+      });
+    }
   }
 }
 

@@ -324,6 +324,7 @@ struct FakeOfficeLogins : OfficeLogins {
   std::vector<OfficeSessionView> views;
   std::vector<std::string> otps;  // codes submitted, in order
   bool silent = false;            // never answers (another instance would carry it out)
+  bool throws = false;            // office_states throws instead of answering
   std::vector<std::function<void(LoginStep)>> unanswered;
 
   FakeOfficeLogins() {
@@ -403,6 +404,7 @@ struct FakeOfficeLogins : OfficeLogins {
     std::vector<OfficeSessionView> copy;
     {
       std::lock_guard lock(mutex);
+      if (throws) throw std::runtime_error("adapter bug");
       copy = views;
     }
     done(std::move(copy));
@@ -1383,6 +1385,17 @@ BOOST_AUTO_TEST_CASE(office_login_without_an_answer_is_pending) {
     answered.set_value();
   });
   answered.get_future().wait();
+}
+
+BOOST_AUTO_TEST_CASE(an_adapter_that_throws_is_answered_500_and_left_out_of_alerts) {
+  Gateway g;
+  g.office_logins = std::make_shared<FakeOfficeLogins>();
+  g.office_logins->throws = true;
+  g.start();
+  BOOST_TEST(g.get("/api/networks/kaigo/offices", g.operator_token).status == 500);
+  const auto r = g.get("/metrics", g.auditor_token);  // still answers, without the offices
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(parse_prometheus(r.body).find("kakehashi_offices") == nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(office_alerts_and_the_office_gauge) {
