@@ -244,6 +244,16 @@ BOOST_FIXTURE_TEST_CASE(credentials_check_finds_each_problem, Fixture) {
   BOOST_TEST(contains(r.out, "PROBLEM"));
 }
 
+BOOST_FIXTURE_TEST_CASE(credentials_check_warns_within_the_alert_period, Fixture) {
+  // 60 days left: within certificate_alert_days (90), still valid, accepted by the service.
+  const auto expiring = ca.office(kOffice, kakehashi::testing::valid_between(-86400, 60L * 86400));
+  kakehashi::testing::write_office_folder(credentials(), kOffice, expiring, "kk-gw", kPassword);
+  const auto r = run({"credentials", "check", "--config", config()});
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(contains(r.out, "RENEW SOON"));
+  BOOST_TEST(contains(r.out, "accepted the certificate"));
+}
+
 BOOST_FIXTURE_TEST_CASE(credentials_check_fails_when_the_service_refuses_the_handshake, Fixture) {
   // The chain is fine for the gateway's view, but the service trusts another CA.
   write_text(dir / "pki" / "ca.pem", kakehashi::testing::cert_pem(ca.cert.get()));
@@ -450,7 +460,8 @@ BOOST_FIXTURE_TEST_CASE(login_through_the_real_admin_listener, Fixture) {
   auto cert = kakehashi::testing::make_certificate(spec, key.get(), ca.cert.get(), ca.key.get());
   write_text(dir / "pki" / "admin.cert.pem", kakehashi::testing::cert_pem(cert.get()));
   write_text(dir / "pki" / "admin.key.pem", kakehashi::testing::key_pem(key.get()));
-  write_text(dir / "tokens", "operator " + kToken + " test-operator\nauditor auditor-token-0123456789 a\n");
+  write_text(dir / "tokens",
+             "operator " + kToken + " test-operator\nauditor auditor-token-0123456789 a\n");
   write_text(dir / "operator.token", kToken + "\n");
   write_text(dir / "auditor.token", "auditor-token-0123456789\n");
   const std::string db = (dir / "store.db").string();
