@@ -1,5 +1,6 @@
 #include "gateway/daemon/run_admin.hpp"
 
+#include "gateway/daemon/daemon.hpp"
 #include "gateway/daemon/evidence_builder.hpp"
 
 namespace kakehashi::gateway::daemon {
@@ -36,14 +37,9 @@ std::unique_ptr<AdminServer> start_admin(
     return office ? office->name : std::string();
   };
   // Networks whose offices log in themselves (issue 16): their adapters' office logins.
-  std::vector<std::string> networks;
-  for (const auto& n : config.networks) networks.push_back(n.name);
-  s.office_logins = [&engine, networks] {
+  s.office_logins = [&engine, &config] {
     OfficeLoginsByNetwork out;
-    for (const auto& name : networks) {
-      if (auto* adapter = engine.adapter(name); adapter && adapter->office_logins())
-        out.emplace(name, adapter->office_logins());
-    }
+    for (auto& [network, logins] : office_logins_of(engine, config)) out.emplace(network, logins);
     return out;
   };
   for (const auto& n : config.networks) {
