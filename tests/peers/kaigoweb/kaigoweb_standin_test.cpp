@@ -484,3 +484,41 @@ BOOST_FIXTURE_TEST_CASE(the_delivery_and_auth_logs_hold_no_secret, Fixture) {
     BOOST_TEST(state.find(secret) == std::string::npos);
   }
 }
+
+BOOST_FIXTURE_TEST_CASE(the_office_client_sends_a_4_1_unit_and_acknowledges, Fixture) {
+  // A national office's K2 plan to a regional office, as 4.1 files in a folder.
+  kakehashi::testing::UnitGenerator gen(17);
+  kakehashi::testing::UnitParams params;
+  params.service_month = this_month();
+  params.users = 1;
+  const auto g = gen.make("K2", params);
+  const auto name = kakehashi::mapping::parse_file_name(g.files.front().name);
+  const fs::path unit = dir / "unit";
+  fs::create_directories(unit);
+  for (const auto& f : g.files) {
+    const auto readdress = [&](const std::string& s) {
+      return kakehashi::testing::readdress(s, name.name->from.office_no, kNational,
+                                           name.name->to.office_no, kRegional);
+    };
+    std::ofstream(unit / readdress(f.name), std::ios::binary) << readdress(f.bytes);
+  }
+  const std::string office = std::string(KAKEHASHI_OFFICE_BIN) + " --pki '" + pki().dir() +
+                             "' --port " + std::to_string(port()) + " --office " + kNational +
+                             " --otp-dir '" + (dir / "otp").string() + "' ";
+  const std::string out = (dir / "office.out").string();
+  BOOST_TEST_REQUIRE(
+      std::system((office + "send '" + unit.string() + "' --reference nat-1 >" + out).c_str()) ==
+      0);
+  const auto sent = parse(read_file(out));
+  BOOST_TEST_REQUIRE(sent.IsObject());
+  const std::string id = sent["data"]["item_id"].GetString();
+  auto regional = logged_in(*this, kRegional);
+  const auto list = parse(regional.received().body);
+  BOOST_TEST_REQUIRE(list["data"]["items"].Size() == 1u);
+  BOOST_TEST(std::string(list["data"]["items"][0]["item_id"].GetString()) == id);
+  BOOST_TEST(regional.ack(id, "downloaded").ok());
+  BOOST_TEST_REQUIRE(std::system((office + "sent >" + out).c_str()) == 0);
+  BOOST_TEST(read_file(out).find("\"downloaded\"") != std::string::npos);
+  // Refused: the sender cannot acknowledge its own sent item (403 S4032).
+  BOOST_TEST(std::system((office + "ack " + id + " downloaded >" + out).c_str()) != 0);
+}
