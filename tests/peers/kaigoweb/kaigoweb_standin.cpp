@@ -95,7 +95,8 @@ int take(Bucket& b, double rate, double burst, std::int64_t now) {
     b.tokens -= 1.0;
     return 0;
   }
-  return std::max(1, static_cast<int>((1.0 - b.tokens) / std::max(rate, 1e-6) + 0.999));
+  const double wait = (1.0 - b.tokens) / std::max(rate, 1e-6);
+  return std::clamp(static_cast<int>(wait + 0.999), 1, 3600);
 }
 
 struct Faults {
