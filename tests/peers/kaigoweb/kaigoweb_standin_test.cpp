@@ -194,7 +194,7 @@ BOOST_FIXTURE_TEST_CASE(bad_client_certificates_are_refused_in_the_handshake, Fi
       {"", "certificate required"},
       {"cases/other-ca", "unknown ca"},
       {"cases/expired", "certificate expired"},
-      {"cases/not-yet-valid", "certificate"},
+      {"cases/not-yet-valid", "bad certificate"},
       {"cases/no-clientauth", "unsupported certificate"}};
   for (const auto& [file, alert] : cases) {
     const std::string why = file.empty() ? tls_failure(port(), "", "", false)
