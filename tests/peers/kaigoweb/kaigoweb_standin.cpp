@@ -281,6 +281,7 @@ struct KaigoWebStandin::Impl {
       deliver_due();
       r = p[1] == "auth" ? auth(req, conn, p) : careplan(req, conn, p);
     }
+    if (known_base && p[1] == "auth") r.headers.emplace_back("cache-control", "no-store");
     Reply reply{std::move(r), Delivery::kNormal, faults.delay_ms};
     if (applies && reply.response.status == 200) {
       if (faults.malformed > 0) {
@@ -366,7 +367,6 @@ struct KaigoWebStandin::Impl {
     } else {
       r = refresh(req, conn);
     }
-    r.headers.emplace_back("cache-control", "no-store");
     return r;
   }
 
