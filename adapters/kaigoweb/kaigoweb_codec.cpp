@@ -358,7 +358,7 @@ std::optional<TimePoint> parse_time(std::string_view s) {
       std::chrono::milliseconds(secs * 1000 + millis)));
 }
 
-std::string format_utc(TimePoint t) {
+std::string format_utc_ms(TimePoint t) {
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   std::int64_t secs = ms / 1000;

@@ -61,7 +61,7 @@ using TimePoint = std::chrono::system_clock::time_point;
 // RFC 3339 with any offset (fraction optional); nullopt when not that shape.
 std::optional<TimePoint> parse_time(std::string_view text);
 // "2027-04-01T00:30:00.000Z"
-std::string format_utc(TimePoint t);
+std::string format_utc_ms(TimePoint t);
 
 // ---- answers (§2) ---------------------------------------------------------------------------
 struct ApiError {

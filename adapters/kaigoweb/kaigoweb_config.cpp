@@ -3,13 +3,9 @@
 #include <algorithm>
 #include <charconv>
 
-namespace kakehashi::adapters::kaigoweb {
+#include "adapters/kaigoweb/credentials.hpp"
 
-bool is_office_no(std::string_view text) {
-  return text.size() == 10 && std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
-         });
-}
+namespace kakehashi::adapters::kaigoweb {
 
 namespace {
 

@@ -42,7 +42,4 @@ struct KaigoWebConfig {
 // keys refused.
 KaigoWebConfig parse_kaigoweb_config(const gateway::ConfigNode& section);
 
-// An office number of the service: exactly 10 characters [0-9A-Z] (PROTOCOL.md §1).
-bool is_office_no(std::string_view text);
-
 }  // namespace kakehashi::adapters::kaigoweb

@@ -8,6 +8,7 @@
 
 #include <rapidjson/document.h>
 
+#include "adapters/kaigoweb/credentials.hpp"
 #include "adapters/kaigoweb/error_codes.hpp"
 #include "adapters/kaigoweb/kaigoweb_config.hpp"
 
