@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# deploy/pki.sh [--regional-org ORG] [--regional-offices "NO ..."] DIR — create a development PKI
-# for both networks with the openssl CLI.
+# deploy/pki.sh [--regional-org ORG] [--regional-offices "NO ..."] [--kaigoweb-offices "NO ..."] DIR
+# — create a development PKI for both networks and the Kaigo WEB Service with the openssl CLI.
 #
 # A second regional network (several regional networks on one gateway, README "Several regional
 # networks") gets its own PKI in another DIR: --regional-org names its organisation (so its CAs'
@@ -18,20 +18,25 @@
 #   DIR/offices/<network>/<office_no>.{key,cert}.pem      office signing certs (serialNumber = office no)
 #   DIR/cases/                                            expired, not yet valid, revoked, wrong key usage,
 #                                                         rollover old/new, stale CRL
+#   DIR/kaigoweb/                                         Kaigo WEB Service (adapters/kaigoweb/PROTOCOL.md §8):
+#                                                         ca.pem, stand-in server and admin certs, offices/,
+#                                                         cases/, credentials/<office_no>/, accounts, offices.json
 set -euo pipefail
 
 REG_ORG="Regional Care Network (dev)"
 REGIONAL_OFFICES=(3271500013 3271500021 3271500039 3271500047 3271500054 3271500062)
+KAIGOWEB_EXTRA=()
 while [ $# -gt 1 ]; do
   case "$1" in
     --regional-org) REG_ORG="$2" ;;
     --regional-offices) read -r -a REGIONAL_OFFICES <<<"$2" ;;
+    --kaigoweb-offices) read -r -a KAIGOWEB_EXTRA <<<"$2" ;;
     *) break ;;
   esac
   shift 2
 done
 if [ $# -ne 1 ] || [ "${#REGIONAL_OFFICES[@]}" -eq 0 ]; then
-  echo "usage: $0 [--regional-org ORG] [--regional-offices \"NO ...\"] DIR" >&2
+  echo "usage: $0 [--regional-org ORG] [--regional-offices \"NO ...\"] [--kaigoweb-offices \"NO ...\"] DIR" >&2
   exit 2
 fi
 umask 077
@@ -105,6 +110,27 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = clientAuth
 subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+}
+
+# Sections added after the first release: appended to an existing extensions file once.
+add_extensions() {
+  grep -q '^\[kaigo_client\]' "$EXT" && return 0
+  cat >>"$EXT" <<'EOF'
+
+[kaigo_client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[kaigo_no_clientauth]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = emailProtection
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
@@ -225,6 +251,7 @@ copy_public() { # SRC DST
 }
 
 write_extensions
+add_extensions
 NAT_ORG="National Care Plan Data Linkage System (dev)"
 make_ca national-ca "/C=JP/O=$NAT_ORG/CN=National Care Plan CA (dev)"
 make_ca regional-ca "/C=JP/O=$REG_ORG/CN=Regional Care Network CA G1 (dev)"
@@ -325,6 +352,80 @@ write_domain "$DIR/regional-stale" regional-stale hard-fail 604800 \
   "anchors/regional-ca.pem - -" "anchors/regional-ca-g0.pem - -"
 copy_public "$DIR/cases/stale.crl.pem" "$DIR/regional-stale/crls/regional-ca.crl.pem"
 copy_public "$DIR/regional/crls/regional-ca-g0.crl.pem" "$DIR/regional-stale/crls/regional-ca-g0.crl.pem"
+
+# Kaigo WEB Service (adapters/kaigoweb/PROTOCOL.md §8): its CA and a second one for the wrong-CA
+# case, the stand-in's server and admin certificates, one TLS client certificate per office
+# (RSA-2048, clientAuth, subject serialNumber = office number), the refusal cases, and development
+# credentials in the layout of the adapter's credentials_dir.
+KW_ORG="Kaigo WEB Service (dev)"
+KW="$DIR/kaigoweb"
+make_ca kaigoweb-ca "/C=JP/O=$KW_ORG/CN=Kaigo WEB Service CA (dev)"
+make_ca kaigoweb-ca-other "/C=JP/O=$KW_ORG/CN=Kaigo WEB Service other CA (dev)"
+copy_public "$DIR/ca/kaigoweb-ca/cert.pem" "$KW/ca.pem"
+issue kaigoweb-ca "$KW/standin-server" rsa tls_server "/C=JP/O=$KW_ORG/CN=kaigoweb-standin-server"
+issue kaigoweb-ca "$KW/admin-client" rsa kaigo_client "/C=JP/O=$KW_ORG/CN=kaigoweb-standin-admin"
+KW_OFFICES=()
+for no in "${REGIONAL_OFFICES[@]}" "${NATIONAL_OFFICES[@]}" "${KAIGOWEB_EXTRA[@]}"; do
+  case " ${KW_OFFICES[*]} " in *" $no "*) ;; *) KW_OFFICES+=("$no") ;; esac
+done
+is_national() { case " ${NATIONAL_OFFICES[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+for no in "${KW_OFFICES[@]}"; do
+  issue kaigoweb-ca "$KW/offices/$no" rsa kaigo_client "$(office_subject "$KW_ORG" "$no")" -days 825
+done
+KW_FIRST="${REGIONAL_OFFICES[0]}"
+issue kaigoweb-ca "$KW/cases/expired" rsa kaigo_client "$(office_subject "$KW_ORG" "$KW_FIRST")" \
+  -startdate "$(asn1_utc '-400 days')" -enddate "$(asn1_utc '-35 days')"
+issue kaigoweb-ca "$KW/cases/not-yet-valid" rsa kaigo_client "$(office_subject "$KW_ORG" "$KW_FIRST")" \
+  -startdate "$(asn1_utc '+30 days')" -enddate "$(asn1_utc '+400 days')"
+issue kaigoweb-ca "$KW/cases/expiring-60d" rsa kaigo_client "$(office_subject "$KW_ORG" "$KW_FIRST")" \
+  -startdate "$(asn1_utc '-1 day')" -enddate "$(asn1_utc '+60 days')"
+issue kaigoweb-ca-other "$KW/cases/other-ca" rsa kaigo_client "$(office_subject "$KW_ORG" "$KW_FIRST")"
+issue kaigoweb-ca "$KW/cases/no-clientauth" rsa kaigo_no_clientauth \
+  "$(office_subject "$KW_ORG" "$KW_FIRST")"
+
+# Credentials of the offices the gateway acts for (every office but the national ones):
+# credentials/<office_no>/{cert.pem,key.pem,user_id,password}, folders 0700, files 0600.
+kw_user() { if is_national "$1"; then echo "office-$1"; else echo "kk-gw-$1"; fi; }
+for no in "${KW_OFFICES[@]}"; do
+  is_national "$no" && continue
+  c="$KW/credentials/$no"
+  mkdir -p "$c"
+  chmod 700 "$KW/credentials" "$c"
+  [ -f "$c/cert.pem" ] || cp "$KW/offices/$no.cert.pem" "$c/cert.pem"
+  [ -f "$c/key.pem" ] || cp "$KW/offices/$no.key.pem" "$c/key.pem"
+  [ -f "$c/user_id" ] || printf '%s' "$(kw_user "$no")" >"$c/user_id"
+  [ -f "$c/password" ] || printf '%s' "$(openssl rand -hex 16)" >"$c/password"
+  chmod 600 "$c/cert.pem" "$c/key.pem" "$c/user_id" "$c/password"
+done
+# The stand-in's accounts (--accounts FILE): OFFICE_NO:USER_ID:PASSWORD:sms, one line per office;
+# an office added later gets its line appended, existing lines are kept.
+if [ ! -f "$KW/accounts" ]; then
+  echo "# OFFICE_NO:USER_ID:PASSWORD:email|sms (development accounts made by deploy/pki.sh)" >"$KW/accounts"
+fi
+chmod 600 "$KW/accounts"
+for no in "${KW_OFFICES[@]}"; do
+  grep -q "^$no:" "$KW/accounts" && continue
+  if [ -f "$KW/credentials/$no/password" ]; then
+    pw="$(cat "$KW/credentials/$no/password")"
+  else
+    pw="$(openssl rand -hex 16)"
+  fi
+  echo "$no:$(kw_user "$no"):$pw:sms" >>"$KW/accounts"
+done
+# The stand-in's office list (--offices FILE): every office above, ACTIVE, with the service
+# types the generated units use. Public data, written again from the list on each run.
+{
+  echo '{"offices":['
+  sep=""
+  for no in "${KW_OFFICES[@]}"; do
+    printf '%s{"office_no":"%s","service_types":["43","46","11","12","13","14","15","16","17","78"],"name":"Office %s","kana":"オフィス","prefecture":"%s","status":"ACTIVE"}\n' \
+      "$sep" "$no" "$no" "${no:0:2}"
+    sep=","
+  done
+  echo ']}'
+} >"$KW/offices.json.tmp"
+chmod 644 "$KW/offices.json.tmp"
+mv "$KW/offices.json.tmp" "$KW/offices.json"
 
 # Convenience bundles for TLS peers.
 copy_public "$DIR/ca/national-ca/cert.pem" "$DIR/tls/national-ca.pem"
