@@ -32,5 +32,7 @@ std::vector<Command> all_commands();
 
 // Entry point used by main(): dispatches to a subcommand, handles --help and usage errors.
 int run_cli(std::span<const std::string> argv, CommandIo io);
+// The same over a given list (tests).
+int run_cli(std::span<const std::string> argv, CommandIo io, const std::vector<Command>& commands);
 
 }  // namespace kakehashi::gateway::cli

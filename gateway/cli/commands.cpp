@@ -8,16 +8,20 @@
 #include "gateway/cli/inspect_command.hpp"
 #include "gateway/cli/registry_command.hpp"
 #include "gateway/cli/store_command.hpp"
+#include "gateway/cli/type_commands.hpp"
 #include "gateway/cli/verify_command.hpp"
 
 namespace kakehashi::gateway::cli {
 
 std::vector<Command> all_commands() {
   // Listed explicitly (no self-registration): add a line here for each new subcommand.
-  return {
+  std::vector<Command> commands{
       run_command(),   audit_command(),    config_command(), inspect_command(),
       relay_command(), registry_command(), store_command(),  verify_command(),
   };
+  // Then each network type's own subcommands (`kakehashi kaigoweb ...`), from the registry.
+  for (auto& c : type_commands(daemon::adapter_types())) commands.push_back(std::move(c));
+  return commands;
 }
 
 namespace {
@@ -37,7 +41,10 @@ void print_overview(std::ostream& out, const std::vector<Command>& commands) {
 }  // namespace
 
 int run_cli(std::span<const std::string> argv, CommandIo io) {
-  const auto commands = all_commands();
+  return run_cli(argv, io, all_commands());
+}
+
+int run_cli(std::span<const std::string> argv, CommandIo io, const std::vector<Command>& commands) {
   if (argv.size() < 2) {
     print_overview(io.err, commands);
     return kExitUsage;

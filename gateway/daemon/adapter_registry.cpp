@@ -4,6 +4,7 @@
 
 #include "adapters/folder/folder_adapter.hpp"
 #include "adapters/kaigoweb/kaigoweb_adapter.hpp"
+#include "adapters/kaigoweb/kaigoweb_command.hpp"
 #include "adapters/national/national_adapter.hpp"
 #include "adapters/regional/regional_adapter.hpp"
 
@@ -81,7 +82,11 @@ const std::vector<AdapterType>& adapter_types() {
            return adapters::kaigoweb::make_kaigoweb_adapter(config, ctx);
          };
          return p;
-       }},
+       },
+       [] {
+         auto c = adapters::kaigoweb::kaigoweb_command();
+         return TypeCommand{std::move(c.summary), std::move(c.help), std::move(c.run)};
+       }()},
       {"folder", folder_traits(),
        [](const ConfigNode& settings) {
          auto config = adapters::folder::parse_folder_config(settings);
