@@ -447,9 +447,6 @@ struct KaigoWebStandin::Impl {
       return answer("KW1008",
                     ng_answer(200, request_id, "KW1008", "パスワードの有効期限が切れています"));
     }
-    db.prepare("UPDATE accounts SET failures=0, window_start_ms=0 WHERE user_id=?")
-        .bind(1, user)
-        .run();
     remove_challenge_of(user);
     const std::string challenge = "ch-" + random_hex(16);
     const std::string code = random_digits(6);

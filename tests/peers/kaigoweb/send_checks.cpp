@@ -133,6 +133,13 @@ SendCheck fail(int status, std::string code, std::string message, std::string fi
 
 }  // namespace
 
+std::string target_month_of(std::string_view document_json) {
+  rapidjson::Document d;
+  d.Parse(document_json.data(), document_json.size());
+  if (d.HasParseError() || !d.IsObject()) return {};
+  return document_month(d);
+}
+
 bool outside_jis_model(char32_t cp) {
   if (cp >= 0xE000 && cp <= 0xF8FF) return true;
   if (cp >= 0xF0000) return true;

@@ -42,6 +42,10 @@ struct SendCheck {
 // `current_month`: this month in JST as YYYY*12 + (MM-1) (KW2201's range).
 SendCheck check_send(std::string_view body, const std::string& session_office, int current_month);
 
+// §5.1's target_month of a 5.0 document: the first ファイル対象年月 (model order) that is not
+// 000000, else the first six digits of ファイル連番 ("" when the text is not a JSON object).
+std::string target_month_of(std::string_view document_json);
+
 // True for code points §4.2 maps to KW2003: private use (U+E000-U+F8FF, planes 15-16) and
 // noncharacters (U+FDD0-U+FDEF, U+xFFFE, U+xFFFF).
 bool outside_jis_model(char32_t cp);
