@@ -301,8 +301,10 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
     auto creds = std::get<OfficeCredentials>(std::move(read));
     const bool replaced =
         o.credentials && o.credentials->certificate_sha256 != creds.certificate_sha256;
+    const bool same_certificate = o.credentials && o.client && !replaced;
     o.credentials = std::move(creds);
     o.credential_problem.clear();
+    if (same_certificate) return true;  // the connection pool stays
     if (o.client) o.client->close();
     OfficeClientOptions opts;
     opts.host = config_.host;
@@ -331,6 +333,40 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
     if (replaced) drop_session(o, kLoginRequired, "the office's certificate was replaced");
     check_certificate_expiry(o);
     return true;
+  }
+
+  // The engine's credential reload, by time (PROTOCOL.md §7.1): offices added to the folder
+  // (when the config lists none), credentials added, fixed, replaced or removed.
+  void reload_credentials() {
+    if (config_.offices.empty()) {
+      for (const auto& no : list_credential_offices(config_.credentials_dir)) {
+        if (offices_.count(no) != 0) continue;
+        Office& o = offices_[no];
+        o.office_no = no;
+        if (read_credentials(o)) load_session(no);
+        load_doubts(no);
+      }
+    }
+    for (auto& [no, o] : offices_) {
+      const bool waiting = o.state == kNoCredentials || o.state == kCredentialsInvalid;
+      const std::string before = o.credentials
+                                     ? o.credentials->certificate_sha256 + "\n" +
+                                           o.credentials->user_id + "\n" + o.credentials->password
+                                     : std::string();
+      const bool had_problem = !o.credential_problem.empty();
+      if (!read_credentials(o)) {
+        if (o.has_tokens()) drop_session(o, o.state.c_str(), o.detail);
+        continue;
+      }
+      const std::string after = o.credentials->certificate_sha256 + "\n" + o.credentials->user_id +
+                                "\n" + o.credentials->password;
+      if (waiting && (had_problem || before != after)) {
+        set_state(o, kLoginRequired,
+                  "the office's credentials were changed: a person must log in with a one-time "
+                  "password");
+        load_session(no);
+      }
+    }
   }
 
   void check_certificate_expiry(Office& o) {
@@ -704,7 +740,7 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
       return finish_step(std::move(done), std::move(s));
     }
     const auto now = Clock::now();
-    if (of->state == kLocked && now < of->locked_until) {
+    if (now < of->locked_until) {
       return finish_step(
           std::move(done),
           step_of(*of, "KW1002", "the user ID is locked until " + format_utc_ms(of->locked_until)));
@@ -1261,6 +1297,11 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   // Lapses, refreshes ahead of expiry, the login-due notice, locks and challenges that ran out.
   void upkeep() {
     const auto now = Clock::now();
+    // Every 30 s, or 10 polls when polling is faster (tests).
+    if (now - credentials_read_ >= std::min<Ms>(kCredentialReload, 10 * config_.poll_interval)) {
+      credentials_read_ = now;
+      reload_credentials();
+    }
     for (auto& [no, o] : offices_) {
       check_certificate_expiry(o);
       if (o.state == kLocked && now >= o.locked_until)
@@ -1638,6 +1679,8 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   int sink_pending_ = 0;
   std::function<void()> drained_;
   adapters::PollHealth health_{context_.events};
+  static constexpr std::chrono::seconds kCredentialReload{30};
+  Clock::time_point credentials_read_ = Clock::now();
 };
 
 class KaigoWebAdapter final : public gateway::Adapter {

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE kaigoweb
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -273,6 +274,12 @@ struct Fixture {
     for (const auto& e : d["data"]["events"].GetArray())
       out.push_back(std::string(e["call"].GetString()) + ":" + e["outcome"].GetString());
     return out;
+  }
+
+  bool sink_has(const std::vector<std::string>& lines, const std::string& event) {
+    std::lock_guard lock(log_mutex);
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.rfind(event, 0) == 0; });
   }
 
   std::size_t count(const std::vector<std::string>& v, const std::string& what) {
@@ -587,6 +594,118 @@ BOOST_AUTO_TEST_CASE(ambiguous_send_reset_before_is_sent_once) {
   BOOST_TEST((again.status == SendResult::Status::kAccepted));
   BOOST_TEST(again.remote_id == last.remote_id);
   BOOST_TEST(deliveries(reference) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_session_is_kept_across_restarts) {
+  start();
+  login();
+  adapter->stop([] {});
+  kakehashi::testing::run_until(
+      io, [] { return false; }, 200ms);
+  adapter.reset();
+  states.clear();
+  last_state.reset();
+  start();  // the same vault: no person needed
+  BOOST_TEST(state() == "active");
+  const auto r = send(outbound(make_unit(70, kRegional, kNational), "restart-1"));
+  BOOST_TEST((r.status == SendResult::Status::kAccepted), r.error_code + " " + r.message);
+  BOOST_TEST(count(auth_log(), "login:OK") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(garbled_answer_to_a_send_is_ambiguous_and_checked) {
+  start();
+  login();
+  BOOST_TEST(admin("POST", "/admin/v1/faults",
+                   R"({"envelope_garbage":1,"only":"POST /kaigo/careplan/v1/sent-items"})")
+                 .status == 200);
+  auto unit = outbound(make_unit(71, kRegional, kNational), "garbled-1");
+  const auto first = send(unit);
+  BOOST_TEST((first.status == SendResult::Status::kRetry));
+  BOOST_TEST(first.error_code == "send_ambiguous");
+  BOOST_TEST(sink_has(log, "garbled-answer"));
+  kakehashi::testing::run_until(
+      io, [] { return false; }, 2100ms);
+  unit.attempt = 2;
+  const auto second = send(unit);
+  const std::string reference = kw::sender_reference("garbled-1");
+  BOOST_TEST(deliveries(reference) == 1u);
+  BOOST_TEST((second.status == SendResult::Status::kAccepted),
+             second.error_code + " " + second.message);
+  BOOST_TEST(deliveries(reference) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(rate_limit_and_maintenance_are_retried_after) {
+  start();
+  login();
+  BOOST_TEST(
+      admin(
+          "POST", "/admin/v1/faults",
+          R"({"status":429,"code":"S4290","count":1,"retry_after":7,"only":"POST /kaigo/careplan/v1/sent-items"})")
+          .status == 200);
+  const auto r = send(outbound(make_unit(72, kRegional, kNational), "rate-1"));
+  BOOST_TEST((r.status == SendResult::Status::kRetry));
+  BOOST_TEST(!r.hold_office);
+  BOOST_TEST(r.error_code == "kaigoweb:S4290");
+  BOOST_TEST_REQUIRE(r.retry_after.has_value());
+  BOOST_TEST(r.retry_after->count() == 7);
+  BOOST_TEST(deliveries(kw::sender_reference("rate-1")) == 0u);
+  BOOST_TEST(admin("POST", "/admin/v1/faults", R"({"maintenance":true,"retry_after":30})").status ==
+             200);
+  const auto m = send(outbound(make_unit(72, kRegional, kNational), "rate-1", 2));
+  BOOST_TEST((m.status == SendResult::Status::kRetry));
+  BOOST_TEST(m.error_code == "kaigoweb:S5030");
+  BOOST_TEST(m.retry_after.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(office_list_through_an_active_session) {
+  start();
+  std::optional<kakehashi::gateway::DirectoryResult> none;
+  adapter->fetch_directory("", [&](kakehashi::gateway::DirectoryResult d) { none = std::move(d); });
+  require_until(
+      io, [&] { return none.has_value(); }, 10s);
+  BOOST_TEST((none->status.status == SendResult::Status::kRetry));
+  login();
+  std::optional<kakehashi::gateway::DirectoryResult> listing;
+  adapter->fetch_directory("", [&](kakehashi::gateway::DirectoryResult d) { listing = std::move(d); });
+  require_until(
+      io, [&] { return listing.has_value(); }, 10s);
+  BOOST_TEST_REQUIRE((listing->status.status == SendResult::Status::kAccepted), listing->status.message);
+  BOOST_TEST(!listing->next_changed_since.empty());
+  const bool listed = std::any_of(listing->entries.begin(), listing->entries.end(), [](const auto& e) {
+    return e.office.office_no == kNational && e.status == "ACTIVE";
+  });
+  BOOST_TEST(listed);
+}
+
+BOOST_AUTO_TEST_CASE(credentials_added_later_are_picked_up) {
+  const auto saved = dir / "saved";
+  fs::rename(creds / kRegional, saved);
+  start();
+  BOOST_TEST(state() == "no_credentials");
+  const auto r = send(outbound(make_unit(73, kRegional, kNational), "nocreds-1"));
+  BOOST_TEST((r.status == SendResult::Status::kRejected));
+  BOOST_TEST(r.error_code == "kaigoweb_no_credentials");
+  fs::rename(saved, creds / kRegional);  // `credentials add`
+  require_until(
+      io, [&] { return state() == "login_required"; }, 15s);
+  login();
+  BOOST_TEST(state() == "active");
+}
+
+BOOST_AUTO_TEST_CASE(wrong_one_time_passwords_count_towards_the_lockout) {
+  BOOST_TEST(admin("POST", "/admin/v1/settings", R"({"lockout_after":3})").status == 200);
+  start();
+  BOOST_TEST(begin_login().state == "awaiting_otp");
+  const std::string good = otp();
+  const std::string bad = good == "000000" ? "111111" : "000000";
+  BOOST_TEST(submit(bad).error == "KW1003");
+  BOOST_TEST(submit(bad).error == "KW1003");
+  const auto third = submit(bad);
+  BOOST_TEST((third.error == "KW1003" || third.error == "KW1002" || third.error == "KW1004"),
+             third.error);
+  const auto again = begin_login();
+  BOOST_TEST(again.state == "locked", again.state + " " + again.error);
+  BOOST_TEST(state() == "locked");
 }
 
 BOOST_AUTO_TEST_CASE(no_secret_is_ever_logged) {
