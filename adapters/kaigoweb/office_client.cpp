@@ -1,9 +1,12 @@
 #include "adapters/kaigoweb/office_client.hpp"
 
+#include "adapters/kaigoweb/kaigoweb_codec.hpp"
+
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -23,6 +26,13 @@ http::ClientOptions client_options(const OfficeClientOptions& o) {
   c.max_connections = o.max_connections;
   c.max_body_bytes = 48ull * 1024 * 1024;
   c.on_verify_failure = o.on_verify_failure;
+  return c;
+}
+
+// POST /sent-items: its own small pool, never repeated by the HTTP layer (see never_repeat).
+http::ClientOptions send_options(const OfficeClientOptions& o) {
+  auto c = client_options(o);
+  c.max_connections = std::max<std::size_t>(1, o.max_connections / 2);
   return c;
 }
 
@@ -71,15 +81,19 @@ OfficeClient::OfficeClient(boost::asio::any_io_executor executor, OfficeClientOp
     : executor_(executor),
       options_(std::move(options)),
       client_(std::make_unique<http::HttpsClient>(executor, client_options(options_))),
+      sends_(std::make_unique<http::HttpsClient>(executor, send_options(options_))),
       timer_(executor),
       tokens_(options_.rate_burst),
-      refilled_(std::chrono::steady_clock::now()) {}
+      refilled_(std::chrono::steady_clock::now()) {
+  sends_->never_repeat();
+}
 
 OfficeClient::~OfficeClient() = default;
 
 void OfficeClient::close() {
   closed_ = true;
   timer_.cancel();
+  sends_->close();
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& go : waiting) go();  // each sees closed_ and fails
@@ -143,20 +157,22 @@ void OfficeClient::call(std::string method, std::string target, std::string body
       req.headers.emplace_back("content-type", "application/json; charset=utf-8");
       req.body = std::move(body);
     }
-    client_->request(std::move(req), [done = std::move(done), request_id](
-                                         boost::system::error_code ec, http::Response resp) {
-      CallOutcome out;
-      out.request_id = request_id;
-      out.ec = ec;
-      if (!ec) {
-        out.kind = CallOutcome::Kind::kAnswer;
-        out.response = std::move(resp);
-      } else if (auto alert = certificate_alert(ec); !alert.empty()) {
-        out.kind = CallOutcome::Kind::kCertificateRefused;
-        out.alert = std::move(alert);
-      }
-      done(std::move(out));
-    });
+    const bool send = req.method == "POST" && req.target == kSentItemsPath;
+    (send ? sends_ : client_)
+        ->request(std::move(req), [done = std::move(done), request_id](boost::system::error_code ec,
+                                                                       http::Response resp) {
+          CallOutcome out;
+          out.request_id = request_id;
+          out.ec = ec;
+          if (!ec) {
+            out.kind = CallOutcome::Kind::kAnswer;
+            out.response = std::move(resp);
+          } else if (auto alert = certificate_alert(ec); !alert.empty()) {
+            out.kind = CallOutcome::Kind::kCertificateRefused;
+            out.alert = std::move(alert);
+          }
+          done(std::move(out));
+        });
   });
 }
 

@@ -68,6 +68,9 @@ class OfficeClient : public std::enable_shared_from_this<OfficeClient> {
   boost::asio::any_io_executor executor_;
   OfficeClientOptions options_;
   std::unique_ptr<http::HttpsClient> client_;
+  // POST /sent-items alone: never repeated by the HTTP layer on a stale connection (the service
+  // may have stored the item; §6 decides, not the transport).
+  std::unique_ptr<http::HttpsClient> sends_;
   boost::asio::steady_timer timer_;
   double tokens_;
   std::chrono::steady_clock::time_point refilled_;
