@@ -305,6 +305,8 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   void tick();
 
   // Lapses, refreshes ahead of expiry, the login-due notice, locks and challenges that ran out.
+  void sync_sessions();
+
   void upkeep();
 
   void start_run();
@@ -381,6 +383,8 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   adapters::PollHealth health_{context_.events};
   static constexpr std::chrono::seconds kCredentialReload{30};
   Clock::time_point credentials_read_ = Clock::now();
+  static constexpr std::chrono::seconds kSessionSync{2};
+  Clock::time_point sessions_synced_{};
 };
 
 }  // namespace kakehashi::adapters::kaigoweb::detail

@@ -13,10 +13,26 @@ void Impl::schedule(Ms after) {
 }
 
 void Impl::tick() {
-  if (!driver()) return schedule(config_.poll_interval);
+  sync_sessions();
+  // Another instance drives: this one only sends, and looks for its logins in the vault.
+  if (!driver()) return schedule(std::min<Ms>(config_.poll_interval, kSessionSync));
   upkeep();
   if (run_active_) return;  // the current run schedules the next tick when it ends
   start_run();
+}
+
+// A login carried out by another instance (the one an operator's call reached, or the driver)
+// is in the vault: offices waiting for one adopt it (§7.1, "one driver at a time").
+void Impl::sync_sessions() {
+  const auto now = Clock::now();
+  if (now - sessions_synced_ < kSessionSync) return;
+  sessions_synced_ = now;
+  for (auto& [no, o] : offices_) {
+    if (!o.credentials || o.state == kActive || o.state == kCredentialsInvalid ||
+        o.state == kNoCredentials)
+      continue;
+    reread(no, [](bool) {});
+  }
 }
 
 void Impl::upkeep() {

@@ -190,6 +190,10 @@ void Impl::adopt(Office& o, const SessionRecord& r, std::int64_t generation) {
   o.generation = generation;
   o.access_expires = parse_time(r.access_expires_at).value_or(Clock::time_point{});
   o.refresh_expires = parse_time(r.refresh_expires_at).value_or(Clock::time_point{});
+  // The token's lifetime as written (the record is written when the token is issued), for the
+  // refresh margin.
+  if (const auto written = parse_time(r.updated_at); written && *written < o.access_expires)
+    o.access_lifetime = std::chrono::duration_cast<Ms>(o.access_expires - *written);
   o.login_due_logged = false;
 }
 

@@ -752,6 +752,54 @@ BOOST_AUTO_TEST_CASE(an_item_that_cannot_be_rendered_is_handed_over_unreadable) 
   BOOST_TEST((ack->status == SendResult::Status::kAccepted), ack->error_code + " " + ack->message);
 }
 
+BOOST_AUTO_TEST_CASE(a_login_made_on_another_instance_is_adopted) {
+  start();  // the driver (may_poll empty: yes)
+  // A second instance on the same vault that does not hold the poll lease; the operator's call
+  // reaches it.
+  Sink other_sink;
+  std::vector<std::string> other_states;
+  kakehashi::gateway::AdapterContext c;
+  c.executor = io.get_executor();
+  c.sink = &other_sink;
+  c.name = kNetwork;
+  c.vault = vault;
+  c.may_poll = [] { return false; };
+  c.office_state = [&](kakehashi::gateway::OfficeStateReport r) {
+    other_states.push_back(r.state);
+  };
+  auto other = kw::make_kaigoweb_adapter(config, c);
+  other->start();
+  require_until(
+      io, [&] { return !other_states.empty(); }, 10s);
+  std::optional<LoginStep> step;
+  other->office_logins()->begin_login(kRegional, [&](LoginStep s) { step = std::move(s); });
+  require_until(
+      io, [&] { return step.has_value(); }, 10s);
+  BOOST_TEST_REQUIRE(step->state == "awaiting_otp");
+  step.reset();
+  other->office_logins()->submit_otp(kRegional, otp(), [&](LoginStep s) { step = std::move(s); });
+  require_until(
+      io, [&] { return step.has_value(); }, 10s);
+  BOOST_TEST_REQUIRE(step->state == "active");
+  // The driver finds the session in the vault: no second login.
+  require_until(
+      io, [&] { return state() == "active"; }, 10s);
+  const auto r = send(outbound(make_unit(90, kRegional, kNational), "shared-1"));
+  BOOST_TEST((r.status == SendResult::Status::kAccepted), r.error_code + " " + r.message);
+  std::optional<SendResult> r2;
+  other->send(outbound(make_unit(91, kRegional, kNational), "shared-2"),
+              [&](SendResult x) { r2 = std::move(x); });
+  require_until(
+      io, [&] { return r2.has_value(); }, 15s);
+  BOOST_TEST((r2->status == SendResult::Status::kAccepted), r2->error_code + " " + r2->message);
+  BOOST_TEST(count(auth_log(), "login:OK") == 1u);
+  bool drained = false;
+  other->stop([&] { drained = true; });
+  require_until(
+      io, [&] { return drained; }, 10s);
+  other.reset();
+}
+
 BOOST_AUTO_TEST_CASE(no_secret_is_ever_logged) {
   BOOST_TEST(admin("POST", "/admin/v1/settings", R"({"access_ttl":2})").status == 200);
   start();
