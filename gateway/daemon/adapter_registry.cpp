@@ -3,6 +3,8 @@
 #include "gateway/daemon/adapter_registry.hpp"
 
 #include "adapters/folder/folder_adapter.hpp"
+#include "adapters/kaigoweb/kaigoweb_adapter.hpp"
+#include "adapters/kaigoweb/kaigoweb_command.hpp"
 #include "adapters/national/national_adapter.hpp"
 #include "adapters/regional/regional_adapter.hpp"
 
@@ -25,6 +27,22 @@ AdapterTraits regional_traits() {
   AdapterTraits t;
   t.directory.takes_publication = true;          // the external directory
   t.directory.listing_shows_publication = true;  // which comes back flagged as ours
+  return t;
+}
+
+// The Kaigo WEB Service (adapters/kaigoweb/PROTOCOL.md §7.10): detached (the adapter translates
+// each file's content to 5.0; nothing is co-signed), national senders must be listed, an
+// incremental office list, no publication, and units that carry no CMS (the engine signs them
+// as the proxy with its attestation).
+AdapterTraits kaigoweb_traits() {
+  AdapterTraits t;
+  t.outbound_form = engine::EnvelopeForm::kDetached;
+  t.needs_cosigner = false;
+  t.senders_must_be_members = true;
+  t.directory.incremental = true;
+  t.directory.takes_publication = false;
+  t.directory.listing_shows_publication = false;
+  t.inbound_signed = false;
   return t;
 }
 
@@ -56,6 +74,19 @@ const std::vector<AdapterType>& adapter_types() {
          };
          return p;
        }},
+      {"kaigoweb", kaigoweb_traits(),
+       [](const ConfigNode& settings) {
+         auto config = adapters::kaigoweb::parse_kaigoweb_config(settings);
+         PreparedAdapter p;
+         p.make = [config](AdapterContext ctx) {
+           return adapters::kaigoweb::make_kaigoweb_adapter(config, ctx);
+         };
+         return p;
+       },
+       [] {
+         auto c = adapters::kaigoweb::kaigoweb_command();
+         return TypeCommand{std::move(c.summary), std::move(c.help), std::move(c.run)};
+       }()},
       {"folder", folder_traits(),
        [](const ConfigNode& settings) {
          auto config = adapters::folder::parse_folder_config(settings);

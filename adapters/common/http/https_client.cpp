@@ -122,6 +122,7 @@ struct HttpsClient::Impl : std::enable_shared_from_this<HttpsClient::Impl> {
   std::size_t connections = 0;   // idle + in use + connecting
   std::uint64_t generation = 0;  // close() retires connections of earlier generations
   bool shut_down = false;
+  bool never_repeat = false;  // never_repeat(): no repeat on a stale connection
 };
 
 std::shared_ptr<Connection> HttpsClient::Impl::new_connection() {
@@ -326,7 +327,8 @@ bool HttpsClient::Impl::retry_if_stale(const ExchangePtr& ex, const error_code& 
   auto& conn = ex->connection;
   const bool nothing_received =
       conn->buffer.size() == 0 && (!ex->parser || !ex->parser->got_some());
-  if (!ex->reused || ex->retried || shut_down || !nothing_received || !stale_connection_error(ec)) {
+  if (never_repeat || !ex->reused || ex->retried || shut_down || !nothing_received ||
+      !stale_connection_error(ec)) {
     return false;
   }
   conn->close();
@@ -393,6 +395,10 @@ void HttpsClient::request(Request request, Callback done) {
             [impl = impl_, request = std::move(request), done = std::move(done)]() mutable {
               impl->submit(std::move(request), std::move(done));
             });
+}
+
+void HttpsClient::never_repeat() {
+  net::post(impl_->strand, [impl = impl_] { impl->never_repeat = true; });
 }
 
 void HttpsClient::close() {

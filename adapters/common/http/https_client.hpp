@@ -42,6 +42,10 @@ class HttpsClient {
   // Only a request that fails on a reused connection before any response byte (the server
   // closed it while idle) is retried, once, on a fresh connection.
   void request(Request request, Callback done);
+  // Turns that one repeat off for every later request: for requests that are not idempotent
+  // where the server may have acted before closing (the Kaigo WEB send, which has no
+  // idempotency key), so that the caller sees the failure and decides.
+  void never_repeat();
   // Closes idle connections and fails queued requests with operation_aborted. Requests in
   // flight finish, and their connections are then closed; later requests open new ones.
   // The destructor does the same and also ends requests in flight with operation_aborted.
