@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -609,6 +610,12 @@ BOOST_FIXTURE_TEST_CASE(garbled_answers_and_system_error_faults, Fixture) {
   BOOST_TEST(maintenance.code == "S5030");
   BOOST_TEST((maintenance.header("retry-after") && *maintenance.header("retry-after") == "7"));
   BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"maintenance":false})").ok());
+  // delay_ms holds every /kaigo/ answer back (a lower bound only: the machine may be slow).
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"delay_ms":300})").ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(c.sent().ok());
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(300)));
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"delay_ms":0})").ok());
   BOOST_TEST(c.call("GET", "/kaigo/careplan/v2/offices").code == "S4040");
   BOOST_TEST(c.sent().ok());
 }
