@@ -95,7 +95,8 @@ int take(Bucket& b, double rate, double burst, std::int64_t now) {
     b.tokens -= 1.0;
     return 0;
   }
-  return std::max(1, static_cast<int>((1.0 - b.tokens) / std::max(rate, 1e-6) + 0.999));
+  const double wait = (1.0 - b.tokens) / std::max(rate, 1e-6);
+  return std::clamp(static_cast<int>(wait + 0.999), 1, 3600);
 }
 
 struct Faults {
@@ -280,6 +281,7 @@ struct KaigoWebStandin::Impl {
       deliver_due();
       r = p[1] == "auth" ? auth(req, conn, p) : careplan(req, conn, p);
     }
+    if (known_base && p[1] == "auth") r.headers.emplace_back("cache-control", "no-store");
     Reply reply{std::move(r), Delivery::kNormal, faults.delay_ms};
     if (applies && reply.response.status == 200) {
       if (faults.malformed > 0) {
@@ -365,7 +367,6 @@ struct KaigoWebStandin::Impl {
     } else {
       r = refresh(req, conn);
     }
-    r.headers.emplace_back("cache-control", "no-store");
     return r;
   }
 

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -194,7 +195,7 @@ BOOST_FIXTURE_TEST_CASE(bad_client_certificates_are_refused_in_the_handshake, Fi
       {"", "certificate required"},
       {"cases/other-ca", "unknown ca"},
       {"cases/expired", "certificate expired"},
-      {"cases/not-yet-valid", "certificate"},
+      {"cases/not-yet-valid", "bad certificate"},
       {"cases/no-clientauth", "unsupported certificate"}};
   for (const auto& [file, alert] : cases) {
     const std::string why = file.empty() ? tls_failure(port(), "", "", false)
@@ -521,4 +522,163 @@ BOOST_FIXTURE_TEST_CASE(the_office_client_sends_a_4_1_unit_and_acknowledges, Fix
   BOOST_TEST(read_file(out).find("\"downloaded\"") != std::string::npos);
   // Refused: the sender cannot acknowledge its own sent item (403 S4032).
   BOOST_TEST(std::system((office + "ack " + id + " downloaded >" + out).c_str()) != 0);
+}
+
+namespace {
+
+// One TLS 1.3 connection of an office, kept open; requests on it answer the raw HTTP text.
+struct RawConnection {
+  RawConnection(std::uint16_t port, const std::string& office)
+      : ctx(context_of(office)), stream(io, ctx) {
+    stream.lowest_layer().connect({net::ip::make_address("127.0.0.1"), port});
+    stream.handshake(net::ssl::stream_base::client);
+  }
+  static net::ssl::context context_of(const std::string& office) {
+    net::ssl::context ctx(net::ssl::context::tls_client);
+    ctx.load_verify_file(pki().kw("ca.pem"));
+    ctx.use_certificate_chain_file(pki().kw("offices/" + office + ".cert.pem"));
+    ctx.use_private_key_file(pki().kw("offices/" + office + ".key.pem"), net::ssl::context::pem);
+    return ctx;
+  }
+  // The answer's head and body as text ("" when the connection failed first).
+  std::string get(const std::string& target) {
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    boost::system::error_code ec;
+    net::write(stream, net::buffer(req), ec);
+    if (ec) return "";
+    boost::beast::flat_buffer buffer;
+    boost::beast::http::response<boost::beast::http::string_body> res;
+    boost::beast::http::read(stream, buffer, res, ec);
+    if (ec) return "";
+    std::ostringstream out;
+    out << res;
+    return out.str();
+  }
+  net::io_context io;
+  net::ssl::context ctx;
+  net::ssl::stream<net::ip::tcp::socket> stream;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(rate_limits_answer_429_with_retry_after, Fixture) {
+  auto c = logged_in(*this, kRegional);
+  BOOST_TEST(c.admin("POST", "/admin/v1/settings", R"({"rate_per_office":0,"rate_burst":2})").ok());
+  BOOST_TEST(c.sent().ok());
+  BOOST_TEST(c.sent().ok());
+  const auto limited = c.sent();
+  BOOST_TEST(limited.status == 429);
+  BOOST_TEST(limited.code == "S4290");
+  BOOST_TEST(limited.header("retry-after") != nullptr);
+  // Another office has its own bucket; the login calls have theirs.
+  BOOST_TEST(c.admin("POST", "/admin/v1/settings", R"({"auth_rate_per_minute":0})").ok());
+  BOOST_TEST(client("3271500021").begin_login().code == "S4290");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_request_over_the_connection_cap_is_answered_503_and_closed, Fixture) {
+  std::vector<std::unique_ptr<RawConnection>> open;
+  for (int i = 0; i < 8; ++i) {
+    open.push_back(std::make_unique<RawConnection>(port(), kRegional));
+    BOOST_TEST(open.back()->get("/kaigo/careplan/v1/offices").find("S4011") != std::string::npos);
+  }
+  RawConnection ninth(port(), kRegional);
+  const std::string answer = ninth.get("/kaigo/careplan/v1/offices");
+  BOOST_TEST(answer.find("503") != std::string::npos, answer);
+  BOOST_TEST(answer.find("S5031") != std::string::npos, answer);
+  BOOST_TEST(ninth.get("/kaigo/careplan/v1/offices") == "");  // closed after the answer
+  RawConnection other(port(), "3271500021");                  // another office is not capped
+  BOOST_TEST(other.get("/kaigo/careplan/v1/offices").find("S4011") != std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(garbled_answers_and_system_error_faults, Fixture) {
+  auto c = logged_in(*this, kRegional);
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"malformed":1})").ok());
+  const auto malformed = c.sent();
+  BOOST_TEST(malformed.status == 200);
+  BOOST_TEST(parse(malformed.body).HasParseError());
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"envelope_garbage":1})").ok());
+  const auto garbage = c.sent();
+  BOOST_TEST(garbage.status == 200);
+  BOOST_TEST(!parse(garbage.body).HasParseError());
+  BOOST_TEST(garbage.result == "");
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"status":500,"count":1})").ok());
+  BOOST_TEST(c.sent().code == "S5000");
+  BOOST_TEST(c.sent().ok());
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"maintenance":true,"retry_after":7})").ok());
+  const auto maintenance = c.sent();
+  BOOST_TEST(maintenance.status == 503);
+  BOOST_TEST(maintenance.code == "S5030");
+  BOOST_TEST((maintenance.header("retry-after") && *maintenance.header("retry-after") == "7"));
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"maintenance":false})").ok());
+  // delay_ms holds every /kaigo/ answer back (a lower bound only: the machine may be slow).
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"delay_ms":300})").ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(c.sent().ok());
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(300)));
+  BOOST_TEST(c.admin("POST", "/admin/v1/faults", R"({"delay_ms":0})").ok());
+  BOOST_TEST(c.call("GET", "/kaigo/careplan/v2/offices").code == "S4040");
+  BOOST_TEST(c.sent().ok());
+}
+
+BOOST_FIXTURE_TEST_CASE(duplicates_rejections_and_the_recipient_side_controls, Fixture) {
+  auto sender = logged_in(*this, kRegional);
+  BOOST_TEST(
+      sender.admin("POST", "/admin/v1/faults", R"({"reject_after_accept":"KW2001","count":1})")
+          .ok());
+  const auto rejected = sender.send(make_unit("kk1-rej").body);
+  BOOST_TEST_REQUIRE(rejected.ok());
+  const auto one = sender.call("GET", "/kaigo/careplan/v1/sent-items/" + rejected.data("item_id"));
+  BOOST_TEST(one.data("status") == "rejected");
+  BOOST_TEST(one.body.find("\"by\":\"service\"") != std::string::npos);
+  const auto ok = sender.send(make_unit("kk1-ok").body);
+  BOOST_TEST_REQUIRE(ok.ok());
+  BOOST_TEST(sender
+                 .admin("POST", "/admin/v1/items/" + ok.data("item_id") + "/status",
+                        R"({"status":"downloaded"})")
+                 .ok());
+  BOOST_TEST(
+      sender.call("GET", "/kaigo/careplan/v1/sent-items/" + ok.data("item_id")).data("status") ==
+      "downloaded");
+  // duplicate_listings: the page repeats its first entry at the end.
+  BOOST_TEST(sender.admin("POST", "/admin/v1/faults", R"({"duplicate_listings":1})").ok());
+  const auto page = parse(sender.sent().body);
+  const auto dup = page["data"]["items"].GetArray();
+  BOOST_TEST_REQUIRE(dup.Size() >= 2u);
+  BOOST_TEST(std::string(dup[0]["cursor"].GetString()) ==
+             std::string(dup[dup.Size() - 1]["cursor"].GetString()));
+  // An item from a national office's software, for inbound tests.
+  const Unit u = make_unit("unused");
+  const auto made =
+      sender.admin("POST", "/admin/v1/items",
+                   R"({"sender":{"office_no":")" + kNational +
+                       R"(","service_type":"43"},"recipient":{"office_no":")" + kRegional +
+                       R"(","service_type":"43"},"kind":"K2","target_month":")" + u.month +
+                       R"(","sender_reference":"nat-x","document":)" + u.document + "}");
+  BOOST_TEST_REQUIRE(made.ok(), made.body);
+  BOOST_TEST(sender.fetch(made.data("item_id")).ok());
+  // A revoked certificate: 403 S4033 on every call.
+  BOOST_TEST(
+      sender
+          .admin("POST", "/admin/v1/certificates/revoke", R"({"office_no":")" + kRegional + R"("})")
+          .ok());
+  BOOST_TEST(sender.sent().code == "S4033");
+}
+
+BOOST_FIXTURE_TEST_CASE(refuse_tls_and_the_body_limit, Fixture) {
+  standin->server_faults().refuse_tls = true;
+  const std::string why = tls_failure(port(), pki().kw("offices/" + kRegional + ".cert.pem"),
+                                      pki().kw("offices/" + kRegional + ".key.pem"), false);
+  BOOST_TEST(!why.empty());
+  standin->server_faults().refuse_tls = false;
+
+  auto o = kw::options_from_pki(pki().dir(), (dir / "small.sqlite").string());
+  o.max_body_bytes = 4096;
+  kw::StandinThread small(o);
+  small.standin().load_accounts_file(pki().kw("accounts"));
+  auto c = kw::OfficeClient(
+      kw::office_options_from_pki(pki().dir(), kRegional, small.port(), (dir / "otp").string()));
+  BOOST_TEST_REQUIRE(c.login().ok());
+  const auto big = c.send(make_unit("kk1-big").body);
+  BOOST_TEST(big.status == 400);
+  BOOST_TEST(big.code == "S4003");
 }
