@@ -71,13 +71,16 @@ AdminConfig parse_admin_config(const ConfigNode& node) {
 
   const auto alerts = node.child("alerts");
   alerts.reject_unknown({"certificate_expiry_days", "crl_expiry_days", "network_unreachable",
-                         "registry_stale", "check_every"});
+                         "registry_stale", "check_every", "office_login_due",
+                         "office_certificate_expiry_days"});
   c.certificate_expiry_days = alerts.integer("certificate_expiry_days", 30, 0, 3650);
   c.crl_expiry_days = alerts.integer("crl_expiry_days", 2, 0, 3650);
   c.network_unreachable = alerts.duration("network_unreachable", std::chrono::minutes(15));
   c.registry_stale = alerts.duration("registry_stale", std::chrono::hours(26));
   c.alert_every = alerts.duration("check_every", std::chrono::minutes(1));
   if (c.alert_every.count() < 100) alerts.error("check_every", "must be at least 100ms");
+  c.office_login_due = alerts.duration("office_login_due", std::chrono::minutes(30));
+  c.office_certificate_expiry_days = alerts.integer("office_certificate_expiry_days", 90, 0, 3650);
   return c;
 }
 

@@ -30,6 +30,11 @@ struct AdminConfig {
   std::chrono::milliseconds network_unreachable{std::chrono::minutes(15)};
   std::chrono::milliseconds registry_stale{std::chrono::hours(26)};
   std::chrono::milliseconds alert_every{std::chrono::minutes(1)};
+  // Offices that log in themselves (office-login-due, office-certificate-expiring).
+  std::chrono::milliseconds office_login_due{std::chrono::minutes(30)};
+  std::int64_t office_certificate_expiry_days = 90;  // the national CA's own notice period
+  // How long an office-login request waits for the adapter's answer (then 202 pending).
+  std::chrono::milliseconds office_login_wait{std::chrono::seconds(20)};
 };
 
 // Reads `node` (the "admin" object; absent: disabled) and checks the files it names, the token

@@ -29,6 +29,9 @@ std::int64_t system_now() {
       .count();
 }
 
+// How long /metrics, the dashboard and the alert check wait for the adapters' office states.
+constexpr std::chrono::seconds kOfficeViewsWait{5};
+
 void add_security_headers(adapters::http::Response& r) {
   r.headers.emplace_back("x-content-type-options", "nosniff");
   r.headers.emplace_back("x-frame-options", "DENY");
@@ -84,9 +87,40 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
 
   EngineSnapshot snapshot() const { return sources.engine ? sources.engine() : EngineSnapshot{}; }
 
-  // Runs `work` on the pool with this thread's connections; `reply` gets the response.
-  void on_pool(Work work, Reply reply, bool readiness = false) {
+  // The networks with office logins now (io thread).
+  OfficeLoginsByNetwork office_logins() const {
+    OfficeLoginsByNetwork out;
+    if (!sources.office_logins) return out;
+    for (const auto& [network, logins] : sources.office_logins()) {
+      if (logins != nullptr) out.emplace(network, logins);
+    }
+    return out;
+  }
+
+  // Takes the engine snapshot and, when `offices`, the offices of the networks with office
+  // logins (asked of their adapters), then calls `next` with it on the io thread.
+  void with_snapshot(bool offices, std::function<void(std::shared_ptr<EngineSnapshot>)> next) {
     auto snap = std::make_shared<EngineSnapshot>(snapshot());
+    auto logins = offices ? office_logins() : OfficeLoginsByNetwork{};
+    if (logins.empty()) return next(std::move(snap));
+    collect_office_views(io, logins, kOfficeViewsWait,
+                         [snap, next = std::move(next)](OfficeViews views) {
+                           snap->offices = std::move(views);
+                           next(snap);
+                         });
+  }
+
+  // Runs `work` on the pool with this thread's connections; `reply` gets the response. With
+  // `offices`, the snapshot carries the offices of the networks with office logins.
+  void on_pool(Work work, Reply reply, bool readiness = false, bool offices = false) {
+    with_snapshot(offices,
+                  [self = shared_from_this(), work = std::move(work), reply = std::move(reply),
+                   readiness](std::shared_ptr<EngineSnapshot> snap) mutable {
+                    self->post_work(std::move(snap), std::move(work), std::move(reply), readiness);
+                  });
+  }
+
+  void post_work(std::shared_ptr<EngineSnapshot> snap, Work work, Reply reply, bool readiness) {
     net::post(pool, [self = shared_from_this(), snap, work = std::move(work),
                      reply = std::move(reply), readiness] {
       auto& ts = self->thread_state();
@@ -143,7 +177,46 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
             {{"path", path}, {"actor", who->actor()}});
       return reply(error_response(*routed.refusal));
     }
-    on_pool(std::move(routed.work), std::move(reply));
+    if (routed.office) {
+      if (!office_request_is_post(routed.office->kind))
+        return serve_office(std::move(*routed.office), std::move(reply));
+      return record_then_serve_office(std::move(*routed.office), std::move(reply));
+    }
+    // The offices' states feed the alerts (dashboard, metrics) and the office gauge.
+    const bool offices = path == "/metrics" || path == "/api/dashboard";
+    on_pool(std::move(routed.work), std::move(reply), false, offices);
+  }
+
+  // An office-login request, on the io thread (the adapters' OfficeLogins live there).
+  void serve_office(OfficeRequest request, Reply reply) {
+    const auto logins = office_logins();
+    const auto it = logins.find(request.network);
+    serve_office_request(io, std::move(request), it == logins.end() ? nullptr : it->second,
+                         config.office_login_wait, std::move(reply));
+  }
+
+  // A login step is an operator action: recorded in the audit log first (on the pool, like
+  // retry and park), then carried out; a store failure answers 503 and nothing is done.
+  void record_then_serve_office(OfficeRequest request, Reply reply) {
+    net::post(pool, [self = shared_from_this(), request = std::move(request),
+                     reply = std::move(reply)]() mutable {
+      auto& ts = self->thread_state();
+      try {
+        self->open_connections(ts);
+        ts.store->record_operator_command(request.actor, office_audit_command(request),
+                                          self->sources.clock());
+      } catch (const store::SqlError& e) {
+        ts = ThreadState{};
+        log(LogLevel::kError, "admin-store-error", {{"error", e.what()}});
+        return reply(error_response({503, "unavailable", "the store is unavailable"}));
+      } catch (const std::exception& e) {
+        log(LogLevel::kError, "admin-handler-error", {{"error", e.what()}});
+        return reply(error_response({500, "internal", "internal error"}));
+      }
+      net::post(self->io, [self, request = std::move(request), reply = std::move(reply)]() mutable {
+        self->serve_office(std::move(request), std::move(reply));
+      });
+    });
   }
 
   void serve_static(const adapters::http::Request& req, const std::string& path,
@@ -168,30 +241,38 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
 
   void check_alerts(std::function<void(std::vector<std::string>)> done) {
     net::post(io, [self = shared_from_this(), done = std::move(done)]() mutable {
-      auto snap = std::make_shared<EngineSnapshot>(self->snapshot());
-      net::post(self->pool, [self, snap, done = std::move(done)]() mutable {
-        auto& ts = self->thread_state();
-        std::optional<std::vector<Alert>> alerts;
-        try {
-          self->open_connections(ts);
-          ApiContext ctx{ts, self->sources, self->config, *snap, self->sources.clock()};
-          alerts = evaluate_alerts(ctx);
-        } catch (const store::SqlError& e) {
-          ts = ThreadState{};
-          log(LogLevel::kError, "admin-alerts-failed", {{"error", e.what()}});
-        } catch (const std::exception& e) {
-          log(LogLevel::kError, "admin-alerts-failed", {{"error", e.what()}});
-        }
-        // Weak: a check still queued when the io_context stops must not keep the listener alive.
-        net::post(self->io, [weak = self->weak_from_this(), alerts = std::move(alerts),
-                             done = std::move(done)] {
-          auto listener = weak.lock();
-          if (!listener) return;
-          std::vector<std::string> kinds;
-          if (alerts) listener->log_transitions(*alerts);
-          for (const auto& a : listener->active_alerts) kinds.push_back(a.first);
-          if (done) done(std::move(kinds));
-        });
+      self->with_snapshot(
+          true, [self, done = std::move(done)](std::shared_ptr<EngineSnapshot> snap) mutable {
+            self->evaluate_on_pool(std::move(snap), std::move(done));
+          });
+    });
+  }
+
+  void evaluate_on_pool(std::shared_ptr<EngineSnapshot> snap,
+                        std::function<void(std::vector<std::string>)> done) {
+    auto self = shared_from_this();
+    net::post(self->pool, [self, snap, done = std::move(done)]() mutable {
+      auto& ts = self->thread_state();
+      std::optional<std::vector<Alert>> alerts;
+      try {
+        self->open_connections(ts);
+        ApiContext ctx{ts, self->sources, self->config, *snap, self->sources.clock()};
+        alerts = evaluate_alerts(ctx);
+      } catch (const store::SqlError& e) {
+        ts = ThreadState{};
+        log(LogLevel::kError, "admin-alerts-failed", {{"error", e.what()}});
+      } catch (const std::exception& e) {
+        log(LogLevel::kError, "admin-alerts-failed", {{"error", e.what()}});
+      }
+      // Weak: a check still queued when the io_context stops must not keep the listener alive.
+      net::post(self->io, [weak = self->weak_from_this(), alerts = std::move(alerts),
+                           done = std::move(done)] {
+        auto listener = weak.lock();
+        if (!listener) return;
+        std::vector<std::string> kinds;
+        if (alerts) listener->log_transitions(*alerts);
+        for (const auto& a : listener->active_alerts) kinds.push_back(a.first);
+        if (done) done(std::move(kinds));
       });
     });
   }

@@ -16,6 +16,7 @@
 
 #include "gateway/adapter/adapter_events.hpp"
 #include "gateway/admin/admin_config.hpp"
+#include "gateway/admin/office_endpoints.hpp"
 #include "gateway/engine/relay_engine.hpp"
 #include "gateway/pki/expiry.hpp"
 #include "gateway/store/store.hpp"
@@ -29,6 +30,9 @@ struct EngineSnapshot {
   engine::EngineCounters counters;
   std::vector<engine::NetworkStatus> networks;
   std::map<std::string, engine::LatencyHistogram> latency;
+  // The offices of networks with office logins (asked of their adapters on the io thread before
+  // /metrics, /api/dashboard and the alert check; empty otherwise).
+  OfficeViews offices;
 };
 
 // Watched certificate and CRL files (gateway/pki/expiry.hpp), named here as the daemon and the
@@ -58,6 +62,9 @@ struct AdminSources {
   std::function<std::int64_t()> clock;  // ms since the epoch; empty: the system clock
   // Each network adapter's degraded-path counters (metrics, the inbox-stalled alert).
   std::map<std::string, std::shared_ptr<const AdapterCounters>> adapter_counters;
+  // The networks whose offices log in themselves (Adapter::office_logins()), by network. Called
+  // on the io thread; the pointers are used there only. Empty: no office endpoints data.
+  std::function<OfficeLoginsByNetwork()> office_logins;
 };
 
 class AdminServer {

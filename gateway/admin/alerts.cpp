@@ -32,6 +32,58 @@ std::vector<std::string> unbalanced_directions(const std::vector<store::ReportRo
   return out;
 }
 
+std::vector<Alert> office_alerts(const OfficeViews& offices, const AdminConfig& config,
+                                 std::int64_t now_ms) {
+  using mapping::common::parse_iso_seconds;
+  using mapping::common::Trailing;
+  std::vector<Alert> out;
+  for (const auto& [network, views] : offices) {
+    for (const auto& v : views) {
+      const std::string subject = network + "/" + v.office_no;
+      const std::string office = "office " + v.office_no + " on " + network;
+      const std::string why = v.detail.empty() ? "" : " (" + v.detail + ")";
+      if (v.state == "login_required" || v.state == "awaiting_otp") {
+        out.push_back(
+            {"office-login-required", subject,
+             office + " needs a login with a one-time password" +
+                 (v.state == "awaiting_otp" ? ", started and waiting for the code" : "") + why +
+                 "; its outbound units wait until a person logs it in (the console, or `login " +
+                 network + " " + v.office_no + "` of the network type's subcommands)"});
+      } else if (v.state == "locked") {
+        out.push_back({"office-locked", subject,
+                       office + " is locked" +
+                           (v.locked_until.empty() ? "" : " until " + v.locked_until) + why +
+                           "; its outbound units wait; log in again once the lock has passed"});
+      } else if (v.state == "credentials_invalid") {
+        out.push_back({"office-credentials-invalid", subject,
+                       office + ": its credentials are refused" + why +
+                           "; its outbound units wait: fix them (credentials add, check)"});
+      }
+      if (v.state == "active" && !v.refresh_expires_at.empty()) {
+        if (const auto lapses = parse_iso_seconds(v.refresh_expires_at, Trailing::kIgnore);
+            lapses && *lapses * 1000 - now_ms <= config.office_login_due.count()) {
+          out.push_back({"office-login-due", subject,
+                         office + ": its session lapses at " + v.refresh_expires_at +
+                             "; log in before then so its traffic does not stop"});
+        }
+      }
+      if (!v.certificate_not_after.empty()) {
+        if (const auto until = parse_iso_seconds(v.certificate_not_after, Trailing::kIgnore)) {
+          const auto days = pki::days_left(*until * 1000, now_ms);
+          if (days < config.office_certificate_expiry_days) {
+            out.push_back({"office-certificate-expiring", subject,
+                           office + ": its client certificate " +
+                               (days < 0 ? "expired on " : "expires on ") +
+                               v.certificate_not_after.substr(0, 10) + " (" + std::to_string(days) +
+                               " day(s)); renew it and run credentials add"});
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<Alert> evaluate_alerts(ApiContext& ctx) {
   std::vector<Alert> out;
   const auto counts = ctx.store().state_counts(0);
@@ -89,6 +141,8 @@ std::vector<Alert> evaluate_alerts(ApiContext& ctx) {
   } catch (const store::SqlError&) {
     // No registry tables yet: nothing synced, nothing stale.
   }
+  for (auto& a : office_alerts(ctx.engine.offices, ctx.config, ctx.now))
+    out.push_back(std::move(a));
   for (const auto& d : unbalanced_directions(ctx.store().report(0, INT64_MAX)))
     out.push_back(
         {"conservation-drift", d, "in != delivered + rejected + parked + superseded + in flight"});

@@ -27,9 +27,20 @@ inline constexpr const char* kAlertKinds[] = {"parked",
                                               "destination-refusal",
                                               "registry-stale",
                                               "conservation-drift",
-                                              "inbox-stalled"};
+                                              "inbox-stalled",
+                                              "office-login-required",
+                                              "office-locked",
+                                              "office-credentials-invalid",
+                                              "office-login-due",
+                                              "office-certificate-expiring"};
 
 std::vector<Alert> evaluate_alerts(ApiContext& ctx);
+// The office alerts alone (subject "<network>/<office_no>"), from the offices' states of networks
+// whose offices log in themselves: a login needed (login_required, awaiting_otp), locked,
+// credentials invalid, a login due within office_login_due, a certificate within
+// office_certificate_expiry_days of its end. Pure: views, thresholds and the time in.
+std::vector<Alert> office_alerts(const OfficeViews& offices, const AdminConfig& config,
+                                 std::int64_t now_ms);
 // Inbox runs in a row that failed while a network's unit cursor stayed put: inbox-stalled.
 inline constexpr std::uint64_t kInboxStalledPolls = 5;
 

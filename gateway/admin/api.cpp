@@ -169,6 +169,33 @@ Routed refuse(int status, std::string code, std::string reason) {
   return r;
 }
 
+// /api/networks/{network}/offices...: the operator's office logins (office_endpoints.hpp).
+Routed route_office(const adapters::http::Request& req, const std::string& path,
+                    const Principal& who) {
+  try {
+    auto office = office_path(path);
+    const bool post = office_request_is_post(office->kind);
+    if (req.method != (post ? "POST" : "GET"))
+      return refuse(405, "method_not_allowed", post ? "use POST" : "use GET");
+    if (who.role != Role::kOperator)
+      return refuse(403, "forbidden", "office logins need the operator role");
+    if (post) {
+      if (auto refusal = cross_site_refusal(req)) {
+        auto r = refuse(403, "forbidden", std::move(*refusal));
+        r.cross_site = true;
+        return r;
+      }
+    }
+    if (office->kind == OfficeRequest::Kind::kOtp) office->otp = parse_otp_body(req.body);
+    office->actor = who.actor();
+    Routed r;
+    r.office = std::move(office);
+    return r;
+  } catch (const ApiError& e) {
+    return refuse(e.status, e.code, e.reason);
+  }
+}
+
 }  // namespace
 
 Routed route(adapters::http::Request req, const Target& target, const Principal& who) {
@@ -220,6 +247,7 @@ Routed route(adapters::http::Request req, const Target& target, const Principal&
       return r;
     }
   }
+  if (path.rfind("/api/networks/", 0) == 0) return route_office(req, path, who);
   return refuse(404, "not_found", "no such endpoint: " + path);
 }
 

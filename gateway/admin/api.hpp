@@ -14,6 +14,7 @@
 #include "adapters/common/http/message.hpp"
 #include "gateway/admin/access.hpp"
 #include "gateway/admin/admin_server.hpp"
+#include "gateway/admin/office_endpoints.hpp"
 #include "mapping/registry/registry.hpp"
 
 namespace kakehashi::gateway::admin {
@@ -69,11 +70,14 @@ inline constexpr std::size_t kMaxLimit = 500;                      // items in o
 using Work = std::function<adapters::http::Response(ApiContext&)>;
 
 // The router's decision for an authenticated request to /metrics or /api/...: the endpoint's
-// work for the pool, or a refusal answered at once (before any store work).
+// work for the pool, an office-login request, or a refusal answered at once (before any store
+// work).
 struct Routed {
   Work work;
   std::optional<ApiError> refusal;
   bool cross_site = false;  // the refusal is a cross-site request: the server logs it
+  // An office-login endpoint (office_endpoints.hpp): served on the io thread, not the pool.
+  std::optional<OfficeRequest> office;
 };
 Routed route(adapters::http::Request req, const Target& target, const Principal& who);
 

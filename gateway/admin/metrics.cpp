@@ -10,6 +10,7 @@
 #include "gateway/admin/alerts.hpp"
 #include "gateway/admin/prometheus.hpp"
 #include "gateway/pki/expiry.hpp"
+#include "mapping/common/iso_time.hpp"
 
 namespace kakehashi::gateway::admin {
 
@@ -124,6 +125,32 @@ adapters::http::Response metrics(ApiContext& ctx) {
   for (const auto& [network, adapter] : ctx.sources.adapter_counters)
     p.sample("kakehashi_inbox_stalled_polls", {{"network", network}},
              static_cast<double>(adapter->stalled_polls.load()));
+  // Offices of networks whose offices log in themselves (issue 16), by state; every state is
+  // written for each such network, 0 included, so a rule can compare.
+  p.family("kakehashi_offices", "gauge",
+           "Offices of a network whose offices log in themselves, by state (active, "
+           "login_required, awaiting_otp, locked, credentials_invalid, no_credentials).");
+  for (const auto& [network, views] : ctx.engine.offices) {
+    std::map<std::string, std::int64_t> by_state{
+        {"active", 0}, {"login_required", 0},      {"awaiting_otp", 0},
+        {"locked", 0}, {"credentials_invalid", 0}, {"no_credentials", 0}};
+    for (const auto& v : views) ++by_state[v.state];
+    for (const auto& [state, n] : by_state)
+      p.sample("kakehashi_offices", {{"network", network}, {"state", state}},
+               static_cast<double>(n));
+  }
+  p.family("kakehashi_office_certificate_expiry_days", "gauge",
+           "Days until an office's client certificate expires (negative: expired).");
+  for (const auto& [network, views] : ctx.engine.offices) {
+    for (const auto& v : views) {
+      const auto until = mapping::common::parse_iso_seconds(v.certificate_not_after,
+                                                            mapping::common::Trailing::kIgnore);
+      if (!until) continue;
+      p.sample("kakehashi_office_certificate_expiry_days",
+               {{"network", network}, {"office", v.office_no}},
+               static_cast<double>(pki::days_left(*until * 1000, ctx.now)));
+    }
+  }
   p.family("kakehashi_network_consecutive_failures", "gauge",
            "Failed deliveries to the network since its last answer.");
   for (const auto& n : ctx.engine.networks)

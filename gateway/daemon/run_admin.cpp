@@ -35,6 +35,17 @@ std::unique_ptr<AdminServer> start_admin(
     const auto office = engine.router().office({office_no, service_type});
     return office ? office->name : std::string();
   };
+  // Networks whose offices log in themselves (issue 16): their adapters' office logins.
+  std::vector<std::string> networks;
+  for (const auto& n : config.networks) networks.push_back(n.name);
+  s.office_logins = [&engine, networks] {
+    OfficeLoginsByNetwork out;
+    for (const auto& name : networks) {
+      if (auto* adapter = engine.adapter(name); adapter && adapter->office_logins())
+        out.emplace(name, adapter->office_logins());
+    }
+    return out;
+  };
   for (const auto& n : config.networks) {
     auto domain = trust_domain_expiry_sources(n.name, n.trust_domain);
     s.expiry.insert(s.expiry.end(), domain.begin(), domain.end());

@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE kakehashi_admin
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -315,6 +316,127 @@ struct Reply {
 constexpr std::int64_t kNow = 1748736000000;  // 2025-06-01T00:00:00Z
 constexpr std::int64_t kHour = 3600 * 1000;
 
+// A network whose offices log in themselves (issue 16), as its adapter's OfficeLogins shows it:
+// four offices in four states; the code 483920 is accepted. Called on the io thread; answers at
+// once (the caller's thread, as the contract allows) unless `silent`.
+struct FakeOfficeLogins : OfficeLogins {
+  std::mutex mutex;
+  std::vector<OfficeSessionView> views;
+  std::vector<std::string> otps;  // codes submitted, in order
+  bool silent = false;            // never answers (another instance would carry it out)
+  bool throws = false;            // office_states throws instead of answering
+  std::vector<std::function<void(LoginStep)>> unanswered;
+
+  FakeOfficeLogins() {
+    OfficeSessionView due;  // active; its session lapses in 20 minutes; certificate: 60 days
+    due.office_no = "3271500021";
+    due.state = "active";
+    due.user_id = "kk-gw-3271500021";
+    due.access_expires_at = "2025-06-01T00:10:00Z";
+    due.refresh_expires_at = "2025-06-01T00:20:00Z";
+    due.certificate_not_after = "2025-07-31T00:00:00Z";
+    OfficeSessionView lapsed;
+    lapsed.office_no = "3271500013";
+    lapsed.state = "login_required";
+    lapsed.detail = "the 8-hour session lapsed";
+    lapsed.certificate_not_after = "2027-06-01T00:00:00Z";
+    OfficeSessionView locked;
+    locked.office_no = "3271500039";
+    locked.state = "locked";
+    locked.locked_until = "2025-06-01T00:30:00Z";
+    OfficeSessionView invalid;
+    invalid.office_no = "3271500047";
+    invalid.state = "credentials_invalid";
+    invalid.detail = "S4033 certificate revoked";
+    views = {due, lapsed, locked, invalid};
+  }
+
+  OfficeSessionView* find(const std::string& office) {
+    for (auto& v : views)
+      if (v.office_no == office) return &v;
+    return nullptr;
+  }
+
+  void begin_login(std::string office, std::function<void(LoginStep)> done) override {
+    LoginStep step;
+    {
+      std::lock_guard lock(mutex);
+      if (silent) return unanswered.push_back(std::move(done));
+      auto* v = find(office);
+      if (v == nullptr) {
+        step.state = "unknown_office";
+      } else if (v->state == "locked") {
+        step.state = "locked";
+        step.locked_until = v->locked_until;
+      } else {
+        v->state = "awaiting_otp";
+        step.state = "awaiting_otp";
+        step.otp_delivery = "sms";
+        step.otp_destination_hint = "***-****-5678";
+        step.otp_expires_at = "2025-06-01T00:05:00Z";
+      }
+    }
+    done(std::move(step));
+  }
+  void submit_otp(std::string office, std::string otp,
+                  std::function<void(LoginStep)> done) override {
+    LoginStep step;
+    {
+      std::lock_guard lock(mutex);
+      otps.push_back(otp);
+      auto* v = find(office);
+      if (v == nullptr) {
+        step.state = "unknown_office";
+      } else if (otp == "483920") {
+        v->state = "active";
+        v->refresh_expires_at = "2025-06-01T08:00:00Z";
+        step.state = "active";
+        step.refresh_expires_at = v->refresh_expires_at;
+      } else {
+        step.state = "awaiting_otp";
+        step.error = "KW1003";
+        step.message = "wrong one-time password";
+      }
+    }
+    done(std::move(step));
+  }
+  void office_states(std::function<void(std::vector<OfficeSessionView>)> done) override {
+    std::vector<OfficeSessionView> copy;
+    {
+      std::lock_guard lock(mutex);
+      if (throws) throw std::runtime_error("adapter bug");
+      copy = views;
+    }
+    done(std::move(copy));
+  }
+};
+
+// Everything written to stderr (the gateway's log) while alive.
+struct CaptureStderr {
+  fs::path file;
+  int saved = -1;
+  CaptureStderr() {
+    file = fs::temp_directory_path() / ("kh-admin-stderr-" + std::to_string(::getpid()));
+    std::fflush(stderr);
+    saved = ::dup(2);
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 2);
+    ::close(fd);
+  }
+  std::string text() {
+    std::fflush(stderr);
+    std::ifstream in(file, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ~CaptureStderr() {
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::error_code ec;
+    fs::remove(file, ec);
+  }
+};
+
 store::NewTransfer unit(const std::string& source_id, const std::string& sequence,
                         const std::string& recipient) {
   store::NewTransfer t;
@@ -352,6 +474,9 @@ struct Gateway {
   // The national adapter's counters as the daemon hands them over (atomics: no mutex).
   std::shared_ptr<kakehashi::gateway::AdapterCounters> national_adapter =
       std::make_shared<kakehashi::gateway::AdapterCounters>();
+  // A network "kaigo" whose offices log in themselves; null: none.
+  std::shared_ptr<FakeOfficeLogins> office_logins;
+  std::chrono::milliseconds office_login_wait{std::chrono::seconds(20)};
 
   Gateway() {
     static int counter = 0;
@@ -413,6 +538,7 @@ struct Gateway {
     c.operator_subjects = {"CN=operator,OU=Admin,O=Kakehashi,C=JP"};
     c.auditor_subjects = {"CN=auditor,OU=Admin,O=Kakehashi,C=JP"};
     c.certificate_expiry_days = 30;
+    c.office_login_wait = office_login_wait;
     return c;
   }
 
@@ -439,6 +565,11 @@ struct Gateway {
     s.evidence = evidence;
     s.clock = [] { return kNow; };
     s.adapter_counters["national"] = national_adapter;
+    if (office_logins) {
+      s.office_logins = [logins = office_logins] {
+        return admin::OfficeLoginsByNetwork{{"kaigo", logins.get()}, {"national", nullptr}};
+      };
+    }
     server = std::make_unique<admin::AdminServer>(io, config(), std::move(s));
     port = server->start(0);
     work.emplace(net::make_work_guard(io));
@@ -1139,4 +1270,197 @@ BOOST_AUTO_TEST_CASE(a_transfer_code_is_the_code_its_reason_starts_with) {
   // A reason that only carries its code in brackets keeps it.
   const auto d = g.get("/api/transfers/" + std::to_string(g.refused), g.auditor_token).json();
   BOOST_TEST(d["transfer"]["code"].GetString() == std::string("FIELD_DATE"));
+}
+
+// ---- office logins (issue 16) -------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(office_logins_list_login_and_code) {
+  Gateway g;
+  g.office_logins = std::make_shared<FakeOfficeLogins>();
+  g.start();
+  CaptureStderr log;
+  auto r = g.get("/api/networks/kaigo/offices", g.operator_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  auto j = r.json();
+  BOOST_TEST(std::string(j["network"].GetString()) == "kaigo");
+  BOOST_TEST_REQUIRE(j["offices"].Size() == 4u);
+  BOOST_TEST(std::string(j["offices"][0]["office_no"].GetString()) == "3271500013");  // sorted
+  BOOST_TEST(std::string(j["offices"][0]["state"].GetString()) == "login_required");
+  BOOST_TEST(j["offices"][0]["refresh_expires_at"].IsNull());
+  BOOST_TEST(std::string(j["offices"][1]["refresh_expires_at"].GetString()) ==
+             "2025-06-01T00:20:00Z");
+  BOOST_TEST(r.body.find("token") == std::string::npos);
+
+  // Who may: operators only; POSTs need the cross-site header; methods; unknown names.
+  BOOST_TEST(g.get("/api/networks/kaigo/offices", g.auditor_token).status == 403);
+  BOOST_TEST(g.get("/api/networks/kaigo/offices", "").status == 401);
+  BOOST_TEST(g.get("/api/networks/regional/offices", g.operator_token).status == 404);
+  BOOST_TEST(g.get("/api/networks/national/offices", g.operator_token).status == 404);
+  BOOST_TEST(g.get("/api/networks/kaigo/offices/3271500013/login", g.operator_token).status == 405);
+  BOOST_TEST(g.get("/api/networks/kaigo/elsewhere", g.operator_token).status == 404);
+  BOOST_TEST(
+      g.call("POST", "/api/networks/kaigo/offices/3271500013/login", g.auditor_token).status ==
+      403);
+  BOOST_TEST(g.call("POST", "/api/networks/kaigo/offices/3271500013/login", g.operator_token, "",
+                    "", std::vector<std::pair<std::string, std::string>>{})
+                 .status == 403);
+
+  // Step 1: where the code went.
+  r = g.call("POST", "/api/networks/kaigo/offices/3271500013/login", g.operator_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  j = r.json();
+  BOOST_TEST(std::string(j["state"].GetString()) == "awaiting_otp");
+  BOOST_TEST(std::string(j["otp_delivery"].GetString()) == "sms");
+  BOOST_TEST(std::string(j["otp_destination_hint"].GetString()) == "***-****-5678");
+  BOOST_TEST(std::string(j["otp_expires_at"].GetString()) == "2025-06-01T00:05:00Z");
+  r = g.get("/api/networks/kaigo/offices/3271500013", g.operator_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(std::string(r.json()["state"].GetString()) == "awaiting_otp");
+
+  // Step 2: a malformed body, a wrong code, the right one.
+  const std::string otp = "/api/networks/kaigo/offices/3271500013/login/otp";
+  BOOST_TEST(g.call("POST", otp, g.operator_token, "{\"code\":\"483920\"}").status == 400);
+  BOOST_TEST(g.call("POST", otp, g.operator_token, "{\"otp\":\"48 39\"}").status == 400);
+  r = g.call("POST", otp, g.operator_token, "{\"otp\":\"000000\"}");
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  j = r.json();
+  BOOST_TEST(std::string(j["state"].GetString()) == "awaiting_otp");
+  BOOST_TEST(std::string(j["error"].GetString()) == "KW1003");
+  r = g.call("POST", otp, g.operator_token, "{\"otp\":\"483920\"}");
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  j = r.json();
+  BOOST_TEST(std::string(j["state"].GetString()) == "active");
+  BOOST_TEST(std::string(j["refresh_expires_at"].GetString()) == "2025-06-01T08:00:00Z");
+  BOOST_TEST(!j.HasMember("otp_destination_hint"));
+  {
+    std::lock_guard lock(g.office_logins->mutex);
+    BOOST_TEST(g.office_logins->otps == (std::vector<std::string>{"000000", "483920"}),
+               boost::test_tools::per_element());
+  }
+
+  // Locked: refused by the adapter, the answer says until when; an office it does not know.
+  r = g.call("POST", "/api/networks/kaigo/offices/3271500039/login", g.operator_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(std::string(r.json()["state"].GetString()) == "locked");
+  BOOST_TEST(std::string(r.json()["locked_until"].GetString()) == "2025-06-01T00:30:00Z");
+  r = g.call("POST", "/api/networks/kaigo/offices/9999999999/login", g.operator_token);
+  BOOST_TEST(r.status == 404);
+  BOOST_TEST(g.get("/api/networks/kaigo/offices/9999999999", g.operator_token).status == 404);
+
+  // Each login step is an operator command in the audit log (5 carried out; refusals are not).
+  {
+    auto s = g.open_store();
+    std::vector<std::string> commands;
+    for (const auto& rec : s->audit_records())
+      if (rec.kind == "operator-command") commands.push_back(rec.detail);
+    BOOST_TEST_REQUIRE(commands.size() == 5u);
+    BOOST_TEST(commands[0].find("office login kaigo 3271500013") != std::string::npos);
+    BOOST_TEST(commands[1].find("office otp kaigo 3271500013") != std::string::npos);
+    for (const auto& c : commands) BOOST_TEST(c.find("483920") == std::string::npos);
+  }
+
+  // The log says what happened, never the codes or where they went.
+  const auto text = log.text();
+  BOOST_TEST(text.find("admin-office-login") != std::string::npos);
+  for (const char* secret : {"483920", "000000", "***-****-5678", "5678"})
+    BOOST_TEST(text.find(secret) == std::string::npos, secret);
+}
+
+BOOST_AUTO_TEST_CASE(office_login_without_an_answer_is_pending) {
+  Gateway g;
+  g.office_logins = std::make_shared<FakeOfficeLogins>();
+  g.office_logins->silent = true;
+  g.office_login_wait = std::chrono::milliseconds(200);
+  g.start();
+  const auto r = g.call("POST", "/api/networks/kaigo/offices/3271500013/login", g.operator_token);
+  BOOST_TEST(r.status == 202, r.body);
+  BOOST_TEST(std::string(r.json()["state"].GetString()) == "pending");
+  // A late answer after the timeout is dropped (the reply was sent once).
+  std::promise<void> answered;
+  net::post(g.io, [&] {
+    std::lock_guard lock(g.office_logins->mutex);
+    LoginStep late;
+    late.state = "active";
+    for (auto& done : g.office_logins->unanswered) done(late);
+    answered.set_value();
+  });
+  answered.get_future().wait();
+}
+
+BOOST_AUTO_TEST_CASE(an_adapter_that_throws_is_answered_500_and_left_out_of_alerts) {
+  Gateway g;
+  g.office_logins = std::make_shared<FakeOfficeLogins>();
+  g.office_logins->throws = true;
+  g.start();
+  BOOST_TEST(g.get("/api/networks/kaigo/offices", g.operator_token).status == 500);
+  const auto r = g.get("/metrics", g.auditor_token);  // still answers, without the offices
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(parse_prometheus(r.body).find("kakehashi_offices") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(office_alerts_and_the_office_gauge) {
+  Gateway g;
+  g.office_logins = std::make_shared<FakeOfficeLogins>();
+  g.start();
+  std::promise<std::vector<std::string>> kinds;
+  net::post(g.io, [&] {
+    g.server->check_alerts([&](std::vector<std::string> k) { kinds.set_value(std::move(k)); });
+  });
+  const auto k = kinds.get_future().get();
+  const std::multiset<std::string> set(k.begin(), k.end());
+  BOOST_TEST(set.count("office-login-required") == 1u);
+  BOOST_TEST(set.count("office-locked") == 1u);
+  BOOST_TEST(set.count("office-credentials-invalid") == 1u);
+  BOOST_TEST(set.count("office-login-due") == 1u);
+  BOOST_TEST(set.count("office-certificate-expiring") == 1u);  // 60 days; the other has 2 years
+
+  auto r = g.get("/metrics", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  const auto e = parse_prometheus(r.body);
+  for (const auto& err : e.errors) BOOST_ERROR(err);
+  const auto value = [&](const std::string& name,
+                         const std::map<std::string, std::string>& labels) {
+    const auto* s = e.find(name, labels);
+    BOOST_TEST_REQUIRE(s != nullptr, name);
+    return s->value;
+  };
+  BOOST_TEST(value("kakehashi_offices", {{"network", "kaigo"}, {"state", "active"}}) == 1);
+  BOOST_TEST(value("kakehashi_offices", {{"network", "kaigo"}, {"state", "locked"}}) == 1);
+  BOOST_TEST(value("kakehashi_offices", {{"network", "kaigo"}, {"state", "awaiting_otp"}}) == 0);
+  BOOST_TEST(value("kakehashi_office_certificate_expiry_days",
+                   {{"network", "kaigo"}, {"office", "3271500021"}}) == 60);
+  BOOST_TEST(value("kakehashi_alert_active",
+                   {{"kind", "office-locked"}, {"subject", "kaigo/3271500039"}}) == 1);
+  BOOST_TEST(value("kakehashi_alerts", {{"kind", "office-certificate-expiring"}}) == 1);
+
+  r = g.get("/api/dashboard", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(r.body.find("office 3271500021 on kaigo: its client certificate expires on "
+                         "2025-07-31") != std::string::npos);
+  BOOST_TEST(r.body.find("kk-gw-") == std::string::npos);  // user IDs stay out of alerts
+}
+
+BOOST_AUTO_TEST_CASE(office_alert_thresholds) {
+  admin::AdminConfig config;  // office_login_due 30 min, office certificates 90 days
+  OfficeSessionView v;
+  v.office_no = "3271500013";
+  v.state = "active";
+  const auto kinds_at = [&](const std::string& refresh, const std::string& not_after) {
+    v.refresh_expires_at = refresh;
+    v.certificate_not_after = not_after;
+    std::multiset<std::string> out;
+    for (const auto& a : admin::office_alerts({{"kaigo", {v}}}, config, kNow)) {
+      BOOST_TEST(a.subject == "kaigo/3271500013");
+      out.insert(a.kind);
+    }
+    return out;
+  };
+  BOOST_TEST(kinds_at("2025-06-01T00:29:00Z", "").count("office-login-due") == 1u);
+  BOOST_TEST(kinds_at("2025-06-01T00:31:00Z", "").count("office-login-due") == 0u);
+  BOOST_TEST(kinds_at("", "2025-08-29T00:00:00Z").count("office-certificate-expiring") == 1u);
+  BOOST_TEST(kinds_at("", "2025-09-01T00:00:00Z").count("office-certificate-expiring") == 0u);
+  BOOST_TEST(kinds_at("", "2025-05-01T00:00:00Z").count("office-certificate-expiring") == 1u);
+  v.state = "login_required";  // no login-due for an office that must log in anyway
+  BOOST_TEST(kinds_at("2025-06-01T00:10:00Z", "") ==
+             (std::multiset<std::string>{"office-login-required"}));
 }

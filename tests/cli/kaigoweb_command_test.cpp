@@ -9,8 +9,10 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -18,8 +20,10 @@
 #include "adapters/common/http/https_server.hpp"
 #include "adapters/kaigoweb/credentials.hpp"
 #include "adapters/kaigoweb/kaigoweb_command.hpp"
+#include "gateway/admin/admin_server.hpp"
 #include "gateway/cli/command.hpp"
 #include "gateway/cli/type_commands.hpp"
+#include "gateway/store/store.hpp"
 #include "tests/cli/test_office_pki.hpp"
 
 namespace fs = std::filesystem;
@@ -240,6 +244,16 @@ BOOST_FIXTURE_TEST_CASE(credentials_check_finds_each_problem, Fixture) {
   BOOST_TEST(contains(r.out, "PROBLEM"));
 }
 
+BOOST_FIXTURE_TEST_CASE(credentials_check_warns_within_the_alert_period, Fixture) {
+  // 60 days left: within certificate_alert_days (90), still valid, accepted by the service.
+  const auto expiring = ca.office(kOffice, kakehashi::testing::valid_between(-86400, 60L * 86400));
+  kakehashi::testing::write_office_folder(credentials(), kOffice, expiring, "kk-gw", kPassword);
+  const auto r = run({"credentials", "check", "--config", config()});
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(contains(r.out, "RENEW SOON"));
+  BOOST_TEST(contains(r.out, "accepted the certificate"));
+}
+
 BOOST_FIXTURE_TEST_CASE(credentials_check_fails_when_the_service_refuses_the_handshake, Fixture) {
   // The chain is fine for the gateway's view, but the service trusts another CA.
   write_text(dir / "pki" / "ca.pem", kakehashi::testing::cert_pem(ca.cert.get()));
@@ -391,6 +405,118 @@ BOOST_FIXTURE_TEST_CASE(login_through_the_admin_api, Fixture) {
   r = run({"offices", "kaigo", "--admin", "https://127.0.0.1:1", "--admin-ca",
            (dir / "pki" / "ca.pem").string(), "--token-file", (dir / "operator.token").string()});
   BOOST_TEST(r.code == kw::kLoginDaemonUnreachable);
+}
+
+namespace {
+
+// The office logins of a network as its adapter would offer them: one office, code 483920.
+struct OneOfficeLogins : kakehashi::gateway::OfficeLogins {
+  std::string state = "login_required";
+  void begin_login(std::string office,
+                   std::function<void(kakehashi::gateway::LoginStep)> done) override {
+    kakehashi::gateway::LoginStep step;
+    if (office != kOffice) {
+      step.state = "unknown_office";
+    } else {
+      state = step.state = "awaiting_otp";
+      step.otp_delivery = "email";
+      step.otp_destination_hint = "k***@example.jp";
+      step.otp_expires_at = "2027-04-01T00:05:00Z";
+    }
+    done(step);
+  }
+  void submit_otp(std::string, std::string otp,
+                  std::function<void(kakehashi::gateway::LoginStep)> done) override {
+    kakehashi::gateway::LoginStep step;
+    if (otp == kOtp) {
+      state = step.state = "active";
+      step.refresh_expires_at = "2027-04-01T08:00:00Z";
+    } else {
+      step.state = "awaiting_otp";
+      step.error = "KW1003";
+    }
+    done(step);
+  }
+  void office_states(
+      std::function<void(std::vector<kakehashi::gateway::OfficeSessionView>)> done) override {
+    kakehashi::gateway::OfficeSessionView v;
+    v.office_no = kOffice;
+    v.state = state;
+    done({v});
+  }
+};
+
+}  // namespace
+
+// The command against the real admin listener (gateway/admin) and its office endpoints, with a
+// fake network's OfficeLogins: the paths and answers the command reads are the listener's.
+BOOST_FIXTURE_TEST_CASE(login_through_the_real_admin_listener, Fixture) {
+  namespace admin = kakehashi::gateway::admin;
+  namespace store = kakehashi::gateway::store;
+  kakehashi::testing::CertSpec spec;
+  spec.common_name = "kakehashi-admin";
+  spec.server_for_localhost = true;
+  auto key = kakehashi::testing::make_rsa_key();
+  auto cert = kakehashi::testing::make_certificate(spec, key.get(), ca.cert.get(), ca.key.get());
+  write_text(dir / "pki" / "admin.cert.pem", kakehashi::testing::cert_pem(cert.get()));
+  write_text(dir / "pki" / "admin.key.pem", kakehashi::testing::key_pem(key.get()));
+  write_text(dir / "tokens",
+             "operator " + kToken + " test-operator\nauditor auditor-token-0123456789 a\n");
+  write_text(dir / "operator.token", kToken + "\n");
+  write_text(dir / "auditor.token", "auditor-token-0123456789\n");
+  const std::string db = (dir / "store.db").string();
+  const auto open = [db] {
+    return std::make_unique<store::Store>(store::open_sqlite(db), store::AuditOptions{});
+  };
+  open()->migrate();
+  admin::AdminConfig listener_config;
+  listener_config.enabled = true;
+  listener_config.port = 0;
+  listener_config.certificate_file = (dir / "pki" / "admin.cert.pem").string();
+  listener_config.key_file = (dir / "pki" / "admin.key.pem").string();
+  listener_config.tokens_file = (dir / "tokens").string();
+  auto logins = std::make_shared<OneOfficeLogins>();
+  admin::AdminSources sources;
+  sources.instance = "cli-test";
+  sources.open_store = open;
+  sources.office_logins = [logins] {
+    return admin::OfficeLoginsByNetwork{{"kaigo", logins.get()}};
+  };
+  ServerThread listener_thread;
+  auto listener =
+      std::make_unique<admin::AdminServer>(listener_thread.io, listener_config, std::move(sources));
+  const auto port = listener->start(0);
+  write_config(port);
+  write_text(dir / "otp", std::string(kOtp) + "\n");
+
+  const auto as = [&](const char* token, std::vector<std::string> args) {
+    for (const auto& a :
+         {std::string("--config"), config(), std::string("--token-file"), (dir / token).string()})
+      args.push_back(a);
+    return run(args);
+  };
+  auto r = as("operator.token", {"offices", "kaigo"});
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(contains(r.out, kOffice + "  login_required"));
+  r = as("operator.token", {"login", "kaigo", kOffice, "--otp-file", (dir / "otp").string()});
+  BOOST_TEST(r.code == kw::kLoginActive);
+  BOOST_TEST(contains(r.out, "email to k***@example.jp"));
+  BOOST_TEST(contains(r.out, "2027-04-01T08:00:00Z"));
+  BOOST_TEST(logins->state == "active");
+  r = as("operator.token", {"login", "kaigo", "3271500021", "--otp-file", (dir / "otp").string()});
+  BOOST_TEST(r.code == kw::kLoginRefused);
+  r = as("operator.token", {"offices", "regional"});
+  BOOST_TEST(r.code == kw::kLoginRefused);
+  r = as("auditor.token", {"offices", "kaigo"});
+  BOOST_TEST(r.code == kw::kLoginRefused);
+  BOOST_TEST(contains(r.err, "operator"));
+
+  std::promise<void> stopped;
+  boost::asio::post(listener_thread.io, [&] {
+    listener->stop();
+    stopped.set_value();
+  });
+  stopped.get_future().wait();
 }
 
 BOOST_AUTO_TEST_CASE(network_types_subcommands_are_dispatched_and_listed) {

@@ -94,6 +94,12 @@ export const api = {
   conflicts: () => get('/api/registry/conflicts'),
   lastSync: () => get('/api/registry/last-sync'),
   verify: () => get('/api/audit/verify'),
+  // Office logins (networks whose offices log in themselves): the code goes in a body, once.
+  offices: (network) => get('/api/networks/' + encodeURIComponent(network) + '/offices'),
+  beginLogin: (network, office) => post('/api/networks/' + encodeURIComponent(network) + '/offices/' +
+    encodeURIComponent(office) + '/login'),
+  submitOtp: (network, office, otp) => post('/api/networks/' + encodeURIComponent(network) + '/offices/' +
+    encodeURIComponent(office) + '/login/otp', { otp }),
   evidence: (p) => download('/api/audit/evidence', p, `evidence-${p.office}-${p.month}.json`),
   exportAudit: (p) => download('/api/audit/export', p,
     `kakehashi-audit.${p.format === 'jsonl' ? 'jsonl' : 'csv'}`),

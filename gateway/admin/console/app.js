@@ -1,11 +1,13 @@
 // The console shell: login, header (language switch, role, sign out), navigation and the
-// hash router (#/dashboard, #/transfers?office=…, #/transfers/12, #/parked, #/registry, #/audit).
+// hash router (#/dashboard, #/transfers?office=…, #/transfers/12, #/parked, #/offices, #/registry,
+// #/audit).
 import { api, setToken, token, setUnauthorizedHandler } from './api.js';
 import { lang, setLang, t } from './i18n.js';
 import { h, clear, errorBox } from './util.js';
 import * as dashboard from './dashboard.js';
 import * as transfers from './transfers.js';
 import * as parked from './parked.js';
+import * as offices from './offices.js';
 import * as registry from './registry.js';
 import * as audit from './audit.js';
 
@@ -13,6 +15,7 @@ const PAGES = [
   { id: 'dashboard', module: dashboard },
   { id: 'transfers', module: transfers },
   { id: 'parked', module: parked },
+  { id: 'offices', module: offices },
   { id: 'registry', module: registry },
   { id: 'audit', module: audit },
 ];
