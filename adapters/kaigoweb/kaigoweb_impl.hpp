@@ -210,6 +210,8 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
 
   void load_session(const std::string& office_no);
 
+  void loaded_one();
+
   void drop_session(Office& o, const char* state, std::string detail, std::string until = {});
 
   Ms refresh_margin(const Office& o) const;
@@ -385,6 +387,8 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   Clock::time_point credentials_read_ = Clock::now();
   static constexpr std::chrono::seconds kSessionSync{2};
   Clock::time_point sessions_synced_{};
+  int sessions_loading_ = 0;                       // session records still being read
+  std::vector<std::function<void()>> after_load_;  // sends waiting for them
 };
 
 }  // namespace kakehashi::adapters::kaigoweb::detail

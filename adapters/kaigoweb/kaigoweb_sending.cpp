@@ -7,14 +7,26 @@ namespace kakehashi::adapters::kaigoweb::detail {
 void Impl::send(gateway::OutboundUnit unit, std::function<void(SendResult)> done) {
   boost::asio::dispatch(strand_, [self = shared_from_this(), unit = std::move(unit),
                                   done = std::move(done)]() mutable {
-    self->do_send(std::move(unit), std::move(done));
+    // Counted until `done` ran, so that stop's `drained` comes after it.
+    ++self->in_flight_;
+    self->do_send(std::move(unit), [self, done = std::move(done)](SendResult r) {
+      done(std::move(r));
+      --self->in_flight_;
+      self->maybe_drained();
+    });
   });
 }
 
 void Impl::send_receipt(gateway::OutboundReceipt receipt, std::function<void(SendResult)> done) {
   boost::asio::dispatch(strand_, [self = shared_from_this(), receipt = std::move(receipt),
                                   done = std::move(done)]() mutable {
-    self->do_send_receipt(std::move(receipt), std::move(done));
+    // Counted until `done` ran, so that stop's `drained` comes after it.
+    ++self->in_flight_;
+    self->do_send_receipt(std::move(receipt), [self, done = std::move(done)](SendResult r) {
+      done(std::move(r));
+      --self->in_flight_;
+      self->maybe_drained();
+    });
   });
 }
 
@@ -41,6 +53,13 @@ void Impl::fetch_directory(std::string changed_since,
 
 void Impl::do_send(gateway::OutboundUnit unit, std::function<void(SendResult)> done) {
   if (stopping_) return post(std::move(done), retry("stopping", "adapter stopping"));
+  if (sessions_loading_ > 0) {
+    // Just started: the office's session is still being read from the vault.
+    after_load_.push_back([this, unit = std::move(unit), done = std::move(done)]() mutable {
+      do_send(std::move(unit), std::move(done));
+    });
+    return;
+  }
   Office* o = office(unit.sender.office_no);
   if (o == nullptr || o->state == kNoCredentials) {
     return post(std::move(done),
@@ -66,6 +85,17 @@ void Impl::do_send(gateway::OutboundUnit unit, std::function<void(SendResult)> d
   job->document = std::move(v5.document.json);
   job->target_month = target_month_of(job->document);
   job->done = std::move(done);
+  // Sent before (this instance's own send, or the sent feed): the first answer stands, no call.
+  if (const auto known = o->sent_index.find(job->reference); known != o->sent_index.end() &&
+                                                             !known->second.empty() &&
+                                                             o->doubt.count(job->reference) == 0) {
+    SendResult r;
+    r.status = SendResult::Status::kAccepted;
+    r.remote_id = job->office_no + ":" + known->second.front().second;
+    r.message = "sent before under the same reference";
+    r.sent_sha256 = sha256_hex(job->document);
+    return finish(job, std::move(r));
+  }
   const auto doubt = o->doubt.find(job->reference);
   const bool in_doubt = doubt != o->doubt.end();
   if (in_doubt) {

@@ -204,8 +204,10 @@ bool Impl::usable(const Office& o, const SessionRecord& r) const {
 }
 
 void Impl::load_session(const std::string& office_no) {
+  ++sessions_loading_;
   vault_get(session_key(context_.name, office_no),
             [this, office_no](std::optional<gateway::VaultRecord> rec, bool ok) {
+              loaded_one();
               Office* o = office(office_no);
               if (o == nullptr || !o->credentials) return;
               if (!ok) {
@@ -224,6 +226,15 @@ void Impl::load_session(const std::string& office_no) {
                           "login; outbound care plans wait");
               }
             });
+}
+
+// One session record read; sends that came before every office's record was read go on (at the
+// end of this turn, after the record's state is set).
+void Impl::loaded_one() {
+  if (--sessions_loading_ > 0) return;
+  auto waiting = std::move(after_load_);
+  after_load_.clear();
+  for (auto& go : waiting) boost::asio::post(strand_, std::move(go));
 }
 
 void Impl::drop_session(Office& o, const char* state, std::string detail, std::string until) {

@@ -16,11 +16,13 @@
 
 #include <rapidjson/document.h>
 
+#include "adapters/kaigoweb/credentials.hpp"
 #include "adapters/kaigoweb/kaigoweb_adapter.hpp"
 #include "adapters/kaigoweb/kaigoweb_codec.hpp"
 #include "adapters/kaigoweb/session_record.hpp"
 #include "mapping/careplan/file_name.hpp"
 #include "mapping/standard5/translate.hpp"
+#include "tests/adapters/behaviour/behaviour_suite.hpp"
 #include "tests/adapters/kaigoweb/memory_vault.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/peers/kaigoweb/kaigoweb_standin.hpp"
@@ -305,6 +307,120 @@ struct Fixture {
   std::vector<std::string> states;
   std::optional<kakehashi::gateway::OfficeStateReport> last_state;
 };
+
+// The shared behaviour suite (tests/adapters/behaviour): the adapter starts with a session a
+// login left in the vault (made here straight against the stand-in's handler), so that the
+// suite's sends go out; a resend with the same key is answered from the sent index.
+class KaigoWebPeer final : public kakehashi::testing::BehaviourPeer {
+ public:
+  KaigoWebPeer() {
+    static int counter = 0;
+    dir_ = pki().root / ("peer-" + std::to_string(counter++));
+    fs::create_directories(dir_ / "credentials");
+    fs::permissions(dir_ / "credentials", fs::perms::owner_all);
+    fs::copy(pki().kw() / "credentials" / kRegional, dir_ / "credentials" / kRegional);
+    fs::permissions(dir_ / "credentials" / kRegional, fs::perms::owner_all);
+    server_ = std::make_unique<standin::StandinThread>(
+        standin::options_from_pki(pki().dir(), (dir_ / "state.sqlite").string()));
+    server_->standin().load_accounts_file((pki().kw() / "accounts").string());
+    server_->standin().load_offices_file((pki().kw() / "offices.json").string());
+    config_.host = "127.0.0.1";
+    config_.port = server_->port();
+    config_.base_url = "https://127.0.0.1:" + std::to_string(config_.port);
+    config_.ca_file = (pki().kw() / "ca.pem").string();
+    config_.credentials_dir = (dir_ / "credentials").string();
+    config_.offices = {kRegional};
+    config_.poll_interval = 400ms;
+    config_.timeout = 2s;
+    config_.ambiguity_settle = 0ms;  // the suite resends at once after a malformed answer
+  }
+
+  std::unique_ptr<kakehashi::gateway::Adapter> make_adapter(
+      kakehashi::gateway::AdapterContext context) override {
+    auto vault = std::make_shared<kakehashi::testing::MemoryVault>(context.executor);
+    vault->seed(kw::session_key(kNetwork, kRegional), login());
+    context.vault = vault;
+    context.name = kNetwork;
+    return kw::make_kaigoweb_adapter(config_, context);
+  }
+
+  kakehashi::gateway::OutboundUnit sample_unit(const std::string& key) override {
+    return outbound(make_unit(std::hash<std::string>{}(key), kRegional, kNational), key);
+  }
+
+  std::size_t delivered_count(const std::string& key) override {
+    const auto r =
+        admin("GET", "/admin/v1/deliveries?sender_reference=" + kw::sender_reference(key));
+    return json(r.body)["data"]["deliveries"].Size();
+  }
+
+  bool can_misbehave() const override { return true; }
+  void answer_malformed_next(int count) override {
+    admin("POST", "/admin/v1/faults",
+          R"({"malformed":)" + std::to_string(count) +
+              R"(,"only":"POST /kaigo/careplan/v1/sent-items"})");
+  }
+  void answer_retry_after_next(int count, std::chrono::seconds after) override {
+    admin("POST", "/admin/v1/faults",
+          R"({"status":503,"code":"S5031","count":)" + std::to_string(count) +
+              R"(,"retry_after":)" + std::to_string(after.count()) +
+              R"(,"only":"POST /kaigo/careplan/v1/sent-items"})");
+  }
+
+ private:
+  kakehashi::adapters::http::Response admin(const std::string& method, const std::string& target,
+                                            const std::string& body = "{}",
+                                            const standin::Connection& conn = {"", "", 1}) {
+    kakehashi::adapters::http::Request req;
+    req.method = method;
+    req.target = target;
+    if (target.rfind("/admin/", 0) == 0) req.headers.emplace_back("authorization", "Admin admin");
+    req.headers.emplace_back("content-type", "application/json");
+    if (method != "GET") req.body = body;
+    return server_->standin().handle(req, conn).response;
+  }
+
+  // A login with the one-time password over the office's certificate (as the handler sees it);
+  // the session record the adapter would have written.
+  std::string login() {
+    auto read = kw::read_office_credentials(config_.credentials_dir, kRegional);
+    const auto& creds = std::get<kw::OfficeCredentials>(read);
+    const standin::Connection conn{kRegional, creds.certificate_sha256, 1};
+    const auto challenge =
+        kw::read_challenge(admin("POST", std::string(kw::kLoginPath),
+                                 kw::login_body(creds.user_id, creds.password), conn)
+                               .body);
+    BOOST_TEST_REQUIRE(challenge.ok());
+    const std::string otp =
+        json(admin("GET", "/admin/v1/otp?office_no=" + kRegional + "&user_id=" + creds.user_id)
+                 .body)["data"]["otp"]
+            .GetString();
+    const auto tokens = kw::read_tokens(admin("POST", std::string(kw::kOtpPath),
+                                              kw::otp_body(challenge.data.challenge_id, otp), conn)
+                                            .body,
+                                        true);
+    BOOST_TEST_REQUIRE(tokens.ok());
+    kw::SessionRecord r;
+    r.office_no = kRegional;
+    r.user_id = creds.user_id;
+    r.state = "active";
+    r.access_token = tokens.data.access_token;
+    r.refresh_token = tokens.data.refresh_token;
+    r.access_expires_at = kw::format_utc_ms(*kw::parse_time(tokens.data.access_expires_at));
+    r.refresh_expires_at = kw::format_utc_ms(*kw::parse_time(tokens.data.refresh_expires_at));
+    r.certificate_sha256 = creds.certificate_sha256;
+    r.login_at = r.updated_at = kw::format_utc_ms(std::chrono::system_clock::now());
+    return kw::write_session_record(r);
+  }
+
+  fs::path dir_;
+  std::unique_ptr<standin::StandinThread> server_;
+  kw::KaigoWebConfig config_;
+};
+
+const kakehashi::testing::BehaviourSuiteRegistrar kRegistered("kaigoweb_behaviour", [] {
+  return std::make_unique<KaigoWebPeer>();
+});
 
 }  // namespace
 

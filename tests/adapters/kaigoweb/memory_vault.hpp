@@ -72,6 +72,12 @@ class MemoryVault final : public gateway::AdapterVault {
     });
   }
 
+  // Stores `value` as if written once (a record another instance or an earlier run left).
+  void seed(const std::string& key, std::string value) {
+    std::lock_guard lock(mutex_);
+    records_[key] = {std::move(value), 1};
+  }
+
   std::optional<gateway::VaultRecord> record(const std::string& key) const {
     std::lock_guard lock(mutex_);
     const auto it = records_.find(key);
