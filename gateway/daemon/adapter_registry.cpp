@@ -37,7 +37,9 @@ AdapterTraits regional_traits() {
 AdapterTraits kaigoweb_traits() {
   AdapterTraits t;
   t.outbound_form = engine::EnvelopeForm::kDetached;
-  t.needs_cosigner = false;
+  // Its `cosign` credential is the proxy credential that signs the rendered 4.1 files of units
+  // from this network (it signs nothing): the config names it, checked with its key path.
+  t.needs_cosigner = true;
   t.senders_must_be_members = true;
   t.directory.incremental = true;
   t.directory.takes_publication = false;
