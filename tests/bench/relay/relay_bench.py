@@ -2,12 +2,15 @@
 """Relay benchmark (issue 8 "Benchmark", issue 7 audit on/off): the gateway between both stand-ins.
 
     tests/bench/relay/relay_bench.py --build build/relay-bench [--units 4000]
-        [--runs sqlite/rsa/0/on,sqlite/ec/0/on,...] [--work DIR] [--json FILE]
+        [--runs sqlite/rsa/0/on,sqlite/ec/0/on/kaigoweb,...] [--work DIR] [--json FILE]
 
-Each run is STORE/ALG/BACKLOG/AUDIT: STORE sqlite|postgres, ALG rsa|ec (the gateway's proxy
-key: co-signing, national decryption, translation receipts), BACKLOG units already accepted in
-the store before the run (bulk SQL, terminal states plus 0.1 % in flight), AUDIT on|off
-(off: the store's benchmark-only `benchmark_audit_off`). PostgreSQL runs need PG* variables of
+Each run is STORE/ALG/BACKLOG/AUDIT[/NATIONAL]: STORE sqlite|postgres, ALG rsa|ec (the gateway's
+proxy key: co-signing, national decryption, translation receipts), BACKLOG units already accepted
+in the store before the run (bulk SQL, terminal states plus 0.1 % in flight), AUDIT on|off
+(off: the store's benchmark-only `benchmark_audit_off`), NATIONAL ncp (default: the NCP
+stand-in, a proxy agent) or kaigoweb (the Kaigo WEB Service stand-in: 5.0 JSON, a session per
+office, nothing signed; every regional office the gateway acts for logs in with its one-time
+password through `kakehashi kaigoweb login` before the gateway is measured). PostgreSQL runs need PG* variables of
 a scratch cluster: the script re-runs itself under pg_virtualenv when none is set.
 
 The senders' side is done ahead of time: kakehashi-relay-pool signs (and, national side,
@@ -36,6 +39,21 @@ E2E = os.path.join(ROOT, "tests", "e2e")
 PROXY_USER = "KJ900000000001"
 NATIONAL_OFFICES = ["1370100016", "1370100024", "1370100032", "1371100452", "1371100460", "1371100478"]
 DEFAULT_RUNS = "sqlite/rsa/0/on,sqlite/rsa/0/off,sqlite/ec/0/on,sqlite/ec/0/off,sqlite/ec/1000000/on"
+NATIONAL_TYPES = ("ncp", "kaigoweb")
+# The Kaigo WEB stand-in's limits for a benchmark: far above what the gateway asks, so that the
+# gateway's own client-side rate (set as high in its config) is what paces it.
+KAIGOWEB_LIMITS = ["--rate-per-office", "100000", "--rate-burst", "100000",
+                   "--auth-rate-per-minute", "10000", "--max-connections-per-office", "64"]
+
+
+def parse_run(spec):
+    parts = spec.split("/")
+    if len(parts) == 4:
+        parts.append("ncp")
+    if len(parts) != 5 or parts[0] not in ("sqlite", "postgres") or parts[1] not in ("rsa", "ec") \
+            or not parts[2].isdigit() or parts[3] not in ("on", "off") or parts[4] not in NATIONAL_TYPES:
+        sys.exit(f"bad run {spec!r}: STORE/ALG/BACKLOG/AUDIT[/NATIONAL], e.g. sqlite/ec/0/on/kaigoweb")
+    return parts
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -59,6 +77,16 @@ def openssl_speed(seconds):
             "rsa2048_sign_per_s": float(rsa.group(1)), "rsa2048_verify_per_s": float(rsa.group(2)),
             "ecdsap256_sign_per_s": float(ecdsa.group(1)), "ecdsap256_verify_per_s": float(ecdsa.group(2)),
             "ecdhp256_per_s": float(ecdh.group(1))}
+
+
+def key_ms_per_unit(speed, alg, mix):
+    """CPU ms one unit's private-key operations cost at `openssl speed`'s per-core rate (its
+    -multi figure over the processes): co-signatures, decryptions and the translation receipt."""
+    per_core = lambda rate: rate / speed["processes"]
+    sign = per_core(speed["rsa2048_sign_per_s"] if alg == "rsa" else speed["ecdsap256_sign_per_s"])
+    decrypt = per_core(speed["rsa2048_sign_per_s"] if alg == "rsa" else speed["ecdhp256_per_s"])
+    return 1000.0 * ((mix["cosign_ops_per_unit"] + mix["receipt_sign_ops_per_unit"]) / sign
+                     + mix["decrypt_ops_per_unit"] / decrypt)
 
 
 def crypto_bound(speed, alg, mix):
@@ -116,12 +144,20 @@ class Procs:
             self.stop(p, 20)
 
 
-def start_standins(procs, bins, work, pki, national_state, regional_state, password):
-    accounts = ["--account", f"{PROXY_USER}:{password}:proxy"]
-    for i, no in enumerate(NATIONAL_OFFICES, 1):
-        accounts += ["--account", f"KJ1000000000{i:02d}:month-{no}:office:{no}"]
-    nat = procs.start("national", [bins["national"], "--bench", "--pki", pki, "--state", national_state,
-                                   "--offices", os.path.join(E2E, "national_offices.json")] + accounts, work)
+def start_standins(procs, bins, work, pki, national_state, regional_state, password, ntype="ncp"):
+    if ntype == "kaigoweb":
+        kw = os.path.join(pki, "kaigoweb")
+        nat = procs.start("national", [bins["kaigoweb"], "--bench", "--pki", pki, "--state", national_state,
+                                       "--accounts", os.path.join(kw, "accounts"),
+                                       "--offices", os.path.join(kw, "offices.json"),
+                                       "--otp-dir", os.path.join(work, "otp")] + KAIGOWEB_LIMITS, work)
+    else:
+        accounts = ["--account", f"{PROXY_USER}:{password}:proxy"]
+        for i, no in enumerate(NATIONAL_OFFICES, 1):
+            accounts += ["--account", f"KJ1000000000{i:02d}:month-{no}:office:{no}"]
+        nat = procs.start("national", [bins["national"], "--bench", "--pki", pki, "--state", national_state,
+                                       "--offices", os.path.join(E2E, "national_offices.json")] + accounts,
+                          work)
     reg = procs.start("regional", [bins["regional"], "--bench", "--pki", pki, "--state", regional_state,
                                    "--seed-directory", os.path.join(E2E, "regional_directory.json")], work)
     return nat, reg, procs.wait_port(nat, work, "national"), procs.wait_port(reg, work, "regional")
@@ -129,8 +165,8 @@ def start_standins(procs, bins, work, pki, national_state, regional_state, passw
 
 # ---- the pool -------------------------------------------------------------------------------
 
-def make_pool(args, bins, pki, alg):
-    d = os.path.join(args.work, f"pool-{alg}-{args.units}-{args.seed}")
+def make_pool(args, bins, pki, alg, ntype="ncp"):
+    d = os.path.join(args.work, f"pool-{ntype}-{alg}-{args.units}-{args.seed}")
     mix_file = os.path.join(d, "mix.json")
     if os.path.exists(mix_file):
         return d, json.load(open(mix_file))
@@ -139,16 +175,17 @@ def make_pool(args, bins, pki, alg):
     procs = Procs()
     try:  # each stand-in once, to create its schema and seed its directory
         nat, reg, _, _ = start_standins(procs, bins, d, pki, os.path.join(d, "national.sqlite"),
-                                        os.path.join(d, "regional.sqlite"), "pool")
+                                        os.path.join(d, "regional.sqlite"), "pool", ntype)
         procs.stop(nat)
         procs.stop(reg)
     finally:
         procs.stop_all()
-    log(f"== pool: {args.units} units signed by the offices, national side encrypted to proxy-{alg}")
+    log(f"== pool ({ntype}): {args.units} units, regional side signed by the offices, national side "
+        + ("5.0 documents" if ntype == "kaigoweb" else f"signed and encrypted to proxy-{alg}"))
     t = time.time()
     out = subprocess.run([bins["pool"], "--pki", pki, "--gateway-alg", alg, "--units", str(args.units),
                           "--seed", str(args.seed), "--national-state", os.path.join(d, "national.sqlite"),
-                          "--regional-state", os.path.join(d, "regional.sqlite")],
+                          "--regional-state", os.path.join(d, "regional.sqlite"), "--national-type", ntype],
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError("kakehashi-relay-pool failed: " + out.stderr[-2000:])
@@ -160,7 +197,23 @@ def make_pool(args, bins, pki, alg):
 
 # ---- gateway config and store ----------------------------------------------------------------
 
-def write_config(work, pki, nport, rport, store, alg, audit, sync):
+def kaigoweb_section(pki, nport, alg):
+    """The national network as the Kaigo WEB Service (adapters/kaigoweb/PROTOCOL.md §7.9): the
+    regional offices' credentials from the development PKI, the rate raised to the stand-in's."""
+    return json.dumps({
+        "type": "kaigoweb",
+        "trust_domain": f"{pki}/national",
+        "cosign": {"certificate_file": f"{pki}/gateway/proxy-{alg}.cert.pem",
+                   "key_file": f"{pki}/gateway/proxy-{alg}.key.pem"},
+        "settings": {"base_url": f"https://127.0.0.1:{nport}",
+                     "tls": {"ca_file": f"{pki}/kaigoweb/ca.pem"},
+                     "credentials_dir": f"{pki}/kaigoweb/credentials",
+                     "poll_interval": "200ms", "page_size": 100, "timeout": "15s",
+                     "max_connections_per_office": 8, "max_offices_in_flight": 8,
+                     "rate": {"per_second": 10000, "burst": 10000}}}, indent=1)
+
+
+def write_config(work, pki, nport, rport, store, alg, audit, sync, ntype="ncp"):
     text = open(os.path.join(ROOT, "config", "kakehashi.example.json")).read()
     text = (text.replace("@PKI@", pki).replace("@RUN@", work)
             .replace("@NATIONAL_PORT@", str(nport)).replace("@REGIONAL_PORT@", str(rport)))
@@ -174,26 +227,72 @@ def write_config(work, pki, nport, rport, store, alg, audit, sync):
         store_json += ', "benchmark_audit_off": true'
     store_json += "}"
     text = re.sub(r'"store": \{[^}]*\}', lambda _: '"store": ' + store_json, text, count=1)
-    text = drop_section(text, "admin")  # the operators' console is not measured here
+    if ntype == "kaigoweb":
+        # The offices log in through the admin API (kakehashi kaigoweb login), so it stays.
+        text = replace_section(text, "national", kaigoweb_section(pki, nport, alg))
+    else:
+        text = drop_section(text, "admin")  # the operators' console is not measured here
     path = os.path.join(work, "kakehashi.json")
     open(path, "w").write(text)
     return path
 
 
-def drop_section(text, key):
-    """The config text without its top-level `"key": {...},` section (balanced braces)."""
+def section_span(text, key):
+    """(start of `"key": {`, index after its closing brace) in the config text, or None."""
     start = text.find('"' + key + '": {')
     if start < 0:
-        return text
+        return None
     depth, i = 0, text.index("{", start)
     while True:
         depth += {"{": 1, "}": -1}.get(text[i], 0)
         i += 1
         if depth == 0:
-            break
+            return start, i
+
+
+def drop_section(text, key):
+    """The config text without its `"key": {...},` section (balanced braces)."""
+    span = section_span(text, key)
+    if span is None:
+        return text
+    start, i = span
     while i < len(text) and text[i] in " \t\r\n,":
         i += 1
     return text[:start] + text[i:]
+
+
+def replace_section(text, key, value_json):
+    span = section_span(text, key)
+    if span is None:
+        raise RuntimeError(f"no {key} section in the example config")
+    return text[:span[0]] + f'"{key}": ' + value_json + text[span[1]:]
+
+
+def kaigoweb_logins(bins, pki, work, config, gw, deadline):
+    """Every office the gateway acts for logs in: step 1 through the admin API (the stand-in
+    writes the one-time password into its OTP file), the code read from that file."""
+    port = None
+    while port is None and time.time() < deadline:
+        with open(os.path.join(work, "gateway.log")) as f:
+            m = re.search(r'"event":"admin-listening".*?"port":"(\d+)"', f.read())
+        if m:
+            port = m.group(1)
+        elif gw.poll() is not None:
+            raise RuntimeError("the gateway exited: see " + os.path.join(work, "gateway.log"))
+        else:
+            time.sleep(0.1)
+    if port is None:
+        raise RuntimeError("no admin-listening line from the gateway")
+    credentials = os.path.join(pki, "kaigoweb", "credentials")
+    for office in sorted(os.listdir(credentials)):
+        user = open(os.path.join(credentials, office, "user_id")).read().strip()
+        otp = os.path.join(work, "otp", f"{office}.{user}.otp")
+        out = subprocess.run([bins["gateway"], "kaigoweb", "login", "national", office, "--otp-file", otp,
+                              "--config", config, "--admin", f"https://127.0.0.1:{port}",
+                              "--token-file", os.path.join(pki, "admin", "operator.token")],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"login of {office} failed ({out.returncode}): {out.stderr.strip()[-500:]}")
 
 
 class StoreSql:
@@ -317,13 +416,13 @@ def percentile(sorted_values, p):
 
 
 def one_run(args, bins, pki, spec, speed):
-    store, alg, backlog, audit = spec.split("/")
+    store, alg, backlog, audit, ntype = parse_run(spec)
     backlog = int(backlog)
-    name = spec.replace("/", "-")
+    name = "-".join([store, alg, str(backlog), audit, ntype])
     work = os.path.join(args.work, "run-" + name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    pool, mix = make_pool(args, bins, pki, alg)
+    pool, mix = make_pool(args, bins, pki, alg, ntype)
     for f in ("national.sqlite", "regional.sqlite"):
         shutil.copy(os.path.join(pool, f), os.path.join(work, f))
     password = "bench-" + str(os.getpid())
@@ -332,14 +431,14 @@ def one_run(args, bins, pki, spec, speed):
         f.write(password)
     procs = Procs()
     sql = StoreSql(store, work)
-    result = {"run": spec, "store": store, "gateway_key": "RSA-2048" if alg == "rsa" else "ECDSA P-256",
+    result = {"run": spec, "national": ntype, "store": store, "gateway_key": "RSA-2048" if alg == "rsa" else "ECDSA P-256",
               "backlog": backlog, "audit": audit, "units": mix["units"],
               "fsync": ("sqlite synchronous=" + args.sqlite_sync) if store == "sqlite"
               else "postgresql fsync=on synchronous_commit=on"}
     try:
         nat, reg, nport, rport = start_standins(procs, bins, work, pki, os.path.join(work, "national.sqlite"),
-                                                os.path.join(work, "regional.sqlite"), password)
-        config = write_config(work, pki, nport, rport, store, alg, audit, args.sqlite_sync)
+                                                os.path.join(work, "regional.sqlite"), password, ntype)
+        config = write_config(work, pki, nport, rport, store, alg, audit, args.sqlite_sync, ntype)
         if store == "postgres":
             sql.reset_postgres()
         subprocess.run([bins["gateway"], "relay", "report", "--config", config], check=False,
@@ -361,6 +460,10 @@ def one_run(args, bins, pki, spec, speed):
         first_id = int(sql.rows("SELECT COALESCE(MAX(id), 0) FROM kh_transfers")[0][0])
         t0 = time.time()
         gw = procs.start("gateway", [bins["gateway"], "run", "--config", config], work)
+        if ntype == "kaigoweb":
+            t_login = time.time()
+            kaigoweb_logins(bins, pki, work, config, gw, t0 + 60)
+            result["logins_s"] = round(time.time() - t_login, 2)
         samples = []
         done = 0
         deadline = t0 + args.timeout
@@ -400,6 +503,11 @@ def one_run(args, bins, pki, spec, speed):
         result["cpu_s"] = round(cpu, 2)
         result["cpu_ms_per_unit"] = round(1000.0 * cpu / max(len(finish), 1), 3)
         result["standins_cpu_ms_per_unit"] = round(1000.0 * standins_cpu / max(len(finish), 1), 3)
+        # The split issue 21 asks for: private-key work priced by openssl speed, and the rest.
+        key_ms = key_ms_per_unit(speed, alg, mix)
+        result["key_ms_per_unit"] = round(key_ms, 3)
+        result["rest_ms_per_unit"] = round(result["cpu_ms_per_unit"] - key_ms, 3)
+        result["gateway_share_of_cpu"] = round(cpu / max(cpu + standins_cpu, 1e-9), 3)
         result["peak_rss_mib"] = round(hwm / 1024.0, 1)
         result["rss_mib_at_quartiles"] = [round(s["rss_kib"] / 1024.0, 1) for s in
                                           [samples[min(len(samples) - 1, (len(samples) * q) // 4)]
@@ -418,14 +526,15 @@ def one_run(args, bins, pki, spec, speed):
 
 
 def table(results):
-    head = ["run", "units/s", "p50 ms", "p95 ms", "p99 ms", "CPU ms/unit", "peak RSS MiB", "bound u/s",
-            "of bound", "complete"]
+    head = ["run", "units/s", "p50 ms", "p95 ms", "p99 ms", "CPU ms/unit", "key ms", "rest ms",
+            "stand-ins ms", "peak RSS MiB", "bound u/s", "of bound", "complete"]
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in results:
         lat = r.get("latency_ms", {})
         lines.append(" | ".join(str(x) for x in [
             r["run"], r.get("units_per_s"), lat.get("p50"), lat.get("p95"), lat.get("p99"),
-            r.get("cpu_ms_per_unit"), r.get("peak_rss_mib"), round(r["crypto_bound"]["units_per_s"]),
+            r.get("cpu_ms_per_unit"), r.get("key_ms_per_unit"), r.get("rest_ms_per_unit"),
+            r.get("standins_cpu_ms_per_unit"), r.get("peak_rss_mib"), round(r["crypto_bound"]["units_per_s"]),
             f'{100 * r.get("fraction_of_crypto_bound", 0):.0f} %', r.get("complete")]))
     return "\n".join(lines)
 
@@ -449,17 +558,18 @@ def main():
     b = args.build
     bins = {"gateway": f"{b}/gateway/kakehashi", "national": f"{b}/tests/peers/national/kakehashi-national-standin",
             "regional": f"{b}/tests/peers/regional/kakehashi-regional-standin",
-            "pool": f"{b}/tests/bench/kakehashi-relay-pool"}
+            "pool": f"{b}/tests/bench/kakehashi-relay-pool",
+            "kaigoweb": f"{b}/tests/peers/kaigoweb/kakehashi-kaigoweb-standin"}
     for k, v in bins.items():
         if not os.access(v, os.X_OK):
             sys.exit(f"missing {k} binary {v}: build the targets kakehashi kakehashi-national-standin "
-                     "kakehashi-regional-standin kakehashi-relay-pool")
+                     "kakehashi-regional-standin kakehashi-kaigoweb-standin kakehashi-relay-pool")
     os.makedirs(args.work, exist_ok=True)
     pki = os.path.join(args.work, "pki")
     if not os.path.exists(os.path.join(pki, "offices", "regional", "3271500062.cert.pem")):
         subprocess.run(["bash", os.path.join(ROOT, "deploy", "pki.sh"), pki], check=True, stdout=subprocess.DEVNULL)
-    for alg in sorted({r.split("/")[1] for r in runs}):
-        make_pool(args, bins, pki, alg)
+    for alg, ntype in sorted({(parse_run(r)[1], parse_run(r)[4]) for r in runs}):
+        make_pool(args, bins, pki, alg, ntype)
     log(f"== openssl speed -multi {os.cpu_count()} ({args.speed_seconds} s each)")
     speed = openssl_speed(args.speed_seconds)
     log("   " + json.dumps(speed))

@@ -5,6 +5,7 @@
 //
 //   kakehashi-relay-pool --pki DIR --gateway-alg rsa|ec --units N --national-state F
 //                        --regional-state F [--seed N] [--attachment-percent P]
+//                        [--national-type ncp|kaigoweb]
 //
 // Both state files must exist with their schema (start each stand-in once with --bench on them).
 // Half of the units go regional→national (rows in the gateway member's regional mailbox, each
@@ -13,11 +14,17 @@
 // bench_enveloped the same encrypted to the gateway's document certificate, as the national
 // system would serve it). Mix per direction: 70 % plans (K2: 第6表+第7表+補足, 3 users, 3 service
 // offices), 30 % actuals (K5); --attachment-percent of the units (default 10) carry a PDF.
+// With --national-type kaigoweb the national state file is the Kaigo WEB Service stand-in's
+// (tests/peers/kaigoweb/): national→regional units are items already delivered to the regional
+// offices the gateway acts for, each the 5.0 document `to_v5` makes of the office's 4.1 files (no
+// signature, no encryption: the service carries neither); the gateway then signs the rendered
+// 4.1 files with its proxy credential and attestation.
 // Prints one JSON line: units per direction, files, bytes, and the gateway's private-key operations
 // per unit (files co-signed + files decrypted; translation receipts counted apart).
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -34,7 +41,10 @@
 #include "mapping/careplan/file_name.hpp"
 #include "mapping/cms/envelope.hpp"
 #include "mapping/cms/signer.hpp"
+#include "mapping/cms/translation_receipt.hpp"
+#include "mapping/standard5/translate.hpp"
 #include "tests/careplan_gen/generator.hpp"
+#include "tests/peers/kaigoweb/send_checks.hpp"
 #include "tests/peers/regional/office_client.hpp"
 
 namespace {
@@ -130,7 +140,7 @@ class Db {
 };
 
 struct Options {
-  std::string pki, alg = "rsa", national_state, regional_state;
+  std::string pki, alg = "rsa", national_state, regional_state, national_type = "ncp";
   int units = 2000;
   std::uint64_t seed = 20260601;
   int attachment_percent = 10;
@@ -154,11 +164,18 @@ int run(const Options& o) {
   auto gateway_cert =
       kakehashi::gateway::pki::load_certificates(o.pki + "/gateway/proxy-" + o.alg + ".cert.pem");
   if (gateway_cert.empty()) throw std::runtime_error("no gateway document certificate");
+  const bool kaigoweb = o.national_type == "kaigoweb";
   Db national(o.national_state);
   Db regional(o.regional_state);
-  national.exec(
-      "CREATE TABLE IF NOT EXISTS bench_enveloped(transmission_id TEXT, name TEXT, enveloped BLOB, "
-      "PRIMARY KEY(transmission_id, name))");
+  if (!kaigoweb) {
+    national.exec(
+        "CREATE TABLE IF NOT EXISTS bench_enveloped(transmission_id TEXT, name TEXT, enveloped "
+        "BLOB, PRIMARY KEY(transmission_id, name))");
+  }
+  const std::string now_ms = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
   std::int64_t files_rn = 0, files_nr = 0, bytes = 0, units_rn = 0, units_nr = 0, pdfs = 0;
   for (int i = 0; i < o.units; ++i) {
     const bool to_national = i % 2 == 0;
@@ -244,6 +261,41 @@ int run(const Options& o) {
            {false, msg.body},
            {false, b.GetString()},
            {false, std::to_string(files.size())}});
+    } else if (kaigoweb) {
+      ++units_nr;
+      files_nr += static_cast<std::int64_t>(g.files.size());
+      std::vector<kakehashi::mapping::standard5::UnitFile> files;
+      for (const auto& f : g.files) files.push_back({f.name, f.bytes});
+      auto v5 = kakehashi::mapping::standard5::to_v5(files);
+      if (!v5.ok()) throw std::runtime_error("to_v5 refused a generated unit (" + key + ")");
+      const std::string& json = v5.document.json;
+      char item_id[32];
+      std::snprintf(item_id, sizeof item_id, "CPB%013d", i);
+      national.run(
+          "INSERT INTO items(item_id, sender_reference, sender_office, sender_type, "
+          "recipient_office, recipient_type, kind, target_month, document, document_sha256, "
+          "request_id, accepted_ms, status, status_ms, deliver_due_ms, delivered_ms, "
+          "document_bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,'bench',?11,'delivered',?11,"
+          "?11,?11,?12)",
+          {{false, item_id},
+           {false, key},
+           {false, sender.office_no},
+           {false, sender.service_type},
+           {false, recipient.office_no},
+           {false, recipient.service_type},
+           {false, plan ? "K2" : "K5"},
+           {false, kakehashi::standin::kaigoweb::target_month_of(json)},
+           {false, json},
+           {false, cms::sha256_hex(view(json))},
+           {false, now_ms},
+           {false, std::to_string(json.size())}});
+      for (const char* status : {"accepted", "delivered"}) {
+        national.run(
+            "INSERT INTO sent_events(item_id, sender_office, status, at_ms) VALUES(?,?,?,?)",
+            {{false, item_id}, {false, sender.office_no}, {false, status}, {false, now_ms}});
+      }
+      national.run("INSERT INTO received_events(item_id, recipient_office, at_ms) VALUES(?,?,?)",
+                   {{false, item_id}, {false, recipient.office_no}, {false, now_ms}});
     } else {
       ++units_nr;
       files_nr += static_cast<std::int64_t>(g.files.size());
@@ -294,8 +346,12 @@ int run(const Options& o) {
             << ",\"files_regional_to_national\":" << files_rn
             << ",\"files_national_to_regional\":" << files_nr << ",\"units_with_pdf\":" << pdfs
             << ",\"content_bytes\":" << bytes
-            << ",\"cosign_ops_per_unit\":" << static_cast<double>(files_rn) / total
-            << ",\"decrypt_ops_per_unit\":" << static_cast<double>(files_nr) / total
+            << ",\"national_type\":\"" << o.national_type << "\""
+            // NCP: the gateway co-signs what goes to national and decrypts what national serves;
+            // Kaigo WEB: it signs (as proxy, with its attestation) what comes from national and
+            // neither signs nor decrypts what goes there.
+            << ",\"cosign_ops_per_unit\":" << static_cast<double>(kaigoweb ? files_nr : files_rn) / total
+            << ",\"decrypt_ops_per_unit\":" << (kaigoweb ? 0.0 : static_cast<double>(files_nr) / total)
             << ",\"receipt_sign_ops_per_unit\":1}" << std::endl;
   return 0;
 }
@@ -321,17 +377,21 @@ int main(int argc, char** argv) {
         o.seed = std::stoull(v);
       else if (a == "--attachment-percent")
         o.attachment_percent = std::stoi(v);
+      else if (a == "--national-type")
+        o.national_type = v;
       else
         throw std::invalid_argument("unknown option " + a);
     }
     if (argc % 2 == 0 || o.pki.empty() || o.national_state.empty() || o.regional_state.empty() ||
-        (o.alg != "rsa" && o.alg != "ec"))
+        (o.alg != "rsa" && o.alg != "ec") ||
+        (o.national_type != "ncp" && o.national_type != "kaigoweb"))
       throw std::invalid_argument("missing options");
     return run(o);
   } catch (const std::exception& e) {
     std::cerr << "kakehashi-relay-pool: " << e.what()
               << "\nusage: kakehashi-relay-pool --pki DIR --gateway-alg rsa|ec --units N "
-                 "--national-state F --regional-state F [--seed N] [--attachment-percent P]\n";
+                 "--national-state F --regional-state F [--seed N] [--attachment-percent P] "
+                 "[--national-type ncp|kaigoweb]\n";
     return 2;
   }
 }

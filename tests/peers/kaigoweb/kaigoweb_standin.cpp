@@ -131,7 +131,7 @@ constexpr const char* kItemColumns =
     "i.item_id, i.sender_reference, i.sender_office, i.sender_type, i.recipient_office, "
     "i.recipient_type, i.kind, i.target_month, i.status, i.reject_by, i.reject_code, "
     "i.reject_reason, i.document_sha256, i.request_id, i.accepted_ms, i.status_ms, "
-    "i.delivered_ms, length(i.document), i.fetches, i.acks";
+    "i.delivered_ms, i.document_bytes, i.fetches, i.acks";
 
 ItemRow read_item(const Statement& st, int at = 0) {
   ItemRow r;
@@ -208,7 +208,8 @@ struct KaigoWebStandin::Impl {
         status TEXT NOT NULL, status_ms INTEGER NOT NULL, reject_by TEXT NOT NULL DEFAULT '',
         reject_code TEXT NOT NULL DEFAULT '', reject_reason TEXT NOT NULL DEFAULT '',
         deliver_due_ms INTEGER NOT NULL DEFAULT 0, delivered_ms INTEGER NOT NULL DEFAULT 0,
-        fetches INTEGER NOT NULL DEFAULT 0, acks INTEGER NOT NULL DEFAULT 0);
+        fetches INTEGER NOT NULL DEFAULT 0, acks INTEGER NOT NULL DEFAULT 0,
+        document_bytes INTEGER NOT NULL DEFAULT 0);
       CREATE INDEX IF NOT EXISTS items_due ON items(status, deliver_due_ms);
       CREATE TABLE IF NOT EXISTS sent_events(seq INTEGER PRIMARY KEY AUTOINCREMENT,
         item_id TEXT NOT NULL, sender_office TEXT NOT NULL, status TEXT NOT NULL,
@@ -220,6 +221,15 @@ struct KaigoWebStandin::Impl {
         call TEXT NOT NULL, outcome TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS revoked_offices(office_no TEXT PRIMARY KEY);
     )");
+    // State files written before document_bytes was kept: the size of each document in bytes
+    // (listings answer it without reading the document; length() of TEXT counts characters).
+    bool has_bytes = false;
+    for (auto st = db.prepare("PRAGMA table_info(items)"); st.step();)
+      has_bytes = has_bytes || st.text(1) == "document_bytes";
+    if (!has_bytes) {
+      db.exec("ALTER TABLE items ADD COLUMN document_bytes INTEGER NOT NULL DEFAULT 0;"
+              "UPDATE items SET document_bytes=length(CAST(document AS BLOB))");
+    }
   }
 
   // ---- plumbing -------------------------------------------------------------------------
@@ -727,7 +737,7 @@ struct KaigoWebStandin::Impl {
       return ng_answer(200, request_id, {e});
     }
     const std::int64_t now = now_ms();
-    SendCheck c = check_send(req.body, me.office_no, current_month_jst(now));
+    SendCheck c = check_send(req.body, me.office_no, current_month_jst(now), !settings.bench);
     if (!c.ok()) return ng_answer(c.status, request_id, c.errors);
     const CheckedSend& s = c.send;
     auto st = db.prepare("SELECT service_types, status FROM offices WHERE office_no=?");
@@ -771,8 +781,8 @@ struct KaigoWebStandin::Impl {
       db.prepare(
             "INSERT INTO items(item_id, sender_reference, sender_office, sender_type, "
             "recipient_office, recipient_type, kind, target_month, document, "
-            "document_sha256, request_id, accepted_ms, status, status_ms, deliver_due_ms) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,'accepted',?,?)")
+            "document_sha256, request_id, accepted_ms, status, status_ms, deliver_due_ms, "
+            "document_bytes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,'accepted',?,?,?)")
           .bind(1, item_id)
           .bind(2, s.sender_reference)
           .bind(3, sender_office)
@@ -787,6 +797,7 @@ struct KaigoWebStandin::Impl {
           .bind(12, now)
           .bind(13, now)
           .bind(14, now + settings.delivery_delay_ms)
+          .bind(15, static_cast<std::int64_t>(s.document_json.size()))
           .run();
       sent_event(item_id, sender_office, "accepted", now);
       if (faults.reject_count > 0) {

@@ -31,6 +31,10 @@ struct Settings {
   std::int64_t rate_burst = 20;
   std::int64_t auth_rate_per_minute = 10;
   std::int64_t delivery_delay_ms = 0;
+  // Benchmark mode (--bench): a send is checked for its envelope only (JSON, metadata, sender),
+  // not for the document's schema, characters or 4.1 rendering, so that the stand-in stays cheap
+  // beside the gateway it measures (tests/bench/relay/README.md). Never in tests of behaviour.
+  bool bench = false;
 };
 
 struct StandinOptions {

@@ -147,7 +147,8 @@ bool outside_jis_model(char32_t cp) {
   return (cp & 0xFFFE) == 0xFFFE;
 }
 
-SendCheck check_send(std::string_view body, const std::string& session_office, int current_month) {
+SendCheck check_send(std::string_view body, const std::string& session_office, int current_month,
+                     bool full) {
   rapidjson::Document d;
   d.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
   if (d.HasParseError()) return fail(400, "S4001", "リクエストを読み取れません", "");
@@ -192,6 +193,10 @@ SendCheck check_send(std::string_view body, const std::string& session_office, i
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   doc->Accept(writer);
   s.document_json.assign(buffer.GetString(), buffer.GetSize());
+  if (!full) {
+    s.sender = {session_office, member_str(from, keys.service_type)};
+    return c;
+  }
 
   std::string path = "/document";
   scan_characters(*doc, path, c.errors);

@@ -40,7 +40,10 @@ struct SendCheck {
 };
 
 // `current_month`: this month in JST as YYYY*12 + (MM-1) (KW2201's range).
-SendCheck check_send(std::string_view body, const std::string& session_office, int current_month);
+// `full` false (the stand-in's --bench): the envelope and metadata only; the document is taken
+// as it is (no schema, character or rendering checks).
+SendCheck check_send(std::string_view body, const std::string& session_office, int current_month,
+                     bool full = true);
 
 // §5.1's target_month of a 5.0 document: the first ファイル対象年月 (model order) that is not
 // 000000, else the first six digits of ファイル連番 ("" when the text is not a JSON object).

@@ -20,7 +20,7 @@ int usage() {
          "  [--auth-rate-per-minute N] [--max-connections-per-office N]\n"
          "  [--max-body-bytes N] [--delivery-delay-ms N] [--otp-dir DIR]\n"
          "  [--account OFFICE_NO:USER_ID:PASSWORD[:email|sms]]... [--accounts FILE]\n"
-         "  [--offices FILE.json] [--refuse-tls]\n";
+         "  [--offices FILE.json] [--refuse-tls] [--bench]\n";
   return 2;
 }
 
@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
     const std::string& a = args[i];
     if (a == "--refuse-tls") {
       refuse_tls = true;
+      continue;
+    }
+    if (a == "--bench") {  // benchmark mode: sends checked for their envelope only
+      settings.bench = true;
       continue;
     }
     if (i + 1 >= args.size()) return usage();
