@@ -330,6 +330,9 @@ BOOST_FIXTURE_TEST_CASE(a_send_is_stored_listed_fetched_and_acknowledged, Fixtur
   const auto list = parse(recipient.received().body);
   BOOST_TEST_REQUIRE(list["data"]["items"].Size() == 1u);
   BOOST_TEST(std::string(list["data"]["items"][0]["item_id"].GetString()) == id);
+  // The size in bytes of the UTF-8 document (not its count of characters).
+  BOOST_TEST(list["data"]["items"][0]["document_bytes"].GetInt64() ==
+             static_cast<std::int64_t>(u.document.size()));
   const auto fetched = recipient.fetch(id);
   BOOST_TEST_REQUIRE(fetched.ok(), fetched.body);
   const auto doc = parse(fetched.body);
