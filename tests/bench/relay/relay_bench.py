@@ -210,7 +210,7 @@ def kaigoweb_section(pki, nport, alg):
                      "credentials_dir": f"{pki}/kaigoweb/credentials",
                      "poll_interval": "200ms", "page_size": 100, "timeout": "15s",
                      "max_connections_per_office": 8, "max_offices_in_flight": 8,
-                     "rate": {"per_second": 10000, "burst": 10000}}}, indent=1)
+                     "rate": {"per_second": 1000, "burst": 1000}}}, indent=1)
 
 
 def write_config(work, pki, nport, rport, store, alg, audit, sync, ntype="ncp"):
