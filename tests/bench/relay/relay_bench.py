@@ -63,9 +63,13 @@ def log(*a):
 
 # ---- crypto bound ---------------------------------------------------------------------------
 
-def openssl_speed(seconds):
-    n = os.cpu_count() or 1
-    out = subprocess.run(["openssl", "speed", "-multi", str(n), "-seconds", str(seconds),
+def openssl_speed(seconds, processes=None):
+    """`openssl speed` of the gateway's key types. With processes (-multi) the rates are of all
+    cores together, counted in elapsed time (the crypto bound); without, one process's rates per
+    second of its own CPU time, which a loaded machine does not skew (the price of one operation)."""
+    n = processes or 1
+    multi = ["-multi", str(n)] if processes else []
+    out = subprocess.run(["openssl", "speed"] + multi + ["-seconds", str(seconds),
                           "rsa2048", "ecdsap256", "ecdhp256"],
                          capture_output=True, text=True, check=True).stdout
     rsa = re.search(r"^rsa 2048 bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)", out, re.M)
@@ -80,11 +84,11 @@ def openssl_speed(seconds):
 
 
 def key_ms_per_unit(speed, alg, mix):
-    """CPU ms one unit's private-key operations cost at `openssl speed`'s per-core rate (its
-    -multi figure over the processes): co-signatures, decryptions and the translation receipt."""
-    per_core = lambda rate: rate / speed["processes"]
-    sign = per_core(speed["rsa2048_sign_per_s"] if alg == "rsa" else speed["ecdsap256_sign_per_s"])
-    decrypt = per_core(speed["rsa2048_sign_per_s"] if alg == "rsa" else speed["ecdhp256_per_s"])
+    """CPU ms one unit's private-key operations cost at one process's `openssl speed` rate (per
+    second of CPU time): co-signatures, decryptions and the translation receipt."""
+    one = speed["one_process"]
+    sign = one["rsa2048_sign_per_s"] if alg == "rsa" else one["ecdsap256_sign_per_s"]
+    decrypt = one["rsa2048_sign_per_s"] if alg == "rsa" else one["ecdhp256_per_s"]
     return 1000.0 * ((mix["cosign_ops_per_unit"] + mix["receipt_sign_ops_per_unit"]) / sign
                      + mix["decrypt_ops_per_unit"] / decrypt)
 
@@ -571,7 +575,8 @@ def main():
     for alg, ntype in sorted({(parse_run(r)[1], parse_run(r)[4]) for r in runs}):
         make_pool(args, bins, pki, alg, ntype)
     log(f"== openssl speed -multi {os.cpu_count()} ({args.speed_seconds} s each)")
-    speed = openssl_speed(args.speed_seconds)
+    speed = openssl_speed(args.speed_seconds, os.cpu_count() or 1)
+    speed["one_process"] = openssl_speed(args.speed_seconds)
     log("   " + json.dumps(speed))
     load = os.getloadavg()
     results = []
