@@ -329,9 +329,11 @@ class StoreSql:
                            stdout=subprocess.DEVNULL)
 
     def reset_postgres(self):
-        self.script("DROP TABLE IF EXISTS kh_transfers, kh_notices, kh_cursors, kh_events, "
-                    "kh_audit_checkpoints, kh_leases, kh_meta, kh_registry_offices, kh_registry_syncs, "
-                    "kh_registry_changes CASCADE")
+        # Every table of the gateway's schema, whatever its version has.
+        tables = [r[0] for r in self.rows("SELECT tablename FROM pg_tables WHERE schemaname = "
+                                          "current_schema() AND tablename LIKE 'kh\\_%'")]
+        if tables:
+            self.script("DROP TABLE IF EXISTS " + ", ".join(tables) + " CASCADE")
 
 
 def prefill(sql, n, now_ms):
