@@ -14,9 +14,16 @@
 #          until a person completes the login; then everything arrives (PROTOCOL.md §7.3)
 #   faults the Kaigo WEB stand-in's fault switches while units flow: cut answers, 500, 503, slow,
 #          garbage, duplicate listings, a maintenance window with Retry-After
-# Every scenario ends with the same checks: every unit once at its recipient (the Kaigo WEB
+#   month  the quickstart's month (issue 17): plans, actuals and deletes both ways with a
+#          maintenance window (6 s) while they are sent, the login scenario's lapse and person's
+#          login, then a care-plan change (a plan again an hour later, same users), a plan with a
+#          PDF attachment (delivered if the 5.0 model carries it, else refused back naming why)
+#          and a broken unit (a one-field record added: refused at admission, REJECTED back at
+#          its sender on the regional network)
+# Every scenario ends with the same checks: every unit meant to arrive once at its recipient (the Kaigo WEB
 # stand-in's deliveries: one item per gateway reference; the regional stand-in's deliveries: one
-# per message id; each recipient office got what was sent to it), nothing refused or parked,
+# per message id; each recipient office got what was sent to it), nothing refused but what was
+# meant to be, nothing parked,
 # `kakehashi relay report` balanced with nothing in flight.
 #   kaigoweb_test.sh --scenario S --work DIR --bin-gateway F --bin-kaigoweb F --bin-regional F
 #     --bin-kaigoweb-office F --bin-regional-office F --bin-gen F [--pki DIR] [--units N]
@@ -35,7 +42,9 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-case "$SCENARIO" in crash | login | faults) ;; *) echo "--scenario crash|login|faults" >&2; exit 2 ;; esac
+case "$SCENARIO" in crash | login | faults | month) ;; *) echo "--scenario crash|login|faults|month" >&2; exit 2 ;; esac
+LAPSES=0
+case "$SCENARIO" in login | month) LAPSES=1 ;; esac
 [ -n "$WORK" ] || { echo "--work DIR is required" >&2; exit 2; }
 PKI="${PKI:-$(dirname "$WORK")/pki}"
 RANDOM=$SEED
@@ -90,14 +99,14 @@ login_office() {
   local out
   out="$(e2e_kaigoweb_login "$WORK" "$PKI" "$1" 2>&1)" || fail "kakehashi kaigoweb login $1: $out"
 }
-if [ "$SCENARIO" = login ]; then
+if [ "$LAPSES" = 1 ]; then
   e2e_kaigoweb_admin "$PKI" POST /admin/v1/settings '{"access_ttl":3,"refresh_ttl":12}' >/dev/null
   login_office "$LAPSING"
   LAPSE_AT=$((SECONDS + 12))
   e2e_kaigoweb_admin "$PKI" POST /admin/v1/settings '{"access_ttl":3600,"refresh_ttl":28800}' >/dev/null
 fi
 for no in "${REG_MANAGERS[@]}" "${REG_SERVICES[@]}"; do
-  [ "$SCENARIO" = login ] && [ "$no" = "$LAPSING" ] && continue
+  [ "$LAPSES" = 1 ] && [ "$no" = "$LAPSING" ] && continue
   login_office "$no"
 done
 echo "  .. $(( ${#REG_MANAGERS[@]} + ${#REG_SERVICES[@]} )) regional offices logged in to Kaigo WEB with their one-time passwords"
@@ -130,7 +139,7 @@ for f in "$WORK/gen"/*; do
   [ "$csv_only" = 1 ] && [ "$of_month" = 1 ] || continue
   TEMPLATES+=("$kind $seq ${BASH_REMATCH[1]} $ft ${BASH_REMATCH[3]} $tt")
 done
-if [ "$SCENARIO" = login ]; then
+if [ "$LAPSES" = 1 ]; then
   # Plans and actuals in turn, so the lapsing care manager both sends (odd units: its plans) and
   # receives (even units: actuals to it).
   PLANS=() ACTUALS=()
@@ -146,7 +155,7 @@ fi
 [ "${#TEMPLATES[@]}" -ge "$UNITS" ] ||
   fail "the generator made ${#TEMPLATES[@]} CSV-only plan/actuals units for $UNITS (seed $SEED)"
 
-# Every unit: N SEQ FROM TO DIRECTION(r2n|n2r) SOURCE_ID
+# Every unit: N SEQ FROM TO DIRECTION(r2n|n2r) SOURCE_ID OUTCOME(deliver|refuse|either)
 : >"$WORK/units.tsv"
 # make_unit N FROM_NET FROM_OFFICE_HINT: unit N's files in WORK/units/N; sets U_FROM U_TO U_FT U_TT U_SEQ.
 # Odd units go regional → national, even ones national → regional; plans from a care manager
@@ -159,7 +168,7 @@ make_unit() {
   i=$((n / 2))
   local rm="${REG_MANAGERS[$((i % ${#REG_MANAGERS[@]}))]}" rs="${REG_SERVICES[$((i % ${#REG_SERVICES[@]}))]}"
   local nm="${NAT_MANAGERS[$((i % ${#NAT_MANAGERS[@]}))]}" ns="${NAT_SERVICES[$((i % ${#NAT_SERVICES[@]}))]}"
-  if [ "$SCENARIO" = login ]; then
+  if [ "$LAPSES" = 1 ]; then
     if [ $(((n - 1) % 4)) -lt 2 ]; then rm="$LAPSING"; else rm="${REG_MANAGERS[1]}"; fi
   fi
   if [ "$U_DIR" = r2n ]; then
@@ -189,10 +198,10 @@ send_units() {
         --to "$U_TO:$U_TT" --message-id "kwe-$SEED-$n" "$WORK/units/$n"/*)" ||
         fail "unit $n: the regional network refused it: $out"
       id="$(jq -r .id <<<"$out")"
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$U_SEQ" "$U_FROM" "$U_TO" r2n "$id" >>"$WORK/units.tsv"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$U_SEQ" "$U_FROM" "$U_TO" r2n "$id" deliver >>"$WORK/units.tsv"
     else
       batch[$U_FROM]+="send $WORK/units/$n --reference office-$SEED-$n"$'\n'
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$U_SEQ" "$U_FROM" "$U_TO" n2r "office-$SEED-$n" >>"$WORK/units.tsv"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$U_SEQ" "$U_FROM" "$U_TO" n2r "office-$SEED-$n" deliver >>"$WORK/units.tsv"
     fi
   done
   for office in "${!batch[@]}"; do
@@ -221,14 +230,21 @@ regional_mailbox() {
     jq -r '.items[] | select(.message_id | startswith("kh-office-") | not) |
       "\(.from.office_no)→\(.to.office_no)"'
 }
-expected() { # DIRECTION [OFFICE]: FROM→TO of the units sent that way
-  awk -F'\t' -v d="$1" -v o="${2:-}" '$5 == d && (o == "" || $3 == o || $4 == o) {print $3 "→" $4}' "$WORK/units.tsv"
+expected() { # DIRECTION [OFFICE]: FROM→TO of the units sent that way to be delivered
+  awk -F'\t' -v d="$1" -v o="${2:-}" '$5 == d && $7 == "deliver" && (o == "" || $3 == o || $4 == o) {print $3 "→" $4}' "$WORK/units.tsv"
+}
+# The gateway's transfers refused other than as planned (units.tsv: refuse or either).
+unplanned_refusals() {
+  gw relay list --state rejected --json |
+    jq -r --argjson planned "$(awk -F'\t' '$7 != "deliver" {print $6}' "$WORK/units.tsv" | jq -R . | jq -s .)" \
+      '.[] | select(.source_id as $s | $planned | index($s) | not) |
+       "\(.sender)→\(.recipient) (\(.direction)): \(.reason) \(.last_error)"'
 }
 count() { grep -c . || true; }
 # Everything sent has arrived; a refusal fails at once, naming it.
 arrived_all() {
   local refused
-  refused="$(gw relay list --state rejected --json | jq -r '.[] | "\(.sender)→\(.recipient) (\(.direction)): \(.reason) \(.last_error)"')"
+  refused="$(unplanned_refusals)"
   [ -z "$refused" ] || fail "refused by the gateway or a network: $refused"
   [ "$(kaigoweb_deliveries | count)" -ge "$(expected r2n | count)" ] &&
     [ "$(regional_deliveries | grep -v '^kh-office-' | count)" -ge "$(expected n2r | count)" ]
@@ -241,6 +257,95 @@ wait_for() { # WHAT COMMAND...
     sleep 0.5
   done
   fail "$what: not done within the deadline (${DEADLINE}s)"
+}
+
+# The month's traffic: every unit, with a maintenance window (503 S5030, Retry-After 2) of 6 s
+# opening 4 s after the first send.
+send_month() {
+  send_units 1 "$UNITS" &
+  local sender=$!
+  E2E_PIDS+=("$sender")
+  sleep 4
+  e2e_kaigoweb_admin "$PKI" POST /admin/v1/faults '{"maintenance":true,"retry_after":2}' >/dev/null
+  echo "  .. maintenance window opens"
+  sleep 6
+  e2e_kaigoweb_admin "$PKI" POST /admin/v1/faults '{"maintenance":false}' >/dev/null
+  echo "  .. maintenance window closes"
+  wait "$sender" || fail "sending the units failed"
+}
+# readdress TEMPLATE_SEQ GFROM GTO FROM TO NEWSEQ DIR: a generated unit's files for another pair
+# and sequence.
+readdress_unit() {
+  local seq="$1" gfrom="$2" gto="$3" from="$4" to="$5" new="$6" dir="$7" f
+  mkdir -p "$dir"
+  for f in "$WORK/gen"/*"_$seq"*; do
+    LC_ALL=C sed -e "s/$gfrom/#1#/g; s/$gto/#2#/g; s/#1#/$from/g; s/#2#/$to/g; s/$seq/$new/g" "$f" \
+      >"$dir/$(basename "$f" | LC_ALL=C sed -e "s/$gfrom/#1#/; s/$gto/#2#/; s/#1#/$from/; s/#2#/$to/; s/$seq/$new/")"
+  done
+}
+# send_extra LABEL OUTCOME FROM FT TO TT DIR: one unit from a regional office, recorded in units.tsv.
+send_extra() {
+  local label="$1" outcome="$2" from="$3" ft="$4" to="$5" tt="$6" dir="$7" out id
+  out="$(regional_office send --facility "$REG_FAC" --office "$from" --type "$ft" --to "$to:$tt" \
+    --message-id "kwe-$SEED-$label" "$dir"/*)" || fail "$label: the regional network refused it: $out"
+  id="$(jq -r .id <<<"$out")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "-" "$from" "$to" r2n "$id" "$outcome" >>"$WORK/units.tsv"
+  EXTRA_ID[$label]="$id"
+}
+later() { # SEQUENCE SECONDS: the sequence (YYYYMMDDhhmmss) that many seconds later
+  local t
+  t="$(date -u -d "${1:0:4}-${1:4:2}-${1:6:2} ${1:8:2}:${1:10:2}:${1:12:2}Z" +%s)"
+  date -u -d "@$((t + $2))" +%Y%m%d%H%M%S
+}
+transfer_state() { gw relay list --json | jq -r --arg s "$1" '[.[] | select(.source_id == $s)][0] | .state // ""'; }
+settled_extras() {
+  local l st
+  for l in change attachment broken; do
+    st="$(transfer_state "${EXTRA_ID[$l]}")"
+    [ "$st" = delivered ] || [ "$st" = rejected ] || return 1
+  done
+}
+declare -A EXTRA_ID
+
+# lapse_phase SEND...: the lapsing office needs a login; SEND... sends the units; the others'
+# arrive while its own wait; then a person logs it in (login and month scenarios).
+lapse_phase() {
+  # The driver notices the lapse itself (refresh_expires_at passed, no call needed).
+  office_needs_login() { e2e_kaigoweb_offices "$WORK" "$PKI" | grep -q "^$LAPSING  login_required"; }
+  wait_for "office $LAPSING to need a login after its refresh token lapsed" office_needs_login
+  echo "  .. $LAPSING: login_required $((SECONDS - t0)) s in (its refresh token lapsed)"
+  "$@"
+  others_arrived() {
+    [ "$(kaigoweb_deliveries | grep -v "$LAPSING" | count)" -ge "$(expected r2n | grep -v "$LAPSING" | count)" ] &&
+      [ "$(regional_mailbox | grep -v "$LAPSING" | count)" -ge "$(expected n2r | grep -v "$LAPSING" | count)" ]
+  }
+  wait_for "the other offices' units" others_arrived
+  # Held, not failed: nothing of the lapsing office has reached either side, nothing was refused
+  # or parked, no attempt counted for its outbound units, and it was told on its own network.
+  [ "$(kaigoweb_deliveries | grep -c "$LAPSING" || true)" -eq 0 ] ||
+    fail "a unit of $LAPSING reached Kaigo WEB while its login was needed"
+  [ "$(regional_mailbox | grep -c "→$LAPSING" || true)" -eq 0 ] ||
+    fail "a unit to $LAPSING was fetched from Kaigo WEB while its login was needed"
+  held="$(gw relay list --json | jq --arg o "$LAPSING" \
+    '[.[] | select(.direction == "regional->kaigoweb" and (.sender | startswith($o)))]')"
+  [ "$(jq length <<<"$held")" -eq "$(expected r2n "$LAPSING" | count)" ] ||
+    fail "$(jq length <<<"$held") of $(expected r2n "$LAPSING" | count) units of $LAPSING taken in by the gateway"
+  [ "$(jq '[.[] | select(.state != "accepted" or .attempts != 0)] | length' <<<"$held")" -eq 0 ] ||
+    fail "units of $LAPSING not simply waiting: $(jq -c '[.[] | {state, attempts}]' <<<"$held")"
+  [ "$(gw relay list --state rejected --json | jq length)" -eq 0 ] || fail "a unit was refused while $LAPSING waited"
+  # The notice goes to the office on its own network (where its units came from). The regional
+  # adapter cannot address an office yet (notice_not_supported, logged office-notice-refused):
+  # what is checked here is that the engine queued it there.
+  notice_queued() {
+    grep -q '"event":"office-notice-queued","network":"kaigoweb","office":"'"$LAPSING"'","told_on":"regional"' "$WORK/gateway.log"
+  }
+  wait_for "the notice to $LAPSING queued on the regional network" notice_queued
+  alert_raised() { grep -q '"alert":"office-login-required","subject":"kaigoweb/'"$LAPSING" "$WORK/gateway.log"; }
+  wait_for "the office-login-required alert naming $LAPSING" alert_raised
+  echo "  .. $(jq length <<<"$held") unit(s) of $LAPSING held (accepted, 0 attempts), $(expected n2r "$LAPSING" | count) to it waiting at Kaigo WEB; the others delivered; alert raised, notice queued on the regional network ($((SECONDS - t0)) s)"
+  # A person completes the login with the code the stand-in "sent"; traffic resumes by itself.
+  login_office "$LAPSING"
+  echo "  .. $LAPSING logged in again with its one-time password"
 }
 
 rc=0
@@ -301,47 +406,68 @@ case "$SCENARIO" in
     wait_for "the gateway to meet an ambiguous send and a garbled answer" faults_seen
     ;;
   login)
-    # The driver notices the lapse itself (refresh_expires_at passed, no call needed).
-    office_needs_login() { e2e_kaigoweb_offices "$WORK" "$PKI" | grep -q "^$LAPSING  login_required"; }
-    wait_for "office $LAPSING to need a login after its refresh token lapsed" office_needs_login
-    echo "  .. $LAPSING: login_required $((SECONDS - t0)) s in (its refresh token lapsed)"
-    send_units 1 "$UNITS"
-    others_arrived() {
-      [ "$(kaigoweb_deliveries | grep -v "$LAPSING" | count)" -ge "$(expected r2n | grep -v "$LAPSING" | count)" ] &&
-        [ "$(regional_mailbox | grep -v "$LAPSING" | count)" -ge "$(expected n2r | grep -v "$LAPSING" | count)" ]
-    }
-    wait_for "the other offices' units" others_arrived
-    # Held, not failed: nothing of the lapsing office has reached either side, nothing was refused
-    # or parked, no attempt counted for its outbound units, and it was told on its own network.
-    [ "$(kaigoweb_deliveries | grep -c "$LAPSING" || true)" -eq 0 ] ||
-      fail "a unit of $LAPSING reached Kaigo WEB while its login was needed"
-    [ "$(regional_mailbox | grep -c "→$LAPSING" || true)" -eq 0 ] ||
-      fail "a unit to $LAPSING was fetched from Kaigo WEB while its login was needed"
-    held="$(gw relay list --json | jq --arg o "$LAPSING" \
-      '[.[] | select(.direction == "regional->kaigoweb" and (.sender | startswith($o)))]')"
-    [ "$(jq length <<<"$held")" -eq "$(expected r2n "$LAPSING" | count)" ] ||
-      fail "$(jq length <<<"$held") of $(expected r2n "$LAPSING" | count) units of $LAPSING taken in by the gateway"
-    [ "$(jq '[.[] | select(.state != "accepted" or .attempts != 0)] | length' <<<"$held")" -eq 0 ] ||
-      fail "units of $LAPSING not simply waiting: $(jq -c '[.[] | {state, attempts}]' <<<"$held")"
-    [ "$(gw relay list --state rejected --json | jq length)" -eq 0 ] || fail "a unit was refused while $LAPSING waited"
-    # The notice goes to the office on its own network (where its units came from). The regional
-    # adapter cannot address an office yet (notice_not_supported, logged office-notice-refused):
-    # what is checked here is that the engine queued it there.
-    notice_queued() {
-      grep -q '"event":"office-notice-queued","network":"kaigoweb","office":"'"$LAPSING"'","told_on":"regional"' "$WORK/gateway.log"
-    }
-    wait_for "the notice to $LAPSING queued on the regional network" notice_queued
-    alert_raised() { grep -q '"alert":"office-login-required","subject":"kaigoweb/'"$LAPSING" "$WORK/gateway.log"; }
-    wait_for "the office-login-required alert naming $LAPSING" alert_raised
-    echo "  .. $(jq length <<<"$held") unit(s) of $LAPSING held (accepted, 0 attempts), $(expected n2r "$LAPSING" | count) to it waiting at Kaigo WEB; the others delivered; alert raised, notice queued on the regional network ($((SECONDS - t0)) s)"
-    # A person completes the login with the code the stand-in "sent"; traffic resumes by itself.
-    login_office "$LAPSING"
-    echo "  .. $LAPSING logged in again with its one-time password"
+    lapse_phase send_units 1 "$UNITS"
+    ;;
+  month)
+    lapse_phase send_month
     ;;
 esac
 
 wait_for "every unit at its recipient" arrived_all
-echo "  .. every unit arrived ($((SECONDS - t0)) s); checking once each"
+echo "  .. every unit arrived ($((SECONDS - t0)) s)"
+
+# ---- the month's end: a change, an attachment, a broken unit ----------------------------------------
+if [ "$SCENARIO" = month ]; then
+  t1=$SECONDS
+  FROM_M="${REG_MANAGERS[1]}"
+  # A care-plan change: unit 3 (a plan of FROM_M, delivered) again an hour later, same users.
+  read -r _ seq gfrom ft gto tt <<<"${TEMPLATES[2]}"
+  to3="$(awk -F'\t' '$1 == 3 {print $4}' "$WORK/units.tsv")"
+  readdress_unit "$seq" "$gfrom" "$gto" "$FROM_M" "$to3" "$(later "$seq" 3600)" "$WORK/units/change"
+  send_extra change deliver "$FROM_M" "$ft" "$to3" "$tt" "$WORK/units/change"
+  # A broken unit: the change's files two hours later with a record of one field added to a CSV:
+  # refused at admission, back to its sender.
+  readdress_unit "$seq" "$gfrom" "$gto" "$FROM_M" "$to3" "$(later "$seq" 7200)" "$WORK/units/broken"
+  printf 'broken\r\n' >>"$(ls "$WORK/units/broken"/*.CSV | head -1)"
+  send_extra broken refuse "$FROM_M" "$ft" "$to3" "$tt" "$WORK/units/broken"
+  # A plan with a PDF attachment: delivered if the 5.0 model carries it, else refused back to
+  # its sender naming why.
+  att=""
+  for f in "$WORK/gen"/*.pdf "$WORK/gen"/*.PDF; do
+    [ -f "$f" ] && [[ "$(basename "$f")" =~ $NAME_RE ]] || continue
+    aseq="${BASH_REMATCH[5]}" aft="${BASH_REMATCH[2]}" att_tt="${BASH_REMATCH[4]}"
+    [ "$aft" = 43 ] && [[ "$SERVICE_TYPES" == *" $att_tt "* ]] || continue
+    ls "$WORK/gen"/*"_${MONTH}_"*"_$aseq"* >/dev/null 2>&1 || continue
+    att="$aseq ${BASH_REMATCH[1]} ${BASH_REMATCH[3]}"
+    break
+  done
+  [ -n "$att" ] || fail "the generator made no plan with a PDF attachment of $MONTH (seed $SEED)"
+  read -r aseq agfrom agto <<<"$att"
+  readdress_unit "$aseq" "$agfrom" "$agto" "$FROM_M" "${NAT_SERVICES[0]}" "$aseq" "$WORK/units/attachment"
+  send_extra attachment either "$FROM_M" 43 "${NAT_SERVICES[0]}" "$att_tt" "$WORK/units/attachment"
+  wait_for "the change, the broken unit and the attachment to be settled" settled_extras
+  [ "$(transfer_state "${EXTRA_ID[change]}")" = delivered ] || fail "the care-plan change was not delivered"
+  [ "$(transfer_state "${EXTRA_ID[broken]}")" = rejected ] || fail "the broken unit was not refused"
+  reason_of() { gw relay list --json | jq -r --arg s "$1" '[.[] | select(.source_id == $s)][0] | "\(.reason) \(.last_error)"'; }
+  echo "  .. the change delivered; the broken unit refused: $(reason_of "${EXTRA_ID[broken]}" | cut -c1-160)"
+  if [ "$(transfer_state "${EXTRA_ID[attachment]}")" = delivered ]; then
+    sed -i 's/^\(attachment\t.*\t\)either$/\1deliver/' "$WORK/units.tsv"
+    echo "  .. the plan with a PDF attachment delivered (the 5.0 model carries it)"
+  else
+    sed -i 's/^\(attachment\t.*\t\)either$/\1refuse/' "$WORK/units.tsv"
+    [ -n "$(reason_of "${EXTRA_ID[attachment]}" | tr -d ' ')" ] || fail "the attachment unit was refused without a reason"
+    echo "  .. the plan with a PDF attachment refused: $(reason_of "${EXTRA_ID[attachment]}" | cut -c1-160)"
+  fi
+  # The refusal reaches the sender on its own network.
+  receipt_rejected() {
+    regional_office receipts --since 0 | jq -e --arg id "${EXTRA_ID[broken]}" \
+      '[.items[] | select(.id == $id and .state == "REJECTED")] | length == 1' >/dev/null
+  }
+  wait_for "the broken unit's rejection back at its sender" receipt_rejected
+  wait_for "the change and the attachment at their recipient" arrived_all
+  echo "  .. month's end settled, the broken unit's rejection back at $FROM_M ($((SECONDS - t1)) s)"
+fi
+echo "  .. checking once each"
 
 # ---- the checks --------------------------------------------------------------------------------------
 check_multiset() { # WHAT EXPECTED_LINES ACTUAL_LINES
@@ -364,14 +490,10 @@ if [ "$(count <<<"$reg")" -ne "$(sort -u <<<"$reg" | count)" ]; then
   rc=1
 fi
 check_multiset "Kaigo WEB → regional (the offices' mailbox)" "$(expected n2r)" "$(regional_mailbox)"
-for state in rejected parked; do
-  n="$(gw relay list --state "$state" --json | jq length)"
-  if [ "$n" -ne 0 ]; then
-    echo "FAIL: $n transfer(s) $state:"
-    gw relay list --state "$state" --json | jq -c '.[] | {source_network, error_code: (.error_code // .last_error)}' | head -5
-    rc=1
-  fi
-done
+refused="$(unplanned_refusals)"
+[ -z "$refused" ] || { echo "FAIL: refused: $refused"; rc=1; }
+n="$(gw relay list --state parked --json | jq length)"
+[ "$n" -eq 0 ] || { echo "FAIL: $n transfer(s) parked"; rc=1; }
 e2e_stop "$GATEWAY_PID" 60 || { echo "FAIL: the gateway exited with an error after SIGTERM"; rc=1; }
 echo "-- kakehashi relay report:"
 gw relay report || { echo "FAIL: the report does not balance"; rc=1; }
