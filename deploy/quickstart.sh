@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Kakehashi quickstart: install, build, create the development PKI, start both network stand-ins
-# and the gateway on SQLite, and play a realistic month of care-plan traffic through it
-# (tests/e2e/month_player.cpp). Exits with the month player's code: 0 only if every number adds up.
+# Kakehashi quickstart: install, build, create the development PKI, and play a realistic month of
+# care-plan traffic through the gateway on SQLite twice: first with the national network of type
+# kaigoweb (the Kaigo WEB Service, the national exchange from January 2027: its stand-in and the
+# regional one, tests/e2e/kaigoweb_test.sh --scenario month), then with the NCP model (both
+# stand-ins, tests/e2e/month_player.cpp). Exits 0 only if every number adds up in both.
 # Idempotent: packages and the build are only redone when missing or changed; the PKI is kept;
 # every run starts with fresh state under build/quickstart/run.
 set -euo pipefail
@@ -26,6 +28,18 @@ PKI="$QS/pki"
 WORK="$QS/run"
 trap e2e_cleanup EXIT
 echo
+echo "== the month through the Kaigo WEB Service (national type kaigoweb, the default); state in $QS/run-kaigoweb"
+set +e
+bash "$KAKEHASHI_ROOT/tests/e2e/kaigoweb_test.sh" --scenario month --work "$QS/run-kaigoweb" \
+  --pki "$PKI" --units 24 --deadline 300 --bin-gateway "$BIN_GATEWAY" \
+  --bin-kaigoweb "$rel/tests/peers/kaigoweb/kakehashi-kaigoweb-standin" --bin-regional "$BIN_REGIONAL" \
+  --bin-kaigoweb-office "$rel/tests/peers/kaigoweb/kakehashi-kaigoweb-office" \
+  --bin-regional-office "$rel/tests/peers/regional/kakehashi-regional-office" \
+  --bin-gen "$rel/tests/careplan_gen/kakehashi_gen"
+kw_rc=$?
+set -e
+echo
+echo "== the month through the NCP model (national type national)"
 echo "== development PKI in $PKI; fresh state in $WORK"
 e2e_prepare "$WORK" "$PKI"
 e2e_start_standins "$WORK" "$PKI"
@@ -50,6 +64,7 @@ echo "   relay report from the stopped gateway's store:"
 "$BIN_GATEWAY" relay report --config "$WORK/kakehashi.json" | sed 's/^/   /' || rc=1
 echo "   audit log of the stopped gateway (a clean stop seals it: no record unsealed):"
 "$BIN_GATEWAY" audit verify --config "$WORK/kakehashi.json" | sed 's/^/   /' || rc=1
+[ "$kw_rc" -eq 0 ] || { echo "   the Kaigo WEB month failed (exit code $kw_rc; see above)"; rc=1; }
 echo
 echo "quickstart finished in $(( $(date +%s) - started )) s with exit code $rc"
 exit "$rc"

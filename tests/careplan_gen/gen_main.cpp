@@ -1,6 +1,8 @@
 // kakehashi_gen: writes generated care-plan send units into a directory, one file per name.
-//   kakehashi_gen DIR [--seed N] [--units N] [--all]
-// --all writes one unit of every combination; --units N writes N units of a month-end mix.
+//   kakehashi_gen DIR [--seed N] [--units N] [--all] [--service-month YYYYMM]
+// --all writes one unit of every combination; --units N writes N units of a month-end mix, of
+// --service-month when given (e.g. a month the Kaigo WEB Service accepts: from 12 months back to
+// 3 ahead).
 
 #include <cstdint>
 #include <cstdlib>
@@ -16,7 +18,7 @@
 namespace {
 
 int usage() {
-  std::cerr << "usage: kakehashi_gen DIR [--seed N] [--units N] [--all]\n";
+  std::cerr << "usage: kakehashi_gen DIR [--seed N] [--units N] [--all] [--service-month YYYYMM]\n";
   return 2;
 }
 
@@ -35,11 +37,14 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 1;
   long units = 0;
   bool all = false;
+  std::string service_month;
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string_view arg = argv[i];
       if (arg == "--all") {
         all = true;
+      } else if (arg == "--service-month" && i + 1 < argc) {
+        service_month = argv[++i];
       } else if ((arg == "--seed" || arg == "--units") && i + 1 < argc) {
         const std::string value = argv[++i];
         std::size_t used = 0;
@@ -70,7 +75,7 @@ int main(int argc, char** argv) {
       }
     }
     for (long i = 0; i < units; ++i) {
-      const auto unit = generator.make_mixed();
+      const auto unit = generator.make_mixed(service_month);
       write_unit(dir, unit);
       files += unit.files.size();
       ++written;

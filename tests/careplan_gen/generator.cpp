@@ -1506,7 +1506,7 @@ std::vector<GeneratedUnit> UnitGenerator::one_of_each() {
   return units;
 }
 
-GeneratedUnit UnitGenerator::make_mixed() {
+GeneratedUnit UnitGenerator::make_mixed(const std::string& service_month) {
   // Weights out of 100, roughly a month-end day at a care manager office and its partners.
   static constexpr std::array<std::pair<std::string_view, int>, 15> kMix{{{"K2", 34},
                                                                           {"K5", 28},
@@ -1537,6 +1537,7 @@ GeneratedUnit UnitGenerator::make_mixed() {
   params.providers = rng_.between(1, 4);
   params.with_attachment = rng_.percent(10);
   params.with_image = (id == "P1" || id == "P2") && rng_.percent(50);
+  params.service_month = service_month;
   return make(id, params);
 }
 

@@ -80,8 +80,9 @@ class UnitGenerator {
   std::vector<GeneratedUnit> one_of_each();
 
   // A unit drawn from a month-end traffic mix: mostly K2 plans and K5 actuals, some K1, deletes and
-  // preventive units, about 10% with a PDF attachment.
-  GeneratedUnit make_mixed();
+  // preventive units, about 10% with a PDF attachment. `service_month` (YYYYMM, >= 202504) fixes
+  // the month of every unit; empty: 202505 or 202506 from the seed, as before.
+  GeneratedUnit make_mixed(const std::string& service_month = "");
 
  private:
   std::string next_sequence();

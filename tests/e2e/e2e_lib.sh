@@ -136,6 +136,7 @@ e2e_start_gateway() {
   local work="$1"
   "$BIN_GATEWAY" run --config "$work/kakehashi.json" >>"$work/gateway.out" 2>>"$work/gateway.log" &
   GATEWAY_PID=$!
+  E2E_GATEWAY_STARTS=$((${E2E_GATEWAY_STARTS:-0} + 1))
   E2E_PIDS+=("$GATEWAY_PID")
 }
 
@@ -160,4 +161,99 @@ e2e_cleanup() {
   for pid in "${E2E_PIDS[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then e2e_stop "$pid" 20 || true; fi
   done
+}
+
+# ---- The Kaigo WEB Service path (adapters/kaigoweb/PROTOCOL.md): its stand-in with the PKI's
+# accounts and office list, the gateway config with the kaigoweb national network, logins a
+# person carries out with the stand-in's OTP files, and the national offices' client. Set
+# BIN_KAIGOWEB (kakehashi-kaigoweb-standin) and BIN_KAIGOWEB_OFFICE (kakehashi-kaigoweb-office).
+
+# e2e_start_kaigoweb WORK PKI [FLAGS...]: the stand-in (state WORK/kaigoweb.sqlite, OTP files in
+# WORK/otp); sets KAIGOWEB_PORT and KAIGOWEB_PID. Started again with --port KAIGOWEB_PORT it
+# brings the same service back.
+e2e_start_kaigoweb() {
+  local work="$1" pki="$2"
+  shift 2
+  mkdir -p "$work/otp"
+  : >"$work/kaigoweb.out"
+  "$BIN_KAIGOWEB" --pki "$pki" --state "$work/kaigoweb.sqlite" --otp-dir "$work/otp" \
+    --accounts "$pki/kaigoweb/accounts" --offices "$pki/kaigoweb/offices.json" "$@" \
+    >"$work/kaigoweb.out" 2>>"$work/kaigoweb.log" </dev/null &
+  KAIGOWEB_PID=$!
+  E2E_PIDS+=("$KAIGOWEB_PID")
+  KAIGOWEB_PORT="$(e2e_wait_port "$work/kaigoweb.out" "$KAIGOWEB_PID" kaigoweb-standin)"
+}
+
+# e2e_kaigoweb_admin PKI METHOD PATH [JSON]: one call to the stand-in's admin surface (§9).
+e2e_kaigoweb_admin() {
+  local pki="$1" method="$2" path="$3" body="${4:-}"
+  local args=(-sS --fail --max-time 20 --cacert "$pki/kaigoweb/ca.pem"
+    --cert "$pki/kaigoweb/admin-client.cert.pem" --key "$pki/kaigoweb/admin-client.key.pem"
+    -H 'Authorization: Admin admin' -X "$method")
+  [ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  curl "${args[@]}" "https://127.0.0.1:$KAIGOWEB_PORT$path"
+}
+
+# e2e_start_kaigoweb_regional WORK PKI: the regional stand-in beside it (state
+# WORK/regional.sqlite, the development directory); sets REGIONAL_PORT and REGIONAL_PID.
+e2e_start_kaigoweb_regional() {
+  local work="$1" pki="$2"
+  e2e_start_regional "$work" regional "$pki" "${REGIONAL_PORT:-0}" \
+    --seed-directory "$E2E_DIR/regional_directory.json" ${E2E_REGIONAL_EXTRA:-}
+  REGIONAL_PORT="$E2E_STARTED_PORT"
+  REGIONAL_PID="$(cat "$work/regional.pid")"
+}
+
+# e2e_write_kaigoweb_config WORK PKI: WORK/kakehashi.json from config/kakehashi.kaigoweb.example.json.
+e2e_write_kaigoweb_config() {
+  local work="$1" pki="$2"
+  sed -e "s|@PKI@|$pki|g" -e "s|@RUN@|$work|g" -e "s|@KAIGOWEB_PORT@|$KAIGOWEB_PORT|g" \
+    -e "s|@REGIONAL_PORT@|$REGIONAL_PORT|g" "$E2E_ROOT/config/kakehashi.kaigoweb.example.json" \
+    >"$work/kakehashi.json"
+  "$BIN_GATEWAY" config check "$work/kakehashi.json" >/dev/null
+}
+
+# e2e_admin_port WORK: the admin listener's port of the gateway started last (30 s at most).
+e2e_admin_port() {
+  local work="$1" i port
+  for i in $(seq 1 300); do
+    if [ "$(grep -c '"event":"admin-listening"' "$work/gateway.log" 2>/dev/null)" -ge "${E2E_GATEWAY_STARTS:-1}" ]; then
+      port="$(sed -n 's/.*"event":"admin-listening".*"port":"\([0-9]*\)".*/\1/p' "$work/gateway.log" | tail -1)"
+      [ -z "$port" ] || { echo "$port"; return 0; }
+    fi
+    sleep 0.1
+  done
+  echo "the gateway logged no admin-listening line" >&2
+  return 1
+}
+
+# e2e_kaigoweb_login WORK PKI OFFICE: what a person does when an office needs a login
+# (PROTOCOL.md §7.3): `kakehashi kaigoweb login` through the running gateway's admin API, the
+# code read from the stand-in's OTP file for that office. Prints the CLI's output; its status.
+e2e_kaigoweb_login() {
+  local work="$1" pki="$2" office="$3" port user
+  port="$(e2e_admin_port "$work")" || return 4
+  user="$(cat "$pki/kaigoweb/credentials/$office/user_id")"
+  "$BIN_GATEWAY" kaigoweb login kaigoweb "$office" --config "$work/kakehashi.json" \
+    --admin "https://127.0.0.1:$port" --admin-ca "$pki/tls/admin-ca.pem" \
+    --token-file "$pki/admin/operator.token" --otp-file "$work/otp/$office.$user.otp" </dev/null
+}
+
+# e2e_kaigoweb_office WORK PKI OFFICE COMMAND...: the stand-in's office client as national office
+# OFFICE (one login; `batch` reads many commands from stdin on that one session).
+e2e_kaigoweb_office() {
+  local work="$1" pki="$2" office="$3"
+  shift 3
+  "$BIN_KAIGOWEB_OFFICE" --pki "$pki" --port "$KAIGOWEB_PORT" --office "$office" \
+    --otp-dir "$work/otp" "$@"
+}
+
+# e2e_kaigoweb_offices WORK PKI: `kakehashi kaigoweb offices kaigoweb` (each office's state) of
+# the running gateway, as "OFFICE_NO STATE ..." lines.
+e2e_kaigoweb_offices() {
+  local work="$1" pki="$2" port
+  port="$(e2e_admin_port "$work")" || return 4
+  "$BIN_GATEWAY" kaigoweb offices kaigoweb --config "$work/kakehashi.json" \
+    --admin "https://127.0.0.1:$port" --admin-ca "$pki/tls/admin-ca.pem" \
+    --token-file "$pki/admin/operator.token" </dev/null
 }

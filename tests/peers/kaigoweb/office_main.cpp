@@ -7,7 +7,12 @@
 //     received [CURSOR]                the office's received list
 //     fetch ITEM_ID [OUT.json]         one received item (the 5.0 document to OUT.json)
 //     ack ITEM_ID downloaded|rejected [REASON]
-// Prints the stand-in's answer (never a token or the OTP); exits 0 when it is "OK".
+//     batch                            the commands above, one per line on stdin, on one session
+// Prints the stand-in's answer (never a token or the OTP); exits 0 when it is "OK". A login
+// costs an OTP round and ends the user's earlier session (PROTOCOL.md §3.2): scripts that do
+// many things as one office use `batch` (one answer line per command line, in order; a command
+// that fails prints its error on stderr and `{"result":"NG"}` as its line; the exit status is 1
+// when any failed).
 
 #include <filesystem>
 #include <fstream>
@@ -34,12 +39,17 @@ int usage() {
   std::cerr << "usage: kakehashi-kaigoweb-office --pki DIR --port N --office NO --otp-dir DIR\n"
                "         [--admin-token T] COMMAND ...\n"
                "  send UNIT_DIR [--reference R] | sent [CURSOR] | received [CURSOR]\n"
-               "  | fetch ITEM_ID [OUT.json] | ack ITEM_ID downloaded|rejected [REASON]\n";
+               "  | fetch ITEM_ID [OUT.json] | ack ITEM_ID downloaded|rejected [REASON]\n"
+               "  | batch   (those commands, one per line on stdin)\n";
   return 2;
 }
 
+bool g_printed = false;  // report() wrote an answer line for the current command
+
 int report(const kw::Answer& a) {
+  g_printed = true;
   if (a.ec) {
+    std::cout << "{\"result\":\"NG\"}\n";
     std::cerr << "kakehashi-kaigoweb-office: " << a.ec.message() << "\n";
     return 1;
   }
@@ -82,6 +92,62 @@ int send(kw::OfficeClient& client, const std::string& dir, std::string reference
   return report(client.send(
       kw::send_body(reference, d.recipient.office_no, d.recipient.service_type,
                     report_41.units.front().combination->id, kw::target_month_of(d.json), d.json)));
+}
+
+constexpr int kUsage = -1;
+
+// One command on the logged-in client: its exit status, or kUsage.
+int run(kw::OfficeClient& client, const std::vector<std::string>& cmd) {
+  const std::string& what = cmd[0];
+  if (what == "send" && (cmd.size() == 2 || (cmd.size() == 4 && cmd[2] == "--reference")))
+    return send(client, cmd[1], cmd.size() == 4 ? cmd[3] : "");
+  if (what == "sent" && cmd.size() <= 2) return report(client.sent(cmd.size() == 2 ? cmd[1] : ""));
+  if (what == "received" && cmd.size() <= 2)
+    return report(client.received(cmd.size() == 2 ? cmd[1] : ""));
+  if (what == "fetch" && (cmd.size() == 2 || cmd.size() == 3)) {
+    const kw::Answer a = client.fetch(cmd[1]);
+    if (cmd.size() == 3 && a.ok()) {
+      rapidjson::Document d;
+      d.Parse(a.body.data(), a.body.size());
+      rapidjson::StringBuffer b;
+      kw::JsonWriter w(b);
+      d["data"]["document"].Accept(w);
+      std::ofstream(cmd[2], std::ios::binary) << b.GetString();
+    }
+    return report(a);
+  }
+  if (what == "ack" && (cmd.size() == 3 || cmd.size() == 4))
+    return report(client.ack(cmd[1], cmd[2], cmd.size() == 4 ? cmd[3] : ""));
+  return kUsage;
+}
+
+// `batch`: every line of stdin is a command; one answer line each, in order.
+int batch(kw::OfficeClient& client) {
+  int failed = 0;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream words(line);
+    std::vector<std::string> cmd;
+    for (std::string w; words >> w;) cmd.push_back(w);
+    if (cmd.empty()) continue;
+    int rc = 1;
+    g_printed = false;
+    try {
+      rc = run(client, cmd);
+    } catch (const std::exception& e) {
+      std::cerr << "kakehashi-kaigoweb-office: " << cmd[0] << ": " << e.what() << "\n";
+    }
+    if (rc == kUsage) {
+      std::cerr << "kakehashi-kaigoweb-office: batch: not a command: " << cmd[0] << "\n";
+    }
+    if (rc != 0) {
+      ++failed;
+      // One line per command, also when it failed before an answer (findings, usage).
+      if (!g_printed) std::cout << "{\"result\":\"NG\"}\n";
+    }
+    std::cout << std::flush;
+  }
+  return failed == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -128,28 +194,9 @@ int main(int argc, char** argv) {
                 << (login.ec ? login.ec.message() : login.code) << "\n";
       return 1;
     }
-    const std::string& what = cmd[0];
-    if (what == "send" && (cmd.size() == 2 || (cmd.size() == 4 && cmd[2] == "--reference")))
-      return send(client, cmd[1], cmd.size() == 4 ? cmd[3] : "");
-    if (what == "sent" && cmd.size() <= 2)
-      return report(client.sent(cmd.size() == 2 ? cmd[1] : ""));
-    if (what == "received" && cmd.size() <= 2)
-      return report(client.received(cmd.size() == 2 ? cmd[1] : ""));
-    if (what == "fetch" && (cmd.size() == 2 || cmd.size() == 3)) {
-      const kw::Answer a = client.fetch(cmd[1]);
-      if (cmd.size() == 3 && a.ok()) {
-        rapidjson::Document d;
-        d.Parse(a.body.data(), a.body.size());
-        rapidjson::StringBuffer b;
-        kw::JsonWriter w(b);
-        d["data"]["document"].Accept(w);
-        std::ofstream(cmd[2], std::ios::binary) << b.GetString();
-      }
-      return report(a);
-    }
-    if (what == "ack" && (cmd.size() == 3 || cmd.size() == 4))
-      return report(client.ack(cmd[1], cmd[2], cmd.size() == 4 ? cmd[3] : ""));
-    return usage();
+    if (cmd[0] == "batch" && cmd.size() == 1) return batch(client);
+    const int rc = run(client, cmd);
+    return rc == kUsage ? usage() : rc;
   } catch (const std::exception& e) {
     std::cerr << "kakehashi-kaigoweb-office: " << e.what() << "\n";
     return 1;

@@ -474,7 +474,13 @@ struct RegionalStandin::Impl {
         return error(422, "SIGNATURE_INVALID", "signature does not verify: " + v.detail, field,
                      std::string(mapping::cms::to_string(v.failure)), d.filename);
       }
-      if (!v.signer || !mapping::cms::signer_holds_office(*v.signer, msg.from.office.office_no)) {
+      // A gateway member may also sign with its proxy credential, whose certificate names no
+      // office: its attestation for a unit from a network that signs nothing (Kaigo WEB,
+      // PROTOCOL.md §3 step 5). A certificate naming another office is still a mismatch.
+      const bool gateway_attestation =
+          member.gateway && v.signer && !v.signer->office_number.has_value();
+      if (!v.signer || (!gateway_attestation &&
+                        !mapping::cms::signer_holds_office(*v.signer, msg.from.office.office_no))) {
         return error(422, "SIGNER_MISMATCH", "the signer does not hold from.office_no", field, "",
                      d.filename);
       }
