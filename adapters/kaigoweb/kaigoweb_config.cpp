@@ -4,6 +4,8 @@
 #include <charconv>
 
 #include "adapters/kaigoweb/credentials.hpp"
+#include "mapping/standard5/cp932.hpp"
+#include "mapping/standard5/model.hpp"
 
 namespace kakehashi::adapters::kaigoweb {
 
@@ -59,6 +61,31 @@ void parse_base_url(const gateway::ConfigNode& section, KaigoWebConfig& c) {
   }
 }
 
+// "characters": {"substitute": true, "replacement": "〓"} (PROTOCOL.md §7.9).
+void parse_characters(const gateway::ConfigNode& section, KaigoWebConfig& c) {
+  const auto characters = section.child("characters");
+  if (!characters.present()) return;
+  characters.reject_unknown({"substitute", "replacement"});
+  c.substitute_characters = characters.boolean("substitute", false);
+  if (!characters.has("replacement")) return;
+  // Not a string: that error alone (the fallback is valid).
+  const std::string text = characters.string("replacement", std::string("〓"));
+  std::size_t pos = 0;
+  const auto cp = mapping::standard5::next_utf8(text, pos);
+  if (!cp || pos != text.size()) {
+    characters.error("replacement", "must be exactly one character");
+    return;
+  }
+  // One MS932 character, printable: it is written into the 4.1 files as it is.
+  if (*cp < 0x20 || *cp == 0x7F ||
+      !mapping::standard5::Model::builtin().codec().encode(*cp).has_value()) {
+    characters.error("replacement", mapping::standard5::code_point_name(*cp) +
+                                        " is not a printable MS932 character");
+    return;
+  }
+  c.replacement = *cp;
+}
+
 }  // namespace
 
 KaigoWebConfig parse_kaigoweb_config(const gateway::ConfigNode& section) {
@@ -66,7 +93,8 @@ KaigoWebConfig parse_kaigoweb_config(const gateway::ConfigNode& section) {
   section.reject_unknown({"base_url", "tls", "credentials_dir", "offices", "poll_interval",
                           "page_size", "timeout", "max_connections_per_office",
                           "max_offices_in_flight", "rate", "sent_check_window", "login_due_alert",
-                          "certificate_alert_days", "refresh_margin", "ambiguity_settle"});
+                          "certificate_alert_days", "refresh_margin", "ambiguity_settle",
+                          "characters"});
   c.base_url = section.string("base_url");
   if (!c.base_url.empty()) parse_base_url(section, c);
 
@@ -120,6 +148,7 @@ KaigoWebConfig parse_kaigoweb_config(const gateway::ConfigNode& section) {
     c.refresh_margin = section.duration("refresh_margin", std::nullopt);
   if (section.has("ambiguity_settle"))
     c.ambiguity_settle = section.duration("ambiguity_settle", std::nullopt);
+  parse_characters(section, c);
   return c;
 }
 

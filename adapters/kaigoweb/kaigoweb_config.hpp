@@ -35,6 +35,12 @@ struct KaigoWebConfig {
   // Optional: default 2 × timeout.
   std::optional<std::chrono::milliseconds> ambiguity_settle;
 
+  // Characters of a national document that MS932 cannot hold (issue 17): refused back to the
+  // sender by default; with `substitute`, written as `replacement` (one MS932 character) and
+  // reported in the recipient's cover note and the intake audit record.
+  bool substitute_characters = false;
+  char32_t replacement = U'\u3013';  // 〓 GETA MARK
+
   std::chrono::milliseconds settle() const { return ambiguity_settle.value_or(2 * timeout); }
 };
 

@@ -1,5 +1,6 @@
 // Kaigo WEB adapter: the driver's upkeep and the fair round-robin poll of every active office
 // (PROTOCOL.md §7.2, §7.5).
+#include "adapters/kaigoweb/kaigoweb_characters.hpp"
 #include "adapters/kaigoweb/kaigoweb_impl.hpp"
 
 namespace kakehashi::adapters::kaigoweb::detail {
@@ -217,8 +218,12 @@ void Impl::hand_over_unit(const std::string& no, const ItemEntry& listed, const 
   unit.origin_session = no;
   unit.origin_item = listed.item_id;
   unit.fetched_sha256 = std::move(fetched_sha256);
-  const auto rendered = standard5::from_v5(item.document_json);
+  const auto rendered = standard5::from_v5(item.document_json, from_v5_options(config_));
   if (rendered.ok()) {
+    // Characters substituted under the network's policy: said to the recipient and the audit.
+    auto notes = substitution_notes(rendered.substitutions);
+    unit.message = std::move(notes.cover_note);
+    unit.audit_note = std::move(notes.audit_note);
     for (const auto& f : rendered.files) {
       gateway::SignedFile s;
       s.name = f.name;

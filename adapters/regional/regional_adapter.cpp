@@ -9,6 +9,7 @@
 
 #include "adapters/common/http/https_client.hpp"
 #include "adapters/common/http/https_server.hpp"
+#include "adapters/common/http/peer_pin.hpp"
 #include "adapters/common/intake/intake_lane.hpp"
 #include "adapters/common/intake/poll_health.hpp"
 #include "adapters/regional/rhn_wire.hpp"
@@ -659,6 +660,38 @@ struct RegionalAdapter::Impl : std::enable_shared_from_this<Impl> {
          });
   }
 
+  // PROTOCOL.md §7a: the office's notice about itself. The engine's idempotency key is the
+  // notice_id (hashed when it is not of the id charset), so a resend is the same notice.
+  void send_notice(gateway::OfficeNotice notice, std::function<void(SendResult)> done) {
+    if (stopping) {
+      SendResult r;
+      r.error_code = "ADAPTER_STOPPED";
+      r.message = "the adapter is stopping";
+      return asio::post(strand, [done = std::move(done), r] { done(r); });
+    }
+    RhnNotice n;
+    n.notice_id = valid_message_id(notice.idempotency_key)
+                      ? notice.idempotency_key
+                      : "kh-notice-" + http::sha256_hex_of(notice.idempotency_key);
+    n.to = notice.office;
+    // Plain text within the contract: other control characters become spaces, then the cut.
+    for (auto& c : notice.text) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && c != '\n') || u == 0x7F) c = ' ';
+    }
+    n.text = cut_notice_text(std::move(notice.text));
+    call("POST", "/rhn/v1/notices", encode_notice(n),
+         [done = std::move(done)](boost::system::error_code ec, http::Response r) {
+           SendResult result = classify(ec, r);
+           if (result.status == SendResult::Status::kAccepted) {
+             auto answer = decode_notice_answer(r.body);
+             if (!answer) return done(malformed("notice answer is not the contract's shape"));
+             result.remote_id = answer->id;
+           }
+           done(std::move(result));
+         });
+  }
+
   static std::string encode_reason(const std::string& reason) {
     std::string out = "{\"reason\":\"";
     for (char c : reason) {
@@ -776,6 +809,14 @@ void RegionalAdapter::send_receipt(gateway::OutboundReceipt receipt,
   asio::dispatch(impl_->strand,
                  [impl = impl_, receipt = std::move(receipt), done = std::move(done)]() mutable {
                    impl->send_receipt(std::move(receipt), std::move(done));
+                 });
+}
+
+void RegionalAdapter::send_notice(gateway::OfficeNotice notice,
+                                  std::function<void(gateway::SendResult)> done) {
+  asio::dispatch(impl_->strand,
+                 [impl = impl_, notice = std::move(notice), done = std::move(done)]() mutable {
+                   impl->send_notice(std::move(notice), std::move(done));
                  });
 }
 

@@ -63,6 +63,9 @@ class RegionalAdapter final : public gateway::Adapter {
                     std::function<void(gateway::SendResult)> done) override;
   void fetch_directory(std::string changed_since,
                        std::function<void(gateway::DirectoryResult)> done) override;
+  // Tells a native office of the network about itself: POST /rhn/v1/notices (PROTOCOL.md §7a).
+  void send_notice(gateway::OfficeNotice notice,
+                   std::function<void(gateway::SendResult)> done) override;
 
   // Publishes the national offices the gateway reaches as its external directory (replaces the
   // previous publication). Entries without a status are published as ACTIVE.

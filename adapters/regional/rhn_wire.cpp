@@ -288,6 +288,75 @@ std::variant<RhnMessage, RhnError> decode_message(std::string_view json, bool ch
   return m;
 }
 
+std::string encode_notice(const RhnNotice& n) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  put(w, "notice_id", n.notice_id);
+  w.Key("to");
+  w.StartObject();
+  put(w, "office_no", n.to.office_no);
+  if (!n.to.service_type.empty()) put(w, "service_type", n.to.service_type);
+  w.EndObject();
+  put(w, "text", n.text);
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+std::variant<RhnNotice, RhnError> decode_notice(std::string_view json) {
+  rapidjson::Document doc;
+  if (!http::json_nesting_within(json)) return invalid("", "body is not a JSON object");
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return invalid("", "body is not a JSON object of valid UTF-8");
+  RhnNotice n;
+  auto id = str(doc, "notice_id");
+  if (!id || !valid_message_id(*id)) {
+    return invalid("notice_id", "must be 1-128 characters of A-Za-z0-9._:-");
+  }
+  n.notice_id = *id;
+  const auto* to = member(doc, "to");
+  if (to == nullptr || !to->IsObject()) return invalid("to", "must be an object");
+  auto no = str(*to, "office_no");
+  if (!no || !valid_office_no(*no)) return invalid("to.office_no", "must be 10 characters of 0-9A-Z");
+  n.to.office_no = *no;
+  if (member(*to, "service_type") != nullptr) {
+    auto type = str(*to, "service_type");
+    if (!type || !valid_service_type(*type))
+      return invalid("to.service_type", "must be 2 characters of 0-9A-Z when present");
+    n.to.service_type = *type;
+  }
+  auto text = str(doc, "text");
+  if (!text || text->empty() || text->size() > kMaxNoticeTextBytes)
+    return invalid("text", "must be a string of 1-2000 bytes");
+  for (const char c : *text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n') || u == 0x7F)
+      return invalid("text", "plain text only: no control characters but line feeds");
+  }
+  n.text = std::move(*text);
+  return n;
+}
+
+std::optional<RhnNoticeAnswer> decode_notice_answer(std::string_view json) {
+  rapidjson::Document doc;
+  if (!parse(doc, json) || !doc.IsObject()) return std::nullopt;
+  auto id = str(doc, "id");
+  auto notice_id = str(doc, "notice_id");
+  auto at = str(doc, "accepted_at");
+  if (!id || id->empty() || !notice_id || !at) return std::nullopt;
+  return RhnNoticeAnswer{*id, *notice_id, *at};
+}
+
+std::string cut_notice_text(std::string text) {
+  if (text.size() <= kMaxNoticeTextBytes) return text;
+  std::size_t end = kMaxNoticeTextBytes;
+  // Back to the first byte of a character (continuation bytes are 10xxxxxx).
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  text.resize(end);
+  return text;
+}
+
 std::string encode_error(const RhnError& e) {
   rapidjson::StringBuffer sb;
   Writer w(sb);

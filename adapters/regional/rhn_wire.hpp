@@ -25,6 +25,7 @@ inline constexpr std::size_t kMaxDocuments = 100;
 inline constexpr std::size_t kMaxFilenameBytes = 255;
 inline constexpr std::size_t kMaxDocumentBytes = 10u * 1024 * 1024;
 inline constexpr std::size_t kMaxReasonBytes = 2000;
+inline constexpr std::size_t kMaxNoticeTextBytes = 2000;
 inline constexpr std::int64_t kMaxPageLimit = 500;
 inline constexpr std::int64_t kDefaultPageLimit = 100;
 
@@ -132,6 +133,20 @@ struct RhnSendAnswer {
   std::string accepted_at;
 };
 
+// An office notice (§7a): a gateway member tells a native office of the network something about
+// the office itself (e.g. its session on another network needs a login). No care-plan data.
+struct RhnNotice {
+  std::string notice_id;  // the sender's idempotency key, rules of message_id
+  mapping::OfficeRef to;  // service_type empty: the office number as a whole
+  std::string text;       // 1-2000 bytes of UTF-8 plain text; no control characters but LF
+};
+
+struct RhnNoticeAnswer {
+  std::string id;
+  std::string notice_id;
+  std::string accepted_at;
+};
+
 // Base64 is mapping/common's: strict RFC 4648 §4 with padding, canonical only (§3.5); nullopt
 // on anything else.
 using mapping::common::base64_decode;
@@ -166,6 +181,13 @@ std::optional<RhnMailboxItem> decode_mailbox_item(std::string_view json);
 std::variant<RhnMailboxItem, RhnItemProblem> read_mailbox_message(std::string_view json);
 std::optional<RhnReceiptPage> decode_receipt_page(std::string_view json);
 std::optional<std::vector<RhnFacility>> decode_directory(std::string_view json);
+
+std::string encode_notice(const RhnNotice& notice);
+// §7a body (400 INVALID_REQUEST naming the field).
+std::variant<RhnNotice, RhnError> decode_notice(std::string_view json);
+std::optional<RhnNoticeAnswer> decode_notice_answer(std::string_view json);
+// `text` cut to at most kMaxNoticeTextBytes on a UTF-8 character boundary.
+std::string cut_notice_text(std::string text);
 
 std::string encode_external_directory(const std::vector<RhnOffice>& offices);
 // §7 body; an error names the offending field.

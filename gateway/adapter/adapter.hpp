@@ -52,6 +52,10 @@ struct InboundUnit {
   std::string origin_session;  // e.g. the national office whose session fetched it
   std::string origin_item;     // the network's item id
   std::string fetched_sha256;  // hex SHA-256 of the exact answer bytes the item was read from
+  // What the adapter changed on the way in and the audit must show (e.g. characters substituted
+  // under the network's character policy: file, record, field, U+XXXX → U+XXXX; never values).
+  // The engine appends it to the intake audit record; the recipient learns it from `message`.
+  std::string audit_note;
 };
 
 // A unit the engine asks an adapter to deliver.

@@ -154,6 +154,8 @@ AdmissionResult admit(InboundUnit unit, const AdmissionContext& ctx) {
                   ", " + std::to_string(unit.files.size()) + " files";
   for (const auto& s : signers) result.detail += "; signer " + s;
   result.detail += "; checks " + checks;
+  // What the adapter changed on the way in (e.g. characters substituted), for the audit record.
+  if (!unit.audit_note.empty()) result.detail += "; " + unit.audit_note;
   // The routing decision and the registry version it used (the sync id: `kakehashi registry
   // diff --sync N` shows what that sync changed).
   if (ctx.defer_route) {

@@ -871,6 +871,43 @@ BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_reaches_the_regional_side_signed_b
   BOOST_TEST(exported);
 }
 
+// Issue 17: what the adapter changed on the way in (characters substituted under the network's
+// policy) reaches the intake audit record, and the recipient's cover note travels with the unit.
+BOOST_AUTO_TEST_CASE(an_adapters_audit_note_reaches_the_intake_audit_record) {
+  Rig rig;
+  rig.with_unsigned = true;
+  rig.start();
+  auto m = unsigned_unit(73);
+  const std::string note =
+      "characters substituted (1): U+20BB7 → U+3013 in " + m.unit.files[0].name +
+      " record 1 field 7 (プラン担当者名) at /帳票/サービス利用票第6表予定/レコード/0/プラン担当者名";
+  m.unit.audit_note = note;
+  m.unit.message = "【文字の置換】" + m.unit.files[0].name + " レコード1 項目7: U+20BB7 → U+3013";
+  rig.unsigned_net.offer(m.unit);
+  rig.run_until([&] { return rig.regional.deliveries.size() == 1; });
+  BOOST_TEST(rig.regional.deliveries[0].unit.message == m.unit.message);
+  auto s = rig.store();
+  const auto t = transfer_of(rig, m.unit.source_id);
+  BOOST_TEST_REQUIRE(t.has_value());
+  std::string intake;
+  for (const auto& e : s->events(t->id))
+    if (e.kind == "accepted") intake = e.detail;
+  BOOST_TEST(intake.find("; " + note) != std::string::npos, intake);
+  bool exported = false;
+  for (const auto& r : s->audit_export({}))
+    exported |= r.record.detail.find(note) != std::string::npos;
+  BOOST_TEST(exported);
+  // A unit without a note has none of it.
+  auto plain = unsigned_unit(74);
+  rig.unsigned_net.offer(plain.unit);
+  rig.run_until([&] { return rig.regional.deliveries.size() == 2; });
+  std::string plain_intake;
+  for (const auto& e : s->events(transfer_of(rig, plain.unit.source_id)->id))
+    if (e.kind == "accepted") plain_intake = e.detail;
+  BOOST_TEST(!plain_intake.empty());
+  BOOST_TEST(plain_intake.find("characters substituted") == std::string::npos, plain_intake);
+}
+
 BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_that_fails_the_inspector_is_refused_back) {
   Rig rig;
   rig.with_unsigned = true;

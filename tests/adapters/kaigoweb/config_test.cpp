@@ -10,6 +10,7 @@
 
 #include "adapters/kaigoweb/credentials.hpp"
 #include "adapters/kaigoweb/error_codes.hpp"
+#include "adapters/kaigoweb/kaigoweb_characters.hpp"
 #include "adapters/kaigoweb/kaigoweb_config.hpp"
 
 namespace kw = kakehashi::adapters::kaigoweb;
@@ -110,6 +111,93 @@ BOOST_AUTO_TEST_CASE(base_url_forms) {
   BOOST_TEST(v6.errors.empty());
   BOOST_TEST(v6.config.host == "::1");
   BOOST_TEST(v6.config.port == 9);
+}
+
+// Issue 17: the character policy of the network (PROTOCOL.md §7.9).
+BOOST_AUTO_TEST_CASE(characters_default_to_refusal_and_substitution_is_configured) {
+  const std::string base = R"({"base_url":"https://h","tls":{"ca_file":"a"},"credentials_dir":"c")";
+  const auto none = parse(base + "}");
+  BOOST_TEST(none.errors.empty());
+  BOOST_TEST(!none.config.substitute_characters);
+  BOOST_TEST(!kw::from_v5_options(none.config).characters.substitute);
+
+  const auto on = parse(base + R"(,"characters":{"substitute":true}})");
+  BOOST_TEST(on.errors.empty());
+  BOOST_TEST(on.config.substitute_characters);
+  BOOST_TEST((on.config.replacement == U'\u3013'));  // 〓 unless named
+
+  const auto other = parse(base + R"(,"characters":{"substitute":true,"replacement":"■"}})");
+  BOOST_TEST(other.errors.empty());
+  BOOST_TEST((other.config.replacement == U'\u25A0'));
+  const auto options = kw::from_v5_options(other.config);
+  BOOST_TEST(options.characters.substitute);
+  BOOST_TEST((options.characters.replacement == U'\u25A0'));
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_character_policy_is_named_by_key_path) {
+  const std::string base = R"({"base_url":"https://h","tls":{"ca_file":"a"},"credentials_dir":"c")";
+  const auto path = std::string("adapters.kw.characters.replacement");
+  // Not MS932 (𠮷 U+20BB7, ¥ U+00A5), two characters, none, a control character.
+  for (const char* bad : {"\"\U0001F600\"", "\"𠮷\"", "\"¥\"", "\"〓〓\"", "\"\"", "\"\\u0001\"",
+                          "7"}) {
+    const auto p = parse(base + R"(,"characters":{"substitute":true,"replacement":)" + bad + "}}");
+    BOOST_TEST(p.has_error(path), bad);
+    BOOST_TEST(p.errors.size() == 1u, bad);
+  }
+  const auto named = parse(base + R"(,"characters":{"substitute":true,"replacement":"𠮷"}})");
+  BOOST_TEST_REQUIRE(named.errors.size() == 1u);
+  BOOST_TEST(named.errors[0].message.find("U+20BB7") != std::string::npos);
+  const auto typo = parse(base + R"(,"characters":{"substitue":true}})");
+  BOOST_TEST(typo.has_error("adapters.kw.characters.substitue"));
+  const auto not_bool = parse(base + R"(,"characters":{"substitute":"yes"}})");
+  BOOST_TEST(not_bool.has_error("adapters.kw.characters.substitute"));
+}
+
+// The notes say file, record, field and U+XXXX → U+XXXX, never the field's value.
+BOOST_AUTO_TEST_CASE(substitution_notes_name_where_and_what_but_no_values) {
+  namespace s5 = kakehashi::mapping::standard5;
+  BOOST_TEST(kw::substitution_notes({}).cover_note.empty());
+  BOOST_TEST(kw::substitution_notes({}).audit_note.empty());
+  s5::Substitution s;
+  s.file = "UPPLAN_202706_3271500013_43_1370100016_11_20270601093000.CSV";
+  s.record = 3;
+  s.field_no = 7;
+  s.field = "プラン担当者名";
+  s.json_path = "/帳票/サービス利用票第6表予定/レコード/2/プラン担当者名";
+  s.original = U'\U00020BB7';
+  s.replacement = U'\u3013';
+  const auto notes = kw::substitution_notes({s});
+  for (const auto* text : {&notes.cover_note, &notes.audit_note}) {
+    BOOST_TEST(text->find(s.file) != std::string::npos, *text);
+    BOOST_TEST(text->find("U+20BB7 → U+3013") != std::string::npos, *text);
+    BOOST_TEST(text->find("プラン担当者名") != std::string::npos, *text);
+    BOOST_TEST(text->find("𠮷") == std::string::npos, *text);  // the character itself: no
+  }
+  BOOST_TEST(notes.cover_note.find("レコード3 項目7") != std::string::npos, notes.cover_note);
+  BOOST_TEST(notes.audit_note.find("record 3 field 7") != std::string::npos, notes.audit_note);
+
+  // Beyond kMaxListed places, how many more.
+  const std::size_t extra = 4;
+  std::vector<s5::Substitution> many(kw::kMaxListed + extra, s);
+  const auto long_notes = kw::substitution_notes(many);
+  std::size_t listed = 0;
+  for (std::size_t at = 0; (at = long_notes.audit_note.find("U+20BB7", at)) != std::string::npos;
+       ++at)
+    ++listed;
+  BOOST_TEST(listed == kw::kMaxListed);
+  BOOST_TEST(long_notes.audit_note.find("and " + std::to_string(extra) + " more") !=
+             std::string::npos);
+  BOOST_TEST(long_notes.audit_note.find("(" + std::to_string(many.size()) + ")") !=
+             std::string::npos);
+  // The cover note fits a regional message body, and says how many it left out.
+  BOOST_TEST(long_notes.cover_note.size() <= kw::kMaxCoverNoteBytes + 40);
+  std::size_t in_cover = 0;
+  for (std::size_t at = 0; (at = long_notes.cover_note.find("U+20BB7", at)) != std::string::npos;
+       ++at)
+    ++in_cover;
+  BOOST_TEST(in_cover < many.size());
+  BOOST_TEST(long_notes.cover_note.find("ほか" + std::to_string(many.size() - in_cover) + "字") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(office_numbers) {

@@ -25,6 +25,7 @@
 #include "tests/adapters/behaviour/behaviour_suite.hpp"
 #include "tests/adapters/kaigoweb/memory_vault.hpp"
 #include "tests/careplan_gen/generator.hpp"
+#include "tests/mapping/unit_edit.hpp"
 #include "tests/peers/kaigoweb/kaigoweb_standin.hpp"
 #include "tests/support/run_until.hpp"
 
@@ -866,6 +867,106 @@ BOOST_AUTO_TEST_CASE(an_item_that_cannot_be_rendered_is_handed_over_unreadable) 
   require_until(
       io, [&] { return ack.has_value(); }, 10s);
   BOOST_TEST((ack->status == SendResult::Status::kAccepted), ack->error_code + " " + ack->message);
+}
+
+// Issue 17: our 5.0 model makes UPPLAN プラン担当者名 mandatory. A 4.1 unit that leaves it empty is
+// refused back to its sender naming file, line and item; nothing reaches the service.
+BOOST_AUTO_TEST_CASE(a_unit_lacking_a_mandatory_5_item_is_refused_naming_it) {
+  start();
+  login();
+  auto unit = make_unit(50, kRegional, kNational);
+  auto upplan = std::find_if(unit.files.begin(), unit.files.end(),
+                             [](const auto& f) { return f.name.rfind("UPPLAN_", 0) == 0; });
+  BOOST_TEST_REQUIRE((upplan != unit.files.end()));
+  const std::size_t edited = 0;  // the first record
+  kakehashi::testing::edit_records(*upplan, [&](std::vector<kakehashi::testing::EditRecord>& r) {
+    r[edited].fields[6].value.clear();
+  });
+  const auto line = kakehashi::testing::parse_records(upplan->bytes)[edited].line;
+  const auto r = send(outbound(unit, "mandatory-1"));
+  BOOST_TEST((r.status == SendResult::Status::kRejected));
+  BOOST_TEST(r.error_code == "kaigoweb_translation");
+  BOOST_TEST(r.message.find("S5_MANDATORY_MISSING") != std::string::npos, r.message);
+  BOOST_TEST(r.message.find("file " + upplan->name + " record " + std::to_string(edited + 1) +
+                            " line " + std::to_string(line) + " field 7 (プラン担当者名)") !=
+                 std::string::npos,
+             r.message);
+  BOOST_TEST(r.message.find("5.0 makes プラン担当者名 mandatory") != std::string::npos, r.message);
+  BOOST_TEST(deliveries(kw::sender_reference("mandatory-1")) == 0u);
+}
+
+namespace {
+
+// A national office's item whose first プラン担当者名 starts with 𠮷 (U+20BB7, JIS X 0213, not
+// MS932), put into the gateway office's received list.
+void post_item_with_a_character_ms932_lacks(Fixture& f) {
+  const auto unit = make_unit(51, kNational, kRegional);
+  std::vector<kakehashi::mapping::standard5::UnitFile> files;
+  for (const auto& file : unit.files) files.push_back({file.name, file.bytes});
+  const auto v5 = kakehashi::mapping::standard5::to_v5(files);
+  BOOST_TEST_REQUIRE(v5.ok());
+  std::string document = v5.document.json;
+  const std::string key = "\"プラン担当者名\":\"";
+  const auto at = document.find(key);
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  document.insert(at + key.size(), "\xF0\xA0\xAE\xB7");
+  const std::string body = R"({"sender":{"office_no":")" + kNational +
+                           R"(","service_type":")" + unit.sender.service_type +
+                           R"("},"recipient":{"office_no":")" + kRegional +
+                           R"(","service_type":")" + unit.recipient.service_type +
+                           R"("},"kind":")" + unit.kind + R"(","target_month":")" +
+                           kw::target_month_of(document) + R"(","document":)" + document + "}";
+  const auto posted = f.admin("POST", "/admin/v1/items", body);
+  BOOST_TEST_REQUIRE(posted.status == 200, posted.body);
+}
+
+}  // namespace
+
+// Default policy: the character is not substituted; the item is handed over unreadable naming
+// file, record, field and U+XXXX (the engine refuses it back to its sender).
+BOOST_AUTO_TEST_CASE(a_character_ms932_cannot_hold_is_refused_by_default) {
+  start();
+  login();
+  post_item_with_a_character_ms932_lacks(*this);
+  require_until(
+      io, [&] { return !sink.units.empty(); }, 10s);
+  const auto& u = sink.units.front();
+  BOOST_TEST(u.files.empty());
+  BOOST_TEST(u.unreadable.find("S5_CHAR_UNMAPPABLE") != std::string::npos, u.unreadable);
+  BOOST_TEST(u.unreadable.find("U+20BB7") != std::string::npos, u.unreadable);
+  BOOST_TEST(u.unreadable.find("record 1") != std::string::npos, u.unreadable);
+  BOOST_TEST(u.unreadable.find("field 7 (プラン担当者名)") != std::string::npos, u.unreadable);
+  BOOST_TEST(u.unreadable.find("\xF0\xA0\xAE\xB7") == std::string::npos);  // never the value
+  BOOST_TEST(u.audit_note.empty());
+}
+
+// With "characters": {"substitute": true, "replacement": "■"} the unit is delivered with the
+// character replaced, and the cover note and the audit note say what was substituted where.
+BOOST_AUTO_TEST_CASE(a_character_ms932_cannot_hold_is_substituted_when_configured) {
+  config.substitute_characters = true;
+  config.replacement = U'\u25A0';  // ■, MS932 0x81A1
+  start();
+  login();
+  post_item_with_a_character_ms932_lacks(*this);
+  require_until(
+      io, [&] { return !sink.units.empty(); }, 10s);
+  const auto& u = sink.units.front();
+  BOOST_TEST_REQUIRE(u.unreadable.empty(), u.unreadable);
+  const auto upplan = std::find_if(u.files.begin(), u.files.end(), [](const auto& f) {
+    return f.name.rfind("UPPLAN_", 0) == 0;
+  });
+  BOOST_TEST_REQUIRE((upplan != u.files.end()));
+  const auto records = kakehashi::testing::parse_records(upplan->content);
+  BOOST_TEST_REQUIRE(!records.empty());
+  BOOST_TEST(records[0].fields[6].value.rfind("\x81\xA1", 0) == 0u);
+  for (const auto* text : {&u.message, &u.audit_note}) {
+    BOOST_TEST(text->find("U+20BB7 → U+25A0") != std::string::npos, *text);
+    BOOST_TEST(text->find(upplan->name) != std::string::npos, *text);
+    BOOST_TEST(text->find("\xF0\xA0\xAE\xB7") == std::string::npos);
+  }
+  BOOST_TEST(u.message.find("レコード1 項目7（プラン担当者名）") != std::string::npos, u.message);
+  BOOST_TEST(u.audit_note.find("record 1 field 7 (プラン担当者名)") != std::string::npos,
+             u.audit_note);
 }
 
 BOOST_AUTO_TEST_CASE(a_login_made_on_another_instance_is_adopted) {

@@ -27,6 +27,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <rapidjson/document.h>
+
 #include "adapters/common/http/asio.hpp"
 #include "adapters/common/http/https_client.hpp"
 #include "adapters/regional/regional_adapter.hpp"
@@ -968,6 +970,153 @@ BOOST_AUTO_TEST_CASE(publish_send_directory_and_receipts) {
   BOOST_TEST(rig.sink.receipts[0].remote_id == sent.remote_id);
   BOOST_TEST((rig.sink.receipts[0].state == gateway::ReceiptState::kRead));
   BOOST_TEST(rig.sink.receipts[0].cursor == "1");
+}
+
+namespace {
+
+// The notice log of the stand-in for one office (GET /admin/v1/notices, PROTOCOL.md §12).
+rapidjson::Document notices_of(office::OfficeClient& admin, const std::string& office_no) {
+  const auto r = admin.call("GET", "/admin/v1/notices?office_no=" + office_no);
+  BOOST_REQUIRE_EQUAL(r.status, 200);
+  rapidjson::Document d;
+  d.Parse(r.body.data(), r.body.size());
+  BOOST_REQUIRE(!d.HasParseError() && d.HasMember("notices") && d["notices"].IsArray());
+  return d;
+}
+
+struct NoticeRig : AdapterRig {
+  using AdapterRig::AdapterRig;
+  SendResult notice(const std::string& office_no, const std::string& text,
+                    const std::string& key) {
+    gateway::OfficeNotice n;
+    n.office.office_no = office_no;
+    n.text = text;
+    n.idempotency_key = key;
+    std::optional<SendResult> result;
+    adapter->send_notice(std::move(n), [&result](SendResult r) { result = std::move(r); });
+    BOOST_REQUIRE(run_until(io, [&] { return result.has_value(); }));
+    return *result;
+  }
+};
+
+}  // namespace
+
+// Issue 16: an office whose national session needs a login is told on its own network. The
+// adapter posts the notice (POST /rhn/v1/notices, mutual TLS); the stand-in keeps it in its
+// notice log for the office; a resend is the same notice.
+BOOST_AUTO_TEST_CASE(office_notice_reaches_the_office_on_the_regional_network) {
+  Standin s("notices");
+  NoticeRig rig(adapter_config(s));
+  auto admin = client(s, "A");
+  const std::string text =
+      "【Kakehashi ゲートウェイからのお知らせ】\n全国側へのログインにワンタイムパスワードが必要です。\n"
+      "(kaigoweb, 3271500013: login_required)\n";
+  const std::string key = "kh-office-kaigoweb-3271500013-login_required-1765000000000";
+  const auto sent = rig.notice(kA43.office_no, text, key);
+  BOOST_REQUIRE_MESSAGE(sent.status == SendResult::Status::kAccepted,
+                        sent.error_code + " " + sent.message);
+  BOOST_TEST(sent.remote_id.rfind("n-", 0) == 0u, sent.remote_id);
+  {
+    const auto d = notices_of(*admin, kA43.office_no);
+    BOOST_REQUIRE_EQUAL(d["notices"].Size(), 1u);
+    const auto& n = d["notices"][0];
+    BOOST_TEST(std::string(n["text"].GetString()) == text);
+    BOOST_TEST(std::string(n["notice_id"].GetString()) == key);
+    BOOST_TEST(std::string(n["id"].GetString()) == sent.remote_id);
+    BOOST_TEST(std::string(n["sender"].GetString()) == "kakehashi-gateway-regional-client");
+    BOOST_TEST(std::string(n["service_type"].GetString()).empty());  // the office as a whole
+    BOOST_TEST(n["attempts"].GetInt64() == 1);
+  }
+  // Other offices are told nothing.
+  BOOST_TEST(notices_of(*admin, kA11.office_no)["notices"].Size() == 0u);
+
+  // The engine's retry after a lost answer: the same notice, not a second one.
+  const auto again = rig.notice(kA43.office_no, text, key);
+  BOOST_TEST(again.status == SendResult::Status::kAccepted);
+  BOOST_TEST(again.remote_id == sent.remote_id);
+  {
+    const auto d = notices_of(*admin, kA43.office_no);
+    BOOST_REQUIRE_EQUAL(d["notices"].Size(), 1u);
+    BOOST_TEST(d["notices"][0]["attempts"].GetInt64() == 2);
+  }
+  // The same key with another text is a conflict (never retried).
+  const auto conflict = rig.notice(kA43.office_no, text + "x", key);
+  BOOST_TEST(conflict.status == SendResult::Status::kRejected);
+  BOOST_TEST(conflict.error_code == "IDEMPOTENCY_CONFLICT");
+}
+
+BOOST_AUTO_TEST_CASE(office_notices_follow_the_contract) {
+  Standin s("notice_rules");
+  NoticeRig rig(adapter_config(s));
+  auto admin = client(s, "A");
+  // Only offices the network's facilities hold: not an unknown one, not the gateway's own
+  // publication.
+  BOOST_TEST(rig.notice("3271500062", "t", "n-unknown").error_code == "RECIPIENT_UNKNOWN");
+  BOOST_REQUIRE(rig.publish({national_entry(kNational11)}).status ==
+                SendResult::Status::kAccepted);
+  const auto own = rig.notice(kNational11.office_no, "t", "n-own");
+  BOOST_TEST(own.status == SendResult::Status::kRejected);
+  BOOST_TEST(own.error_code == "RECIPIENT_UNKNOWN");
+  // A facility member cannot send notices.
+  RhnNotice by_facility{"n-facility", kB43, "t"};
+  BOOST_TEST(error_code(admin->call("POST", "/rhn/v1/notices", encode_notice(by_facility))) ==
+             "NOT_GATEWAY");
+  // Maintenance: transient, with the network's Retry-After.
+  BOOST_REQUIRE_EQUAL(
+      admin->call("POST", "/admin/v1/faults", R"({"fail_status":503,"fail_count":1,"retry_after":7})")
+          .status,
+      200);
+  const auto held = rig.notice(kA43.office_no, "t", "n-maintenance");
+  BOOST_TEST(held.status == SendResult::Status::kRetry);
+  BOOST_REQUIRE(held.retry_after.has_value());
+  BOOST_TEST(held.retry_after->count() == 7);
+  // A text beyond the contract's bytes is cut on a character boundary; control characters other
+  // than line feeds become spaces; a key outside the id charset is hashed into one.
+  const std::string kana = "あ";  // 3 bytes of UTF-8
+  std::string long_text = "a\tb\n";
+  while (long_text.size() <= kMaxNoticeTextBytes) long_text += kana;
+  const auto cut = rig.notice(kB43.office_no, long_text, "key with spaces/and slashes");
+  BOOST_REQUIRE_MESSAGE(cut.status == SendResult::Status::kAccepted,
+                        cut.error_code + " " + cut.message);
+  const auto d = notices_of(*admin, kB43.office_no);
+  BOOST_REQUIRE_EQUAL(d["notices"].Size(), 1u);
+  const std::string stored = d["notices"][0]["text"].GetString();
+  const std::size_t prefix = 4;  // "a b\n"
+  const std::size_t expected = prefix + (kMaxNoticeTextBytes - prefix) / kana.size() * kana.size();
+  BOOST_TEST(stored.size() == expected);
+  BOOST_TEST(stored.substr(0, prefix) == "a b\n");
+  BOOST_TEST(std::string(d["notices"][0]["notice_id"].GetString()).rfind("kh-notice-", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(notice_decoding_names_the_offending_field) {
+  const auto field_of = [](const std::string& body) {
+    const auto r = decode_notice(body);
+    const auto* e = std::get_if<RhnError>(&r);
+    return e == nullptr ? std::string("<accepted>") : e->field;
+  };
+  BOOST_TEST(field_of(R"({"notice_id":"k","to":{"office_no":"3271500013"},"text":"t"})") ==
+             "<accepted>");
+  BOOST_TEST(field_of("[]") == "");
+  BOOST_TEST(field_of(R"({"to":{"office_no":"3271500013"},"text":"t"})") == "notice_id");
+  BOOST_TEST(field_of(R"({"notice_id":"k","text":"t"})") == "to");
+  BOOST_TEST(field_of(R"({"notice_id":"k","to":{"office_no":"32715"},"text":"t"})") ==
+             "to.office_no");
+  BOOST_TEST(field_of(
+                 R"({"notice_id":"k","to":{"office_no":"3271500013","service_type":"4"},"text":"t"})") ==
+             "to.service_type");
+  BOOST_TEST(field_of(R"({"notice_id":"k","to":{"office_no":"3271500013"},"text":""})") == "text");
+  BOOST_TEST(field_of(R"({"notice_id":"k","to":{"office_no":"3271500013"},"text":"a\u0007"})") ==
+             "text");
+  BOOST_TEST(field_of(R"({"notice_id":"k","to":{"office_no":"3271500013"},"text":")" +
+                      std::string(kMaxNoticeTextBytes + 1, 'x') + "\"}") == "text");
+  BOOST_TEST(field_of("{\"notice_id\":\"k\",\"to\":{\"office_no\":\"3271500013\"},\"text\":\"\xFF\"}") ==
+             "");  // not UTF-8
+  // What the adapter writes, the stand-in reads.
+  RhnNotice n{"kh-1", kA43, "line 1\nline 2"};
+  const auto back = decode_notice(encode_notice(n));
+  BOOST_REQUIRE(std::holds_alternative<RhnNotice>(back));
+  BOOST_TEST(std::get<RhnNotice>(back).text == n.text);
+  BOOST_TEST((std::get<RhnNotice>(back).to == kA43));
 }
 
 BOOST_AUTO_TEST_CASE(mailbox_poll_hands_units_and_answers_receipts) {

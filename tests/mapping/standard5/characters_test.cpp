@@ -2,6 +2,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "mapping/standard5/cp932.hpp"
 #include "tests/mapping/standard5/support.hpp"
 
@@ -236,4 +240,77 @@ BOOST_AUTO_TEST_CASE(utf8_reader_refuses_overlong_and_surrogates) {
   pos = 0;
   BOOST_TEST(static_cast<unsigned>(*s5::next_utf8("\xF0\xA0\xAE\xB7", pos)) == 0x20BB7u);
   BOOST_TEST(pos == 4u);
+}
+
+// The duplicate rule over the whole CP932 table (README "Characters", NEC/IBM duplicates): every
+// code point with several codes has exactly one preferred code, it is the one `encode` writes,
+// and it is the first in Microsoft's order (JIS X 0208 rows, NEC row 13, IBM 0xFA-0xFC, NEC-
+// selected 0xED-0xEE); every other code is the same character. The groups are found from the
+// table here, not counted by hand.
+BOOST_AUTO_TEST_CASE(every_duplicate_of_the_table_has_one_preferred_code_in_microsofts_order) {
+  const auto rank = [](std::uint16_t code) {
+    const unsigned lead = code >> 8;
+    if (lead == 0x87) return 1;
+    if (lead >= 0xFA && lead <= 0xFC) return 2;
+    if (lead == 0xED || lead == 0xEE) return 3;
+    return 0;
+  };
+  std::map<char32_t, std::vector<std::uint16_t>> codes_of;
+  for (unsigned code = 1; code <= 0xFFFF; ++code) {
+    const auto cp = codec().code_point(static_cast<std::uint16_t>(code));
+    if (cp != 0) codes_of[cp].push_back(static_cast<std::uint16_t>(code));
+  }
+  std::size_t groups = 0, by_lead[4] = {0, 0, 0, 0};
+  for (const auto& [cp, codes] : codes_of) {
+    const auto written = codec().encode(cp);
+    BOOST_TEST_REQUIRE(written.has_value(), s5::code_point_name(cp));
+    // The codes of this character: those decoding to it, and the one written for it (a JIS
+    // X 0208 variant such as ¬ decodes as U+00AC while its IBM duplicates decode as U+FFE2).
+    std::set<std::uint16_t> candidates(codes.begin(), codes.end());
+    candidates.insert(*written);
+    if (candidates.size() == 1) {
+      BOOST_TEST(codec().is_preferred(*written), s5::code_point_name(cp));
+      continue;
+    }
+    ++groups;
+    int best = 3;
+    std::size_t preferred = 0;
+    for (const auto code : candidates) {
+      best = std::min(best, rank(code));
+      preferred += codec().is_preferred(code) ? 1 : 0;
+      BOOST_TEST(codec().same_character(code, cp), s5::code_point_name(cp) << " " << code);
+    }
+    BOOST_TEST(preferred == 1u, s5::code_point_name(cp));
+    BOOST_TEST(rank(*written) == best, s5::code_point_name(cp) << " written as " << *written);
+    BOOST_TEST(codec().is_preferred(*written), s5::code_point_name(cp));
+    ++by_lead[rank(*written)];
+  }
+  BOOST_TEST(groups > 0u);
+  BOOST_TEST_MESSAGE("code points with several CP932 codes: " << groups << " (preferred in JIS "
+                     << by_lead[0] << ", NEC row 13 " << by_lead[1] << ", IBM " << by_lead[2]
+                     << ", NEC-selected " << by_lead[3] << ")");
+  // Nothing is ever preferred in 0xED-0xEE: every NEC-selected IBM extension has an IBM code.
+  BOOST_TEST(by_lead[3] == 0u);
+}
+
+// The replacement is the operator's choice (any MS932 character), reported as decoded.
+BOOST_AUTO_TEST_CASE(substitution_uses_the_configured_replacement) {
+  s5::FromV5Options options;
+  options.characters.substitute = true;
+  options.characters.replacement = U'\u25A0';  // ■ 0x81A1
+  const auto r = s5::from_v5(document_with_name("吉" + utf8(U'\U00020BB7')), options);
+  BOOST_TEST_REQUIRE(r.ok(), findings_text(r.findings));
+  BOOST_TEST(upplan_field7(r) == "\x8B\x67\x81\xA1");
+  BOOST_TEST_REQUIRE(r.substitutions.size() == 1u);
+  BOOST_TEST((r.substitutions[0].replacement == U'\u25A0'));
+  BOOST_TEST(s5::describe(r.substitutions[0]).find("U+20BB7 → U+25A0") == 0u);
+}
+
+// Half-width kana from the national side stay half-width, and full-width ones full-width: no
+// width folding either way.
+BOOST_AUTO_TEST_CASE(half_and_full_width_kana_from_5_0_are_kept_apart) {
+  const auto r = s5::from_v5(document_with_name("ｶﾅカナ"));
+  BOOST_TEST_REQUIRE(r.ok(), findings_text(r.findings));
+  BOOST_TEST(upplan_field7(r) == "\xB6\xC5\x83\x4A\x83\x69");
+  BOOST_TEST(r.substitutions.empty());
 }

@@ -84,7 +84,11 @@ BOOST_AUTO_TEST_CASE(schema_and_mapping_agree) {
       const auto& req = f.file_scope ? form["required"] : record["required"];
       bool required = false;
       for (const auto& r : req.GetArray()) required = required || f.path.front() == r.GetString();
-      BOOST_TEST(required == layout.field(f.no).required.value_or(false), prefix << " " << f.no);
+      // Required in 4.1, or a 4.1 field 5.0 makes mandatory (mandatory_in_5).
+      bool mandatory_in_5 = false;
+      for (const auto& m : k.mandatory_in_5) mandatory_in_5 |= m.field_no.value_or(0) == f.no;
+      BOOST_TEST(required == (layout.field(f.no).required.value_or(false) || mandatory_in_5),
+                 prefix << " " << f.no);
     }
     BOOST_TEST(record["properties"].MemberCount() == record_items, prefix);
   }
@@ -106,32 +110,73 @@ BOOST_AUTO_TEST_CASE(broken_model_data_is_refused_with_its_path) {
              std::string::npos);
 }
 
-// 5.0 makes プラン担当者名 (optional in 4.1) mandatory: a unit with it empty is refused naming it.
+// Our model makes プラン担当者名 (optional in 4.1) mandatory in 5.0 (standard5.json says it is our
+// choice): a unit that leaves it empty is refused naming file, record, line and item, and the
+// national side's document without it is refused at its JSON path.
 BOOST_AUTO_TEST_CASE(mandatory_item_from_a_41_field_refuses_units_that_leave_it_empty) {
-  const auto model = edited_model([](rapidjson::Document& m) {
-    rapidjson::Value item(rapidjson::kObjectType);
-    item.AddMember("field", 7, m.GetAllocator());
-    m["kinds"]["UPPLAN"]["mandatory_in_5"].PushBack(item, m.GetAllocator());
-  });
+  const auto& upplan = *s5::Model::builtin().kind(mapping::FileKind::UPPLAN);
+  BOOST_TEST_REQUIRE(upplan.mandatory_in_5.size() == 1u);
+  BOOST_TEST(upplan.mandatory_in_5[0].field_no.value_or(0) == 7);
+  BOOST_TEST(upplan.mandatory_in_5[0].name == "プラン担当者名");
+  BOOST_TEST(s5::builtin_model_json().find("our model, not the real annex") !=
+             std::string_view::npos);
+
   testing::UnitGenerator gen(3);
   auto unit = gen.make("K2");
-  s5::ToV5Options options;
-  options.model = model.get();
-  BOOST_TEST(s5::to_v5(as_unit_files(unit), options).ok());
-  testing::edit_records(testing::file_of(unit, "UPPLAN"),
-                        [](std::vector<testing::EditRecord>& r) { r[1].fields[6].value.clear(); });
-  const auto refused = s5::to_v5(as_unit_files(unit), options);
+  BOOST_TEST(s5::to_v5(as_unit_files(unit)).ok());
+  std::size_t line = 0;
+  auto& upplan_file = testing::file_of(unit, "UPPLAN");
+  testing::edit_records(upplan_file, [&](std::vector<testing::EditRecord>& r) {
+    BOOST_TEST_REQUIRE(r.size() >= 2u);
+    r[1].fields[6].value.clear();
+  });
+  line = testing::parse_records(upplan_file.bytes)[1].line;  // where the edited record starts
+  const auto refused = s5::to_v5(as_unit_files(unit));
   BOOST_TEST(!refused.ok());
   BOOST_TEST(refused.document.json.empty());
+  std::size_t missing = 0;
+  for (const auto& f : refused.findings) missing += f.code == s5::codes::kMandatoryMissing;
+  BOOST_TEST(missing == 1u, findings_text(refused.findings));
   const auto* f = find_code(refused.findings, s5::codes::kMandatoryMissing);
   BOOST_TEST_REQUIRE(f != nullptr);
+  BOOST_TEST(f->file == upplan_file.name);
   BOOST_TEST(f->record == 2u);
+  BOOST_TEST(f->line == line);
   BOOST_TEST(f->field_no == 7);
   BOOST_TEST(f->field == "プラン担当者名");
   BOOST_TEST(f->json_path == "/帳票/サービス利用票第6表予定/レコード/1/プラン担当者名");
   BOOST_TEST(f->message.find("5.0 makes プラン担当者名 mandatory") != std::string::npos);
-  // The default model has no such item: the same unit translates.
-  BOOST_TEST(s5::to_v5(as_unit_files(unit)).ok());
+  const auto text = s5::describe(*f);
+  BOOST_TEST(text.find(upplan_file.name) != std::string::npos, text);
+  BOOST_TEST(text.find("line " + std::to_string(line)) != std::string::npos, text);
+
+  // A model without the item (the list emptied, the schema's required too): the same unit
+  // translates, so the item is data, not code.
+  const auto model = edited_model(
+      [](rapidjson::Document& m) { m["kinds"]["UPPLAN"]["mandatory_in_5"].Clear(); },
+      [](rapidjson::Document& sc) {
+        auto& req = sc["$defs"]["UPPLAN.レコード"]["required"];
+        for (auto it = req.Begin(); it != req.End(); ++it) {
+          if (std::string_view(it->GetString()) == "プラン担当者名") {
+            req.Erase(it);
+            break;
+          }
+        }
+      });
+  s5::ToV5Options options;
+  options.model = model.get();
+  const auto sent = s5::to_v5(as_unit_files(unit), options);
+  BOOST_TEST_REQUIRE(sent.ok(), findings_text(sent.findings));
+
+  // From the national side a document without the item is refused at its JSON path.
+  const auto back = s5::from_v5(sent.document.json);
+  BOOST_TEST(!back.ok());
+  const auto* schema = find_code(back.findings, s5::codes::kJsonSchema);
+  BOOST_TEST_REQUIRE(schema != nullptr, findings_text(back.findings));
+  BOOST_TEST(schema->json_path == "/帳票/サービス利用票第6表予定/レコード/1/プラン担当者名",
+             schema->message);
+  BOOST_TEST(schema->message.find("required item is missing") != std::string::npos,
+             schema->message);
 }
 
 // 5.0 adds an item 4.1 has no column for: no 4.1 unit of that kind can be sent complete.

@@ -372,6 +372,7 @@ struct RegionalStandin::Impl {
       kDirectory,
       kExternal,
       kCallback,
+      kNotices,
       kNone
     } which = R::kNone;
     const std::string kMsg = "/rhn/v1/messages/";
@@ -387,6 +388,8 @@ struct RegionalStandin::Impl {
       which = R::kExternal;
     } else if (path == "/rhn/v1/callback") {
       which = R::kCallback;
+    } else if (path == "/rhn/v1/notices") {
+      which = R::kNotices;
     } else if (path.rfind(kMsg, 0) == 0) {
       const std::string rest = path.substr(kMsg.size());
       const auto slash = rest.find('/');
@@ -402,7 +405,8 @@ struct RegionalStandin::Impl {
         (which == R::kMessage && m == "GET") || (which == R::kRead && m == "POST") ||
         (which == R::kReject && m == "POST") || (which == R::kReceipts && m == "GET") ||
         (which == R::kDirectory && m == "GET") || (which == R::kExternal && m == "PUT") ||
-        (which == R::kCallback && (m == "PUT" || m == "DELETE"));
+        (which == R::kCallback && (m == "PUT" || m == "DELETE")) ||
+        (which == R::kNotices && m == "POST");
     if (!method_ok) return error(405, "METHOD_NOT_ALLOWED", m + " not allowed here");
     if (!member) return error(403, "UNKNOWN_MEMBER", "the client certificate is not a member's");
     switch (which) {
@@ -424,6 +428,8 @@ struct RegionalStandin::Impl {
         return put_external(*member, req.body);
       case R::kCallback:
         return callback(*member, m, req.body);
+      case R::kNotices:
+        return post_notice(*member, req.body);
       case R::kNone:
         break;
     }
@@ -522,6 +528,49 @@ struct RegionalStandin::Impl {
       faults.poisoned[stored.id] = std::exchange(faults.poison_next, std::string());
     notify(stored.recipient, stored.sequence);
     return json(201, stored.response_body);
+  }
+
+  // §7a: a gateway member tells a native office about itself. Kept in the notice log (what the
+  // network would show the office's people); replays answer the first answer.
+  adapters::http::Response post_notice(const Member& member, const std::string& raw) {
+    if (raw.size() > 16 * 1024) return error(413, "TOO_LARGE", "a notice is at most 16 KiB");
+    auto decoded = decode_notice(raw);
+    if (auto* e = std::get_if<RhnError>(&decoded)) return error(*e);
+    const auto& notice = std::get<RhnNotice>(decoded);
+    const std::string digest = sha256_hex(raw);
+    auto answer = [](const StoredNotice& n) {
+      rapidjson::StringBuffer sb;
+      Writer w(sb);
+      w.StartObject();
+      put(w, "id", n.id);
+      put(w, "notice_id", n.notice_id);
+      put(w, "accepted_at", n.accepted_at);
+      w.EndObject();
+      return json(200, finish(sb));
+    };
+    if (auto first = store->notice_by_key(member.cn, notice.notice_id)) {
+      store->count_notice_attempt(member.cn, notice.notice_id);
+      if (first->body_sha256 != digest) {
+        return error(409, "IDEMPOTENCY_CONFLICT", "notice_id already used with a different body",
+                     "notice_id");
+      }
+      auto r = answer(*first);
+      r.headers.emplace_back("idempotent-replay", "true");
+      return r;
+    }
+    if (!member.gateway) return error(403, "NOT_GATEWAY", "only gateway members send notices");
+    if (!store->native_office(notice.to)) {
+      return error(422, "RECIPIENT_UNKNOWN", "no facility of the network holds this office", "to");
+    }
+    StoredNotice stored;
+    stored.sender = member.cn;
+    stored.notice_id = notice.notice_id;
+    stored.body_sha256 = digest;
+    stored.office_no = notice.to.office_no;
+    stored.service_type = notice.to.service_type;
+    stored.text = notice.text;
+    stored.accepted_at = now_utc();
+    return answer(store->insert_notice(std::move(stored)));
   }
 
   std::optional<std::pair<std::int64_t, std::int64_t>> page_args(const std::string& target) {
@@ -881,6 +930,33 @@ struct RegionalStandin::Impl {
         w.Int64(m.attempts);
         put(w, "accepted_at", m.received_at);
         put(w, "state", m.state);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+      return json(200, finish(sb));
+    }
+    if (path == "/admin/v1/notices") {
+      if (req.method != "GET") return error(405, "METHOD_NOT_ALLOWED", "GET only");
+      auto q = query_of(req.target);
+      std::optional<std::string> office;
+      if (q.count("office_no")) office = q["office_no"];
+      rapidjson::StringBuffer sb;
+      Writer w(sb);
+      w.StartObject();
+      w.Key("notices");
+      w.StartArray();
+      for (const auto& n : store->notices(office)) {
+        w.StartObject();
+        put(w, "id", n.id);
+        put(w, "notice_id", n.notice_id);
+        put(w, "sender", n.sender);
+        put(w, "office_no", n.office_no);
+        put(w, "service_type", n.service_type);
+        put(w, "text", n.text);
+        put(w, "accepted_at", n.accepted_at);
+        w.Key("attempts");
+        w.Int64(n.attempts);
         w.EndObject();
       }
       w.EndArray();

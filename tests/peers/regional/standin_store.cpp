@@ -115,6 +115,11 @@ StandinStore::StandinStore(const std::filesystem::path& file) {
       state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', state_at TEXT NOT NULL DEFAULT '',
       received_at TEXT NOT NULL, attempts INTEGER NOT NULL,
       UNIQUE (sender, message_id), UNIQUE (recipient, sequence));
+    CREATE TABLE IF NOT EXISTS notices (
+      row_no INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, sender TEXT NOT NULL,
+      notice_id TEXT NOT NULL, body_sha256 TEXT NOT NULL, office_no TEXT NOT NULL,
+      service_type TEXT NOT NULL, text TEXT NOT NULL, accepted_at TEXT NOT NULL,
+      attempts INTEGER NOT NULL, UNIQUE (sender, notice_id));
     CREATE TABLE IF NOT EXISTS receipts (
       sender TEXT NOT NULL, sequence INTEGER NOT NULL, id TEXT NOT NULL, message_id TEXT NOT NULL,
       state TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL,
@@ -419,6 +424,88 @@ std::vector<StoredMessage> StandinStore::deliveries(std::optional<std::string> m
   std::vector<StoredMessage> out;
   while (s.step()) out.push_back(read_message(s));
   return out;
+}
+
+namespace {
+
+constexpr const char* kNoticeColumns =
+    "id, sender, notice_id, body_sha256, office_no, service_type, text, accepted_at, attempts";
+
+StoredNotice read_notice(const Stmt& s) {
+  return StoredNotice{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4),
+                      s.text(5), s.text(6), s.text(7), s.integer(8)};
+}
+
+}  // namespace
+
+std::optional<StoredNotice> StandinStore::notice_by_key(std::string_view sender,
+                                                        std::string_view notice_id) {
+  const std::string sql = std::string("SELECT ") + kNoticeColumns +
+                          " FROM notices WHERE sender = ? AND notice_id = ?";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, sender).bind(2, notice_id);
+  if (!s.step()) return std::nullopt;
+  return read_notice(s);
+}
+
+void StandinStore::count_notice_attempt(std::string_view sender, std::string_view notice_id) {
+  Stmt(db_, "UPDATE notices SET attempts = attempts + 1 WHERE sender = ? AND notice_id = ?")
+      .bind(1, sender)
+      .bind(2, notice_id)
+      .step();
+}
+
+StoredNotice StandinStore::insert_notice(StoredNotice n) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    {
+      Stmt s(db_, "SELECT COALESCE(MAX(row_no), 0) + 1 FROM notices");
+      s.step();
+      char id[32];
+      std::snprintf(id, sizeof id, "n-%012lld", static_cast<long long>(s.integer(0)));
+      n.id = id;
+    }
+    const std::string sql =
+        std::string("INSERT INTO notices (") + kNoticeColumns + ") VALUES (?,?,?,?,?,?,?,?,?)";
+    Stmt(db_, sql.c_str())
+        .bind(1, n.id)
+        .bind(2, n.sender)
+        .bind(3, n.notice_id)
+        .bind(4, n.body_sha256)
+        .bind(5, n.office_no)
+        .bind(6, n.service_type)
+        .bind(7, n.text)
+        .bind(8, n.accepted_at)
+        .bind(9, n.attempts)
+        .step();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+  return n;
+}
+
+std::vector<StoredNotice> StandinStore::notices(std::optional<std::string> office_no) {
+  std::string sql = std::string("SELECT ") + kNoticeColumns + " FROM notices";
+  if (office_no) sql += " WHERE office_no = ?";
+  sql += " ORDER BY row_no";
+  Stmt s(db_, sql.c_str());
+  if (office_no) s.bind(1, *office_no);
+  std::vector<StoredNotice> out;
+  while (s.step()) out.push_back(read_notice(s));
+  return out;
+}
+
+bool StandinStore::native_office(const mapping::OfficeRef& office) {
+  std::string sql =
+      "SELECT 1 FROM offices o JOIN facilities f ON f.facility_id = o.facility_id "
+      "WHERE f.external = 0 AND o.office_no = ?";
+  if (!office.service_type.empty()) sql += " AND o.service_type = ?";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, office.office_no);
+  if (!office.service_type.empty()) s.bind(2, office.service_type);
+  return s.step();
 }
 
 }  // namespace kakehashi::adapters::regional::standin

@@ -30,6 +30,19 @@ struct Recipient {
   bool external = false;
 };
 
+// An office notice as the network keeps it (PROTOCOL.md §7a): what the notice log shows.
+struct StoredNotice {
+  std::string id;  // n-000000000001
+  std::string sender;     // member cn
+  std::string notice_id;  // the sender's idempotency key
+  std::string body_sha256;
+  std::string office_no;
+  std::string service_type;  // "" = the office as a whole
+  std::string text;
+  std::string accepted_at;
+  std::int64_t attempts = 1;
+};
+
 struct StoredMessage {
   std::string id;
   std::string sender;      // member cn
@@ -88,6 +101,14 @@ class StandinStore {
                  std::string_view at);
   std::vector<RhnReceipt> receipts(std::string_view member, std::int64_t since, std::int64_t limit);
   std::vector<StoredMessage> deliveries(std::optional<std::string> message_id);
+
+  // Office notices (§7a): by (sender, notice_id); insert assigns the id; the log by office.
+  std::optional<StoredNotice> notice_by_key(std::string_view sender, std::string_view notice_id);
+  void count_notice_attempt(std::string_view sender, std::string_view notice_id);
+  StoredNotice insert_notice(StoredNotice n);
+  std::vector<StoredNotice> notices(std::optional<std::string> office_no);
+  // Is `office` held natively (not through a gateway's publication) by some facility?
+  bool native_office(const mapping::OfficeRef& office);
 
  private:
   void exec(const char* sql);
