@@ -578,8 +578,14 @@ BOOST_AUTO_TEST_CASE(a_held_sender_office_waits_while_other_offices_flow) {
   auto other = make_unit(61, "K5", kRegionalService, kNationalManager, false);
   rig.regional.offer(held.unit);
   rig.regional.offer(other.unit);
+  // The fake network sees the delivery before the store records it: wait for both (and for the
+  // hold to be written), not for the first event alone.
   rig.run_until([&] {
-    return rig.national.deliveries.size() == 1 && rig.engine->counters().held_for_office == 1;
+    const auto o = transfer_of(rig, other.unit.source_id);
+    const auto h = transfer_of(rig, held.unit.source_id);
+    return rig.national.deliveries.size() == 1 && rig.engine->counters().held_for_office == 1 &&
+           o && o->state == store::kDelivered && h &&
+           h->last_error.rfind("held: login_required", 0) == 0;
   });
   BOOST_TEST(rig.national.deliveries[0].unit.sender.office_no == kRegionalService);
   auto t = transfer_of(rig, held.unit.source_id);
@@ -722,6 +728,8 @@ BOOST_AUTO_TEST_CASE(a_hold_with_a_retry_after_is_offered_again_then) {
   BOOST_TEST(rig.national.deliveries.empty());
   rig.clock += 5'001;
   rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  // The store records the delivery after the fake network has it.
+  rig.run_until([&] { return transfer_of(rig, m.unit.source_id)->state == store::kDelivered; });
   BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts == 1);  // the delivery only
   for (const auto& s : rig.engine->network_status()) BOOST_TEST(s.open_until == 0);
 }
