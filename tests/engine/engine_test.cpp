@@ -795,6 +795,8 @@ BOOST_AUTO_TEST_CASE(a_hold_with_a_retry_after_is_offered_again_then) {
   BOOST_TEST(rig.national.deliveries.empty());
   rig.clock += 5'001;
   rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  // The delivery is recorded in the group commit after the network answered: wait for it.
+  rig.run_until([&] { return transfer_of(rig, m.unit.source_id)->state == store::kDelivered; });
   BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts == 1);  // the delivery only
   for (const auto& s : rig.engine->network_status()) BOOST_TEST(s.open_until == 0);
 }

@@ -349,11 +349,12 @@ BOOST_AUTO_TEST_CASE(copy_moves_every_table_checks_it_and_the_target_carries_on)
     auto from = open_sqlite(source);
     const auto checks = copy_store(*from, *to);
     BOOST_TEST(checks.size() == store_tables(*from).size());
-    // Every table of this schema, the vault included, was copied and checked.
+    // Every table of this schema, the vault and the evidence included, was copied and checked.
     std::set<std::string> copied;
     for (const auto& c : checks) copied.insert(c.table);
-    BOOST_TEST(copied.size() == 9u);
+    BOOST_TEST(copied.size() == 10u);
     BOOST_TEST(copied.count("kh_adapter_vault") == 1u);
+    BOOST_TEST(copied.count("kh_evidence") == 1u);
     for (const auto& c : checks) {
       BOOST_TEST_CONTEXT(c.table) {
         BOOST_TEST(c.same());

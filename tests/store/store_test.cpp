@@ -688,7 +688,7 @@ BOOST_AUTO_TEST_CASE(a_store_from_before_unit_identity_is_migrated) {
   auto s = db.open();
   s->migrate();  // twice: idempotent
   auto c = db.connect();
-  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "5");
+  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "6");
   const std::string indexes =
       postgres() ? "SELECT indexname FROM pg_indexes WHERE tablename = 'kh_transfers'"
                  : "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
