@@ -197,7 +197,7 @@ std::optional<ChainHead> AuditLog::head() {
 std::vector<ExportRow> AuditLog::export_rows(const AuditQuery& q) {
   std::string sql =
       "SELECT e.id, e.seq, e.transfer_id, e.at, e.kind, e.actor, e.detail, e.prev_hash, e.hash, "
-      "t.sender_office, t.recipient_office FROM kh_events e "
+      "t.sender_office, t.recipient_office, t.path FROM kh_events e "
       "LEFT JOIN kh_transfers t ON t.id = e.transfer_id WHERE e.at >= ? AND e.at < ?";
   std::vector<SqlValue> params{q.from, q.to};
   if (q.office) {
@@ -212,7 +212,7 @@ std::vector<ExportRow> AuditLog::export_rows(const AuditQuery& q) {
   sql += " ORDER BY e.seq, e.id";
   std::vector<ExportRow> out;
   for (const auto& r : db_.query(sql, params))
-    out.push_back({record_from(r), to_s(r[9]), to_s(r[10])});
+    out.push_back({record_from(r), to_s(r[9]), to_s(r[10]), to_s(r[11])});
   return out;
 }
 

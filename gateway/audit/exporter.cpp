@@ -22,6 +22,7 @@ std::vector<std::string> values(const ExportRow& row) {
           r.actor,
           row.sender_office,
           row.recipient_office,
+          row.path,
           r.detail,
           r.prev_hash,
           r.hash};

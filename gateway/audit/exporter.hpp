@@ -15,13 +15,16 @@ struct ExportRow {
   AuditRecord record;
   std::string sender_office;  // of the record's transfer ("" for operator commands)
   std::string recipient_office;
+  // Which path the record's transfer took: signed, translated-to-national,
+  // attested-from-national ("" for operator commands and transfers from before schema 6).
+  std::string path;
 };
 
 // Column order of both formats.
 inline constexpr const char* kExportColumns[] = {
-    "seq",    "at",        "at_ms",         "transfer_id",
-    "kind",   "actor",     "sender_office", "recipient_office",
-    "detail", "prev_hash", "hash"};
+    "seq",  "at",     "at_ms",         "transfer_id",
+    "kind", "actor",  "sender_office", "recipient_office",
+    "path", "detail", "prev_hash",     "hash"};
 
 void write_csv(const std::vector<ExportRow>& rows, std::ostream& out);
 void write_jsonl(const std::vector<ExportRow>& rows, std::ostream& out);

@@ -120,7 +120,7 @@ LoadedConfig load_gateway_config(const std::string& path) {
   relay.reject_unknown({"workers", "max_in_flight", "intake_window", "group_commit_max",
                         "max_attempts", "backoff_initial", "backoff_max", "breaker_failures",
                         "breaker_cooldown", "lease", "tick", "directory_refresh", "retention",
-                        "office_recheck"});
+                        "evidence_retention", "office_recheck"});
   auto& e = c.engine;
   e.workers = static_cast<std::size_t>(relay.integer("workers", 2, 1, 64));
   e.max_in_flight = static_cast<std::size_t>(relay.integer("max_in_flight", 64, 1, 10000));
@@ -135,6 +135,11 @@ LoadedConfig load_gateway_config(const std::string& path) {
   e.tick = relay.duration("tick", std::chrono::milliseconds(250));
   e.directory_refresh = relay.duration("directory_refresh", std::chrono::minutes(5));
   e.retention = relay.duration("retention", std::chrono::hours(24 * 30));
+  // Evidence (signed originals and receipts of units translated for the national side) has its
+  // own retention, ten years by default, never shorter than the payloads'.
+  e.evidence_retention = relay.duration("evidence_retention", std::chrono::hours(24 * 3653));
+  if (e.evidence_retention < e.retention)
+    relay.error("evidence_retention", "must not be less than retention");
   // Units held for their sender office (a login due on the destination) are offered again this
   // often even when no "active" report comes.
   e.office_recheck = relay.duration("office_recheck", std::chrono::minutes(5));

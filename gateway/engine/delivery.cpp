@@ -219,6 +219,35 @@ double draw_jitter() {
 
 // The policy decides (delivery_policy.hpp); this applies the decision: the breaker and latency
 // at once, the transfer's new state in the group commit, counters and logs once it is durable.
+// The receipt kept with a delivery (DER): where the network translated the unit and says
+// what it took (SendResult::sent_sha256), version 2, binding the senders' SignerInfos to that
+// document and the item id; otherwise the version 1 receipt made with the translation. Signing
+// it is the private-key work of one delivery (about a millisecond), done here once per unit.
+std::string Delivery::delivered_receipt(const std::optional<Translation>& translation,
+                                        std::int64_t id, const SendResult& r,
+                                        DeliveryAction action) {
+  if (!translation) return {};
+  std::string der = translation->receipt_der;
+  if (action == DeliveryAction::kDelivered && !r.sent_sha256.empty()) {
+    std::shared_ptr<const mapping::cms::Credential> signer;
+    {
+      std::lock_guard lock(core_.credentials_mutex);
+      signer = core_.receipt_signer;
+    }
+    auto v2 = signer ? bind_sent_document(*translation, r.sent_sha256, r.remote_id, *signer)
+                     : std::variant<std::string, TranslationError>(
+                           TranslationError{"no translation receipt signer is configured"});
+    if (auto* ok = std::get_if<std::string>(&v2)) {
+      der = std::move(*ok);
+    } else {
+      // Degraded: the version 1 receipt is kept; the delivery event names the document digest.
+      log(LogLevel::kWarning, "receipt-v2-failed",
+          {{"transfer", std::to_string(id)}, {"reason", std::get<TranslationError>(v2).message}});
+    }
+  }
+  return der;
+}
+
 void Delivery::finish_delivery(const Prepared& p, SendResult r) {
   const auto& t = p.transfer;
   auto& health = health_[t.dest_adapter];
@@ -251,19 +280,26 @@ void Delivery::finish_delivery(const Prepared& p, SendResult r) {
   const std::string park_reason = decision.park_reason;
   auto held = std::make_shared<bool>(true);  // false: the lease was lost, nothing written
   committer_.commit(
-      [this, t, action, next, error, park_reason, at, held, r,
-       receipt = p.translation ? mapping::common::base64_encode(p.translation->receipt_der)
-                               : std::string(),
+      [this, t, action, next, error, park_reason, at, held, r, translation = p.translation,
        digests = p.translation
                      ? p.translation->inbound_sha256 + " -> " + p.translation->outbound_sha256
                      : std::string()](store::Store& s) {
         switch (action) {
-          case DeliveryAction::kDelivered:
+          case DeliveryAction::kDelivered: {
+            // Off the network thread: the version 2 receipt is a private-key operation.
+            const std::string receipt_der = delivered_receipt(translation, t.id, r, action);
             *held = s.mark_delivered(
                 t.id, core_.options.instance_id, r.remote_id,
-                "to " + t.dest_adapter + " as " + r.remote_id + "; envelope " + digests, at,
-                receipt);
+                "to " + t.dest_adapter + " as " + r.remote_id + "; envelope " + digests +
+                    (r.sent_sha256.empty() ? "" : "; document sent sha256 " + r.sent_sha256),
+                at, mapping::common::base64_encode(receipt_der));
+            // The receipt of a unit translated for the national side is evidence too, kept
+            // with the signed originals after the payload is purged.
+            if (*held && t.path == store::kPathTranslatedToNational && !receipt_der.empty())
+              s.keep_evidence(t.id, {{store::kEvidenceReceipt, "", "", receipt_der, at,
+                                      at + core_.options.evidence_retention.count()}});
             break;
+          }
           case DeliveryAction::kRefused: {
             const Refusal refusal = destination_refusal(r.error_code, r.message);
             s.reject_at_destination(t.id, refusal_summary({refusal}),

@@ -10,12 +10,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gateway/adapter/adapter.hpp"
 #include "gateway/engine/delivery_policy.hpp"
 #include "gateway/engine/relay_engine.hpp"
+#include "gateway/engine/translator.hpp"
 #include "gateway/store/store.hpp"
 #include "mapping/cms/credential.hpp"
 
@@ -55,6 +57,9 @@ class Delivery {
                          std::shared_ptr<const mapping::cms::Credential> receipt_signer);
   void deliver(Prepared prepared);
   void finish_delivery(const Prepared& prepared, SendResult result);
+  // The receipt (DER) to keep with a delivery: version 2 where the network translated the unit.
+  std::string delivered_receipt(const std::optional<Translation>& translation, std::int64_t id,
+                                const SendResult& result, DeliveryAction action);
   std::vector<std::string> paused_destinations() const;
 
   EngineCore& core_;

@@ -13,7 +13,7 @@
 #include "gateway/engine/refusal.hpp"
 #include "gateway/engine/unit_codec.hpp"
 #include "gateway/engine/unit_identity.hpp"
-#include "mapping/cms/signer.hpp"
+#include "mapping/cms/gateway_attestation.hpp"
 #include "mapping/cms/signer_identity.hpp"
 
 namespace kakehashi::gateway::engine {
@@ -32,19 +32,28 @@ std::string receipt_state_name(ReceiptState s) {
 }
 
 // A unit from a network that signs nothing, admitted: each file gets a detached signature by the
-// proxy credential, and the intake record the gateway's attestation (its origin, its signer).
-// Throws when it cannot sign (no credential, a signing failure): the unit is not taken in.
+// proxy credential carrying the gateway's attestation as a signed attribute (where the unit came
+// from: mapping/cms/gateway_attestation.hpp), and the intake record the attestation too.
+// Throws when it cannot sign (no credential, an origin the attestation cannot carry, a signing
+// failure): the unit is not taken in.
 void attest(const std::string& network, AdmissionResult& decision,
-            const mapping::cms::Credential* attester) {
+            const mapping::cms::Credential* attester, std::time_t now) {
   if (attester == nullptr)
     throw std::runtime_error("network " + network +
                              " carries no signatures and names no proxy credential (cosign) to "
                              "sign its units with");
+  mapping::cms::GatewayAttestation a;
+  a.office_number = decision.unit.sender.office_no;
+  a.service_type = decision.unit.sender.service_type;
+  a.session = decision.unit.origin_session;
+  a.national_item = decision.unit.origin_item;
+  a.fetched_at = now;
+  a.fetched_sha256 = decision.unit.fetched_sha256;
   for (auto& f : decision.unit.files) {
-    const auto sig = mapping::cms::sign(
+    const auto sig = mapping::cms::sign_with_attestation(
         mapping::cms::ByteView(reinterpret_cast<const std::uint8_t*>(f.content.data()),
                                f.content.size()),
-        *attester, {.detached = true});
+        *attester, a);
     if (!sig.ok()) throw std::runtime_error("gateway attestation failed: " + sig.error().detail);
     f.cms.assign(sig.value().begin(), sig.value().end());
     f.attached = false;
@@ -127,7 +136,8 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
         const std::string source_id = unit.source_id;
         auto decision = admit(std::move(unit), ctx);
         if (!inbound_signed && (decision.accepted || decision.awaiting_route))
-          attest(network, decision, attester.get());  // throws: not taken in, offered again
+          attest(network, decision, attester.get(),
+                 ctx.now);  // throws: not taken in, offered again
         auto t = std::make_shared<store::NewTransfer>();
         t->source_adapter = network;
         t->source_id = source_id;
@@ -154,6 +164,26 @@ void IntakePipeline::on_unit(const std::string& network, InboundUnit unit,
         t->idempotency_key = idempotency_key_for(network, source_id);
         t->payload = core_.cipher.seal(serialize_unit(decision.unit));
         t->event_detail = decision.detail;
+        // Which path it takes, and for a signed unit the national side will get translated, the
+        // signed originals kept as evidence apart from the payload (issue 17). A unit awaiting
+        // its route keeps them too: its destination is not known yet.
+        const auto dest = core_.networks.find(decision.dest_adapter);
+        const bool to_unsigned =
+            dest != core_.networks.end() && !dest->second->binding.inbound_signed;
+        if (!inbound_signed) {
+          t->path = store::kPathAttestedFromNational;
+        } else if (to_unsigned) {
+          t->path = store::kPathTranslatedToNational;
+        } else if (admitted && !decision.awaiting_route) {
+          t->path = store::kPathSigned;
+        }
+        if (inbound_signed && admitted && (to_unsigned || decision.awaiting_route)) {
+          const std::int64_t at = core_.now();
+          for (const auto& f : decision.unit.files) {
+            t->evidence.push_back({store::kEvidenceSignedFile, f.name, core_.cipher.seal(f.content),
+                                   f.cms, at, at + core_.options.evidence_retention.count()});
+          }
+        }
         for (const auto& f : decision.unit.files)  // the store records keyed hashes only
           audit::collect_insured_numbers(f.name, f.content, t->insured_numbers);
         return t;

@@ -151,12 +151,19 @@ void Engine::schedule_tick() {
       refresh_directories();
     if (steady - last_purge_ >= std::chrono::minutes(10)) {
       last_purge_ = steady;
-      const std::int64_t before = core_->now() - core_->options.retention.count();
-      core_->on_worker([before](store::Store& s) { return s.purge_payloads(before); },
-                       [](bool ok, std::int64_t n) {
-                         if (ok && n > 0)
-                           log(LogLevel::kInfo, "payloads-purged", {{"count", std::to_string(n)}});
-                       });
+      const std::int64_t now = core_->now();
+      const std::int64_t before = now - core_->options.retention.count();
+      // Payloads on their schedule; evidence only once its own retention has passed.
+      core_->on_worker(
+          [before, now](store::Store& s) {
+            return std::pair(s.purge_payloads(before), s.purge_evidence(now));
+          },
+          [](bool ok, std::pair<std::int64_t, std::int64_t> n) {
+            if (ok && n.first > 0)
+              log(LogLevel::kInfo, "payloads-purged", {{"count", std::to_string(n.first)}});
+            if (ok && n.second > 0)
+              log(LogLevel::kInfo, "evidence-purged", {{"count", std::to_string(n.second)}});
+          });
     }
     if (core_->now() - last_lease_renewal_ms_ >= core_->options.lease.count() / 4) {
       last_lease_renewal_ms_ = core_->now();

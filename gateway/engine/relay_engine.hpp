@@ -64,6 +64,9 @@ struct EngineOptions {
   // feeds the router (`kakehashi run`).
   bool refresh_directories = true;
   std::chrono::milliseconds retention{std::chrono::hours(24 * 30)};
+  // Evidence (the signed originals of a unit translated for the national side, its receipt) is
+  // kept this long, apart from payloads (relay.evidence_retention, 3653 days).
+  std::chrono::milliseconds evidence_retention{std::chrono::hours(24 * 3653)};
   mapping::InspectOptions inspect;
 };
 

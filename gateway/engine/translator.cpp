@@ -5,6 +5,7 @@
 #include "gateway/engine/unit_codec.hpp"
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/translation_receipt.hpp"
+#include "mapping/cms/verify.hpp"
 
 namespace kakehashi::gateway::engine {
 namespace {
@@ -70,6 +71,30 @@ std::variant<Translation, TranslationError> translate(
   t.inbound_sha256 = receipt.inbound_sha256;
   t.outbound_sha256 = receipt.outbound_sha256;
   return t;
+}
+
+std::variant<std::string, TranslationError> bind_sent_document(
+    const Translation& translation, const std::string& sent_sha256,
+    const std::string& national_item, const cms::Credential& receipt_signer) {
+  const auto body = cms::embedded_content(view(translation.receipt_der));
+  if (!body) return TranslationError{"translation receipt: not attached SignedData"};
+  auto receipt = cms::parse_receipt_text(std::string(body->begin(), body->end()));
+  if (!receipt) return TranslationError{"translation receipt: " + receipt.error().detail};
+  auto r = std::move(receipt.value());
+  r.version = 2;
+  r.signers.clear();
+  for (const auto& f : translation.unit.files) {
+    if (f.cms.empty()) continue;
+    auto digests = cms::signer_digests(f.name, view(f.cms));
+    if (!digests) return TranslationError{"translation receipt: " + digests.error().detail};
+    for (auto& d : digests.value()) r.signers.push_back(std::move(d));
+  }
+  r.sent_sha256 = sent_sha256;
+  r.national_item = national_item;
+  auto signed_receipt = cms::sign_receipt(r, receipt_signer);
+  if (!signed_receipt)
+    return TranslationError{"translation receipt: " + signed_receipt.error().detail};
+  return str(signed_receipt.value());
 }
 
 }  // namespace kakehashi::gateway::engine

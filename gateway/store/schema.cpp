@@ -7,8 +7,9 @@ namespace kakehashi::gateway::store {
 
 // 2: kh_events is the hash-chained audit log; 3: kh_early_receipts; 4: unit identity
 // (kh_transfers.unit_digest and the unique kh_transfers_identity): migrate_unit_identity();
-// 5: per-office logins (kh_transfers.claims, kh_adapter_vault): migrate_office_sessions().
-constexpr int kSchemaVersion = 5;
+// 5: per-office logins (kh_transfers.claims, kh_adapter_vault): migrate_office_sessions();
+// 6: evidence kept apart from payloads (kh_evidence, kh_transfers.path): migrate_evidence().
+constexpr int kSchemaVersion = 6;
 
 namespace {
 
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS kh_transfers (
          blob + R"(,
   unit_digest TEXT,
   claims BIGINT NOT NULL DEFAULT 0,
+  path TEXT,
   UNIQUE (source_adapter, source_id)
 );
 CREATE INDEX IF NOT EXISTS kh_transfers_due ON kh_transfers (state, next_attempt_at);
@@ -123,6 +125,19 @@ CREATE TABLE IF NOT EXISTS kh_adapter_vault (
   updated_at BIGINT NOT NULL,
   PRIMARY KEY (adapter, key)
 );
+CREATE TABLE IF NOT EXISTS kh_evidence (
+  transfer_id BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  content )" +
+         blob + R"(,
+  signature )" +
+         blob + R"( NOT NULL,
+  created_at BIGINT NOT NULL,
+  keep_until BIGINT NOT NULL,
+  PRIMARY KEY (transfer_id, kind, name)
+);
+CREATE INDEX IF NOT EXISTS kh_evidence_keep ON kh_evidence (keep_until);
 CREATE TABLE IF NOT EXISTS kh_meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -159,6 +174,7 @@ void Store::migrate() {
       migrate_audit();
       migrate_unit_identity();
       migrate_office_sessions();
+      migrate_evidence();
       db_->query(
           "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -171,6 +187,7 @@ void Store::migrate() {
     migrate_audit();
     migrate_unit_identity();
     migrate_office_sessions();
+    migrate_evidence();
     db_->query(
         "INSERT INTO kh_meta (key, value) VALUES ('schema_version', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -239,6 +256,20 @@ void Store::migrate_office_sessions() {
     db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN claims BIGINT NOT NULL DEFAULT 0");
   }
   if (added) db_->execute_script("UPDATE kh_transfers SET claims = attempts");
+}
+
+// Schema 6, a step of its own: kh_transfers.path (which path a unit took: signed,
+// translated-to-national, attested-from-national); kh_evidence is a plain CREATE TABLE IF NOT
+// EXISTS (schema()). Transfers made before it have no recorded path (NULL: the audit export
+// says "-"): the store cannot tell afterwards which networks signed.
+void Store::migrate_evidence() {
+  if (db_->dialect() == Dialect::kPostgres) {
+    db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN IF NOT EXISTS path TEXT");
+  } else if (db_->query("SELECT 1 FROM pragma_table_info('kh_transfers') WHERE name = ?",
+                        {std::string("path")})
+                 .empty()) {
+    db_->execute_script("ALTER TABLE kh_transfers ADD COLUMN path TEXT");
+  }
 }
 
 }  // namespace kakehashi::gateway::store

@@ -36,6 +36,23 @@ inline constexpr const char* kSuperseded = "superseded";
 // Notice::state of a notice to an office about itself (add_office_notice), not about a transfer.
 inline constexpr const char* kOfficeNotice = "office";
 
+// Which path a unit took (kh_transfers.path; the audit export's `path` column).
+inline constexpr const char* kPathSigned = "signed";  // relayed with the sender's signature
+inline constexpr const char* kPathTranslatedToNational = "translated-to-national";
+inline constexpr const char* kPathAttestedFromNational = "attested-from-national";
+
+// One item of evidence about a transfer (kh_evidence).
+struct EvidenceItem {
+  std::string kind;       // kEvidenceSignedFile or kEvidenceReceipt
+  std::string name;       // the file name ("" for the receipt)
+  std::string content;    // the signed original's bytes, sealed with the payload key ("" else)
+  std::string signature;  // DER: the sender's SignedData, or the receipt
+  std::int64_t created_at = 0;
+  std::int64_t keep_until = 0;
+};
+inline constexpr const char* kEvidenceSignedFile = "signed-file";
+inline constexpr const char* kEvidenceReceipt = "receipt";
+
 struct NewTransfer {
   std::string source_adapter;
   std::string source_id;
@@ -58,6 +75,9 @@ struct NewTransfer {
   std::string idempotency_key;
   std::string payload;       // encrypted unit
   std::string event_detail;  // the intake event's detail (checks, signers; no payload)
+  std::string path;          // kPath*: which path the unit takes ("" = not recorded)
+  // Kept with the unit when it is taken in (not for duplicates or refusals).
+  std::vector<EvidenceItem> evidence;
   // The unit's insured numbers, in clear in memory only: the intake record gets their keyed
   // hashes (AuditOptions::insured_key), never the numbers.
   std::set<std::string> insured_numbers;
@@ -92,6 +112,7 @@ struct Transfer {
   // How many times delivery claimed it, the current claim included (OutboundUnit::attempt): a
   // retry, a lapsed lease (crash, dead instance) and a release all lead to one more claim.
   std::int64_t claims = 0;
+  std::string path;  // kPath*, "" when not recorded (transfers from before schema 6)
   std::int64_t next_attempt_at = 0;
   std::string remote_id, idempotency_key, receipt_state, reason, last_error;
   std::int64_t created_at = 0, updated_at = 0, finished_at = 0;
@@ -292,7 +313,15 @@ class Store {
   std::vector<HourCount> hourly_counts(std::int64_t since);
   std::optional<std::int64_t> last_checkpoint_at();  // the newest signed checkpoint's time
   // Drops payloads of finished transfers older than `before`; metadata stays. Returns how many.
+  // Evidence (kh_evidence) is not touched: it has its own retention (purge_evidence).
   std::int64_t purge_payloads(std::int64_t before);
+
+  // Evidence kept apart from payloads (issue 17): the signed originals of a unit translated for
+  // the national side and its translation receipt, each until its keep_until.
+  void keep_evidence(std::int64_t transfer_id, const std::vector<EvidenceItem>& items);
+  std::vector<EvidenceItem> evidence_of(std::int64_t transfer_id);
+  // Removes evidence whose keep_until is before `now`. Returns how many items.
+  std::int64_t purge_evidence(std::int64_t now);
 
   // Audit log. An operator command (who, what) about no single transfer, e.g. `relay list`.
   void record_operator_command(const std::string& actor, const std::string& command,
@@ -320,6 +349,7 @@ class Store {
   void migrate_audit();
   void migrate_unit_identity();
   void migrate_office_sessions();
+  void migrate_evidence();
   std::unique_ptr<SqlConnection> db_;
   audit::AuditLog log_;  // over *db_: declared after it
   int depth_ = 0;        // >0 inside transaction(): nested calls join it

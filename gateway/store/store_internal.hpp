@@ -12,14 +12,14 @@
 
 namespace kakehashi::gateway::store {
 
-// The columns transfer_from() reads, in its order (index 23: has a payload; 24: claims).
+// The columns transfer_from() reads, in its order (index 23: has a payload; 24: claims; 25: path).
 inline constexpr const char* kTransferColumns =
     "id, source_adapter, source_id, dest_adapter, direction, sender_office, sender_type, "
     "recipient_office, recipient_type, sequence, unit_kind, subject_key, state, attempts, "
     "next_attempt_at, remote_id, idempotency_key, receipt_state, reason, last_error, created_at, "
-    "updated_at, finished_at, payload IS NOT NULL, claims";
+    "updated_at, finished_at, payload IS NOT NULL, claims, path";
 // The index of the first column a query adds after kTransferColumns.
-inline constexpr std::size_t kTransferColumnCount = 25;
+inline constexpr std::size_t kTransferColumnCount = 26;
 
 // last_error of a transfer put back by hold_for_office (release_office finds them by it).
 inline constexpr const char* kHeldPrefix = "held: ";
@@ -61,6 +61,7 @@ inline Transfer transfer_from(const SqlRow& r) {
   t.finished_at = to_i64(r[22]);
   t.has_payload = truthy(r[23]);
   t.claims = to_i64(r[24]);
+  t.path = to_s(r[25]);
   return t;
 }
 

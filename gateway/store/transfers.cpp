@@ -89,6 +89,9 @@ AcceptOutcome Store::accept(const NewTransfer& t, const std::optional<CursorUpda
       out.id = to_i64(rows.at(0)[0]);
       out.state = u.state;
       if (row == &refused) out.reason = u.reason;
+      if (!u.path.empty())
+        db_->query("UPDATE kh_transfers SET path = ? WHERE id = ?", {u.path, out.id});
+      if (!finished) keep_evidence(out.id, u.evidence);
       std::string detail = u.event_detail;
       if (!u.insured_numbers.empty()) {
         // Keyed hashes only: an auditor given a number finds it with `audit hash-insured`.
@@ -331,6 +334,37 @@ std::int64_t Store::purge_payloads(std::int64_t before) {
       {before});
   // Receipts about items this gateway never delivered (or long finished) are not kept forever.
   db_->query("DELETE FROM kh_early_receipts WHERE received_at < ?", {before});
+  return static_cast<std::int64_t>(rows.size());
+}
+
+void Store::keep_evidence(std::int64_t transfer_id, const std::vector<EvidenceItem>& items) {
+  for (const auto& e : items) {
+    // A unit's evidence is written once; offered again (a retry of the same transaction), the
+    // first copy stands.
+    db_->query(
+        "INSERT INTO kh_evidence (transfer_id, kind, name, content, signature, created_at, "
+        "keep_until) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (transfer_id, kind, name) DO "
+        "NOTHING",
+        {transfer_id, e.kind, e.name, e.content.empty() ? SqlValue{} : SqlValue{Blob{e.content}},
+         Blob{e.signature}, e.created_at, e.keep_until});
+  }
+}
+
+std::vector<EvidenceItem> Store::evidence_of(std::int64_t transfer_id) {
+  std::vector<EvidenceItem> out;
+  for (const auto& r :
+       db_->query("SELECT kind, name, content, signature, created_at, keep_until FROM kh_evidence "
+                  "WHERE transfer_id = ? ORDER BY kind DESC, name",
+                  {transfer_id})) {
+    out.push_back({to_s(r[0]), to_s(r[1]), r[2] ? decode_blob(db_->dialect(), *r[2]) : "",
+                   r[3] ? decode_blob(db_->dialect(), *r[3]) : "", to_i64(r[4]), to_i64(r[5])});
+  }
+  return out;
+}
+
+std::int64_t Store::purge_evidence(std::int64_t now) {
+  const auto rows =
+      db_->query("DELETE FROM kh_evidence WHERE keep_until < ? RETURNING transfer_id", {now});
   return static_cast<std::int64_t>(rows.size());
 }
 

@@ -132,8 +132,12 @@ NewTransfer unit(const std::string& source_id, const std::string& sequence,
 // a re-drive, an operator command; checkpoints every 4 records, and a tail after the last one.
 void populate(Store& s) {
   std::int64_t now = 1'750'000'000'000;
-  const auto a = s.accept(unit("m1", "20250601100000", "1371100452"), std::nullopt, now += 10);
-  const auto b = s.accept(unit("m2", "20250601100001", "1370100016"), std::nullopt, now += 10);
+  auto m1 = unit("m1", "20250601100000", "1371100452");
+  m1.path = kPathTranslatedToNational;  // the path each unit took: a column of the export
+  auto m2 = unit("m2", "20250601100001", "1370100016");
+  m2.path = kPathSigned;
+  const auto a = s.accept(m1, std::nullopt, now += 10);
+  const auto b = s.accept(m2, std::nullopt, now += 10);
   s.accept(unit("m1", "20250601100000", "1371100452"), std::nullopt, now += 10);  // duplicate
   auto claimed = s.claim_transfers("w", now += 10, 60000, 10, {});
   BOOST_TEST_REQUIRE(claimed.size() == 2u);
@@ -460,21 +464,24 @@ BOOST_AUTO_TEST_CASE(export_csv_and_jsonl_round_trip) {
     const auto r = run(args);
     BOOST_TEST_REQUIRE(r.code == 0, r.err);
     std::vector<audit::AuditRecord> back;
+    std::vector<std::string> paths;  // "transfer path" per row
     if (format == "csv") {
       const auto rows = parse_csv(r.out);
       BOOST_TEST_REQUIRE(rows.size() == records.size() + 1);
       BOOST_TEST(rows[0][0] == "seq");
+      BOOST_TEST(rows[0][8] == "path");
       for (std::size_t i = 1; i < rows.size(); ++i) {
-        BOOST_TEST_REQUIRE(rows[i].size() == 11u);
+        BOOST_TEST_REQUIRE(rows[i].size() == 12u);
+        paths.push_back(rows[i][3] + " " + rows[i][8]);
         audit::AuditRecord a;
         a.seq = std::stoll(rows[i][0]);
         a.at = std::stoll(rows[i][2]);
         a.transfer_id = std::stoll(rows[i][3]);
         a.kind = rows[i][4];
         a.actor = rows[i][5];
-        a.detail = rows[i][8];
-        a.prev_hash = rows[i][9];
-        a.hash = rows[i][10];
+        a.detail = rows[i][9];
+        a.prev_hash = rows[i][10];
+        a.hash = rows[i][11];
         back.push_back(a);
       }
     } else {
@@ -490,6 +497,7 @@ BOOST_AUTO_TEST_CASE(export_csv_and_jsonl_round_trip) {
         a.transfer_id = d["transfer_id"].GetInt64();
         a.kind = d["kind"].GetString();
         a.actor = d["actor"].GetString();
+        paths.push_back(std::to_string(a.transfer_id) + " " + d["path"].GetString());
         a.detail = d["detail"].GetString();
         a.prev_hash = d["prev_hash"].GetString();
         a.hash = d["hash"].GetString();
@@ -497,6 +505,14 @@ BOOST_AUTO_TEST_CASE(export_csv_and_jsonl_round_trip) {
       }
     }
     BOOST_TEST_REQUIRE(back.size() == records.size());
+    // Each row names the path its unit took; operator commands (transfer 0) none.
+    for (const auto& p : paths) {
+      const auto transfer = p.substr(0, p.find(' '));
+      BOOST_TEST((transfer == "1"   ? p == "1 translated-to-national"
+                  : transfer == "2" ? p == "2 signed"
+                                    : p == transfer + " "),
+                 p);
+    }
     for (std::size_t i = 0; i < back.size(); ++i) {
       BOOST_TEST(*back[i].seq == *records[i].seq);
       BOOST_TEST(back[i].detail == records[i].detail);

@@ -25,7 +25,7 @@ cat >"$tmp/gw/good.json" <<JSON
   "payload_key_file": "payload.key",
   "receipt_signer": {"certificate_file": "../pki/gateway/member-rsa.cert.pem",
                      "key_file": "../pki/gateway/member-rsa.key.pem"},
-  "relay": {"max_attempts": 5, "backoff_initial": "2s"},
+  "relay": {"max_attempts": 5, "backoff_initial": "2s", "evidence_retention": "3653d"},
   "routing": {"preference": ["folder"]},
   "networks": {
     "folder": {"type": "folder", "trust_domain": "../pki/regional",
@@ -42,7 +42,8 @@ grep -q "ok" "$tmp/out" || fail "config check ok line missing"
 cat >"$tmp/gw/bad.json" <<JSON
 {
   "store": {"type": "oracle"},
-  "relay": {"max_attempts": 0, "backoff_initial": "soon", "frobnicate": 1},
+  "relay": {"max_attempts": 0, "backoff_initial": "soon", "frobnicate": 1,
+            "evidence_retention": "1h"},
   "routing": {"preference": ["nowhere"]},
   "networks": {
     "x": {"type": "carrier-pigeon", "trust_domain": "no/such/dir"}
@@ -50,7 +51,8 @@ cat >"$tmp/gw/bad.json" <<JSON
 }
 JSON
 expect_exit 1 "$bin" config check "$tmp/gw/bad.json"
-for path in store.type relay.max_attempts relay.backoff_initial relay.frobnicate routing.preference \
+for path in store.type relay.max_attempts relay.backoff_initial relay.frobnicate \
+            relay.evidence_retention routing.preference \
             networks.x.type networks.x.trust_domain payload_key_file receipt_signer; do
   grep -q ": $path: " "$tmp/err" || fail "config check does not name $path: $(cat "$tmp/err")"
 done

@@ -23,9 +23,13 @@
 #include "gateway/engine/unit_identity.hpp"
 #include "gateway/pki/key_file.hpp"
 #include "gateway/pki/trust_domain_loader.hpp"
+#include "mapping/cms/der_layout.hpp"
+#include "mapping/cms/gateway_attestation.hpp"
 #include "mapping/cms/signer.hpp"
 #include "mapping/cms/signer_identity.hpp"
+#include "mapping/cms/translation_receipt.hpp"
 #include "mapping/cms/verify.hpp"
+#include "mapping/common/base64.hpp"
 #include "tests/careplan_gen/generator.hpp"
 #include "tests/engine/fake_network.hpp"
 #include "tests/support/db.hpp"
@@ -163,6 +167,9 @@ struct Rig {
   // Kaigo WEB type), bound when `with_unsigned` is set before start().
   testing::FakeNetwork unsigned_net;
   bool with_unsigned = false;
+  // The "national" network signs nothing (AdapterTraits::inbound_signed == false), set before
+  // start(): what regional units reach the national side through is translated.
+  bool national_signs_nothing = false;
   // Real time to start with (a few seconds on, so certificates made this second are valid),
   // then moved by hand.
   std::int64_t clock = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -215,6 +222,10 @@ struct Rig {
     nb.outbound_form = engine::EnvelopeForm::kAttachedCosigned;
     nb.trust = test_pki().national;
     nb.cosigner = test_pki().proxy;
+    // The national side as the Kaigo WEB type sees it (issue 17: units to it are translated).
+    nb.inbound_signed = !national_signs_nothing;
+    nb.outbound_form = national_signs_nothing ? engine::EnvelopeForm::kDetached
+                                              : engine::EnvelopeForm::kAttachedCosigned;
     e->add_network(std::move(nb));
     if (with_unsigned) {
       engine::NetworkBinding kw;
@@ -364,10 +375,72 @@ BOOST_AUTO_TEST_CASE(regional_to_national_with_receipt_back) {
   BOOST_TEST(t[0].state == store::kDelivered);
   BOOST_TEST(t[0].receipt_state == "read");
   BOOST_TEST(*s->load_cursor("regional", "units") == "c1");
+  BOOST_TEST(t[0].path == store::kPathSigned);
+  BOOST_TEST(s->evidence_of(t[0].id).empty());  // both networks sign: nothing kept apart
   bool has_receipt = false;
   for (const auto& e : s->events(t[0].id))
     has_receipt |= e.kind == "translation-receipt" && e.detail.size() > 100;
   BOOST_TEST(has_receipt);
+}
+
+// Issue 17: where the network translated the unit and names the document it took, the receipt
+// kept is version 2, binding every SignerInfo of the files relayed to that document's digest
+// and the item id the network gave.
+BOOST_AUTO_TEST_CASE(a_translated_delivery_keeps_a_version_2_receipt) {
+  Rig rig;
+  rig.national.sent_document_sha256 = std::string(64, 'c');
+  rig.national_signs_nothing = true;
+  rig.start();
+  auto m = make_unit(3, "K2", kRegionalManager, kNationalService, false);
+  rig.regional.offer(m.unit);
+  rig.run_until([&] { return rig.national.deliveries.size() == 1; });
+  const auto& out = rig.national.deliveries[0].unit;
+  auto s = rig.store();
+  const auto t = s->list({});
+  BOOST_TEST_REQUIRE(t.size() == 1u);
+  rig.run_until([&] { return s->get(t[0].id)->state == store::kDelivered; });
+  std::string receipt_b64, delivered;
+  for (const auto& e : s->events(t[0].id)) {
+    if (e.kind == "translation-receipt") receipt_b64 = e.detail;
+    if (e.kind == "delivered") delivered = e.detail;
+  }
+  BOOST_TEST(delivered.find("document sent sha256 " + std::string(64, 'c')) != std::string::npos,
+             delivered);
+  const auto der = kakehashi::mapping::common::base64_decode(receipt_b64);
+  BOOST_TEST_REQUIRE(der.has_value());
+  const auto r = cms::verify_receipt(view(*der), test_pki().proxy->certificate.get());
+  BOOST_TEST_REQUIRE(r.ok(), (r.ok() ? std::string() : r.error().detail));
+  BOOST_TEST(r.value().version == 2);
+  BOOST_TEST(r.value().sent_sha256 == std::string(64, 'c'));
+  BOOST_TEST(r.value().national_item == "R1");
+  std::vector<std::string> expected;
+  for (const auto& f : out.files)
+    for (const auto& si : cms::signer_info_bytes(view(f.cms)))
+      expected.push_back(f.name + " " + cms::sha256_hex(si));
+  std::vector<std::string> got;
+  for (const auto& d : r.value().signers) got.push_back(d.file + " " + d.signer_info_sha256);
+  BOOST_TEST(got == expected, boost::test_tools::per_element());
+  BOOST_TEST(expected.size() == out.files.size());  // the sender's, relayed detached
+  // The path it took, and the evidence kept apart from the payload: each signed original (its
+  // bytes sealed with the payload key, the sender's signature) and the receipt.
+  BOOST_TEST(s->get(t[0].id)->path == store::kPathTranslatedToNational);
+  const auto kept = s->evidence_of(t[0].id);
+  BOOST_TEST_REQUIRE(kept.size() == m.unit.files.size() + 1);
+  const engine::PayloadCipher cipher(std::string(32, 'k'));
+  for (std::size_t i = 0; i < m.unit.files.size(); ++i) {
+    const auto& e = kept[i];
+    BOOST_TEST(e.kind == store::kEvidenceSignedFile);
+    const auto it = std::find_if(m.unit.files.begin(), m.unit.files.end(),
+                                 [&](const SignedFile& f) { return f.name == e.name; });
+    BOOST_TEST_REQUIRE((it != m.unit.files.end()));
+    BOOST_TEST(cipher.open(e.content).value_or("") == it->content);
+    BOOST_TEST(e.signature == it->cms);
+    BOOST_TEST(e.content != it->content);  // sealed, not in clear
+    // Ten years by default, whatever the payload retention.
+    BOOST_TEST(e.keep_until - e.created_at == std::int64_t{3653} * 24 * 3600 * 1000);
+  }
+  BOOST_TEST(kept.back().kind == store::kEvidenceReceipt);
+  BOOST_TEST(kept.back().signature == *der);
 }
 
 BOOST_AUTO_TEST_CASE(national_to_regional_is_detached_and_untouched) {
@@ -728,7 +801,7 @@ BOOST_AUTO_TEST_CASE(a_hold_with_a_retry_after_is_offered_again_then) {
   BOOST_TEST(rig.national.deliveries.empty());
   rig.clock += 5'001;
   rig.run_until([&] { return rig.national.deliveries.size() == 1; });
-  // The store records the delivery after the fake network has it.
+  // The delivery is recorded in the group commit after the network answered: wait for it.
   rig.run_until([&] { return transfer_of(rig, m.unit.source_id)->state == store::kDelivered; });
   BOOST_TEST(transfer_of(rig, m.unit.source_id)->attempts == 1);  // the delivery only
   for (const auto& s : rig.engine->network_status()) BOOST_TEST(s.open_until == 0);
@@ -860,6 +933,15 @@ BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_reaches_the_regional_side_signed_b
     BOOST_TEST(v.signer->subject == cms::subject_text(test_pki().proxy->certificate.get()));
     BOOST_TEST(!v.signer->office_number.has_value());
     BOOST_TEST(v.signer_count == 1u);
+    // The attestation rides in the signature, covered by it (issue 17).
+    const auto a = cms::read_attestation(view(f.cms));
+    BOOST_TEST_REQUIRE(a.ok());
+    BOOST_TEST_REQUIRE(a.value().has_value());
+    BOOST_TEST(a.value()->office_number == m.unit.sender.office_no);
+    BOOST_TEST(a.value()->service_type == m.unit.sender.service_type);
+    BOOST_TEST(a.value()->session == m.unit.origin_session);
+    BOOST_TEST(a.value()->national_item == "item-70");
+    BOOST_TEST(a.value()->fetched_sha256 == std::string(64, 'a'));
   }
   auto s = rig.store();
   const auto t = transfer_of(rig, m.unit.source_id);
@@ -867,6 +949,7 @@ BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_reaches_the_regional_side_signed_b
   std::string intake;
   for (const auto& e : s->events(t->id))
     if (e.kind == "accepted") intake = e.detail;
+  BOOST_TEST(t->path == store::kPathAttestedFromNational);
   BOOST_TEST(intake.find("signatures-not-carried ok") != std::string::npos, intake);
   BOOST_TEST(intake.find("gateway attestation v1: from kaigoweb office 1371100452 item item-70, "
                          "fetched sha256 " +
@@ -874,8 +957,10 @@ BOOST_AUTO_TEST_CASE(an_unsigned_inbound_unit_reaches_the_regional_side_signed_b
              intake);
   // And the audit export shows it (what `kakehashi audit export` writes).
   bool exported = false;
-  for (const auto& r : s->audit_export({}))
+  for (const auto& r : s->audit_export({})) {
     exported |= r.record.detail.find("gateway attestation v1") != std::string::npos;
+    if (r.record.transfer_id == t->id) BOOST_TEST(r.path == store::kPathAttestedFromNational);
+  }
   BOOST_TEST(exported);
 }
 

@@ -42,6 +42,7 @@ class FakeAdapter final : public Adapter {
     }
     SendResult r;
     r.status = SendResult::Status::kAccepted;
+    r.sent_sha256 = net_.sent_document_sha256;
     auto& log = *net_.delivery_log;
     for (const auto& d : log.deliveries) {
       if (d.unit.idempotency_key == unit.idempotency_key) {

@@ -42,6 +42,9 @@ class FakeNetwork {
   void hang_next_send() { hang_next_ = true; }
   // Answers the oldest send left hanging (hang_next_send) with `result`.
   void answer_hung(gateway::SendResult result);
+  // Non-empty: accepted sends say the network translated the unit and took a document with this
+  // SHA-256 (SendResult::sent_sha256, as the Kaigo WEB adapter reports it).
+  std::string sent_document_sha256;
   bool hang_all_sends = false;       // every answer is lost (a stuck connection)
   FakeNetwork* delivery_log = this;  // where deliveries are recorded (shared by instances)
 

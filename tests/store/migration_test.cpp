@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
   auto fresh_db = open_sqlite(fresh);
   const std::string current = meta(*fresh_db, "schema_version");
   const auto current_shape = shape(*fresh_db);
-  for (int version : {1, 2, 3, 4}) {
+  for (int version : {1, 2, 3, 4, 5}) {
     BOOST_TEST_CONTEXT("schema version " << version) {
       const std::string path = fixture_store(dir, version);
       BOOST_TEST(meta(*open_sqlite(path), "schema_version") == std::to_string(version));
@@ -160,8 +160,15 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
       BOOST_REQUIRE(t2.has_value());
       BOOST_TEST(t2->payload == "sealed-unit-2");
       BOOST_TEST(t2->state == std::string(kAccepted));
-      // Schema 5: its claims start at its attempts (one, in every fixture).
-      BOOST_TEST(t2->claims == 1);
+      // Schema 5: its claims start at its attempts (one, in every fixture); a version 5 store
+      // kept its own count (two) and its sealed office sessions.
+      BOOST_TEST(t2->claims == (version >= 5 ? 2 : 1));
+      BOOST_TEST(db->query("SELECT generation FROM kh_adapter_vault").size() ==
+                 (version >= 5 ? 1u : 0u));
+      // Schema 6: no path recorded for the old transfers, no evidence; a unit taken in now
+      // records both.
+      BOOST_TEST(t2->path == "");
+      BOOST_TEST(s.evidence_of(2).empty());
       BOOST_TEST(s.load_cursor("national", "units").value_or("") == "cursor-17");
       // Version 3 kept a receipt that came before its delivery's remote id: still there.
       BOOST_TEST(db->query("SELECT remote_id FROM kh_early_receipts").size() ==
@@ -171,9 +178,15 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_keeps_its_rows_and_ve
       const auto records = s.audit_records();
       BOOST_TEST(records.front().actor == (version == 1 ? "gateway" : "gateway:old"));
       // And it works on: a new unit is accepted (id after the old ones) and chained.
-      const auto out = s.accept(unit("RHN-M-0200"), std::nullopt, 1764550000000);
+      auto with_evidence = unit("RHN-M-0200");
+      with_evidence.path = kPathTranslatedToNational;
+      with_evidence.evidence = {{kEvidenceSignedFile, "K2.CSV", "sealed-original",
+                                 std::string("\x30\x82\x00", 3), 1764550000000, 1764550000000}};
+      const auto out = s.accept(with_evidence, std::nullopt, 1764550000000);
       BOOST_TEST(!out.duplicate);
       BOOST_TEST(out.id == 4);
+      BOOST_TEST(s.get(4)->path == kPathTranslatedToNational);
+      BOOST_TEST(s.evidence_of(4).size() == 1u);
       BOOST_TEST(s.accept(unit("RHN-M-0100"), std::nullopt, 1764550000001).duplicate);
       expect_chain_intact(s, 7);
       // Migrating again changes nothing.
@@ -235,7 +248,7 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_on_postgres,
   auto fresh_db = open_postgres(fresh);
   const std::string current = meta(*fresh_db, "schema_version");
   const auto current_shape = pg_shape(*fresh_db);
-  for (int version : {1, 2, 3, 4}) {
+  for (int version : {1, 2, 3, 4, 5}) {
     BOOST_TEST_CONTEXT("schema version " << version << " on PostgreSQL") {
       const std::string dsn = pg_fixture_store(dir, version);
       BOOST_TEST(meta(*open_postgres(dsn), "schema_version") == std::to_string(version));
@@ -249,17 +262,30 @@ BOOST_AUTO_TEST_CASE(every_earlier_schema_version_migrates_on_postgres,
       BOOST_REQUIRE(t2.has_value());
       BOOST_TEST(t2->payload == "sealed-unit-2");
       BOOST_TEST(t2->state == std::string(kAccepted));
-      // Schema 5: its claims start at its attempts (one, in every fixture).
-      BOOST_TEST(t2->claims == 1);
+      // Schema 5: its claims start at its attempts (one, in every fixture); a version 5 store
+      // kept its own count (two) and its sealed office sessions.
+      BOOST_TEST(t2->claims == (version >= 5 ? 2 : 1));
+      BOOST_TEST(db->query("SELECT generation FROM kh_adapter_vault").size() ==
+                 (version >= 5 ? 1u : 0u));
+      // Schema 6: no path recorded for the old transfers, no evidence; a unit taken in now
+      // records both.
+      BOOST_TEST(t2->path == "");
+      BOOST_TEST(s.evidence_of(2).empty());
       BOOST_TEST(s.load_cursor("national", "units").value_or("") == "cursor-17");
       BOOST_TEST(db->query("SELECT remote_id FROM kh_early_receipts").size() ==
                  (version >= 3 ? 1u : 0u));
       expect_chain_intact(s, 5);
       BOOST_TEST(s.audit_records().front().actor == (version == 1 ? "gateway" : "gateway:old"));
       // It works on: the serial sequences carry on after the old rows.
-      const auto out = s.accept(unit("RHN-M-0200"), std::nullopt, 1764550000000);
+      auto with_evidence = unit("RHN-M-0200");
+      with_evidence.path = kPathTranslatedToNational;
+      with_evidence.evidence = {{kEvidenceSignedFile, "K2.CSV", "sealed-original",
+                                 std::string("\x30\x82\x00", 3), 1764550000000, 1764550000000}};
+      const auto out = s.accept(with_evidence, std::nullopt, 1764550000000);
       BOOST_TEST(!out.duplicate);
       BOOST_TEST(out.id == 4);
+      BOOST_TEST(s.get(4)->path == kPathTranslatedToNational);
+      BOOST_TEST(s.evidence_of(4).size() == 1u);
       BOOST_TEST(s.accept(unit("RHN-M-0100"), std::nullopt, 1764550000001).duplicate);
       expect_chain_intact(s, 7);
       const std::string before = pg_snapshot(dsn);
@@ -323,11 +349,12 @@ BOOST_AUTO_TEST_CASE(copy_moves_every_table_checks_it_and_the_target_carries_on)
     auto from = open_sqlite(source);
     const auto checks = copy_store(*from, *to);
     BOOST_TEST(checks.size() == store_tables(*from).size());
-    // Every table of this schema, the vault included, was copied and checked.
+    // Every table of this schema, the vault and the evidence included, was copied and checked.
     std::set<std::string> copied;
     for (const auto& c : checks) copied.insert(c.table);
-    BOOST_TEST(copied.size() == 9u);
+    BOOST_TEST(copied.size() == 10u);
     BOOST_TEST(copied.count("kh_adapter_vault") == 1u);
+    BOOST_TEST(copied.count("kh_evidence") == 1u);
     for (const auto& c : checks) {
       BOOST_TEST_CONTEXT(c.table) {
         BOOST_TEST(c.same());

@@ -419,6 +419,47 @@ BOOST_AUTO_TEST_CASE(payloads_are_purged_but_metadata_stays) {
   BOOST_TEST(s->get(b)->has_payload);  // in flight: kept
 }
 
+// Issue 17: the signed originals and the receipt of a unit translated for the national side are
+// kept apart from its payload: purging payloads leaves them; they go only after their own
+// retention. Binary bytes (NUL, 0xFF) come back exactly, on SQLite and PostgreSQL.
+BOOST_AUTO_TEST_CASE(evidence_outlives_the_payload_until_its_own_retention) {
+  Db db;
+  auto s = db.open();
+  const std::string original("MS932\0bytes\xff\r\n", 15), signature("\x30\x82\x00\x01", 4);
+  auto u = unit("e", "20250601100003");
+  u.path = kPathTranslatedToNational;
+  u.evidence = {{kEvidenceSignedFile, "UPPLAN.CSV", original, signature, 1000, 5000}};
+  const auto id = s->accept(u, std::nullopt, 1000).id;
+  // Offered again: a duplicate keeps no second copy.
+  BOOST_TEST(s->accept(u, std::nullopt, 1001).duplicate);
+  const auto plain = s->accept(unit("p", "20250601100004", "1371100460"), std::nullopt, 1000).id;
+  BOOST_TEST(s->get(id)->path == kPathTranslatedToNational);
+  BOOST_TEST(s->get(plain)->path == "");
+  s->claim_transfers("o", 1000, 60000, 10, {});
+  BOOST_TEST(s->mark_delivered(id, "o", "KW-1", "ok", 1100));
+  s->keep_evidence(id, {{kEvidenceReceipt, "", "", std::string("\x30\x01\x00", 3), 1100, 5100}});
+  BOOST_TEST(s->purge_payloads(2000) == 1);
+  BOOST_TEST(!s->get(id)->has_payload);
+  auto kept = s->evidence_of(id);
+  BOOST_TEST_REQUIRE(kept.size() == 2u);
+  BOOST_TEST(kept[0].kind == kEvidenceSignedFile);
+  BOOST_TEST(kept[0].name == "UPPLAN.CSV");
+  BOOST_TEST(kept[0].content == original);
+  BOOST_TEST(kept[0].signature == signature);
+  BOOST_TEST(kept[0].keep_until == 5000);
+  BOOST_TEST(kept[1].kind == kEvidenceReceipt);
+  BOOST_TEST(kept[1].content == "");
+  BOOST_TEST(kept[1].signature == std::string("\x30\x01\x00", 3));
+  BOOST_TEST(s->evidence_of(plain).empty());
+  // Only what is past its keep_until goes.
+  BOOST_TEST(s->purge_evidence(5000) == 0);
+  BOOST_TEST(s->purge_evidence(5001) == 1);
+  BOOST_TEST(s->evidence_of(id).size() == 1u);
+  BOOST_TEST(s->purge_evidence(5101) == 1);
+  BOOST_TEST(s->evidence_of(id).empty());
+  BOOST_TEST(s->get(id)->state == kDelivered);  // metadata stays
+}
+
 BOOST_AUTO_TEST_CASE(named_leases_are_exclusive_until_they_expire) {
   Db db;
   auto s = db.open();
@@ -647,7 +688,7 @@ BOOST_AUTO_TEST_CASE(a_store_from_before_unit_identity_is_migrated) {
   auto s = db.open();
   s->migrate();  // twice: idempotent
   auto c = db.connect();
-  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "5");
+  BOOST_TEST(*c->query("SELECT value FROM kh_meta WHERE key = 'schema_version'").at(0)[0] == "6");
   const std::string indexes =
       postgres() ? "SELECT indexname FROM pg_indexes WHERE tablename = 'kh_transfers'"
                  : "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
