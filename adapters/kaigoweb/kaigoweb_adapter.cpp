@@ -16,6 +16,7 @@ void Impl::start() {
       self->load_offices();
     }
     self->schedule(Ms(0));
+    self->schedule_handoffs();
   });
 }
 
@@ -26,6 +27,7 @@ void Impl::stop(std::function<void()> drained) {
                           self->running_ = false;
                           self->drained_ = std::move(drained);
                           self->timer_.cancel();
+                          self->handoff_timer_.cancel();
                           self->units_.forget();
                           self->receipts_.forget();
                           self->run_queue_.clear();
@@ -37,6 +39,7 @@ void Impl::shutdown() {
   boost::asio::dispatch(strand_, [self = shared_from_this()] {
     self->stopping_ = true;
     self->timer_.cancel();
+    self->handoff_timer_.cancel();
     self->units_.forget();
     self->receipts_.forget();
     for (auto& [no, o] : self->offices_) {
