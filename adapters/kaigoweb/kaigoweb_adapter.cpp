@@ -31,6 +31,16 @@ void Impl::stop(std::function<void()> drained) {
                           self->units_.forget();
                           self->receipts_.forget();
                           self->run_queue_.clear();
+                          // The run's continuations end at stopping_: a start begins a new run
+                          // (before, run_active_ stayed set and a restarted adapter never
+                          // polled again).
+                          self->run_active_ = false;
+                          self->run_ending_ = false;
+                          self->offices_polling_.clear();
+                          self->unit_room_.clear();
+                          self->receipt_room_.clear();
+                          if (self->context_.events.counters)
+                            self->context_.events.counters->offices_polling = 0;
                           self->maybe_drained();
                         });
 }

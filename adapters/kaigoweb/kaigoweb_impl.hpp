@@ -339,6 +339,11 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
 
   void next_office();
 
+  void office_done(const std::string& no, bool more);
+
+  void wait_room(Lane& lane, std::vector<std::function<void()>>& waiting,
+                 std::function<void()> next);
+
   void poll_failed(const std::string& office_no, const char* call, const std::string& code);
 
   void poll_received(const std::string& no);
@@ -401,6 +406,9 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   std::deque<std::string> run_queue_;
   std::size_t rotation_ = 0;
   bool run_active_ = false;
+  bool run_ending_ = false;
+  std::set<std::string> offices_polling_;  // at most max_offices_in_flight
+  std::vector<std::function<void()>> unit_room_, receipt_room_;  // offices waiting for room
   bool run_failed_ = false;
   bool loaded_ = false;
   bool running_ = false;
