@@ -16,6 +16,7 @@ void Impl::start() {
       self->load_offices();
     }
     self->schedule(Ms(0));
+    self->schedule_handoffs();
   });
 }
 
@@ -26,9 +27,20 @@ void Impl::stop(std::function<void()> drained) {
                           self->running_ = false;
                           self->drained_ = std::move(drained);
                           self->timer_.cancel();
+                          self->handoff_timer_.cancel();
                           self->units_.forget();
                           self->receipts_.forget();
                           self->run_queue_.clear();
+                          // The run's continuations end at stopping_: a start begins a new run
+                          // (before, run_active_ stayed set and a restarted adapter never
+                          // polled again).
+                          self->run_active_ = false;
+                          self->run_ending_ = false;
+                          self->offices_polling_.clear();
+                          self->unit_room_.clear();
+                          self->receipt_room_.clear();
+                          if (self->context_.events.counters)
+                            self->context_.events.counters->offices_polling = 0;
                           self->maybe_drained();
                         });
 }
@@ -37,6 +49,7 @@ void Impl::shutdown() {
   boost::asio::dispatch(strand_, [self = shared_from_this()] {
     self->stopping_ = true;
     self->timer_.cancel();
+    self->handoff_timer_.cancel();
     self->units_.forget();
     self->receipts_.forget();
     for (auto& [no, o] : self->offices_) {

@@ -146,6 +146,7 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
         context_(std::move(context)),
         strand_(boost::asio::make_strand(context_.executor)),
         timer_(strand_),
+        handoff_timer_(strand_),
         unit_cursor_(context_.unit_cursor),
         receipt_cursor_(context_.receipt_cursor),
         units_(context_.intake_window),
@@ -252,6 +253,25 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   void do_submit_otp(const std::string& office_no, std::string otp,
                      std::function<void(gateway::LoginStep)> done);
 
+  // ---- the one-time-password hand-off through the vault (§7.3; kaigoweb_handoff.cpp) ----------
+
+  // On an instance that does not drive the office's session: writes the step (the OTP sealed,
+  // 5 minutes' lifetime) for the driver and waits up to 15 s for its outcome (else "pending").
+  void hand_off(const std::string& office_no, std::string op, std::string otp,
+                std::function<void(gateway::LoginStep)> done);
+
+  void await_handoff(const std::string& office_no, std::string request,
+                     std::chrono::steady_clock::time_point deadline,
+                     std::shared_ptr<boost::asio::steady_timer> timer,
+                     std::function<void(gateway::LoginStep)> done);
+
+  // The driver looks for handed-off steps every second.
+  void schedule_handoffs();
+
+  void take_handoffs();
+
+  void take_handoff(const std::string& office_no);
+
   // ---- sending (§6, §7.4) ---------------------------------------------------------------------
 
   void do_send(gateway::OutboundUnit unit, std::function<void(SendResult)> done);
@@ -319,6 +339,11 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
 
   void next_office();
 
+  void office_done(const std::string& no, bool more);
+
+  void wait_room(Lane& lane, std::vector<std::function<void()>>& waiting,
+                 std::function<void()> next);
+
   void poll_failed(const std::string& office_no, const char* call, const std::string& code);
 
   void poll_received(const std::string& no);
@@ -366,6 +391,12 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   gateway::AdapterContext context_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer handoff_timer_;
+  bool handoff_scheduled_ = false;
+  static constexpr std::chrono::minutes kHandoffLifetime{5};
+  static constexpr std::chrono::seconds kHandoffWait{15};
+  static constexpr Ms kHandoffPickup{1000};  // the driver takes a step within 2 s
+  static constexpr Ms kHandoffPoll{250};     // the caller looks for the outcome
   std::map<std::string, Office> offices_;
   std::string unit_cursor_;  // durable composite cursors
   std::string receipt_cursor_;
@@ -375,6 +406,9 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   std::deque<std::string> run_queue_;
   std::size_t rotation_ = 0;
   bool run_active_ = false;
+  bool run_ending_ = false;
+  std::set<std::string> offices_polling_;  // at most max_offices_in_flight
+  std::vector<std::function<void()>> unit_room_, receipt_room_;  // offices waiting for room
   bool run_failed_ = false;
   bool loaded_ = false;
   bool running_ = false;

@@ -75,6 +75,9 @@ void Impl::start_run() {
   }
   run_active_ = true;
   run_failed_ = false;
+  offices_polling_.clear();
+  unit_room_.clear();
+  receipt_room_.clear();
   units_listed_ = read_composite_cursor(unit_cursor_).value_or(CompositeCursor{});
   receipts_listed_ = read_composite_cursor(receipt_cursor_).value_or(CompositeCursor{});
   run_queue_.clear();
@@ -94,21 +97,58 @@ void Impl::start_run() {
 void Impl::end_run() {
   // Hand nothing more over; the next tick comes once every answer is in.
   run_queue_.clear();
+  if (run_ending_) return;
+  run_ending_ = true;
   units_.wait_until_drained([this] {
     receipts_.wait_until_drained([this] {
       run_active_ = false;
+      run_ending_ = false;
       if (!run_failed_) health_.succeeded();
       schedule(config_.poll_interval);
     });
   });
 }
 
+// Starts offices from the queue while fewer than max_offices_in_flight are being polled; the run
+// ends when the queue is empty (or the run broke) and the last office is done.
 void Impl::next_office() {
+  if (stopping_ || !run_active_ || run_ending_) return;
+  if (run_broken()) run_queue_.clear();
+  const auto limit = static_cast<std::size_t>(std::max(1, config_.max_offices_in_flight));
+  while (offices_polling_.size() < limit && !run_queue_.empty()) {
+    const std::string no = run_queue_.front();
+    run_queue_.pop_front();
+    if (!offices_polling_.insert(no).second) {
+      run_queue_.push_back(no);  // still being polled (cannot happen: an office is queued once)
+      break;
+    }
+    if (context_.events.counters) context_.events.counters->offices_polling = offices_polling_.size();
+    poll_received(no);
+  }
+  if (offices_polling_.empty() && run_queue_.empty()) end_run();
+}
+
+// One office's page of each feed is done: it goes to the back of the queue when either had more
+// (one busy office starves no other), and the next office starts.
+void Impl::office_done(const std::string& no, bool more) {
+  if (offices_polling_.erase(no) == 0) return;
+  if (context_.events.counters) context_.events.counters->offices_polling = offices_polling_.size();
+  if (more && !run_broken()) run_queue_.push_back(no);
   if (stopping_) return;
-  if (run_broken() || run_queue_.empty()) return end_run();
-  const std::string no = run_queue_.front();
-  run_queue_.pop_front();
-  poll_received(no);
+  next_office();
+}
+
+// Fetching of one office stops until the lane's window has room; every office waiting for it
+// goes on when it has (the lane holds one continuation).
+void Impl::wait_room(Lane& lane, std::vector<std::function<void()>>& waiting,
+                     std::function<void()> next) {
+  waiting.push_back(std::move(next));
+  if (waiting.size() > 1) return;  // the lane already waits for all of them
+  lane.wait_for_room([&waiting] {
+    auto go = std::move(waiting);
+    waiting.clear();
+    for (auto& g : go) g();
+  });
 }
 
 void Impl::poll_failed(const std::string& office_no, const char* call, const std::string& code) {
@@ -150,9 +190,9 @@ void Impl::cursor_reset_if(const std::string& no, const CallOutcome& out, Compos
 void Impl::next_received(const std::string& no, std::shared_ptr<std::deque<ItemEntry>> items,
                          bool more, std::size_t before_receive_from) {
   if (stopping_) return;
-  if (run_broken()) return end_run();
+  if (run_broken()) return office_done(no, false);
   if (units_.window().full())
-    return units_.wait_for_room([this, no, items, more, before_receive_from] {
+    return wait_room(units_, unit_room_, [this, no, items, more, before_receive_from] {
       next_received(no, items, more, before_receive_from);
     });
   Office* o = office(no);
@@ -182,7 +222,7 @@ void Impl::fetch(const std::string& no, std::shared_ptr<std::deque<ItemEntry>> i
   api(no, "GET", received_item_target(item_id), "",
       [this, no, items, more, before_receive_from, item_id](Reply reply) {
         if (stopping_) return;
-        if (run_broken()) return end_run();
+        if (run_broken()) return office_done(no, false);
         auto give_up = [&](const std::string& code) {
           poll_failed(no, "received-item", code);
           poll_sent(no, false);
@@ -258,14 +298,11 @@ void Impl::answered(Lane& lane, std::string& durable, Lane::Ticket ticket, bool 
 
 void Impl::poll_sent(const std::string& no, bool more_received) {
   if (stopping_) return;
-  if (run_broken()) return end_run();
+  if (run_broken()) return office_done(no, false);
   api(no, "GET", sent_feed_target(receipts_listed_[no], config_.page_size), "",
       [this, no, more_received](Reply reply) {
         if (stopping_) return;
-        auto next = [&](bool more) {
-          if (more) run_queue_.push_back(no);  // to the back: one busy office starves no other
-          next_office();
-        };
+        auto next = [&](bool more) { office_done(no, more); };
         if (reply.hold) return next(false);
         if (auto r = classify_system(no, reply.out)) {
           cursor_reset_if(no, reply.out, receipts_listed_);
@@ -289,14 +326,11 @@ void Impl::next_receipt(const std::string& no, std::shared_ptr<std::deque<ItemEn
                         bool more) {
   Office* o = office(no);
   while (!stopping_) {
-    if (run_broken()) return end_run();
+    if (run_broken()) return office_done(no, false);
     if (receipts_.window().full())
-      return receipts_.wait_for_room(
-          [this, no, entries, more] { next_receipt(no, entries, more); });
-    if (entries->empty()) {
-      if (more) run_queue_.push_back(no);
-      return next_office();
-    }
+      return wait_room(receipts_, receipt_room_,
+                       [this, no, entries, more] { next_receipt(no, entries, more); });
+    if (entries->empty()) return office_done(no, more);
     ItemEntry e = std::move(entries->front());
     entries->pop_front();
     if (!e.cursor.empty()) receipts_listed_[no] = e.cursor;

@@ -7,6 +7,9 @@ namespace kakehashi::adapters::kaigoweb::detail {
 void Impl::begin_login(std::string office_no, std::function<void(gateway::LoginStep)> done) {
   boost::asio::dispatch(strand_, [self = shared_from_this(), office_no = std::move(office_no),
                                   done = std::move(done)]() mutable {
+    // Another instance drives the office's session: it carries the step out (§7.3).
+    if (!self->driver() && self->office(office_no) != nullptr)
+      return self->hand_off(office_no, "begin", "", std::move(done));
     self->do_begin_login(office_no, std::move(done));
   });
 }
@@ -15,6 +18,8 @@ void Impl::submit_otp(std::string office_no, std::string otp,
                       std::function<void(gateway::LoginStep)> done) {
   boost::asio::dispatch(strand_, [self = shared_from_this(), office_no = std::move(office_no),
                                   otp = std::move(otp), done = std::move(done)]() mutable {
+    if (!self->driver() && self->office(office_no) != nullptr)
+      return self->hand_off(office_no, "otp", std::move(otp), std::move(done));
     self->do_submit_otp(office_no, std::move(otp), std::move(done));
   });
 }

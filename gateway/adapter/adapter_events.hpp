@@ -29,6 +29,9 @@ struct AdapterCounters {
   // Gauge: inbox runs in a row that ended on a network failure without the unit cursor moving
   // (0 again after a run that went through). The admin's "inbox-stalled" alert reads it.
   std::atomic<std::uint64_t> stalled_polls{0};
+  // Gauge: offices (mailboxes, accounts) whose lists are being polled at this moment, for
+  // adapters that poll several at once (bounded by the adapter's own setting).
+  std::atomic<std::uint64_t> offices_polling{0};
 };
 
 enum class AdapterLogLevel { kInfo, kWarning, kError };

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "adapters/kaigoweb/kaigoweb_codec.hpp"
+#include "adapters/kaigoweb/session_record.hpp"
 
 namespace kw = kakehashi::adapters::kaigoweb;
 
@@ -156,6 +157,29 @@ BOOST_AUTO_TEST_CASE(composite_cursor_round_trips) {
   BOOST_TEST(kw::read_composite_cursor("")->empty());
   BOOST_TEST(!kw::read_composite_cursor("garbage"));
   BOOST_TEST(!kw::read_composite_cursor(R"({"v":2,"o":{}})"));
+}
+
+BOOST_AUTO_TEST_CASE(login_handoff_record_round_trips) {
+  kw::LoginHandoff h;
+  h.request = "r-1";
+  h.op = "otp";
+  h.otp = "123456";
+  h.expires_at = "2027-01-05T00:05:00.000Z";
+  h.state = "requested";
+  const auto back = kw::read_login_handoff(kw::write_login_handoff(h));
+  BOOST_TEST_REQUIRE(back.has_value());
+  BOOST_TEST(back->otp == "123456");
+  BOOST_TEST(back->op == "otp");
+  h.otp.clear();
+  h.state = "done";
+  h.step_state = "active";
+  const std::string done = kw::write_login_handoff(h);
+  BOOST_TEST(done.find("\"otp\":") == std::string::npos);  // an empty field is not written
+  BOOST_TEST(kw::read_login_handoff(done)->step_state == "active");
+  BOOST_TEST(!kw::read_login_handoff(R"({"state":"requested"})"));  // no request id
+  BOOST_TEST(!kw::read_login_handoff(R"({"request":"r","state":1})"));
+  BOOST_TEST(!kw::read_login_handoff("garbage"));
+  BOOST_TEST(kw::login_key("kw", "3271500013") == "kaigoweb:kw:3271500013:login");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1017,6 +1017,132 @@ BOOST_AUTO_TEST_CASE(a_login_made_on_another_instance_is_adopted) {
   other.reset();
 }
 
+// An instance on the fixture's vault that does not hold the poll lease (§7.1): an operator's login
+// call reaching it is handed to the driver through the vault (§7.3).
+struct OtherInstance {
+  explicit OtherInstance(Fixture& f) : f_(f) {
+    kakehashi::gateway::AdapterContext c;
+    c.executor = f.io.get_executor();
+    c.sink = &sink;
+    c.name = kNetwork;
+    c.vault = f.vault;
+    c.may_poll = [] { return false; };
+    c.events.sink = [this](AdapterLogLevel, std::string_view event,
+                           const kakehashi::gateway::AdapterLogFields&) {
+      log.emplace_back(event);
+    };
+    c.office_state = [this](kakehashi::gateway::OfficeStateReport r) {
+      states.push_back(r.state);
+    };
+    adapter = kw::make_kaigoweb_adapter(f.config, c);
+    adapter->start();
+    require_until(
+        f.io, [&] { return !states.empty(); }, 10s);
+  }
+  ~OtherInstance() {
+    bool drained = false;
+    adapter->stop([&] { drained = true; });
+    kakehashi::testing::run_until(
+        f_.io, [&] { return drained; }, 20s);
+  }
+  LoginStep begin_login(std::chrono::seconds limit = 20s) {
+    std::optional<LoginStep> step;
+    adapter->office_logins()->begin_login(kRegional, [&](LoginStep s) { step = std::move(s); });
+    require_until(
+        f_.io, [&] { return step.has_value(); }, limit);
+    return *step;
+  }
+  LoginStep submit(const std::string& code) {
+    std::optional<LoginStep> step;
+    adapter->office_logins()->submit_otp(kRegional, code,
+                                         [&](LoginStep s) { step = std::move(s); });
+    require_until(
+        f_.io, [&] { return step.has_value(); }, 20s);
+    return *step;
+  }
+  Fixture& f_;
+  Sink sink;
+  std::vector<std::string> log, states;
+  std::unique_ptr<kakehashi::gateway::Adapter> adapter;
+};
+
+BOOST_AUTO_TEST_CASE(otp_hand_off_through_the_vault) {
+  start();  // the driver
+  OtherInstance other(*this);
+  const auto s1 = other.begin_login();
+  BOOST_TEST_REQUIRE(s1.state == "awaiting_otp", s1.error + " " + s1.message);
+  BOOST_TEST(!s1.otp_delivery.empty());
+  BOOST_TEST(!s1.otp_expires_at.empty());
+  // The driver carried it out (its log), not the instance the call reached.
+  BOOST_TEST(sink_has(log, "login-started"));
+  BOOST_TEST(sink_has(log, "login-handoff-taken"));
+  BOOST_TEST(std::count(other.log.begin(), other.log.end(), "login-started") == 0);
+  BOOST_TEST(std::count(other.log.begin(), other.log.end(), "login-handed-off") == 1);
+  const std::string code = otp();  // also reads the challenge id
+  const std::string wrong = code == "000000" ? "111111" : "000000";
+  // A wrong code's outcome comes back through the vault; the challenge stays open.
+  const auto s2 = other.submit(wrong);
+  BOOST_TEST(s2.error == "KW1003");
+  BOOST_TEST(s2.state == "awaiting_otp");
+  const auto s3 = other.submit(code);
+  BOOST_TEST_REQUIRE(s3.state == "active", s3.error + " " + s3.message);
+  BOOST_TEST(!s3.refresh_expires_at.empty());
+  BOOST_TEST(state() == "active");  // on the driver
+  const auto calls = auth_log();
+  BOOST_TEST(count(calls, "login:OK") == 1u);
+  BOOST_TEST(count(calls, "otp:KW1003") == 1u);
+  BOOST_TEST(count(calls, "otp:OK") == 1u);
+  // What stays in the vault is the outcome: no OTP, no challenge id, no token.
+  const auto rec = vault->record(kw::login_key(kNetwork, kRegional));
+  BOOST_TEST_REQUIRE(rec.has_value());
+  BOOST_TEST(rec->value.find(code) == std::string::npos);
+  BOOST_TEST(rec->value.find(challenge) == std::string::npos);
+  const auto session =
+      kw::read_session_record(vault->record(kw::session_key(kNetwork, kRegional))->value);
+  BOOST_TEST(rec->value.find(session->access_token) == std::string::npos);
+  BOOST_TEST(kw::read_login_handoff(rec->value)->state == "done");
+  // The instance the call reached adopted the session for its sends.
+  std::optional<SendResult> sent;
+  other.adapter->send(outbound(make_unit(92, kRegional, kNational), "handoff-1"),
+                      [&](SendResult x) { sent = std::move(x); });
+  require_until(
+      io, [&] { return sent.has_value(); }, 15s);
+  BOOST_TEST((sent->status == SendResult::Status::kAccepted), sent->error_code + sent->message);
+}
+
+BOOST_AUTO_TEST_CASE(a_stale_hand_off_request_is_ignored) {
+  kw::LoginHandoff stale;
+  stale.request = "stale-1";
+  stale.op = "begin";
+  stale.state = "requested";
+  stale.expires_at = kw::format_utc_ms(std::chrono::system_clock::now() - 1s);
+  vault->seed(kw::login_key(kNetwork, kRegional), kw::write_login_handoff(stale));
+  start();
+  require_until(
+      io,
+      [&] {
+        const auto r = vault->record(kw::login_key(kNetwork, kRegional));
+        return r && kw::read_login_handoff(r->value)->state == "expired" &&
+               sink_has(log, "login-handoff-expired");
+      },
+      10s);
+  BOOST_TEST(count(auth_log(), "login:OK") == 0u);
+  BOOST_TEST(state() == "login_required");
+}
+
+BOOST_AUTO_TEST_CASE(no_driver_answers_pending_after_fifteen_seconds) {
+  // Only an instance without the lease: nobody takes the step.
+  OtherInstance other(*this);
+  const auto started = std::chrono::steady_clock::now();
+  const auto s = other.begin_login(25s);
+  BOOST_TEST(s.state == "pending");
+  BOOST_TEST((std::chrono::steady_clock::now() - started >= 14s));
+  const auto rec = vault->record(kw::login_key(kNetwork, kRegional));
+  BOOST_TEST_REQUIRE(rec.has_value());
+  BOOST_TEST(kw::read_login_handoff(rec->value)->state == "requested");
+  BOOST_TEST(auth_log().empty());
+}
+
 BOOST_AUTO_TEST_CASE(no_secret_is_ever_logged) {
   BOOST_TEST(admin("POST", "/admin/v1/settings", R"({"access_ttl":2})").status == 200);
   start();
