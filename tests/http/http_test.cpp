@@ -209,6 +209,35 @@ BOOST_AUTO_TEST_CASE(keep_alive_reuses_one_connection) {
   BOOST_TEST(server.accepted_connections() == 1u);
 }
 
+// The server closes a kept-alive connection that stays idle past its read timeout. A client
+// that never repeats a request (the Kaigo WEB send) must not write one on that connection: it
+// sees the close before use and opens a new one, so the request succeeds instead of failing as
+// "may have been acted on".
+BOOST_AUTO_TEST_CASE(an_idle_connection_the_server_closed_is_not_reused) {
+  Loop loop;
+  auto options = quiet_options();
+  options.read_timeout = std::chrono::milliseconds(200);
+  HttpsServer server(loop.io, national_server_tls(), echo, options);
+  const auto port = server.listen();
+  HttpsClient client(loop.io.get_executor(), client_options(port));
+  client.never_repeat();
+  auto first = send(client, get("/1"));
+  BOOST_REQUIRE(!wait(first).ec);
+  // The server's idle timeout ends its side of the connection.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (server.open_connections() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  BOOST_REQUIRE(server.open_connections() == 0u);
+  for (int i = 2; i <= 3; ++i) {
+    auto next = send(client, get("/" + std::to_string(i)));
+    const Result result = wait(next);
+    BOOST_REQUIRE_MESSAGE(!result.ec, result.ec.message());
+    BOOST_TEST(*result.response.header("x-target") == "/" + std::to_string(i));
+  }
+  BOOST_TEST(server.accepted_connections() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(requests_beyond_the_pool_queue_and_complete) {
   Loop loop;
   HttpsServer server(loop.io, national_server_tls(), echo);

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
@@ -61,6 +62,17 @@ struct Connection {
   std::uint64_t generation = 0;
 };
 
+// Whether the server has closed an idle kept-alive connection (its close_notify or FIN has
+// arrived: an HTTP/1.1 server sends nothing unasked, so anything readable means the end).
+// Found before a request is written on it rather than by the request failing.
+bool peer_closed(Connection& conn) {
+  if (conn.buffer.size() != 0) return true;
+  pollfd p{};
+  p.fd = beast::get_lowest_layer(conn.stream).socket().native_handle();
+  p.events = POLLIN;
+  return ::poll(&p, 1, 0) != 0;  // readable, hung up, in error, or poll itself failed
+}
+
 // One request from submission to `done`. Every pending operation's handler also holds the
 // connection it runs on: a timeout releases the exchange's hold while the operation is pending.
 struct Exchange {
@@ -103,7 +115,7 @@ struct HttpsClient::Impl : std::enable_shared_from_this<HttpsClient::Impl> {
   void do_read(const ExchangePtr& ex);
   void on_read_header(const ExchangePtr& ex, error_code ec);
   void on_read(const ExchangePtr& ex, error_code ec);
-  bool retry_if_stale(const ExchangePtr& ex, const error_code& ec);
+  bool retry_if_stale(const ExchangePtr& ex, const error_code& ec, bool request_incomplete);
   void complete(const ExchangePtr& ex, error_code ec, Response response, bool reusable);
   void close_idle_and_queue();
   void shutdown();
@@ -181,6 +193,11 @@ void HttpsClient::Impl::pump() {
     if (!idle.empty()) {
       conn = idle.back();  // the most recently used is the least likely to be stale
       idle.pop_back();
+      if (peer_closed(*conn)) {
+        conn->close();
+        --connections;
+        continue;
+      }
       reused = true;
     } else if (connections < options.max_connections) {
       conn = new_connection();
@@ -268,7 +285,8 @@ void HttpsClient::Impl::do_write(const ExchangePtr& ex) {
 void HttpsClient::Impl::on_write(const ExchangePtr& ex, error_code ec) {
   if (ex->finished) return;
   if (ec) {
-    if (retry_if_stale(ex, ec)) return;
+    // The write failed: the request's last bytes never left, so the server cannot have acted.
+    if (retry_if_stale(ex, ec, true)) return;
     return complete(ex, ec, {}, false);
   }
   do_read(ex);
@@ -289,7 +307,7 @@ void HttpsClient::Impl::do_read(const ExchangePtr& ex) {
 void HttpsClient::Impl::on_read_header(const ExchangePtr& ex, error_code ec) {
   if (ex->finished) return;
   if (ec) {
-    if (retry_if_stale(ex, ec)) return;
+    if (retry_if_stale(ex, ec, false)) return;
     return complete(ex, ec, {}, false);
   }
   const auto length = ex->parser->content_length();
@@ -304,7 +322,7 @@ void HttpsClient::Impl::on_read_header(const ExchangePtr& ex, error_code ec) {
 void HttpsClient::Impl::on_read(const ExchangePtr& ex, error_code ec) {
   if (ex->finished) return;
   if (ec) {
-    if (retry_if_stale(ex, ec)) return;
+    if (retry_if_stale(ex, ec, false)) return;
     return complete(ex, ec, {}, false);
   }
   auto& message = ex->parser->get();
@@ -323,12 +341,15 @@ void HttpsClient::Impl::on_read(const ExchangePtr& ex, error_code ec) {
 
 // A reused connection the server has meanwhile closed fails before any response byte: retry
 // once on a fresh connection. Nothing else is retried (the request may have been acted on).
-bool HttpsClient::Impl::retry_if_stale(const ExchangePtr& ex, const error_code& ec) {
+// With never_repeat only a request that was not written whole is retried: one written whole
+// may have been acted on before the server closed.
+bool HttpsClient::Impl::retry_if_stale(const ExchangePtr& ex, const error_code& ec,
+                                       bool request_incomplete) {
   auto& conn = ex->connection;
   const bool nothing_received =
       conn->buffer.size() == 0 && (!ex->parser || !ex->parser->got_some());
-  if (never_repeat || !ex->reused || ex->retried || shut_down || !nothing_received ||
-      !stale_connection_error(ec)) {
+  if ((never_repeat && !request_incomplete) || !ex->reused || ex->retried || shut_down ||
+      !nothing_received || !stale_connection_error(ec)) {
     return false;
   }
   conn->close();

@@ -39,12 +39,14 @@ class HttpsClient {
   // for transport failures (connect refused, TLS failure, timeout, reset, malformed HTTP) and
   // with the response otherwise, whatever its status. A timeout is
   // boost::asio::error::timed_out; a body over max_body_bytes is beast::http::error::body_limit.
-  // Only a request that fails on a reused connection before any response byte (the server
-  // closed it while idle) is retried, once, on a fresh connection.
+  // An idle connection the server has closed (readable before use) is not reused. Only a
+  // request that fails on a reused connection before any response byte (the server closed it
+  // while idle) is retried, once, on a fresh connection.
   void request(Request request, Callback done);
-  // Turns that one repeat off for every later request: for requests that are not idempotent
-  // where the server may have acted before closing (the Kaigo WEB send, which has no
-  // idempotency key), so that the caller sees the failure and decides.
+  // Turns that one repeat off for every later request once the request was written whole: for
+  // requests that are not idempotent where the server may have acted before closing (the Kaigo
+  // WEB send, which has no idempotency key), so that the caller sees the failure and decides.
+  // A request whose write failed never reached the server whole and is still retried.
   void never_repeat();
   // Closes idle connections and fails queued requests with operation_aborted. Requests in
   // flight finish, and their connections are then closed; later requests open new ones.

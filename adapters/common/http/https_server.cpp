@@ -422,4 +422,10 @@ std::uint64_t HttpsServer::accepted_connections() const {
   return impl_->accepted.load();
 }
 
+std::size_t HttpsServer::open_connections() const {
+  std::lock_guard lock(impl_->mutex);
+  return static_cast<std::size_t>(std::count_if(impl_->sessions.begin(), impl_->sessions.end(),
+                                                [](const auto& w) { return !w.expired(); }));
+}
+
 }  // namespace kakehashi::adapters::http

@@ -61,6 +61,8 @@ class HttpsServer {
   ServerFaults& faults() { return *faults_; }
   // Added: TCP connections accepted so far (tests check keep-alive reuse with it). Thread-safe.
   std::uint64_t accepted_connections() const;
+  // Added: connections open now (their sessions not yet ended). Thread-safe.
+  std::size_t open_connections() const;
 
  private:
   struct Impl;
