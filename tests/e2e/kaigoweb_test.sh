@@ -278,7 +278,7 @@ send_month() {
 readdress_unit() {
   local seq="$1" gfrom="$2" gto="$3" from="$4" to="$5" new="$6" dir="$7" f
   mkdir -p "$dir"
-  for f in "$WORK/gen"/*"_$seq"*; do
+  for f in "${GEN_DIR:-$WORK/gen}"/*"_$seq"*; do
     LC_ALL=C sed -e "s/$gfrom/#1#/g; s/$gto/#2#/g; s/#1#/$from/g; s/#2#/$to/g; s/$seq/$new/g" "$f" \
       >"$dir/$(basename "$f" | LC_ALL=C sed -e "s/$gfrom/#1#/; s/$gto/#2#/; s/#1#/$from/; s/#2#/$to/; s/$seq/$new/")"
   done
@@ -432,18 +432,33 @@ if [ "$SCENARIO" = month ]; then
   send_extra broken refuse "$FROM_M" "$ft" "$to3" "$tt" "$WORK/units/broken"
   # A plan with a PDF attachment: delivered if the 5.0 model carries it, else refused back to
   # its sender naming why.
-  att=""
-  for f in "$WORK/gen"/*.pdf "$WORK/gen"/*.PDF; do
-    [ -f "$f" ] && [[ "$(basename "$f")" =~ $NAME_RE ]] || continue
-    aseq="${BASH_REMATCH[5]}" aft="${BASH_REMATCH[2]}" att_tt="${BASH_REMATCH[4]}"
-    [ "$aft" = 43 ] && [[ "$SERVICE_TYPES" == *" $att_tt "* ]] || continue
-    ls "$WORK/gen"/*"_${MONTH}_"*"_$aseq"* >/dev/null 2>&1 || continue
-    att="$aseq ${BASH_REMATCH[1]} ${BASH_REMATCH[3]}"
-    break
+  # The month's units may hold none (the generator attaches PDFs to units of any kind and
+  # month): then units of further seeds are generated beside them until one does.
+  find_attachment() { # DIR: sets att="SEQ FROM TO" and att_tt of a plan of MONTH with a PDF
+    local f
+    att=""
+    for f in "$1"/*.pdf "$1"/*.PDF; do
+      [ -f "$f" ] && [[ "$(basename "$f")" =~ $NAME_RE ]] || continue
+      aseq="${BASH_REMATCH[5]}" aft="${BASH_REMATCH[2]}" att_tt="${BASH_REMATCH[4]}"
+      [ "$aft" = 43 ] && [[ "$SERVICE_TYPES" == *" $att_tt "* ]] || continue
+      ls "$1"/*"_${MONTH}_"*"_$aseq"* >/dev/null 2>&1 || continue
+      att="$aseq ${BASH_REMATCH[1]} ${BASH_REMATCH[3]}"
+      return 0
+    done
+    return 1
+  }
+  GEN_DIR="$WORK/gen"
+  for extra in $(seq 1 40); do
+    find_attachment "$GEN_DIR" && break
+    GEN_DIR="$WORK/gen-attachment"
+    rm -rf "$GEN_DIR"
+    "$BIN_GEN" "$GEN_DIR" --seed "$((SEED + extra))" --units 60 --service-month "$MONTH" >/dev/null
   done
-  [ -n "$att" ] || fail "the generator made no plan with a PDF attachment of $MONTH (seed $SEED)"
+  [ -n "$att" ] || find_attachment "$GEN_DIR" ||
+    fail "the generator made no plan with a PDF attachment of $MONTH (seeds $SEED to $((SEED + 40)))"
   read -r aseq agfrom agto <<<"$att"
-  readdress_unit "$aseq" "$agfrom" "$agto" "$FROM_M" "${NAT_SERVICES[0]}" "$aseq" "$WORK/units/attachment"
+  GEN_DIR="$GEN_DIR" readdress_unit "$aseq" "$agfrom" "$agto" "$FROM_M" "${NAT_SERVICES[0]}" "$aseq" "$WORK/units/attachment"
+  unset GEN_DIR
   send_extra attachment either "$FROM_M" 43 "${NAT_SERVICES[0]}" "$att_tt" "$WORK/units/attachment"
   wait_for "the change, the broken unit and the attachment to be settled" settled_extras
   [ "$(transfer_state "${EXTRA_ID[change]}")" = delivered ] || fail "the care-plan change was not delivered"

@@ -1,9 +1,12 @@
 #include "tests/peers/kaigoweb/office_client.hpp"
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <rapidjson/document.h>
 
@@ -62,7 +65,20 @@ struct OfficeClient::Impl {
                                                                 64ull * 1024 * 1024,
                                                                 {}}) {}
 
-  Answer run(adapters::http::Request req) {
+  // One call; 503s with Retry-After are waited out within options.maintenance_patience.
+  Answer run(const adapters::http::Request& req) {
+    const auto give_up = std::chrono::steady_clock::now() + options.maintenance_patience;
+    for (;;) {
+      Answer a = run_once(req);
+      const std::string* after = a.header("retry-after");
+      if (a.ec || a.status != 503 || after == nullptr) return a;
+      const auto wait = std::chrono::seconds(std::max(1, std::atoi(after->c_str())));
+      if (std::chrono::steady_clock::now() + wait > give_up) return a;
+      std::this_thread::sleep_for(wait);  // a command-line client honouring Retry-After
+    }
+  }
+
+  Answer run_once(adapters::http::Request req) {
     Answer a;
     req.headers.emplace_back("content-type", "application/json; charset=utf-8");
     req.headers.emplace_back("accept", "application/json");

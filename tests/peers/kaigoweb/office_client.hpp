@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,9 @@ struct OfficeClientOptions {
   std::string password;
   std::string otp_dir;  // where the stand-in writes OTP files
   std::string admin_token = "admin";
+  // How long a call may wait out 503s with Retry-After (a maintenance window) before it gives
+  // the 503 to its caller, as care software would; 0 (the default): never, the 503 is the answer.
+  std::chrono::seconds maintenance_patience{0};
 };
 
 // Office OFFICE_NO of a development PKI (DIR/kaigoweb/offices/<no>.{cert,key}.pem); user ID and

@@ -14,6 +14,7 @@
 // that fails prints its error on stderr and `{"result":"NG"}` as its line; the exit status is 1
 // when any failed).
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -37,10 +38,12 @@ namespace s5 = kakehashi::mapping::standard5;
 
 int usage() {
   std::cerr << "usage: kakehashi-kaigoweb-office --pki DIR --port N --office NO --otp-dir DIR\n"
-               "         [--admin-token T] COMMAND ...\n"
+               "         [--admin-token T] [--maintenance-wait SECONDS] COMMAND ...\n"
                "  send UNIT_DIR [--reference R] | sent [CURSOR] | received [CURSOR]\n"
                "  | fetch ITEM_ID [OUT.json] | ack ITEM_ID downloaded|rejected [REASON]\n"
-               "  | batch   (those commands, one per line on stdin)\n";
+               "  | batch   (those commands, one per line on stdin)\n"
+               "  503s with Retry-After (maintenance) are waited out for up to\n"
+               "  --maintenance-wait seconds (default 120; 0: the 503 is the answer)\n";
   return 2;
 }
 
@@ -156,6 +159,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string pki, office, otp_dir, token;
   int port = 0;
+  int maintenance_wait = 120;
   std::size_t i = 0;
   for (; i + 1 < args.size() && args[i].rfind("--", 0) == 0; i += 2) {
     const std::string& a = args[i];
@@ -170,6 +174,8 @@ int main(int argc, char** argv) {
       otp_dir = v;
     else if (a == "--admin-token")
       token = v;
+    else if (a == "--maintenance-wait")
+      maintenance_wait = std::max(0, std::atoi(v.c_str()));
     else
       return usage();
   }
@@ -182,6 +188,7 @@ int main(int argc, char** argv) {
     auto options =
         kw::office_options_from_pki(pki, office, static_cast<std::uint16_t>(port), otp_dir);
     if (!token.empty()) options.admin_token = token;
+    options.maintenance_patience = std::chrono::seconds(maintenance_wait);
     if (options.user_id.empty()) {
       std::cerr << "kakehashi-kaigoweb-office: no account for " << office << " in " << pki
                 << "/kaigoweb/accounts\n";
