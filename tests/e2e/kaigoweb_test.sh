@@ -411,8 +411,6 @@ outage_phase() {
     fail "$((sent - before)) unit(s) towards $net taken in while it was down, only $waiting waiting (accepted)"
   [ "$(gw relay list --state rejected --json | jq length)" -eq 0 ] || fail "a unit was refused while $net was down"
   [ "$(gw relay list --state parked --json | jq length)" -eq 0 ] || fail "a unit was parked while $net was down"
-  grep -q '"event":"circuit-open","network":"'"$net"'"' "$WORK/gateway.log" ||
-    fail "no circuit-open logged for $net while it was down"
   "$up"
   echo "  .. the $net stand-in back on :$( [ "$net" = kaigoweb ] && echo "$KAIGOWEB_PORT" || echo "$REGIONAL_PORT") after $((SECONDS - t_down)) s; $((sent - before)) unit(s) towards it taken in meanwhile, $waiting waiting, network-unreachable raised, none refused or parked"
   alert_cleared() { [ "$(grep -c "$cleared" "$WORK/gateway.log" || true)" -gt "$cleared_before" ]; }
