@@ -51,6 +51,8 @@ case "$SCENARIO" in crash | login | faults | month | outage) ;; *) echo "--scena
 LAPSES=0
 case "$SCENARIO" in login | month) LAPSES=1 ;; esac
 [ -n "$WORK" ] || { echo "--work DIR is required" >&2; exit 2; }
+# The outage scenario sends units towards each network while it is down: a quarter of them at least 2.
+[ "$SCENARIO" != outage ] || [ "$UNITS" -ge 8 ] || { echo "--scenario outage needs --units 8 or more" >&2; exit 2; }
 PKI="${PKI:-$(dirname "$WORK")/pki}"
 RANDOM=$SEED
 END=$((SECONDS + DEADLINE))
@@ -374,17 +376,16 @@ regional_up() {
   e2e_start_regional "$WORK" regional "$PKI" "$REGIONAL_PORT"
   REGIONAL_PID="$(cat "$WORK/regional.pid")"
 }
-wait_sender() { wait "$SENDER_PID" || fail "sending the units failed"; }
 # Transfers of a direction (e.g. regional->kaigoweb) in a state ("" for any).
 transfers() { gw relay list --json --limit 100000 | jq --arg d "$1" --arg s "${2:-}" '[.[] | select(.direction == $d and ($s == "" or .state == $s))] | length'; }
-# outage_phase NETWORK DIRECTION(r2n|n2r) N DOWN UP SEND...: NETWORK is killed (DOWN), SEND...
-# sends the units of DIRECTION (N of them in this phase) from the other side; while NETWORK is
+# outage_phase NETWORK DIRECTION(r2n|n2r) DOWN UP SEND...: NETWORK is killed (DOWN), SEND...
+# sends units of DIRECTION from the other side; while NETWORK is
 # down the gateway takes every one of them in (durable accept: the other network is told they
 # are accepted), none reaches NETWORK, none is refused or parked, and it raises
 # network-unreachable for NETWORK. Then NETWORK comes back (UP) and the alert clears.
 outage_phase() {
-  local net="$1" dir="$2" n="$3" down="$4" up="$5" from direction before raised cleared t_down
-  shift 5
+  local net="$1" dir="$2" down="$3" up="$4" from direction before raised cleared t_down
+  shift 4
   if [ "$dir" = r2n ]; then from=regional; else from=kaigoweb; fi
   direction="$from->$net"
   before="$(transfers "$direction")"
@@ -496,22 +497,21 @@ case "$SCENARIO" in
   outage)
     HALF=$((UNITS / 2))
     # Phase 1: the national offices' units first (at Kaigo WEB, fetched and relayed), then the
-    # regional offices'; once one of these has reached Kaigo WEB the stand-in is killed and the
-    # rest are sent while it is down.
+    # regional offices' first half; once one of these has reached Kaigo WEB the stand-in is
+    # killed (the others may be on their way) and the second half is sent while it is down.
+    QUARTER=$((HALF / 2))
     send_units 1 "$HALF" n2r
-    send_units 1 "$HALF" r2n &
-    SENDER_PID=$!
-    E2E_PIDS+=("$SENDER_PID")
+    send_units 1 "$QUARTER" r2n
     one_relayed() { [ "$(kaigoweb_deliveries | count)" -ge 1 ]; }
     wait_for "a first regional unit at Kaigo WEB" one_relayed
-    outage_phase kaigoweb r2n "$HALF" kaigoweb_down kaigoweb_up wait_sender
+    outage_phase kaigoweb r2n kaigoweb_down kaigoweb_up send_units $((QUARTER + 1)) "$HALF" r2n
     wait_for "every unit of the first phase at its recipient" arrived_all
     echo "  .. phase 1: every unit arrived ($((SECONDS - t0)) s)"
     sessions_kept
     # Phase 2: the regional offices' units first, then the regional stand-in is killed and the
     # national offices send theirs while it is down.
     send_units $((HALF + 1)) "$UNITS" r2n
-    outage_phase regional n2r $((UNITS - HALF)) regional_down regional_up \
+    outage_phase regional n2r regional_down regional_up \
       send_units $((HALF + 1)) "$UNITS" n2r
     ;;
 esac
