@@ -391,9 +391,6 @@ outage_phase() {
   before="$(transfers "$direction")"
   raised='"event":"alert","alert":"network-unreachable","subject":"'"$net"'"'
   cleared='"event":"alert-cleared","alert":"network-unreachable","subject":"'"$net"'"'
-  local raised_before cleared_before
-  raised_before="$(grep -c "$raised" "$WORK/gateway.log" || true)"
-  cleared_before="$(grep -c "$cleared" "$WORK/gateway.log" || true)"
   "$down"
   t_down=$SECONDS
   echo "  .. the $net stand-in killed (SIGKILL) $((SECONDS - t0)) s in"
@@ -402,8 +399,12 @@ outage_phase() {
   sent="$(awk -F'\t' -v d="$dir" '$5 == d' "$WORK/units.tsv" | count)"
   taken_in() { [ "$(transfers "$direction")" -ge "$sent" ]; }
   wait_for "the gateway to take in the units sent towards $net while it is down" taken_in
-  alert_raised() { [ "$(grep -c "$raised" "$WORK/gateway.log" || true)" -gt "$raised_before" ]; }
-  wait_for "the network-unreachable alert for $net" alert_raised
+  # Alerts are logged when they start and when they clear: active while raised more often than
+  # cleared (it may have been raised before the kill already, by a send whose answer was lost).
+  alert_active() {
+    [ "$(grep -c "$raised" "$WORK/gateway.log" || true)" -gt "$(grep -c "$cleared" "$WORK/gateway.log" || true)" ]
+  }
+  wait_for "the network-unreachable alert for $net" alert_active
   # Down all along: every unit taken in while it was down is still waiting (accepted), none
   # refused, none parked.
   local waiting
@@ -414,7 +415,7 @@ outage_phase() {
   [ "$(gw relay list --state parked --json | jq length)" -eq 0 ] || fail "a unit was parked while $net was down"
   "$up"
   echo "  .. the $net stand-in back on :$( [ "$net" = kaigoweb ] && echo "$KAIGOWEB_PORT" || echo "$REGIONAL_PORT") after $((SECONDS - t_down)) s; $((sent - before)) unit(s) towards it taken in meanwhile, $waiting waiting, network-unreachable raised, none refused or parked"
-  alert_cleared() { [ "$(grep -c "$cleared" "$WORK/gateway.log" || true)" -gt "$cleared_before" ]; }
+  alert_cleared() { ! alert_active; }
   wait_for "the network-unreachable alert for $net to clear" alert_cleared
   echo "  .. network-unreachable for $net cleared ($((SECONDS - t0)) s)"
 }
