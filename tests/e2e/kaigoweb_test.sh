@@ -20,6 +20,11 @@
 #          PDF attachment (delivered if the 5.0 model carries it, else refused back naming why)
 #          and a broken unit (a one-field record added: refused at admission, REJECTED back at
 #          its sender on the regional network)
+#   outage while the regional offices send, the Kaigo WEB stand-in is killed (SIGKILL) and
+#          started again on the same state file and port once the gateway has taken in every
+#          unit sent meanwhile and raised network-unreachable; then, while the national offices
+#          send, the regional stand-in likewise (the sessions are the stand-in's SQLite state:
+#          no office needs a login again)
 # Every scenario ends with the same checks: every unit meant to arrive once at its recipient (the Kaigo WEB
 # stand-in's deliveries: one item per gateway reference; the regional stand-in's deliveries: one
 # per message id; each recipient office got what was sent to it), nothing refused but what was
@@ -42,10 +47,12 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-case "$SCENARIO" in crash | login | faults | month) ;; *) echo "--scenario crash|login|faults|month" >&2; exit 2 ;; esac
+case "$SCENARIO" in crash | login | faults | month | outage) ;; *) echo "--scenario crash|login|faults|month|outage" >&2; exit 2 ;; esac
 LAPSES=0
 case "$SCENARIO" in login | month) LAPSES=1 ;; esac
 [ -n "$WORK" ] || { echo "--work DIR is required" >&2; exit 2; }
+# The outage scenario sends units towards each network while it is down: a quarter of them at least 2.
+[ "$SCENARIO" != outage ] || [ "$UNITS" -ge 8 ] || { echo "--scenario outage needs --units 8 or more" >&2; exit 2; }
 PKI="${PKI:-$(dirname "$WORK")/pki}"
 RANDOM=$SEED
 END=$((SECONDS + DEADLINE))
@@ -89,6 +96,12 @@ sed -i 's/"lease": "30s"/"lease": "5s"/' "$WORK/kakehashi.json"
 # Units of an office that was already waiting for a login when they came are offered again after
 # relay.office_recheck (default 5 min); the answer "held" is what sends the office its notice.
 sed -i 's/"lease": "5s",/"lease": "5s", "office_recheck": "3s",/' "$WORK/kakehashi.json"
+# The outage scenario waits for network-unreachable (default: after 15 min of failures, checked
+# every minute): after 3 s here, checked every 500 ms.
+if [ "$SCENARIO" = outage ]; then
+  sed -i 's/"network_unreachable": "15m"/"network_unreachable": "3s", "check_every": "500ms"/' "$WORK/kakehashi.json"
+  grep -q '"network_unreachable": "3s"' "$WORK/kakehashi.json" || fail "could not shorten admin.alerts.network_unreachable"
+fi
 e2e_start_gateway "$WORK"
 echo "== kaigoweb $SCENARIO: Kaigo WEB :$KAIGOWEB_PORT, regional :$REGIONAL_PORT, $UNITS units (seed $SEED, work $WORK)"
 
@@ -348,6 +361,77 @@ lapse_phase() {
   echo "  .. $LAPSING logged in again with its one-time password"
 }
 
+# ---- the outage scenario ------------------------------------------------------------------------------
+# The stand-ins killed (connections refused) and started again on the same state file and port.
+kaigoweb_down() {
+  kill -KILL "$KAIGOWEB_PID" 2>/dev/null || true
+  wait "$KAIGOWEB_PID" 2>/dev/null || true
+}
+kaigoweb_up() { e2e_start_kaigoweb "$WORK" "$PKI" --port "$KAIGOWEB_PORT"; }
+regional_down() {
+  kill -KILL "$REGIONAL_PID" 2>/dev/null || true
+  wait "$REGIONAL_PID" 2>/dev/null || true
+}
+regional_up() {
+  e2e_start_regional "$WORK" regional "$PKI" "$REGIONAL_PORT"
+  REGIONAL_PID="$(cat "$WORK/regional.pid")"
+}
+# Transfers of a direction (e.g. regional->kaigoweb) in a state ("" for any).
+transfers() { gw relay list --json --limit 100000 | jq --arg d "$1" --arg s "${2:-}" '[.[] | select(.direction == $d and ($s == "" or .state == $s))] | length'; }
+# outage_phase NETWORK DIRECTION(r2n|n2r) DOWN UP SEND...: NETWORK is killed (DOWN), SEND...
+# sends units of DIRECTION from the other side; while NETWORK is
+# down the gateway takes every one of them in (durable accept: the other network is told they
+# are accepted), none reaches NETWORK, none is refused or parked, and it raises
+# network-unreachable for NETWORK. Then NETWORK comes back (UP) and the alert clears.
+outage_phase() {
+  local net="$1" dir="$2" down="$3" up="$4" from direction before raised cleared t_down
+  shift 4
+  if [ "$dir" = r2n ]; then from=regional; else from=kaigoweb; fi
+  direction="$from->$net"
+  before="$(transfers "$direction")"
+  raised='"event":"alert","alert":"network-unreachable","subject":"'"$net"'"'
+  cleared='"event":"alert-cleared","alert":"network-unreachable","subject":"'"$net"'"'
+  "$down"
+  t_down=$SECONDS
+  echo "  .. the $net stand-in killed (SIGKILL) $((SECONDS - t0)) s in"
+  "$@"
+  local sent
+  sent="$(awk -F'\t' -v d="$dir" '$5 == d' "$WORK/units.tsv" | count)"
+  taken_in() { [ "$(transfers "$direction")" -ge "$sent" ]; }
+  wait_for "the gateway to take in the units sent towards $net while it is down" taken_in
+  # Alerts are logged when they start and when they clear: active while raised more often than
+  # cleared (it may have been raised before the kill already, by a send whose answer was lost).
+  alert_active() {
+    [ "$(grep -c "$raised" "$WORK/gateway.log" || true)" -gt "$(grep -c "$cleared" "$WORK/gateway.log" || true)" ]
+  }
+  wait_for "the network-unreachable alert for $net" alert_active
+  # Down all along: every unit taken in while it was down is still waiting (accepted), none
+  # refused, none parked.
+  local waiting
+  waiting="$(transfers "$direction" accepted)"
+  [ "$waiting" -ge $((sent - before)) ] ||
+    fail "$((sent - before)) unit(s) towards $net taken in while it was down, only $waiting waiting (accepted)"
+  [ "$(gw relay list --state rejected --json | jq length)" -eq 0 ] || fail "a unit was refused while $net was down"
+  [ "$(gw relay list --state parked --json | jq length)" -eq 0 ] || fail "a unit was parked while $net was down"
+  "$up"
+  echo "  .. the $net stand-in back on :$( [ "$net" = kaigoweb ] && echo "$KAIGOWEB_PORT" || echo "$REGIONAL_PORT") after $((SECONDS - t_down)) s; $((sent - before)) unit(s) towards it taken in meanwhile, $waiting waiting, network-unreachable raised, none refused or parked"
+  alert_cleared() { ! alert_active; }
+  wait_for "the network-unreachable alert for $net to clear" alert_cleared
+  echo "  .. network-unreachable for $net cleared ($((SECONDS - t0)) s)"
+}
+# No office needs a login after the Kaigo WEB stand-in's restart: its sessions are in its SQLite
+# state, and the gateway's tokens stay valid.
+sessions_kept() {
+  local states
+  states="$(e2e_kaigoweb_offices "$WORK" "$PKI")" || fail "kakehashi kaigoweb offices: $states"
+  local no
+  for no in "${REG_MANAGERS[@]}" "${REG_SERVICES[@]}"; do
+    grep -Eq "^$no +active" <<<"$states" ||
+      fail "office $no is not active after the Kaigo WEB stand-in's restart: $(grep "^$no" <<<"$states")"
+  done
+  echo "  .. every office's session still active after the Kaigo WEB stand-in's restart (no login needed)"
+}
+
 rc=0
 t0=$SECONDS
 # ---- the scenario -------------------------------------------------------------------------------------
@@ -410,6 +494,26 @@ case "$SCENARIO" in
     ;;
   month)
     lapse_phase send_month
+    ;;
+  outage)
+    HALF=$((UNITS / 2))
+    # Phase 1: the national offices' units first (at Kaigo WEB, fetched and relayed), then the
+    # regional offices' first half; once one of these has reached Kaigo WEB the stand-in is
+    # killed (the others may be on their way) and the second half is sent while it is down.
+    QUARTER=$((HALF / 2))
+    send_units 1 "$HALF" n2r
+    send_units 1 "$QUARTER" r2n
+    one_relayed() { [ "$(kaigoweb_deliveries | count)" -ge 1 ]; }
+    wait_for "a first regional unit at Kaigo WEB" one_relayed
+    outage_phase kaigoweb r2n kaigoweb_down kaigoweb_up send_units $((QUARTER + 1)) "$HALF" r2n
+    wait_for "every unit of the first phase at its recipient" arrived_all
+    echo "  .. phase 1: every unit arrived ($((SECONDS - t0)) s)"
+    sessions_kept
+    # Phase 2: the regional offices' units first, then the regional stand-in is killed and the
+    # national offices send theirs while it is down.
+    send_units $((HALF + 1)) "$UNITS" r2n
+    outage_phase regional n2r regional_down regional_up \
+      send_units $((HALF + 1)) "$UNITS" n2r
     ;;
 esac
 
