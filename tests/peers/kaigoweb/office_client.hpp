@@ -3,9 +3,9 @@
 // with the OTP from the stand-in's OTP file, sends one 5.0 item, lists, fetches and acknowledges,
 // and drives the admin surface. Tokens are kept in memory only.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
