@@ -816,11 +816,16 @@ class Player {
                              ",\"fail_status\":" + (round % 2 == 0 ? "503" : "500") +
                              ",\"fail_count\":" + std::to_string(n) + ",\"retry_after\":1}";
     // The admin call is a request like any other: the previous round's armed drops may cut it.
+    // Tried for up to about 10 s, pausing between tries (the stand-in may be slow under load).
     auto r = reg_->call("POST", "/admin/v1/faults", body);
-    for (int i = 0; i < 20 && r.status != 200; ++i)
+    for (int i = 0; i < 50 && r.status != 200; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
       r = reg_->call("POST", "/admin/v1/faults", body);
-    if (r.status != 200)
-      throw std::runtime_error("regional admin call failed: " + std::to_string(r.status));
+    }
+    if (r.status != 200) {
+      throw std::runtime_error("regional admin call failed: " + std::to_string(r.status) + " " +
+                               r.body.substr(0, 200));
+    }
     ++fault_rounds_;
   }
 
