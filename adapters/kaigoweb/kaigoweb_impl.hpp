@@ -20,6 +20,7 @@
 #include "adapters/kaigoweb/error_codes.hpp"
 #include "adapters/kaigoweb/kaigoweb_codec.hpp"
 #include "adapters/kaigoweb/kaigoweb_config.hpp"
+#include "adapters/kaigoweb/kaigoweb_counters.hpp"
 #include "adapters/kaigoweb/office_client.hpp"
 #include "adapters/kaigoweb/session_record.hpp"
 #include "gateway/adapter/adapter.hpp"
@@ -407,7 +408,7 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   std::size_t rotation_ = 0;
   bool run_active_ = false;
   bool run_ending_ = false;
-  std::set<std::string> offices_polling_;  // at most max_offices_in_flight
+  std::set<std::string> offices_polling_;                        // at most max_offices_in_flight
   std::vector<std::function<void()>> unit_room_, receipt_room_;  // offices waiting for room
   bool run_failed_ = false;
   bool loaded_ = false;
@@ -417,6 +418,7 @@ class Impl : public std::enable_shared_from_this<Impl>, public gateway::OfficeLo
   int sink_pending_ = 0;
   std::function<void()> drained_;
   adapters::PollHealth health_{context_.events};
+  KaigoWebCounters metrics_{context_.events};  // §7.8
   static constexpr std::chrono::seconds kCredentialReload{30};
   Clock::time_point credentials_read_ = Clock::now();
   static constexpr std::chrono::seconds kSessionSync{2};

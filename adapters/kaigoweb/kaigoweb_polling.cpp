@@ -122,7 +122,8 @@ void Impl::next_office() {
       run_queue_.push_back(no);  // still being polled (cannot happen: an office is queued once)
       break;
     }
-    if (context_.events.counters) context_.events.counters->offices_polling = offices_polling_.size();
+    if (context_.events.counters)
+      context_.events.counters->offices_polling = offices_polling_.size();
     poll_received(no);
   }
   if (offices_polling_.empty() && run_queue_.empty()) end_run();
@@ -157,6 +158,7 @@ void Impl::poll_failed(const std::string& office_no, const char* call, const std
 }
 
 void Impl::poll_received(const std::string& no) {
+  metrics_.polls->add(no);
   api(no, "GET", received_list_target(units_listed_[no], config_.page_size), "",
       [this, no](Reply reply) {
         if (stopping_) return;
@@ -168,6 +170,7 @@ void Impl::poll_received(const std::string& no) {
         }
         auto a = read_item_page(reply.out.response.body);
         if (!a.ok()) {
+          metrics_.count_codes(a.errors);
           if (a.kind == AnswerKind::kGarbled) garbled(no, "received-items", reply.out, a.problem);
           poll_failed(no, "received-items", "garbled_answer");
           return poll_sent(no, false);
@@ -238,6 +241,7 @@ void Impl::fetch(const std::string& no, std::shared_ptr<std::deque<ItemEntry>> i
         }
         auto a = read_received_item(reply.out.response.body);
         if (!a.ok()) {
+          metrics_.count_codes(a.errors);
           if (a.kind == AnswerKind::kGarbled) garbled(no, "received-item", reply.out, a.problem);
           return give_up("garbled_answer");
         }
@@ -311,6 +315,7 @@ void Impl::poll_sent(const std::string& no, bool more_received) {
         }
         auto a = read_item_page(reply.out.response.body);
         if (!a.ok()) {
+          metrics_.count_codes(a.errors);
           if (a.kind == AnswerKind::kGarbled) garbled(no, "sent-items", reply.out, a.problem);
           poll_failed(no, "sent-items", "garbled_answer");
           return next(more_received);

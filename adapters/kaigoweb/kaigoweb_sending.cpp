@@ -10,6 +10,7 @@ void Impl::send(gateway::OutboundUnit unit, std::function<void(SendResult)> done
     // Counted until `done` ran, so that stop's `drained` comes after it.
     ++self->in_flight_;
     self->do_send(std::move(unit), [self, done = std::move(done)](SendResult r) {
+      self->metrics_.sends->add(send_outcome(r));
       done(std::move(r));
       --self->in_flight_;
       self->maybe_drained();
@@ -135,6 +136,7 @@ void Impl::search_page(const std::shared_ptr<SendJob>& job, std::string from, st
         auto r = classify_system(job->office_no, reply.out);
         if (r) {
           if (r->status == SendResult::Status::kRejected) r->status = SendResult::Status::kRetry;
+          metrics_.sent_checks->add("failed");
           context_.events.log(AdapterLogLevel::kWarning, "sent-check",
                               {{"office", job->office_no},
                                {"reference", job->reference},
@@ -144,6 +146,8 @@ void Impl::search_page(const std::shared_ptr<SendJob>& job, std::string from, st
         }
         const auto a = read_item_page(reply.out.response.body);
         if (!a.ok()) {
+          metrics_.sent_checks->add("failed");
+          metrics_.count_codes(a.errors);
           if (a.kind == AnswerKind::kGarbled)
             garbled(job->office_no, "sent-search", reply.out, a.problem);
           return finish(job, retry(a.kind == AnswerKind::kNg ? "kaigoweb:" + a.first_code()
@@ -177,6 +181,7 @@ void Impl::resolve_check(const std::shared_ptr<SendJob>& job) {
   Office* o = office(job->office_no);
   const auto it = o->sent_index.find(job->reference);
   if (it == o->sent_index.end() || it->second.empty()) {
+    metrics_.sent_checks->add("not_found");
     context_.events.log(
         AdapterLogLevel::kInfo, "sent-check",
         {{"office", job->office_no}, {"reference", job->reference}, {"outcome", "not_found"}});
@@ -189,6 +194,7 @@ void Impl::resolve_check(const std::shared_ptr<SendJob>& job) {
                          {"items", std::to_string(it->second.size())}});
   }
   const std::string item_id = it->second.front().second;
+  metrics_.sent_checks->add("found");
   context_.events.log(AdapterLogLevel::kInfo, "sent-check",
                       {{"office", job->office_no},
                        {"reference", job->reference},
@@ -290,6 +296,7 @@ void Impl::clear_doubt(const std::string& office_no, const std::string& referenc
 SendResult Impl::business_result(const std::shared_ptr<SendJob>& job,
                                  const std::vector<ApiError>& errors,
                                  const std::string& request_id) {
+  metrics_.count_codes(errors);
   const std::string code = errors.empty() ? std::string("unknown") : errors.front().code;
   const auto* info = ErrorCodes::builtin().find(code);
   if (info == nullptr) {
@@ -333,6 +340,7 @@ std::optional<SendResult> Impl::classify_system(const std::string& office_no,
   const int status = out.response.status;
   if (status == 200) return std::nullopt;
   const auto env = read_envelope(out.response.body);
+  metrics_.count_codes(env.errors);
   const std::string code =
       env.first_code().empty() ? "http_" + std::to_string(status) : env.first_code();
   const auto* info = ErrorCodes::builtin().find(code);
@@ -372,6 +380,7 @@ void Impl::do_send_receipt(gateway::OutboundReceipt receipt, std::function<void(
         if (reply.hold) return post(std::move(done), std::move(*reply.hold));
         if (auto r = classify_system(office_no, reply.out)) return post(std::move(done), *r);
         const auto a = read_envelope(reply.out.response.body);
+        metrics_.count_codes(a.errors);
         SendResult r;
         if (a.ok()) {
           r.status = SendResult::Status::kAccepted;
@@ -409,6 +418,7 @@ void Impl::directory_page(std::string through, std::string since, std::string cu
         if (auto r = classify_system(through, reply.out)) return fail(std::move(*r));
         auto a = read_office_page(reply.out.response.body);
         if (!a.ok()) {
+          metrics_.count_codes(a.errors);
           if (a.kind == AnswerKind::kGarbled) garbled(through, "offices", reply.out, a.problem);
           return fail(retry("garbled_answer", "the office list was not readable"));
         }

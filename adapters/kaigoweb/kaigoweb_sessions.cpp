@@ -318,11 +318,14 @@ void Impl::refresh(const std::string& office_no, std::function<void(bool)> done)
         Office* o = self->office(office_no);
         if (o == nullptr) return self->maybe_drained();
         bool ok = false;
+        std::string_view outcome = "failed";
         if (out.kind == CallOutcome::Kind::kCertificateRefused) {
           self->certificate_refused(*o, out);
         } else if (out.kind == CallOutcome::Kind::kAnswer) {
           const auto a = read_tokens(out.response.body, false);
+          self->metrics_.count_codes(a.errors);
           if (a.ok() && out.response.status == 200) {
+            outcome = "ok";
             o->session.access_token = a.data.access_token;
             o->session.access_expires_at =
                 format_utc_ms(parse_time(a.data.access_expires_at).value_or(Clock::now()));
@@ -335,6 +338,7 @@ void Impl::refresh(const std::string& office_no, std::function<void(bool)> done)
             self->persist(office_no, false);
             ok = true;
           } else if (a.first_code() == "KW1006" || a.first_code() == "KW1007") {
+            outcome = "lapsed";
             self->context_.events.log(AdapterLogLevel::kWarning, "session-lapsed",
                                       {{"office", office_no}, {"code", a.first_code()}});
             self->drop_session(*o, kLoginRequired,
@@ -344,11 +348,13 @@ void Impl::refresh(const std::string& office_no, std::function<void(bool)> done)
                                    : "the Kaigo WEB session was revoked (a login elsewhere?): "
                                      "a person must log in again");
           } else if (a.first_code() == "S4031") {
+            outcome = "lapsed";
             self->drop_session(*o, kLoginRequired, "the session belongs to another certificate");
           } else if (a.kind == AnswerKind::kGarbled) {
             self->garbled(office_no, "refresh", out, a.problem);
           }
         }
+        self->metrics_.refreshes->add(outcome);
         o->refreshing = false;
         auto waiters = std::move(o->after_refresh);
         o->after_refresh.clear();
@@ -424,8 +430,12 @@ void Impl::api(const std::string& office_no, std::string method, std::string tar
         }
         const int status = out.kind == CallOutcome::Kind::kAnswer ? out.response.status : 0;
         if (status == 401 || status == 403) {
-          const std::string code = read_envelope(out.response.body).first_code();
+          const auto env = read_envelope(out.response.body);
+          const std::string code = env.first_code();
           const bool same = o->session.access_token == token;
+          // Handled here (else the caller's classify_system counts them).
+          if (status == 401 || code == "S4031" || code == "S4033")
+            self->metrics_.count_codes(env.errors);
           if (code == "S4033") {
             self->drop_session(*o, kCredentialsInvalid,
                                "the office's certificate is revoked or the office is not "
@@ -543,11 +553,13 @@ void Impl::do_begin_login(const std::string& office_no,
         Office* o = self->office(office_no);
         o->login_busy = false;
         if (out.kind == CallOutcome::Kind::kCertificateRefused) {
+          self->metrics_.logins->add("unreachable");
           self->certificate_refused(*o, out);
           self->finish_step(std::move(done), self->step_of(*o, "certificate_refused"));
           return self->maybe_drained();
         }
         if (out.kind == CallOutcome::Kind::kTransport) {
+          self->metrics_.logins->add("unreachable");
           self->finish_step(std::move(done),
                             self->step_of(*o, "transport",
                                           "the Kaigo WEB Service could not be reached; try "
@@ -567,6 +579,8 @@ void Impl::do_begin_login(const std::string& office_no,
           return self->maybe_drained();
         }
         const std::string code = a.first_code();
+        self->metrics_.count_codes(a.errors);
+        self->metrics_.logins->add(code == "KW1002" ? "locked" : "failed");
         self->context_.events.log(AdapterLogLevel::kWarning, "login-failed",
                                   {{"office", office_no},
                                    {"user_id", o->credentials->user_id},
@@ -627,11 +641,13 @@ void Impl::do_submit_otp(const std::string& office_no, std::string otp,
         Office* o = self->office(office_no);
         o->login_busy = false;
         if (out.kind == CallOutcome::Kind::kCertificateRefused) {
+          self->metrics_.logins->add("unreachable");
           self->certificate_refused(*o, out);
           self->finish_step(std::move(done), self->step_of(*o, "certificate_refused"));
           return self->maybe_drained();
         }
         if (out.kind == CallOutcome::Kind::kTransport) {
+          self->metrics_.logins->add("unreachable");
           self->finish_step(std::move(done), self->step_of(*o, "transport"));
           return self->maybe_drained();
         }
@@ -652,6 +668,7 @@ void Impl::do_submit_otp(const std::string& office_no, std::string otp,
           o->refresh_expires = *parse_time(a.data.refresh_expires_at);
           o->access_lifetime = std::chrono::duration_cast<Ms>(o->access_expires - now);
           o->login_due_logged = false;
+          self->metrics_.logins->add("ok");
           self->context_.events.log(AdapterLogLevel::kInfo, "session-established",
                                     {{"office", office_no},
                                      {"user_id", o->credentials->user_id},
@@ -665,6 +682,8 @@ void Impl::do_submit_otp(const std::string& office_no, std::string otp,
           return self->maybe_drained();
         }
         const std::string code = a.first_code();
+        self->metrics_.count_codes(a.errors);
+        self->metrics_.logins->add(code == "KW1002" ? "locked" : "otp_failed");
         self->context_.events.log(AdapterLogLevel::kWarning, "otp-failed",
                                   {{"office", office_no},
                                    {"code", code.empty() ? "garbled" : code},

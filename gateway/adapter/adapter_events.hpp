@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/adapter/labelled_counter.hpp"
+
 namespace kakehashi::gateway {
 
 // Counters of one adapter instance. Written on the adapter's strand (and TLS callbacks), read by
@@ -32,6 +34,8 @@ struct AdapterCounters {
   // Gauge: offices (mailboxes, accounts) whose lists are being polled at this moment, for
   // adapters that poll several at once (bounded by the adapter's own setting).
   std::atomic<std::uint64_t> offices_polling{0};
+  // The adapter's own counters with a label (sends by outcome, codes by code, ...).
+  LabelledCounters labelled;
 };
 
 enum class AdapterLogLevel { kInfo, kWarning, kError };
@@ -55,6 +59,16 @@ struct AdapterEvents {
   }
   void count(std::atomic<std::uint64_t> AdapterCounters::*counter) const {
     if (counters) ++((*counters).*counter);
+  }
+  // The labelled counter `name` of these counters (LabelledCounters::get); without counters, one
+  // of its own that nobody reads, so the adapter counts without checking.
+  std::shared_ptr<LabelledCounter> labelled(
+      std::string_view name, std::string_view help, std::string_view label,
+      std::initializer_list<std::string_view> known = {},
+      std::size_t max_values = LabelledCounter::kDefaultMaxValues) const {
+    if (counters) return counters->labelled.get(name, help, label, known, max_values);
+    return std::make_shared<LabelledCounter>(std::string(name), std::string(help),
+                                             std::string(label), known, max_values);
   }
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <set>
 #include <utility>
 #include <vector>
@@ -125,6 +126,26 @@ adapters::http::Response metrics(ApiContext& ctx) {
   for (const auto& [network, adapter] : ctx.sources.adapter_counters)
     p.sample("kakehashi_inbox_stalled_polls", {{"network", network}},
              static_cast<double>(adapter->stalled_polls.load()));
+  // The adapters' labelled counters (kaigoweb: sends by outcome, business codes, ...): one family
+  // per name, a sample per network and label value.
+  struct LabelledFamily {
+    std::string help;
+    std::vector<std::pair<std::string, std::shared_ptr<const LabelledCounter>>> networks;
+  };
+  std::map<std::string, LabelledFamily> labelled;
+  for (const auto& [network, adapter] : ctx.sources.adapter_counters) {
+    for (auto& counter : adapter->labelled.list()) {
+      auto& f = labelled[counter->name()];
+      if (f.help.empty()) f.help = counter->help();
+      f.networks.emplace_back(network, std::move(counter));
+    }
+  }
+  for (const auto& [name, f] : labelled) {
+    p.family(name, "counter", f.help);
+    for (const auto& [network, counter] : f.networks)
+      for (const auto& [value, n] : counter->snapshot())
+        p.sample(name, {{"network", network}, {counter->label(), value}}, static_cast<double>(n));
+  }
   // Offices of networks whose offices log in themselves (issue 16), by state; every state is
   // written for each such network, 0 included, so a rule can compare.
   p.family("kakehashi_offices", "gauge",

@@ -1167,6 +1167,43 @@ BOOST_AUTO_TEST_CASE(inbox_stalled_alert_is_raised_and_cleared) {
   BOOST_TEST(kinds_now().count("inbox-stalled") == 0u);
 }
 
+// PROTOCOL.md §7.8 (kaigoweb): an adapter's labelled counters are a family each, with the
+// network's name; known values show at 0, made-up ones past the cap count under "other".
+BOOST_AUTO_TEST_CASE(adapter_labelled_counters_are_rendered) {
+  Gateway g;
+  auto sends = g.national_adapter->labelled.get("kakehashi_test_sends_total", "Sends by outcome.",
+                                                "outcome", {"accepted", "refused"});
+  sends->add("accepted", 3);
+  auto codes =
+      g.national_adapter->labelled.get("kakehashi_test_codes_total", "Codes seen.", "code", {}, 2);
+  codes->add("KW2101");
+  codes->add("S4290");
+  codes->add("KW9999");            // past the cap
+  codes->add("a \"quoted\" one");  // not a code's shape
+  g.start();
+  const auto r = g.get("/metrics", g.auditor_token);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  const auto e = parse_prometheus(r.body);
+  for (const auto& err : e.errors) BOOST_ERROR(err);
+  BOOST_TEST(e.types.at("kakehashi_test_sends_total") == "counter");
+  BOOST_TEST(e.help.at("kakehashi_test_sends_total") == "Sends by outcome.");
+  const auto value = [&](const std::string& name, const std::map<std::string, std::string>& l) {
+    const auto* s = e.find(name, l);
+    BOOST_TEST_REQUIRE(s != nullptr, name);
+    return s->value;
+  };
+  BOOST_TEST(
+      value("kakehashi_test_sends_total", {{"network", "national"}, {"outcome", "accepted"}}) == 3);
+  BOOST_TEST(
+      value("kakehashi_test_sends_total", {{"network", "national"}, {"outcome", "refused"}}) == 0);
+  BOOST_TEST(value("kakehashi_test_codes_total", {{"network", "national"}, {"code", "KW2101"}}) ==
+             1);
+  BOOST_TEST(value("kakehashi_test_codes_total", {{"network", "national"}, {"code", "other"}}) ==
+             2);
+  BOOST_TEST(r.body.find("KW9999") == std::string::npos);
+  BOOST_TEST(r.body.find("quoted") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(console_files_are_served) {
   Gateway g;
   g.start();

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -191,6 +193,7 @@ struct Fixture {
     c.name = kNetwork;
     c.intake_window = 4;
     c.vault = vault;
+    c.events.counters = counters;  // kept across restarts, as the daemon does
     c.events.sink = [this](AdapterLogLevel, std::string_view event,
                            const kakehashi::gateway::AdapterLogFields& fields) {
       std::lock_guard lock(log_mutex);
@@ -295,6 +298,15 @@ struct Fixture {
 
   std::string state() const { return last_state ? last_state->state : ""; }
 
+  // The labelled counter `name` (kakehashi_kaigoweb_..._total) at `value` (PROTOCOL.md §7.8).
+  std::uint64_t counted(const std::string& name, const std::string& value) const {
+    for (const auto& c : counters->labelled.list()) {
+      if (c->name() == name) return c->value(value);
+    }
+    BOOST_ERROR("no counter " + name);
+    return 0;
+  }
+
   fs::path dir, creds;
   std::string password, user_id, challenge;
   std::unique_ptr<standin::StandinThread> server;
@@ -303,6 +315,8 @@ struct Fixture {
   std::shared_ptr<kakehashi::testing::MemoryVault> vault;
   Sink sink;
   std::unique_ptr<kakehashi::gateway::Adapter> adapter;
+  std::shared_ptr<kakehashi::gateway::AdapterCounters> counters =
+      std::make_shared<kakehashi::gateway::AdapterCounters>();
   std::mutex log_mutex;
   std::vector<std::string> log;
   std::vector<std::string> states;
@@ -435,9 +449,11 @@ BOOST_AUTO_TEST_CASE(login_with_the_one_time_password) {
   BOOST_TEST((held.status == SendResult::Status::kRetry));
   BOOST_TEST(held.hold_office);
   BOOST_TEST(held.error_code == "login_required");
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "held") == 1u);
 
   login();
   BOOST_TEST(state() == "active");
+  BOOST_TEST(counted("kakehashi_kaigoweb_logins_total", "ok") == 1u);
   const auto calls = auth_log();
   BOOST_TEST(count(calls, "login:OK") == 1u);
   BOOST_TEST(count(calls, "otp:OK") == 1u);
@@ -452,6 +468,9 @@ BOOST_AUTO_TEST_CASE(login_with_the_one_time_password) {
   BOOST_TEST(wrong.error == "KW1003");
   BOOST_TEST(wrong.state == "awaiting_otp");
   BOOST_TEST(state() == "active");  // a replacement login does not stop traffic
+  BOOST_TEST(counted("kakehashi_kaigoweb_logins_total", "otp_failed") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_logins_total", "ok") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_business_codes_total", "KW1003") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(send_receive_ack_and_receipts) {
@@ -464,6 +483,8 @@ BOOST_AUTO_TEST_CASE(send_receive_ack_and_receipts) {
   BOOST_TEST(r.sent_sha256.size() == 64u);
   const std::string reference = kw::sender_reference("send-1");
   BOOST_TEST(deliveries(reference) == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "accepted") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "refused") == 0u);
 
   // The recipient downloads it: a receipt from the sent feed.
   const std::string item = r.remote_id.substr(kRegional.size() + 1);
@@ -519,6 +540,9 @@ BOOST_AUTO_TEST_CASE(send_receive_ack_and_receipts) {
       io, [&] { return ack.has_value(); }, 10s);
   BOOST_TEST((ack->status == SendResult::Status::kAccepted));
   BOOST_TEST(ack->message.find("KW2401") != std::string::npos);
+  BOOST_TEST(counted("kakehashi_kaigoweb_business_codes_total", "KW2401") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_polls_total", kRegional) >= 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "accepted") == 1u);  // acks are not sends
 }
 
 BOOST_AUTO_TEST_CASE(refresh_across_short_access_tokens) {
@@ -540,6 +564,7 @@ BOOST_AUTO_TEST_CASE(refresh_across_short_access_tokens) {
   BOOST_TEST(count(calls, "login:OK") == 1u);
   BOOST_TEST(count(calls, "refresh:OK") >= 2u);
   BOOST_TEST(state() == "active");
+  BOOST_TEST(counted("kakehashi_kaigoweb_refreshes_total", "ok") == count(calls, "refresh:OK"));
 }
 
 BOOST_AUTO_TEST_CASE(the_eight_hour_lapse_shortened) {
@@ -583,6 +608,10 @@ BOOST_AUTO_TEST_CASE(wrong_password_and_lockout) {
   const auto before = auth_log().size();
   BOOST_TEST(begin_login().state == "locked");
   BOOST_TEST(auth_log().size() == before);
+  BOOST_TEST(counted("kakehashi_kaigoweb_logins_total", "locked") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_logins_total", "failed") ==
+             counted("kakehashi_kaigoweb_business_codes_total", "KW1001"));
+  BOOST_TEST(counted("kakehashi_kaigoweb_logins_total", "failed") >= 1u);
 
   // The lock is reset, the password fixed: a good login.
   BOOST_TEST(
@@ -648,6 +677,8 @@ BOOST_AUTO_TEST_CASE(business_error_in_200_is_a_rejection_naming_code_and_path) 
   BOOST_TEST(r.error_code == "kaigoweb:KW2101");
   BOOST_TEST(r.message.find("KW2101") != std::string::npos, r.message);
   BOOST_TEST(deliveries(kw::sender_reference("biz-1")) == 0u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "refused") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_business_codes_total", "KW2101") == 1u);
 
   // A real unknown recipient: the path of the field is named.
   const auto r2 = send(outbound(make_unit(41, kRegional, "9999999999"), "biz-2"));
@@ -655,6 +686,8 @@ BOOST_AUTO_TEST_CASE(business_error_in_200_is_a_rejection_naming_code_and_path) 
   BOOST_TEST(r2.error_code.rfind("kaigoweb:KW", 0) == 0u, r2.error_code);
   BOOST_TEST(r2.message.find("(/") != std::string::npos, r2.message);
   BOOST_TEST(deliveries(kw::sender_reference("biz-2")) == 0u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "refused") == 2u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_business_codes_total", r2.error_code.substr(9)) >= 1u);
 }
 
 BOOST_AUTO_TEST_CASE(ambiguous_send_dropped_answer_is_found_by_the_check) {
@@ -681,6 +714,11 @@ BOOST_AUTO_TEST_CASE(ambiguous_send_dropped_answer_is_found_by_the_check) {
   BOOST_TEST((second.status == SendResult::Status::kAccepted),
              second.error_code + " " + second.message);
   BOOST_TEST(deliveries(reference) == 1u);  // one delivery
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "ambiguous") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "retry") == 1u);  // settling
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "accepted") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sent_checks_total", "found") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sent_checks_total", "not_found") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(ambiguous_send_reset_before_is_sent_once) {
@@ -710,6 +748,9 @@ BOOST_AUTO_TEST_CASE(ambiguous_send_reset_before_is_sent_once) {
   BOOST_TEST((again.status == SendResult::Status::kAccepted));
   BOOST_TEST(again.remote_id == second.remote_id);
   BOOST_TEST(deliveries(reference) == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "ambiguous") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "accepted") == 2u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_sent_checks_total", "not_found") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_session_is_kept_across_restarts) {
@@ -771,6 +812,9 @@ BOOST_AUTO_TEST_CASE(rate_limit_and_maintenance_are_retried_after) {
   BOOST_TEST((m.status == SendResult::Status::kRetry));
   BOOST_TEST(m.error_code == "kaigoweb:S5030");
   BOOST_TEST(m.retry_after.has_value());
+  BOOST_TEST(counted("kakehashi_kaigoweb_sends_total", "retry") == 2u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_business_codes_total", "S4290") == 1u);
+  BOOST_TEST(counted("kakehashi_kaigoweb_business_codes_total", "S5030") >= 1u);
 }
 
 BOOST_AUTO_TEST_CASE(office_list_through_an_active_session) {
@@ -887,10 +931,10 @@ BOOST_AUTO_TEST_CASE(a_unit_lacking_a_mandatory_5_item_is_refused_naming_it) {
   BOOST_TEST((r.status == SendResult::Status::kRejected));
   BOOST_TEST(r.error_code == "kaigoweb_translation");
   BOOST_TEST(r.message.find("S5_MANDATORY_MISSING") != std::string::npos, r.message);
-  BOOST_TEST(r.message.find("file " + upplan->name + " record " + std::to_string(edited + 1) +
-                            " line " + std::to_string(line) + " field 7 (プラン担当者名)") !=
-                 std::string::npos,
-             r.message);
+  BOOST_TEST(
+      r.message.find("file " + upplan->name + " record " + std::to_string(edited + 1) + " line " +
+                     std::to_string(line) + " field 7 (プラン担当者名)") != std::string::npos,
+      r.message);
   BOOST_TEST(r.message.find("5.0 makes プラン担当者名 mandatory") != std::string::npos, r.message);
   BOOST_TEST(deliveries(kw::sender_reference("mandatory-1")) == 0u);
 }
@@ -910,10 +954,9 @@ void post_item_with_a_character_ms932_lacks(Fixture& f) {
   const auto at = document.find(key);
   BOOST_TEST_REQUIRE(at != std::string::npos);
   document.insert(at + key.size(), "\xF0\xA0\xAE\xB7");
-  const std::string body = R"({"sender":{"office_no":")" + kNational +
-                           R"(","service_type":")" + unit.sender.service_type +
-                           R"("},"recipient":{"office_no":")" + kRegional +
-                           R"(","service_type":")" + unit.recipient.service_type +
+  const std::string body = R"({"sender":{"office_no":")" + kNational + R"(","service_type":")" +
+                           unit.sender.service_type + R"("},"recipient":{"office_no":")" +
+                           kRegional + R"(","service_type":")" + unit.recipient.service_type +
                            R"("},"kind":")" + unit.kind + R"(","target_month":")" +
                            kw::target_month_of(document) + R"(","document":)" + document + "}";
   const auto posted = f.admin("POST", "/admin/v1/items", body);
@@ -952,9 +995,8 @@ BOOST_AUTO_TEST_CASE(a_character_ms932_cannot_hold_is_substituted_when_configure
       io, [&] { return !sink.units.empty(); }, 10s);
   const auto& u = sink.units.front();
   BOOST_TEST_REQUIRE(u.unreadable.empty(), u.unreadable);
-  const auto upplan = std::find_if(u.files.begin(), u.files.end(), [](const auto& f) {
-    return f.name.rfind("UPPLAN_", 0) == 0;
-  });
+  const auto upplan = std::find_if(u.files.begin(), u.files.end(),
+                                   [](const auto& f) { return f.name.rfind("UPPLAN_", 0) == 0; });
   BOOST_TEST_REQUIRE((upplan != u.files.end()));
   const auto records = kakehashi::testing::parse_records(upplan->content);
   BOOST_TEST_REQUIRE(!records.empty());
@@ -1031,9 +1073,7 @@ struct OtherInstance {
                            const kakehashi::gateway::AdapterLogFields&) {
       log.emplace_back(event);
     };
-    c.office_state = [this](kakehashi::gateway::OfficeStateReport r) {
-      states.push_back(r.state);
-    };
+    c.office_state = [this](kakehashi::gateway::OfficeStateReport r) { states.push_back(r.state); };
     adapter = kw::make_kaigoweb_adapter(f.config, c);
     adapter->start();
     require_until(
