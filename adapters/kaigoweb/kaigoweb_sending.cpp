@@ -426,6 +426,11 @@ void Impl::directory_page(std::string through, std::string since, std::string cu
         for (auto& e : a.data.entries) result->entries.push_back(std::move(e));
         if (a.data.has_more && !a.data.next_cursor.empty())
           return directory_page(through, since, a.data.next_cursor, result, std::move(done));
+        // The offices the gateway acts for are regional offices with their own Kaigo WEB login:
+        // their entries are the gateway's representation, not national members (§7.5).
+        for (auto& e : result->entries) {
+          e.published_by_gateway = offices_.count(e.office.office_no) != 0;
+        }
         result->status.status = SendResult::Status::kAccepted;
         done(std::move(*result));
       });

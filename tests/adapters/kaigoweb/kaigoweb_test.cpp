@@ -837,6 +837,20 @@ BOOST_AUTO_TEST_CASE(office_list_through_an_active_session) {
       listing->entries.begin(), listing->entries.end(),
       [](const auto& e) { return e.office.office_no == kNational && e.status == "ACTIVE"; });
   BOOST_TEST(listed);
+  // The office the gateway acts for is listed too (it logs in there), marked as the gateway's;
+  // national members are not.
+  std::size_t ours = 0, theirs = 0;
+  for (const auto& e : listing->entries) {
+    if (e.office.office_no == kRegional) {
+      ++ours;
+      BOOST_TEST(e.published_by_gateway);
+    } else {
+      theirs += e.published_by_gateway ? 0 : 1;
+      BOOST_TEST(!e.published_by_gateway, e.office.office_no);
+    }
+  }
+  BOOST_TEST(ours >= 1u);
+  BOOST_TEST(theirs >= 1u);
 }
 
 BOOST_AUTO_TEST_CASE(credentials_added_later_are_picked_up) {
