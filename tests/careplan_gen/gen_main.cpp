@@ -2,7 +2,8 @@
 //   kakehashi_gen DIR [--seed N] [--units N] [--all] [--service-month YYYYMM]
 // --all writes one unit of every combination; --units N writes N units of a month-end mix, of
 // --service-month when given (e.g. a month the Kaigo WEB Service accepts: from 12 months back to
-// 3 ahead).
+// 3 ahead), sent from the 26th of that month (so kinds whose target month comes from the
+// sequence, such as care plans, fall in that month too).
 
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -65,6 +67,14 @@ int main(int argc, char** argv) {
     if (!all && units == 0) units = 10;
     std::filesystem::create_directories(dir);
     kakehashi::testing::UnitGenerator generator(seed);
+    if (!service_month.empty()) {
+      if (service_month.size() != 6 ||
+          service_month.find_first_not_of("0123456789") != std::string::npos) {
+        throw std::invalid_argument("--service-month must be YYYYMM: " + service_month);
+      }
+      generator.send_from(std::stoi(service_month.substr(0, 4)),
+                          std::stoi(service_month.substr(4)), 26);
+    }
     std::size_t files = 0;
     long written = 0;
     if (all) {

@@ -1397,6 +1397,11 @@ UnitGenerator::UnitGenerator(std::uint64_t seed) : rng_(seed), clock_(0) {
            static_cast<std::int64_t>(rng_.below(36000));
 }
 
+void UnitGenerator::send_from(int year, int month, int day) {
+  clock_ = days_from_civil(year, month, day) * 86400 + 8 * 3600 +
+           static_cast<std::int64_t>(rng_.below(36000));
+}
+
 std::string UnitGenerator::next_sequence() {
   clock_ += 1 + static_cast<std::int64_t>(rng_.below(120));
   const std::int64_t days = clock_ / 86400;

@@ -72,6 +72,9 @@ const std::vector<std::string>& combination_ids();
 class UnitGenerator {
  public:
   explicit UnitGenerator(std::uint64_t seed);
+  // Sequences from now on start on that day between 08:00 and 18:00 and move forward from there
+  // (the default day is 2025-05-26, the month-end peak of the default service months).
+  void send_from(int year, int month, int day);
 
   // combination_id: K1..K6 or P1..P9; throws std::invalid_argument for anything else.
   GeneratedUnit make(std::string_view combination_id, const UnitParams& params = {});

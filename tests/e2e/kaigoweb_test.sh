@@ -130,27 +130,32 @@ MONTH="$(date -u -d "$(date -u +%Y-%m-15) -1 month" +%Y%m)"
 "$BIN_GEN" "$WORK/gen" --seed "$SEED" --units $((UNITS * 3 + 20)) --service-month "$MONTH" >/dev/null
 NAME_RE='_([0-9A-Z]{10})_([0-9A-Z]{2})_([0-9A-Z]{10})_([0-9A-Z]{2})_([0-9]{14})'
 # Plans (43 → a service type the directory lists) and actuals (the other way).
+# In the order they were generated (by sequence), so the month's mix of kinds is what is played.
 declare -A SEEN
 TEMPLATES=()
-for f in "$WORK/gen"/*; do
-  name="$(basename "$f")"
+for name in $(cd "$WORK/gen" && ls | awk -F_ '{print $NF " " $0}' | sort | cut -d' ' -f2); do
   [[ "$name" =~ $NAME_RE ]] || continue
   seq="${BASH_REMATCH[5]}" ft="${BASH_REMATCH[2]}" tt="${BASH_REMATCH[4]}"
+  gfrom="${BASH_REMATCH[1]}" gto="${BASH_REMATCH[3]}"
   [ -z "${SEEN[$seq]:-}" ] || continue
   SEEN[$seq]=1
-  [ "${BASH_REMATCH[1]}" != "${BASH_REMATCH[3]}" ] || continue
+  [ "$gfrom" != "$gto" ] || continue
   if [ "$ft" = 43 ] && [[ "$SERVICE_TYPES" == *" $tt "* ]]; then kind=plan
   elif [ "$tt" = 43 ] && [[ "$SERVICE_TYPES" == *" $ft "* ]]; then kind=actuals
   else continue; fi
-  # CSV files only, and of kinds whose target month is the file names' (units such as the 1-3
-  # tables of a care plan take it from dates in their records, which the generator keeps in 2025).
-  csv_only=1 of_month=0
+  # CSV files only, of the month: files naming a month name MONTH; units whose files name none
+  # (the 1-3 tables of a care plan) take their target month from the sequence, which the
+  # generator puts in MONTH too (--service-month).
+  csv_only=1 other_month=0
   for g in "$WORK/gen"/*"_$seq"*; do
     [[ "$g" == *.CSV ]] || csv_only=0
-    [[ "$(basename "$g")" != *"_${MONTH}_"* ]] || of_month=1
+    if [[ "$(basename "$g")" =~ _([0-9]{6})_[0-9A-Z]{10}_ ]] &&
+      [ "${BASH_REMATCH[1]}" != "$MONTH" ] && [ "${BASH_REMATCH[1]}" != 000000 ]; then
+      other_month=1
+    fi
   done
-  [ "$csv_only" = 1 ] && [ "$of_month" = 1 ] || continue
-  TEMPLATES+=("$kind $seq ${BASH_REMATCH[1]} $ft ${BASH_REMATCH[3]} $tt")
+  [ "$csv_only" = 1 ] && [ "$other_month" = 0 ] || continue
+  TEMPLATES+=("$kind $seq $gfrom $ft $gto $tt")
 done
 if [ "$LAPSES" = 1 ]; then
   # Plans and actuals in turn, so the lapsing care manager both sends (odd units: its plans) and
@@ -167,6 +172,13 @@ if [ "$LAPSES" = 1 ]; then
 fi
 [ "${#TEMPLATES[@]}" -ge "$UNITS" ] ||
   fail "the generator made ${#TEMPLATES[@]} CSV-only plan/actuals units for $UNITS (seed $SEED)"
+# What is played, by the file kinds of each unit (UP1KYO…: a care plan, UPPLAN…: a plan, UPJSK:
+# actuals, DLT…: a delete).
+played="$(for t in "${TEMPLATES[@]:0:$UNITS}"; do
+  read -r _ s _ <<<"$t"
+  for g in "$WORK/gen"/*"_$s"*; do b="$(basename "$g")"; echo "${b%%_[0-9]*}"; done | sort -u | paste -sd+
+done | sort | uniq -c | awk '{printf "%s%s × %s", sep, $1, $2; sep = ", "}')"
+echo "  .. $UNITS units: $played"
 
 # Every unit: N SEQ FROM TO DIRECTION(r2n|n2r) SOURCE_ID OUTCOME(deliver|refuse|either)
 : >"$WORK/units.tsv"
