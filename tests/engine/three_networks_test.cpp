@@ -324,7 +324,11 @@ BOOST_AUTO_TEST_CASE(a_unit_waiting_for_b_is_held_at_the_gateway_not_ahead_of_th
   rig.a.offer(a_to_b);
   rig.a.offer(a_to_n);
   rig.a.offer(a_to_nowhere);
-  rig.run_until([&] { return delivered(rig.national, key(a_to_n)) == 1; });
+  // The fake network sees the delivery before the store records it: wait for both.
+  rig.run_until([&] {
+    return delivered(rig.national, key(a_to_n)) == 1 &&
+           rig.in_state(store::kDelivered).size() == 1u;
+  });
   rig.answer_offers(3);
   BOOST_TEST(rig.a.pending.empty());  // every one taken: the cursor moves past them
   BOOST_TEST(rig.a.accepted_offers.size() == 3u);
