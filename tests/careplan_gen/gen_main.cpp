@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
           service_month.find_first_not_of("0123456789") != std::string::npos) {
         throw std::invalid_argument("--service-month must be YYYYMM: " + service_month);
       }
-      generator.send_from(std::stoi(service_month.substr(0, 4)),
-                          std::stoi(service_month.substr(4)), 26);
+      generator.send_from(std::stoi(service_month.substr(0, 4)), std::stoi(service_month.substr(4)),
+                          26);
     }
     std::size_t files = 0;
     long written = 0;
